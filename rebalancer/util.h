@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VN_UTIL_H
+#define VN_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define KiB (1024ULL)
+#define MiB (1024ULL * KiB)
+#define GiB (1024ULL * MiB)
+
+/*
+ * Value parsers shared by the configuration and the scenario files. Each
+ * returns 0 on success or -1 with a static explanation in *why.
+ *
+ * duration: "500ms", "2s", "1.5min", "1h", "250us"; a bare number is seconds.
+ * size:     "512MiB", "4G" (binary: K/M/G/T = KiB...), "1.5GB" (decimal),
+ *           a bare number is bytes.
+ * rate:     a size per second: "256MiB" or "256MiB/s".
+ * percent:  "30%" or a fraction "0.3"; gives 0.3.
+ * bool:     yes/no, true/false, on/off, 1/0.
+ */
+int parse_duration(const char *s, double *out, const char **why);
+int parse_size(const char *s, uint64_t *out, const char **why);
+int parse_rate(const char *s, double *out, const char **why);
+int parse_percent(const char *s, double *out, const char **why);
+int parse_bool(const char *s, bool *out, const char **why);
+int parse_double(const char *s, double *out, const char **why);
+int parse_long(const char *s, long *out, const char **why);
+
+/* Splits a comma-separated list in place; empty items are skipped. */
+int split_list(char *s, char **items, int max);
+
+/* Human formatting into a caller buffer; returns buf. */
+char *fmt_size(char *buf, size_t len, uint64_t bytes);
+char *fmt_duration(char *buf, size_t len, double seconds);
+
+/* Node masks: "0-3,5" <-> bits. */
+int parse_nodemask(const char *s, uint64_t *out, const char **why);
+char *fmt_nodemask(char *buf, size_t len, uint64_t mask);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+
+/* Simple deterministic PRNG (splitmix64 seeded xorshift). */
+struct vn_rng {
+	uint64_t s;
+};
+void rng_seed(struct vn_rng *r, uint64_t seed);
+uint64_t rng_next(struct vn_rng *r);
+double rng_uniform(struct vn_rng *r);	/* [0, 1) */
+double rng_normal(struct vn_rng *r);	/* mean 0, sd 1 */
+
+double now_monotonic(void);	/* seconds */
+bool glob_match(const char *pattern, const char *name);
+
+#endif
