@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vnumad policy ABI.
+ *
+ * A policy decides, once per tick, which vCPUs to move and which memory to
+ * migrate. It sees a read-only view of the host built by the core and writes
+ * proposals into a bounded buffer the core owns. The core checks every
+ * proposal (capacity, user pinning, opt-out, quarantine, hysteresis, move and
+ * bandwidth budgets) before anything is applied, and the rollback guard judges
+ * every move that is applied. A policy never calls libvirt or libnuma.
+ *
+ * A plugin is a shared object that exports one symbol,
+ *
+ *	const struct vnumad_policy vnumad_policy = { ... };
+ *
+ * whose abi_major must equal VNUMAD_POLICY_ABI_MAJOR and whose size must be
+ * at least the size of the version-1 descriptor. The header is self-contained
+ * on purpose: a plugin needs nothing else from vnumad to build.
+ */
+#ifndef VNUMAD_POLICY_H
+#define VNUMAD_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VNUMAD_POLICY_ABI_MAJOR	1
+#define VNUMAD_POLICY_SYMBOL	"vnumad_policy"
+#define VNUMAD_MAX_NODES	64
+#define VNUMAD_REASON_MAX	160
+
+/* Where a figure came from, so nobody mistakes an estimate for a measurement. */
+enum vnumad_source {
+	VNUMAD_SRC_NONE = 0,	/* no figure yet */
+	VNUMAD_SRC_SIM,		/* the simulated host's counters */
+	VNUMAD_SRC_PMU,		/* hardware counters */
+	VNUMAD_SRC_FAULTS,	/* kernel NUMA-balancing fault statistics */
+	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node */
+};
+
+/* One NUMA node of the host, indexed by its node number. */
+struct vnumad_node {
+	int id;
+	int nr_cpus;		/* 0: no such node (sparse numbering) */
+	uint64_t mem_total;	/* bytes */
+	uint64_t mem_free;	/* bytes */
+	double cpu_load;	/* CPU demand of the vCPUs allowed here / nr_cpus */
+	double bw_used;		/* bytes/s of DRAM traffic served by this node */
+	double bw_max;		/* bytes/s the node sustains; 0 when unknown */
+};
+
+/* vcpu flags */
+#define VNUMAD_VCPU_IN_TRIAL	(1u << 0)	/* a move of it is being judged */
+#define VNUMAD_VCPU_HOLD	(1u << 1)	/* moved too recently (hysteresis) */
+
+/* One vCPU of a guest, with the model's smoothed figures. */
+struct vnumad_vcpu {
+	int index;		/* vCPU number inside the guest */
+	int node;		/* node it ran on in the last tick, -1 unknown */
+	int vnode;		/* guest (virtual) NUMA node, -1 none */
+	unsigned flags;		/* VNUMAD_VCPU_* */
+	uint64_t allowed;	/* node mask of its CPU affinity */
+	double ips;		/* instructions per second */
+	double ipc;		/* instructions per cycle */
+	double remote_ratio;	/* remote / (local + remote) DRAM accesses, -1 unknown */
+	double remote_trend;	/* change of remote_ratio per minute */
+	double access_rate;	/* DRAM accesses per second */
+	double cpu_demand;	/* share of one CPU it used, 0..1 */
+	double last_move_age;	/* seconds since vnumad last moved it, -1 never */
+	enum vnumad_source source;
+};
+
+/* guest flags */
+#define VNUMAD_GUEST_PINNED	(1u << 0)	/* the user pinned it: hands off */
+#define VNUMAD_GUEST_OPTED_OUT	(1u << 1)	/* excluded by configuration or metadata */
+#define VNUMAD_GUEST_NO_MEMMOVE	(1u << 2)	/* the backend cannot migrate its memory */
+#define VNUMAD_GUEST_MIGRATING	(1u << 3)	/* a memory migration is in flight */
+#define VNUMAD_GUEST_IN_TRIAL	(1u << 4)	/* a move of it is being judged */
+
+struct vnumad_guest {
+	const char *name;
+	unsigned flags;		/* VNUMAD_GUEST_* */
+	int nr_vcpus;
+	const struct vnumad_vcpu *vcpus;
+	uint64_t mem[VNUMAD_MAX_NODES];	/* bytes of guest memory on each node */
+	uint64_t mem_total;
+	uint64_t quarantine;	/* node mask of targets it must not be moved to */
+	double ips;		/* sum over its vCPUs */
+	double remote_ratio;	/* access-weighted over its vCPUs, -1 unknown */
+};
+
+/* The host as the core sees it at the start of the policy stage. */
+struct vnumad_view {
+	uint32_t size;		/* sizeof(struct vnumad_view) of the core */
+	uint64_t tick;
+	double now;		/* seconds since the daemon started */
+	double interval;	/* seconds per tick */
+	int nr_nodes;		/* highest node number + 1 */
+	uint64_t online;	/* node mask of nodes that exist */
+	const struct vnumad_node *nodes;	/* [nr_nodes] */
+	const uint8_t *distance;	/* [nr_nodes * nr_nodes], SLIT (10 = local) */
+	int nr_guests;
+	const struct vnumad_guest *const *guests;
+};
+
+enum vnumad_proposal_kind {
+	VNUMAD_MOVE_VCPU = 1,	/* vcpu of guest to node `to` */
+	VNUMAD_MOVE_MEMORY,	/* `bytes` of guest memory from node `from` to `to` */
+	VNUMAD_MOVE_GUEST,	/* every vCPU of guest to `nodes`, memory follows */
+};
+
+struct vnumad_proposal {
+	enum vnumad_proposal_kind kind;
+	int guest;		/* index into view->guests */
+	int vcpu;		/* VNUMAD_MOVE_VCPU */
+	int from;		/* VNUMAD_MOVE_MEMORY; informative for vCPU moves */
+	int to;			/* VNUMAD_MOVE_VCPU, VNUMAD_MOVE_MEMORY */
+	uint64_t bytes;		/* VNUMAD_MOVE_MEMORY; 0 = all on `from` */
+	uint64_t nodes;		/* VNUMAD_MOVE_GUEST: node mask */
+	double gain;		/* expected relative throughput gain of the guest */
+	char reason[VNUMAD_REASON_MAX];	/* plain words, shown to operators */
+};
+
+/* The bounded buffer the core hands to tick(); the core owns the memory. */
+struct vnumad_out {
+	struct vnumad_proposal *buf;
+	int cap;
+	int len;
+};
+
+/* Appends a proposal; returns 0, or -1 when the buffer is full. */
+static inline int vnumad_propose(struct vnumad_out *out,
+				 const struct vnumad_proposal *p)
+{
+	if (out->len >= out->cap)
+		return -1;
+	out->buf[out->len++] = *p;
+	return 0;
+}
+
+/* Types of configuration keys a policy declares. */
+enum vnumad_opt_type {
+	VNUMAD_OPT_BOOL = 1,	/* yes/no, true/false, on/off, 1/0 */
+	VNUMAD_OPT_INT,		/* integer, checked against min..max */
+	VNUMAD_OPT_DOUBLE,	/* real number, checked against min..max */
+	VNUMAD_OPT_PERCENT,	/* "30%" or "0.3", given to the plugin as 0.3 */
+	VNUMAD_OPT_DURATION,	/* "500ms", "2s", "5min", given in seconds */
+	VNUMAD_OPT_SIZE,	/* "512MiB", "4G", given in bytes */
+	VNUMAD_OPT_STRING,
+};
+
+/*
+ * One key of the section [policy.NAME]. The host parses the configuration,
+ * applies the default when the key is absent and refuses values outside
+ * min..max (ignored for BOOL and STRING; min == max means no range).
+ */
+struct vnumad_option {
+	const char *name;
+	enum vnumad_opt_type type;
+	const char *def;	/* default, in configuration syntax */
+	double min, max;	/* in the unit given to the plugin */
+	const char *help;
+};
+
+/* A parsed option value; the member matching the type is set. */
+struct vnumad_value {
+	double num;		/* INT, DOUBLE, PERCENT, DURATION, SIZE */
+	int boolean;		/* BOOL */
+	const char *str;	/* STRING */
+};
+
+/* log levels for vnumad_init_args.log */
+#define VNUMAD_LOG_ERR		3
+#define VNUMAD_LOG_WARNING	4
+#define VNUMAD_LOG_INFO		6
+#define VNUMAD_LOG_DEBUG	7
+
+struct vnumad_init_args {
+	uint32_t size;		/* sizeof(struct vnumad_init_args) of the core */
+	const struct vnumad_value *values;	/* one per declared option, in order */
+	uint64_t seed;		/* for policies that draw random numbers */
+	void (*log)(int level, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+};
+
+/* descriptor flags; the core refuses bits it does not know */
+#define VNUMAD_POLICY_F_ADVISORY_ONLY	(1u << 0)	/* never applied, only printed */
+#define VNUMAD_POLICY_F_KNOWN		(VNUMAD_POLICY_F_ADVISORY_ONLY)
+
+/*
+ * The exported descriptor.
+ *
+ * init:  NULL means the policy keeps no state. Called once after the options
+ *        are parsed; returns 0, or a negative errno to refuse to start. *priv
+ *        is handed back to tick and fini.
+ * tick:  required. Called once per tick with the view; appends proposals to
+ *        out and returns 0, or a negative errno. A policy whose tick fails
+ *        repeatedly is disabled and the daemon falls back to advising only.
+ *        tick must not keep pointers into the view after it returns.
+ * fini:  NULL means nothing to release. Called at shutdown, on reload, and
+ *        also after a failed init (with whatever init left in *priv).
+ */
+struct vnumad_policy {
+	uint32_t abi_major;	/* VNUMAD_POLICY_ABI_MAJOR */
+	uint32_t size;		/* sizeof(struct vnumad_policy) */
+	const char *name;	/* [a-z0-9_-]{1,31}, names the [policy.NAME] section */
+	const char *description;
+	uint64_t flags;		/* VNUMAD_POLICY_F_* */
+	const struct vnumad_option *options;	/* NULL or terminated by a NULL name */
+	int (*init)(void **priv, const struct vnumad_init_args *args);
+	int (*tick)(void *priv, const struct vnumad_view *view,
+		    struct vnumad_out *out);
+	void (*fini)(void *priv);
+};
+
+#define VNUMAD_POLICY_INIT \
+	.abi_major = VNUMAD_POLICY_ABI_MAJOR, .size = sizeof(struct vnumad_policy)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VNUMAD_POLICY_H */

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+/* The table of built-in policies. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policies.h"
+
+const struct vnumad_policy *const vn_builtin_policies[] = {
+	&vn_policy_locality,
+	NULL,
+};
+
+const struct vnumad_policy *policy_builtin(const char *name)
+{
+	for (int i = 0; vn_builtin_policies[i]; i++)
+		if (strcmp(vn_builtin_policies[i]->name, name) == 0)
+			return vn_builtin_policies[i];
+	return NULL;
+}
+
+const char *policy_builtin_names(void)
+{
+	static char buf[256];
+	size_t off = 0;
+
+	if (buf[0])
+		return buf;
+	for (int i = 0; vn_builtin_policies[i] && off < sizeof(buf); i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s",
+				i ? ", " : "", vn_builtin_policies[i]->name);
+	return buf;
+}

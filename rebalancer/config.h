@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VN_CONFIG_H
+#define VN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ini.h"
+#include "policy.h"
+
+#define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+
+enum vn_backend_kind {
+	VN_BACKEND_LIBVIRT,
+	VN_BACKEND_PROC,
+	VN_BACKEND_SIM,
+};
+
+enum vn_sampling_kind {
+	VN_SAMPLING_AUTO,
+	VN_SAMPLING_PMU,
+	VN_SAMPLING_PROCFS,
+};
+
+extern const char *const vn_backend_names[];
+extern const char *const vn_sampling_names[];
+
+/* Everything the configuration file sets; see etc/vnumad.conf. */
+struct vn_config {
+	char *path;		/* file read, NULL for built-in defaults */
+
+	/* [daemon] */
+	double interval;	/* seconds per tick */
+	bool dry_run;
+	char *state_dir;
+	int log_level;
+
+	/* [backend] */
+	int backend;		/* enum vn_backend_kind */
+	char *uri;
+	char *scenario;		/* sim: scenario file, NULL = built-in demo */
+
+	/* [sampling] */
+	int source;		/* enum vn_sampling_kind */
+	double memory_interval;	/* seconds between reads of guest memory */
+
+	/* [model] */
+	double halflife;	/* EWMA half-life of the vCPU figures, seconds */
+
+	/* [policy] */
+	char *policy;		/* name or path */
+	char *policy_dir;
+	const struct vnumad_policy *policy_desc;	/* resolved */
+	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
+	struct vnumad_value *policy_values;	/* one per option */
+	int nr_policy_values;
+
+	/* [guard] */
+	bool guard;
+	double baseline;	/* window before a move, seconds */
+	double settle;		/* wait after a move (after migration ends) */
+	double judge;		/* window judged after the settle time */
+	double tolerance;	/* normalised loss that makes a loser */
+	double quarantine;	/* first quarantine of a (guest, target) pair */
+	double quarantine_max;
+	long max_moves_per_hour;	/* per guest */
+
+	/* [limits] */
+	long max_moves_per_tick;
+	double migrate_rate;	/* bytes per second */
+	double hysteresis;	/* minimum seconds between moves of one vCPU */
+	double min_gain;	/* expected gain below which nothing is done */
+
+	/* [guests] */
+	char **exclude;		/* glob patterns of guest names */
+	int nr_exclude;
+};
+
+/* Settings from the command line; they win over the file. */
+struct vn_overrides {
+	double interval;	/* > 0 to set */
+	bool dry_run;
+	int backend;		/* -1: from the file */
+	const char *scenario;
+	const char *policy;
+	int log_level;		/* -1: from the file */
+};
+
+/* Built-in defaults. */
+void config_defaults(struct vn_config *c);
+/*
+ * Fills c with the defaults, then the file at path (NULL: defaults only),
+ * then the overrides. Every error is appended to e, naming file, line and
+ * key; returns 0 when there was none. c must be freed in every case.
+ */
+int config_load(struct vn_config *c, const char *path,
+		const struct vn_overrides *o, struct vn_errors *e);
+/* Resolves the policy and parses its [policy.NAME] keys from ini. */
+int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e);
+void config_free(struct vn_config *c);
+/* Parses one value of a policy option; returns 0 or -1 with *why. */
+int config_option_value(const struct vnumad_option *o, const char *s,
+			struct vnumad_value *v, const char **why);
+
+#endif

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Policies: loading plugins, checking descriptors, and the policy stage.
+ * The core trusts nothing a plugin returns: the descriptor is checked at
+ * load, every proposal is checked by the arbiter, and a policy whose tick
+ * keeps failing is disabled so that the daemon falls back to advising.
+ */
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+#include "plugin.h"
+#include "util.h"
+
+#define POLICY_MAX_FAILURES	3
+#define POLICY_BUF		1024	/* proposals one tick may return */
+
+/* The version-1 descriptor ends with fini; older sizes are refused. */
+#define POLICY_V1_SIZE \
+	(offsetof(struct vnumad_policy, fini) + sizeof(void (*)(void *)))
+
+void plugin_log(int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_at(level, "policy: %s", buf);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	for (; s[n]; n++)
+		if (!islower((unsigned char)s[n]) && !isdigit((unsigned char)s[n]) &&
+		    s[n] != '_' && s[n] != '-')
+			return false;
+	return n >= 1 && n <= 31;
+}
+
+int plugin_check(const struct vnumad_policy *p, const char *where,
+		 struct vn_errors *e)
+{
+	static const int types[] = { VNUMAD_OPT_BOOL, VNUMAD_OPT_INT,
+		VNUMAD_OPT_DOUBLE, VNUMAD_OPT_PERCENT, VNUMAD_OPT_DURATION,
+		VNUMAD_OPT_SIZE, VNUMAD_OPT_STRING };
+	int bad = 0;
+
+	if (p->abi_major != VNUMAD_POLICY_ABI_MAJOR) {
+		errors_add(e, "%s: policy ABI %u, this vnumad speaks ABI %d; rebuild the plugin",
+			   where, p->abi_major, VNUMAD_POLICY_ABI_MAJOR);
+		return -1;
+	}
+	if (p->size < POLICY_V1_SIZE) {
+		errors_add(e, "%s: descriptor of %u bytes is smaller than ABI %d's %zu",
+			   where, p->size, VNUMAD_POLICY_ABI_MAJOR, POLICY_V1_SIZE);
+		return -1;
+	}
+	if (!valid_name(p->name)) {
+		errors_add(e, "%s: policy name %s%s%s is invalid (1 to 31 of a-z 0-9 _ -)",
+			   where, p->name ? "'" : "", p->name ? p->name : "missing",
+			   p->name ? "'" : "");
+		bad++;
+	}
+	if (p->flags & ~(uint64_t)VNUMAD_POLICY_F_KNOWN) {
+		errors_add(e, "%s: unknown flag bits 0x%llx", where,
+			   (unsigned long long)(p->flags & ~(uint64_t)VNUMAD_POLICY_F_KNOWN));
+		bad++;
+	}
+	if (!p->tick) {
+		errors_add(e, "%s: the policy has no tick callback", where);
+		bad++;
+	}
+	for (const struct vnumad_option *o = p->options; o && o->name; o++) {
+		bool known = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+			known |= (int)o->type == types[i];
+		if (!valid_name(o->name) || !known || !o->def) {
+			errors_add(e, "%s: option '%s' is malformed (name, type or default)",
+				   where, o->name);
+			bad++;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* Refuses files others could have replaced with code of their choosing. */
+static int check_file(const char *path, struct vn_errors *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		errors_add(e, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		errors_add(e, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		errors_add(e, "%s: refused: writable by group or others (chmod go-w)", path);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		errors_add(e, "%s: refused: owned by uid %u, neither root nor the daemon's user",
+			   path, (unsigned)st.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+const struct vnumad_policy *plugin_load(const char *path, void **handle,
+					struct vn_errors *e)
+{
+	const struct vnumad_policy *p;
+	void *h;
+
+	*handle = NULL;
+	if (check_file(path, e) < 0)
+		return NULL;
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		errors_add(e, "%s: cannot load: %s", path, dlerror());
+		return NULL;
+	}
+	p = dlsym(h, VNUMAD_POLICY_SYMBOL);
+	if (!p) {
+		errors_add(e, "%s: no '%s' symbol: not a vnumad policy", path,
+			   VNUMAD_POLICY_SYMBOL);
+		dlclose(h);
+		return NULL;
+	}
+	if (plugin_check(p, path, e) < 0) {
+		dlclose(h);
+		return NULL;
+	}
+	*handle = h;
+	return p;
+}
+
+void plugin_unload(void *handle)
+{
+	if (handle)
+		dlclose(handle);
+}
+
+static const char *const type_names[] = {
+	[VNUMAD_OPT_BOOL] = "boolean", [VNUMAD_OPT_INT] = "integer",
+	[VNUMAD_OPT_DOUBLE] = "number", [VNUMAD_OPT_PERCENT] = "percentage",
+	[VNUMAD_OPT_DURATION] = "duration", [VNUMAD_OPT_SIZE] = "size",
+	[VNUMAD_OPT_STRING] = "string",
+};
+
+void plugin_print_help(const struct vnumad_policy *p, FILE *f)
+{
+	fprintf(f, "policy %s: %s\n", p->name, p->description ? p->description : "");
+	if (!p->options || !p->options[0].name) {
+		fprintf(f, "\nno options\n");
+		return;
+	}
+	fprintf(f, "\noptions, in section [policy.%s]:\n", p->name);
+	for (const struct vnumad_option *o = p->options; o->name; o++) {
+		fprintf(f, "  %-20s %s, default %s", o->name,
+			type_names[o->type], o->def);
+		if (o->min != o->max && o->type != VNUMAD_OPT_BOOL &&
+		    o->type != VNUMAD_OPT_STRING)
+			fprintf(f, ", range %g to %g%s", o->min, o->max,
+				o->type == VNUMAD_OPT_PERCENT ? " (as a fraction)" :
+				o->type == VNUMAD_OPT_DURATION ? " seconds" :
+				o->type == VNUMAD_OPT_SIZE ? " bytes" : "");
+		fprintf(f, "\n  %-20s %s\n", "", o->help ? o->help : "");
+	}
+}
+
+int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
+{
+	struct vnumad_init_args args = {
+		.size = sizeof(args),
+		.values = cfg->policy_values,
+		.seed = 1,
+		.log = plugin_log,
+	};
+	int r = 0;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->desc = cfg->policy_desc;
+	rt->cap = POLICY_BUF;
+	rt->buf = xcalloc(rt->cap, sizeof(*rt->buf));
+	if (rt->desc->init)
+		r = rt->desc->init(&rt->priv, &args);
+	if (r < 0) {
+		log_warnx("policy %s: init failed: %s", rt->desc->name, strerror(-r));
+		if (rt->desc->fini)
+			rt->desc->fini(rt->priv);
+		rt->priv = NULL;
+		free(rt->buf);
+		rt->buf = NULL;
+		return r;
+	}
+	rt->inited = true;
+	return 0;
+}
+
+void policy_rt_close(struct vn_policy_rt *rt)
+{
+	if (rt->inited && rt->desc->fini)
+		rt->desc->fini(rt->priv);
+	free(rt->buf);
+	memset(rt, 0, sizeof(*rt));
+}
+
+int stage_policy(struct vn_core *c, struct vnumad_out *out)
+{
+	struct vn_host *h = &c->host;
+	struct vn_policy_rt *rt = &c->policy;
+	struct vnumad_view view = {
+		.size = sizeof(view),
+		.tick = h->tick,
+		.now = h->now,
+		.interval = c->cfg.interval,
+		.nr_nodes = h->nr_nodes,
+		.online = h->online,
+		.nodes = h->node,
+		.distance = h->distance,
+		.nr_guests = h->nr_guests,
+		.guests = h->view_guests,
+	};
+	int r;
+
+	out->buf = rt->buf;
+	out->cap = rt->cap;
+	out->len = 0;
+	if (rt->disabled || !rt->inited)
+		return -1;
+	r = rt->desc->tick(rt->priv, &view, out);
+	if (out->len < 0 || out->len > out->cap) {
+		log_warnx("policy %s: returned %d proposals in a buffer of %d",
+			  rt->desc->name, out->len, out->cap);
+		r = -EPROTO;
+	}
+	if (r < 0) {
+		out->len = 0;
+		rt->failures++;
+		log_warnx("policy %s: tick failed: %s (%d in a row)", rt->desc->name,
+			  strerror(r < -4095 ? EIO : -r), rt->failures);
+		if (rt->failures >= POLICY_MAX_FAILURES) {
+			rt->disabled = true;
+			log_warnx("policy %s disabled after %d failed ticks; "
+				  "vnumad now only advises (no proposals)",
+				  rt->desc->name, rt->failures);
+		}
+		return -1;
+	}
+	rt->failures = 0;
+	return 0;
+}

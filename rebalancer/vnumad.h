@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Core types of vnumad: the host model, the backend interface and the sampler
+ * interface. The core drives every tick through these and never knows which
+ * backend (libvirt, proc, sim) or sampler (pmu, procfs, sim) it runs on.
+ */
+#ifndef VNUMAD_H
+#define VNUMAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy.h"
+
+#define VN_MAX_NODES	VNUMAD_MAX_NODES
+#define VN_HIST		128	/* ticks of per-guest history kept for the guard */
+#define VN_MOVES_KEPT	16	/* move times kept per guest for the hourly cap */
+
+struct event_base;
+struct vn_config;
+
+/* Counter deltas of one vCPU thread over one sampling interval. */
+struct vn_counts {
+	uint64_t cycles;
+	uint64_t instructions;
+	uint64_t local_dram;	/* DRAM accesses served by the local node */
+	uint64_t remote_dram;	/* DRAM accesses served by a remote node */
+	double cpu_time;	/* seconds the thread ran in the interval */
+	double elapsed;		/* seconds the interval covered */
+	int node;		/* node it ran on (mostly or last), -1 unknown */
+	enum vnumad_source source;
+	bool valid;		/* false: no reading this interval */
+};
+
+/* Core-private state of a vCPU; the view part is struct vnumad_vcpu. */
+struct vn_vcpu {
+	pid_t tid;		/* host thread, 0 unknown */
+	struct vn_counts delta;	/* last reading */
+	double last_move;	/* time vnumad last moved it, -1 never */
+	double remote_slow;	/* slow EWMA of the remote ratio, for the trend */
+	uint64_t orig_allowed;	/* affinity when first seen, for restore */
+	void *sampler;		/* sampler's per-thread state */
+};
+
+/* A guest: view part for policies, private part for the core. */
+struct vn_guest {
+	struct vnumad_guest v;	/* v.vcpus == vv, v.name == name */
+	char *name;
+	uint64_t id;		/* unique per incarnation, never reused */
+	pid_t pid;		/* hypervisor process, 0 unknown */
+	int nr_vcpus;
+	struct vnumad_vcpu *vv;	/* [nr_vcpus] view */
+	struct vn_vcpu *vc;	/* [nr_vcpus] private */
+	bool seen;		/* reported by the backend in the current scan */
+	double first_seen;
+	double mem_read_at;	/* when the memory distribution was read, -1 never */
+	double hist[VN_HIST];	/* instructions per second, by tick % VN_HIST */
+	uint64_t hist_tick[VN_HIST];	/* tick each slot holds */
+	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
+	int nr_move_times;
+	double last_move;	/* last move of any kind, -1 never */
+	void *backend;		/* backend's per-guest state */
+	void *sampler;		/* sampler's per-guest state */
+	struct vn_guest *hnext;	/* name hash chain */
+};
+
+/* What a backend reports about one guest during a scan. */
+struct vn_guest_desc {
+	const char *name;
+	pid_t pid;
+	unsigned flags;		/* VNUMAD_GUEST_PINNED, _OPTED_OUT, _NO_MEMMOVE */
+	int nr_vcpus;
+	const pid_t *tids;	/* [nr_vcpus]; NULL or 0 entries: unknown */
+	const uint64_t *allowed;	/* [nr_vcpus] node masks of their affinity */
+	const int *vnode;	/* [nr_vcpus] guest NUMA node, or NULL */
+	void *priv;		/* becomes g->backend when the guest is new */
+};
+
+#define VN_HASH_SIZE 1024
+
+/* The host: topology, guests and the clock of the current tick. */
+struct vn_host {
+	int nr_nodes;		/* highest node number + 1 */
+	uint64_t online;	/* nodes that exist */
+	struct vnumad_node node[VN_MAX_NODES];
+	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [i * nr_nodes + j] */
+	struct vn_guest **guests;
+	int nr_guests;
+	int cap_guests;
+	struct vn_guest *hash[VN_HASH_SIZE];
+	const struct vnumad_guest **view_guests;	/* [nr_guests] */
+	uint64_t tick;
+	double now;		/* seconds since start (virtual with sim) */
+	uint64_t next_id;
+	/* called when a guest appears or goes; set by the core */
+	void (*on_new)(struct vn_host *h, struct vn_guest *g, void *arg);
+	void (*on_gone)(struct vn_host *h, struct vn_guest *g, void *arg);
+	void *cb_arg;
+};
+
+void host_init(struct vn_host *h);
+void host_fini(struct vn_host *h);
+/* Adds or refreshes a guest from a backend's report; marks it seen. */
+struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d);
+/* Drops one guest at once (a backend event: it stopped). */
+void host_remove(struct vn_host *h, struct vn_guest *g);
+struct vn_guest *host_find(const struct vn_host *h, const char *name);
+struct vn_guest *host_find_id(const struct vn_host *h, uint64_t id);
+/* Starts a scan (clears seen); ends it by dropping guests not reported. */
+void host_scan_begin(struct vn_host *h);
+void host_scan_end(struct vn_host *h);
+int host_distance(const struct vn_host *h, int a, int b);
+
+/* A memory migration in flight; the backend updates done/state. */
+enum vn_mig_state {
+	VN_MIG_RUNNING,
+	VN_MIG_DONE,
+	VN_MIG_FAILED,		/* stopped early; done/failed say how far */
+	VN_MIG_CANCELLED,
+};
+
+struct vn_migration {
+	uint64_t guest_id;
+	int from, to;
+	uint64_t bytes;		/* asked for */
+	uint64_t done;		/* moved so far */
+	uint64_t failed;	/* could not be moved */
+	int error;		/* first errno met, 0 none */
+	enum vn_mig_state state;
+	double started, finished;
+	bool revert;		/* moving memory back for the guard */
+	bool reported;		/* the core has logged its outcome */
+	void *priv;		/* backend's */
+	struct vn_migration *next;
+};
+
+/*
+ * Backend flags.
+ * VIRTUAL_TIME: the backend is a model with its own clock. Ticks run back to
+ * back and advance() moves the model forward by one interval.
+ */
+#define VN_BACKEND_VIRTUAL_TIME	(1u << 0)
+
+struct vn_backend;
+
+struct vn_backend_ops {
+	const char *name;
+	unsigned flags;
+	/* Connects or loads; returns 0 or a negative errno after logging why. */
+	int (*open)(struct vn_backend *b);
+	void (*close)(struct vn_backend *b);
+	/* VIRTUAL_TIME only: runs the model for dt seconds. */
+	int (*advance)(struct vn_backend *b, double dt);
+	/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+	int (*topology)(struct vn_backend *b, struct vn_host *h);
+	/* Reports every guest with host_report() between scan begin/end. */
+	int (*scan)(struct vn_backend *b, struct vn_host *h);
+	/* Sets a vCPU's affinity to all CPUs of the nodes in the mask. */
+	int (*set_affinity)(struct vn_backend *b, struct vn_guest *g, int vcpu,
+			    uint64_t nodes);
+	/* Starts moving m->bytes from m->from to m->to; progress in *m. */
+	int (*migrate)(struct vn_backend *b, struct vn_guest *g,
+		       struct vn_migration *m);
+	/* Stops a running migration; it ends CANCELLED. NULL: cannot. */
+	void (*cancel)(struct vn_backend *b, struct vn_migration *m);
+	/* The guest left the core's table; release g->backend. */
+	void (*forget)(struct vn_backend *b, struct vn_guest *g);
+};
+
+struct vn_backend {
+	const struct vn_backend_ops *ops;
+	const struct vn_config *cfg;
+	struct event_base *base;
+	void *priv;
+};
+
+struct vn_sampler;
+
+struct vn_sampler_ops {
+	const char *name;
+	int (*open)(struct vn_sampler *s);
+	void (*close)(struct vn_sampler *s);
+	/* Starts counting a guest's vCPU threads (also after a vCPU change). */
+	int (*attach)(struct vn_sampler *s, struct vn_guest *g);
+	/* Stops counting; must be a no-op for a guest never attached. */
+	void (*detach)(struct vn_sampler *s, struct vn_guest *g);
+	/* Fills g->vc[i].delta for every vCPU. */
+	int (*read)(struct vn_sampler *s, struct vn_guest *g);
+	/* Fills g->v.mem[] with bytes per node (slow; called less often). */
+	int (*memory)(struct vn_sampler *s, struct vn_guest *g);
+};
+
+struct vn_sampler {
+	const struct vn_sampler_ops *ops;
+	const struct vn_config *cfg;
+	struct vn_backend *backend;
+	void *priv;
+};
+
+/* Registries of the implementations built in. */
+const struct vn_backend_ops *backend_lookup(const char *name);
+const struct vn_sampler_ops *sampler_for(const struct vn_backend *b,
+					 const struct vn_config *cfg);
+
+/* The simulated host (sim/): a backend and its sampler. */
+extern const struct vn_backend_ops sim_backend_ops;
+extern const struct vn_sampler_ops sim_sampler_ops;
+
+#endif
