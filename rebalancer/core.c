@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/* The core: opening the backend, sampler and policy, and the tick itself. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "log.h"
+#include "util.h"
+
+const char *const vn_drop_reasons[VN_DROP_NR] = {
+	[VN_DROP_INVALID] = "invalid proposal",
+	[VN_DROP_PINNED] = "guest pinned by the user",
+	[VN_DROP_OPTED_OUT] = "guest opted out",
+	[VN_DROP_QUARANTINE] = "target quarantined after a reverted move",
+	[VN_DROP_TRIAL] = "guest has a move under judgement",
+	[VN_DROP_HYSTERESIS] = "vCPU moved too recently",
+	[VN_DROP_HOURLY_CAP] = "guest reached its moves per hour",
+	[VN_DROP_NO_HISTORY] = "guest too new to judge a move",
+	[VN_DROP_CPU_CAPACITY] = "target node has no CPU room",
+	[VN_DROP_MEMORY_CAPACITY] = "target node has no free memory",
+	[VN_DROP_NO_MEMMOVE] = "backend cannot migrate this guest's memory",
+	[VN_DROP_MIGRATING] = "guest memory already migrating",
+	[VN_DROP_BANDWIDTH] = "migration bandwidth budget spent",
+	[VN_DROP_GAIN] = "expected gain below min_gain",
+	[VN_DROP_TICK_CAP] = "max_moves_per_tick reached",
+	[VN_DROP_DUPLICATE] = "same vCPU or guest already moved this tick",
+};
+
+const char *source_name(enum vnumad_source s)
+{
+	switch (s) {
+	case VNUMAD_SRC_SIM: return "sim";
+	case VNUMAD_SRC_PMU: return "pmu";
+	case VNUMAD_SRC_FAULTS: return "faults";
+	case VNUMAD_SRC_ESTIMATE: return "estimate";
+	default: return "none";
+	}
+}
+
+/* A new guest, or one whose vCPU threads changed: (re)start counting. */
+static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
+{
+	struct vn_core *c = arg;
+	(void)h;
+
+	c->sampler.ops->detach(&c->sampler, g);	/* no-op when new */
+	if (c->sampler.ops->attach(&c->sampler, g) < 0) {
+		c->stats.sample_errors++;
+		log_warnx("guest %s: cannot sample its vCPUs", g->name);
+	}
+}
+
+static void on_gone_guest(struct vn_host *h, struct vn_guest *g, void *arg)
+{
+	struct vn_core *c = arg;
+	(void)h;
+
+	c->sampler.ops->detach(&c->sampler, g);
+	guard_guest_gone(c, g);
+	for (struct vn_migration *m = c->migrations; m; m = m->next)
+		if (m->guest_id == g->id && m->state == VN_MIG_RUNNING &&
+		    c->backend.ops->cancel)
+			c->backend.ops->cancel(&c->backend, m);
+	if (c->backend.ops->forget)
+		c->backend.ops->forget(&c->backend, g);
+}
+
+/* Guard windows in ticks; the history ring must hold all of them. */
+static void size_windows(struct vn_core *c)
+{
+	double iv = c->cfg.interval;
+
+	c->hist_baseline = MAX(1, (int)ceil(c->cfg.baseline / iv - 1e-9));
+	c->hist_settle = (int)ceil(c->cfg.settle / iv - 1e-9);
+	c->hist_judge = MAX(1, (int)ceil(c->cfg.judge / iv - 1e-9));
+	if (c->hist_baseline + c->hist_settle + c->hist_judge > VN_HIST - 8) {
+		int total = c->hist_baseline + c->hist_settle + c->hist_judge;
+		double f = (double)(VN_HIST - 8) / total;
+
+		c->hist_baseline = MAX(1, (int)(c->hist_baseline * f));
+		c->hist_settle = (int)(c->hist_settle * f);
+		c->hist_judge = MAX(1, (int)(c->hist_judge * f));
+		log_warnx("guard windows of %d ticks shortened to fit %d ticks of history",
+			  total, VN_HIST - 8);
+	}
+}
+
+int core_open(struct vn_core *c, enum vn_output output, FILE *out)
+{
+	const char *bname = vn_backend_names[c->cfg.backend];
+	int r;
+
+	host_init(&c->host);
+	c->host.on_new = on_new_guest;
+	c->host.on_gone = on_gone_guest;
+	c->host.cb_arg = c;
+	c->output = output;
+	c->out = out;
+	c->start = now_monotonic();
+	size_windows(c);
+
+	c->backend.ops = backend_lookup(bname);
+	if (!c->backend.ops) {
+		log_warnx("backend %s is not available in this version of vnumad "
+			  "(built in: sim)", bname);
+		return -ENOTSUP;
+	}
+	c->backend.cfg = &c->cfg;
+	c->virtual_time = c->backend.ops->flags & VN_BACKEND_VIRTUAL_TIME;
+	r = c->backend.ops->open(&c->backend);
+	if (r < 0) {
+		c->backend.ops = NULL;
+		return r;
+	}
+	c->sampler.ops = sampler_for(&c->backend, &c->cfg);
+	if (!c->sampler.ops) {
+		log_warnx("no counter source for backend %s", bname);
+		core_close(c);
+		return -ENOTSUP;
+	}
+	c->sampler.cfg = &c->cfg;
+	c->sampler.backend = &c->backend;
+	r = c->sampler.ops->open(&c->sampler);
+	if (r < 0) {
+		c->sampler.ops = NULL;
+		core_close(c);
+		return r;
+	}
+	r = policy_rt_open(&c->policy, &c->cfg);
+	if (r < 0) {
+		core_close(c);
+		return r;
+	}
+	log_info("backend %s, sampling %s, policy %s, interval %gs%s",
+		 c->backend.ops->name, c->sampler.ops->name, c->policy.desc->name,
+		 c->cfg.interval, c->cfg.dry_run ? ", dry run: nothing is applied" : "");
+	return 0;
+}
+
+void core_close(struct vn_core *c)
+{
+	/* stop memory moves first: they reference guests */
+	for (struct vn_migration *m = c->migrations; m; m = m->next)
+		if (m->state == VN_MIG_RUNNING && c->backend.ops &&
+		    c->backend.ops->cancel)
+			c->backend.ops->cancel(&c->backend, m);
+	if (c->sampler.ops) {
+		for (int i = 0; i < c->host.nr_guests; i++)
+			c->sampler.ops->detach(&c->sampler, c->host.guests[i]);
+	}
+	c->host.on_gone = NULL;
+	if (c->backend.ops && c->backend.ops->forget)
+		for (int i = 0; i < c->host.nr_guests; i++)
+			c->backend.ops->forget(&c->backend, c->host.guests[i]);
+	host_fini(&c->host);
+	guard_fini(c);
+	while (c->migrations) {
+		struct vn_migration *m = c->migrations;
+
+		c->migrations = m->next;
+		free(m);
+	}
+	if (c->sampler.ops)
+		c->sampler.ops->close(&c->sampler);
+	if (c->backend.ops)
+		c->backend.ops->close(&c->backend);
+	if (c->policy.desc)
+		policy_rt_close(&c->policy);
+	free(c->dec);
+	c->dec = NULL;
+	c->sampler.ops = NULL;
+	c->backend.ops = NULL;
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One tick of the pipeline; returns 0, or -1 if inventory failed. */
+int core_tick(struct vn_core *c)
+{
+	struct vnumad_out out;
+	double t0;
+
+	c->host.tick++;
+	c->stats.ticks++;
+	if (c->virtual_time)
+		c->host.now += c->cfg.interval;
+	else
+		c->host.now = now_monotonic() - c->start;
+	c->decided = false;
+	c->nr_dec = 0;
+
+	if (stage_inventory(c) < 0)
+		return -1;
+	stage_sample(c);
+	t0 = cpu_seconds();
+	stage_model(c);
+	stage_guard(c);
+	if (stage_policy(c, &out) == 0) {
+		c->decided = true;
+		c->stats.decisions++;
+		stage_arbiter(c, &out);
+	}
+	c->stats.tick_cpu = cpu_seconds() - t0;
+	stage_actuate(c);
+	stage_record(c);
+	return 0;
+}
+
+void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
+{
+	struct vn_policy_rt rt;
+
+	/* what the backend was opened with stays until a restart */
+	if (fresh->backend != c->cfg.backend ||
+	    strcmp(fresh->uri, c->cfg.uri) != 0 ||
+	    (fresh->scenario && c->cfg.scenario &&
+	     strcmp(fresh->scenario, c->cfg.scenario) != 0))
+		log_warnx("reload: backend settings change only at restart");
+	fresh->backend = c->cfg.backend;
+	free(fresh->uri);
+	fresh->uri = xstrdup(c->cfg.uri);
+	free(fresh->scenario);
+	fresh->scenario = c->cfg.scenario ? xstrdup(c->cfg.scenario) : NULL;
+	if (c->virtual_time)
+		fresh->interval = c->cfg.interval;
+
+	if (policy_rt_open(&rt, fresh) < 0) {
+		log_warnx("reload: policy %s failed to start; configuration kept",
+			  fresh->policy_desc->name);
+		config_free(fresh);
+		return;
+	}
+	policy_rt_close(&c->policy);
+	config_free(&c->cfg);
+	c->cfg = *fresh;	/* backend and sampler point at c->cfg */
+	memset(fresh, 0, sizeof(*fresh));
+	c->policy = rt;
+	size_windows(c);
+	log_setlevel(c->cfg.log_level);
+	log_info("configuration reloaded: policy %s, interval %gs%s",
+		 c->policy.desc->name, c->cfg.interval,
+		 c->cfg.dry_run ? ", dry run" : "");
+}
+
+void core_dump_state(struct vn_core *c)
+{
+	struct vn_host *h = &c->host;
+	char a[32], b[32];
+
+	log_info("state: tick %llu, %d guests, policy %s%s, %llu moves, %llu reverted",
+		 (unsigned long long)h->tick, h->nr_guests, c->policy.desc->name,
+		 c->policy.disabled ? " (disabled)" : "",
+		 (unsigned long long)(c->stats.vcpu_moves + c->stats.memory_moves),
+		 (unsigned long long)c->stats.reverted);
+	for (int n = 0; n < h->nr_nodes; n++) {
+		if (!(h->online >> n & 1))
+			continue;
+		log_info("  node %d: %d CPUs, load %.0f%%, %s free of %s", n,
+			 h->node[n].nr_cpus, h->node[n].cpu_load * 100,
+			 fmt_size(a, sizeof(a), h->node[n].mem_free),
+			 fmt_size(b, sizeof(b), h->node[n].mem_total));
+	}
+	for (int i = 0; i < h->nr_guests; i++) {
+		struct vn_guest *g = h->guests[i];
+		char nodes[256];
+		size_t off = 0;
+
+		for (int v = 0; v < g->nr_vcpus && off < sizeof(nodes) - 8; v++)
+			off += snprintf(nodes + off, sizeof(nodes) - off, "%s%d",
+					v ? "," : "", g->vv[v].node);
+		log_info("  guest %s: vCPUs on nodes [%s], remote %.0f%%, %.3g instr/s%s",
+			 g->name, nodes, g->v.remote_ratio * 100, g->v.ips,
+			 g->v.flags & VNUMAD_GUEST_IN_TRIAL ? ", in trial" : "");
+	}
+	for (struct vn_trial *t = c->trials; t; t = t->next)
+		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",
+			 t->guest, t->nr_act, t->applied, t->judge_until);
+	for (struct vn_quarantine *q = c->quarantine; q; q = q->next)
+		if (q->until > h->now)
+			log_info("  quarantine: guest %s to node %d for %s more",
+				 q->guest, q->node,
+				 fmt_duration(a, sizeof(a), q->until - h->now));
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The event loop: a tick timer and the signals, on libevent. A model backend
+ * with virtual time runs its ticks back to back, still through the loop, so
+ * that signals are honoured between ticks exactly as on a real host.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "core.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static void schedule(struct vn_daemon *d)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (!d->core.virtual_time) {
+		tv.tv_sec = (time_t)d->core.cfg.interval;
+		tv.tv_usec = (suseconds_t)((d->core.cfg.interval - (double)tv.tv_sec) * 1e6);
+	}
+	evtimer_add(d->tick_ev, &tv);
+}
+
+static void stop(struct vn_daemon *d)
+{
+	d->stopping = true;
+	event_base_loopbreak(d->base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct vn_daemon *d = arg;
+	struct vn_core *c = &d->core;
+
+	(void)fd;
+	(void)what;
+	if (core_tick(c) < 0) {
+		d->failed_ticks++;
+		if (c->virtual_time) {
+			/* a model that cannot advance will not recover */
+			log_warnx("simulated host failed; stopping");
+			d->exit_code = 1;
+			stop(d);
+			return;
+		}
+	} else {
+		d->failed_ticks = 0;
+	}
+	if ((d->once && c->decided) ||
+	    (d->max_ticks && c->stats.ticks >= d->max_ticks)) {
+		stop(d);
+		return;
+	}
+	schedule(d);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct vn_daemon *d = arg;
+	struct vn_errors e = { 0 };
+	struct vn_config fresh;
+
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: stopping", strsignal((int)sig));
+		stop(d);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: reloading %s", d->config_path ? d->config_path :
+			 "the built-in defaults");
+		if (config_load(&fresh, d->config_path, &d->ov, &e) < 0) {
+			for (int i = 0; i < e.count; i++)
+				log_warnx("%s", e.msg[i]);
+			log_warnx("reload rejected (%d error%s); the running configuration stays",
+				  e.count, e.count == 1 ? "" : "s");
+			config_free(&fresh);
+			errors_free(&e);
+			break;
+		}
+		errors_free(&e);
+		core_reconfigure(&d->core, &fresh);
+		config_free(&fresh);
+		if (!d->core.virtual_time) {
+			evtimer_del(d->tick_ev);
+			schedule(d);
+		}
+		break;
+	case SIGUSR1:
+		core_dump_state(&d->core);
+		break;
+	}
+}
+
+int daemon_run(struct vn_daemon *d)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct event *sigev[ARRAY_SIZE(sigs)];
+	int r = 0;
+
+	d->base = event_base_new();
+	if (!d->base) {
+		log_warnx("cannot create the event loop");
+		return 1;
+	}
+	d->core.backend.base = d->base;
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		sigev[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+		event_add(sigev[i], NULL);
+	}
+	d->tick_ev = evtimer_new(d->base, on_tick, d);
+	schedule(d);
+	if (event_base_dispatch(d->base) < 0) {
+		log_warnx("event loop failed");
+		r = 1;
+	}
+	event_free(d->tick_ev);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		event_free(sigev[i]);
+	event_base_free(d->base);
+	d->base = NULL;
+	return r ? r : d->exit_code;
+}

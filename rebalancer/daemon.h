@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VN_DAEMON_H
+#define VN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "core.h"
+
+struct event_base;
+struct event;
+
+/* The running daemon: the core plus its loop and how it was started. */
+struct vn_daemon {
+	struct vn_core core;
+	struct event_base *base;
+	struct event *tick_ev;
+	const char *config_path;	/* NULL: built-in defaults */
+	struct vn_overrides ov;		/* reapplied on reload */
+	uint64_t max_ticks;		/* 0: run until signalled */
+	bool once;			/* stop after one decision round */
+	bool stopping;
+	int failed_ticks;
+	int exit_code;
+};
+
+/* Runs the loop until a signal, --ticks or --once ends it. */
+int daemon_run(struct vn_daemon *d);
+
+#endif

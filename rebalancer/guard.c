@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Stage 4, guard: every applied move is a trial, judged against its own
+ * baseline and normalised by what happened meanwhile to the guests that
+ * were not moved.
+ *
+ * The moves applied to one guest in one tick form one trial. Its baseline is
+ * the guest's mean instructions per second over the `baseline` window up to
+ * the tick of the move. After the move (and after its memory has finished
+ * migrating) the guard waits `settle`, then measures the mean over the
+ * `judge` window. The raw ratio judge/baseline is divided by the drift of
+ * the host: the median of the same ratio over every guest that was neither
+ * moved nor in a trial during the whole period. A host-wide phase change
+ * moves every guest alike and cancels out. A trial whose normalised gain is
+ * below -tolerance is a loser: its moves are undone and its (guest, target
+ * node) pairs quarantined, for `quarantine` doubled at each new strike up to
+ * `quarantine_max`.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "log.h"
+#include "util.h"
+
+/* Mean of a guest's per-tick IPS over ticks [a, b]; NaN if mostly unknown. */
+static double window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	double sum = 0;
+	int n = 0, want = 0;
+
+	for (uint64_t t = a; t <= b; t++) {
+		int slot = (int)(t % VN_HIST);
+
+		want++;
+		if (g->hist_tick[slot] != t || isnan(g->hist[slot]))
+			continue;
+		sum += g->hist[slot];
+		n++;
+	}
+	return n * 2 >= want && n > 0 ? sum / n : NAN;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+bool guard_in_trial(const struct vn_core *c, uint64_t guest_id)
+{
+	for (const struct vn_trial *t = c->trials; t; t = t->next)
+		if (t->guest_id == guest_id)
+			return true;
+	return false;
+}
+
+bool guard_quarantined(const struct vn_core *c, const char *guest, int node)
+{
+	for (const struct vn_quarantine *q = c->quarantine; q; q = q->next)
+		if (q->node == node && q->until > c->host.now &&
+		    strcmp(q->guest, guest) == 0)
+			return true;
+	return false;
+}
+
+uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest)
+{
+	uint64_t m = 0;
+
+	for (const struct vn_quarantine *q = c->quarantine; q; q = q->next)
+		if (q->until > c->host.now && strcmp(q->guest, guest) == 0)
+			m |= 1ULL << q->node;
+	return m;
+}
+
+static void quarantine(struct vn_core *c, const char *guest, int node)
+{
+	struct vn_quarantine *q;
+	double len;
+
+	for (q = c->quarantine; q; q = q->next)
+		if (q->node == node && strcmp(q->guest, guest) == 0)
+			break;
+	if (!q) {
+		q = xcalloc(1, sizeof(*q));
+		q->guest = xstrdup(guest);
+		q->node = node;
+		q->next = c->quarantine;
+		c->quarantine = q;
+	}
+	q->strikes++;
+	len = c->cfg.quarantine * exp2(MIN(q->strikes - 1, 30));
+	q->until = c->host.now + MIN(len, c->cfg.quarantine_max);
+}
+
+/* Forgets quarantines long expired, so that strikes do not last forever. */
+static void expire_quarantines(struct vn_core *c)
+{
+	struct vn_quarantine **pp = &c->quarantine;
+
+	while (*pp) {
+		struct vn_quarantine *q = *pp;
+
+		if (q->until + c->cfg.quarantine_max < c->host.now) {
+			*pp = q->next;
+			free(q->guest);
+			free(q);
+		} else {
+			pp = &q->next;
+		}
+	}
+}
+
+void guard_start_trial(struct vn_core *c, struct vn_guest *g,
+		       const struct vn_action *act, int n, double expected)
+{
+	struct vn_trial *t = xcalloc(1, sizeof(*t));
+
+	t->guest_id = g->id;
+	t->guest = xstrdup(g->name);
+	t->act = xcalloc(n, sizeof(*t->act));
+	memcpy(t->act, act, n * sizeof(*act));
+	t->nr_act = n;
+	t->tick = c->host.tick;
+	t->applied = c->host.now;
+	t->expected = expected;
+	t->state = VN_TRIAL_SETTLING;
+	for (int i = 0; i < n; i++)
+		if (act[i].mig)
+			t->state = VN_TRIAL_MIGRATING;
+	t->judge_from = c->host.now + (c->hist_settle + 1) * c->cfg.interval;
+	t->judge_until = t->judge_from + (c->hist_judge - 1) * c->cfg.interval;
+	t->next = c->trials;
+	c->trials = t;
+	g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
+}
+
+static void free_trial(struct vn_trial *t)
+{
+	free(t->guest);
+	free(t->act);
+	free(t);
+}
+
+static void unlink_trial(struct vn_core *c, struct vn_trial *t)
+{
+	for (struct vn_trial **pp = &c->trials; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+}
+
+void guard_guest_gone(struct vn_core *c, struct vn_guest *g)
+{
+	struct vn_trial *t = c->trials, *next;
+
+	for (; t; t = next) {
+		next = t->next;
+		if (t->guest_id != g->id)
+			continue;
+		report_event(c, "trial-abandoned", g->name,
+			     "trial of %d move(s) abandoned: the guest is gone", t->nr_act);
+		unlink_trial(c, t);
+		free_trial(t);
+	}
+}
+
+void guard_fini(struct vn_core *c)
+{
+	while (c->trials) {
+		struct vn_trial *t = c->trials;
+
+		c->trials = t->next;
+		free_trial(t);
+	}
+	while (c->quarantine) {
+		struct vn_quarantine *q = c->quarantine;
+
+		c->quarantine = q->next;
+		free(q->guest);
+		free(q);
+	}
+}
+
+/* Undoes the moves of a losing trial, as far as the guest still allows. */
+static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+{
+	for (int i = 0; i < t->nr_act; i++) {
+		struct vn_action *a = &t->act[i];
+
+		if (a->kind == VNUMAD_MOVE_VCPU && a->vcpu < g->nr_vcpus) {
+			int r = c->backend.ops->set_affinity(&c->backend, g, a->vcpu,
+							     a->old_allowed);
+			if (r < 0) {
+				c->stats.actuation_errors++;
+				log_warnx("guest %s: cannot restore vCPU %d: %s", g->name,
+					  a->vcpu, strerror(-r));
+			}
+			g->vc[a->vcpu].last_move = c->host.now;
+		} else if (a->kind == VNUMAD_MOVE_MEMORY) {
+			uint64_t done = a->mig ? a->mig->done : a->bytes;
+
+			if (done)
+				core_migrate(c, g, a->to, a->from, done, true);
+		}
+		quarantine(c, g->name, a->to);
+	}
+	g->last_move = c->host.now;
+}
+
+/* The drift of guests left alone over the trial's windows: their median. */
+static double host_drift(struct vn_core *c, const struct vn_trial *t,
+			 uint64_t b0, uint64_t b1, uint64_t j0, uint64_t j1)
+{
+	struct vn_host *h = &c->host;
+	double since = t->applied - c->hist_baseline * c->cfg.interval;
+	double *r = xcalloc(h->nr_guests + 1, sizeof(*r));
+	double drift = 1.0;
+	int n = 0;
+
+	for (int i = 0; i < h->nr_guests; i++) {
+		struct vn_guest *o = h->guests[i];
+		double before, after;
+
+		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
+		    o->last_move >= since)
+			continue;
+		before = window_mean(o, b0, b1);
+		after = window_mean(o, j0, j1);
+		if (isnan(before) || isnan(after) || before <= 0)
+			continue;
+		r[n++] = after / before;
+	}
+	if (n) {
+		qsort(r, n, sizeof(*r), cmp_double);
+		drift = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+	}
+	free(r);
+	return drift;
+}
+
+static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+{
+	uint64_t now = c->host.tick, j1 = now;
+	uint64_t j0 = now >= (uint64_t)c->hist_judge ? now - c->hist_judge + 1 : 1;
+	uint64_t b1 = t->tick;
+	uint64_t b0 = b1 >= (uint64_t)c->hist_baseline ? b1 - c->hist_baseline + 1 : 1;
+	double before = window_mean(g, b0, b1), after = window_mean(g, j0, j1);
+	double drift, gain;
+	char why[160];
+
+	if (isnan(before) || isnan(after) || before <= 0) {
+		/* nothing to judge by: keep it, but say so */
+		report_verdict(c, t, true, 0, "kept unjudged: too few readings");
+		c->stats.kept++;
+		return;
+	}
+	drift = host_drift(c, t, b0, b1, j0, j1);
+	gain = after / before / drift - 1.0;
+	if (gain >= -c->cfg.tolerance) {
+		snprintf(why, sizeof(why), "kept: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
+			 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
+		report_verdict(c, t, true, gain, why);
+		c->stats.kept++;
+		return;
+	}
+	snprintf(why, sizeof(why), "reverted: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
+		 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
+	report_verdict(c, t, false, gain, why);
+	c->stats.reverted++;
+	revert(c, g, t);
+}
+
+void stage_guard(struct vn_core *c)
+{
+	struct vn_trial *t = c->trials, *next;
+
+	expire_quarantines(c);
+	for (; t; t = next) {
+		struct vn_guest *g = host_find_id(&c->host, t->guest_id);
+
+		next = t->next;
+		if (!g) {
+			unlink_trial(c, t);
+			free_trial(t);
+			continue;
+		}
+		if (t->state == VN_TRIAL_MIGRATING) {
+			bool busy = false;
+
+			for (int i = 0; i < t->nr_act; i++)
+				if (t->act[i].mig && t->act[i].mig->state == VN_MIG_RUNNING)
+					busy = true;
+			if (busy)
+				continue;
+			/* keep what moved; the migration record may now be freed */
+			for (int i = 0; i < t->nr_act; i++)
+				if (t->act[i].mig) {
+					t->act[i].bytes = t->act[i].mig->done;
+					t->act[i].mig = NULL;
+				}
+			/* the settle time starts once the memory has moved */
+			t->state = VN_TRIAL_SETTLING;
+			t->judge_from = c->host.now + (c->hist_settle + 1) * c->cfg.interval;
+			t->judge_until = t->judge_from + (c->hist_judge - 1) * c->cfg.interval;
+		}
+		if (c->host.now + 1e-9 < t->judge_from)
+			continue;
+		t->state = VN_TRIAL_JUDGING;
+		if (c->host.now + 1e-9 < t->judge_until)
+			continue;
+		unlink_trial(c, t);
+		judge(c, g, t);
+		free_trial(t);
+		if (!guard_in_trial(c, g->id))
+			g->v.flags &= ~VNUMAD_GUEST_IN_TRIAL;
+	}
+}

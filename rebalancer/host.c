@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The inventory: the core's table of guests, kept in step with what the
+ * backend reports. A scan marks every guest it reports; guests not reported
+ * are dropped at the end of the scan, and backends with events may add or
+ * drop one between scans.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "vnumad.h"
+
+void host_init(struct vn_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->next_id = 1;
+}
+
+static unsigned hash_name(const char *s)
+{
+	unsigned x = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++)
+		x = (x ^ (unsigned char)*s) * 16777619u;
+	return x % VN_HASH_SIZE;
+}
+
+struct vn_guest *host_find(const struct vn_host *h, const char *name)
+{
+	for (struct vn_guest *g = h->hash[hash_name(name)]; g; g = g->hnext)
+		if (strcmp(g->name, name) == 0)
+			return g;
+	return NULL;
+}
+
+struct vn_guest *host_find_id(const struct vn_host *h, uint64_t id)
+{
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i]->id == id)
+			return h->guests[i];
+	return NULL;
+}
+
+int host_distance(const struct vn_host *h, int a, int b)
+{
+	return h->distance[a * h->nr_nodes + b];
+}
+
+static void free_guest(struct vn_guest *g)
+{
+	free(g->name);
+	free(g->vv);
+	free(g->vc);
+	free(g);
+}
+
+/* (Re)sizes the vCPU arrays, keeping the state of vCPUs that stay. */
+static void resize_vcpus(struct vn_guest *g, int n)
+{
+	g->vv = xreallocarray(g->vv, n, sizeof(*g->vv));
+	g->vc = xreallocarray(g->vc, n, sizeof(*g->vc));
+	for (int i = g->nr_vcpus; i < n; i++) {
+		memset(&g->vv[i], 0, sizeof(g->vv[i]));
+		memset(&g->vc[i], 0, sizeof(g->vc[i]));
+		g->vv[i].index = i;
+		g->vv[i].node = -1;
+		g->vv[i].vnode = -1;
+		g->vv[i].remote_ratio = -1;
+		g->vv[i].last_move_age = -1;
+		g->vc[i].last_move = -1;
+		g->vc[i].remote_slow = -1;
+	}
+	g->nr_vcpus = n;
+	g->v.nr_vcpus = n;
+	g->v.vcpus = g->vv;
+}
+
+static void unlink_guest(struct vn_host *h, struct vn_guest *g)
+{
+	struct vn_guest **pp = &h->hash[hash_name(g->name)];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == g) {
+			*pp = g->hnext;
+			break;
+		}
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i] == g) {
+			memmove(&h->guests[i], &h->guests[i + 1],
+				(h->nr_guests - i - 1) * sizeof(*h->guests));
+			memmove(&h->view_guests[i], &h->view_guests[i + 1],
+				(h->nr_guests - i - 1) * sizeof(*h->view_guests));
+			h->nr_guests--;
+			break;
+		}
+}
+
+struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
+{
+	struct vn_guest *g = host_find(h, d->name);
+	bool fresh = false;
+
+	if (g && g->pid && d->pid && g->pid != d->pid) {
+		/* same name, new process: a restarted guest is a new guest */
+		host_remove(h, g);
+		g = NULL;
+	}
+	if (!g) {
+		unsigned b = hash_name(d->name);
+
+		g = xcalloc(1, sizeof(*g));
+		g->name = xstrdup(d->name);
+		g->id = h->next_id++;
+		g->first_seen = h->now;
+		g->mem_read_at = -1;
+		g->last_move = -1;
+		g->backend = d->priv;
+		g->v.name = g->name;
+		g->hnext = h->hash[b];
+		h->hash[b] = g;
+		if (h->nr_guests == h->cap_guests) {
+			h->cap_guests = h->cap_guests ? h->cap_guests * 2 : 64;
+			h->guests = xreallocarray(h->guests, h->cap_guests,
+						  sizeof(*h->guests));
+			h->view_guests = xreallocarray(h->view_guests, h->cap_guests,
+						       sizeof(*h->view_guests));
+		}
+		h->guests[h->nr_guests] = g;
+		h->view_guests[h->nr_guests] = &g->v;
+		h->nr_guests++;
+		fresh = true;
+	}
+	g->pid = d->pid;
+	g->v.flags = (g->v.flags & ~(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
+				     VNUMAD_GUEST_NO_MEMMOVE)) |
+		     (d->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
+				  VNUMAD_GUEST_NO_MEMMOVE));
+	bool changed = fresh || d->nr_vcpus != g->nr_vcpus;
+	if (d->nr_vcpus != g->nr_vcpus)
+		resize_vcpus(g, d->nr_vcpus);
+	for (int i = 0; i < d->nr_vcpus; i++) {
+		pid_t tid = d->tids ? d->tids[i] : 0;
+
+		if (g->vc[i].tid != tid)
+			changed = true;
+		g->vc[i].tid = tid;
+		g->vv[i].allowed = d->allowed[i];
+		if (fresh || !g->vc[i].orig_allowed)
+			g->vc[i].orig_allowed = d->allowed[i];
+		g->vv[i].vnode = d->vnode ? d->vnode[i] : -1;
+	}
+	g->seen = true;
+	if (fresh)
+		log_info("guest %s: %d vCPUs%s%s", g->name, g->nr_vcpus,
+			 g->v.flags & VNUMAD_GUEST_PINNED ? ", pinned by the user" : "",
+			 g->v.flags & VNUMAD_GUEST_OPTED_OUT ? ", opted out" : "");
+	/* a new guest, or new threads: (re)start counting */
+	if (changed && h->on_new)
+		h->on_new(h, g, h->cb_arg);
+	return g;
+}
+
+void host_remove(struct vn_host *h, struct vn_guest *g)
+{
+	if (h->on_gone)
+		h->on_gone(h, g, h->cb_arg);
+	unlink_guest(h, g);
+	free_guest(g);
+}
+
+void host_scan_begin(struct vn_host *h)
+{
+	for (int i = 0; i < h->nr_guests; i++)
+		h->guests[i]->seen = false;
+}
+
+void host_scan_end(struct vn_host *h)
+{
+	for (int i = h->nr_guests - 1; i >= 0; i--) {
+		struct vn_guest *g = h->guests[i];
+
+		if (!g->seen) {
+			log_info("guest %s is gone", g->name);
+			host_remove(h, g);
+		}
+	}
+}
+
+void host_fini(struct vn_host *h)
+{
+	while (h->nr_guests)
+		host_remove(h, h->guests[h->nr_guests - 1]);
+	free(h->guests);
+	free(h->view_guests);
+	memset(h, 0, sizeof(*h));
+}

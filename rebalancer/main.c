@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+/* vnumad: command line, configuration check, and start-up. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core.h"
+#include "daemon.h"
+#include "log.h"
+#include "plugin.h"
+#include "policies.h"
+#include "util.h"
+
+enum {
+	OPT_DRY_RUN = 256,
+	OPT_ONCE,
+	OPT_TICKS,
+	OPT_INTERVAL,
+	OPT_BACKEND,
+	OPT_SCENARIO,
+	OPT_POLICY,
+	OPT_JSON,
+	OPT_HELP_POLICY,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "ticks", required_argument, NULL, OPT_TICKS },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "scenario", required_argument, NULL, OPT_SCENARIO },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "help-policy", required_argument, NULL, OPT_HELP_POLICY },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vnumad [options]\n"
+"\n"
+"Keeps the vCPUs of KVM and Xen guests close to their memory, measured with\n"
+"performance counters, and undoes every move that made a guest slower.\n"
+"\n"
+"  -c, --config FILE      configuration file (default %s;\n"
+"                         a missing default file means built-in defaults)\n"
+"  -n, --check            check the configuration, print every error, exit\n"
+"  -f, --foreground       stay in the foreground, log to stderr\n"
+"      --dry-run          advisory mode: print recommendations, apply nothing\n"
+"      --once             one decision round, then exit\n"
+"      --ticks N          run N ticks, then exit\n"
+"      --interval DUR     seconds per tick, such as 2s or 500ms\n"
+"      --backend NAME     libvirt, proc or sim\n"
+"      --scenario FILE    simulated host to run (implies --backend sim)\n"
+"      --policy NAME|PATH a built-in policy (%s) or a plugin\n"
+"      --json             print JSON Lines instead of text\n"
+"  -v, --verbose          more detail: held-back proposals, debug log\n"
+"      --help-policy NAME the options of a policy\n"
+"  -h, --help             this help\n"
+"  -V, --version          the version\n"
+"\n"
+"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
+"SIGUSR1 writes the current state to the log. See vnumad(8).\n",
+		VN_DEFAULT_CONFIG, policy_builtin_names());
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vnumad: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'vnumad --help'.\n");
+	return 2;
+}
+
+static int help_policy(const char *name)
+{
+	struct vn_errors e = { 0 };
+	const struct vnumad_policy *p = policy_builtin(name);
+	void *handle = NULL;
+
+	if (!p && strchr(name, '/'))
+		p = plugin_load(name, &handle, &e);
+	if (!p) {
+		if (e.count)
+			errors_print(&e, stderr);
+		else
+			fprintf(stderr, "vnumad: unknown policy '%s' (built in: %s)\n",
+				name, policy_builtin_names());
+		errors_free(&e);
+		return 1;
+	}
+	plugin_print_help(p, stdout);
+	plugin_unload(handle);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vn_daemon d;
+	struct vn_errors e = { 0 };
+	const char *config = NULL, *why;
+	bool check = false, foreground = false, json = false, named = false;
+	int verbose = 0, opt, r;
+	long ticks;
+
+	d.ov.backend = -1;
+	d.ov.log_level = -1;
+	while ((opt = getopt_long(argc, argv, "c:nfvhV", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			named = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_DRY_RUN:
+			d.ov.dry_run = true;
+			break;
+		case OPT_ONCE:
+			d.once = true;
+			break;
+		case OPT_TICKS:
+			if (parse_long(optarg, &ticks, &why) < 0 || ticks < 1)
+				return bad_usage("--ticks '%s': expected a positive integer", optarg);
+			d.max_ticks = (uint64_t)ticks;
+			break;
+		case OPT_INTERVAL:
+			if (parse_duration(optarg, &d.ov.interval, &why) < 0)
+				return bad_usage("--interval '%s': expected a duration such as 2s or 500ms",
+						 optarg);
+			if (d.ov.interval < 0.1 || d.ov.interval > 3600)
+				return bad_usage("--interval '%s': out of range (100ms to 1h)", optarg);
+			break;
+		case OPT_BACKEND:
+			d.ov.backend = -1;
+			for (int i = 0; vn_backend_names[i]; i++)
+				if (strcmp(optarg, vn_backend_names[i]) == 0)
+					d.ov.backend = i;
+			if (d.ov.backend < 0)
+				return bad_usage("--backend '%s': expected libvirt, proc or sim", optarg);
+			break;
+		case OPT_SCENARIO:
+			d.ov.scenario = optarg;
+			break;
+		case OPT_POLICY:
+			d.ov.policy = optarg;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_HELP_POLICY:
+			return help_policy(optarg);
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vnumad %s (policy ABI %d)\n", VNUMAD_VERSION,
+			       VNUMAD_POLICY_ABI_MAJOR);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'vnumad --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (d.ov.scenario) {
+		if (d.ov.backend >= 0 && d.ov.backend != VN_BACKEND_SIM)
+			return bad_usage("--scenario '%s' needs --backend sim", d.ov.scenario);
+		d.ov.backend = VN_BACKEND_SIM;
+	}
+	if (verbose)
+		d.ov.log_level = LOG_DEBUG;
+
+	/* a missing default file means built-in defaults; a named one must exist */
+	if (!named) {
+		config = VN_DEFAULT_CONFIG;
+		if (access(config, F_OK) != 0)
+			config = NULL;
+	}
+	d.config_path = config;
+	/* advisory and bounded runs report to the terminal */
+	if (d.ov.dry_run || d.once || d.max_ticks || json || check)
+		foreground = true;
+	log_init(true, LOG_INFO, "vnumad");
+
+	r = config_load(&d.core.cfg, config, &d.ov, &e);
+	if (check) {
+		if (r < 0) {
+			errors_print(&e, stderr);
+			fprintf(stderr, "%d error%s\n", e.count, e.count == 1 ? "" : "s");
+		} else {
+			printf("configuration OK\n");
+		}
+		errors_free(&e);
+		config_free(&d.core.cfg);
+		return r < 0 ? 1 : 0;
+	}
+	if (r < 0) {
+		errors_print(&e, stderr);
+		errors_free(&e);
+		config_free(&d.core.cfg);
+		return 1;
+	}
+	errors_free(&e);
+	log_setlevel(d.core.cfg.log_level);
+
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init(false, d.core.cfg.log_level, "vnumad");
+	}
+	d.core.verbose = verbose > 0;
+	d.core.once = d.once;
+	r = core_open(&d.core, json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
+		      stdout);
+	if (r < 0) {
+		core_close(&d.core);
+		config_free(&d.core.cfg);
+		return 1;
+	}
+	r = daemon_run(&d);
+	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
+		 "%llu kept, %llu reverted",
+		 (unsigned long long)d.core.stats.ticks,
+		 (unsigned long long)d.core.stats.vcpu_moves,
+		 (unsigned long long)d.core.stats.memory_moves,
+		 (unsigned long long)d.core.stats.kept,
+		 (unsigned long long)d.core.stats.reverted);
+	core_close(&d.core);
+	config_free(&d.core.cfg);
+	return r;
+}

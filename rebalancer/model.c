@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Stage 3, model: turns counter deltas into the smoothed figures policies
+ * read, per vCPU, guest and node.
+ *
+ * Smoothing is an EWMA with a half-life h (the [model] halflife key): a
+ * reading covering dt seconds gets the weight a = 1 - 2^(-dt/h), so the
+ * figures mean the same whatever the tick interval. The remote-ratio trend
+ * is the gap between this EWMA and a slow one with half-life 4h, divided by
+ * the gap of their lags (3h / ln 2), per minute.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core.h"
+
+#define DRAM_LINE 64.0	/* bytes one DRAM access moves */
+
+static double blend(double old, double x, double a)
+{
+	return old < 0 ? x : old + a * (x - old);
+}
+
+/* Updates one vCPU from its last reading; returns its instantaneous IPS. */
+static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
+			 double *acc, double *acc_remote)
+{
+	struct vnumad_vcpu *v = &g->vv[i];
+	struct vn_vcpu *p = &g->vc[i];
+	const struct vn_counts *d = &p->delta;
+	double hl = c->cfg.halflife, a, a_slow, ips, accesses, lag;
+
+	v->last_move_age = p->last_move < 0 ? -1 : c->host.now - p->last_move;
+	v->flags = 0;
+	if (p->last_move >= 0 && c->host.now - p->last_move < c->cfg.hysteresis)
+		v->flags |= VNUMAD_VCPU_HOLD;
+	if (g->v.flags & VNUMAD_GUEST_IN_TRIAL)
+		v->flags |= VNUMAD_VCPU_IN_TRIAL;
+	if (!d->valid || d->elapsed <= 0)
+		return -1;
+
+	a = hl > 0 ? 1.0 - exp2(-d->elapsed / hl) : 1.0;
+	a_slow = hl > 0 ? 1.0 - exp2(-d->elapsed / (4 * hl)) : 1.0;
+	ips = (double)d->instructions / d->elapsed;
+	accesses = (double)(d->local_dram + d->remote_dram);
+
+	v->source = d->source;
+	v->node = d->node;
+	if (v->ips <= 0 && v->ipc <= 0) {	/* first reading */
+		v->ips = ips;
+		v->ipc = d->cycles ? (double)d->instructions / (double)d->cycles : 0;
+		v->access_rate = accesses / d->elapsed;
+		v->cpu_demand = d->cpu_time / d->elapsed;
+	} else {
+		v->ips = blend(v->ips, ips, a);
+		if (d->cycles)
+			v->ipc = blend(v->ipc, (double)d->instructions / (double)d->cycles, a);
+		v->access_rate = blend(v->access_rate, accesses / d->elapsed, a);
+		v->cpu_demand = blend(v->cpu_demand, d->cpu_time / d->elapsed, a);
+	}
+	if (v->cpu_demand > 1)
+		v->cpu_demand = 1;
+	if (accesses > 0) {
+		double r = (double)d->remote_dram / accesses;
+
+		v->remote_ratio = blend(v->remote_ratio, r, a);
+		p->remote_slow = blend(p->remote_slow, r, a_slow);
+	}
+	lag = hl > 0 ? 3.0 * hl / M_LN2 : 0;
+	v->remote_trend = lag > 0 && p->remote_slow >= 0 ?
+		(v->remote_ratio - p->remote_slow) / lag * 60.0 : 0;
+	*acc += v->access_rate;
+	if (v->remote_ratio >= 0)
+		*acc_remote += v->access_rate * v->remote_ratio;
+	return ips;
+}
+
+/* DRAM traffic of a guest's vCPUs, charged to the nodes that serve it. */
+static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
+{
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vnumad_vcpu *v = &g->vv[i];
+		double local, remote, far = 0;
+
+		if (v->node < 0 || v->node >= h->nr_nodes || v->remote_ratio < 0)
+			continue;
+		local = v->access_rate * (1 - v->remote_ratio) * DRAM_LINE;
+		remote = v->access_rate * v->remote_ratio * DRAM_LINE;
+		h->node[v->node].bw_used += local;
+		/* remote traffic is served where the rest of the memory is */
+		for (int n = 0; n < h->nr_nodes; n++)
+			if (n != v->node)
+				far += (double)g->v.mem[n];
+		for (int n = 0; remote > 0 && far > 0 && n < h->nr_nodes; n++)
+			if (n != v->node)
+				h->node[n].bw_used += remote * (double)g->v.mem[n] / far;
+	}
+}
+
+void stage_model(struct vn_core *c)
+{
+	struct vn_host *h = &c->host;
+	double demand[VN_MAX_NODES] = { 0 };
+
+	for (int n = 0; n < h->nr_nodes; n++)
+		h->node[n].bw_used = 0;
+	for (int i = 0; i < h->nr_guests; i++) {
+		struct vn_guest *g = h->guests[i];
+		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
+		int valid = 0, slot = (int)(h->tick % VN_HIST);
+
+		g->v.quarantine = guard_quarantine_mask(c, g->name);
+		if (guard_in_trial(c, g->id))
+			g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
+		else
+			g->v.flags &= ~VNUMAD_GUEST_IN_TRIAL;
+		for (int v = 0; v < g->nr_vcpus; v++) {
+			double x = model_vcpu(c, g, v, &acc, &acc_remote);
+
+			if (x >= 0) {
+				ips_now += x;
+				valid++;
+			}
+			ips += g->vv[v].ips;
+			if (g->vv[v].node >= 0 && g->vv[v].node < h->nr_nodes)
+				demand[g->vv[v].node] += g->vv[v].cpu_demand;
+		}
+		g->v.ips = ips;
+		g->v.remote_ratio = acc > 0 ? acc_remote / acc : -1;
+		g->v.mem_total = 0;
+		for (int n = 0; n < h->nr_nodes; n++)
+			g->v.mem_total += g->v.mem[n];
+		/* the guard's history: NaN where a reading was missing */
+		g->hist[slot] = valid == g->nr_vcpus && valid ? ips_now : NAN;
+		g->hist_tick[slot] = h->tick;
+		charge_bandwidth(h, g);
+	}
+	for (int n = 0; n < h->nr_nodes; n++)
+		h->node[n].cpu_load = h->node[n].nr_cpus ?
+			demand[n] / h->node[n].nr_cpus : 0;
+}

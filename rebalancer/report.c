@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Stage 8, record: what the tick decided, in plain words or as JSON Lines.
+ * The advisory mode prints a one-line host summary per tick and every
+ * recommendation: guest, vCPU or memory, from and to, the measured remote
+ * ratio and where that figure came from, the expected gain and the reason.
+ * A daemon without a terminal logs applied moves and verdicts instead.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core.h"
+#include "log.h"
+#include "util.h"
+
+static const char *action_name(enum vnumad_proposal_kind k)
+{
+	switch (k) {
+	case VNUMAD_MOVE_VCPU: return "move-vcpu";
+	case VNUMAD_MOVE_MEMORY: return "move-memory";
+	case VNUMAD_MOVE_GUEST: return "move-guest";
+	}
+	return "?";
+}
+
+/* The sources behind this tick's figures, such as "sim" or "pmu+estimate". */
+static const char *sources(const struct vn_core *c, char *buf, size_t len)
+{
+	unsigned seen = 0;
+	size_t off = 0;
+
+	for (int i = 0; i < c->host.nr_guests; i++) {
+		const struct vn_guest *g = c->host.guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			seen |= 1u << g->vv[v].source;
+	}
+	seen &= ~(1u << VNUMAD_SRC_NONE);
+	buf[0] = '\0';
+	for (int s = 1; s < 8 && off < len; s++)
+		if (seen >> s & 1)
+			off += snprintf(buf + off, len - off, "%s%s", off ? "+" : "",
+					source_name(s));
+	if (!seen)
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+static void emit_json(struct vn_core *c, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (s) {
+		fprintf(c->out, "%s\n", s);
+		free(s);
+	}
+	json_decref(o);
+}
+
+static void host_totals(const struct vn_core *c, int *vcpus, double *ips,
+			double *remote)
+{
+	double acc = 0, acc_r = 0;
+
+	*vcpus = 0;
+	*ips = 0;
+	for (int i = 0; i < c->host.nr_guests; i++) {
+		const struct vn_guest *g = c->host.guests[i];
+
+		*vcpus += g->nr_vcpus;
+		*ips += g->v.ips;
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if (g->vv[v].remote_ratio >= 0) {
+				acc += g->vv[v].access_rate;
+				acc_r += g->vv[v].access_rate * g->vv[v].remote_ratio;
+			}
+	}
+	*remote = acc > 0 ? acc_r / acc : -1;
+}
+
+static void print_summary(struct vn_core *c)
+{
+	const struct vn_host *h = &c->host;
+	char src[64], a[32], rem[16];
+	double ips, remote;
+	int vcpus;
+
+	host_totals(c, &vcpus, &ips, &remote);
+	sources(c, src, sizeof(src));
+	if (c->output == VN_OUT_JSON) {
+		json_t *o = json_object(), *nodes = json_array();
+
+		json_object_set_new(o, "type", json_string("tick"));
+		json_object_set_new(o, "tick", json_integer((json_int_t)h->tick));
+		json_object_set_new(o, "time", json_real(h->now));
+		json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
+		json_object_set_new(o, "guests", json_integer(h->nr_guests));
+		json_object_set_new(o, "vcpus", json_integer(vcpus));
+		json_object_set_new(o, "remote_ratio", remote >= 0 ? json_real(remote) : json_null());
+		json_object_set_new(o, "ips", json_real(ips));
+		json_object_set_new(o, "source", json_string(src));
+		for (int n = 0; n < h->nr_nodes; n++) {
+			json_t *x;
+
+			if (!(h->online >> n & 1))
+				continue;
+			x = json_object();
+			json_object_set_new(x, "node", json_integer(n));
+			json_object_set_new(x, "cpus", json_integer(h->node[n].nr_cpus));
+			json_object_set_new(x, "cpu_load", json_real(h->node[n].cpu_load));
+			json_object_set_new(x, "mem_total", json_integer((json_int_t)h->node[n].mem_total));
+			json_object_set_new(x, "mem_free", json_integer((json_int_t)h->node[n].mem_free));
+			json_array_append_new(nodes, x);
+		}
+		json_object_set_new(o, "nodes", nodes);
+		emit_json(c, o);
+		return;
+	}
+	if (remote >= 0)
+		snprintf(rem, sizeof(rem), "%.0f%%", remote * 100);
+	else
+		snprintf(rem, sizeof(rem), "unknown");
+	fprintf(c->out, "tick %llu (%s): %d guests, %d vCPUs, remote %s, %.3g instr/s;",
+		(unsigned long long)h->tick, fmt_duration(a, sizeof(a), h->now),
+		h->nr_guests, vcpus, rem, ips);
+	for (int n = 0, first = 1; n < h->nr_nodes; n++) {
+		if (!(h->online >> n & 1))
+			continue;
+		fprintf(c->out, "%s node %d cpu %.0f%% mem %.0f%%", first ? "" : ";", n,
+			h->node[n].cpu_load * 100,
+			h->node[n].mem_total ? 100.0 * (double)(h->node[n].mem_total -
+				h->node[n].mem_free) / (double)h->node[n].mem_total : 0);
+		first = 0;
+	}
+	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" : "");
+}
+
+static void print_decision(struct vn_core *c, const struct vn_decision *d)
+{
+	const struct vnumad_proposal *p = &d->p;
+	const struct vn_guest *g = d->g;
+	double remote = -1;
+	enum vnumad_source src = VNUMAD_SRC_NONE;
+	const char *what;
+	char a[32], buf[64], nodes[64];
+
+	if (g && p->kind == VNUMAD_MOVE_VCPU) {
+		remote = g->vv[p->vcpu].remote_ratio;
+		src = g->vv[p->vcpu].source;
+	} else if (g) {
+		remote = g->v.remote_ratio;
+		src = g->nr_vcpus ? g->vv[0].source : VNUMAD_SRC_NONE;
+	}
+	what = !d->accepted ? "held back" : c->cfg.dry_run ? "recommend" :
+	       d->applied ? "applied" : "failed";
+	if (c->output == VN_OUT_JSON) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "type", json_string(d->accepted ?
+			"recommendation" : "held-back"));
+		json_object_set_new(o, "tick", json_integer((json_int_t)c->host.tick));
+		json_object_set_new(o, "time", json_real(c->host.now));
+		json_object_set_new(o, "guest", json_string(g ? g->name : "?"));
+		json_object_set_new(o, "action", json_string(action_name(p->kind)));
+		if (p->kind == VNUMAD_MOVE_VCPU)
+			json_object_set_new(o, "vcpu", json_integer(p->vcpu));
+		if (p->kind == VNUMAD_MOVE_MEMORY)
+			json_object_set_new(o, "bytes", json_integer((json_int_t)p->bytes));
+		if (p->kind == VNUMAD_MOVE_GUEST) {
+			json_object_set_new(o, "nodes", json_string(fmt_nodemask(nodes,
+				sizeof(nodes), p->nodes)));
+		} else {
+			json_object_set_new(o, "from", p->from >= 0 ? json_integer(p->from) : json_null());
+			json_object_set_new(o, "to", json_integer(p->to));
+		}
+		json_object_set_new(o, "remote_ratio", remote >= 0 ? json_real(remote) : json_null());
+		json_object_set_new(o, "source", json_string(source_name(src)));
+		json_object_set_new(o, "gain", json_real(p->gain));
+		json_object_set_new(o, "reason", json_string(p->reason));
+		if (!d->accepted)
+			json_object_set_new(o, "held_back", json_string(vn_drop_reasons[d->why]));
+		json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
+		json_object_set_new(o, "applied", json_boolean(d->applied));
+		emit_json(c, o);
+		return;
+	}
+	switch (p->kind) {
+	case VNUMAD_MOVE_VCPU:
+		snprintf(buf, sizeof(buf), "vCPU %d node %d -> node %d", p->vcpu, p->from, p->to);
+		break;
+	case VNUMAD_MOVE_MEMORY:
+		snprintf(buf, sizeof(buf), "memory %s node %d -> node %d",
+			 fmt_size(a, sizeof(a), p->bytes), p->from, p->to);
+		break;
+	case VNUMAD_MOVE_GUEST:
+		snprintf(buf, sizeof(buf), "whole guest -> nodes %s",
+			 fmt_nodemask(nodes, sizeof(nodes), p->nodes));
+		break;
+	}
+	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), expected gain %+.0f%%: %s",
+		what, g ? g->name : "?", buf, remote < 0 ? "unknown " : "",
+		remote < 0 ? 0 : remote * 100, source_name(src), p->gain * 100, p->reason);
+	if (!d->accepted)
+		fprintf(c->out, " [held back: %s]", vn_drop_reasons[d->why]);
+	fputc('\n', c->out);
+}
+
+/* Logs an applied move, for a daemon with no terminal. */
+static void log_decision(const struct vn_core *c, const struct vn_decision *d)
+{
+	const struct vnumad_proposal *p = &d->p;
+	char a[32], nodes[64];
+
+	(void)c;
+	if (!d->applied)
+		return;
+	if (p->kind == VNUMAD_MOVE_VCPU)
+		log_info("guest %s: vCPU %d moved node %d -> node %d (expected %+.0f%%: %s)",
+			 d->g->name, p->vcpu, p->from, p->to, p->gain * 100, p->reason);
+	else if (p->kind == VNUMAD_MOVE_MEMORY)
+		log_info("guest %s: migrating %s node %d -> node %d (expected %+.0f%%: %s)",
+			 d->g->name, fmt_size(a, sizeof(a), p->bytes), p->from, p->to,
+			 p->gain * 100, p->reason);
+	else
+		log_info("guest %s: moved to nodes %s (expected %+.0f%%: %s)", d->g->name,
+			 fmt_nodemask(nodes, sizeof(nodes), p->nodes), p->gain * 100,
+			 p->reason);
+}
+
+void stage_record(struct vn_core *c)
+{
+	if (c->output == VN_OUT_NONE) {
+		for (int i = 0; i < c->nr_dec; i++)
+			log_decision(c, &c->dec[i]);
+		return;
+	}
+	print_summary(c);
+	for (int i = 0; i < c->nr_dec; i++)
+		if (c->dec[i].accepted || c->verbose)
+			print_decision(c, &c->dec[i]);
+	fflush(c->out);
+}
+
+void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
+		    double gain, const char *why)
+{
+	if (c->output == VN_OUT_JSON) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "type", json_string("verdict"));
+		json_object_set_new(o, "tick", json_integer((json_int_t)c->host.tick));
+		json_object_set_new(o, "time", json_real(c->host.now));
+		json_object_set_new(o, "guest", json_string(t->guest));
+		json_object_set_new(o, "moves", json_integer(t->nr_act));
+		json_object_set_new(o, "verdict", json_string(keep ? "kept" : "reverted"));
+		json_object_set_new(o, "gain", json_real(gain));
+		json_object_set_new(o, "expected", json_real(t->expected));
+		json_object_set_new(o, "detail", json_string(why));
+		emit_json(c, o);
+	} else if (c->output == VN_OUT_TEXT) {
+		fprintf(c->out, "  %-9s %s: %d move(s) of tick %llu %s (expected %+.0f%%)\n",
+			"verdict", t->guest, t->nr_act, (unsigned long long)t->tick, why,
+			t->expected * 100);
+	}
+	if (keep)
+		log_debug("guest %s: %s", t->guest, why);
+	else
+		log_info("guest %s: %s", t->guest, why);
+}
+
+void report_event(struct vn_core *c, const char *what, const char *guest,
+		  const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->output == VN_OUT_JSON) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "type", json_string("event"));
+		json_object_set_new(o, "tick", json_integer((json_int_t)c->host.tick));
+		json_object_set_new(o, "event", json_string(what));
+		json_object_set_new(o, "guest", json_string(guest));
+		json_object_set_new(o, "message", json_string(msg));
+		emit_json(c, o);
+	} else if (c->output == VN_OUT_TEXT) {
+		fprintf(c->out, "  %-9s %s: %s\n", "event", guest, msg);
+	}
+	log_info("guest %s: %s", guest, msg);
+}

@@ -1,0 +1,2 @@
+# sampling/: counter sources.
+CORE_SRCS += $(wildcard sampling/*.c)
