@@ -1,0 +1,59 @@
+#!/bin/sh
+# Installs the Debian packages vnumad needs to build and test.
+#
+#   etc/deps.sh --check    list what is missing; exit 1 if anything is
+#   etc/deps.sh --ensure   install what is missing when root, else print the
+#                          exact apt-get command and exit 1 (make demo/check)
+#   etc/deps.sh --list     print the package names
+#
+# Idempotent and quick when everything is present: one dpkg-query call.
+set -eu
+
+# build: compiler, pkg-config and the libraries' -dev packages
+BUILD="gcc make pkg-config libevent-dev libvirt-dev libnuma-dev libjansson-dev
+libpfm4-dev libiniparser-dev"
+# tests: cmocka, valgrind for the leak check
+TEST="libcmocka-dev valgrind"
+
+PKGS="$BUILD $TEST"
+
+missing() {
+	# dpkg-query prints one status per package; absent ones go to stderr
+	for p in $PKGS; do
+		s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$s" = installed ] || printf '%s ' "$p"
+	done
+}
+
+case "${1:---check}" in
+--list)
+	echo $PKGS
+	;;
+--check)
+	m=$(missing)
+	if [ -n "$m" ]; then
+		echo "missing Debian packages: $m"
+		exit 1
+	fi
+	;;
+--ensure)
+	m=$(missing)
+	[ -z "$m" ] && exit 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "vnumad needs these Debian packages: $m" >&2
+		echo "install them with:" >&2
+		echo "  sudo apt-get install -y $m" >&2
+		exit 1
+	fi
+	echo "installing missing Debian packages: $m"
+	export DEBIAN_FRONTEND=noninteractive
+	# an old or empty package list makes apt-get miss packages: refresh once
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $m
+	;;
+*)
+	echo "usage: etc/deps.sh --check | --ensure | --list" >&2
+	exit 2
+	;;
+esac

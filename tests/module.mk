@@ -1,0 +1,18 @@
+# tests/: cmocka unit tests (one binary per tests/unit/test_*.c, linked
+# against the core library), golden files, and the driver tests/run.sh.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+$(B)/tests/%: tests/unit/%.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS) $(CMOCKA_LIBS)
+
+CHECK_DEPS += $(UNIT_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(CHECK_DEPS)
+	@B=$(B) QUICK=$(QUICK) SANITIZE=$(SANITIZE) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(VNUMAD)
+	$(VNUMAD) -c etc/vnumad.conf --backend sim --scenario sim/scenarios/demo.ini --dry-run --ticks 20

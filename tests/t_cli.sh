@@ -1,0 +1,47 @@
+#!/bin/bash
+# The command line: every bad input gets a clear message and exit 2 (usage)
+# or 1 (configuration); the informative options exit 0.
+. "$(dirname "$0")/lib.sh"
+
+expect_exit 0 "--help" -- "$VNUMAD" --help
+expect_output '^usage: vnumad' "--help prints usage"
+expect_exit 0 "--version" -- "$VNUMAD" --version
+expect_output '^vnumad [0-9]+\.[0-9]+\.[0-9]+ \(policy ABI 1\)$' "--version format"
+expect_exit 2 "unknown option" -- "$VNUMAD" --frobnicate
+expect_output "Try 'vnumad --help'" "unknown option hint"
+expect_exit 2 "stray argument" -- "$VNUMAD" stray
+expect_output "unexpected argument 'stray'" "stray argument named"
+expect_exit 2 "--ticks 0" -- "$VNUMAD" --ticks 0
+expect_output "--ticks '0': expected a positive integer" "--ticks message"
+expect_exit 2 "--ticks x" -- "$VNUMAD" --ticks x
+expect_exit 2 "--interval bad unit" -- "$VNUMAD" --interval 3parsecs
+expect_output "--interval '3parsecs'" "--interval message"
+expect_exit 2 "--interval too short" -- "$VNUMAD" --interval 1ms
+expect_output "out of range" "--interval range"
+expect_exit 2 "--backend bad" -- "$VNUMAD" --backend vmware
+expect_output "expected libvirt, proc or sim" "--backend message"
+expect_exit 2 "--scenario with libvirt" -- "$VNUMAD" --backend libvirt --scenario sim/scenarios/demo.ini
+expect_output "needs --backend sim" "--scenario conflict"
+expect_exit 1 "missing named config" -- "$VNUMAD" -n -c "$TMP/nope.conf"
+expect_output "nope.conf: No such file or directory" "missing config named"
+expect_exit 0 "example config checks" -- "$VNUMAD" -n -c etc/vnumad.conf
+expect_output '^configuration OK$' "example config OK"
+expect_exit 1 "unknown policy" -- "$VNUMAD" -n -c etc/vnumad.conf --policy nosuch
+expect_output "unknown policy 'nosuch'" "unknown policy named"
+expect_exit 0 "--help-policy locality" -- "$VNUMAD" --help-policy locality
+expect_output "remote_threshold +percentage, default 30%" "locality options listed"
+expect_exit 1 "--help-policy nosuch" -- "$VNUMAD" --help-policy nosuch
+expect_exit 1 "missing scenario" -- "$VNUMAD" -c etc/vnumad.conf --scenario "$TMP/none.ini" --dry-run --once
+expect_output "none.ini" "missing scenario named"
+
+# --once: one decision round on the demo, then a clean exit
+expect_exit 0 "--once" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --once
+expect_output '^tick 1 ' "--once ran one tick"
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 1 ] || fail "--once ran more than one tick"
+expect_output 'recommend' "--once recommends on the demo"
+
+# libvirt and proc are not built yet: a clear message, not a crash
+expect_exit 1 "backend proc" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once
+expect_output "backend proc is not available" "backend proc message"
+
+done_testing
