@@ -31,6 +31,7 @@ WARN    += -Werror
 endif
 
 # Sanitizer builds go to their own tree so objects never mix.
+comma := ,
 ifneq ($(SANITIZE),)
 B       := build/san-$(subst $(comma),-,$(SANITIZE))
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -38,7 +39,6 @@ else
 B       := build/default
 SANFLAGS :=
 endif
-comma := ,
 
 PKGS        := libevent libevent_pthreads libvirt numa jansson
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

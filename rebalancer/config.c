@@ -18,6 +18,7 @@
 #include "util.h"
 
 const char *const vn_backend_names[] = { "libvirt", "proc", "sim", NULL };
+const char *const vn_numab_names[] = { "leave", "warn", "disable", NULL };
 const char *const vn_sampling_names[] = { "auto", "pmu", "procfs", NULL };
 static const char *const log_names[] = { "error", "warning", "notice", "info",
 					 "debug", NULL };
@@ -34,6 +35,8 @@ void config_defaults(struct vn_config *c)
 	c->backend = VN_BACKEND_LIBVIRT;
 	c->uri = xstrdup("qemu:///system");
 	c->scenario = NULL;
+	c->restore_affinity = true;
+	c->numa_balancing = VN_NUMAB_WARN;
 	c->source = VN_SAMPLING_AUTO;
 	c->memory_interval = 10.0;
 	c->halflife = 4.0;
@@ -55,9 +58,12 @@ void config_defaults(struct vn_config *c)
 	c->nr_exclude = 0;
 }
 
+static void free_option_values(const struct vnumad_policy *p,
+			       struct vnumad_value *vals, int n);
+
 static void free_values(struct vn_config *c)
 {
-	free(c->policy_values);
+	free_option_values(c->policy_desc, c->policy_values, c->nr_policy_values);
 	c->policy_values = NULL;
 	c->nr_policy_values = 0;
 }
@@ -68,6 +74,7 @@ void config_free(struct vn_config *c)
 	free(c->state_dir);
 	free(c->uri);
 	free(c->scenario);
+	free(c->events);
 	free(c->policy);
 	free(c->policy_dir);
 	if (c->exclude) {
@@ -130,16 +137,47 @@ int config_option_value(const struct vnumad_option *o, const char *s,
 	return 0;
 }
 
+/* An option's range in the unit the operator writes. */
+static void option_range(const struct vnumad_option *o, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	switch (o->type) {
+	case VNUMAD_OPT_PERCENT:
+		snprintf(buf, len, "%g%% to %g%%", o->min * 100, o->max * 100);
+		break;
+	case VNUMAD_OPT_SIZE:
+		snprintf(buf, len, "%s to %s", fmt_size(a, sizeof(a), (uint64_t)o->min),
+			 fmt_size(b, sizeof(b), (uint64_t)o->max));
+		break;
+	case VNUMAD_OPT_DURATION:
+		snprintf(buf, len, "%s to %s", fmt_duration(a, sizeof(a), o->min),
+			 fmt_duration(b, sizeof(b), o->max));
+		break;
+	default:
+		snprintf(buf, len, "%g to %g", o->min, o->max);
+	}
+}
+
+/* Frees the copies of STRING values made by parse_policy_options. */
+static void free_option_values(const struct vnumad_policy *p,
+			       struct vnumad_value *vals, int n)
+{
+	for (int i = 0; p && vals && i < n; i++)
+		if (p->options[i].type == VNUMAD_OPT_STRING)
+			free((char *)vals[i].str);
+	free(vals);
+}
+
 /*
- * Parses the options of one policy from [policy.NAME]. Values of STRING
- * options point into the option table's defaults or into c's string pool,
- * so they are copied by the caller that keeps them.
+ * Parses the options of one policy from [policy.NAME]. STRING values are
+ * copied: the INI file is freed before the policy starts.
  */
 static int parse_policy_options(const struct vnumad_policy *p,
 				struct vn_ini *ini, struct vn_errors *e,
 				struct vnumad_value **out, int *nout)
 {
-	char sec[64];
+	char sec[64], range[96];
 	int n = 0, bad = 0;
 	struct vnumad_value *vals;
 
@@ -151,24 +189,27 @@ static int parse_policy_options(const struct vnumad_policy *p,
 		const struct vnumad_option *o = &p->options[i];
 		const char *why = NULL;
 		const char *s = ini ? vn_ini_get(ini, sec, o->name) : NULL;
+		int r = -1;
 
-		if (s && config_option_value(o, s, &vals[i], &why) == 0)
-			continue;
 		if (s) {
-			if (why && strcmp(why, "out of range") == 0 && o->type != VNUMAD_OPT_STRING)
+			r = config_option_value(o, s, &vals[i], &why);
+			if (r < 0 && strcmp(why, "out of range") == 0) {
+				option_range(o, range, sizeof(range));
 				vn_ini_error(ini, e, sec, o->name,
-					     "'%s' is out of range (%g to %g)", s,
-					     o->min, o->max);
-			else
+					     "'%s' is out of range (%s)", s, range);
+			} else if (r < 0) {
 				vn_ini_error(ini, e, sec, o->name, "'%s': %s", s, why);
-			bad++;
+			}
+			bad += r < 0;
 		}
 		/* the default; a bad built-in default is a programming error */
-		if (config_option_value(o, o->def, &vals[i], &why) < 0) {
+		if (r < 0 && config_option_value(o, o->def, &vals[i], &why) < 0) {
 			errors_add(e, "policy %s: default of %s ('%s') is invalid: %s",
 				   p->name, o->name, o->def, why);
 			bad++;
 		}
+		if (o->type == VNUMAD_OPT_STRING)
+			vals[i].str = xstrdup(vals[i].str ? vals[i].str : "");
 	}
 	*out = vals;
 	*nout = n;
@@ -177,19 +218,20 @@ static int parse_policy_options(const struct vnumad_policy *p,
 
 /* Finds the policy by name (built in, then the policy directory) or path. */
 static const struct vnumad_policy *resolve_policy(struct vn_config *c,
-						  struct vn_ini *ini,
+						  struct vn_ini *ini, bool cli,
 						  struct vn_errors *e)
 {
 	const struct vnumad_policy *p = policy_builtin(c->policy);
 	char path[4096], where[512];
-	int line = ini ? vn_ini_line(ini, "policy", "name") : 0;
+	int line = ini && !cli ? vn_ini_line(ini, "policy", "name") : 0;
+	int before = e->count;
 
 	if (p)
 		return p;
 	if (line)
 		snprintf(where, sizeof(where), "%s:%d: [policy] name", c->path, line);
 	else
-		snprintf(where, sizeof(where), "policy");
+		snprintf(where, sizeof(where), "--policy");
 	if (strchr(c->policy, '/')) {
 		snprintf(path, sizeof(path), "%s", c->policy);
 	} else {
@@ -200,10 +242,21 @@ static const struct vnumad_policy *resolve_policy(struct vn_config *c,
 			return NULL;
 		}
 	}
-	return plugin_load(path, &c->policy_handle, e);
+	p = plugin_load(path, &c->policy_handle, e);
+	/* the loader names the file; say where it was asked for */
+	for (int i = before; !p && i < e->count; i++) {
+		char *m;
+
+		if (asprintf(&m, "%s: %s", where, e->msg[i]) >= 0) {
+			free(e->msg[i]);
+			e->msg[i] = m;
+		}
+	}
+	return p;
 }
 
-int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e)
+int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
+		  struct vn_errors *e)
 {
 	const struct vnumad_policy *p;
 	int bad = 0;
@@ -211,7 +264,7 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e)
 	free_values(c);
 	plugin_unload(c->policy_handle);
 	c->policy_handle = NULL;
-	p = resolve_policy(c, ini, e);
+	p = resolve_policy(c, ini, cli, e);
 	c->policy_desc = p;
 	if (!p)
 		bad++;
@@ -236,7 +289,7 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e)
 			continue;
 		q = policy_builtin(sec + 7);
 		if (!q) {
-			vn_ini_claim(ini, sec);
+			vn_ini_ignore(ini, sec);
 			vn_ini_error(ini, e, sec, NULL,
 				     "no policy named '%s' (built in: %s)",
 				     sec + 7, policy_builtin_names());
@@ -245,7 +298,7 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e)
 		}
 		if (parse_policy_options(q, ini, e, &vals, &n) < 0)
 			bad++;
-		free(vals);
+		free_option_values(q, vals, n);
 	}
 	return bad ? -1 : 0;
 }
@@ -259,7 +312,10 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 	vn_ini_claim(ini, "daemon");
 	vn_ini_duration(ini, e, "daemon", "interval", &c->interval, 0.1, 3600);
 	vn_ini_bool(ini, e, "daemon", "dry_run", &c->dry_run);
-	vn_ini_string(ini, e, "daemon", "state_dir", &c->state_dir);
+	if (vn_ini_string(ini, e, "daemon", "state_dir", &c->state_dir) > 0 &&
+	    *c->state_dir != '/')
+		vn_ini_error(ini, e, "daemon", "state_dir",
+			     "'%s' is not an absolute path", c->state_dir);
 	if (vn_ini_enum(ini, e, "daemon", "log_level", log_names, &i) > 0)
 		c->log_level = log_values[i];
 
@@ -267,11 +323,19 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 	vn_ini_enum(ini, e, "backend", "type", vn_backend_names, &c->backend);
 	vn_ini_string(ini, e, "backend", "uri", &c->uri);
 	vn_ini_string(ini, e, "backend", "scenario", &c->scenario);
+	vn_ini_bool(ini, e, "backend", "restore_affinity", &c->restore_affinity);
+	vn_ini_enum(ini, e, "backend", "numa_balancing", vn_numab_names,
+		    &c->numa_balancing);
 
 	vn_ini_claim(ini, "sampling");
 	vn_ini_enum(ini, e, "sampling", "source", vn_sampling_names, &c->source);
 	vn_ini_duration(ini, e, "sampling", "memory_interval",
 			&c->memory_interval, 0.1, 3600);
+	vn_ini_string(ini, e, "sampling", "events", &c->events);
+	if (c->events && !*c->events) {
+		free(c->events);	/* empty: the CPU model's table */
+		c->events = NULL;
+	}
 
 	vn_ini_claim(ini, "model");
 	vn_ini_duration(ini, e, "model", "halflife", &c->halflife, 0, 600);
@@ -286,9 +350,14 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 	vn_ini_duration(ini, e, "guard", "settle", &c->settle, 0, 3600);
 	vn_ini_duration(ini, e, "guard", "judge", &c->judge, 0.1, 3600);
 	vn_ini_percent(ini, e, "guard", "tolerance", &c->tolerance, 0, 1);
-	vn_ini_duration(ini, e, "guard", "quarantine", &c->quarantine, 1, 7 * 86400.0);
-	vn_ini_duration(ini, e, "guard", "quarantine_max", &c->quarantine_max,
-			1, 30 * 86400.0);
+	i = vn_ini_duration(ini, e, "guard", "quarantine", &c->quarantine, 1, 7 * 86400.0);
+	i |= vn_ini_duration(ini, e, "guard", "quarantine_max", &c->quarantine_max,
+			     1, 30 * 86400.0);
+	/* a key that failed kept its default: comparing it would mislead */
+	if (i >= 0 && c->quarantine_max < c->quarantine)
+		vn_ini_error(ini, e, "guard", vn_ini_line(ini, "guard", "quarantine_max") ?
+			     "quarantine_max" : "quarantine",
+			     "quarantine_max must not be shorter than quarantine");
 	vn_ini_long(ini, e, "guard", "max_moves_per_hour", &c->max_moves_per_hour,
 		    1, 3600);
 
@@ -304,20 +373,27 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 	vn_ini_list(ini, e, "guests", "exclude", &c->exclude, &c->nr_exclude);
 }
 
-/* Checks that hold between keys. */
-static void check_consistency(struct vn_config *c, struct vn_ini *ini,
-			      struct vn_errors *e)
+/* The line number in "FILE:LINE: ..." or 0, to list errors in file order. */
+static long msg_line(const char *m)
 {
-	if (c->quarantine_max < c->quarantine)
-		vn_ini_error(ini, e, "guard", vn_ini_line(ini, "guard", "quarantine_max") ?
-			     "quarantine_max" : "quarantine",
-			     "quarantine_max must not be shorter than quarantine");
-	if (*c->state_dir != '/')
-		vn_ini_error(ini, e, "daemon", "state_dir",
-			     "'%s' is not an absolute path", c->state_dir);
-	if (c->memory_interval < c->interval && vn_ini_line(ini, "sampling", "memory_interval"))
-		vn_ini_error(ini, e, "sampling", "memory_interval",
-			     "must not be shorter than [daemon] interval");
+	const char *p = strchr(m, ':');
+
+	return p ? strtol(p + 1, NULL, 10) : 0;
+}
+
+/* Sorts the messages from `from` on by line, keeping equal ones in order. */
+static void sort_by_line(struct vn_errors *e, int from)
+{
+	for (int i = from + 1; i < e->count; i++) {
+		char *m = e->msg[i];
+		int j = i;
+
+		while (j > from && msg_line(e->msg[j - 1]) > msg_line(m)) {
+			e->msg[j] = e->msg[j - 1];
+			j--;
+		}
+		e->msg[j] = m;
+	}
 }
 
 /* Command-line settings win over the file. */
@@ -356,13 +432,13 @@ int config_load(struct vn_config *c, const char *path,
 			return -1;
 		c->path = xstrdup(path);
 		parse_keys(c, ini, e);
-		check_consistency(c, ini, e);
 	}
 	apply_overrides(c, o);
-	config_policy(c, ini, e);
+	config_policy(c, ini, o && o->policy, e);
 	if (ini) {
 		vn_ini_check_unknown(ini, e);
 		vn_ini_free(ini);
 	}
+	sort_by_line(e, before);
 	return e->count > before ? -1 : 0;
 }

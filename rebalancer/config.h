@@ -22,6 +22,14 @@ enum vn_sampling_kind {
 	VN_SAMPLING_PROCFS,
 };
 
+/* What to do about the kernel's automatic NUMA balancing. */
+enum vn_numab {
+	VN_NUMAB_LEAVE,		/* say nothing */
+	VN_NUMAB_WARN,		/* warn at start-up that it fights us */
+	VN_NUMAB_DISABLE,	/* switch it off while running, restore at exit */
+};
+
+extern const char *const vn_numab_names[];
 extern const char *const vn_backend_names[];
 extern const char *const vn_sampling_names[];
 
@@ -39,10 +47,13 @@ struct vn_config {
 	int backend;		/* enum vn_backend_kind */
 	char *uri;
 	char *scenario;		/* sim: scenario file, NULL = built-in demo */
+	bool restore_affinity;	/* give back changed affinities at exit */
+	int numa_balancing;	/* enum vn_numab: the kernel's own balancing */
 
 	/* [sampling] */
 	int source;		/* enum vn_sampling_kind */
 	double memory_interval;	/* seconds between reads of guest memory */
+	char *events;		/* libpfm4 names overriding the CPU's table, or NULL */
 
 	/* [model] */
 	double halflife;	/* EWMA half-life of the vCPU figures, seconds */
@@ -95,8 +106,12 @@ void config_defaults(struct vn_config *c);
  */
 int config_load(struct vn_config *c, const char *path,
 		const struct vn_overrides *o, struct vn_errors *e);
-/* Resolves the policy and parses its [policy.NAME] keys from ini. */
-int config_policy(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e);
+/*
+ * Resolves the policy and parses its [policy.NAME] keys from ini (NULL:
+ * defaults); cli says the name came from the command line.
+ */
+int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
+		  struct vn_errors *e);
 void config_free(struct vn_config *c);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */
 int config_option_value(const struct vnumad_option *o, const char *s,

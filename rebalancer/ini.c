@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -117,77 +118,140 @@ static int ini_quiet(const char *fmt, ...)
 	return 0;
 }
 
+/* iniparser's line buffer; a longer logical line makes it fail the file. */
+#define INI_LINE_MAX 1023
+
+static bool ends_in_backslash(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && s[n - 1] == '\\';
+}
+
+/*
+ * Parses one logical line (continuations joined). Mirrors iniparser's
+ * grammar so that what it would reject is reported here with a line
+ * number, since iniparser itself only says that the file failed.
+ */
+static int scan_line(struct vn_ini *ini, char *s, int lineno, char **cur,
+		     bool *bad_sec, struct vn_errors *e)
+{
+	struct ini_entry *dup;
+	char *eq;
+
+	if (*s == '\0')
+		return 0;
+	if (*s == ';' || *s == '#')
+		return 0;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+
+		free(*cur);
+		*cur = NULL;
+		*bad_sec = true;
+		if (!end) {
+			errors_add(e, "%s:%d: malformed section header: no ']'", ini->path, lineno);
+			return 1;
+		}
+		if (*strip(end + 1) != '\0') {
+			errors_add(e, "%s:%d: malformed section header: text after ']'",
+				   ini->path, lineno);
+			return 1;
+		}
+		*end = '\0';
+		s = strip(s + 1);
+		if (*s == '\0') {
+			errors_add(e, "%s:%d: malformed section header: empty name",
+				   ini->path, lineno);
+			return 1;
+		}
+		lower(s);
+		*cur = xstrdup(s);
+		*bad_sec = false;
+		if (!find_section(ini, s)) {
+			ini->sec = xreallocarray(ini->sec, ini->nsec + 1, sizeof(*ini->sec));
+			ini->sec[ini->nsec++] = (struct ini_section){
+				.name = xstrdup(s), .line = lineno };
+		}
+		return 0;
+	}
+	eq = strchr(s, '=');
+	if (!eq) {
+		errors_add(e, "%s:%d: syntax error: expected 'key = value' or '[section]'",
+			   ini->path, lineno);
+		return 1;
+	}
+	*eq = '\0';
+	s = strip(s);
+	lower(s);
+	if (*s == '\0') {
+		errors_add(e, "%s:%d: syntax error: missing key before '='", ini->path, lineno);
+		return 1;
+	}
+	if (*bad_sec)
+		return 0;	/* its section header was already reported */
+	if (!*cur) {
+		errors_add(e, "%s:%d: key '%s' outside any section", ini->path, lineno, s);
+		return 1;
+	}
+	dup = find_entry(ini, *cur, s);
+	if (dup) {
+		errors_add(e, "%s:%d: [%s] %s: duplicate key (first set at line %d)",
+			   ini->path, lineno, *cur, s, dup->line);
+		return 1;
+	}
+	ini->ent = xreallocarray(ini->ent, ini->nent + 1, sizeof(*ini->ent));
+	ini->ent[ini->nent++] = (struct ini_entry){
+		.sec = xstrdup(*cur), .key = xstrdup(s), .line = lineno };
+	return 0;
+}
+
 /* Scans the file for sections, keys and syntax errors; returns errors found. */
 static int scan(struct vn_ini *ini, FILE *f, struct vn_errors *e)
 {
-	char *line = NULL, *cur = NULL;
-	size_t cap = 0;
-	int lineno = 0, nerr = 0;
-	bool continued = false;
+	char *line = NULL, *cur = NULL, *logical = NULL;
+	size_t cap = 0, len = 0;
+	int lineno = 0, start = 0, nerr = 0;
+	bool bad_sec = false;
 
 	while (getline(&line, &cap, f) > 0) {
-		char *s, *eq;
+		char *s;
+		size_t n;
 
 		lineno++;
 		s = strip(line);
-		if (continued) {
-			/* continuation of the previous value */
-			continued = *s && s[strlen(s) - 1] == '\\';
-			continue;
-		}
-		if (*s == '\0' || *s == ';' || *s == '#')
-			continue;
-		continued = s[strlen(s) - 1] == '\\';
-		if (*s == '[') {
-			char *end = strchr(s, ']');
-
-			if (!end || end == s + 1) {
-				errors_add(e, "%s:%d: malformed section header", ini->path, lineno);
+		if (!logical) {
+			start = lineno;
+			if ((*s == '#' || *s == ';') && ends_in_backslash(s)) {
+				/* iniparser would swallow the next line into the comment */
+				errors_add(e, "%s:%d: comment ends with a backslash, which "
+					   "joins line %d to it", ini->path, lineno, lineno + 1);
 				nerr++;
 				continue;
 			}
-			*end = '\0';
-			s = strip(s + 1);
-			lower(s);
-			free(cur);
-			cur = xstrdup(s);
-			if (find_section(ini, cur))
-				continue;
-			ini->sec = xreallocarray(ini->sec, ini->nsec + 1, sizeof(*ini->sec));
-			ini->sec[ini->nsec++] = (struct ini_section){
-				.name = xstrdup(cur), .line = lineno };
+		}
+		n = strlen(s);
+		logical = xreallocarray(logical, len + n + 1, 1);
+		memcpy(logical + len, s, n + 1);
+		len += n;
+		if (ends_in_backslash(logical)) {
+			logical[--len] = '\0';	/* continued on the next line */
 			continue;
 		}
-		eq = strchr(s, '=');
-		if (!eq) {
-			errors_add(e, "%s:%d: syntax error: expected 'key = value' or '[section]'",
-				   ini->path, lineno);
+		if (len > INI_LINE_MAX - 1) {
+			errors_add(e, "%s:%d: line too long (at most %d characters, "
+				   "continuations included)", ini->path, start, INI_LINE_MAX - 1);
 			nerr++;
-			continue;
+		} else {
+			nerr += scan_line(ini, strip(logical), start, &cur, &bad_sec, e);
 		}
-		*eq = '\0';
-		s = strip(s);
-		lower(s);
-		if (*s == '\0') {
-			errors_add(e, "%s:%d: syntax error: missing key before '='", ini->path, lineno);
-			nerr++;
-			continue;
-		}
-		if (!cur) {
-			errors_add(e, "%s:%d: key '%s' outside any section", ini->path, lineno, s);
-			nerr++;
-			continue;
-		}
-		struct ini_entry *dup = find_entry(ini, cur, s);
-		if (dup) {
-			errors_add(e, "%s:%d: [%s] %s: duplicate key (first set at line %d)",
-				   ini->path, lineno, cur, s, dup->line);
-			nerr++;
-			continue;
-		}
-		ini->ent = xreallocarray(ini->ent, ini->nent + 1, sizeof(*ini->ent));
-		ini->ent[ini->nent++] = (struct ini_entry){
-			.sec = xstrdup(cur), .key = xstrdup(s), .line = lineno };
+		free(logical);
+		logical = NULL;
+		len = 0;
+	}
+	if (logical) {
+		nerr += scan_line(ini, strip(logical), start, &cur, &bad_sec, e);
+		free(logical);
 	}
 	if (ferror(f)) {
 		errors_add(e, "%s: read error: %s", ini->path, strerror(errno));
@@ -338,6 +402,14 @@ const char *vn_ini_get(struct vn_ini *ini, const char *sec, const char *key)
 	en->used = true;
 	snprintf(full, sizeof(full), "%s:%s", sec, key);
 	return iniparser_getstring(ini->dict, full, NULL);
+}
+
+void vn_ini_ignore(struct vn_ini *ini, const char *sec)
+{
+	vn_ini_claim(ini, sec);
+	for (int i = 0; i < ini->nent; i++)
+		if (strcmp(ini->ent[i].sec, sec) == 0)
+			ini->ent[i].used = true;
 }
 
 int vn_ini_check_unknown(const struct vn_ini *ini, struct vn_errors *e)
@@ -537,7 +609,7 @@ int vn_ini_enum(struct vn_ini *ini, struct vn_errors *e, const char *sec,
 	GETTER_PROLOGUE();
 	(void)why;
 	for (int i = 0; names[i]; i++) {
-		if (strcmp(v, names[i]) == 0) {
+		if (strcasecmp(v, names[i]) == 0) {
 			*out = i;
 			return 1;
 		}

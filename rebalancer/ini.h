@@ -78,6 +78,8 @@ int vn_ini_list(struct vn_ini *ini, struct vn_errors *e, const char *sec,
 
 /* Marks a section as known (its keys are then checked). */
 void vn_ini_claim(struct vn_ini *ini, const char *sec);
+/* Marks a section and all its keys as dealt with (already reported). */
+void vn_ini_ignore(struct vn_ini *ini, const char *sec);
 /*
  * Reports every section nobody claimed and every key of a claimed section
  * nobody asked for, with file and line. Returns the number reported.

@@ -89,11 +89,17 @@ int plugin_check(const struct vnumad_policy *p, const char *where,
 
 		for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 			known |= (int)o->type == types[i];
-		if (!valid_name(o->name) || !known || !o->def) {
-			errors_add(e, "%s: option '%s' is malformed (name, type or default)",
-				   where, o->name);
+		if (!valid_name(o->name) || !known || !o->def || o->min > o->max) {
+			errors_add(e, "%s: option '%s' is malformed (name, type, default or range)",
+				   where, o->name ? o->name : "(null)");
 			bad++;
+			continue;
 		}
+		for (const struct vnumad_option *q = p->options; q < o; q++)
+			if (strcmp(q->name, o->name) == 0) {
+				errors_add(e, "%s: option '%s' is declared twice", where, o->name);
+				bad++;
+			}
 	}
 	return bad ? -1 : 0;
 }

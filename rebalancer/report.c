@@ -145,7 +145,7 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 	double remote = -1;
 	enum vnumad_source src = VNUMAD_SRC_NONE;
 	const char *what;
-	char a[32], buf[64], nodes[64];
+	char a[32], buf[256], nodes[200];
 
 	if (g && p->kind == VNUMAD_MOVE_VCPU) {
 		remote = g->vv[p->vcpu].remote_ratio;
@@ -212,7 +212,7 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 static void log_decision(const struct vn_core *c, const struct vn_decision *d)
 {
 	const struct vnumad_proposal *p = &d->p;
-	char a[32], nodes[64];
+	char a[32], nodes[200];
 
 	(void)c;
 	if (!d->applied)

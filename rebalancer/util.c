@@ -27,7 +27,11 @@ static int parse_number(const char *s, double *v, const char **rest,
 	}
 	errno = 0;
 	*v = strtod(s, &end);
-	if (end == s || errno == ERANGE || !isfinite(*v)) {
+	/* decimal only: strtod would also take hex, inf and nan */
+	for (const char *p = s; p < end; p++)
+		if (!strchr("0123456789.+-eE", *p))
+			end = (char *)s;
+	if (end == s || !isfinite(*v) || (errno == ERANGE && fabs(*v) >= 1)) {
 		*why = "not a number";
 		return -1;
 	}
@@ -96,6 +100,10 @@ int parse_size(const char *s, uint64_t *out, const char **why)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (unit_is(rest, units[i].unit)) {
+			if (units[i].mul == 1 && v != floor(v)) {
+				*why = "a number of bytes has no fraction";
+				return -1;
+			}
 			v *= units[i].mul;
 			if (v >= 18446744073709551615.0) {
 				*why = "size too large";
@@ -123,7 +131,11 @@ int parse_rate(const char *s, double *out, const char **why)
 	memcpy(buf, s, n + 1);
 	slash = strchr(buf, '/');
 	if (slash) {
-		if (!unit_is(slash + 1, "s")) {
+		const char *per = slash + 1;
+
+		while (isspace((unsigned char)*per))
+			per++;
+		if (!unit_is(per, "s")) {
 			*why = "a rate is a size per second, such as 256MiB/s";
 			return -1;
 		}
@@ -176,13 +188,15 @@ int parse_bool(const char *s, bool *out, const char **why)
 int parse_double(const char *s, double *out, const char **why)
 {
 	const char *rest;
+	double v;
 
-	if (parse_number(s, out, &rest, why) < 0)
+	if (parse_number(s, &v, &rest, why) < 0)
 		return -1;
 	if (*rest != '\0') {
 		*why = "trailing characters after the number";
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
@@ -190,10 +204,12 @@ int parse_long(const char *s, long *out, const char **why)
 {
 	char *end;
 
+	long v;
+
 	while (isspace((unsigned char)*s))
 		s++;
 	errno = 0;
-	*out = strtol(s, &end, 10);
+	v = strtol(s, &end, 10);
 	if (end == s) {
 		*why = "not an integer";
 		return -1;
@@ -208,6 +224,7 @@ int parse_long(const char *s, long *out, const char **why)
 		*why = "not an integer";
 		return -1;
 	}
+	*out = v;
 	return 0;
 }
 
@@ -242,34 +259,55 @@ int split_list(char *s, char **items, int max)
 
 char *fmt_size(char *buf, size_t len, uint64_t bytes)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)bytes;
-	int u = 0;
+	int u = 0, prec;
 
-	while (v >= 1024.0 && u < 4) {
+	while (v >= 1024.0 && u < 5) {
 		v /= 1024.0;
 		u++;
 	}
-	if (u == 0)
+	if (u == 0) {
 		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v,
-			 unit[u]);
+		return buf;
+	}
+	/* 3 significant digits; 1023.9 KiB reads better as 1.00 MiB */
+	prec = v < 9.995 ? 2 : v < 99.95 ? 1 : 0;
+	if (v >= 1023.5 && u < 5) {
+		v /= 1024.0;
+		u++;
+		prec = 2;
+	}
+	snprintf(buf, len, "%.*f %s", prec, v, unit[u]);
 	return buf;
 }
 
+/* Durations in the largest unit that shows them exactly, else to 3 digits. */
 char *fmt_duration(char *buf, size_t len, double s)
 {
-	if (s < 1e-3)
-		snprintf(buf, len, "%.0fus", s * 1e6);
-	else if (s < 1)
-		snprintf(buf, len, "%.0fms", s * 1e3);
-	else if (s < 120)
-		snprintf(buf, len, "%gs", round(s * 10) / 10);
-	else if (s < 7200)
-		snprintf(buf, len, "%.1fmin", s / 60);
-	else
-		snprintf(buf, len, "%.1fh", s / 3600);
+	static const struct { const char *unit; double sec; } units[] = {
+		{ "d", 86400 }, { "h", 3600 }, { "min", 60 }, { "s", 1 },
+		{ "ms", 1e-3 }, { "us", 1e-6 },
+	};
+
+	if (s <= 0) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		double v = s / units[i].sec;
+
+		/* whole, or with one decimal: 2s, 2.5s, 1.5min */
+		if (v >= 1 && fabs(v * 10 - round(v * 10)) < 1e-9 * v) {
+			snprintf(buf, len, "%g%s", round(v * 10) / 10, units[i].unit);
+			return buf;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (s >= units[i].sec * 0.9995 || i + 1 == ARRAY_SIZE(units)) {
+			snprintf(buf, len, "%.3g%s", s / units[i].sec, units[i].unit);
+			return buf;
+		}
 	return buf;
 }
 
@@ -304,9 +342,15 @@ int parse_nodemask(const char *s, uint64_t *out, const char **why)
 			mask |= 1ULL << i;
 		while (isspace((unsigned char)*p))
 			p++;
-		if (*p == ',')
+		if (*p == ',') {
 			p++;
-		else if (*p != '\0') {
+			while (isspace((unsigned char)*p))
+				p++;
+			if (*p == '\0') {
+				*why = "node list ends with a comma";
+				return -1;
+			}
+		} else if (*p != '\0') {
 			*why = "not a node list (use 0-3,5)";
 			return -1;
 		}
