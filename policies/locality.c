@@ -256,7 +256,8 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 
 		if (g->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT))
 			continue;
-		if (g->remote_ratio < l->threshold || !g->mem_total)
+		/* vCPU by vCPU: one misplaced vCPU counts even in a local guest */
+		if (!g->mem_total)
 			continue;
 		home = home_node(v, g);
 		if (home < 0)

@@ -220,8 +220,11 @@ void stage_actuate(struct vn_core *c)
 				log_warnx("guest %s: move failed: %s", g->name,
 					  strerror(d->error));
 			}
-			if (d->applied && d->p.gain > expected)
-				expected = d->p.gain;
+			/* a vCPU's gain counts for its share of the guest */
+			if (d->applied && d->p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
+				expected += d->p.gain * g->vv[d->p.vcpu].ips / g->v.ips;
+			else if (d->applied)
+				expected += d->p.gain;
 		}
 		if (!n)
 			continue;

@@ -127,7 +127,11 @@ static int by_gain(const void *a, const void *b)
 		return x->accepted ? -1 : 1;
 	if (x->p.gain != y->p.gain)
 		return x->p.gain > y->p.gain ? -1 : 1;
-	return x->p.guest - y->p.guest;
+	if (x->p.guest != y->p.guest)
+		return x->p.guest - y->p.guest;
+	if (x->p.kind != y->p.kind)
+		return (int)x->p.kind - (int)y->p.kind;
+	return x->p.vcpu - y->p.vcpu;
 }
 
 /* Bytes still to move in migrations under way. */
@@ -210,7 +214,8 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out)
 		}
 		if (!d->accepted)
 			continue;
-		if (moves >= c->cfg.max_moves_per_tick) {
+		/* the cap paces what is applied; advice lists everything */
+		if (!c->cfg.dry_run && moves >= c->cfg.max_moves_per_tick) {
 			drop(c, d, VN_DROP_TICK_CAP);
 			continue;
 		}

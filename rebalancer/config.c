@@ -35,7 +35,7 @@ void config_defaults(struct vn_config *c)
 	c->backend = VN_BACKEND_LIBVIRT;
 	c->uri = xstrdup("qemu:///system");
 	c->scenario = NULL;
-	c->restore_affinity = true;
+	c->restore_affinity = false;
 	c->numa_balancing = VN_NUMAB_WARN;
 	c->source = VN_SAMPLING_AUTO;
 	c->memory_interval = 10.0;

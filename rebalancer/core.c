@@ -88,7 +88,8 @@ static void size_windows(struct vn_core *c)
 	}
 }
 
-int core_open(struct vn_core *c, enum vn_output output, FILE *out)
+int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
+	      FILE *out)
 {
 	const char *bname = vn_backend_names[c->cfg.backend];
 	int r;
@@ -99,6 +100,7 @@ int core_open(struct vn_core *c, enum vn_output output, FILE *out)
 	c->host.cb_arg = c;
 	c->output = output;
 	c->out = out;
+	c->backend.base = base;
 	c->start = now_monotonic();
 	size_windows(c);
 
@@ -109,6 +111,7 @@ int core_open(struct vn_core *c, enum vn_output output, FILE *out)
 		return -ENOTSUP;
 	}
 	c->backend.cfg = &c->cfg;
+	c->backend.host = &c->host;
 	c->virtual_time = c->backend.ops->flags & VN_BACKEND_VIRTUAL_TIME;
 	r = c->backend.ops->open(&c->backend);
 	if (r < 0) {
@@ -140,8 +143,35 @@ int core_open(struct vn_core *c, enum vn_output output, FILE *out)
 	return 0;
 }
 
+/* Gives back the affinities vnumad changed, when the operator asked for it. */
+static void restore_affinities(struct vn_core *c)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->host.nr_guests; i++) {
+		struct vn_guest *g = c->host.guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++) {
+			if (g->vc[v].last_move < 0 ||
+			    g->vv[v].allowed == g->vc[v].orig_allowed ||
+			    !g->vc[v].orig_allowed)
+				continue;
+			if (c->backend.ops->set_affinity(&c->backend, g, v,
+							 g->vc[v].orig_allowed) < 0)
+				log_warnx("guest %s: cannot restore the affinity of vCPU %d",
+					  g->name, v);
+			else
+				n++;
+		}
+	}
+	if (n)
+		log_info("restored the affinity of %d vCPU%s", n, n == 1 ? "" : "s");
+}
+
 void core_close(struct vn_core *c)
 {
+	if (c->backend.ops && c->cfg.restore_affinity && !c->cfg.dry_run)
+		restore_affinities(c);
 	/* stop memory moves first: they reference guests */
 	for (struct vn_migration *m = c->migrations; m; m = m->next)
 		if (m->state == VN_MIG_RUNNING && c->backend.ops &&
@@ -183,6 +213,19 @@ static double cpu_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* True when some vCPU has a counter reading this tick. */
+static bool has_readings(const struct vn_core *c)
+{
+	for (int i = 0; i < c->host.nr_guests; i++) {
+		const struct vn_guest *g = c->host.guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if (g->vc[v].delta.valid)
+				return true;
+	}
+	return false;
+}
+
 /* One tick of the pipeline; returns 0, or -1 if inventory failed. */
 int core_tick(struct vn_core *c)
 {
@@ -204,7 +247,8 @@ int core_tick(struct vn_core *c)
 	t0 = cpu_seconds();
 	stage_model(c);
 	stage_guard(c);
-	if (stage_policy(c, &out) == 0) {
+	/* counters need two readings: the first tick only primes them */
+	if (has_readings(c) && stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
 		stage_arbiter(c, &out);

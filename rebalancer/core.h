@@ -18,6 +18,8 @@
 #include "plugin.h"
 #include "vnumad.h"
 
+struct event_base;
+
 /* One change applied to a guest, as the guard remembers it. */
 struct vn_action {
 	enum vnumad_proposal_kind kind;	/* VCPU or MEMORY */
@@ -151,7 +153,8 @@ struct vn_core {
 };
 
 /* core.c */
-int core_open(struct vn_core *c, enum vn_output output, FILE *out);
+int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
+	      FILE *out);
 void core_close(struct vn_core *c);
 int core_tick(struct vn_core *c);
 /* Applies a new configuration in place (SIGHUP); the backend stays. */

@@ -20,7 +20,7 @@ static void schedule(struct vn_daemon *d)
 {
 	struct timeval tv = { 0, 0 };
 
-	if (!d->core.virtual_time) {
+	if (!d->core.virtual_time || d->pace) {
 		tv.tv_sec = (time_t)d->core.cfg.interval;
 		tv.tv_usec = (suseconds_t)((d->core.cfg.interval - (double)tv.tv_sec) * 1e6);
 	}
@@ -88,7 +88,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		errors_free(&e);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
-		if (!d->core.virtual_time) {
+		if (!d->core.virtual_time || d->pace) {
 			evtimer_del(d->tick_ev);
 			schedule(d);
 		}
@@ -105,12 +105,6 @@ int daemon_run(struct vn_daemon *d)
 	struct event *sigev[ARRAY_SIZE(sigs)];
 	int r = 0;
 
-	d->base = event_base_new();
-	if (!d->base) {
-		log_warnx("cannot create the event loop");
-		return 1;
-	}
-	d->core.backend.base = d->base;
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		sigev[i] = evsignal_new(d->base, sigs[i], on_signal, d);
@@ -125,7 +119,22 @@ int daemon_run(struct vn_daemon *d)
 	event_free(d->tick_ev);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		event_free(sigev[i]);
-	event_base_free(d->base);
-	d->base = NULL;
 	return r ? r : d->exit_code;
+}
+
+int daemon_init(struct vn_daemon *d)
+{
+	d->base = event_base_new();
+	if (!d->base) {
+		log_warnx("cannot create the event loop");
+		return -1;
+	}
+	return 0;
+}
+
+void daemon_fini(struct vn_daemon *d)
+{
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
 }

@@ -20,12 +20,17 @@ struct vn_daemon {
 	struct vn_overrides ov;		/* reapplied on reload */
 	uint64_t max_ticks;		/* 0: run until signalled */
 	bool once;			/* stop after one decision round */
+	bool pace;			/* model backend: tick in real time */
 	bool stopping;
 	int failed_ticks;
 	int exit_code;
 };
 
+/* Creates the event loop; the backend is opened on it afterwards. */
+int daemon_init(struct vn_daemon *d);
 /* Runs the loop until a signal, --ticks or --once ends it. */
 int daemon_run(struct vn_daemon *d);
+/* Frees the loop, after the core is closed. */
+void daemon_fini(struct vn_daemon *d);
 
 #endif

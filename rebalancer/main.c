@@ -25,6 +25,7 @@ enum {
 	OPT_POLICY,
 	OPT_JSON,
 	OPT_HELP_POLICY,
+	OPT_PACE,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +40,7 @@ static const struct option long_options[] = {
 	{ "scenario", required_argument, NULL, OPT_SCENARIO },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "pace", no_argument, NULL, OPT_PACE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "help-policy", required_argument, NULL, OPT_HELP_POLICY },
@@ -66,6 +68,8 @@ static void usage(FILE *f)
 "      --scenario FILE    simulated host to run (implies --backend sim)\n"
 "      --policy NAME|PATH a built-in policy (%s) or a plugin\n"
 "      --json             print JSON Lines instead of text\n"
+"      --pace             with --backend sim: one tick per interval of real\n"
+"                         time, as on a live host (default: back to back)\n"
 "  -v, --verbose          more detail: held-back proposals, debug log\n"
 "      --help-policy NAME the options of a policy\n"
 "  -h, --help             this help\n"
@@ -167,6 +171,9 @@ int main(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_PACE:
+			d.pace = true;
+			break;
 		case OPT_HELP_POLICY:
 			return help_policy(optarg);
 		case 'h':
@@ -231,10 +238,16 @@ int main(int argc, char **argv)
 	}
 	d.core.verbose = verbose > 0;
 	d.core.once = d.once;
-	r = core_open(&d.core, json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
+	if (daemon_init(&d) < 0) {
+		config_free(&d.core.cfg);
+		return 1;
+	}
+	r = core_open(&d.core, d.base,
+		      json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
 		      stdout);
 	if (r < 0) {
 		core_close(&d.core);
+		daemon_fini(&d);
 		config_free(&d.core.cfg);
 		return 1;
 	}
@@ -247,6 +260,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)d.core.stats.kept,
 		 (unsigned long long)d.core.stats.reverted);
 	core_close(&d.core);
+	daemon_fini(&d);
 	config_free(&d.core.cfg);
 	return r;
 }

@@ -171,7 +171,8 @@ struct vn_backend_ops {
 struct vn_backend {
 	const struct vn_backend_ops *ops;
 	const struct vn_config *cfg;
-	struct event_base *base;
+	struct event_base *base;	/* the daemon's loop, for backend events */
+	struct vn_host *host;		/* for host_report/host_remove from events */
 	void *priv;
 };
 

@@ -34,11 +34,11 @@ expect_exit 1 "--help-policy nosuch" -- "$VNUMAD" --help-policy nosuch
 expect_exit 1 "missing scenario" -- "$VNUMAD" -c etc/vnumad.conf --scenario "$TMP/none.ini" --dry-run --once
 expect_output "none.ini" "missing scenario named"
 
-# --once: one decision round on the demo, then a clean exit
+# --once: the first tick primes the counters, the second decides, then exit
 expect_exit 0 "--once" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --once
-expect_output '^tick 1 ' "--once ran one tick"
-[ "$(grep -c '^tick ' "$TMP/out")" -eq 1 ] || fail "--once ran more than one tick"
-expect_output 'recommend' "--once recommends on the demo"
+expect_output '^tick 1 .*remote unknown' "--once primes the counters first"
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 2 ] || fail "--once ran other than two ticks"
+expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends on the demo"
 
 # libvirt and proc are not built yet: a clear message, not a crash
 expect_exit 1 "backend proc" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The host as the kernel sees it, for the libvirt and proc backends: NUMA
+ * topology from libnuma, node masks <-> CPU sets, and the vCPU threads of
+ * QEMU processes found in /proc by their names.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <numa.h>
+
+#include "hostinfo.h"
+#include "log.h"
+#include "util.h"
+
+static struct {
+	int err;		/* result of the one initialisation */
+	bool numa;		/* the kernel has NUMA support */
+	int nr_cpus;		/* highest possible CPU + 1 */
+	int *cpu_node;		/* [nr_cpus], -1 offline or unknown */
+	int nr_nodes;
+	uint64_t online;
+} hi;
+
+static pthread_once_t hi_once = PTHREAD_ONCE_INIT;
+
+/* Reads a small file into buf, NUL-terminated; returns its length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n, off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)off < len - 1) {
+		n = read(fd, buf + off, len - 1 - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			close(fd);
+			return n;
+		}
+		if (n == 0)
+			break;
+		off += n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	return off;
+}
+
+/* Highest possible CPU + 1, from sysfs ("0-3" or "0-1,4-5"). */
+static int possible_cpus(void)
+{
+	char buf[256], *p;
+	long last = -1;
+
+	if (read_small("/sys/devices/system/cpu/possible", buf, sizeof(buf)) > 0) {
+		for (p = buf; *p; ) {
+			if (isdigit((unsigned char)*p)) {
+				long v = strtol(p, &p, 10);
+
+				if (v > last)
+					last = v;
+			} else {
+				p++;
+			}
+		}
+	}
+	if (last < 0)
+		last = sysconf(_SC_NPROCESSORS_CONF) - 1;
+	return last < 0 ? 1 : (int)last + 1;
+}
+
+static void init_once(void)
+{
+	hi.nr_cpus = possible_cpus();
+	hi.cpu_node = xcalloc(hi.nr_cpus, sizeof(*hi.cpu_node));
+	hi.numa = numa_available() >= 0;
+	if (!hi.numa) {
+		/* no NUMA in the kernel: one node with every CPU */
+		hi.nr_nodes = 1;
+		hi.online = 1;
+		return;
+	}
+	hi.nr_nodes = numa_max_node() + 1;
+	if (hi.nr_nodes > VN_MAX_NODES) {
+		log_warnx("host has %d NUMA nodes; vnumad handles nodes 0 to %d only",
+			  hi.nr_nodes, VN_MAX_NODES - 1);
+		hi.nr_nodes = VN_MAX_NODES;
+	}
+	for (int n = 0; n < hi.nr_nodes; n++)
+		if (numa_bitmask_isbitset(numa_nodes_ptr, n))
+			hi.online |= 1ULL << n;
+	for (int c = 0; c < hi.nr_cpus; c++) {
+		int n = numa_node_of_cpu(c);
+
+		hi.cpu_node[c] = n >= 0 && n < hi.nr_nodes ? n : -1;
+	}
+}
+
+int hostinfo_init(void)
+{
+	pthread_once(&hi_once, init_once);
+	return hi.err;
+}
+
+int hostinfo_nr_cpus(void)
+{
+	hostinfo_init();
+	return hi.nr_cpus;
+}
+
+int hostinfo_cpu_node(int cpu)
+{
+	hostinfo_init();
+	if (cpu < 0 || cpu >= hi.nr_cpus)
+		return -1;
+	return hi.numa ? hi.cpu_node[cpu] : 0;
+}
+
+int hostinfo_topology(struct vn_host *h)
+{
+	struct sysinfo si;
+
+	hostinfo_init();
+	h->nr_nodes = hi.nr_nodes;
+	h->online = hi.online;
+	memset(h->node, 0, sizeof(h->node));
+	for (int c = 0; c < hi.nr_cpus; c++) {
+		int n = hostinfo_cpu_node(c);
+
+		if (n >= 0)
+			h->node[n].nr_cpus++;
+	}
+	for (int n = 0; n < h->nr_nodes; n++) {
+		struct vnumad_node *nd = &h->node[n];
+		long long free_bytes = 0, total;
+
+		nd->id = n;
+		if (!(h->online >> n & 1))
+			continue;
+		if (hi.numa) {
+			total = numa_node_size64(n, &free_bytes);
+			nd->mem_total = total > 0 ? (uint64_t)total : 0;
+			nd->mem_free = total > 0 && free_bytes > 0 ? (uint64_t)free_bytes : 0;
+		} else if (sysinfo(&si) == 0) {
+			nd->mem_total = (uint64_t)si.totalram * si.mem_unit;
+			nd->mem_free = (uint64_t)si.freeram * si.mem_unit;
+		}
+	}
+	for (int a = 0; a < h->nr_nodes; a++)
+		for (int b = 0; b < h->nr_nodes; b++) {
+			int d = hi.numa ? numa_distance(a, b) : 0;
+
+			/* no SLIT: the conventional 10 local, 20 remote */
+			if (d <= 0 || d > 255)
+				d = a == b ? 10 : 20;
+			h->distance[a * h->nr_nodes + b] = (uint8_t)d;
+		}
+	return 0;
+}
+
+size_t hostinfo_cpuset_size(void)
+{
+	return CPU_ALLOC_SIZE(hostinfo_nr_cpus());
+}
+
+cpu_set_t *hostinfo_cpuset_alloc(void)
+{
+	cpu_set_t *s = CPU_ALLOC(hostinfo_nr_cpus());
+
+	if (!s)
+		fatal("CPU_ALLOC");
+	CPU_ZERO_S(hostinfo_cpuset_size(), s);
+	return s;
+}
+
+void hostinfo_nodes_cpus(uint64_t nodes, cpu_set_t *set)
+{
+	size_t sz = hostinfo_cpuset_size();
+
+	CPU_ZERO_S(sz, set);
+	for (int c = 0; c < hi.nr_cpus; c++) {
+		int n = hostinfo_cpu_node(c);
+
+		if (n >= 0 && (nodes >> n & 1))
+			CPU_SET_S(c, sz, set);
+	}
+}
+
+uint64_t hostinfo_cpus_nodes(const cpu_set_t *set)
+{
+	size_t sz = hostinfo_cpuset_size();
+	uint64_t nodes = 0;
+
+	for (int c = 0; c < hi.nr_cpus; c++) {
+		int n = hostinfo_cpu_node(c);
+
+		if (n >= 0 && CPU_ISSET_S(c, sz, set))
+			nodes |= 1ULL << n;
+	}
+	return nodes;
+}
+
+uint64_t hostinfo_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (pid <= 0 || read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	/* the command name may hold spaces and parentheses: skip past the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* after ") ": state is field 3; starttime is field 22 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+		   "%*d %*d %*d %*d %*d %*d %llu", &st) != 1)
+		return 0;
+	/* a process that started in the boot's first tick still has a time */
+	return (uint64_t)st + 1;
+}
+
+bool hostinfo_same_process(pid_t pid, uint64_t starttime)
+{
+	return starttime && hostinfo_starttime(pid) == starttime;
+}
+
+/* The vCPU number of a thread name "CPU n/KVM", or -1. */
+static int vcpu_of_comm(const char *comm)
+{
+	int n, end = 0;
+
+	if (sscanf(comm, "CPU %d/KVM%n", &n, &end) != 1 || !end || n < 0)
+		return -1;
+	/* exactly that: a trailing newline from /proc is all that may follow */
+	if (comm[end] && !(comm[end] == '\n' && !comm[end + 1]))
+		return -1;
+	return n;
+}
+
+static int thread_vcpu(pid_t pid, pid_t tid)
+{
+	char path[96], comm[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	if (read_small(path, comm, sizeof(comm)) <= 0)
+		return -1;
+	return vcpu_of_comm(comm);
+}
+
+int hostinfo_vcpu_threads(pid_t pid, pid_t *tids, int max)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int nr = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	memset(tids, 0, (size_t)max * sizeof(*tids));
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		int v;
+
+		if (tid <= 0)
+			continue;
+		v = thread_vcpu(pid, tid);
+		if (v < 0 || v >= max)
+			continue;
+		tids[v] = tid;
+		if (v + 1 > nr)
+			nr = v + 1;
+	}
+	closedir(d);
+	return nr;
+}
+
+bool hostinfo_is_vcpu_thread(pid_t pid, pid_t tid, int vcpu)
+{
+	return pid > 0 && tid > 0 && thread_vcpu(pid, tid) == vcpu;
+}
+
+int hostinfo_thread_nodes(pid_t tid, uint64_t *nodes)
+{
+	cpu_set_t *set = hostinfo_cpuset_alloc();
+	int r = 0;
+
+	if (sched_getaffinity(tid, hostinfo_cpuset_size(), set) < 0)
+		r = -errno;
+	else
+		*nodes = hostinfo_cpus_nodes(set);
+	CPU_FREE(set);
+	return r;
+}
+
+int hostinfo_set_thread_nodes(pid_t tid, uint64_t nodes)
+{
+	cpu_set_t *set = hostinfo_cpuset_alloc();
+	int r = 0;
+
+	hostinfo_nodes_cpus(nodes, set);
+	if (CPU_COUNT_S(hostinfo_cpuset_size(), set) == 0)
+		r = -EINVAL;	/* nodes without CPUs */
+	else if (sched_setaffinity(tid, hostinfo_cpuset_size(), set) < 0)
+		r = -errno;
+	CPU_FREE(set);
+	return r;
+}
+
+ssize_t hostinfo_cmdline(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	return read_small(path, buf, len);
+}
+
+/* Copies a QEMU option value up to its first single ',' with ",," unescaped. */
+static void copy_opt(const char *s, const char *end, char *out, size_t size)
+{
+	size_t o = 0;
+
+	while (s < end && *s && o + 1 < size) {
+		if (*s == ',') {
+			if (s + 1 < end && s[1] == ',')
+				s++;
+			else
+				break;
+		}
+		out[o++] = *s++;
+	}
+	out[o] = '\0';
+}
+
+bool hostinfo_qemu_name(const char *cmdline, size_t len, char *name, size_t size)
+{
+	const char *p = cmdline, *end = cmdline + len;
+
+	while (p < end) {
+		const char *arg = p;
+		size_t n = strnlen(arg, (size_t)(end - arg));
+
+		p = arg + n + 1;
+		if (strcmp(arg, "-name") != 0 && strcmp(arg, "--name") != 0)
+			continue;
+		if (p >= end)
+			return false;
+		/* guest=NAME may be any of the comma-separated options */
+		for (const char *o = p; o < end && *o; ) {
+			if (strncmp(o, "guest=", 6) == 0) {
+				copy_opt(o + 6, end, name, size);
+				return name[0] != '\0';
+			}
+			while (o < end && *o && !(*o == ',' && o[1] != ','))
+				o += *o == ',' ? 2 : 1;
+			if (o < end && *o == ',')
+				o++;
+		}
+		/* -name NAME[,opts]: a first item without '=' is the name */
+		copy_opt(p, end, name, size);
+		return name[0] != '\0' && !strchr(name, '=');
+	}
+	return false;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the real-host backends (libvirt, proc) share: the host's NUMA layout
+ * as the kernel sees it (libnuma and sysfs), conversions between node masks
+ * and CPU sets, and the /proc scanning that finds a QEMU process's vCPU
+ * threads by their names, "CPU n/KVM".
+ *
+ * A process is identified by its pid and its start time (field 22 of
+ * /proc/PID/stat), so that a pid reused by an unrelated process after the
+ * guest exited is never taken for the guest: every action on a guest's
+ * process or thread checks both first.
+ */
+#ifndef VN_HOSTINFO_H
+#define VN_HOSTINFO_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vnumad.h"
+
+/* The highest vCPU number looked for in a process: QEMU's limit is lower. */
+#define HI_MAX_VCPUS	4096
+
+/*
+ * Reads the topology once (libnuma; one node holding every CPU where the
+ * kernel has no NUMA support). Idempotent; returns 0 or a negative errno.
+ */
+int hostinfo_init(void);
+
+/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+int hostinfo_topology(struct vn_host *h);
+
+/* Highest CPU number + 1, and the node of a CPU (-1 when unknown). */
+int hostinfo_nr_cpus(void);
+int hostinfo_cpu_node(int cpu);
+
+/*
+ * CPU sets of size hostinfo_nr_cpus(), allocated with CPU_ALLOC: the CPUs
+ * of the nodes in a mask (empty where a node has none), and the node mask
+ * of a set.
+ */
+size_t hostinfo_cpuset_size(void);
+cpu_set_t *hostinfo_cpuset_alloc(void);
+void hostinfo_nodes_cpus(uint64_t nodes, cpu_set_t *set);
+uint64_t hostinfo_cpus_nodes(const cpu_set_t *set);
+
+/* Start time of a process in clock ticks since boot; 0 when it is gone. */
+uint64_t hostinfo_starttime(pid_t pid);
+
+/* True when the process still is the one that had this start time. */
+bool hostinfo_same_process(pid_t pid, uint64_t starttime);
+
+/*
+ * Finds the vCPU threads of a process: tids[n] is the thread named
+ * "CPU n/KVM", 0 for numbers not found. Returns the highest vCPU number
+ * found + 1 (0: none, not a KVM guest), or -ESRCH when the process is gone.
+ */
+int hostinfo_vcpu_threads(pid_t pid, pid_t *tids, int max);
+
+/* True when tid is a thread of pid named "CPU vcpu/KVM". */
+bool hostinfo_is_vcpu_thread(pid_t pid, pid_t tid, int vcpu);
+
+/* Node mask of a thread's CPU affinity; returns 0 or a negative errno. */
+int hostinfo_thread_nodes(pid_t tid, uint64_t *nodes);
+
+/* Sets a thread's affinity to every CPU of the nodes in the mask. */
+int hostinfo_set_thread_nodes(pid_t tid, uint64_t nodes);
+
+/*
+ * Reads /proc/PID/cmdline into buf (arguments separated by NUL bytes);
+ * returns its length, or a negative errno.
+ */
+ssize_t hostinfo_cmdline(pid_t pid, char *buf, size_t len);
+
+/*
+ * The guest name in a QEMU command line: the value of "-name guest=NAME,..."
+ * or "-name NAME,...", with QEMU's ",," unescaped. Returns false when the
+ * command line names no guest.
+ */
+bool hostinfo_qemu_name(const char *cmdline, size_t len, char *name,
+			size_t size);
+
+/* The backends built on this (backend_libvirt.c, backend_proc.c). */
+extern const struct vn_backend_ops libvirt_backend_ops;
+extern const struct vn_backend_ops proc_backend_ops;
+
+/*
+ * Test hooks of the libvirt backend: the interval of the full resync with
+ * virConnectListAllDomains (default 30 s), and a connection drop as the close
+ * callback would report it, so that tests reach the reconnect path with the
+ * in-process test driver.
+ */
+void libvirt_backend_set_resync(double seconds);
+void libvirt_backend_drop(struct vn_backend *b);
+bool libvirt_backend_connected(const struct vn_backend *b);
+
+#endif
