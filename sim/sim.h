@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated host: a deterministic model of a NUMA machine running guests.
+ *
+ * The daemon reaches it through sim_backend_ops and sim_sampler_ops (see
+ * vnumad.h); tests and the policy evaluation harness use this API directly.
+ * Guests are named by their index in the scenario (0 .. sim_nr_guests() - 1),
+ * stable for the life of the model whether the guest has arrived, is running
+ * or has left. Nodes are 0 .. sim_nr_nodes() - 1, all online. The model and
+ * its formulas are described in sim/README.md.
+ */
+#ifndef VN_SIM_H
+#define VN_SIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ini.h"
+#include "vnumad.h"
+
+struct sim;
+
+/* Loads a scenario file; on error appends "FILE:LINE: [sec] key: why" to e. */
+struct sim *sim_load(const char *path, struct vn_errors *e);
+/* Same, from text in memory; messages name it `name`. */
+struct sim *sim_load_text(const char *name, const char *text,
+			  struct vn_errors *e);
+void sim_free(struct sim *s);
+
+/* Replaces the scenario's seed (counter noise); call before the first step. */
+void sim_seed(struct sim *s, uint64_t seed);
+/* Runs the model for dt simulated seconds, in steps of at most [sim] step. */
+void sim_step(struct sim *s, double dt);
+double sim_now(const struct sim *s);
+/* [sim] duration, seconds; 0 when the scenario sets none. */
+double sim_duration(const struct sim *s);
+
+/* Host. */
+int sim_nr_nodes(const struct sim *s);
+int sim_node_cpus(const struct sim *s, int node);
+int sim_distance(const struct sim *s, int from, int to);
+uint64_t sim_node_mem_total(const struct sim *s, int node);
+uint64_t sim_node_mem_used(const struct sim *s, int node);	/* guests' */
+uint64_t sim_node_mem_free(const struct sim *s, int node);
+/* Guest memory in use over all nodes; constant while no guest comes or goes. */
+uint64_t sim_mem_used(const struct sim *s);
+double sim_node_bw_max(const struct sim *s, int node);		/* bytes/s */
+double sim_node_bw_used(const struct sim *s, int node);	/* last step */
+double sim_node_cpu_load(const struct sim *s, int node);	/* demand/cpus */
+
+/* Guests. */
+int sim_nr_guests(const struct sim *s);
+int sim_guest_find(const struct sim *s, const char *name);	/* -1: none */
+const char *sim_guest_name(const struct sim *s, int g);
+bool sim_guest_alive(const struct sim *s, int g);
+int sim_guest_vcpus(const struct sim *s, int g);
+unsigned sim_guest_flags(const struct sim *s, int g);	/* VNUMAD_GUEST_* */
+uint64_t sim_guest_mem(const struct sim *s, int g, int node);
+uint64_t sim_guest_mem_total(const struct sim *s, int g);
+
+/*
+ * True figures of the last step, without counter noise: the ground truth a
+ * policy evaluation compares against. Zero for a guest that is not running.
+ */
+double sim_guest_ips(const struct sim *s, int g);
+double sim_guest_remote_ratio(const struct sim *s, int g);	/* -1: no access */
+double sim_vcpu_ips(const struct sim *s, int g, int vcpu);
+int sim_vcpu_node(const struct sim *s, int g, int vcpu);	/* -1: not running */
+uint64_t sim_vcpu_allowed(const struct sim *s, int g, int vcpu);
+
+/*
+ * Sets a vCPU's affinity to the nodes of the mask; the host scheduler moves
+ * it during the next step. Returns 0, -EINVAL (bad vCPU or mask), -EPERM (the
+ * guest is pinned) or -ESRCH (not running).
+ */
+int sim_set_affinity(struct sim *s, int g, int vcpu, uint64_t nodes);
+
+/*
+ * Starts moving m->bytes (0: all the guest has on m->from) from m->from to
+ * m->to at `rate` bytes/s; the steps update m->done, failed, error, state and
+ * finished. m must stay valid until it is no longer VN_MIG_RUNNING or has
+ * been cancelled. Returns 0, -EINVAL, -ESRCH or -EOPNOTSUPP (memmove = no).
+ */
+int sim_migrate(struct sim *s, int g, struct vn_migration *m, double rate);
+/* Stops a running migration; it ends VN_MIG_CANCELLED. */
+void sim_cancel(struct sim *s, struct vn_migration *m);
+
+/*
+ * Counter deltas of one vCPU since its previous read (or since it started),
+ * with the guest's counter noise; then starts a new interval. A guest that is
+ * not running, or an interval with no simulated time, reads valid = false.
+ */
+int sim_read_counts(struct sim *s, int g, int vcpu, struct vn_counts *c);
+/* Starts a new counting interval for every vCPU of the guest. */
+void sim_reset_counts(struct sim *s, int g);
+
+#endif

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the simulated host: the structures shared by the scenario loader
+ * (sim_scenario.c), the model (sim_model.c) and the backend (sim_backend.c).
+ */
+#ifndef VN_SIM_IMPL_H
+#define VN_SIM_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sim.h"
+#include "util.h"
+
+#define SIM_LINE_BYTES	64	/* bytes moved by one DRAM access */
+#define SIM_UTIL_MAX	0.98	/* utilisation cap of the queueing formula */
+#define SIM_SOLVE_ITERS	12	/* most Newton updates per step */
+#define SIM_SOLVE_EPS	1e-7	/* ... fewer once utilisation moves less */
+#define SIM_TIME_EPS	1e-9	/* seconds: events this close are "now" */
+#define SIM_BUSY_MIN	0.25	/* per-CPU load under which nodes never balance */
+
+/* What a workload asks of the machine. */
+struct sim_workload {
+	char *name;
+	double mpki;		/* DRAM accesses per 1000 instructions */
+	double cpi;		/* cycles per instruction with no DRAM miss */
+	double mlp;		/* misses in flight at once */
+	double demand;		/* share of one CPU it wants, 0..1 */
+};
+
+/* Which workload parameters a guest overrides. */
+#define SIM_OVR_MPKI	(1u << 0)
+#define SIM_OVR_CPI	(1u << 1)
+#define SIM_OVR_MLP	(1u << 2)
+#define SIM_OVR_DEMAND	(1u << 3)
+
+struct sim_phase {
+	double at;		/* simulated time it begins */
+	int workload;		/* index into sim->wl */
+};
+
+enum sim_guest_state {
+	SIM_PENDING,		/* has not arrived yet */
+	SIM_LIVE,
+	SIM_GONE,		/* left at its stop time */
+	SIM_REFUSED,		/* could not start: not enough memory */
+};
+
+/* One vCPU thread. */
+struct sim_vcpu {
+	int vnode;		/* guest NUMA node */
+	int node;		/* node it runs on, -1 not running */
+	double share;		/* CPUs it got in the last step */
+	double ips;		/* instructions per second in the last step */
+	/* counters accumulated since the last read */
+	double cycles, instructions, local, remote, cpu_time, elapsed;
+	struct vn_rng rng;	/* counter noise, one stream per vCPU */
+};
+
+struct sim_guest {
+	struct sim *sim;
+	int index;
+	char *name;
+	pid_t pid;
+	unsigned flags;		/* VNUMAD_GUEST_* */
+	enum sim_guest_state state;
+	int nr_vcpus;
+	int nr_vnodes;
+	uint64_t memory;	/* bytes, a whole number of pages */
+	double start, stop;	/* stop < 0: never */
+	double hot;		/* share of memory that takes the accesses */
+	double vnode_locality;	/* share of accesses to the vCPU's own vnode */
+	double noise;		/* sd of the multiplicative counter noise */
+
+	/* workload: base, phases, per-guest overrides */
+	int workload;
+	struct sim_phase *phases;
+	int nr_phases;
+	int phase;		/* current, -1 before the first */
+	struct sim_workload ovr;
+	unsigned ovr_mask;	/* SIM_OVR_* */
+	double mpi, cpi, mlp, demand;	/* in force now */
+
+	/* placement asked for by the scenario */
+	uint64_t vcpu_nodes;
+	double *mem_weight;	/* [nr_nodes] or NULL: first touch */
+	int *vnode_node;	/* [nr_vnodes] or NULL */
+
+	/* per vCPU, contiguous for struct vn_guest_desc */
+	struct sim_vcpu *vcpu;
+	pid_t *tids;
+	uint64_t *allowed;
+	int *vnode;
+
+	/* memory by guest NUMA node and host node: [vnode * nr_nodes + node] */
+	uint64_t *mem;
+	double *hot_bytes;
+	double *dist;		/* share of a vnode's accesses per host node */
+	int *nz;		/* [vnode * nr_nodes + i]: nodes with dist > 0 */
+	int *nnz;		/* [vnode]: how many */
+	uint64_t mem_node[VN_MAX_NODES];	/* summed over vnodes */
+	bool dist_dirty;
+
+	double ips;		/* last step, summed over vCPUs */
+	double remote_ratio;
+	bool refused_logged;
+};
+
+struct sim_node {
+	int cpus;
+	uint64_t mem_total;
+	uint64_t reserved;	/* taken by the host itself */
+	uint64_t mem_used;	/* by guests */
+	double bw_max;		/* bytes/s */
+	double load;		/* CPU demand placed here */
+	double cpu_factor;	/* share of its demand each vCPU gets */
+	double bw_used;		/* bytes/s served in the last step, migrations too */
+};
+
+/* A migration in flight. */
+struct sim_mig {
+	struct vn_migration *m;
+	struct sim_guest *g;
+	uint64_t target;	/* bytes to move, whole pages */
+	uint64_t moved;
+	double rate;
+	double credit;		/* bytes the rate allows but not yet moved */
+};
+
+struct sim {
+	char *name;		/* scenario file, for messages */
+	uint64_t seed;
+	double step;		/* longest model step, seconds */
+	double duration;
+	double now;
+	double stamp;		/* time given to migrations that end now */
+
+	/* host */
+	int nr_nodes;
+	uint64_t online;
+	struct sim_node node[VN_MAX_NODES];
+	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [from * nr_nodes + to] */
+	double lat0[VN_MAX_NODES * VN_MAX_NODES];	/* cycles, unloaded */
+	double lat[VN_MAX_NODES * VN_MAX_NODES];	/* cycles, solver scratch */
+	double freq;		/* Hz */
+	double queue_k;		/* latency * (1 + k u / (1 - u)) */
+	double imbalance;	/* scheduler: spread when load differs by more */
+	double link_bw;		/* bytes/s per node pair; 0: unlimited */
+
+	/* the bandwidth solve: one unknown per node, then one per link */
+	int nr_vars;
+	int *link_var;		/* [from * nr_nodes + to]: the link's; NULL: none */
+	double *mult;		/* latency multiplier from queueing */
+	double *util;		/* utilisation */
+	double *traffic;	/* bytes/s it carries, migrations included */
+	double *mig_bw;		/* bytes/s of migrations this step */
+	double *cap;		/* bytes/s it sustains */
+	double *jac;		/* [nr_vars^2] d traffic / d mult, scratch */
+	double *rhs;		/* scratch */
+	uint64_t page;		/* migration and placement granularity */
+	double noise;		/* default for guests */
+
+	struct sim_workload *wl;
+	int nr_wl;
+	struct sim_guest *guests;
+	int nr_guests;
+	struct sim_guest **live;	/* running guests, in scenario order */
+	int nr_live;
+	double *events;		/* sorted times of arrivals, departures, phases */
+	int nr_events;
+	int next_event;
+
+	struct sim_mig *mig;
+	int nr_mig, cap_mig;
+};
+
+/* sim_scenario.c */
+struct sim *sim_parse(struct vn_ini *ini, struct vn_errors *e);
+
+/* sim_model.c */
+void sim_init_state(struct sim *s);
+void sim_cancel_guest(struct sim *s, int g);
+
+#endif
