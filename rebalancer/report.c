@@ -6,6 +6,7 @@
  * ratio and where that figure came from, the expected gain and the reason.
  * A daemon without a terminal logs applied moves and verdicts instead.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,9 +50,15 @@ static const char *sources(const struct vn_core *c, char *buf, size_t len)
 	return buf;
 }
 
+/* A rounded real, so that JSON output is stable and readable. */
+static json_t *jreal(double x, double quantum)
+{
+	return json_real(round(x / quantum) * quantum);
+}
+
 static void emit_json(struct vn_core *c, json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 
 	if (s) {
 		fprintf(c->out, "%s\n", s);
@@ -84,7 +91,7 @@ static void host_totals(const struct vn_core *c, int *vcpus, double *ips,
 static void print_summary(struct vn_core *c)
 {
 	const struct vn_host *h = &c->host;
-	char src[64], a[32], rem[16];
+	char src[64], a[32];
 	double ips, remote;
 	int vcpus;
 
@@ -95,12 +102,12 @@ static void print_summary(struct vn_core *c)
 
 		json_object_set_new(o, "type", json_string("tick"));
 		json_object_set_new(o, "tick", json_integer((json_int_t)h->tick));
-		json_object_set_new(o, "time", json_real(h->now));
+		json_object_set_new(o, "time", jreal(h->now, 1e-3));
 		json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
 		json_object_set_new(o, "guests", json_integer(h->nr_guests));
 		json_object_set_new(o, "vcpus", json_integer(vcpus));
-		json_object_set_new(o, "remote_ratio", remote >= 0 ? json_real(remote) : json_null());
-		json_object_set_new(o, "ips", json_real(ips));
+		json_object_set_new(o, "remote_ratio", remote >= 0 ? jreal(remote, 1e-4) : json_null());
+		json_object_set_new(o, "ips", json_integer((json_int_t)llround(ips)));
 		json_object_set_new(o, "source", json_string(src));
 		for (int n = 0; n < h->nr_nodes; n++) {
 			json_t *x;
@@ -110,7 +117,7 @@ static void print_summary(struct vn_core *c)
 			x = json_object();
 			json_object_set_new(x, "node", json_integer(n));
 			json_object_set_new(x, "cpus", json_integer(h->node[n].nr_cpus));
-			json_object_set_new(x, "cpu_load", json_real(h->node[n].cpu_load));
+			json_object_set_new(x, "cpu_load", jreal(h->node[n].cpu_load, 1e-4));
 			json_object_set_new(x, "mem_total", json_integer((json_int_t)h->node[n].mem_total));
 			json_object_set_new(x, "mem_free", json_integer((json_int_t)h->node[n].mem_free));
 			json_array_append_new(nodes, x);
@@ -119,13 +126,15 @@ static void print_summary(struct vn_core *c)
 		emit_json(c, o);
 		return;
 	}
-	if (remote >= 0)
-		snprintf(rem, sizeof(rem), "%.0f%%", remote * 100);
-	else
-		snprintf(rem, sizeof(rem), "unknown");
-	fprintf(c->out, "tick %llu (%s): %d guests, %d vCPUs, remote %s, %.3g instr/s;",
+	fprintf(c->out, "tick %llu (%s): %d guests, %d vCPUs, ",
 		(unsigned long long)h->tick, fmt_duration(a, sizeof(a), h->now),
-		h->nr_guests, vcpus, rem, ips);
+		h->nr_guests, vcpus);
+	if (!c->decided && remote < 0)
+		fprintf(c->out, "counters primed, figures from the next tick;");
+	else if (remote >= 0)
+		fprintf(c->out, "remote %.0f%%, %.3g instr/s;", remote * 100, ips);
+	else
+		fprintf(c->out, "remote unknown, %.3g instr/s;", ips);
 	for (int n = 0, first = 1; n < h->nr_nodes; n++) {
 		if (!(h->online >> n & 1))
 			continue;
@@ -162,7 +171,7 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 		json_object_set_new(o, "type", json_string(d->accepted ?
 			"recommendation" : "held-back"));
 		json_object_set_new(o, "tick", json_integer((json_int_t)c->host.tick));
-		json_object_set_new(o, "time", json_real(c->host.now));
+		json_object_set_new(o, "time", jreal(c->host.now, 1e-3));
 		json_object_set_new(o, "guest", json_string(g ? g->name : "?"));
 		json_object_set_new(o, "action", json_string(action_name(p->kind)));
 		if (p->kind == VNUMAD_MOVE_VCPU)
@@ -176,9 +185,9 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 			json_object_set_new(o, "from", p->from >= 0 ? json_integer(p->from) : json_null());
 			json_object_set_new(o, "to", json_integer(p->to));
 		}
-		json_object_set_new(o, "remote_ratio", remote >= 0 ? json_real(remote) : json_null());
+		json_object_set_new(o, "remote_ratio", remote >= 0 ? jreal(remote, 1e-4) : json_null());
 		json_object_set_new(o, "source", json_string(source_name(src)));
-		json_object_set_new(o, "gain", json_real(p->gain));
+		json_object_set_new(o, "gain", jreal(p->gain, 1e-4));
 		json_object_set_new(o, "reason", json_string(p->reason));
 		if (!d->accepted)
 			json_object_set_new(o, "held_back", json_string(vn_drop_reasons[d->why]));
@@ -252,12 +261,12 @@ void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
 
 		json_object_set_new(o, "type", json_string("verdict"));
 		json_object_set_new(o, "tick", json_integer((json_int_t)c->host.tick));
-		json_object_set_new(o, "time", json_real(c->host.now));
+		json_object_set_new(o, "time", jreal(c->host.now, 1e-3));
 		json_object_set_new(o, "guest", json_string(t->guest));
 		json_object_set_new(o, "moves", json_integer(t->nr_act));
 		json_object_set_new(o, "verdict", json_string(keep ? "kept" : "reverted"));
-		json_object_set_new(o, "gain", json_real(gain));
-		json_object_set_new(o, "expected", json_real(t->expected));
+		json_object_set_new(o, "gain", jreal(gain, 1e-4));
+		json_object_set_new(o, "expected", jreal(t->expected, 1e-4));
 		json_object_set_new(o, "detail", json_string(why));
 		emit_json(c, o);
 	} else if (c->output == VN_OUT_TEXT) {

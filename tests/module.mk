@@ -16,3 +16,10 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(VNUMAD)
 	$(VNUMAD) -c etc/vnumad.conf --backend sim --scenario sim/scenarios/demo.ini --dry-run --ticks 20
+
+# make bench: every program of tests/bench/list, one table and bench.json.
+BENCH_DEPS :=
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_DEPS)
+	@B=$(B) QUICK=$(QUICK) tests/bench/run.sh

@@ -1,0 +1,1 @@
+-c etc/vnumad.conf --backend sim --scenario sim/scenarios/balanced.ini --dry-run --ticks 8

@@ -1,0 +1,1 @@
+-c etc/vnumad.conf --backend sim --scenario sim/scenarios/demo.ini --dry-run --ticks 6 --json
