@@ -19,6 +19,8 @@
  * 0.6 is the share of a miss's latency that out-of-order execution cannot
  * hide (a fully remote latency-bound guest at distance 21 then gains ~45%,
  * matching the 0.6-0.75 remote slowdown reported for such workloads).
+ * Where the counter source gives no instruction counts (the /proc fallback)
+ * apki is unknown and b is taken as 0.5.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -106,10 +108,13 @@ static double expected_gain(const struct vnumad_view *v,
 {
 	double apki, b, d_old, d_new;
 
-	if (c->ips <= 0)
-		return 0;
-	apki = c->access_rate / c->ips * 1000.0;
-	b = apki / (apki + 10.0);
+	if (c->ips > 0) {
+		apki = c->access_rate / c->ips * 1000.0;
+		b = apki / (apki + 10.0);
+	} else {
+		/* a source without instruction counts: assume a middling miss rate */
+		b = 0.5;
+	}
 	d_old = mean_distance(v, g, from);
 	d_new = mean_distance(v, g, to);
 	if (d_new <= 0)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "journal.h"
 #include "log.h"
 #include "util.h"
 
@@ -140,6 +141,14 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 		core_close(c);
 		return r;
 	}
+	/* a model starts afresh each run and a dry run moves nothing */
+	if (!c->virtual_time && !c->cfg.dry_run) {
+		c->journal = journal_open(c->cfg.state_dir);
+		if (!c->journal)
+			log_warnx("no journal in %s: verdicts will not survive a restart",
+				  c->cfg.state_dir);
+		guard_restore(c);
+	}
 	log_info("backend %s, sampling %s, policy %s, interval %gs%s",
 		 c->backend.ops->name, c->sampler.ops->name, c->policy.desc->name,
 		 c->cfg.interval, c->cfg.dry_run ? ", dry run: nothing is applied" : "");
@@ -173,6 +182,7 @@ static void restore_affinities(struct vn_core *c)
 
 void core_close(struct vn_core *c)
 {
+	guard_stop(c);
 	if (c->backend.ops && c->cfg.restore_affinity && !c->cfg.dry_run)
 		restore_affinities(c);
 	/* stop memory moves first: they reference guests */
@@ -202,6 +212,8 @@ void core_close(struct vn_core *c)
 		c->backend.ops->close(&c->backend);
 	if (c->policy.desc)
 		policy_rt_close(&c->policy);
+	journal_close(c->journal);
+	c->journal = NULL;
 	free(c->dec);
 	c->dec = NULL;
 	c->sampler.ops = NULL;

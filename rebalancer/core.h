@@ -19,6 +19,8 @@
 #include "vnumad.h"
 
 struct event_base;
+struct journal_trial;
+struct vn_journal;
 
 /* One change applied to a guest, as the guard remembers it. */
 struct vn_action {
@@ -47,6 +49,7 @@ struct vn_trial {
 	double judge_from;	/* start of the judging window */
 	double judge_until;
 	double expected;	/* the policy's expected gain */
+	uint64_t jid;		/* its record in the journal, 0 none */
 	enum vn_trial_state state;
 	struct vn_trial *next;
 };
@@ -135,6 +138,8 @@ struct vn_core {
 	struct vn_policy_rt policy;
 	struct vn_trial *trials;
 	struct vn_quarantine *quarantine;
+	struct vn_journal *journal;	/* NULL: dry run or simulated host */
+	struct journal_trial *restart_pending;	/* unjudged when we last died */
 	struct vn_migration *migrations;
 	struct vn_decision *dec;
 	int nr_dec;
@@ -178,6 +183,10 @@ bool guard_quarantined(const struct vn_core *c, const char *guest, int node);
 uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest);
 void guard_guest_gone(struct vn_core *c, struct vn_guest *g);
 void guard_fini(struct vn_core *c);
+/* At a clean stop: trials still running end unjudged, in the journal too. */
+void guard_stop(struct vn_core *c);
+/* Restores the quarantines the journal kept; takes its unjudged trials. */
+void guard_restore(struct vn_core *c);
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
 
 /* plugin.c */

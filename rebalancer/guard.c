@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "journal.h"
 #include "log.h"
 #include "util.h"
 
@@ -92,8 +93,10 @@ static void quarantine(struct vn_core *c, const char *guest, int node)
 		c->quarantine = q;
 	}
 	q->strikes++;
-	len = c->cfg.quarantine * exp2(MIN(q->strikes - 1, 30));
-	q->until = c->host.now + MIN(len, c->cfg.quarantine_max);
+	len = MIN(c->cfg.quarantine * exp2(MIN(q->strikes - 1, 30)), c->cfg.quarantine_max);
+	q->until = c->host.now + len;
+	if (c->journal)
+		journal_quarantine(c->journal, guest, node, q->strikes, len);
 }
 
 /* Forgets quarantines long expired, so that strikes do not last forever. */
@@ -136,6 +139,8 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	t->next = c->trials;
 	c->trials = t;
 	g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
+	if (c->journal)
+		t->jid = journal_trial(c->journal, g->name, act, n);
 }
 
 static void free_trial(struct vn_trial *t)
@@ -164,6 +169,8 @@ void guard_guest_gone(struct vn_core *c, struct vn_guest *g)
 			continue;
 		report_event(c, "trial-abandoned", g->name,
 			     "trial of %d move(s) abandoned: the guest is gone", t->nr_act);
+		if (c->journal && t->jid)
+			journal_verdict(c->journal, t->jid, t->guest, "abandoned", 0);
 		unlink_trial(c, t);
 		free_trial(t);
 	}
@@ -184,10 +191,16 @@ void guard_fini(struct vn_core *c)
 		free(q->guest);
 		free(q);
 	}
+	journal_free_pending(c->restart_pending);
+	c->restart_pending = NULL;
 }
 
-/* Undoes the moves of a losing trial, as far as the guest still allows. */
-static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+/*
+ * Undoes the moves of a trial, as far as the guest still allows; a loser's
+ * targets go into quarantine.
+ */
+static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
+		   bool loser)
 {
 	for (int i = 0; i < t->nr_act; i++) {
 		struct vn_action *a = &t->act[i];
@@ -204,12 +217,83 @@ static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 		} else if (a->kind == VNUMAD_MOVE_MEMORY) {
 			uint64_t done = a->mig ? a->mig->done : a->bytes;
 
+			/* never more than what is still there */
+			if (done > g->v.mem[a->to] && g->mem_read_at >= 0)
+				done = g->v.mem[a->to];
 			if (done)
 				core_migrate(c, g, a->to, a->from, done, true);
 		}
-		quarantine(c, g->name, a->to);
+		if (loser)
+			quarantine(c, g->name, a->to);
 	}
 	g->last_move = c->host.now;
+}
+
+void guard_restore(struct vn_core *c)
+{
+	double wall = journal_wall();
+	int n = 0;
+
+	if (!c->journal)
+		return;
+	for (const struct journal_quarantine *jq = journal_quarantines(c->journal);
+	     jq; jq = jq->next) {
+		struct vn_quarantine *q;
+
+		if (jq->until <= wall)
+			continue;
+		q = xcalloc(1, sizeof(*q));
+		q->guest = xstrdup(jq->guest);
+		q->node = jq->node;
+		q->strikes = jq->strikes;
+		q->until = c->host.now + (jq->until - wall);
+		q->next = c->quarantine;
+		c->quarantine = q;
+		n++;
+	}
+	c->restart_pending = journal_take_pending(c->journal);
+	for (struct journal_trial *t = c->restart_pending; t; t = t->next)
+		n++;
+	if (n)
+		log_info("journal: %d quarantine(s) and unjudged trial(s) from the last run", n);
+}
+
+/*
+ * Trials the last run applied but never judged (it died): their baseline is
+ * gone with it, so they are undone; the policy proposes them again if they
+ * are still worth it, and they are judged afresh.
+ */
+static void settle_restart(struct vn_core *c)
+{
+	for (struct journal_trial *jt = c->restart_pending; jt; jt = jt->next) {
+		struct vn_guest *g = host_find(&c->host, jt->guest);
+		struct vn_trial t = {
+			.guest = jt->guest, .act = jt->act, .nr_act = jt->nr_act,
+		};
+
+		if (!g) {
+			log_info("journal: trial %llu of guest %s abandoned: the guest is gone",
+				 (unsigned long long)jt->id, jt->guest);
+			journal_verdict(c->journal, jt->id, jt->guest, "abandoned", 0);
+			continue;
+		}
+		for (int i = 0; i < t.nr_act; i++)
+			if (t.act[i].kind == VNUMAD_MOVE_VCPU && t.act[i].vcpu >= g->nr_vcpus)
+				t.act[i].kind = 0;	/* that vCPU is gone */
+		report_event(c, "trial-reverted", g->name,
+			     "%d move(s) left unjudged by the last run are undone", t.nr_act);
+		journal_verdict(c->journal, jt->id, jt->guest, "reverted-at-restart", 0);
+		revert(c, g, &t, false);
+	}
+	journal_free_pending(c->restart_pending);
+	c->restart_pending = NULL;
+}
+
+void guard_stop(struct vn_core *c)
+{
+	for (struct vn_trial *t = c->trials; t; t = t->next)
+		if (c->journal && t->jid)
+			journal_verdict(c->journal, t->jid, t->guest, "unjudged-at-stop", 0);
 }
 
 /* The drift of guests left alone over the trial's windows: their median. */
@@ -257,6 +341,8 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 		/* nothing to judge by: keep it, but say so */
 		report_verdict(c, t, true, 0, "kept unjudged: too few readings");
 		c->stats.kept++;
+		if (c->journal && t->jid)
+			journal_verdict(c->journal, t->jid, t->guest, "unjudged", 0);
 		return;
 	}
 	drift = host_drift(c, t, b0, b1, j0, j1);
@@ -266,13 +352,17 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 			 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
 		report_verdict(c, t, true, gain, why);
 		c->stats.kept++;
+		if (c->journal && t->jid)
+			journal_verdict(c->journal, t->jid, t->guest, "kept", gain);
 		return;
 	}
 	snprintf(why, sizeof(why), "reverted: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
 		 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
 	report_verdict(c, t, false, gain, why);
 	c->stats.reverted++;
-	revert(c, g, t);
+	if (c->journal && t->jid)
+		journal_verdict(c->journal, t->jid, t->guest, "reverted", gain);
+	revert(c, g, t, true);
 }
 
 void stage_guard(struct vn_core *c)
@@ -280,6 +370,8 @@ void stage_guard(struct vn_core *c)
 	struct vn_trial *t = c->trials, *next;
 
 	expire_quarantines(c);
+	if (c->restart_pending)
+		settle_restart(c);
 	for (; t; t = next) {
 		struct vn_guest *g = host_find_id(&c->host, t->guest_id);
 

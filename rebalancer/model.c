@@ -21,6 +21,12 @@ static double blend(double old, double x, double a)
 	return old < 0 ? x : old + a * (x - old);
 }
 
+/* True for sources that count instructions (the others only see locality). */
+static bool counts_instructions(enum vnumad_source s)
+{
+	return s == VNUMAD_SRC_PMU || s == VNUMAD_SRC_SIM;
+}
+
 /* Updates one vCPU from its last reading; returns its instantaneous IPS. */
 static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 			 double *acc, double *acc_remote)
@@ -107,7 +113,9 @@ void stage_model(struct vn_core *c)
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
+		double local_now = 0, remote_now = 0;
 		int valid = 0, slot = (int)(h->tick % VN_HIST);
+		bool instr = true;
 
 		g->v.quarantine = guard_quarantine_mask(c, g->name);
 		if (guard_in_trial(c, g->id))
@@ -118,8 +126,13 @@ void stage_model(struct vn_core *c)
 			double x = model_vcpu(c, g, v, &acc, &acc_remote);
 
 			if (x >= 0) {
+				const struct vn_counts *d = &g->vc[v].delta;
+
 				ips_now += x;
 				valid++;
+				local_now += (double)d->local_dram;
+				remote_now += (double)d->remote_dram;
+				instr &= counts_instructions(d->source);
 			}
 			ips += g->vv[v].ips;
 			if (g->vv[v].node >= 0 && g->vv[v].node < h->nr_nodes)
@@ -130,8 +143,18 @@ void stage_model(struct vn_core *c)
 		g->v.mem_total = 0;
 		for (int n = 0; n < h->nr_nodes; n++)
 			g->v.mem_total += g->v.mem[n];
-		/* the guard's history: NaN where a reading was missing */
-		g->hist[slot] = valid == g->nr_vcpus && valid ? ips_now : NAN;
+		/*
+		 * The guard's history: instructions per second where the source
+		 * counts them; else the share of local accesses, the only figure
+		 * of merit such a source has. NaN where a reading was missing.
+		 */
+		if (valid != g->nr_vcpus || !valid)
+			g->hist[slot] = NAN;
+		else if (instr)
+			g->hist[slot] = ips_now;
+		else
+			g->hist[slot] = local_now + remote_now > 0 ?
+				0.01 + local_now / (local_now + remote_now) : NAN;
 		g->hist_tick[slot] = h->tick;
 		charge_bandwidth(h, g);
 	}
