@@ -442,3 +442,26 @@ int config_load(struct vn_config *c, const char *path,
 	sort_by_line(e, before);
 	return e->count > before ? -1 : 0;
 }
+
+void config_list_keys(FILE *f)
+{
+	struct vn_errors e = { 0 };
+	struct vn_ini *ini = vn_ini_load_text("(schema)", "", &e);
+	struct vn_config c;
+
+	if (!ini) {
+		errors_print(&e, stderr);
+		errors_free(&e);
+		return;
+	}
+	config_defaults(&c);
+	vn_ini_record(ini, f);
+	parse_keys(&c, ini, &e);
+	for (int i = 0; vn_builtin_policies[i]; i++)
+		for (const struct vnumad_option *o = vn_builtin_policies[i]->options;
+		     o && o->name; o++)
+			fprintf(f, "policy.%s %s\n", vn_builtin_policies[i]->name, o->name);
+	vn_ini_free(ini);
+	config_free(&c);
+	errors_free(&e);
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ini.h"
 #include "policy.h"
@@ -113,6 +114,8 @@ int config_load(struct vn_config *c, const char *path,
 int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 		  struct vn_errors *e);
 void config_free(struct vn_config *c);
+/* Prints "SECTION KEY" for every key the parser knows, built-in policies too. */
+void config_list_keys(FILE *f);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */
 int config_option_value(const struct vnumad_option *o, const char *s,
 			struct vnumad_value *v, const char **why);

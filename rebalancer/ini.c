@@ -36,6 +36,7 @@ struct ini_section {
 struct vn_ini {
 	char *path;
 	dictionary *dict;
+	FILE *record;		/* if set, every key asked for is listed here */
 	struct ini_entry *ent;
 	int nent;
 	struct ini_section *sec;
@@ -396,12 +397,19 @@ const char *vn_ini_get(struct vn_ini *ini, const char *sec, const char *key)
 	struct ini_entry *en = find_entry(ini, sec, key);
 	char full[256];
 
+	if (ini->record)
+		fprintf(ini->record, "%s %s\n", sec, key);
 	vn_ini_claim(ini, sec);
 	if (!en)
 		return NULL;
 	en->used = true;
 	snprintf(full, sizeof(full), "%s:%s", sec, key);
 	return iniparser_getstring(ini->dict, full, NULL);
+}
+
+void vn_ini_record(struct vn_ini *ini, FILE *f)
+{
+	ini->record = f;
 }
 
 void vn_ini_ignore(struct vn_ini *ini, const char *sec)

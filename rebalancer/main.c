@@ -26,6 +26,7 @@ enum {
 	OPT_JSON,
 	OPT_HELP_POLICY,
 	OPT_PACE,
+	OPT_LIST_KEYS,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +42,7 @@ static const struct option long_options[] = {
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pace", no_argument, NULL, OPT_PACE },
+	{ "list-config-keys", no_argument, NULL, OPT_LIST_KEYS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "help-policy", required_argument, NULL, OPT_HELP_POLICY },
@@ -174,6 +176,9 @@ int main(int argc, char **argv)
 		case OPT_PACE:
 			d.pace = true;
 			break;
+		case OPT_LIST_KEYS:
+			config_list_keys(stdout);
+			return 0;
 		case OPT_HELP_POLICY:
 			return help_policy(optarg);
 		case 'h':
