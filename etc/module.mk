@@ -1,12 +1,17 @@
 # etc/: configuration, dependency setup, and the install/uninstall rules.
 INSTALL ?= install
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(LIBDIR)/systemd/system)
+
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(INCDIR)/vnumad \
 		$(DESTDIR)$(DATADIR)/vnumad/scenarios $(DESTDIR)$(SYSCONFDIR) \
-		$(DESTDIR)$(LIBDIR)/vnumad/policies
+		$(DESTDIR)$(LIBDIR)/vnumad/policies $(DESTDIR)$(SYSTEMDUNITDIR)
 	$(INSTALL) -m 0755 $(VNUMAD) $(DESTDIR)$(SBINDIR)/vnumad
+	@# the unit names the binary where this prefix puts it
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/vnumad.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service
 	$(INSTALL) -m 0644 rebalancer/vnumad.8 $(DESTDIR)$(MANDIR)/man8/vnumad.8
 	$(INSTALL) -m 0644 rebalancer/vnumad.conf.5 $(DESTDIR)$(MANDIR)/man5/vnumad.conf.5
 	$(INSTALL) -m 0644 policies/policy.h $(DESTDIR)$(INCDIR)/vnumad/policy.h
@@ -18,6 +23,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vnumad $(DESTDIR)$(MANDIR)/man8/vnumad.8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service \
 		$(DESTDIR)$(MANDIR)/man5/vnumad.conf.5 \
 		$(DESTDIR)$(INCDIR)/vnumad/policy.h \
 		$(DESTDIR)$(DATADIR)/vnumad/vnumad.conf.example

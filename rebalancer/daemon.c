@@ -14,6 +14,7 @@
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "util.h"
 
 static void schedule(struct vn_daemon *d)
@@ -29,6 +30,8 @@ static void schedule(struct vn_daemon *d)
 
 static void stop(struct vn_daemon *d)
 {
+	if (!d->stopping)
+		notify("STOPPING=1");
 	d->stopping = true;
 	event_base_loopbreak(d->base);
 }
@@ -51,6 +54,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	} else {
 		d->failed_ticks = 0;
+		notify("STATUS=tick %llu: %d guests, %llu moves, %llu kept, %llu reverted%s",
+		       (unsigned long long)c->host.tick, c->host.nr_guests,
+		       (unsigned long long)(c->stats.vcpu_moves + c->stats.memory_moves),
+		       (unsigned long long)c->stats.kept,
+		       (unsigned long long)c->stats.reverted,
+		       c->cfg.dry_run ? " (dry run)" : "");
 	}
 	if ((d->once && c->decided) ||
 	    (d->max_ticks && c->stats.ticks >= d->max_ticks)) {
@@ -76,6 +85,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading %s", d->config_path ? d->config_path :
 			 "the built-in defaults");
+		notify("RELOADING=1");
 		if (config_load(&fresh, d->config_path, &d->ov, &e) < 0) {
 			for (int i = 0; i < e.count; i++)
 				log_warnx("%s", e.msg[i]);
@@ -83,11 +93,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 				  e.count, e.count == 1 ? "" : "s");
 			config_free(&fresh);
 			errors_free(&e);
+			notify("READY=1\nSTATUS=reload rejected; running configuration kept");
 			break;
 		}
 		errors_free(&e);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
+		notify("READY=1\nSTATUS=configuration reloaded");
 		if (!d->core.virtual_time || d->pace) {
 			evtimer_del(d->tick_ev);
 			schedule(d);
@@ -112,6 +124,9 @@ int daemon_run(struct vn_daemon *d)
 	}
 	d->tick_ev = evtimer_new(d->base, on_tick, d);
 	schedule(d);
+	notify("READY=1\nSTATUS=running: backend %s, policy %s%s",
+	       d->core.backend.ops->name, d->core.policy.desc->name,
+	       d->core.cfg.dry_run ? ", dry run" : "");
 	if (event_base_dispatch(d->base) < 0) {
 		log_warnx("event loop failed");
 		r = 1;
