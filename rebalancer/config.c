@@ -32,6 +32,8 @@ void config_defaults(struct vn_config *c)
 	c->dry_run = false;
 	c->state_dir = xstrdup("/var/lib/vnumad");
 	c->log_level = LOG_INFO;
+	c->metrics = NULL;
+	c->control = xstrdup("/run/vnumad/control.sock");
 	c->backend = VN_BACKEND_LIBVIRT;
 	c->uri = xstrdup("qemu:///system");
 	c->scenario = NULL;
@@ -72,6 +74,8 @@ void config_free(struct vn_config *c)
 {
 	free(c->path);
 	free(c->state_dir);
+	free(c->metrics);
+	free(c->control);
 	free(c->uri);
 	free(c->scenario);
 	free(c->events);
@@ -318,6 +322,20 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 			     "'%s' is not an absolute path", c->state_dir);
 	if (vn_ini_enum(ini, e, "daemon", "log_level", log_names, &i) > 0)
 		c->log_level = log_values[i];
+	if (vn_ini_string(ini, e, "daemon", "metrics", &c->metrics) > 0) {
+		if (!*c->metrics) {
+			free(c->metrics);	/* empty: off */
+			c->metrics = NULL;
+		} else if (!strrchr(c->metrics, ':')) {
+			vn_ini_error(ini, e, "daemon", "metrics",
+				     "'%s': expected ADDRESS:PORT, such as 127.0.0.1:9464",
+				     c->metrics);
+		}
+	}
+	if (vn_ini_string(ini, e, "daemon", "control", &c->control) > 0 &&
+	    *c->control != '/')
+		vn_ini_error(ini, e, "daemon", "control",
+			     "'%s' is not an absolute path", c->control);
 
 	vn_ini_claim(ini, "backend");
 	vn_ini_enum(ini, e, "backend", "type", vn_backend_names, &c->backend);

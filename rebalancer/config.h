@@ -43,6 +43,8 @@ struct vn_config {
 	bool dry_run;
 	char *state_dir;
 	int log_level;
+	char *metrics;		/* ADDR:PORT of the Prometheus endpoint, NULL off */
+	char *control;		/* path of the control socket */
 
 	/* [backend] */
 	int backend;		/* enum vn_backend_kind */

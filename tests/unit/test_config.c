@@ -392,6 +392,8 @@ static const struct key_case keys[] = {
 	{ "daemon", "dry_run", K_BOOL, F(dry_run), "on", 1, NULL, "maybe", NULL },
 	{ "daemon", "state_dir", K_STR, F(state_dir), "/srv/v", 0, "/srv/v", "srv/v", NULL },
 	{ "daemon", "log_level", K_LOG, F(log_level), "warning", LOG_WARNING, NULL, "loud", NULL },
+	{ "daemon", "metrics", K_STR, F(metrics), "127.0.0.1:9464", 0, "127.0.0.1:9464", "localhost", NULL },
+	{ "daemon", "control", K_STR, F(control), "/run/x.sock", 0, "/run/x.sock", "x.sock", NULL },
 	{ "backend", "type", K_ENUM, F(backend), "proc", VN_BACKEND_PROC, NULL, "xen", NULL },
 	{ "backend", "uri", K_STR, F(uri), "test:///default", 0, "test:///default", NULL, NULL },
 	{ "backend", "scenario", K_STR, F(scenario), "/s.ini", 0, "/s.ini", NULL, NULL },
