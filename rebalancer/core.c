@@ -245,7 +245,7 @@ static bool has_readings(const struct vn_core *c)
 int core_tick(struct vn_core *c)
 {
 	struct vnumad_out out;
-	double t0;
+	double t0, w0 = now_monotonic();
 
 	c->host.tick++;
 	c->stats.ticks++;
@@ -271,6 +271,7 @@ int core_tick(struct vn_core *c)
 	c->stats.tick_cpu = cpu_seconds() - t0;
 	stage_actuate(c);
 	stage_record(c);
+	c->stats.tick_wall = now_monotonic() - w0;
 	return 0;
 }
 

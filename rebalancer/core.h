@@ -121,7 +121,8 @@ struct vn_stats {
 	uint64_t reverted;
 	uint64_t actuation_errors;
 	uint64_t sample_errors;
-	double tick_cpu;	/* CPU seconds of the last tick's core stages */
+	double tick_cpu;	/* CPU seconds of model, guard, policy, arbiter */
+	double tick_wall;	/* wall seconds of the whole last tick */
 };
 
 enum vn_output {
