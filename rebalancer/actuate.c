@@ -33,6 +33,7 @@ struct vn_migration *core_migrate(struct vn_core *c, struct vn_guest *g,
 	m->state = VN_MIG_RUNNING;
 	m->started = c->host.now;
 	m->revert = revert;
+	m->tag = revert ? 0 : c->tag;
 	r = c->backend.ops->migrate(&c->backend, g, m);
 	if (r < 0) {
 		c->stats.actuation_errors++;
@@ -72,6 +73,8 @@ void core_reap_migrations(struct vn_core *c)
 		}
 		if (!m->reported) {
 			m->reported = true;
+			if (c->mig_hook)
+				c->mig_hook(c, m, c->mig_hook_arg);
 			m->finished = c->host.now;
 			c->stats.bytes_migrated += m->done;
 			if (m->state == VN_MIG_DONE)
@@ -184,23 +187,53 @@ static int apply(struct vn_core *c, struct vn_decision *d,
 	return n;
 }
 
+/*
+ * Applies the accepted decisions d[0..n) of one guest and makes them one
+ * trial; also the way in for the operator's manual moves.
+ */
+void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n)
+{
+	struct vn_action *act;
+	double expected = 0;
+	int max = 0, done = 0;
+
+	for (int j = 0; j < n; j++)
+		max += d[j].p.kind == VNUMAD_MOVE_GUEST ? g->nr_vcpus + VN_MAX_NODES : 1;
+	act = xcalloc(max + 1, sizeof(*act));
+	for (int j = 0; j < n; j++) {
+		if (!d[j].accepted || d[j].g != g)
+			continue;
+		done += apply(c, &d[j], act + done, max - done);
+		if (d[j].error) {
+			c->stats.actuation_errors++;
+			log_warnx("guest %s: move failed: %s", g->name, strerror(d[j].error));
+		}
+		/* a vCPU's gain counts for its share of the guest */
+		if (d[j].applied && d[j].p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
+			expected += d[j].p.gain * g->vv[d[j].p.vcpu].ips / g->v.ips;
+		else if (d[j].applied)
+			expected += d[j].p.gain;
+	}
+	if (done) {
+		note_move(c, g);
+		if (c->cfg.guard)
+			guard_start_trial(c, g, act, done, expected);
+	}
+	free(act);
+}
+
 void stage_actuate(struct vn_core *c)
 {
-	int max = 0;
-	struct vn_action *act;
+	struct vn_decision *mine;
 
 	if (c->cfg.dry_run || !c->nr_dec)
 		return;
-	for (int i = 0; i < c->nr_dec; i++)
-		max += c->dec[i].p.kind == VNUMAD_MOVE_GUEST ?
-		       c->dec[i].g ? c->dec[i].g->nr_vcpus + VN_MAX_NODES : 0 : 1;
-	act = xcalloc(max + 1, sizeof(*act));
+	mine = xcalloc(c->nr_dec, sizeof(*mine));
 	/* guest by guest, so that each guest's moves form one trial */
 	for (int i = 0; i < c->nr_dec; i++) {
 		struct vn_guest *g = c->dec[i].g;
-		double expected = 0;
-		int n = 0;
 		bool first = true;
+		int n = 0;
 
 		if (!c->dec[i].accepted)
 			continue;
@@ -209,28 +242,14 @@ void stage_actuate(struct vn_core *c)
 				first = false;
 		if (!first)
 			continue;
-		for (int j = i; j < c->nr_dec; j++) {
-			struct vn_decision *d = &c->dec[j];
-
-			if (!d->accepted || d->g != g)
-				continue;
-			n += apply(c, d, act + n, max - n);
-			if (d->error) {
-				c->stats.actuation_errors++;
-				log_warnx("guest %s: move failed: %s", g->name,
-					  strerror(d->error));
-			}
-			/* a vCPU's gain counts for its share of the guest */
-			if (d->applied && d->p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
-				expected += d->p.gain * g->vv[d->p.vcpu].ips / g->v.ips;
-			else if (d->applied)
-				expected += d->p.gain;
-		}
-		if (!n)
-			continue;
-		note_move(c, g);
-		if (c->cfg.guard)
-			guard_start_trial(c, g, act, n, expected);
+		for (int j = i; j < c->nr_dec; j++)
+			if (c->dec[j].accepted && c->dec[j].g == g)
+				mine[n++] = c->dec[j];
+		core_apply(c, g, mine, n);
+		/* the outcome goes back to the record stage */
+		for (int j = i, k = 0; j < c->nr_dec && k < n; j++)
+			if (c->dec[j].accepted && c->dec[j].g == g)
+				c->dec[j] = mine[k++];
 	}
-	free(act);
+	free(mine);
 }

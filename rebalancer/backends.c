@@ -4,9 +4,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "hostinfo.h"
+#include "log.h"
+#include "sampling.h"
 #include "vnumad.h"
 
 static const struct vn_backend_ops *const backends[] = {
+	&libvirt_backend_ops,
+	&proc_backend_ops,
 	&sim_backend_ops,
 	NULL,
 };
@@ -21,13 +26,22 @@ const struct vn_backend_ops *backend_lookup(const char *name)
 
 /*
  * A model backend brings its own counters; a real host uses the source the
- * configuration asks for.
+ * configuration asks for, and the reason for the choice is logged once.
  */
 const struct vn_sampler_ops *sampler_for(const struct vn_backend *b,
 					 const struct vn_config *cfg)
 {
-	(void)cfg;
+	const struct vn_sampler_ops *s;
+	char why[256] = "";
+
 	if (b->ops == &sim_backend_ops)
 		return &sim_sampler_ops;
-	return NULL;
+	s = sampling_select(cfg, why, sizeof(why));
+	if (why[0]) {
+		if (s)
+			log_info("sampling: %s", why);
+		else
+			log_warnx("sampling: %s", why);
+	}
+	return s;
 }

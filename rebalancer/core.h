@@ -153,6 +153,10 @@ struct vn_core {
 	bool virtual_time;
 	bool decided;		/* the policy ran in the last tick */
 	double start;		/* monotonic time at start */
+	uint64_t tag;		/* tag of the manual move being applied, 0 none */
+	/* told when a migration ends (manual moves follow theirs) */
+	void (*mig_hook)(struct vn_core *c, const struct vn_migration *m, void *arg);
+	void *mig_hook_arg;
 	int hist_baseline;	/* guard windows in ticks */
 	int hist_settle;
 	int hist_judge;
@@ -175,6 +179,7 @@ void stage_guard(struct vn_core *c);	/* guard.c */
 int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
 void stage_arbiter(struct vn_core *c, const struct vnumad_out *out);	/* arbiter.c */
 void stage_actuate(struct vn_core *c);	/* actuate.c */
+void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n);
 void stage_record(struct vn_core *c);	/* report.c */
 
 /* guard.c */
@@ -197,6 +202,7 @@ void plugin_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* actuate.c */
+void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n);
 struct vn_migration *core_migrate(struct vn_core *c, struct vn_guest *g,
 				  int from, int to, uint64_t bytes, bool revert);
 void core_reap_migrations(struct vn_core *c);

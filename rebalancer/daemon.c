@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "control.h"
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
@@ -61,6 +62,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		       (unsigned long long)c->stats.reverted,
 		       c->cfg.dry_run ? " (dry run)" : "");
 	}
+	control_tick(d->control);
 	if ((d->once && c->decided) ||
 	    (d->max_ticks && c->stats.ticks >= d->max_ticks)) {
 		stop(d);

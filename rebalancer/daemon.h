@@ -10,12 +10,14 @@
 
 struct event_base;
 struct event;
+struct vn_control;
 
 /* The running daemon: the core plus its loop and how it was started. */
 struct vn_daemon {
 	struct vn_core core;
 	struct event_base *base;
 	struct event *tick_ev;
+	struct vn_control *control;	/* NULL: none */
 	const char *config_path;	/* NULL: built-in defaults */
 	struct vn_overrides ov;		/* reapplied on reload */
 	uint64_t max_ticks;		/* 0: run until signalled */

@@ -215,7 +215,7 @@ uint64_t hostinfo_cpus_nodes(const cpu_set_t *set)
 
 uint64_t hostinfo_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024], *p, state;
 	unsigned long long st = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -226,8 +226,11 @@ uint64_t hostinfo_starttime(pid_t pid)
 	if (!p)
 		return 0;
 	/* after ") ": state is field 3; starttime is field 22 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-		   "%*d %*d %*d %*d %*d %*d %llu", &st) != 1)
+	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+		   "%*d %*d %*d %*d %*d %*d %llu", &state, &st) != 2)
+		return 0;
+	/* a zombie has no memory or threads left to act on: gone */
+	if (state == 'Z' || state == 'X' || state == 'x')
 		return 0;
 	/* a process that started in the boot's first tick still has a time */
 	return (uint64_t)st + 1;

@@ -47,7 +47,7 @@ cpu_set_t *hostinfo_cpuset_alloc(void);
 void hostinfo_nodes_cpus(uint64_t nodes, cpu_set_t *set);
 uint64_t hostinfo_cpus_nodes(const cpu_set_t *set);
 
-/* Start time of a process in clock ticks since boot; 0 when it is gone. */
+/* Start time of a process in clock ticks since boot; 0 when it is gone (or a zombie). */
 uint64_t hostinfo_starttime(pid_t pid);
 
 /* True when the process still is the one that had this start time. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: vnumad [options]\n"
+"       vnumad status [-c FILE] [--json]\n"
+"       vnumad place NCPUS:MEMORY [-c FILE] [--json]\n"
+"       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force]\n"
 "\n"
 "Keeps the vCPUs of KVM and Xen guests close to their memory, measured with\n"
 "performance counters, and undoes every move that made a guest slower.\n"
@@ -121,6 +125,9 @@ int main(int argc, char **argv)
 	int verbose = 0, opt, r;
 	long ticks;
 
+	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
+			 strcmp(argv[1], "migrate") == 0))
+		return client_main(argc - 1, argv + 1);
 	d.ov.backend = -1;
 	d.ov.log_level = -1;
 	while ((opt = getopt_long(argc, argv, "c:nfvhV", long_options, NULL)) != -1) {
@@ -236,6 +243,13 @@ int main(int argc, char **argv)
 	errors_free(&e);
 	log_setlevel(d.core.cfg.log_level);
 
+	/* two daemons on one host would fight: say so before detaching */
+	if (!d.once && !d.max_ticks && control_answers(d.core.cfg.control)) {
+		log_warnx("another vnumad is running: its control socket %s answers",
+			  d.core.cfg.control);
+		config_free(&d.core.cfg);
+		return 1;
+	}
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
@@ -247,16 +261,32 @@ int main(int argc, char **argv)
 		config_free(&d.core.cfg);
 		return 1;
 	}
+	/* a bounded run is a one-off: it takes no control socket */
+	if (!d.once && !d.max_ticks) {
+		int err;
+
+		d.control = control_open(d.base, d.core.cfg.control, &d.core, &err);
+		if (!d.control && err == -EADDRINUSE) {
+			daemon_fini(&d);
+			config_free(&d.core.cfg);
+			return 1;
+		}
+		if (!d.control)
+			log_warnx("no control socket: vnumad status, place and migrate "
+				  "will not reach this daemon");
+	}
 	r = core_open(&d.core, d.base,
 		      json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
 		      stdout);
 	if (r < 0) {
+		control_close(d.control);
 		core_close(&d.core);
 		daemon_fini(&d);
 		config_free(&d.core.cfg);
 		return 1;
 	}
 	r = daemon_run(&d);
+	control_close(d.control);
 	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
 		 "%llu kept, %llu reverted",
 		 (unsigned long long)d.core.stats.ticks,

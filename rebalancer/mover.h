@@ -85,8 +85,9 @@ struct mover_region {
 
 /*
  * Reads /proc/PID/smaps text and keeps the guest-RAM mappings: readable
- * and writable, not executable, at least min_bytes, anonymous, memfd,
- * hugetlbfs or a shared file; never device (VM_IO, VM_PFNMAP) mappings.
+ * and writable, not executable, at least min_bytes, with resident pages,
+ * anonymous, memfd, hugetlbfs or a shared file; never device (VM_IO,
+ * VM_PFNMAP) mappings.
  * Returns the number kept (*out is malloc'ed) or a negative errno.
  */
 int mover_parse_smaps(FILE *f, uint64_t min_bytes, struct mover_region **out);

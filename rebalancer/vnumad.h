@@ -131,6 +131,7 @@ struct vn_migration {
 	double started, finished;
 	bool revert;		/* moving memory back for the guard */
 	bool reported;		/* the core has logged its outcome */
+	uint64_t tag;		/* who asked: 0 the policy, else a manual move */
 	void *priv;		/* backend's */
 	struct vn_migration *next;
 };

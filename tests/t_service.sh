@@ -28,7 +28,8 @@ sock=$TMP/notify.sock
 socat -u UNIX-RECVFROM:"$sock",fork - >"$TMP/notes" 2>/dev/null &
 lpid=$!
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-NOTIFY_SOCKET=$sock "$VNUMAD" -c etc/vnumad.conf --backend sim --pace \
+sed "s|^control = .*|control = $TMP/control.sock|" etc/vnumad.conf >"$TMP/vnumad.conf"
+NOTIFY_SOCKET=$sock "$VNUMAD" -c "$TMP/vnumad.conf" --backend sim --pace \
 	--interval 100ms --dry-run >/dev/null 2>"$TMP/stderr" &
 pid=$!
 for _ in $(seq 50); do grep -q '^STATUS=tick 3:' "$TMP/notes" && break; sleep 0.1; done

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 conf=$TMP/vnumad.conf
-cp etc/vnumad.conf "$conf"
+sed "s|^control = .*|control = $TMP/control.sock|" etc/vnumad.conf >"$conf"
 "$VNUMAD" -c "$conf" --backend sim --pace --interval 100ms --dry-run \
 	>"$TMP/stdout" 2>"$TMP/stderr" &
 pid=$!
@@ -27,14 +27,15 @@ kill -USR1 $pid
 wait_for 'state: tick [0-9]+, 6 guests, policy locality' "$TMP/stderr"
 wait_for 'guest web1: vCPUs on nodes' "$TMP/stderr"
 
-printf '[daemon]\ninterval = soon\n' >"$conf"
+printf '[daemon]\ninterval = soon\ncontrol = %s\n' "$TMP/control.sock" >"$conf"
 kill -HUP $pid
 wait_for "vnumad.conf:2: \[daemon\] interval: 'soon'" "$TMP/stderr"
 wait_for 'reload rejected \(1 error\); the running configuration stays' "$TMP/stderr"
 kill -0 $pid 2>/dev/null || fail "daemon died on a bad reload"
 
 # the file's interval loses to --interval from the command line
-printf '[daemon]\ninterval = 200ms\n[policy]\nname = locality\n' >"$conf"
+printf '[daemon]\ninterval = 200ms\ncontrol = %s\n[policy]\nname = locality\n' \
+	"$TMP/control.sock" >"$conf"
 kill -HUP $pid
 wait_for 'configuration reloaded: policy locality, interval 0.1s, dry run' "$TMP/stderr"
 

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Prometheus endpoint: the text exposition format 0.0.4 over HTTP, served
+ * by libevent's evhttp on the daemon's loop at [daemon] metrics = ADDR:PORT.
+ * Every response is built from the core's state when it is asked for, so the
+ * endpoint costs nothing per tick.
+ */
+#ifndef VN_METRICS_H
+#define VN_METRICS_H
+
+#include <stddef.h>
+
+struct event_base;
+struct evbuffer;
+struct vn_core;
+struct vn_metrics;
+
+/*
+ * Parses "ADDR:PORT": an IPv4 address, a bracketed IPv6 address ("[::1]:9464")
+ * or a host name, and a port of 1 to 65535. Fills host (NUL-terminated, at
+ * most len bytes) and *port; returns 0, or -1 with a static reason in *why.
+ * Resolves nothing, so the configuration check can use it.
+ */
+int metrics_parse_address(const char *s, char *host, size_t len,
+			  unsigned *port, const char **why);
+
+/*
+ * Resolves and binds addr, and serves GET and HEAD of /metrics (and a short
+ * pointer at /) on base from then on. Returns NULL after logging why: a bad
+ * address, a name that does not resolve, a port already in use. c is read at
+ * each request and must outlive the endpoint.
+ */
+struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
+				struct vn_core *c);
+/* Closes the socket and every open connection; NULL is a no-op. */
+void metrics_close(struct vn_metrics *m);
+
+/* Appends the whole exposition of c to b; returns 0, or -1 out of memory. */
+int metrics_render(const struct vn_core *c, struct evbuffer *b);
+
+#endif

@@ -1,0 +1,852 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The memory mover: batched move_pages(2) on a guest's RAM mappings, in one
+ * worker thread shared by all migrations.
+ *
+ * A migration walks the guest-RAM mappings of the QEMU process (from
+ * /proc/PID/smaps) window by window. For each window it asks the kernel
+ * where the pages are (move_pages with no target nodes), then moves those
+ * on the source node. Where transparent huge pages may back the mapping it
+ * first moves the 2 MiB-aligned pages alone: moving a huge page through its
+ * first address moves it whole, while its other 511 addresses, given in the
+ * same call, would fail as busy. A second look then finds the small pages
+ * still to move.
+ *
+ * The window is sized from the measured cost per page so that one call
+ * takes about call_target (10 ms): the kernel holds the mm's locks for the
+ * call, and a long call stalls the guest. Until a cost is measured, a copy
+ * speed of 2 GB/s is assumed. A virtual clock spreads the bytes over time at
+ * the configured rate, shared by all migrations. The worker never touches
+ * the core's structures: it publishes figures under the mutex and pokes an
+ * eventfd; the loop copies them into the struct vn_migration.
+ *
+ * We do not use migrate_pages(2) for whole-node moves: one call moves
+ * everything, can take seconds, and can be neither paced nor cancelled.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <numaif.h>
+
+#include "hostinfo.h"
+#include "log.h"
+#include "mover.h"
+#include "util.h"
+#include "vnumad.h"
+
+#define MAX_WINDOW	32768		/* pages looked at in one call */
+#define ASSUMED_BPS	2e9		/* copy speed until one is measured */
+#define NOTIFY_EVERY	0.05		/* seconds between progress reports */
+#define RATE_SLICE	0.05		/* a window holds at most this much rate */
+#define THP_SIZE	(2 * MiB)
+#define GIGANTIC	(1 * GiB)
+#define ENOMEM_STREAK	3		/* full windows that mean "target full" */
+
+/* What only the worker touches while a job runs. */
+struct mv_work {
+	struct mover_region *reg;
+	int nr_reg;
+	bool started;
+	int ri;			/* current region */
+	uintptr_t cursor;	/* next address in it */
+	double ns_move;		/* measured cost of a moved page, ns; 0 unknown */
+	double ns_query;
+	int enomem_streak;
+	bool refused_noted;
+	void **addr;		/* [MAX_WINDOW] */
+	int *q1, *q2, *st, *nodes, *idx;
+	void **sub;
+};
+
+struct mv_job {
+	/* fixed at start */
+	pid_t pid;
+	uint64_t starttime;
+	int from, to;
+	uint64_t bytes;		/* 0: all */
+	/* shared, under mv->lock */
+	struct vn_migration *m;	/* NULL once terminal or cancelled */
+	bool cancel;
+	bool finished;
+	enum vn_mig_state result;
+	uint64_t done, failed;
+	int error;
+	char note[160];		/* logged by the loop when the job ends */
+	struct mv_job *next;
+	/* the worker's */
+	struct mv_work w;
+};
+
+struct vn_mover {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool thread_started;
+	bool stop;
+	int efd;
+	bool notified;		/* a poke is pending */
+	double last_notify;
+	struct event *ev;
+	struct mv_job *jobs;
+	double rate;
+	double next_at;		/* virtual clock of the rate limit */
+	double call_target;
+	uint64_t min_region;
+	int move_flags;
+	struct vn_mover_stats st;
+};
+
+/* Settings a window runs with, copied under the lock. */
+struct mv_settings {
+	double rate;
+	double call_target;
+	uint64_t min_region;
+};
+
+/* Results of one window, handed from the worker to the shared figures. */
+struct mv_round {
+	struct mover_tally t;
+	uint64_t attempted;	/* bytes handed to move calls */
+	int fatal;		/* errno that ends the job, 0 none */
+	bool end;		/* nothing left to look at */
+	uint64_t moves, queries, pages;
+	uint64_t min_batch, max_batch;
+	double max_move, max_query, total_move;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void mover_account(const int *status, int n, int from, int to, size_t page,
+		   struct mover_tally *t)
+{
+	for (int i = 0; i < n; i++) {
+		int s = status[i], e;
+
+		if (s == to) {
+			t->done += page;
+			continue;
+		}
+		if (s == -ENOENT || s == -EFAULT)
+			continue;	/* unmapped meanwhile: nothing to move */
+		if (s >= 0 && s != from)
+			continue;	/* moved elsewhere by someone else */
+		e = s < 0 ? -s : EBUSY;
+		if (e == EAGAIN)
+			e = EBUSY;
+		t->failed += page;
+		if (!t->error)
+			t->error = e;
+		if (e == ENOMEM)
+			t->nomem++;
+		else if (e == EBUSY)
+			t->busy++;
+	}
+}
+
+static bool has_flag(const char *vmflags, const char *f)
+{
+	for (const char *p = vmflags; (p = strstr(p, f)); p++)
+		if ((p == vmflags || p[-1] == ' ') && (p[2] == ' ' || p[2] == '\n' ||
+						       p[2] == '\0'))
+			return true;
+	return false;
+}
+
+/* Decides whether one parsed smaps entry is guest RAM. */
+static bool is_guest_ram(const char *perms, const char *path, const char *vmflags,
+			 uint64_t size, uint64_t min_bytes)
+{
+	bool shared = perms[3] == 's';
+
+	if (perms[0] != 'r' || perms[1] != 'w' || perms[2] == 'x' || size < min_bytes)
+		return false;
+	if (has_flag(vmflags, "io") || has_flag(vmflags, "pf"))
+		return false;	/* device memory (VFIO BARs, ivshmem doorbells) */
+	if (has_flag(vmflags, "ht"))
+		return true;	/* hugetlbfs, whatever its path */
+	if (!path[0] || strncmp(path, "[anon:", 6) == 0)
+		return true;
+	if (path[0] == '[')
+		return false;	/* [heap], [stack] and the like */
+	if (strncmp(path, "/memfd:", 7) == 0 || strncmp(path, "/anon_hugepage", 14) == 0)
+		return true;
+	/* memory-backend-file: a shared mapping of a file on tmpfs or disk */
+	return shared;
+}
+
+int mover_parse_smaps(FILE *f, uint64_t min_bytes, struct mover_region **out)
+{
+	char *line = NULL, perms[8] = "", path[512] = "";
+	size_t cap = 0;
+	struct mover_region *r = NULL, cur = { 0 };
+	int n = 0, alloc = 0;
+	bool in = false, thp = false, empty = false;
+
+	*out = NULL;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long start, end, kb;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %*u %n", &start, &end, perms, &off) == 3 &&
+		    off > 0) {
+			size_t l;
+
+			snprintf(path, sizeof(path), "%s", line + off);
+			l = strlen(path);
+			while (l && (path[l - 1] == '\n' || path[l - 1] == ' '))
+				path[--l] = '\0';
+			cur = (struct mover_region){ .start = start, .end = end, .page = 4096 };
+			in = true;
+			thp = false;
+			empty = false;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Rss: %lu kB", &kb) == 1)
+			empty = kb == 0;	/* nothing resident: nothing to move */
+		else if (sscanf(line, "KernelPageSize: %lu kB", &kb) == 1 && kb)
+			cur.page = (size_t)kb * 1024;
+		else if ((sscanf(line, "AnonHugePages: %lu kB", &kb) == 1 ||
+			  sscanf(line, "ShmemPmdMapped: %lu kB", &kb) == 1 ||
+			  sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1) && kb)
+			thp = true;
+		else if (strncmp(line, "VmFlags:", 8) == 0) {
+			in = false;
+			if (empty || !is_guest_ram(perms, path, line + 8, cur.end - cur.start,
+						   min_bytes))
+				continue;
+			cur.thp = cur.page == 4096 && (thp || has_flag(line + 8, "hg"));
+			if (cur.page >= GIGANTIC)
+				cur.refused = "1 GiB huge pages are not moved: copying one takes "
+					      "longer than a batch may stall the guest";
+			if (n == alloc) {
+				alloc = alloc ? alloc * 2 : 8;
+				r = xreallocarray(r, alloc, sizeof(*r));
+			}
+			r[n++] = cur;
+		}
+	}
+	free(line);
+	*out = r;
+	return n;
+}
+
+/* Reads the guest-RAM mappings of the job's process. */
+static int load_regions(const struct mv_settings *set, struct mv_job *j)
+{
+	char path[64];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)j->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = mover_parse_smaps(f, set->min_region, &j->w.reg);
+	fclose(f);
+	if (n >= 0)
+		j->w.nr_reg = n;
+	return n;
+}
+
+static void work_alloc(struct mv_work *w)
+{
+	w->addr = xcalloc(MAX_WINDOW, sizeof(*w->addr));
+	w->sub = xcalloc(MAX_WINDOW, sizeof(*w->sub));
+	w->q1 = xcalloc(MAX_WINDOW, sizeof(int));
+	w->q2 = xcalloc(MAX_WINDOW, sizeof(int));
+	w->st = xcalloc(MAX_WINDOW, sizeof(int));
+	w->nodes = xcalloc(MAX_WINDOW, sizeof(int));
+	w->idx = xcalloc(MAX_WINDOW, sizeof(int));
+}
+
+static void work_free(struct mv_work *w)
+{
+	free(w->reg);
+	free(w->addr);
+	free(w->sub);
+	free(w->q1);
+	free(w->q2);
+	free(w->st);
+	free(w->nodes);
+	free(w->idx);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Where the pages are: one query call, timed. */
+static long query(struct mv_job *j, void **addr, int n, int *status,
+		  struct mv_round *rd)
+{
+	double t0 = mono(), dt;
+	long r;
+
+	r = move_pages(j->pid, (unsigned long)n, addr, NULL, status, 0);
+	dt = mono() - t0;
+	rd->queries++;
+	if (dt > rd->max_query)
+		rd->max_query = dt;
+	if (r == 0 && n >= 16) {
+		double ns = dt * 1e9 / n;
+
+		j->w.ns_query = j->w.ns_query ? 0.7 * j->w.ns_query + 0.3 * ns : ns;
+	}
+	return r < 0 ? -errno : r;
+}
+
+/* One move call of n pages to j->to, timed; fills status. */
+static long move(struct vn_mover *mv, struct mv_job *j, void **addr, int n,
+		 int *status, size_t page, struct mv_round *rd)
+{
+	double t0, dt, ns;
+	long r;
+
+	for (int i = 0; i < n; i++)
+		j->w.nodes[i] = j->to;
+	t0 = mono();
+	r = move_pages(j->pid, (unsigned long)n, addr, j->w.nodes, status, mv->move_flags);
+	if (r < 0 && errno == EPERM && (mv->move_flags & MPOL_MF_MOVE_ALL)) {
+		/* MOVE_ALL (pages shared with a vhost-user process) needs CAP_SYS_NICE */
+		mv->move_flags = MPOL_MF_MOVE;
+		r = move_pages(j->pid, (unsigned long)n, addr, j->w.nodes, status,
+			       mv->move_flags);
+	}
+	dt = mono() - t0;
+	if (r < 0)
+		return -errno;
+	rd->moves++;
+	rd->pages += (uint64_t)n;
+	rd->total_move += dt;
+	if (dt > rd->max_move)
+		rd->max_move = dt;
+	if (!rd->min_batch || (uint64_t)n < rd->min_batch)
+		rd->min_batch = (uint64_t)n;
+	if ((uint64_t)n > rd->max_batch)
+		rd->max_batch = (uint64_t)n;
+	/* cost per 4 KiB of copy, so that huge pages weigh what they copy */
+	ns = dt * 1e9 / ((double)n * (double)page / 4096.0);
+	if (n >= 8 || page > 4096)
+		j->w.ns_move = j->w.ns_move ? 0.7 * j->w.ns_move + 0.3 * ns : ns;
+	return r;
+}
+
+/* Pages per window: call_target worth of copying and of looking, and of rate. */
+static int window_pages(const struct mv_settings *set, struct mv_job *j,
+			size_t page)
+{
+	double per4k = MAX(j->w.ns_move, 4096.0 / ASSUMED_BPS * 1e9);
+	double pages = set->call_target * 1e9 / (per4k * (double)page / 4096.0);
+
+	if (j->w.ns_query > 0)
+		pages = MIN(pages, set->call_target * 1e9 / j->w.ns_query);
+	if (set->rate > 0)
+		pages = MIN(pages, set->rate * RATE_SLICE / (double)page);
+	if (pages > MAX_WINDOW)
+		pages = MAX_WINDOW;
+	return pages < 1 ? 1 : (int)pages;
+}
+
+static int remaining_pages(const struct mv_job *j, uint64_t done, size_t page)
+{
+	uint64_t left;
+
+	if (!j->bytes)
+		return MAX_WINDOW;
+	left = j->bytes > done ? j->bytes - done : 0;
+	return (int)MIN((uint64_t)MAX_WINDOW, (left + page - 1) / page);
+}
+
+/*
+ * One window of the current region: look, move what is on `from`, account.
+ * Runs without the lock; done is the job's total so far.
+ */
+static void job_window(struct vn_mover *mv, const struct mv_settings *set,
+		       struct mv_job *j, uint64_t done, struct mv_round *rd)
+{
+	struct mv_work *w = &j->w;
+	struct mover_region *reg;
+	int n, k = 0, left, last;
+	long r;
+
+	if (!w->started) {
+		w->started = true;
+		work_alloc(w);
+		r = load_regions(set, j);
+		if (r < 0) {
+			rd->fatal = (int)-r;
+			return;
+		}
+		if (!w->nr_reg) {
+			snprintf(j->note, sizeof(j->note),
+				 "no guest-RAM mapping of %llu MiB or more in /proc/%d/smaps",
+				 (unsigned long long)(set->min_region / MiB), (int)j->pid);
+			rd->end = true;
+			return;
+		}
+		w->cursor = w->reg[0].start;
+	}
+	while (w->ri < w->nr_reg && w->cursor >= w->reg[w->ri].end) {
+		w->ri++;
+		if (w->ri < w->nr_reg)
+			w->cursor = w->reg[w->ri].start;
+	}
+	if (w->ri >= w->nr_reg) {
+		rd->end = true;
+		return;
+	}
+	/* the pid may have been reused by now: act only on the guest */
+	if (!hostinfo_same_process(j->pid, j->starttime)) {
+		rd->fatal = ESRCH;
+		return;
+	}
+	reg = &w->reg[w->ri];
+	n = window_pages(set, j, reg->page);
+	n = (int)MIN((uintptr_t)n, (reg->end - w->cursor) / reg->page);
+	if (n < 1) {
+		w->cursor = reg->end;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		w->addr[i] = (void *)(w->cursor + (uintptr_t)i * reg->page);
+	r = query(j, w->addr, n, w->q1, rd);
+	if (r < 0) {
+		rd->fatal = (int)-r;
+		return;
+	}
+	left = remaining_pages(j, done, reg->page);
+	last = n - 1;
+	for (int i = 0; i < n; i++) {
+		if (w->q1[i] != j->from)
+			continue;
+		if (k == left) {
+			last = i - 1;	/* enough: the rest waits for no one */
+			break;
+		}
+		w->idx[k++] = i;
+	}
+	w->cursor += (uintptr_t)(last + 1) * reg->page;
+	if (!k)
+		return;
+	rd->attempted += (uint64_t)k * reg->page;
+	if (reg->refused) {
+		/* counted as failed so that the operator sees how much stayed */
+		for (int i = 0; i < k; i++)
+			w->st[i] = -EOPNOTSUPP;
+		mover_account(w->st, k, j->from, j->to, reg->page, &rd->t);
+		if (!w->refused_noted) {
+			w->refused_noted = true;
+			snprintf(j->note, sizeof(j->note), "%s", reg->refused);
+		}
+		return;
+	}
+	/* q2 holds, for every page that was on `from`, where it is before the last call */
+	for (int i = 0; i < n; i++)
+		w->q2[i] = w->q1[i];
+	if (reg->thp) {
+		int a = 0;
+
+		for (int x = 0; x < k; x++)
+			if (!((uintptr_t)w->addr[w->idx[x]] & (THP_SIZE - 1)))
+				w->sub[a++] = w->addr[w->idx[x]];
+		if (a) {
+			r = move(mv, j, w->sub, a, w->st, THP_SIZE, rd);
+			if (r < 0 && r != -ENOMEM) {
+				rd->fatal = (int)-r;
+				return;
+			}
+			r = query(j, w->addr, n, w->q2, rd);
+			if (r < 0) {
+				rd->fatal = (int)-r;
+				return;
+			}
+		}
+	}
+	/* the small pages (or everything) still on `from` */
+	{
+		int m = 0;
+
+		for (int x = 0; x < k; x++)
+			if (w->q2[w->idx[x]] == j->from)
+				w->sub[m++] = w->addr[w->idx[x]];
+		if (m) {
+			r = move(mv, j, w->sub, m, w->st, reg->page, rd);
+			if (r == -ENOMEM) {
+				/* the kernel could not even start: the whole call failed */
+				for (int x = 0; x < m; x++)
+					w->st[x] = -ENOMEM;
+			} else if (r < 0) {
+				rd->fatal = (int)-r;
+				return;
+			} else if (r > 0) {
+				/* some not moved, and their status is not to be trusted */
+				r = query(j, w->sub, m, w->st, rd);
+				if (r < 0) {
+					rd->fatal = (int)-r;
+					return;
+				}
+			}
+			m = 0;
+			for (int x = 0; x < k; x++)
+				if (w->q2[w->idx[x]] == j->from)
+					w->q2[w->idx[x]] = w->st[m++];
+		}
+	}
+	for (int x = 0; x < k; x++)
+		w->st[x] = w->q2[w->idx[x]];
+	mover_account(w->st, k, j->from, j->to, reg->page, &rd->t);
+	/* a target that refuses every page is full: stop asking */
+	if (rd->t.nomem && rd->t.nomem * reg->page == rd->t.failed && !rd->t.done) {
+		if (++w->enomem_streak >= ENOMEM_STREAK) {
+			snprintf(j->note, sizeof(j->note), "node %d has no free memory left",
+				 j->to);
+			rd->fatal = ENOMEM;
+		}
+	} else {
+		w->enomem_streak = 0;
+	}
+}
+
+static void poke(struct vn_mover *mv)
+{
+	uint64_t one = 1;
+
+	if (mv->notified)
+		return;
+	mv->notified = true;
+	mv->last_notify = mono();
+	if (write(mv->efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow with one poke pending */
+	}
+}
+
+/* Ends a job; an error that stops it replaces the first per-page one. */
+static void finish(struct vn_mover *mv, struct mv_job *j, enum vn_mig_state s,
+		   int error)
+{
+	j->finished = true;
+	j->result = s;
+	if (error)
+		j->error = error;
+	poke(mv);
+}
+
+/* The next job to serve: round robin by moving the served one to the tail. */
+static struct mv_job *pick(struct vn_mover *mv)
+{
+	struct mv_job **pp = &mv->jobs, *j;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (!(*pp)->finished)
+			break;
+	j = *pp;
+	if (!j || !j->next)
+		return j;
+	*pp = j->next;
+	j->next = NULL;
+	for (pp = &mv->jobs; *pp; pp = &(*pp)->next)
+		;
+	*pp = j;
+	return j;
+}
+
+static void merge_stats(struct vn_mover *mv, const struct mv_round *rd)
+{
+	struct vn_mover_stats *s = &mv->st;
+
+	s->moves += rd->moves;
+	s->queries += rd->queries;
+	s->pages += rd->pages;
+	s->total_move += rd->total_move;
+	if (rd->max_move > s->max_move)
+		s->max_move = rd->max_move;
+	if (rd->max_query > s->max_query)
+		s->max_query = rd->max_query;
+	if (rd->min_batch && (!s->min_batch || rd->min_batch < s->min_batch))
+		s->min_batch = rd->min_batch;
+	if (rd->max_batch > s->max_batch)
+		s->max_batch = rd->max_batch;
+}
+
+static void *worker(void *arg)
+{
+	struct vn_mover *mv = arg;
+
+	pthread_mutex_lock(&mv->lock);
+	while (!mv->stop) {
+		struct mv_job *j = pick(mv);
+		struct mv_settings set;
+		struct mv_round rd;
+		double now, t0;
+		uint64_t done;
+
+		if (!j) {
+			pthread_cond_wait(&mv->cond, &mv->lock);
+			continue;
+		}
+		if (j->cancel) {
+			finish(mv, j, VN_MIG_CANCELLED, 0);
+			continue;
+		}
+		now = mono();
+		if (mv->rate > 0 && now < mv->next_at) {
+			/* paced: sleep until the clock allows more, or a cancel */
+			double at = mv->next_at;
+			struct timespec ts = { (time_t)at, (long)((at - (double)(time_t)at) * 1e9) };
+
+			pthread_cond_timedwait(&mv->cond, &mv->lock, &ts);
+			continue;
+		}
+		set = (struct mv_settings){ mv->rate, mv->call_target, mv->min_region };
+		done = j->done;
+		pthread_mutex_unlock(&mv->lock);
+
+		memset(&rd, 0, sizeof(rd));
+		t0 = mono();
+		job_window(mv, &set, j, done, &rd);
+
+		/* a process that died under the call gives EINVAL (no mm) or ESRCH */
+		if (rd.fatal && rd.fatal != ESRCH &&
+		    !hostinfo_same_process(j->pid, j->starttime))
+			rd.fatal = ESRCH;
+
+		pthread_mutex_lock(&mv->lock);
+		merge_stats(mv, &rd);
+		if (mv->rate > 0 && rd.attempted)
+			mv->next_at = MAX(mv->next_at, t0) + (double)rd.attempted / mv->rate;
+		j->done += rd.t.done;
+		j->failed += rd.t.failed;
+		if (rd.t.error && !j->error)
+			j->error = rd.t.error;
+		if (j->cancel)
+			finish(mv, j, VN_MIG_CANCELLED, 0);
+		else if (rd.fatal)
+			finish(mv, j, VN_MIG_FAILED, rd.fatal);
+		else if (j->bytes && j->done >= j->bytes)
+			finish(mv, j, VN_MIG_DONE, 0);
+		else if (rd.end)
+			finish(mv, j, j->failed ? VN_MIG_FAILED : VN_MIG_DONE, 0);
+		else if (mono() - mv->last_notify >= NOTIFY_EVERY)
+			poke(mv);
+	}
+	pthread_mutex_unlock(&mv->lock);
+	return NULL;
+}
+
+/* Loop side: copies the figures into the migrations, reaps finished jobs. */
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct vn_mover *mv = arg;
+	struct mv_job *gone = NULL, **pp;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("mover: eventfd");
+	pthread_mutex_lock(&mv->lock);
+	mv->notified = false;
+	for (pp = &mv->jobs; *pp; ) {
+		struct mv_job *j = *pp;
+		struct vn_migration *m = j->m;
+
+		if (m) {
+			m->done = j->done;
+			m->failed = j->failed;
+			m->error = j->error;
+		}
+		if (!j->finished) {
+			pp = &j->next;
+			continue;
+		}
+		if (m) {
+			m->state = j->result;
+			m->priv = NULL;
+			j->m = NULL;
+		}
+		*pp = j->next;
+		j->next = gone;
+		gone = j;
+	}
+	pthread_mutex_unlock(&mv->lock);
+	while (gone) {
+		struct mv_job *j = gone;
+
+		gone = j->next;
+		if (j->note[0])
+			log_info("memory of process %d, node %d to %d: %s", (int)j->pid,
+				 j->from, j->to, j->note);
+		work_free(&j->w);
+		free(j);
+	}
+}
+
+struct vn_mover *mover_new(struct event_base *base)
+{
+	struct vn_mover *mv = xcalloc(1, sizeof(*mv));
+	pthread_condattr_t ca;
+	int r;
+
+	mv->efd = -1;
+	pthread_mutex_init(&mv->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mv->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	mv->call_target = 0.010;
+	mv->min_region = 32 * MiB;
+	mv->move_flags = MPOL_MF_MOVE_ALL;
+	mv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (mv->efd < 0) {
+		log_warn("mover: eventfd");
+		mover_free(mv);
+		return NULL;
+	}
+	mv->ev = event_new(base, mv->efd, EV_READ | EV_PERSIST, on_notify, mv);
+	if (!mv->ev || event_add(mv->ev, NULL) < 0) {
+		log_warnx("mover: cannot watch its eventfd");
+		mover_free(mv);
+		return NULL;
+	}
+	r = pthread_create(&mv->thread, NULL, worker, mv);
+	if (r) {
+		errno = r;
+		log_warn("mover: cannot start its thread");
+		mover_free(mv);
+		return NULL;
+	}
+	mv->thread_started = true;
+	return mv;
+}
+
+void mover_free(struct vn_mover *mv)
+{
+	if (!mv)
+		return;
+	pthread_mutex_lock(&mv->lock);
+	mv->stop = true;
+	pthread_cond_broadcast(&mv->cond);
+	pthread_mutex_unlock(&mv->lock);
+	if (mv->thread_started)
+		pthread_join(mv->thread, NULL);
+	while (mv->jobs) {
+		struct mv_job *j = mv->jobs;
+
+		mv->jobs = j->next;
+		if (j->m) {
+			j->m->done = j->done;
+			j->m->failed = j->failed;
+			j->m->state = j->finished ? j->result : VN_MIG_CANCELLED;
+			j->m->priv = NULL;
+		}
+		work_free(&j->w);
+		free(j);
+	}
+	if (mv->ev)
+		event_free(mv->ev);
+	if (mv->efd >= 0)
+		close(mv->efd);
+	pthread_cond_destroy(&mv->cond);
+	pthread_mutex_destroy(&mv->lock);
+	free(mv);
+}
+
+void mover_set_rate(struct vn_mover *mv, double bytes_per_second)
+{
+	pthread_mutex_lock(&mv->lock);
+	mv->rate = bytes_per_second > 0 ? bytes_per_second : 0;
+	pthread_cond_broadcast(&mv->cond);
+	pthread_mutex_unlock(&mv->lock);
+}
+
+void mover_set_call_target(struct vn_mover *mv, double seconds)
+{
+	pthread_mutex_lock(&mv->lock);
+	mv->call_target = seconds > 0 ? seconds : 0.010;
+	pthread_mutex_unlock(&mv->lock);
+}
+
+void mover_set_min_region(struct vn_mover *mv, uint64_t bytes)
+{
+	pthread_mutex_lock(&mv->lock);
+	mv->min_region = bytes;
+	pthread_mutex_unlock(&mv->lock);
+}
+
+int mover_start(struct vn_mover *mv, pid_t pid, uint64_t starttime,
+		struct vn_migration *m)
+{
+	struct mv_job *j, **pp;
+
+	if (pid <= 0 || m->from < 0 || m->to < 0)
+		return -EINVAL;
+	if (!starttime)
+		starttime = hostinfo_starttime(pid);
+	if (!hostinfo_same_process(pid, starttime))
+		return -ESRCH;
+	j = xcalloc(1, sizeof(*j));
+	j->pid = pid;
+	j->starttime = starttime;
+	j->from = m->from;
+	j->to = m->to;
+	j->bytes = m->bytes;
+	j->m = m;
+	m->priv = j;
+	m->state = VN_MIG_RUNNING;
+	pthread_mutex_lock(&mv->lock);
+	for (pp = &mv->jobs; *pp; pp = &(*pp)->next)
+		;
+	*pp = j;
+	mv->st.jobs++;
+	pthread_cond_broadcast(&mv->cond);
+	pthread_mutex_unlock(&mv->lock);
+	return 0;
+}
+
+void mover_cancel(struct vn_mover *mv, struct vn_migration *m)
+{
+	pthread_mutex_lock(&mv->lock);
+	for (struct mv_job *j = mv->jobs; j; j = j->next) {
+		if (j->m != m)
+			continue;
+		j->cancel = true;
+		m->done = j->done;
+		m->failed = j->failed;
+		m->error = j->error;
+		/* one that ended before the loop heard of it keeps its outcome */
+		m->state = j->finished ? j->result : VN_MIG_CANCELLED;
+		m->priv = NULL;
+		j->m = NULL;
+		pthread_cond_broadcast(&mv->cond);
+		break;
+	}
+	pthread_mutex_unlock(&mv->lock);
+}
+
+void mover_get_stats(struct vn_mover *mv, struct vn_mover_stats *st)
+{
+	pthread_mutex_lock(&mv->lock);
+	*st = mv->st;
+	pthread_mutex_unlock(&mv->lock);
+}
+
+int mover_busy(struct vn_mover *mv)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&mv->lock);
+	for (struct mv_job *j = mv->jobs; j; j = j->next)
+		n += !j->finished;
+	pthread_mutex_unlock(&mv->lock);
+	return n;
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel's automatic NUMA balancing: detect it, and leave it, warn about
+ * it or hold it off while vnumad runs (see numab.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "numab.h"
+#include "privs.h"
+
+#define SYSCTL	"/proc/sys/kernel/numa_balancing"
+
+static struct {
+	char sysctl[256];
+	char saved[512];
+	bool paths_set;
+	bool changed;
+	int original;
+	bool atexit_done;
+} nb = { .sysctl = SYSCTL };
+
+void numab_set_paths(const char *sysctl, const char *saved)
+{
+	snprintf(nb.sysctl, sizeof(nb.sysctl), "%s", sysctl ? sysctl : SYSCTL);
+	snprintf(nb.saved, sizeof(nb.saved), "%s", saved ? saved : "");
+	nb.paths_set = sysctl || saved;
+}
+
+/* Reads one small integer from a file; the value or -errno. */
+static int read_int(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long v;
+	char *end;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return (int)n;
+	}
+	close(fd);
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	if (end == buf || v < 0 || v > 255)
+		return -EINVAL;
+	return (int)v;
+}
+
+static int write_int(const char *path, int v, int flags)
+{
+	char buf[16];
+	int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
+	int len = snprintf(buf, sizeof(buf), "%d\n", v), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, (size_t)len) != len)
+		r = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
+int numab_read(void)
+{
+	return read_int(nb.sysctl);
+}
+
+bool numab_changed(void)
+{
+	return nb.changed;
+}
+
+static const char *mode_name(int v)
+{
+	switch (v) {
+	case 0: return "off";
+	case 1: return "on";
+	case 2: return "on for memory tiering";
+	default: return "on, with memory tiering";
+	}
+}
+
+void numab_restore(void)
+{
+	int r;
+
+	if (!nb.changed)
+		return;
+	nb.changed = false;
+	r = write_int(nb.sysctl, nb.original, O_TRUNC);
+	if ((r == -EPERM || r == -EACCES) && privs_raise(CAP_SYS_ADMIN) == 0) {
+		/* the kernel wants CAP_SYS_ADMIN for this sysctl; privs kept it aside */
+		r = write_int(nb.sysctl, nb.original, O_TRUNC);
+		privs_lower(CAP_SYS_ADMIN);
+	}
+	if (r < 0) {
+		log_warnx("cannot restore %s to %d: %s; set it back with "
+			  "sysctl kernel.numa_balancing=%d", nb.sysctl, nb.original,
+			  strerror(-r), nb.original);
+		return;
+	}
+	if (nb.saved[0])
+		unlink(nb.saved);
+	log_info("kernel NUMA balancing restored: %s (%d)", mode_name(nb.original),
+		 nb.original);
+}
+
+static void restore_at_exit(void)
+{
+	numab_restore();
+}
+
+int numab_setup(const struct vn_config *cfg)
+{
+	int cur = numab_read(), saved, r;
+
+	if (!nb.paths_set && cfg->state_dir)
+		snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
+			 cfg->state_dir);
+	if (cur == -ENOENT) {
+		log_debug("this kernel has no automatic NUMA balancing");
+		return 0;
+	}
+	if (cur < 0) {
+		log_warnx("cannot read %s: %s", nb.sysctl, strerror(-cur));
+		return 0;
+	}
+	saved = nb.saved[0] ? read_int(nb.saved) : -ENOENT;
+	if (saved > 0 && cur == 0) {
+		/* a vnumad that did not exit cleanly left it off */
+		log_info("kernel NUMA balancing was %s before a previous vnumad switched "
+			 "it off", mode_name(saved));
+		nb.original = saved;
+		nb.changed = true;
+		if (!nb.atexit_done && atexit(restore_at_exit) == 0)
+			nb.atexit_done = true;
+		if (cfg->numa_balancing != VN_NUMAB_DISABLE || cfg->dry_run) {
+			numab_restore();
+			cur = saved;
+		} else {
+			return 0;	/* held off already; restored at exit */
+		}
+	} else if (saved >= 0 && nb.saved[0]) {
+		unlink(nb.saved);	/* stale: someone set it since */
+	}
+	if (cur == 0 || cfg->numa_balancing == VN_NUMAB_LEAVE)
+		return 0;
+	if (cfg->numa_balancing == VN_NUMAB_WARN || cfg->dry_run) {
+		log_warnx("the kernel's automatic NUMA balancing is %s (%s = %d): it moves "
+			  "the same threads and pages as vnumad and the two will undo each "
+			  "other's work; [backend] numa_balancing = disable switches it off "
+			  "while vnumad runs%s", mode_name(cur), nb.sysctl, cur,
+			  cfg->dry_run ? " (a dry run leaves it as it is)" : "");
+		return 0;
+	}
+	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0)
+		log_debug("cannot keep the NUMA balancing setting in %s: %s", nb.saved,
+			  strerror(-r));
+	r = write_int(nb.sysctl, 0, O_TRUNC);
+	if (r < 0) {
+		if (nb.saved[0])
+			unlink(nb.saved);
+		log_warnx("cannot switch the kernel's automatic NUMA balancing off "
+			  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));
+		return r;
+	}
+	nb.original = cur;
+	nb.changed = true;
+	if (!nb.atexit_done && atexit(restore_at_exit) == 0)
+		nb.atexit_done = true;
+	log_info("kernel NUMA balancing switched off while vnumad runs (was %s)",
+		 mode_name(cur));
+	return 0;
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Dropping capabilities after start-up, with libcap-ng.
+ *
+ * vnumad stays uid 0 (its state directory, libvirt's root socket and pid
+ * files are root's, reached as their owner without any capability) and
+ * keeps in its effective set only:
+ *
+ *   CAP_SYS_NICE    sched_setaffinity on vCPU threads of another user
+ *                   (QEMU runs as libvirt-qemu), and move_pages with
+ *                   MPOL_MF_MOVE_ALL for guest RAM shared with a vhost-user
+ *                   process;
+ *   CAP_SYS_PTRACE  the ptrace access check of /proc/PID/smaps, numa_maps,
+ *                   move_pages and perf_event_open on another user's
+ *                   process;
+ *   CAP_PERFMON     per-thread PMU counting at perf_event_paranoid > 1
+ *                   (CAP_SYS_ADMIN on kernels older than 5.8, which lack
+ *                   CAP_PERFMON).
+ *
+ * CAP_SYS_ADMIN stays permitted but not effective when vnumad switched the
+ * kernel's NUMA balancing off: writing that sysctl back at exit needs it,
+ * and it is raised for that one write only.
+ *
+ * Not kept: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (every file we read is
+ * world-readable or root's; /proc/PID files of other users are guarded by
+ * the ptrace check, not by their mode), CAP_SYS_RESOURCE (descriptor limits
+ * are raised, within the hard limit, before the drop), CAP_SETUID, CAP_KILL,
+ * the network capabilities and the rest. The bounding set is cleared and
+ * no_new_privs set, so that nothing executed later gets any of them back.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <cap-ng.h>
+
+#include "log.h"
+#include "numab.h"
+#include "privs.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+
+/* The highest capability the running kernel knows. */
+static int last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+int privs_drop(void)
+{
+	bool perfmon = last_cap() >= CAP_PERFMON;
+	int r;
+
+	if (capng_get_caps_process() < 0) {
+		log_warnx("privileges: cannot read this process's capabilities");
+		return -EIO;
+	}
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) == CAPNG_NONE) {
+		log_debug("privileges: no capabilities to drop");
+		return 0;
+	}
+	capng_clear(CAPNG_SELECT_BOTH);
+	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+		      CAP_SYS_NICE, CAP_SYS_PTRACE,
+		      perfmon ? CAP_PERFMON : CAP_SYS_ADMIN, -1);
+	if (numab_changed())
+		capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_SYS_ADMIN);
+	r = capng_apply(CAPNG_SELECT_BOTH);
+	if (r < 0) {
+		log_warnx("privileges: cannot drop capabilities (libcap-ng error %d)", r);
+		return -EPERM;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		log_warn("privileges: no_new_privs");
+	log_info("privileges: capabilities dropped but CAP_SYS_NICE, CAP_SYS_PTRACE, %s%s",
+		 perfmon ? "CAP_PERFMON" : "CAP_SYS_ADMIN (no CAP_PERFMON in this kernel)",
+		 numab_changed() ? " (and CAP_SYS_ADMIN aside, to restore NUMA balancing)" : "");
+	return 0;
+}
+
+int privs_raise(int cap)
+{
+	if (capng_get_caps_process() < 0 ||
+	    !capng_have_capability(CAPNG_PERMITTED, (unsigned)cap))
+		return -EPERM;
+	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, (unsigned)cap) < 0 ||
+	    capng_apply(CAPNG_SELECT_CAPS) < 0)
+		return -EPERM;
+	return 0;
+}
+
+void privs_lower(int cap)
+{
+	if (capng_get_caps_process() < 0)
+		return;
+	capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, (unsigned)cap);
+	capng_apply(CAPNG_SELECT_CAPS);
+}
