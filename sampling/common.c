@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Helpers both samplers use: /proc parsers, the CPU-to-node map, descriptor
+ * limits, and messages that say what to change when perf events fail.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <numa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "sampling_impl.h"
+#include "util.h"
+
+#define CAP_SYS_PTRACE_NR	19
+#define CAP_SYS_ADMIN_NR	21
+#define CAP_SYS_RESOURCE_NR	24
+#define CAP_PERFMON_NR		38
+
+/* Descriptors the rest of the daemon may open besides the samplers' own. */
+#define FD_SLACK	256
+
+/* Reads an unsigned decimal at *p, advancing it; false when there is none. */
+static bool get_u64(const char **p, const char *end, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (s >= end || !isdigit((unsigned char)*s))
+		return false;
+	for (; s < end && isdigit((unsigned char)*s); s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	*p = s;
+	*out = v;
+	return true;
+}
+
+/* The same for a signed decimal. */
+static bool get_i64(const char **p, const char *end, int64_t *out)
+{
+	bool neg = false;
+	uint64_t v;
+
+	if (*p < end && **p == '-') {
+		neg = true;
+		(*p)++;
+	}
+	if (!get_u64(p, end, &v))
+		return false;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return true;
+}
+
+int proc_stat_parse(const char *buf, size_t len, int *cpu, uint64_t *ticks)
+{
+	/* comm (field 2) may hold spaces and parentheses: start after the last ')' */
+	const char *end = buf + len, *p = memrchr(buf, ')', len);
+	uint64_t utime = 0, stime = 0, v;
+	int field = 2;
+
+	if (!p)
+		return -EINVAL;
+	for (p++; p < end && field < 39;) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end || *p == '\n')
+			break;
+		field++;
+		if (field == 14 || field == 15 || field == 39) {
+			if (!get_u64(&p, end, &v))
+				return -EINVAL;
+			if (field == 14)
+				utime = v;
+			else if (field == 15)
+				stime = v;
+			else {
+				*cpu = v > INT_MAX ? -1 : (int)v;
+				*ticks = utime + stime;
+				return 0;
+			}
+		}
+		while (p < end && *p != ' ' && *p != '\n')
+			p++;
+	}
+	return -EINVAL;
+}
+
+/* After `key` at *p, the value of "key=<n>", skipping to it. */
+static bool get_keyed(const char **p, const char *end, const char *key,
+		      uint64_t *out)
+{
+	size_t kl = strlen(key);
+
+	while (*p < end && **p == ' ')
+		(*p)++;
+	if ((size_t)(end - *p) < kl + 1 || memcmp(*p, key, kl) != 0 ||
+	    (*p)[kl] != '=')
+		return false;
+	*p += kl + 1;
+	return get_u64(p, end, out);
+}
+
+int sched_faults_parse(const char *buf, size_t len,
+		       uint64_t faults[VN_MAX_NODES])
+{
+	const char *p = buf, *end = buf + len;
+	int lines = 0;
+
+	memset(faults, 0, VN_MAX_NODES * sizeof(*faults));
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *q = p;
+
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - q) > 12 && memcmp(q, "numa_faults ", 12) == 0) {
+			uint64_t node, priv, shared;
+
+			q += 12;
+			if (get_keyed(&q, eol, "node", &node) &&
+			    get_keyed(&q, eol, "task_private", &priv) &&
+			    get_keyed(&q, eol, "task_shared", &shared)) {
+				lines++;
+				if (node < VN_MAX_NODES)
+					faults[node] += priv + shared;
+			}
+		} else if ((size_t)(eol - q) > 19 &&
+			   memcmp(q, "numa_faults_memory,", 19) == 0) {
+			/* numa_faults_memory, private?, node, on_node?, home?, faults */
+			int64_t f[5];
+			int k;
+
+			q += 19;
+			for (k = 0; k < 5; k++) {
+				while (q < eol && (*q == ' ' || *q == ','))
+					q++;
+				if (!get_i64(&q, eol, &f[k]))
+					break;
+			}
+			if (k == 5) {
+				lines++;
+				if (f[1] >= 0 && f[1] < VN_MAX_NODES && f[4] > 0)
+					faults[f[1]] += (uint64_t)f[4];
+			}
+		}
+		p = eol + 1;
+	}
+	return lines;
+}
+
+static int *node_of;		/* [nr_cpus_known], filled once */
+static int nr_cpus_known = -1;
+
+/* Builds the CPU-to-node table once: the topology does not change under us. */
+static void cpu_map_init(void)
+{
+	int n = numa_num_configured_cpus();
+	bool numa = numa_available() >= 0;
+
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_CONF);
+	if (n <= 0)
+		n = 1;
+	node_of = xcalloc((size_t)n, sizeof(*node_of));
+	for (int c = 0; c < n; c++) {
+		int node = numa ? numa_node_of_cpu(c) : 0;
+
+		node_of[c] = node < 0 || node >= VN_MAX_NODES ? -1 : node;
+	}
+	nr_cpus_known = n;
+}
+
+int cpu_to_node(int cpu)
+{
+	if (nr_cpus_known < 0)
+		cpu_map_init();
+	if (cpu < 0 || cpu >= nr_cpus_known)
+		return -1;
+	return node_of[cpu];
+}
+
+bool have_cap(int cap)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+	bool yes = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "CapEff:", 7) == 0) {
+			unsigned long long eff = strtoull(line + 7, NULL, 16);
+
+			yes = cap < 64 && (eff >> cap & 1);
+			break;
+		}
+	}
+	fclose(f);
+	return yes;
+}
+
+int perf_paranoid(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "re");
+	int v;
+
+	if (!f)
+		return INT_MIN;
+	if (fscanf(f, "%d", &v) != 1)
+		v = INT_MIN;
+	fclose(f);
+	return v;
+}
+
+/* Descriptors open in this process when first asked, counted once. */
+static int fd_baseline(void)
+{
+	static int baseline = -1;
+	DIR *d;
+
+	if (baseline >= 0)
+		return baseline;
+	baseline = 64;
+	d = opendir("/proc/self/fd");
+	if (d) {
+		int n = 0;
+
+		while (readdir(d))
+			n++;
+		closedir(d);
+		baseline = n;
+	}
+	return baseline;
+}
+
+/* The kernel's ceiling for a hard RLIMIT_NOFILE. */
+static rlim_t nr_open(void)
+{
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long long v = 1024 * 1024;
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 1024 * 1024;
+		fclose(f);
+	}
+	return (rlim_t)v;
+}
+
+/* Sets the soft limit to want, raising the hard one too when we may. */
+static int raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= want)
+		return 0;
+	if (want > rl.rlim_max && rl.rlim_max != RLIM_INFINITY &&
+	    have_cap(CAP_SYS_RESOURCE_NR)) {
+		struct rlimit hard = rl;
+		rlim_t top = nr_open();
+
+		hard.rlim_max = want < top ? want : top;
+		hard.rlim_cur = hard.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
+			rl = hard;
+	}
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	return rl.rlim_cur >= want ? 0 : -EMFILE;
+}
+
+int fd_reserve(int held, int more)
+{
+	rlim_t need = (rlim_t)fd_baseline() + (rlim_t)held + (rlim_t)more + FD_SLACK;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur >= need)
+		return 0;
+	/* a quarter more than needed, so that every new guest does not call us */
+	if (raise_nofile(need + need / 4) == 0)
+		return 0;
+	return raise_nofile(need);
+}
+
+int fd_raise_after_emfile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return -EMFILE;
+	return raise_nofile(rl.rlim_cur * 2 > rl.rlim_cur + 64 ?
+			    rl.rlim_cur * 2 : rl.rlim_cur + 64);
+}
+
+int open_retry(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0 && errno == EMFILE) {
+		if (fd_raise_after_emfile() < 0)
+			return -EMFILE;
+		fd = open(path, flags | O_CLOEXEC);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+ssize_t pread_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t r = pread(fd, buf + n, len - n, (off_t)n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+char *perf_errstr(int err, char *buf, size_t len)
+{
+	int paranoid = perf_paranoid();
+	struct rlimit rl = { 0, 0 };
+
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		if (paranoid == INT_MIN) {
+			snprintf(buf, len, "%s: this kernel has no perf events "
+				 "(/proc/sys/kernel/perf_event_paranoid is missing)",
+				 strerror(err));
+		} else if (!have_cap(CAP_PERFMON_NR) && !have_cap(CAP_SYS_ADMIN_NR) &&
+			   paranoid > 1) {
+			snprintf(buf, len, "%s: kernel.perf_event_paranoid is %d and "
+				 "vnumad has neither CAP_PERFMON nor CAP_SYS_ADMIN; run "
+				 "it as root, or grant CAP_PERFMON and CAP_SYS_PTRACE "
+				 "(AmbientCapabilities= in vnumad.service), or set "
+				 "`sysctl kernel.perf_event_paranoid=1`",
+				 strerror(err), paranoid);
+		} else if (!have_cap(CAP_SYS_PTRACE_NR)) {
+			snprintf(buf, len, "%s: counting threads of a process of "
+				 "another user (QEMU runs as its own user) needs "
+				 "CAP_SYS_PTRACE besides CAP_PERFMON; run vnumad as "
+				 "root or grant CAP_SYS_PTRACE", strerror(err));
+		} else {
+			snprintf(buf, len, "%s although vnumad has the capabilities "
+				 "(kernel.perf_event_paranoid is %d): a security "
+				 "module or kernel lockdown forbids perf events",
+				 strerror(err), paranoid);
+		}
+		break;
+	case EMFILE:
+		getrlimit(RLIMIT_NOFILE, &rl);
+		snprintf(buf, len, "too many open files (EMFILE): RLIMIT_NOFILE is "
+			 "%llu, hard limit %llu; raise LimitNOFILE= in "
+			 "vnumad.service (or `ulimit -Hn` before starting it)",
+			 (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)rl.rlim_max);
+		break;
+	case ENFILE:
+		snprintf(buf, len, "the system's file table is full (ENFILE): "
+			 "raise fs.file-max");
+		break;
+	case ENOENT:
+	case ENODEV:
+	case EOPNOTSUPP:
+		snprintf(buf, len, "%s: the PMU lacks this event (no hardware "
+			 "PMU, as in a VM without a virtual PMU?)", strerror(err));
+		break;
+	case EINVAL:
+		snprintf(buf, len, "%s: the kernel refused the event encoding or "
+			 "the group does not fit the PMU's counters (the NMI "
+			 "watchdog holds one: `sysctl kernel.nmi_watchdog=0`)",
+			 strerror(err));
+		break;
+	case EBUSY:
+		snprintf(buf, len, "%s: another user of the PMU holds the counters "
+			 "exclusively", strerror(err));
+		break;
+	default:
+		snprintf(buf, len, "%s", strerror(err));
+		break;
+	}
+	return buf;
+}

@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The PMU source: one perf_event_open group per vCPU thread (pid = thread id,
+ * cpu = -1), counting cycles, instructions, local and remote DRAM accesses,
+ * plus a software cpu-migrations counter that says when the thread may have
+ * changed node. read_format GROUP | TOTAL_TIME_ENABLED | TOTAL_TIME_RUNNING:
+ * one read() per thread per tick gives every counter and the two times.
+ *
+ * Per interval, each delta is scaled by d(enabled) / d(running) when the
+ * group shared the PMU with others. The CPU time of the thread is
+ * d(enabled): a per-thread event's clock runs only while the thread does.
+ *
+ * Threads come and go. A group of an exited thread still reads its final
+ * counts: when a thread shows no CPU time in an interval after having had
+ * some, a null signal (tgkill 0) tells whether it still exists; once it is
+ * gone its last counts are delivered, its descriptors closed, and its vCPU
+ * reads invalid until the backend reports a new thread and the core
+ * attaches again.
+ *
+ * The node a thread ran on comes from field 39 of its stat file, read only
+ * when its cpu-migrations count moved (or the group was multiplexed, which
+ * may hide a migration), and never when its affinity holds one node.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "sampling.h"
+#include "sampling_impl.h"
+#include "util.h"
+
+#define READ_FORMAT (PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED | \
+		     PERF_FORMAT_TOTAL_TIME_RUNNING)
+
+/* One vCPU thread's counter group. */
+struct pmu_thread {
+	pid_t tid;
+	int nfd;
+	int fd[PMU_MAX_FDS];	/* fd[0] leads the group */
+	int stat_fd;		/* /proc/PID/task/TID/stat once needed, or -1 */
+	uint64_t val[PMU_MAX_FDS];	/* raw counts at the previous read */
+	uint64_t enabled, running;	/* times at the previous read, ns */
+	double at;		/* monotonic time of the previous read */
+	int node;		/* node it last ran on, -1 unknown */
+	unsigned idle;		/* reads in a row without CPU time */
+	bool gone;		/* exited: descriptors closed */
+};
+
+/* A thread asleep this long is checked for existence every so many reads. */
+#define IDLE_RECHECK	16
+
+/* A guest's groups, indexed like g->vc when attach last ran. */
+struct pmu_guest {
+	int nr;
+	struct pmu_thread **t;
+};
+
+struct pmu_priv {
+	struct pmu_event ev[PMU_MAX_FDS];	/* roles, then cpu-migrations */
+	int nev;
+	int nroles;
+	int nr_fds;		/* descriptors held */
+	int logged;		/* errno of the last warning, to log each kind once */
+	char err[512];
+};
+
+static long perf_open(struct perf_event_attr *a, pid_t pid, int group)
+{
+	return syscall(__NR_perf_event_open, a, pid, -1, group,
+		       PERF_FLAG_FD_CLOEXEC);
+}
+
+/* Records an error; the first of each kind is a warning, repeats are debug. */
+static void __attribute__((format(printf, 3, 4)))
+pmu_error(struct pmu_priv *p, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+	if (err != p->logged) {
+		log_warnx("sampling: %s", p->err);
+		p->logged = err;
+	} else {
+		log_debug("sampling: %s", p->err);
+	}
+}
+
+/* Name of counter k of a group, for messages. */
+static const char *counter_name(const struct pmu_priv *p, int k, char *buf,
+				size_t len)
+{
+	if (k < p->nroles)
+		snprintf(buf, len, "%s event %s", pmu_role_names[k], p->ev[k].name);
+	else
+		snprintf(buf, len, "event %s", p->ev[k].name);
+	return buf;
+}
+
+/*
+ * Opens a group for tid (0: the calling thread) into fd[]; returns the
+ * number opened (nev) or a negative errno with *failed set to the counter.
+ */
+static int group_open(const struct pmu_event *ev, int nev, pid_t tid, int *fd,
+		      int *failed)
+{
+	for (int k = 0; k < nev; k++) {
+		struct perf_event_attr a = ev[k].attr;
+		long r;
+
+		a.size = sizeof(a);
+		a.read_format = READ_FORMAT;
+		a.disabled = k == 0;	/* the whole group starts at once */
+		a.inherit = 0;
+		r = perf_open(&a, tid, k ? fd[0] : -1);
+		if (r < 0 && errno == EMFILE) {
+			if (fd_raise_after_emfile() == 0)
+				r = perf_open(&a, tid, k ? fd[0] : -1);
+			else
+				errno = EMFILE;
+		}
+		if (r < 0) {
+			int err = errno;
+
+			*failed = k;
+			while (k-- > 0)
+				close(fd[k]);
+			return -err;
+		}
+		fd[k] = (int)r;
+	}
+	if (ioctl(fd[0], PERF_EVENT_IOC_ENABLE, PERF_IOC_FLAG_GROUP) < 0) {
+		int err = errno;
+
+		for (int k = 0; k < nev; k++)
+			close(fd[k]);
+		*failed = 0;
+		return -err;
+	}
+	return nev;
+}
+
+/* The events plus the cpu-migrations counter every group carries. */
+static int with_migrations(struct pmu_event *out, const struct pmu_event *ev,
+			   int n)
+{
+	struct pmu_event *m = &out[n];
+
+	memcpy(out, ev, (size_t)n * sizeof(*ev));
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "perf::cpu-migrations");
+	m->attr.size = sizeof(m->attr);
+	m->attr.type = PERF_TYPE_SOFTWARE;
+	m->attr.config = PERF_COUNT_SW_CPU_MIGRATIONS;
+	return n + 1;
+}
+
+int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len)
+{
+	struct pmu_event all[PMU_MAX_FDS];
+	int fd[PMU_MAX_FDS], nev, failed = 0, r;
+	uint64_t buf[3 + PMU_MAX_FDS];
+	char e[400];
+
+	if (n < 1 || n > PMU_NR_ROLES) {
+		snprintf(why, len, "%d events given, 1 to %d expected", n, PMU_NR_ROLES);
+		return -EINVAL;
+	}
+	nev = with_migrations(all, ev, n);
+	r = group_open(all, nev, 0, fd, &failed);
+	if (r < 0) {
+		snprintf(why, len, "cannot open the %s%s%s: %s",
+			 failed < n ? pmu_role_names[failed] : "",
+			 failed < n ? " event " : "event ", all[failed].name,
+			 perf_errstr(-r, e, sizeof(e)));
+		return r;
+	}
+	r = read(fd[0], buf, sizeof(buf)) == (ssize_t)((3 + nev) * sizeof(uint64_t)) ?
+		0 : -EIO;
+	if (r < 0)
+		snprintf(why, len, "the counter group of %s reads short", all[0].name);
+	for (int k = 0; k < nev; k++)
+		close(fd[k]);
+	return r;
+}
+
+int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n)
+{
+	struct pmu_priv *p;
+	char why[600];
+	int r;
+
+	r = pmu_probe(ev, n, why, sizeof(why));
+	if (r < 0) {
+		log_warnx("sampling: PMU: %s", why);
+		return r;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->nroles = n;
+	p->nev = with_migrations(p->ev, ev, n);
+	s->priv = p;
+	cpu_to_node(0);		/* builds the CPU-to-node map now, not in a tick */
+	return 0;
+}
+
+static int pmu_open(struct vn_sampler *s)
+{
+	const char *events = NULL;
+	const struct pmu_model *m;
+	struct pmu_event ev[PMU_NR_ROLES];
+	struct cpu_id id;
+	char err[600], cpu[128];
+	int r;
+
+	if (s->cfg)
+		events = s->cfg->events;
+	cpu_identify(&id);
+	if (pmu_resolve(events, &id, ev, &m, err, sizeof(err)) < 0) {
+		log_warnx("sampling: %s", err);
+		return events ? -EINVAL : -ENOTSUP;
+	}
+	r = pmu_open_events(s, ev, PMU_NR_ROLES);
+	if (r < 0)
+		return r;
+	log_info("sampling: PMU counters, %s (%s)",
+		 events ? "events from [sampling] events" : m->name,
+		 cpu_id_str(&id, cpu, sizeof(cpu)));
+	return 0;
+}
+
+static void pmu_close(struct vn_sampler *s)
+{
+	struct pmu_priv *p = s->priv;
+
+	if (!p)
+		return;
+	if (p->nr_fds)
+		log_warnx("sampling: %d counter descriptors still open at close "
+			  "(a guest was not detached)", p->nr_fds);
+	free(p);
+	s->priv = NULL;
+}
+
+/* Closes a thread's descriptors; the struct stays until detach or attach. */
+static void thread_close(struct pmu_priv *p, struct pmu_thread *t)
+{
+	for (int k = 0; k < t->nfd; k++)
+		close(t->fd[k]);
+	p->nr_fds -= t->nfd;
+	t->nfd = 0;
+	if (t->stat_fd >= 0) {
+		close(t->stat_fd);
+		p->nr_fds--;
+		t->stat_fd = -1;
+	}
+	t->gone = true;
+}
+
+static void thread_free(struct pmu_priv *p, struct pmu_thread *t)
+{
+	if (!t)
+		return;
+	thread_close(p, t);
+	free(t);
+}
+
+/* Opens one thread's group; 0, or a negative errno (-ESRCH: it is gone). */
+static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
+		       struct pmu_thread **out)
+{
+	struct pmu_thread *t = xcalloc(1, sizeof(*t));
+	int failed = 0, r;
+	char name[PMU_NAME_MAX + 32], e[400];
+
+	t->tid = g->vc[vcpu].tid;
+	t->node = -1;
+	t->stat_fd = -1;
+	r = group_open(p->ev, p->nev, t->tid, t->fd, &failed);
+	if (r < 0) {
+		free(t);
+		if (r != -ESRCH)
+			pmu_error(p, -r, "guest %s vCPU %d (thread %d): cannot open "
+				  "the %s: %s", g->name ? g->name : "?", vcpu,
+				  (int)g->vc[vcpu].tid,
+				  counter_name(p, failed, name, sizeof(name)),
+				  perf_errstr(-r, e, sizeof(e)));
+		return r;
+	}
+	t->nfd = r;
+	p->nr_fds += r;
+	t->at = now_monotonic();
+	*out = t;
+	return 0;
+}
+
+/* Takes the thread of tid out of the old table, if it is there and alive. */
+static struct pmu_thread *take(struct pmu_guest *gs, pid_t tid)
+{
+	for (int j = 0; gs && j < gs->nr; j++) {
+		struct pmu_thread *t = gs->t[j];
+
+		if (t && t->tid == tid && !t->gone) {
+			gs->t[j] = NULL;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Counts the guest's vCPU threads. Called again after a vCPU change, it keeps
+ * the groups of threads that are still there (their counts continue), opens
+ * the new ones and closes the rest.
+ */
+static int pmu_attach(struct vn_sampler *s, struct vn_guest *g)
+{
+	struct pmu_priv *p = s->priv;
+	struct pmu_guest *gs = g->sampler;
+	struct pmu_thread **nt;
+	int need = 0, ret = 0, r;
+
+	nt = xcalloc((size_t)(g->nr_vcpus ? g->nr_vcpus : 1), sizeof(*nt));
+	for (int i = 0; i < g->nr_vcpus; i++)
+		if (g->vc[i].tid > 0 && !(nt[i] = take(gs, g->vc[i].tid)))
+			need++;
+	if (gs) {
+		for (int j = 0; j < gs->nr; j++)
+			thread_free(p, gs->t[j]);
+		free(gs->t);
+	} else {
+		gs = xcalloc(1, sizeof(*gs));
+		g->sampler = gs;
+	}
+	gs->t = nt;
+	gs->nr = g->nr_vcpus;
+	r = need ? fd_reserve(p->nr_fds, need * (p->nev + 1)) : 0;
+	if (r < 0) {
+		char e[300];
+
+		pmu_error(p, EMFILE, "guest %s: %d vCPU threads need %d more "
+			  "descriptors (%d per thread, %d held): %s",
+			  g->name ? g->name : "?", need, need * (p->nev + 1),
+			  p->nev + 1, p->nr_fds, perf_errstr(EMFILE, e, sizeof(e)));
+		ret = -EMFILE;
+	}
+	for (int i = 0; i < g->nr_vcpus && !ret; i++) {
+		if (g->vc[i].tid <= 0 || nt[i])
+			continue;
+		r = thread_open(p, g, i, &nt[i]);
+		if (r < 0 && r != -ESRCH)
+			ret = r;	/* the rest would fail alike: stop here */
+	}
+	for (int i = 0; i < g->nr_vcpus; i++)
+		g->vc[i].sampler = nt[i];
+	return ret;
+}
+
+static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
+{
+	struct pmu_priv *p = s->priv;
+	struct pmu_guest *gs = g->sampler;
+
+	if (!gs)
+		return;
+	for (int j = 0; j < gs->nr; j++)
+		thread_free(p, gs->t[j]);
+	free(gs->t);
+	free(gs);
+	g->sampler = NULL;
+	for (int i = 0; i < g->nr_vcpus; i++)
+		g->vc[i].sampler = NULL;
+}
+
+/* Whether the thread still exists: a null signal costs one syscall. */
+static bool thread_alive(pid_t pid, pid_t tid)
+{
+	long r = pid > 0 ? syscall(SYS_tgkill, pid, tid, 0) :
+			   syscall(SYS_tkill, tid, 0);
+
+	return r == 0 || errno != ESRCH;
+}
+
+/* The CPU the thread last ran on, from its stat file; -ESRCH once it exited. */
+static int thread_cpu(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
+{
+	char buf[1024];
+	uint64_t ticks;
+	ssize_t n;
+	int cpu;
+
+	if (t->stat_fd < 0) {
+		char path[64];
+
+		if (pid > 0)
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat",
+				 (int)pid, (int)t->tid);
+		else
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->tid);
+		t->stat_fd = open_retry(path, O_RDONLY);
+		if (t->stat_fd < 0) {
+			int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
+
+			t->stat_fd = -1;
+			return r;
+		}
+		p->nr_fds++;
+	}
+	n = pread_all(t->stat_fd, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (proc_stat_parse(buf, (size_t)n, &cpu, &ticks) < 0)
+		return -EINVAL;
+	return cpu;
+}
+
+/* Reads the group; false when it does not read whole. */
+static bool group_read(const struct pmu_thread *t, uint64_t *buf)
+{
+	ssize_t want = (ssize_t)((3 + t->nfd) * sizeof(uint64_t));
+
+	return read(t->fd[0], buf, (size_t)want) == want && buf[0] == (uint64_t)t->nfd;
+}
+
+/* Fills one vCPU's reading; returns false when the thread is gone or unreadable. */
+static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
+			struct pmu_thread *t, struct vn_counts *c)
+{
+	uint64_t buf[3 + PMU_MAX_FDS], d[PMU_MAX_FDS], d_en, d_run, allowed;
+	bool exited = false;
+	double now;
+	int k;
+
+	if (!group_read(t, buf)) {
+		c->valid = false;
+		return false;
+	}
+	d_en = buf[1] - t->enabled;
+	/*
+	 * No CPU time in the interval: asleep, or gone for good? A thread runs
+	 * to exit, so an exit shows as CPU time followed by none: the first
+	 * idle read asks. Later ones ask now and then only, as a safety net;
+	 * the backend's scan notices exits as well.
+	 */
+	if (d_en == 0) {
+		t->idle++;
+		if ((t->idle == 1 || t->idle % IDLE_RECHECK == 0) &&
+		    !thread_alive(g->pid, t->tid))
+			exited = true;
+	} else {
+		t->idle = 0;
+	}
+	allowed = g->vv ? g->vv[i].allowed : 0;
+	if (allowed && !(allowed & (allowed - 1))) {
+		t->node = __builtin_ctzll(allowed);	/* confined to one node */
+	} else if (!exited && (t->node < 0 || buf[3 + t->nfd - 1] != t->val[t->nfd - 1] ||
+			       buf[2] - t->running != d_en)) {
+		/* it migrated, or was not watched all the time: look again */
+		int cpu = thread_cpu(p, g->pid, t);
+
+		if (cpu == -ESRCH)
+			exited = true;
+		else if (cpu >= 0)
+			t->node = cpu_to_node(cpu);
+	}
+	/* a thread that just exited: these are its final counts */
+	if (exited && !group_read(t, buf)) {
+		c->valid = false;
+		thread_close(p, t);
+		return false;
+	}
+	now = now_monotonic();
+	d_en = buf[1] - t->enabled;
+	d_run = buf[2] - t->running;
+	for (k = 0; k < t->nfd; k++)
+		d[k] = buf[3 + k] >= t->val[k] ? buf[3 + k] - t->val[k] : 0;
+	for (; k < PMU_MAX_FDS; k++)
+		d[k] = 0;
+	c->cycles = p->nroles > PMU_CYCLES ? pmu_scale(d[PMU_CYCLES], d_en, d_run) : 0;
+	c->instructions = p->nroles > PMU_INSTRUCTIONS ?
+		pmu_scale(d[PMU_INSTRUCTIONS], d_en, d_run) : 0;
+	c->local_dram = p->nroles > PMU_LOCAL_DRAM ?
+		pmu_scale(d[PMU_LOCAL_DRAM], d_en, d_run) : 0;
+	c->remote_dram = p->nroles > PMU_REMOTE_DRAM ?
+		pmu_scale(d[PMU_REMOTE_DRAM], d_en, d_run) : 0;
+	c->cpu_time = (double)d_en * 1e-9;
+	c->elapsed = now - t->at;
+	c->node = t->node;
+	c->source = VNUMAD_SRC_PMU;
+	/*
+	 * Invalid when it ran but the group never got onto the PMU (nothing was
+	 * measured), or when it is gone and its final counts were delivered by
+	 * an earlier read.
+	 */
+	c->valid = !(d_en > 0 && d_run == 0) && !(exited && d_en == 0);
+	t->enabled = buf[1];
+	t->running = buf[2];
+	memcpy(t->val, buf + 3, (size_t)t->nfd * sizeof(uint64_t));
+	t->at = now;
+	if (exited) {
+		log_debug("sampling: guest %s vCPU %d: thread %d exited",
+			  g->name ? g->name : "?", i, (int)t->tid);
+		thread_close(p, t);
+	}
+	return true;
+}
+
+static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
+{
+	struct pmu_priv *p = s->priv;
+	struct pmu_guest *gs = g->sampler;
+	int live = 0, dead = 0;
+
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		struct vn_counts *c = &g->vc[i].delta;
+		struct pmu_thread *t = gs && i < gs->nr ? gs->t[i] : NULL;
+
+		c->source = VNUMAD_SRC_PMU;
+		if (!t || t->gone || t->tid != g->vc[i].tid) {
+			c->valid = false;
+			c->node = t ? t->node : -1;
+			dead++;
+			continue;
+		}
+		if (thread_read(p, g, i, t, c) && !t->gone)
+			live++;
+		else
+			dead++;
+	}
+	return live || !dead ? 0 : -ESRCH;
+}
+
+static int pmu_memory(struct vn_sampler *s, struct vn_guest *g)
+{
+	(void)s;
+	return numa_maps_guest(g);
+}
+
+int pmu_nr_fds(const struct vn_sampler *s)
+{
+	const struct pmu_priv *p = s->priv;
+
+	return p ? p->nr_fds : 0;
+}
+
+const char *pmu_last_error(const struct vn_sampler *s)
+{
+	const struct pmu_priv *p = s->priv;
+
+	return p ? p->err : "";
+}
+
+const struct vn_sampler_ops pmu_sampler_ops = {
+	.name = "pmu",
+	.open = pmu_open,
+	.close = pmu_close,
+	.attach = pmu_attach,
+	.detach = pmu_detach,
+	.read = pmu_read,
+	.memory = pmu_memory,
+};

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Counter sources for real hosts, behind struct vn_sampler_ops:
+ *
+ *   pmu     libpfm4 names, one perf_event_open group per vCPU thread:
+ *           cycles, instructions, local DRAM, remote DRAM (source pmu)
+ *   procfs  no counters: the guest's memory per node from numa_maps and, per
+ *           vCPU thread, NUMA-balancing fault statistics (source faults) or
+ *           the share of the guest's memory off the thread's node (estimate)
+ *
+ * Both read each guest's memory distribution from /proc/PID/numa_maps.
+ * See sampling/README.md for the event tables and the procfs weighting.
+ */
+#ifndef VN_SAMPLING_H
+#define VN_SAMPLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vnumad.h"
+
+struct vn_config;
+
+extern const struct vn_sampler_ops pmu_sampler_ops;	/* name "pmu" */
+extern const struct vn_sampler_ops procfs_sampler_ops;	/* name "procfs" */
+
+/*
+ * Picks the source for [sampling] source on a real host. auto: the PMU when
+ * this CPU model is known (or [sampling] events is set), the events encode
+ * and a trial group opens on the calling thread; otherwise procfs, with the
+ * reason in why (one line, for the caller to log once). pmu: the PMU or NULL
+ * with the reason. procfs: procfs. [sampling] events naming an event libpfm4
+ * cannot encode gives NULL under auto too. why is always filled.
+ */
+const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
+					     char *why, size_t len);
+
+/*
+ * Adds up the N<node>=<pages> fields of numa_maps text, each times its
+ * mapping's kernelpagesize_kB, into mem[] (bytes per node; zeroed first).
+ * One pass, no allocation. Returns the number of mappings that had pages,
+ * or -EINVAL when a line does not start with an address (mem[] then holds
+ * the sum of the other lines).
+ */
+int numa_maps_parse(const char *buf, size_t len, uint64_t mem[VN_MAX_NODES]);
+/* Reads and parses /proc/PID/numa_maps; 0 or a negative errno. */
+int numa_maps_read(pid_t pid, uint64_t mem[VN_MAX_NODES]);
+/* The same for any file (benchmarks, tests); 0 or a negative errno. */
+int numa_maps_read_path(const char *path, uint64_t mem[VN_MAX_NODES]);
+
+#endif

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the samplers share, and the internal entry points the unit tests and
+ * the benchmark use. Not part of the core's interface: sampling.h is.
+ */
+#ifndef VN_SAMPLING_IMPL_H
+#define VN_SAMPLING_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* libpfm4's header carries its own struct perf_event_attr: never mix it
+ * with <linux/perf_event.h>. */
+#include <perfmon/pfmlib_perf_event.h>
+
+#include "vnumad.h"
+
+struct vn_config;
+struct vn_sampler;
+
+/* ---- CPU models and their event tables (pmu_events.c) ---- */
+
+/* The four counters of a group, in this order, also in [sampling] events. */
+enum pmu_role {
+	PMU_CYCLES,
+	PMU_INSTRUCTIONS,
+	PMU_LOCAL_DRAM,
+	PMU_REMOTE_DRAM,
+	PMU_NR_ROLES
+};
+
+extern const char *const pmu_role_names[PMU_NR_ROLES];
+
+enum cpu_vendor {
+	CPU_VENDOR_OTHER,
+	CPU_VENDOR_INTEL,
+	CPU_VENDOR_AMD,
+};
+
+/* What CPUID says about the CPU vnumad runs on. */
+struct cpu_id {
+	enum cpu_vendor vendor;
+	char vendor_str[13];
+	int family;		/* display family (base + extended) */
+	int model;		/* display model (extended model folded in) */
+	int stepping;
+	bool hypervisor;	/* CPUID.1:ECX[31]: we run inside a VM */
+};
+
+/*
+ * One CPU model: the CPUID range it covers and the libpfm4 names of its four
+ * events, with the encodings libpfm4 must produce for them. pfm_pmu names
+ * the libpfm4 PMU table the names come from; it is not always the model's
+ * own (libpfm4 4.13 has no EMR, GNR or Zen 5 table: those borrow SPR's and
+ * Zen 4's, whose events they share).
+ */
+struct pmu_model {
+	const char *name;	/* "Intel Sapphire Rapids" */
+	enum cpu_vendor vendor;
+	int family;
+	int model_lo, model_hi;
+	int step_lo, step_hi;
+	const char *pfm_pmu;	/* "spr" */
+	const char *event[PMU_NR_ROLES];
+	uint64_t config[PMU_NR_ROLES];	/* expected attr.config */
+	uint64_t config1[PMU_NR_ROLES];	/* expected attr.config1 (offcore MSR) */
+};
+
+extern const struct pmu_model pmu_models[];
+extern const int pmu_nr_models;
+
+void cpu_identify(struct cpu_id *id);
+/* The table entry for a CPU, or NULL when vnumad does not know it. */
+const struct pmu_model *pmu_model_find(const struct cpu_id *id);
+/* "vendor GenuineIntel family 6 model 0x97 stepping 2", for messages. */
+char *cpu_id_str(const struct cpu_id *id, char *buf, size_t len);
+
+#define PMU_NAME_MAX	160
+
+/* An event ready for perf_event_open, with the name it came from. */
+struct pmu_event {
+	char name[PMU_NAME_MAX];
+	struct perf_event_attr attr;
+};
+
+/*
+ * Encodes one libpfm4 name into a counting attr with exclude_guest = 0 (a
+ * vCPU thread spends its useful time in guest mode, which libpfm4 leaves out
+ * by default). pmu_hint, when not NULL, is tried first as "HINT::name" for
+ * an unqualified name. Returns 0, or -1 with the reason in err.
+ */
+int pmu_encode(const char *name, const char *pmu_hint, struct pmu_event *ev,
+	       char *err, size_t errlen);
+/*
+ * The four events to count: [sampling] events when set (events, may be
+ * NULL), else the table of this CPU's model. *model is set when the table
+ * was used (or the model is known). Returns 0, or -1 with a message in err.
+ */
+int pmu_resolve(const char *events, const struct cpu_id *id,
+		struct pmu_event ev[PMU_NR_ROLES], const struct pmu_model **model,
+		char *err, size_t errlen);
+
+/* ---- the PMU sampler (pmu.c) ---- */
+
+/* Most counters in one group: the four roles and cpu-migrations. */
+#define PMU_MAX_FDS	(PMU_NR_ROLES + 1)
+
+/*
+ * Opens the PMU sampler on explicit events instead of the CPU's table: the
+ * first n (1..4) take the roles in enum pmu_role order, missing ones read 0.
+ * The unit tests and the benchmark use software events through this.
+ */
+int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n);
+/* Descriptors the sampler holds open. */
+int pmu_nr_fds(const struct vn_sampler *s);
+/* The last error message logged, "" when none. */
+const char *pmu_last_error(const struct vn_sampler *s);
+/*
+ * Checks that the events open on this CPU: one trial group on the calling
+ * thread. Returns 0 or a negative errno with the reason in why.
+ */
+int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len);
+
+/* A counter delta scaled for the share of the interval it was counting. */
+static inline uint64_t pmu_scale(uint64_t delta, uint64_t d_enabled,
+				 uint64_t d_running)
+{
+	if (d_running == 0 || d_running >= d_enabled)
+		return delta;
+	return (uint64_t)((double)delta * (double)d_enabled /
+			  (double)d_running + 0.5);
+}
+
+/* sampling_select() for a given CPU instead of this one. */
+const struct vn_sampler_ops *sampling_select_cpu(const struct vn_config *cfg,
+						 const struct cpu_id *id,
+						 char *why, size_t len);
+
+/* ---- the procfs sampler (procfs.c) ---- */
+
+/* Descriptors the procfs sampler holds open. */
+int procfs_nr_fds(const struct vn_sampler *s);
+/* Whether it reads NUMA-balancing fault statistics (kernel exposes them). */
+bool procfs_uses_faults(const struct vn_sampler *s);
+
+/* ---- shared helpers (common.c, numa_maps.c) ---- */
+
+/* Fills g->v.mem[] and mem_total from /proc/PID/numa_maps of g->pid. */
+int numa_maps_guest(struct vn_guest *g);
+
+/*
+ * Parses /proc/PID/task/TID/stat: the CPU the thread last ran on (field 39)
+ * and utime + stime (fields 14, 15) in clock ticks. 0, or -EINVAL.
+ */
+int proc_stat_parse(const char *buf, size_t len, int *cpu, uint64_t *ticks);
+/*
+ * Parses the NUMA-balancing memory fault counts per node out of
+ * /proc/PID/task/TID/sched (lines "numa_faults node=N task_private=..
+ * task_shared=.." since Linux 4.2, "numa_faults_memory, i, N, .., .., F"
+ * before). Returns the number of such lines, 0 when the kernel shows none.
+ */
+int sched_faults_parse(const char *buf, size_t len,
+		       uint64_t faults[VN_MAX_NODES]);
+/* The node of a CPU (libnuma, cached), 0 without NUMA, -1 for a bad CPU. */
+int cpu_to_node(int cpu);
+/*
+ * Makes room for `more` descriptors beyond `held` ones by raising the soft
+ * RLIMIT_NOFILE, then the hard one when allowed. 0 if there is room.
+ */
+int fd_reserve(int held, int more);
+/* Raises RLIMIT_NOFILE after an EMFILE; 0 when it went up. */
+int fd_raise_after_emfile(void);
+/* Explains a perf_event_open failure with what to change. */
+char *perf_errstr(int err, char *buf, size_t len);
+/* kernel.perf_event_paranoid, or INT_MIN when the file is missing. */
+int perf_paranoid(void);
+/* Whether the effective capabilities include cap (a CAP_* number). */
+bool have_cap(int cap);
+/* open() with O_CLOEXEC that raises RLIMIT_NOFILE once on EMFILE; fd or -errno. */
+int open_retry(const char *path, int flags);
+/* Reads a small /proc file through a descriptor kept open; bytes or -errno. */
+ssize_t pread_all(int fd, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/*
+ * [sampling] source: which counter source a real host uses. auto takes the
+ * PMU when it works here and says why when it does not, so that the operator
+ * reads once, at start, that the figures are estimates. [sampling] events
+ * that do not encode are a configuration error under auto as well: the
+ * operator asked for them.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "sampling.h"
+#include "sampling_impl.h"
+
+/* Whether the PMU source would work: events known and a trial group opens. */
+static int pmu_usable(const char *events, const struct cpu_id *id, char *msg,
+		      size_t len)
+{
+	struct pmu_event ev[PMU_NR_ROLES];
+	const struct pmu_model *m;
+	char why[600];
+
+	if (pmu_resolve(events, id, ev, &m, msg, len) < 0)
+		return events ? -EINVAL : -1;
+	if (pmu_probe(ev, PMU_NR_ROLES, why, sizeof(why)) < 0) {
+		snprintf(msg, len, "%s: %s", events ? "[sampling] events" :
+			 m->name, why);
+		return -1;
+	}
+	snprintf(msg, len, "%s", events ? "[sampling] events" : m->name);
+	return 0;
+}
+
+const struct vn_sampler_ops *sampling_select_cpu(const struct vn_config *cfg,
+						 const struct cpu_id *id,
+						 char *why, size_t len)
+{
+	int source = cfg ? cfg->source : VN_SAMPLING_AUTO;
+	const char *events = cfg ? cfg->events : NULL;
+	char msg[800];
+
+	if (source == VN_SAMPLING_PROCFS) {
+		snprintf(why, len, "procfs, as [sampling] source says: locality "
+			 "from NUMA fault statistics or estimates, no counters");
+		return &procfs_sampler_ops;
+	}
+	switch (pmu_usable(events, id, msg, sizeof(msg))) {
+	case 0:
+		snprintf(why, len, "PMU counters: %s", msg);
+		return &pmu_sampler_ops;
+	case -EINVAL:
+		/* events the operator named are wrong: say so, do not fall back */
+		snprintf(why, len, "%s", msg);
+		return NULL;
+	}
+	if (source == VN_SAMPLING_PMU) {
+		snprintf(why, len, "[sampling] source = pmu, but the PMU cannot "
+			 "be used: %s", msg);
+		return NULL;
+	}
+	snprintf(why, len, "procfs, locality figures are estimates: no PMU "
+		 "counters: %s", msg);
+	return &procfs_sampler_ops;
+}
+
+const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
+					     char *why, size_t len)
+{
+	struct cpu_id id;
+
+	cpu_identify(&id);
+	return sampling_select_cpu(cfg, &id, why, len);
+}

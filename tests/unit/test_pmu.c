@@ -1,0 +1,977 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The PMU source: the CPU model table and its libpfm4 encodings, the choice
+ * of source, and the read / scale / delta path on real threads.
+ *
+ * The test machines have no hardware PMU, so the table is checked by
+ * encoding only (LIBPFM_FORCE_PMU per model, each in its own process: libpfm4
+ * reads its environment once and pfm_terminate() does not undo it), and the
+ * counting path runs with software events (task-clock, page-faults) on
+ * threads named like QEMU's vCPU threads. Whatever initialises libpfm4 runs
+ * in a child process, so that the parent never does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <linux/capability.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "sampling.h"
+#include "sampling_impl.h"
+
+/* ---- running checks in a child process ---- */
+
+typedef int (*child_fn)(void *arg, char *msg, size_t len);
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		int o_ = snprintf(msg, len, "%s:%d: ", __FILE__, __LINE__); \
+		snprintf(msg + o_, len - (size_t)o_, __VA_ARGS__);	\
+		return -1;						\
+	}								\
+} while (0)
+
+/* Runs fn in a fork; its message comes back through a pipe and fails the test. */
+static void in_child(child_fn fn, void *arg)
+{
+	char msg[8192];
+	int pfd[2], status = 0;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		msg[0] = '\0';
+		int rc = fn(arg, msg, sizeof(msg));
+		if (write(pfd[1], msg, strlen(msg)) < 0)
+			rc = 2;
+		_exit(rc ? 1 : 0);
+	}
+	close(pfd[1]);
+	while ((r = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		print_error("child: %s (status %#x)\n", msg[0] ? msg : "no message",
+			    status);
+		fail();
+	}
+	if (msg[0])
+		print_message("%s\n", msg);
+}
+
+/* Removes capabilities from the effective set of this process. */
+static int drop_caps(const int *caps, int n)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		d[caps[i] / 32].effective &= ~(1u << (caps[i] % 32));
+		d[caps[i] / 32].permitted &= ~(1u << (caps[i] % 32));
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+/* ---- threads named like vCPUs, driven by commands ---- */
+
+enum { CMD_NONE, CMD_TOUCH, CMD_SPIN, CMD_EXIT };
+
+struct worker {
+	pthread_t th;
+	pid_t tid;
+	int idx;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int cmd;
+	long arg;
+	int done;
+	bool exited;
+};
+
+static void touch_pages(long n)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, (size_t)(n * pg), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		abort();
+	/* one fault per page: no transparent huge page */
+	madvise(m, (size_t)(n * pg), MADV_NOHUGEPAGE);
+	for (long i = 0; i < n; i++)
+		m[i * pg] = 1;
+	munmap(m, (size_t)(n * pg));
+}
+
+static void spin_ns(long ns)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "CPU %d/KVM", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&w->mu);
+	w->tid = gettid();
+	pthread_cond_broadcast(&w->cv);
+	for (;;) {
+		int cmd;
+
+		while (w->cmd == CMD_NONE)
+			pthread_cond_wait(&w->cv, &w->mu);
+		cmd = w->cmd;
+		pthread_mutex_unlock(&w->mu);
+		if (cmd == CMD_TOUCH)
+			touch_pages(w->arg);
+		else if (cmd == CMD_SPIN)
+			spin_ns(w->arg);
+		pthread_mutex_lock(&w->mu);
+		w->cmd = CMD_NONE;
+		w->done++;
+		pthread_cond_broadcast(&w->cv);
+		if (cmd == CMD_EXIT)
+			break;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void worker_start(struct worker *w, int idx)
+{
+	memset(w, 0, sizeof(*w));
+	w->idx = idx;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->th, NULL, worker_main, w))
+		abort();
+	pthread_mutex_lock(&w->mu);
+	while (!w->tid)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Runs a command on the worker and waits for it to finish. */
+static void worker_do(struct worker *w, int cmd, long arg)
+{
+	pthread_mutex_lock(&w->mu);
+	int want = w->done + 1;
+
+	w->cmd = cmd;
+	w->arg = arg;
+	pthread_cond_broadcast(&w->cv);
+	while (w->done < want)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	if (cmd == CMD_EXIT) {
+		pthread_join(w->th, NULL);
+		w->exited = true;
+	}
+}
+
+static void worker_stop(struct worker *w)
+{
+	if (!w->exited)
+		worker_do(w, CMD_EXIT, 0);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+}
+
+/* A guest of this process whose vCPUs are the workers. */
+static void guest_init(struct vn_guest *g, int n, struct worker *w)
+{
+	memset(g, 0, sizeof(*g));
+	g->name = "test-guest";
+	g->pid = getpid();
+	g->nr_vcpus = n;
+	g->vc = calloc((size_t)n, sizeof(*g->vc));
+	g->vv = calloc((size_t)n, sizeof(*g->vv));
+	for (int i = 0; i < n; i++)
+		g->vc[i].tid = w[i].tid;
+}
+
+/* What the core's host_report does to a guest whose vCPU count changed. */
+static void guest_resize(struct vn_guest *g, int n, struct worker *w)
+{
+	g->vc = realloc(g->vc, (size_t)n * sizeof(*g->vc));
+	g->vv = realloc(g->vv, (size_t)n * sizeof(*g->vv));
+	for (int i = g->nr_vcpus; i < n; i++) {
+		memset(&g->vc[i], 0, sizeof(g->vc[i]));
+		memset(&g->vv[i], 0, sizeof(g->vv[i]));
+	}
+	g->nr_vcpus = n;
+	for (int i = 0; i < n; i++)
+		g->vc[i].tid = w[i].tid;
+}
+
+static void guest_free(struct vn_guest *g)
+{
+	free(g->vc);
+	free(g->vv);
+}
+
+static void sw_event(struct pmu_event *ev, const char *name, uint64_t config)
+{
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->name, sizeof(ev->name), "%s", name);
+	ev->attr.size = sizeof(ev->attr);
+	ev->attr.type = PERF_TYPE_SOFTWARE;
+	ev->attr.config = config;
+}
+
+/* task-clock counts as "cycles", page-faults as "instructions". */
+static void sw_events(struct pmu_event ev[2])
+{
+	sw_event(&ev[0], "perf::task-clock", PERF_COUNT_SW_TASK_CLOCK);
+	sw_event(&ev[1], "perf::page-faults", PERF_COUNT_SW_PAGE_FAULTS);
+}
+
+/* ---- the model table ---- */
+
+static void test_model_lookup(void **state)
+{
+	static const struct {
+		enum cpu_vendor v;
+		int family, model, stepping;
+		const char *want;	/* model name, NULL: unknown */
+	} cases[] = {
+		{ CPU_VENDOR_INTEL, 6, 45, 7, "Intel Sandy Bridge-EP" },
+		{ CPU_VENDOR_INTEL, 6, 62, 4, "Intel Ivy Bridge-EP" },
+		{ CPU_VENDOR_INTEL, 6, 63, 2, "Intel Haswell-EP" },
+		{ CPU_VENDOR_INTEL, 6, 79, 1, "Intel Broadwell-EP" },
+		{ CPU_VENDOR_INTEL, 6, 85, 4, "Intel Skylake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 85, 7, "Intel Cascade Lake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 85, 11, "Intel Cascade Lake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 106, 6, "Intel Ice Lake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 143, 8, "Intel Sapphire Rapids" },
+		{ CPU_VENDOR_INTEL, 6, 207, 2, "Intel Emerald Rapids" },
+		{ CPU_VENDOR_INTEL, 6, 173, 1, "Intel Granite Rapids" },
+		{ CPU_VENDOR_INTEL, 6, 0x97, 2, NULL },	/* Alder Lake: no table */
+		{ CPU_VENDOR_INTEL, 6, 44, 2, NULL },	/* Westmere-EP */
+		{ CPU_VENDOR_AMD, 0x17, 0x01, 2, NULL },	/* Zen 1 */
+		{ CPU_VENDOR_AMD, 0x17, 0x31, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x19, 0x01, 1, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x21, 0, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x11, 1, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x61, 2, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0xa0, 2, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x30, 0, NULL },
+		{ CPU_VENDOR_AMD, 0x1a, 0x02, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x44, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_OTHER, 6, 85, 4, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cpu_id id = { .vendor = cases[i].v, .family = cases[i].family,
+				     .model = cases[i].model,
+				     .stepping = cases[i].stepping };
+		const struct pmu_model *m = pmu_model_find(&id);
+
+		if (!cases[i].want) {
+			if (m)
+				print_error("family %#x model %#x: got %s\n",
+					    id.family, id.model, m->name);
+			assert_null(m);
+		} else {
+			assert_non_null(m);
+			assert_string_equal(m->name, cases[i].want);
+		}
+	}
+}
+
+/* This machine's CPUID decodes to something sane. */
+static void test_cpu_identify(void **state)
+{
+	struct cpu_id id;
+	char buf[128];
+	(void)state;
+
+	cpu_identify(&id);
+	cpu_id_str(&id, buf, sizeof(buf));
+#if defined(__x86_64__) || defined(__i386__)
+	assert_true(id.family > 0);
+	assert_true(id.vendor_str[0] != '\0');
+#endif
+	assert_non_null(strstr(buf, "family"));
+}
+
+/* Encodes every event of one table entry with its PMU forced. */
+static int child_encode_model(void *arg, char *msg, size_t len)
+{
+	const struct pmu_model *m = arg;
+	char err[300];
+
+	setenv("LIBPFM_FORCE_PMU", m->pfm_pmu, 1);
+	for (int k = 0; k < PMU_NR_ROLES; k++) {
+		struct pmu_event ev;
+		uint64_t code = m->config[k] & 0xff, umask = m->config[k] >> 8 & 0xff;
+
+		CHECK(pmu_encode(m->event[k], NULL, &ev, err, sizeof(err)) == 0,
+		      "%s (forced %s): %s: %s", m->name, m->pfm_pmu, m->event[k], err);
+		CHECK((ev.attr.config & 0xff) == code,
+		      "%s %s: event code %#llx, want %#llx", m->name, m->event[k],
+		      (unsigned long long)(ev.attr.config & 0xff),
+		      (unsigned long long)code);
+		CHECK((ev.attr.config >> 8 & 0xff) == umask,
+		      "%s %s: umask %#llx, want %#llx", m->name, m->event[k],
+		      (unsigned long long)(ev.attr.config >> 8 & 0xff),
+		      (unsigned long long)umask);
+		CHECK(ev.attr.config == m->config[k],
+		      "%s %s: config %#llx, want %#llx", m->name, m->event[k],
+		      (unsigned long long)ev.attr.config,
+		      (unsigned long long)m->config[k]);
+		CHECK(ev.attr.config1 == m->config1[k],
+		      "%s %s: offcore config1 %#llx, want %#llx", m->name,
+		      m->event[k], (unsigned long long)ev.attr.config1,
+		      (unsigned long long)m->config1[k]);
+		CHECK(ev.attr.exclude_guest == 0, "%s %s: exclude_guest is set",
+		      m->name, m->event[k]);
+		CHECK(ev.attr.exclude_host == 0, "%s %s: exclude_host is set",
+		      m->name, m->event[k]);
+		CHECK(ev.attr.type == PERF_TYPE_RAW, "%s %s: type %u, want raw",
+		      m->name, m->event[k], ev.attr.type);
+		CHECK(ev.attr.sample_period == 0 && ev.attr.precise_ip == 0,
+		      "%s %s: not a counting event", m->name, m->event[k]);
+	}
+	return 0;
+}
+
+static void test_table_encodings_forced(void **state)
+{
+	(void)state;
+	for (int i = 0; i < pmu_nr_models; i++)
+		in_child(child_encode_model, (void *)&pmu_models[i]);
+}
+
+/*
+ * The daemon's own path, without LIBPFM_FORCE_PMU: every model resolves to
+ * the table's encodings on this machine, whatever libpfm4 detected.
+ */
+static int child_resolve_all(void *arg, char *msg, size_t len)
+{
+	(void)arg;
+	for (int i = 0; i < pmu_nr_models; i++) {
+		const struct pmu_model *m = &pmu_models[i], *got;
+		struct cpu_id id = { .vendor = m->vendor, .family = m->family,
+				     .model = m->model_lo, .stepping = m->step_lo };
+		struct pmu_event ev[PMU_NR_ROLES];
+		char err[600];
+
+		CHECK(pmu_resolve(NULL, &id, ev, &got, err, sizeof(err)) == 0,
+		      "%s: %s", m->name, err);
+		CHECK(got == m, "%s resolved to %s", m->name, got ? got->name : "none");
+		for (int k = 0; k < PMU_NR_ROLES; k++) {
+			CHECK(ev[k].attr.config == m->config[k] &&
+			      ev[k].attr.config1 == m->config1[k],
+			      "%s %s: config %#llx config1 %#llx", m->name,
+			      ev[k].name, (unsigned long long)ev[k].attr.config,
+			      (unsigned long long)ev[k].attr.config1);
+			CHECK(ev[k].attr.exclude_guest == 0,
+			      "%s %s: exclude_guest is set", m->name, ev[k].name);
+			CHECK(strncmp(ev[k].name, m->pfm_pmu, strlen(m->pfm_pmu)) == 0,
+			      "%s: %s is not qualified by %s", m->name, ev[k].name,
+			      m->pfm_pmu);
+		}
+	}
+	return 0;
+}
+
+static void test_table_resolve_unforced(void **state)
+{
+	(void)state;
+	in_child(child_resolve_all, NULL);
+}
+
+/* [sampling] events: four names in role order; bad ones named. */
+static int child_events_override(void *arg, char *msg, size_t len)
+{
+	struct cpu_id unknown = { .vendor = CPU_VENDOR_INTEL, .family = 6,
+				  .model = 0x97 };
+	struct pmu_event ev[PMU_NR_ROLES];
+	const struct pmu_model *m;
+	char err[600];
+	(void)arg;
+
+	CHECK(pmu_resolve(" perf::task-clock, perf::page-faults,perf::context-switches ,"
+			  "perf::cpu-migrations", &unknown, ev, &m, err,
+			  sizeof(err)) == 0, "software names: %s", err);
+	CHECK(ev[0].attr.type == PERF_TYPE_SOFTWARE &&
+	      ev[0].attr.config == PERF_COUNT_SW_TASK_CLOCK,
+	      "task-clock encoded as type %u config %#llx", ev[0].attr.type,
+	      (unsigned long long)ev[0].attr.config);
+	CHECK(ev[3].attr.config == PERF_COUNT_SW_CPU_MIGRATIONS, "role order");
+	CHECK(ev[1].attr.exclude_guest == 0, "exclude_guest set on an override");
+
+	CHECK(pmu_resolve("cycles,instructions,perf::page-faults", &unknown, ev,
+			  &m, err, sizeof(err)) < 0, "three names accepted");
+	CHECK(strstr(err, "expected 4") && strstr(err, "got 3"), "message: %s", err);
+
+	CHECK(pmu_resolve("cycles,instructions,NO_SUCH_EVENT:X,perf::page-faults",
+			  &unknown, ev, &m, err, sizeof(err)) < 0,
+	      "a bad name accepted");
+	CHECK(strstr(err, "'NO_SUCH_EVENT:X'") && strstr(err, "local DRAM"),
+	      "message does not name the bad event: %s", err);
+
+	CHECK(pmu_resolve("cycles,,instructions,cycles", &unknown, ev, &m, err,
+			  sizeof(err)) < 0, "an empty name accepted");
+	CHECK(strstr(err, "instructions event name is empty"), "message: %s", err);
+
+	/* unknown CPU, no override: a clear message */
+	CHECK(pmu_resolve(NULL, &unknown, ev, &m, err, sizeof(err)) < 0,
+	      "unknown CPU accepted");
+	CHECK(strstr(err, "no DRAM locality events known") && strstr(err, "0x97") &&
+	      strstr(err, "[sampling] events"), "message: %s", err);
+
+	/* unqualified names try the model's PMU first */
+	struct cpu_id skx = { .vendor = CPU_VENDOR_INTEL, .family = 6, .model = 85,
+			      .stepping = 4 };
+	CHECK(pmu_resolve("UNHALTED_CORE_CYCLES,INSTRUCTION_RETIRED,"
+			  "MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM,"
+			  "MEM_LOAD_L3_MISS_RETIRED:REMOTE_DRAM", &skx, ev, &m, err,
+			  sizeof(err)) == 0, "skx names: %s", err);
+	CHECK(ev[3].attr.config == 0x2d3 && !strncmp(ev[3].name, "skx::", 5),
+	      "got %s %#llx", ev[3].name, (unsigned long long)ev[3].attr.config);
+	return 0;
+}
+
+static void test_events_override(void **state)
+{
+	(void)state;
+	in_child(child_events_override, NULL);
+}
+
+/* ---- choosing the source ---- */
+
+/* Whether this machine has a hardware PMU at all. */
+static bool have_hw_pmu(void)
+{
+	struct perf_event_attr a;
+	long fd;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_HARDWARE;
+	a.config = PERF_COUNT_HW_CPU_CYCLES;
+	a.exclude_kernel = 1;
+	fd = syscall(__NR_perf_event_open, &a, 0, -1, -1, 0);
+	if (fd < 0)
+		return false;
+	close((int)fd);
+	return true;
+}
+
+static int child_select(void *arg, char *msg, size_t len)
+{
+	struct cpu_id unknown = { .vendor = CPU_VENDOR_INTEL, .family = 6,
+				  .model = 0x97, .stepping = 2 };
+	const struct vn_sampler_ops *ops;
+	struct vn_config cfg;
+	char why[1024];
+	(void)arg;
+
+	config_defaults(&cfg);
+
+	cfg.source = VN_SAMPLING_PROCFS;
+	ops = sampling_select(&cfg, why, sizeof(why));
+	CHECK(ops == &procfs_sampler_ops, "procfs: got %s", ops ? ops->name : "NULL");
+	CHECK(why[0], "no reason given");
+
+	/* auto on this machine: the PMU only where there is one */
+	cfg.source = VN_SAMPLING_AUTO;
+	ops = sampling_select(&cfg, why, sizeof(why));
+	CHECK(ops, "auto gave no source: %s", why);
+	if (!have_hw_pmu())
+		CHECK(ops == &procfs_sampler_ops && strstr(why, "no PMU counters") &&
+		      strstr(why, "procfs") && strstr(why, "estimates") && !strchr(why, '\n'),
+		      "auto without a PMU: %s / %s", ops->name, why);
+
+	/* an unknown CPU: one line, and the fallback */
+	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
+	CHECK(ops == &procfs_sampler_ops, "unknown CPU, auto: %s",
+	      ops ? ops->name : "NULL");
+	CHECK(strstr(why, "no DRAM locality events known for this CPU") &&
+	      strstr(why, "model 0x97") && !strchr(why, '\n'), "why: %s", why);
+	cfg.source = VN_SAMPLING_PMU;
+	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
+	CHECK(!ops, "unknown CPU, pmu: got %s", ops ? ops->name : "");
+	CHECK(strstr(why, "source = pmu") && strstr(why, "model 0x97"), "why: %s", why);
+
+	/* [sampling] events overrides the table: software events open anywhere */
+	cfg.events = strdup("perf::task-clock,perf::page-faults,"
+			    "perf::context-switches,perf::cpu-migrations");
+	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
+	CHECK(ops == &pmu_sampler_ops, "events override, pmu: %s", why);
+	cfg.source = VN_SAMPLING_AUTO;
+	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
+	CHECK(ops == &pmu_sampler_ops, "events override, auto: %s", why);
+
+	free(cfg.events);
+	cfg.events = strdup("perf::task-clock,perf::page-faults,BOGUS_EVT,"
+			    "perf::cpu-migrations");
+	cfg.source = VN_SAMPLING_PMU;
+	ops = sampling_select(&cfg, why, sizeof(why));
+	CHECK(!ops && strstr(why, "'BOGUS_EVT'"), "bad override: %s", why);
+	/* a configuration error, not a reason to fall back */
+	cfg.source = VN_SAMPLING_AUTO;
+	ops = sampling_select(&cfg, why, sizeof(why));
+	CHECK(!ops && strstr(why, "'BOGUS_EVT'") && strstr(why, "local DRAM"),
+	      "bad override under auto: %s", why);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_select(void **state)
+{
+	(void)state;
+	in_child(child_select, NULL);
+}
+
+/* pmu_sampler_ops.open() with [sampling] events, then one real reading. */
+static int child_open_with_events(void *arg, char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct vn_config cfg;
+	struct worker w;
+	struct vn_guest g;
+	(void)arg;
+
+	config_defaults(&cfg);
+	cfg.source = VN_SAMPLING_PMU;
+	cfg.events = strdup("perf::task-clock,perf::page-faults,"
+			    "perf::context-switches,perf::cpu-migrations");
+	s.cfg = &cfg;
+	CHECK(s.ops->open(&s) == 0, "open with software events failed");
+	worker_start(&w, 0);
+	guest_init(&g, 1, &w);
+	CHECK(s.ops->attach(&s, &g) == 0, "attach: %s", pmu_last_error(&s));
+	worker_do(&w, CMD_TOUCH, 300);
+	CHECK(s.ops->read(&s, &g) == 0, "read");
+	CHECK(g.vc[0].delta.valid && g.vc[0].delta.instructions >= 300,
+	      "page-faults as instructions: %llu",
+	      (unsigned long long)g.vc[0].delta.instructions);
+	CHECK(g.vc[0].delta.cycles > 0, "task-clock as cycles is 0");
+	s.ops->detach(&s, &g);
+	CHECK(pmu_nr_fds(&s) == 0, "%d descriptors left", pmu_nr_fds(&s));
+	s.ops->close(&s);
+	worker_stop(&w);
+	guest_free(&g);
+	free(cfg.events);
+	cfg.events = strdup("cycles,instructions,perf::page-faults");
+	CHECK(s.ops->open(&s) == -EINVAL, "three events accepted by open");
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_open_with_events(void **state)
+{
+	(void)state;
+	in_child(child_open_with_events, NULL);
+}
+
+/* ---- scaling ---- */
+
+static void test_scale(void **state)
+{
+	(void)state;
+	assert_int_equal(pmu_scale(1000, 100, 100), 1000);	/* never multiplexed */
+	assert_int_equal(pmu_scale(1000, 200, 100), 2000);	/* on half the time */
+	assert_int_equal(pmu_scale(1000, 400, 100), 4000);
+	assert_int_equal(pmu_scale(3, 3, 2), 5);		/* 4.5 rounds up */
+	assert_int_equal(pmu_scale(0, 200, 100), 0);
+	assert_int_equal(pmu_scale(1000, 100, 0), 1000);	/* never ran: left raw */
+	assert_int_equal(pmu_scale(1000, 0, 0), 1000);
+	/* no overflow on big counts */
+	assert_int_equal(pmu_scale(1ULL << 50, 2000000000ULL, 1000000000ULL),
+			 1ULL << 51);
+}
+
+/* ---- reading real threads with software events ---- */
+
+static void test_read_delta_real_threads(void **state)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[3];
+	struct vn_guest g;
+	int before;
+	(void)state;
+
+	log_init(true, LOG_WARNING, "test_pmu");
+	for (int i = 0; i < 3; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 3, w);
+	sw_events(ev);
+	before = count_fds();
+	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
+	assert_int_equal(count_fds(), before);	/* the probe closed its group */
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	/* two events and cpu-migrations per thread */
+	assert_int_equal(pmu_nr_fds(&s), 9);
+	assert_int_equal(count_fds(), before + 9);
+	for (int i = 0; i < 3; i++)
+		assert_ptr_not_equal(g.vc[i].sampler, NULL);
+
+	worker_do(&w[0], CMD_TOUCH, 2000);
+	worker_do(&w[1], CMD_SPIN, 60 * 1000000L);
+	usleep(20000);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	for (int i = 0; i < 3; i++) {
+		const struct vn_counts *c = &g.vc[i].delta;
+
+		assert_true(c->valid);
+		assert_int_equal(c->source, VNUMAD_SRC_PMU);
+		assert_true(c->node >= 0);	/* from its stat file */
+		assert_true(c->elapsed >= 0.06 && c->elapsed < 30);
+		assert_true(c->cpu_time <= c->elapsed + 0.01);
+		/* the DRAM roles were not given: they read 0 */
+		assert_int_equal(c->local_dram, 0);
+		assert_int_equal(c->remote_dram, 0);
+	}
+	/* page-faults, in the instructions role */
+	assert_true(g.vc[0].delta.instructions >= 2000);
+	assert_true(g.vc[0].delta.instructions < 2000 + 500);
+	assert_true(g.vc[1].delta.instructions < 200);
+	/* task-clock, in the cycles role, is the thread's CPU time in ns */
+	assert_true(g.vc[1].delta.cycles >= 60000000ULL);
+	assert_true(g.vc[1].delta.cpu_time >= 0.06);
+	assert_true(fabs(g.vc[1].delta.cpu_time - g.vc[1].delta.cycles * 1e-9) < 0.005);
+	assert_true(g.vc[2].delta.cpu_time < 0.01);
+
+	/* deltas, not totals: nothing happened since */
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_true(g.vc[0].delta.valid && g.vc[0].delta.instructions < 50);
+	assert_true(g.vc[1].delta.cycles < 10000000ULL);
+
+	worker_do(&w[1], CMD_TOUCH, 700);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_true(g.vc[1].delta.instructions >= 700);
+	assert_true(g.vc[1].delta.instructions < 700 + 200);
+	assert_true(g.vc[0].delta.instructions < 50);
+
+	s.ops->detach(&s, &g);
+	assert_int_equal(pmu_nr_fds(&s), 0);
+	assert_int_equal(count_fds(), before);
+	assert_null(g.sampler);
+	for (int i = 0; i < 3; i++)
+		assert_null(g.vc[i].sampler);
+	s.ops->detach(&s, &g);		/* twice: a no-op */
+	s.ops->close(&s);
+	for (int i = 0; i < 3; i++)
+		worker_stop(&w[i]);
+	guest_free(&g);
+}
+
+/* A vCPU thread that exits: its last counts once, then invalid, no leak. */
+static void test_thread_exit(void **state)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[2];
+	struct vn_guest g;
+	int before, r;
+	(void)state;
+
+	for (int i = 0; i < 2; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 2, w);
+	sw_events(ev);
+	before = count_fds();
+	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_int_equal(count_fds(), before + 6);
+
+	/* work, then exit before anyone reads */
+	worker_do(&w[1], CMD_TOUCH, 1500);
+	worker_do(&w[1], CMD_EXIT, 0);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_true(g.vc[1].delta.valid);
+	assert_true(g.vc[1].delta.instructions >= 1500);
+	assert_true(g.vc[0].delta.valid);
+
+	/*
+	 * The next read finds it gone: invalid, and its descriptors closed.
+	 * vCPU 0 keeps its 3 counters and the stat file its node came from.
+	 */
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_false(g.vc[1].delta.valid);
+	assert_true(g.vc[0].delta.valid);
+	assert_int_equal(pmu_nr_fds(&s), 4);
+	assert_int_equal(count_fds(), before + 4);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_false(g.vc[1].delta.valid);
+	assert_int_equal(count_fds(), before + 4);
+
+	/*
+	 * The other one exits without having worked. The read may notice at
+	 * once (the thread moved CPU, so its stat file was read): then no vCPU
+	 * runs any more and the guest's read says so, but the last counts are
+	 * valid either way.
+	 */
+	worker_do(&w[0], CMD_EXIT, 0);
+	r = s.ops->read(&s, &g);
+	assert_true(r == 0 || r == -ESRCH);
+	assert_true(g.vc[0].delta.valid);
+	/* every vCPU gone: the guest's read fails, without leaking */
+	assert_int_equal(s.ops->read(&s, &g), -ESRCH);
+	assert_int_equal(pmu_nr_fds(&s), 0);
+	assert_int_equal(count_fds(), before);
+
+	/* attaching a thread id that no longer exists is not an error */
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_int_equal(pmu_nr_fds(&s), 0);
+	s.ops->detach(&s, &g);
+	assert_int_equal(count_fds(), before);
+	s.ops->close(&s);
+	for (int i = 0; i < 2; i++)
+		worker_stop(&w[i]);
+	guest_free(&g);
+}
+
+/* vCPU hot-plug and unplug: groups of remaining threads keep counting. */
+static void test_hotplug(void **state)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct vn_guest g, never;
+	struct pmu_event ev[2];
+	struct worker w[3];
+	void *kept;
+	int before;
+	(void)state;
+
+	for (int i = 0; i < 3; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 2, w);
+	sw_events(ev);
+	before = count_fds();
+	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
+
+	/* detach of a guest never attached: nothing happens */
+	guest_init(&never, 1, w);
+	s.ops->detach(&s, &never);
+	guest_free(&never);
+
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_int_equal(count_fds(), before + 6);
+	kept = g.vc[0].sampler;
+	worker_do(&w[0], CMD_TOUCH, 400);
+
+	/* plug vCPU 2 */
+	guest_resize(&g, 3, w);
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_int_equal(count_fds(), before + 9);
+	assert_ptr_equal(g.vc[0].sampler, kept);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	/* counted across the re-attach */
+	assert_true(g.vc[0].delta.instructions >= 400);
+	assert_true(g.vc[2].delta.valid);
+
+	/* unplug vCPUs 1 and 2: the core shrinks vc first, then attaches */
+	guest_resize(&g, 1, w);
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	/* 3 counters and the stat file read for its node */
+	assert_int_equal(count_fds(), before + 4);
+	assert_int_equal(pmu_nr_fds(&s), 4);
+	/* a vCPU whose thread id is not known yet */
+	guest_resize(&g, 2, w);
+	g.vc[1].tid = 0;
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_null(g.vc[1].sampler);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_false(g.vc[1].delta.valid);
+	assert_true(g.vc[0].delta.valid);
+	/* a vCPU whose thread changed under the sampler reads invalid */
+	g.vc[0].tid = w[2].tid;
+	assert_int_equal(s.ops->read(&s, &g), -ESRCH);
+	assert_false(g.vc[0].delta.valid);
+	s.ops->detach(&s, &g);
+	assert_int_equal(count_fds(), before);
+	s.ops->close(&s);
+	for (int i = 0; i < 3; i++)
+		worker_stop(&w[i]);
+	guest_free(&g);
+}
+
+/* ---- descriptor limits and permission messages ---- */
+
+struct limit_case {
+	rlim_t soft, hard;	/* above what is open now */
+	int want;		/* attach's result */
+};
+
+static int child_limits(void *arg, char *msg, size_t len)
+{
+	const struct limit_case *lc = arg;
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	const int caps[] = { 24 /* CAP_SYS_RESOURCE */ };
+	struct pmu_event ev[2];
+	struct worker w[4];
+	struct vn_guest g;
+	struct rlimit rl;
+	int open_now, r;
+
+	log_init(true, LOG_CRIT, "test_pmu");	/* the message is checked, not shown */
+	for (int i = 0; i < 4; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 4, w);
+	sw_events(ev);
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	CHECK(drop_caps(caps, 1) == 0, "capset: %s", strerror(errno));
+	open_now = count_fds();
+	rl.rlim_cur = (rlim_t)open_now + lc->soft;
+	rl.rlim_max = (rlim_t)open_now + lc->hard;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "setrlimit: %s", strerror(errno));
+	r = s.ops->attach(&s, &g);
+	CHECK(r == lc->want, "attach gave %d, want %d: %s", r, lc->want,
+	      pmu_last_error(&s));
+	if (r == -EMFILE) {
+		const char *e = pmu_last_error(&s);
+
+		CHECK(strstr(e, "EMFILE") && strstr(e, "too many open files") &&
+		      strstr(e, "LimitNOFILE") && !strstr(e, "ermission"),
+		      "EMFILE message: %s", e);
+	} else {
+		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		      rl.rlim_cur > (rlim_t)open_now + lc->soft,
+		      "soft limit not raised: %llu", (unsigned long long)rl.rlim_cur);
+		CHECK(pmu_nr_fds(&s) == 12, "%d descriptors", pmu_nr_fds(&s));
+	}
+	s.ops->detach(&s, &g);
+	CHECK(count_fds() == open_now, "descriptors leaked: %d, were %d",
+	      count_fds(), open_now);
+	s.ops->close(&s);
+	return 0;
+}
+
+static void test_emfile(void **state)
+{
+	static const struct limit_case tight = { 5, 5, -EMFILE };
+	(void)state;
+	in_child(child_limits, (void *)&tight);
+}
+
+static void test_nofile_raised(void **state)
+{
+	static const struct limit_case roomy = { 5, 4096, 0 };
+	(void)state;
+	in_child(child_limits, (void *)&roomy);
+}
+
+static void test_errstr(void **state)
+{
+	char buf[512];
+	(void)state;
+
+	perf_errstr(EMFILE, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "EMFILE"));
+	assert_non_null(strstr(buf, "too many open files"));
+	assert_null(strstr(buf, "ermission"));
+	perf_errstr(ENFILE, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "fs.file-max"));
+	perf_errstr(ENOENT, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "PMU"));
+	perf_errstr(EACCES, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "ermission denied"));
+}
+
+/* Without CAP_PERFMON and CAP_SYS_ADMIN, paranoid 2 forbids kernel counting. */
+static int child_paranoid(void *arg, char *msg, size_t len)
+{
+	const int caps[] = { 21 /* CAP_SYS_ADMIN */, 38 /* CAP_PERFMON */ };
+	struct pmu_event ev[2];
+	char why[1024];
+	int r;
+	(void)arg;
+
+	CHECK(drop_caps(caps, 2) == 0, "capset: %s", strerror(errno));
+	sw_events(ev);
+	r = pmu_probe(ev, 2, why, sizeof(why));
+	CHECK(r == -EACCES || r == -EPERM, "probe gave %d: %s", r, why);
+	CHECK(strstr(why, "perf_event_paranoid") && strstr(why, "CAP_PERFMON") &&
+	      strstr(why, "sysctl kernel.perf_event_paranoid=1"), "why: %s", why);
+	return 0;
+}
+
+static void test_paranoid_message(void **state)
+{
+	(void)state;
+	if (perf_paranoid() < 2) {
+		skip();	/* the kernel lets anyone count: nothing to refuse */
+		return;
+	}
+	in_child(child_paranoid, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_lookup),
+		cmocka_unit_test(test_cpu_identify),
+		cmocka_unit_test(test_table_encodings_forced),
+		cmocka_unit_test(test_table_resolve_unforced),
+		cmocka_unit_test(test_events_override),
+		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_open_with_events),
+		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_read_delta_real_threads),
+		cmocka_unit_test(test_thread_exit),
+		cmocka_unit_test(test_hotplug),
+		cmocka_unit_test(test_emfile),
+		cmocka_unit_test(test_nofile_raised),
+		cmocka_unit_test(test_errstr),
+		cmocka_unit_test(test_paranoid_message),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
