@@ -162,24 +162,35 @@ static void pct(char *buf, size_t len, double x)
 	snprintf(buf, len, "%.0f%%", x * 100);
 }
 
-/* Moves misplaced vCPUs home; returns how many could not move for CPU. */
+/*
+ * Moves misplaced vCPUs home; returns how many could not move for CPU. The
+ * home of a vCPU of a vNUMA guest is where its own virtual node's memory is,
+ * not where most of the guest's memory is: pulling it to the majority node
+ * would only trade its vnode's accesses for remote ones.
+ */
 static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
-			 int gi, int home, struct vnumad_out *out)
+			 int gi, int guest_home, struct vnumad_out *out)
 {
 	const struct vnumad_guest *g = v->guests[gi];
+	int homes[VNUMAD_MAX_NODES];
+	int nvn = pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES);
 	int blocked = 0;
 
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *c = &g->vcpus[i];
+		int home = guest_home;
 		struct vnumad_proposal p;
 		char share[16];
 		double gain;
 
+		if (nvn && c->vnode >= 0 && c->vnode < nvn && homes[c->vnode] >= 0)
+			home = homes[c->vnode];
 		if (c->flags & (VNUMAD_VCPU_IN_TRIAL | VNUMAD_VCPU_HOLD))
 			continue;
 		if (c->node < 0 || c->node == home || c->remote_ratio < l->threshold)
 			continue;
-		if (c->access_rate < l->min_rate)
+		/* unknown traffic (the /proc fallback) counts as enough */
+		if (c->access_rate >= 0 && c->access_rate < l->min_rate)
 			continue;
 		if (g->quarantine >> home & 1)
 			continue;

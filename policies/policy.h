@@ -63,11 +63,12 @@ struct vnumad_vcpu {
 	int vnode;		/* guest (virtual) NUMA node, -1 none */
 	unsigned flags;		/* VNUMAD_VCPU_* */
 	uint64_t allowed;	/* node mask of its CPU affinity */
-	double ips;		/* instructions per second */
-	double ipc;		/* instructions per cycle */
+	double ips;		/* instructions per second, 0 unknown */
+	double ipc;		/* instructions per cycle, 0 unknown */
 	double remote_ratio;	/* remote / (local + remote) DRAM accesses, -1 unknown */
 	double remote_trend;	/* change of remote_ratio per minute */
-	double access_rate;	/* DRAM accesses per second */
+	double access_rate;	/* DRAM accesses per second, -1 unknown (the
+				 * /proc fallback sees locality, not traffic) */
 	double cpu_demand;	/* share of one CPU it used, 0..1 */
 	double last_move_age;	/* seconds since vnumad last moved it, -1 never */
 	enum vnumad_source source;

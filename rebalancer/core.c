@@ -47,7 +47,6 @@ static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 	struct vn_core *c = arg;
 	(void)h;
 
-	c->sampler.ops->detach(&c->sampler, g);	/* no-op when new */
 	if (c->sampler.ops->attach(&c->sampler, g) < 0) {
 		c->stats.sample_errors++;
 		log_warnx("guest %s: cannot sample its vCPUs", g->name);
@@ -262,8 +261,12 @@ int core_tick(struct vn_core *c)
 	t0 = cpu_seconds();
 	stage_model(c);
 	stage_guard(c);
-	/* counters need two readings: the first tick only primes them */
-	if (has_readings(c) && stage_policy(c, &out) == 0) {
+	/*
+	 * Counters need two readings: the first tick only primes them. A host
+	 * without guests has nothing to wait for.
+	 */
+	if ((has_readings(c) || (!c->host.nr_guests && c->host.tick > 1)) &&
+	    stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
 		stage_arbiter(c, &out);

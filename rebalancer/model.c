@@ -34,7 +34,7 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	struct vnumad_vcpu *v = &g->vv[i];
 	struct vn_vcpu *p = &g->vc[i];
 	const struct vn_counts *d = &p->delta;
-	double hl = c->cfg.halflife, a, a_slow, ips, accesses, lag;
+	double hl = c->cfg.halflife, a, a_slow, ips, accesses, lag, weight;
 
 	v->last_move_age = p->last_move < 0 ? -1 : c->host.now - p->last_move;
 	v->flags = 0;
@@ -52,7 +52,18 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 
 	v->source = d->source;
 	v->node = d->node;
-	if (v->ips <= 0 && v->ipc <= 0) {	/* first reading */
+	if (!counts_instructions(d->source)) {
+		/*
+		 * The /proc fallback: no instructions, and its "accesses" are
+		 * CPU-time weights that only carry the local/remote split.
+		 */
+		ips = 0;
+		v->ips = 0;
+		v->ipc = 0;
+		v->access_rate = -1;
+		v->cpu_demand = blend(v->cpu_demand <= 0 ? -1 : v->cpu_demand,
+				      d->cpu_time / d->elapsed, a);
+	} else if (v->ips <= 0 && v->ipc <= 0) {	/* first reading */
 		v->ips = ips;
 		v->ipc = d->cycles ? (double)d->instructions / (double)d->cycles : 0;
 		v->access_rate = accesses / d->elapsed;
@@ -75,9 +86,11 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	lag = hl > 0 ? 3.0 * hl / M_LN2 : 0;
 	v->remote_trend = lag > 0 && p->remote_slow >= 0 ?
 		(v->remote_ratio - p->remote_slow) / lag * 60.0 : 0;
-	*acc += v->access_rate;
+	/* a guest's remote ratio weighs its vCPUs by traffic, else by CPU use */
+	weight = v->access_rate >= 0 ? v->access_rate : v->cpu_demand;
+	*acc += weight;
 	if (v->remote_ratio >= 0)
-		*acc_remote += v->access_rate * v->remote_ratio;
+		*acc_remote += weight * v->remote_ratio;
 	return ips;
 }
 
@@ -88,7 +101,8 @@ static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
 		const struct vnumad_vcpu *v = &g->vv[i];
 		double local, remote, far = 0;
 
-		if (v->node < 0 || v->node >= h->nr_nodes || v->remote_ratio < 0)
+		if (v->node < 0 || v->node >= h->nr_nodes || v->remote_ratio < 0 ||
+		    v->access_rate < 0)
 			continue;
 		local = v->access_rate * (1 - v->remote_ratio) * DRAM_LINE;
 		remote = v->access_rate * v->remote_ratio * DRAM_LINE;

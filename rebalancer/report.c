@@ -81,8 +81,11 @@ static void host_totals(const struct vn_core *c, int *vcpus, double *ips,
 		*ips += g->v.ips;
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].remote_ratio >= 0) {
-				acc += g->vv[v].access_rate;
-				acc_r += g->vv[v].access_rate * g->vv[v].remote_ratio;
+				double w = g->vv[v].access_rate >= 0 ?
+					   g->vv[v].access_rate : g->vv[v].cpu_demand;
+
+				acc += w;
+				acc_r += w * g->vv[v].remote_ratio;
 			}
 	}
 	*remote = acc > 0 ? acc_r / acc : -1;

@@ -183,7 +183,11 @@ struct vn_sampler_ops {
 	const char *name;
 	int (*open)(struct vn_sampler *s);
 	void (*close)(struct vn_sampler *s);
-	/* Starts counting a guest's vCPU threads (also after a vCPU change). */
+	/*
+	 * Starts counting a guest's vCPU threads. Called again when its threads
+	 * change (a vCPU hot-plugged, a thread replaced): it must keep counting
+	 * the threads it already counts and start on the new ones.
+	 */
 	int (*attach)(struct vn_sampler *s, struct vn_guest *g);
 	/* Stops counting; must be a no-op for a guest never attached. */
 	void (*detach)(struct vn_sampler *s, struct vn_guest *g);
