@@ -6,6 +6,7 @@
  * tests/config_keys.sh checks that the three agree.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "policies.h"
 #include "util.h"
@@ -330,6 +332,14 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 			vn_ini_error(ini, e, "daemon", "metrics",
 				     "'%s': expected ADDRESS:PORT, such as 127.0.0.1:9464",
 				     c->metrics);
+		} else {
+			char host[NI_MAXHOST];
+			unsigned port;
+			const char *why;
+
+			if (metrics_parse_address(c->metrics, host, sizeof(host), &port, &why) < 0)
+				vn_ini_error(ini, e, "daemon", "metrics", "'%s': %s",
+					     c->metrics, why);
 		}
 	}
 	if (vn_ini_string(ini, e, "daemon", "control", &c->control) > 0 &&

@@ -11,6 +11,7 @@
 struct event_base;
 struct event;
 struct vn_control;
+struct vn_metrics;
 
 /* The running daemon: the core plus its loop and how it was started. */
 struct vn_daemon {
@@ -18,6 +19,7 @@ struct vn_daemon {
 	struct event_base *base;
 	struct event *tick_ev;
 	struct vn_control *control;	/* NULL: none */
+	struct vn_metrics *metrics;	/* NULL: off */
 	const char *config_path;	/* NULL: built-in defaults */
 	struct vn_overrides ov;		/* reapplied on reload */
 	uint64_t max_ticks;		/* 0: run until signalled */

@@ -12,6 +12,7 @@
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "policies.h"
 #include "util.h"
@@ -275,10 +276,21 @@ int main(int argc, char **argv)
 			log_warnx("no control socket: vnumad status, place and migrate "
 				  "will not reach this daemon");
 	}
+	/* like the control socket: a bounded run is a one-off */
+	if (d.core.cfg.metrics && !d.once && !d.max_ticks) {
+		d.metrics = metrics_open(d.base, d.core.cfg.metrics, &d.core);
+		if (!d.metrics) {
+			control_close(d.control);
+			daemon_fini(&d);
+			config_free(&d.core.cfg);
+			return 1;
+		}
+	}
 	r = core_open(&d.core, d.base,
 		      json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
 		      stdout);
 	if (r < 0) {
+		metrics_close(d.metrics);
 		control_close(d.control);
 		core_close(&d.core);
 		daemon_fini(&d);
@@ -286,6 +298,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = daemon_run(&d);
+	metrics_close(d.metrics);
 	control_close(d.control);
 	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
 		 "%llu kept, %llu reverted",

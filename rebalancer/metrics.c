@@ -21,9 +21,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
 #include "core.h"
@@ -257,9 +255,11 @@ static void end_sample(struct render *r, double v)
 		snprintf(buf, sizeof(buf), "NaN");
 	else if (isinf(v))
 		snprintf(buf, sizeof(buf), "%s", v > 0 ? "+Inf" : "-Inf");
-	else if (snprintf(buf, sizeof(buf), "%.15g", v) > 0 &&
-		 strtod(buf, NULL) != v)
-		snprintf(buf, sizeof(buf), "%.17g", v);
+	else
+		for (int digits = 15; digits <= 17; digits++)
+			if (snprintf(buf, sizeof(buf), "%.*g", digits, v) > 0 &&
+			    strtod(buf, NULL) == v)
+				break;
 	add(r, " %s\n", buf);
 }
 
@@ -534,8 +534,10 @@ static void render_guests(struct render *r, const struct vn_core *c,
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
+		/* the /proc fallback sees locality only: its rate is -1 */
 		for (int v = 0; v < g->nr_vcpus; v++)
-			if (counts_instructions(g->vv[v].source))
+			if (g->vv[v].source != VNUMAD_SRC_NONE &&
+			    g->vv[v].access_rate >= 0)
 				sample_l(r, g->vv[v].access_rate,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
 					 g->vv[v].index, source_name(g->vv[v].source));
@@ -598,9 +600,11 @@ static void reply(struct evhttp_request *req, struct evbuffer *body, int code,
 	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		/* evhttp drops a HEAD response's body, and its length with it */
+		/* evhttp 2.1 would send a body given to it, even for HEAD */
 		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
 		evhttp_add_header(h, "Content-Length", len);
+		evhttp_send_reply(req, code, reason, NULL);
+		return;
 	}
 	evhttp_send_reply(req, code, reason, body);
 }

@@ -42,7 +42,7 @@ static json_t *flags_json(unsigned f)
 static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 {
 	json_t *o = json_object(), *vcpus = json_array(), *mem = json_object();
-	char nodes[200], key[8];
+	char nodes[200], key[16];
 
 	json_object_set_new(o, "name", json_string(g->name));
 	json_object_set_new(o, "pid", json_integer(g->pid));
@@ -321,9 +321,11 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 	c->tag = 0;
 	for (int j = 0; j < n; j++) {
 		if (d[j].error) {
-			snprintf(why, len, "move failed: %s", strerror(d[j].error));
+			int err = d[j].error;
+
+			snprintf(why, len, "move failed: %s", strerror(err));
 			free(d);
-			return -d[j].error;
+			return -err;
 		}
 		if (d[j].p.kind == VNUMAD_MOVE_VCPU)
 			out->vcpus++;
