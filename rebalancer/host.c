@@ -97,10 +97,27 @@ static void unlink_guest(struct vn_host *h, struct vn_guest *g)
 		}
 }
 
+/*
+ * A guest's name as vnumad shows it: control characters become '?', so
+ * that a guest named with a newline cannot forge log or output lines.
+ */
+static void clean_name(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < len; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+	dst[i] = '\0';
+}
+
 struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 {
-	struct vn_guest *g = host_find(h, d->name);
+	char name[256];
+	struct vn_guest *g;
 	bool fresh = false;
+
+	clean_name(name, sizeof(name), d->name);
+	g = host_find(h, name);
 
 	if (g && g->pid && d->pid && g->pid != d->pid) {
 		/* same name, new process: a restarted guest is a new guest */
@@ -108,10 +125,10 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g = NULL;
 	}
 	if (!g) {
-		unsigned b = hash_name(d->name);
+		unsigned b = hash_name(name);
 
 		g = xcalloc(1, sizeof(*g));
-		g->name = xstrdup(d->name);
+		g->name = xstrdup(name);
 		g->id = h->next_id++;
 		g->first_seen = h->now;
 		g->mem_read_at = -1;
