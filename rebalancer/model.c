@@ -27,6 +27,21 @@ static bool counts_instructions(enum vnumad_source s)
 	return s == VNUMAD_SRC_PMU || s == VNUMAD_SRC_SIM;
 }
 
+/* EWMA weights for a reading of dt seconds; most readings share one dt. */
+static void smoothing(double hl, double dt, double *a, double *a_slow)
+{
+	static double last_hl = -1, last_dt = -1, wa, wa_slow;
+
+	if (hl != last_hl || dt != last_dt) {
+		last_hl = hl;
+		last_dt = dt;
+		wa = hl > 0 ? 1.0 - exp2(-dt / hl) : 1.0;
+		wa_slow = hl > 0 ? 1.0 - exp2(-dt / (4 * hl)) : 1.0;
+	}
+	*a = wa;
+	*a_slow = wa_slow;
+}
+
 /* Updates one vCPU from its last reading; returns its instantaneous IPS. */
 static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 			 double *acc, double *acc_remote)
@@ -45,8 +60,7 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	if (!d->valid || d->elapsed <= 0)
 		return -1;
 
-	a = hl > 0 ? 1.0 - exp2(-d->elapsed / hl) : 1.0;
-	a_slow = hl > 0 ? 1.0 - exp2(-d->elapsed / (4 * hl)) : 1.0;
+	smoothing(hl, d->elapsed, &a, &a_slow);
 	ips = (double)d->instructions / d->elapsed;
 	accesses = (double)(d->local_dram + d->remote_dram);
 

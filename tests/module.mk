@@ -23,3 +23,10 @@ BENCH_DEPS ?=
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_DEPS)
 	@B=$(B) QUICK=$(QUICK) tests/bench/run.sh
+
+# bench-core: the core's CPU per tick and memory on a large simulated host.
+BENCH_CORE := $(B)/tests/bench-core
+$(BENCH_CORE): tests/bench/bench_core.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS)
+BENCH_DEPS += $(BENCH_CORE)
