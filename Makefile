@@ -40,7 +40,7 @@ B       := build/default
 SANFLAGS :=
 endif
 
-PKGS        := libevent libevent_pthreads libvirt numa jansson
+PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libpfm4 and iniparser ship no .pc file on Debian 12.
@@ -67,6 +67,7 @@ CORE_SRCS :=
 BINS      :=
 CLEAN     :=
 CHECK_DEPS :=
+BENCH_DEPS :=
 
 .PHONY: all check demo bench install uninstall clean deps
 all:

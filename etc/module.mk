@@ -8,7 +8,10 @@ install: all
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(INCDIR)/vnumad \
 		$(DESTDIR)$(DATADIR)/vnumad/scenarios $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)$(LIBDIR)/vnumad/policies $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0755 $(VNUMAD) $(DESTDIR)$(SBINDIR)/vnumad
+	$(INSTALL) -m 0755 $(VNUMAD_SIM) $(DESTDIR)$(BINDIR)/vnumad-sim
+	$(INSTALL) -m 0644 sim/vnumad-sim.1 $(DESTDIR)$(MANDIR)/man1/vnumad-sim.1
 	@# the unit names the binary where this prefix puts it
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/vnumad.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service
@@ -23,6 +26,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vnumad $(DESTDIR)$(MANDIR)/man8/vnumad.8 \
+		$(DESTDIR)$(BINDIR)/vnumad-sim $(DESTDIR)$(MANDIR)/man1/vnumad-sim.1 \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service \
 		$(DESTDIR)$(MANDIR)/man5/vnumad.conf.5 \
 		$(DESTDIR)$(INCDIR)/vnumad/policy.h \

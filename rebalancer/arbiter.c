@@ -185,7 +185,8 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out)
 		if (why >= 0)
 			drop(c, d, why);
 	}
-	qsort(c->dec, c->nr_dec, sizeof(*c->dec), by_gain);
+	if (c->nr_dec > 1)
+		qsort(c->dec, c->nr_dec, sizeof(*c->dec), by_gain);
 
 	for (int n = 0; n < h->nr_nodes; n++) {
 		cpu[n] = h->node[n].nr_cpus * (1.0 - h->node[n].cpu_load);

@@ -8,6 +8,7 @@
 
 #include "core.h"
 #include "journal.h"
+#include "trace.h"
 #include "log.h"
 #include "util.h"
 
@@ -181,6 +182,9 @@ static void restore_affinities(struct vn_core *c)
 
 void core_close(struct vn_core *c)
 {
+	if (c->trace && trace_close(c->trace) < 0)
+		log_warnx("--record: the trace could not be finished");
+	c->trace = NULL;
 	guard_stop(c);
 	if (c->backend.ops && c->cfg.restore_affinity && !c->cfg.dry_run)
 		restore_affinities(c);
@@ -258,6 +262,16 @@ int core_tick(struct vn_core *c)
 	if (stage_inventory(c) < 0)
 		return -1;
 	stage_sample(c);
+	/* what the backend and sampler reported, before anything acts on it */
+	if (c->trace) {
+		int r = trace_write_tick(c->trace, c);
+
+		if (r < 0) {
+			log_warnx("--record: %s; recording stopped", strerror(-r));
+			trace_close(c->trace);
+			c->trace = NULL;
+		}
+	}
 	t0 = cpu_seconds();
 	stage_model(c);
 	stage_guard(c);

@@ -21,6 +21,7 @@
 struct event_base;
 struct journal_trial;
 struct vn_journal;
+struct vn_trace;
 
 /* One change applied to a guest, as the guard remembers it. */
 struct vn_action {
@@ -140,6 +141,7 @@ struct vn_core {
 	struct vn_trial *trials;
 	struct vn_quarantine *quarantine;
 	struct vn_journal *journal;	/* NULL: dry run or simulated host */
+	struct vn_trace *trace;		/* --record: inventory and samples */
 	struct journal_trial *restart_pending;	/* unjudged when we last died */
 	struct vn_migration *migrations;
 	struct vn_decision *dec;

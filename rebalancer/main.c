@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "plugin.h"
 #include "policies.h"
+#include "trace.h"
 #include "util.h"
 
 enum {
@@ -29,6 +30,7 @@ enum {
 	OPT_HELP_POLICY,
 	OPT_PACE,
 	OPT_LIST_KEYS,
+	OPT_RECORD,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +47,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pace", no_argument, NULL, OPT_PACE },
 	{ "list-config-keys", no_argument, NULL, OPT_LIST_KEYS },
+	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "help-policy", required_argument, NULL, OPT_HELP_POLICY },
@@ -75,6 +78,8 @@ static void usage(FILE *f)
 "      --scenario FILE    simulated host to run (implies --backend sim)\n"
 "      --policy NAME|PATH a built-in policy (%s) or a plugin\n"
 "      --json             print JSON Lines instead of text\n"
+"      --record FILE      write each tick's inventory and samples to a trace\n"
+"                         (replay it with vnumad-sim replay)\n"
 "      --pace             with --backend sim: one tick per interval of real\n"
 "                         time, as on a live host (default: back to back)\n"
 "  -v, --verbose          more detail: held-back proposals, debug log\n"
@@ -121,7 +126,7 @@ int main(int argc, char **argv)
 {
 	static struct vn_daemon d;
 	struct vn_errors e = { 0 };
-	const char *config = NULL, *why;
+	const char *config = NULL, *why, *record = NULL;
 	bool check = false, foreground = false, json = false, named = false;
 	int verbose = 0, opt, r;
 	long ticks;
@@ -187,6 +192,9 @@ int main(int argc, char **argv)
 		case OPT_LIST_KEYS:
 			config_list_keys(stdout);
 			return 0;
+		case OPT_RECORD:
+			record = optarg;
+			break;
 		case OPT_HELP_POLICY:
 			return help_policy(optarg);
 		case 'h':
@@ -296,6 +304,20 @@ int main(int argc, char **argv)
 		daemon_fini(&d);
 		config_free(&d.core.cfg);
 		return 1;
+	}
+	if (record) {
+		char err[512];
+
+		d.core.trace = trace_open_write(record, &d.core, err, sizeof(err));
+		if (!d.core.trace) {
+			fprintf(stderr, "vnumad: %s\n", err);
+			metrics_close(d.metrics);
+			control_close(d.control);
+			core_close(&d.core);
+			daemon_fini(&d);
+			config_free(&d.core.cfg);
+			return 1;
+		}
 	}
 	r = daemon_run(&d);
 	metrics_close(d.metrics);

@@ -821,6 +821,11 @@ struct vn_trace_reader *trace_open_read(const char *path, unsigned flags,
 			   "version %d", path, version, VN_TRACE_VERSION);
 		goto fail;
 	}
+	if (r->data[12] | r->data[13] | r->data[14] | r->data[15]) {
+		errors_add(e, "%s: byte 12: corrupt: the header's reserved word is not zero",
+			   path);
+		goto fail;
+	}
 	r->info.version = (int)version;
 	if (index_records(r, flags, e) < 0 || check_records(r, flags, e) < 0)
 		goto fail;

@@ -26,3 +26,25 @@ $(SIM_BENCH): $(B)/sim/tools/sim_bench.o $(CORE_LIB)
 .PHONY: sim-bench
 sim-bench: $(SIM_BENCH)
 	$(SIM_BENCH)
+
+# vnumad-sim: the policy evaluation harness (sim/harness/). It drives the
+# core library like vnumad does but is not part of it: the oracle reaches
+# into the model, which a backend must not.
+HARNESS_SRCS := $(wildcard sim/harness/*.c)
+HARNESS_OBJS := $(HARNESS_SRCS:%.c=$(B)/%.o)
+HARNESS_LIB_OBJS := $(filter-out $(B)/sim/harness/main.o,$(HARNESS_OBJS))
+VNUMAD_SIM := $(B)/vnumad-sim
+BINS += $(VNUMAD_SIM)
+BENCH_DEPS += $(VNUMAD_SIM)
+
+$(HARNESS_OBJS): ALL_CFLAGS += -Isim/harness
+
+$(VNUMAD_SIM): $(HARNESS_OBJS) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The harness's unit test links its objects (all but main), not just the
+# core library as tests/module.mk's pattern rule does.
+$(B)/tests/test_harness: tests/unit/test_harness.c $(HARNESS_LIB_OBJS) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit -Isim/harness $(ALL_LDFLAGS) \
+		-o $@ $< $(HARNESS_LIB_OBJS) $(CORE_LIB) $(LIBS) $(CMOCKA_LIBS)

@@ -77,11 +77,18 @@ int sim_set_affinity(struct sim *s, int g, int vcpu, uint64_t nodes);
 
 /*
  * Starts moving m->bytes (0: all the guest has on m->from) from m->from to
- * m->to at `rate` bytes/s; the steps update m->done, failed, error, state and
- * finished. m must stay valid until it is no longer VN_MIG_RUNNING or has
- * been cancelled. Returns 0, -EINVAL, -ESRCH or -EOPNOTSUPP (memmove = no).
+ * m->to at up to `rate` bytes/s, and no faster than its share of the host's
+ * migration rate when one is set; the steps update m->done, failed, error,
+ * state and finished. m must stay valid until it is no longer
+ * VN_MIG_RUNNING or has been cancelled. Returns 0, -EINVAL, -ESRCH or
+ * -EOPNOTSUPP (memmove = no).
  */
 int sim_migrate(struct sim *s, int g, struct vn_migration *m, double rate);
+/*
+ * The bytes/s that all migrations in flight share (the daemon's [limits]
+ * migrate_rate), max-min fair; 0 (the default) lets each run at its own rate.
+ */
+void sim_set_migrate_rate(struct sim *s, double rate);
 /* Stops a running migration; it ends VN_MIG_CANCELLED. */
 void sim_cancel(struct sim *s, struct vn_migration *m);
 
@@ -93,5 +100,47 @@ void sim_cancel(struct sim *s, struct vn_migration *m);
 int sim_read_counts(struct sim *s, int g, int vcpu, struct vn_counts *c);
 /* Starts a new counting interval for every vCPU of the guest. */
 void sim_reset_counts(struct sim *s, int g);
+
+/*
+ * Noise-free sums since the start of the scenario, kept after the guest has
+ * left: instructions, DRAM accesses and the remote ones among them. Their
+ * differences over a run are exact time integrals of the truth above.
+ */
+void sim_guest_totals(const struct sim *s, int g, double *instructions,
+		      double *dram, double *remote);
+double sim_guest_dram_rate(const struct sim *s, int g);	/* accesses/s, last step */
+
+/*
+ * For evaluations of placements (the harness's oracle), not for backends.
+ */
+uint64_t sim_page_size(const struct sim *s);
+/* Memory guests may use on a node: its memory less what the host reserves. */
+uint64_t sim_node_mem_capacity(const struct sim *s, int node);
+/* Time of the next arrival, departure or phase change; -1: none left. */
+double sim_next_event(const struct sim *s);
+int sim_guest_vnodes(const struct sim *s, int g);
+/*
+ * Bytes of one guest NUMA node on a node, or on all with node = -1 (for a
+ * guest not running: what it will get, on all nodes).
+ */
+uint64_t sim_guest_vnode_mem(const struct sim *s, int g, int vnode, int node);
+int sim_vcpu_vnode(const struct sim *s, int g, int vcpu);
+/*
+ * Puts a running guest where asked at once, with no migration and no cost:
+ * vCPU v on node vcpu_node[v] (its affinity becomes that node alone), and
+ * mem[vnode * nr_nodes + node] bytes of each guest NUMA node on each node
+ * (whole pages; each vnode's total unchanged; hot pages spread alike).
+ * Either array may be NULL to leave that part as it is. Node capacity is
+ * not checked: the caller places a whole assignment it has checked. Cancels
+ * the guest's migrations. Returns 0, -EINVAL or -ESRCH.
+ */
+int sim_place(struct sim *s, int g, const int *vcpu_node, const uint64_t *mem);
+/*
+ * Solves the model again at the current time, without moving time on or
+ * counting: the host scheduler's pass, then the bandwidth fixed point to
+ * convergence. sim_guest_ips() and the other figures of the last step then
+ * describe the steady state. Returns the sum of the guests' IPS.
+ */
+double sim_settle(struct sim *s);
 
 #endif

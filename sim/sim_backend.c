@@ -129,6 +129,8 @@ static int sim_migrate_op(struct vn_backend *b, struct vn_guest *g,
 
 	if (!sg)
 		return -ESRCH;
+	/* [limits] migrate_rate is the host's, shared by every migration */
+	sim_set_migrate_rate(s, rate);
 	return sim_migrate(s, sg->index, m, rate);
 }
 

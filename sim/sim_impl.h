@@ -17,6 +17,7 @@
 #define SIM_UTIL_MAX	0.98	/* utilisation cap of the queueing formula */
 #define SIM_SOLVE_ITERS	12	/* most Newton updates per step */
 #define SIM_SOLVE_EPS	1e-7	/* ... fewer once utilisation moves less */
+#define SIM_SETTLE_ITERS 100	/* most Newton updates of sim_settle() */
 #define SIM_TIME_EPS	1e-9	/* seconds: events this close are "now" */
 #define SIM_BUSY_MIN	0.25	/* per-CPU load under which nodes never balance */
 
@@ -104,6 +105,9 @@ struct sim_guest {
 
 	double ips;		/* last step, summed over vCPUs */
 	double remote_ratio;
+	double dram_rate;	/* DRAM accesses per second, last step */
+	/* noise-free sums since the start, for evaluations of placements */
+	double total_instructions, total_dram, total_remote;
 	bool refused_logged;
 };
 
@@ -173,6 +177,8 @@ struct sim {
 
 	struct sim_mig *mig;
 	int nr_mig, cap_mig;
+	double mig_rate;	/* bytes/s all migrations share; 0: each its own */
+	double *mig_share;	/* [cap_mig] scratch of run_migrations */
 };
 
 /* sim_scenario.c */

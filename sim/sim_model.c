@@ -414,14 +414,68 @@ static void compact_migrations(struct sim *s)
 	s->nr_mig = k;
 }
 
+/* Bytes a migration could still move beyond the credit it holds. */
+static double mig_need(const struct sim_mig *sm)
+{
+	uint64_t left = MIN(sm->target - sm->moved, sm->g->mem_node[sm->m->from]);
+
+	return MAX(0.0, (double)left - sm->credit);
+}
+
 /*
- * Runs the migrations for h seconds, each at its rate in whole pages; the
- * pages cross the source's and the destination's memory (and their link),
- * which the bandwidth solve then sees as load.
+ * Shares the host's migration bandwidth (sim_set_migrate_rate) for one step:
+ * max-min fair, so that a migration that needs less than an equal share,
+ * or is capped lower by its own rate, leaves the rest to the others. The
+ * mover of a real daemon paces all its move_pages calls against one budget.
+ */
+static void share_migration_rate(struct sim *s, double h)
+{
+	int n = s->nr_mig, left = n;
+	double budget = s->mig_rate * h, *give = s->mig_share;
+
+	/* give[i] < 0: not served yet */
+	for (int i = 0; i < n; i++)
+		give[i] = -1;
+	while (left > 0) {
+		double fair = budget / left;
+		bool capped = false;
+
+		/* first everyone whose limit is under the fair share */
+		for (int i = 0; i < n; i++) {
+			const struct sim_mig *sm = &s->mig[i];
+			double lim;
+
+			if (give[i] >= 0)
+				continue;
+			lim = sm->g->state == SIM_LIVE ?
+				MIN(sm->rate * h, mig_need(sm)) : 0;
+			if (lim <= fair) {
+				give[i] = lim;
+				budget -= lim;
+				left--;
+				capped = true;
+			}
+		}
+		if (capped)
+			continue;
+		for (int i = 0; i < n; i++)
+			if (give[i] < 0)
+				give[i] = fair;
+		break;
+	}
+}
+
+/*
+ * Runs the migrations for h seconds in whole pages, each at its own rate or
+ * at its share of the host's; the pages cross the source's and the
+ * destination's memory (and their link), which the bandwidth solve then
+ * sees as load.
  */
 static void run_migrations(struct sim *s, double h)
 {
 	memset(s->mig_bw, 0, s->nr_vars * sizeof(double));
+	if (s->mig_rate > 0 && s->nr_mig > 0)
+		share_migration_rate(s, h);
 	for (int i = 0; i < s->nr_mig; i++) {
 		struct sim_mig *sm = &s->mig[i];
 		struct vn_migration *m = sm->m;
@@ -432,7 +486,7 @@ static void run_migrations(struct sim *s, double h)
 			end_migration(s, sm, VN_MIG_FAILED, ESRCH);
 			continue;
 		}
-		sm->credit += sm->rate * h;
+		sm->credit += s->mig_rate > 0 ? s->mig_share[i] : sm->rate * h;
 		want = (uint64_t)(sm->credit / (double)s->page) * s->page;
 		want = MIN(want, sm->target - sm->moved);
 		want = MIN(want, g->mem_node[m->from]);
@@ -455,15 +509,23 @@ static void run_migrations(struct sim *s, double h)
 	compact_migrations(s);
 }
 
+/* What a pass over the vCPUs computes. */
+enum pass {
+	PASS_JACOBIAN,		/* traffic and its Jacobian, for a Newton update */
+	PASS_STEP,		/* speeds, traffic and the step's counters */
+	PASS_SPEED,		/* speeds and traffic only: time does not move */
+};
+
 /*
  * Speed of every vCPU given the latency multipliers: CPI = base CPI + misses
  * per instruction x mean miss latency / MLP, IPS = frequency x share / CPI.
  * Sums the traffic on each unknown of the solve (the node serving an access,
- * and the link it crosses when links are modelled) and the Jacobian
- * J[a][b] = d traffic(a) / d mult(b): each vCPU adds a rank-one term over
- * the unknowns it touches. With h > 0, adds the step's counters instead.
+ * and the link it crosses when links are modelled) and, for PASS_JACOBIAN,
+ * the Jacobian J[a][b] = d traffic(a) / d mult(b): each vCPU adds a rank-one
+ * term over the unknowns it touches. PASS_STEP also adds h seconds of
+ * counters and of the noise-free totals.
  */
-static void speed_pass(struct sim *s, double h)
+static void speed_pass(struct sim *s, enum pass mode, double h)
 {
 	int nn = s->nr_nodes, nv = s->nr_vars;
 	const int *lv = s->link_var;
@@ -479,7 +541,7 @@ static void speed_pass(struct sim *s, double h)
 		}
 	}
 	memcpy(s->traffic, s->mig_bw, nv * sizeof(double));
-	if (h == 0)
+	if (mode == PASS_JACOBIAN)
 		memset(jac, 0, (size_t)nv * nv * sizeof(double));
 	for (int i = 0; i < s->nr_live; i++) {
 		struct sim_guest *g = s->live[i];
@@ -500,9 +562,8 @@ static void speed_pass(struct sim *s, double h)
 			cpi = cpi0 + mpi * lavg / mlp;
 			ips = s->freq * c->share / cpi;
 			bytes = ips * mpi * SIM_LINE_BYTES;
-			if (h > 0) {
-				double ins = ips * h, acc = ins * mpi;
-				double loc = acc * row[c->node];
+			if (mode != PASS_JACOBIAN) {
+				double acc = ips * mpi, loc = acc * row[c->node];
 
 				for (int j = 0; j < k; j++) {
 					int n = nz[j];
@@ -513,15 +574,20 @@ static void speed_pass(struct sim *s, double h)
 							bytes * row[n];
 				}
 				c->ips = ips;
-				c->instructions += ins;
+				gips += ips;
+				gacc += acc;
+				grem += acc - loc;
+				if (mode == PASS_SPEED)
+					continue;
+				/* the same products as the rates, times h */
+				acc = ips * h * mpi;
+				loc = acc * row[c->node];
+				c->instructions += ips * h;
 				c->cycles += s->freq * c->share * h;
 				c->local += loc;
 				c->remote += acc - loc;
 				c->cpu_time += c->share * h;
 				c->elapsed += h;
-				gips += ips;
-				gacc += acc;
-				grem += acc - loc;
 				continue;
 			}
 			/*
@@ -551,9 +617,15 @@ static void speed_pass(struct sim *s, double h)
 					jrow[var[b]] -= r[a] * w[b];
 			}
 		}
-		if (h > 0) {
-			g->ips = gips;
-			g->remote_ratio = gacc > 0 ? grem / gacc : -1;
+		if (mode == PASS_JACOBIAN)
+			continue;
+		g->ips = gips;
+		g->dram_rate = gacc;
+		g->remote_ratio = gacc > 0 ? grem / gacc : -1;
+		if (mode == PASS_STEP) {
+			g->total_instructions += gips * h;
+			g->total_dram += gacc * h;
+			g->total_remote += grem * h;
 		}
 	}
 }
@@ -655,11 +727,11 @@ static double newton(struct sim *s)
 static void solve(struct sim *s, double h)
 {
 	for (int it = 0; it < SIM_SOLVE_ITERS; it++) {
-		speed_pass(s, 0);
+		speed_pass(s, PASS_JACOBIAN, 0);
 		if (newton(s) < SIM_SOLVE_EPS)
 			break;
 	}
-	speed_pass(s, h);
+	speed_pass(s, PASS_STEP, h);
 	for (int n = 0; n < s->nr_nodes; n++)
 		s->node[n].bw_used = s->traffic[n];
 }
@@ -892,6 +964,7 @@ void sim_free(struct sim *s)
 	free(s->live);
 	free(s->events);
 	free(s->mig);
+	free(s->mig_share);
 	free(s->link_var);
 	free(s->mult);
 	free(s->util);
@@ -1063,6 +1136,148 @@ uint64_t sim_vcpu_allowed(const struct sim *s, int g, int v)
 	return vcpu_ok(s, g, v) ? s->guests[g].allowed[v] : 0;
 }
 
+uint64_t sim_page_size(const struct sim *s)
+{
+	return s->page;
+}
+
+uint64_t sim_node_mem_capacity(const struct sim *s, int n)
+{
+	const struct sim_node *nd;
+
+	if (!node_ok(s, n))
+		return 0;
+	nd = &s->node[n];
+	return nd->mem_total - MIN(nd->mem_total, nd->reserved);
+}
+
+double sim_next_event(const struct sim *s)
+{
+	return s->next_event < s->nr_events ? s->events[s->next_event] : -1;
+}
+
+int sim_guest_vnodes(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].nr_vnodes : 0;
+}
+
+uint64_t sim_guest_vnode_mem(const struct sim *s, int gi, int vn, int node)
+{
+	const struct sim_guest *g = guest(s, gi);
+	uint64_t sum = 0, pages;
+
+	if (!g || vn < 0 || vn >= g->nr_vnodes || (node >= 0 && !node_ok(s, node)))
+		return 0;
+	if (g->state != SIM_LIVE) {
+		/* what it will have (or had), all nodes together */
+		if (node >= 0)
+			return 0;
+		pages = g->memory / s->page;
+		return (pages / g->nr_vnodes + ((uint64_t)vn < pages % g->nr_vnodes)) *
+			s->page;
+	}
+	if (node >= 0)
+		return g->mem[vn * s->nr_nodes + node];
+	for (int n = 0; n < s->nr_nodes; n++)
+		sum += g->mem[vn * s->nr_nodes + n];
+	return sum;
+}
+
+int sim_vcpu_vnode(const struct sim *s, int g, int v)
+{
+	return vcpu_ok(s, g, v) ? s->guests[g].vnode[v] : -1;
+}
+
+double sim_guest_dram_rate(const struct sim *s, int g)
+{
+	return sim_guest_alive(s, g) ? s->guests[g].dram_rate : 0;
+}
+
+void sim_guest_totals(const struct sim *s, int gi, double *instructions,
+		      double *dram, double *remote)
+{
+	const struct sim_guest *g = guest(s, gi);
+
+	*instructions = g ? g->total_instructions : 0;
+	*dram = g ? g->total_dram : 0;
+	*remote = g ? g->total_remote : 0;
+}
+
+void sim_set_migrate_rate(struct sim *s, double rate)
+{
+	s->mig_rate = rate > 0 ? rate : 0;
+}
+
+int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
+{
+	struct sim_guest *g;
+	int nn = s->nr_nodes;
+
+	if (!guest(s, gi))
+		return -EINVAL;
+	g = &s->guests[gi];
+	if (g->state != SIM_LIVE)
+		return -ESRCH;
+	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++)
+		if (!node_ok(s, vcpu_node[v]))
+			return -EINVAL;
+	for (int vn = 0; mem && vn < g->nr_vnodes; vn++) {
+		uint64_t want = 0, have = 0;
+
+		for (int n = 0; n < nn; n++) {
+			if (mem[vn * nn + n] % s->page)
+				return -EINVAL;
+			want += mem[vn * nn + n];
+			have += g->mem[vn * nn + n];
+		}
+		if (want != have)
+			return -EINVAL;
+	}
+	sim_cancel_guest(s, gi);
+	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++) {
+		g->allowed[v] = bit(vcpu_node[v]);
+		g->vcpu[v].node = vcpu_node[v];
+	}
+	if (!mem)
+		return 0;
+	for (int vn = 0; vn < g->nr_vnodes; vn++) {
+		for (int n = 0; n < nn; n++) {
+			uint64_t *cell = &g->mem[vn * nn + n];
+
+			s->node[n].mem_used -= *cell;
+			g->mem_node[n] -= *cell;
+			*cell = mem[vn * nn + n];
+			s->node[n].mem_used += *cell;
+			g->mem_node[n] += *cell;
+			/* the hot share is spread like the rest */
+			g->hot_bytes[vn * nn + n] = g->hot * (double)*cell;
+		}
+	}
+	g->dist_dirty = true;
+	return 0;
+}
+
+double sim_settle(struct sim *s)
+{
+	double sum = 0;
+
+	schedule(s);
+	for (int i = 0; i < s->nr_live; i++)
+		if (s->live[i]->dist_dirty)
+			update_dist(s, s->live[i]);
+	for (int it = 0; it < SIM_SETTLE_ITERS; it++) {
+		speed_pass(s, PASS_JACOBIAN, 0);
+		if (newton(s) < SIM_SOLVE_EPS)
+			break;
+	}
+	speed_pass(s, PASS_SPEED, 0);
+	for (int n = 0; n < s->nr_nodes; n++)
+		s->node[n].bw_used = s->traffic[n];
+	for (int i = 0; i < s->nr_live; i++)
+		sum += s->live[i]->ips;
+	return sum;
+}
+
 int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)
 {
 	struct sim_guest *g;
@@ -1094,6 +1309,8 @@ int sim_migrate(struct sim *s, int gi, struct vn_migration *m, double rate)
 	if (s->nr_mig == s->cap_mig) {
 		s->cap_mig = s->cap_mig ? s->cap_mig * 2 : 16;
 		s->mig = xreallocarray(s->mig, s->cap_mig, sizeof(*s->mig));
+		s->mig_share = xreallocarray(s->mig_share, s->cap_mig,
+					     sizeof(*s->mig_share));
 	}
 	sm = &s->mig[s->nr_mig++];
 	*sm = (struct sim_mig){ .m = m, .g = g, .rate = rate };

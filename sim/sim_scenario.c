@@ -676,7 +676,8 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	t->nr_vcpus = (int)vcpus;
 	t->nr_vnodes = (int)vnodes;
 	t->memory = (t->memory + s->page - 1) / s->page * s->page;
-	if (t->memory < (uint64_t)vnodes * s->page)
+	/* (a missing memory key is reported above) */
+	if (t->memory && t->memory < (uint64_t)vnodes * s->page)
 		vn_ini_error(ini, e, sec, "memory", "less than one page per vnode");
 	return e->count > before ? 0 : count;
 }

@@ -18,7 +18,6 @@ demo: deps
 	$(VNUMAD) -c etc/vnumad.conf --backend sim --scenario sim/scenarios/demo.ini --dry-run --ticks 20
 
 # make bench: every program of tests/bench/list, one table and bench.json.
-BENCH_DEPS ?=
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_DEPS)

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+/* vnumad-sim: the command line of the policy evaluation harness. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "log.h"
+#include "policies.h"
+#include "trace.h"
+#include "util.h"
+
+enum {
+	OPT_POLICY = 256,
+	OPT_POLICIES,
+	OPT_INTERVAL,
+	OPT_DURATION,
+	OPT_SEED,
+	OPT_DRY_RUN,
+	OPT_CSV,
+	OPT_PLOT,
+	OPT_RECORD,
+	OPT_PARTIAL,
+	OPT_BUDGET,
+	OPT_RESTARTS,
+	OPT_EXHAUSTIVE,
+	OPT_BENCH,
+	OPT_NAME,
+	OPT_GOAL,
+	OPT_JSON,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "policies", required_argument, NULL, OPT_POLICIES },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "plot", required_argument, NULL, OPT_PLOT },
+	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "partial", no_argument, NULL, OPT_PARTIAL },
+	{ "oracle-budget", required_argument, NULL, OPT_BUDGET },
+	{ "oracle-restarts", required_argument, NULL, OPT_RESTARTS },
+	{ "oracle-exhaustive", required_argument, NULL, OPT_EXHAUSTIVE },
+	{ "bench", no_argument, NULL, OPT_BENCH },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "goal", required_argument, NULL, OPT_GOAL },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vnumad-sim run SCENARIO [--policy NAME|PATH|oracle] [--csv FILE]\n"
+"                  [--plot FILE.png] [--record FILE --dry-run]\n"
+"       vnumad-sim compare SCENARIO... [--policies A,B,...] [--bench]\n"
+"       vnumad-sim replay TRACE [--policy NAME|PATH] [--partial]\n"
+"       vnumad-sim speed SCENARIO [--name NAME --goal N]\n"
+"\n"
+"Runs the vnumad core (the daemon's tick pipeline, guard and arbiter) on a\n"
+"simulated host and scores policies with the model's true figures.\n"
+"\n"
+"  -c, --config FILE       vnumad configuration (default: built-in defaults)\n"
+"      --policy NAME|PATH  a built-in policy (%s), a plugin,\n"
+"                          or oracle (run only)\n"
+"      --policies A,B,...  compare: the policies (default: all built in)\n"
+"      --interval DUR      seconds per tick (default: the configuration's)\n"
+"      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
+"      --seed N            counter-noise seed instead of the scenario's\n"
+"      --dry-run           advise only: apply nothing\n"
+"      --csv FILE          run: the timeline, one row per tick\n"
+"      --plot FILE.png     run: throughput and remote ratio over time (gnuplot)\n"
+"      --record FILE       run --dry-run: write a trace of the inventory and samples\n"
+"      --partial           replay: accept a trace cut short\n"
+"      --oracle-budget N   evaluations per placement search (default %ld)\n"
+"      --oracle-restarts N local-search starts (default %d)\n"
+"      --oracle-exhaustive N  enumerate up to N placements (default %ld)\n"
+"      --bench             compare: also BENCH lines for make bench\n"
+"      --name ID, --goal N speed: the BENCH line's name and goal\n"
+"      --json              JSON Lines: the core's output and the totals\n"
+"  -v, --verbose           the core's output each tick, the oracle's choices;\n"
+"                          twice: the debug log\n"
+"  -h, --help              this help\n"
+"  -V, --version           the version\n"
+"\n"
+"See vnumad-sim(1) and sim/README.md.\n",
+		policy_builtin_names(), HS_ORACLE_BUDGET, HS_ORACLE_RESTARTS,
+		HS_EXHAUSTIVE_MAX);
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vnumad-sim: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'vnumad-sim --help'.\n");
+	return 2;
+}
+
+static int positive_long(const char *opt, const char *arg, long *out)
+{
+	const char *why;
+
+	if (parse_long(arg, out, &why) < 0 || *out < 1)
+		return bad_usage(opt, arg);
+	return 0;
+}
+
+/* run: one scenario, one policy (or the oracle), totals on stdout. */
+static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
+{
+	char tmp[] = "/tmp/vnumad-sim-csv.XXXXXX";
+	struct hs_result r;
+	const char *csv = o->csv;
+	bool oracle = policy && strcmp(policy, "oracle") == 0;
+	int ret;
+
+	if (oracle && (o->csv || o->plot || o->record))
+		return bad_usage("%s: the oracle has no timeline (--csv, --plot, --record)",
+				 "--policy oracle");
+	if (o->plot && !plot_available()) {
+		fprintf(stderr, "vnumad-sim: --plot needs gnuplot, which is not in PATH "
+			"(install gnuplot-nox, or set GNUPLOT)\n");
+		return 1;
+	}
+	if (o->plot && !csv) {
+		int fd = mkstemp(tmp);
+
+		if (fd < 0) {
+			perror("vnumad-sim: --plot: a temporary file");
+			return 1;
+		}
+		close(fd);
+		o->csv = tmp;
+	}
+	ret = oracle ? hs_oracle(scenario, o, &r) : hs_run(scenario, policy, o, &r);
+	if (ret == 0) {
+		hs_print_result(stdout, &r, o);
+		if (o->plot) {
+			char title[512];
+
+			snprintf(title, sizeof(title), "%s, policy %s", scenario, r.policy);
+			ret = plot_png(o->plot, o->csv, title);
+		}
+		hs_result_free(&r);
+	}
+	if (o->csv == tmp)
+		unlink(tmp);
+	o->csv = csv;
+	return ret < 0 ? 1 : 0;
+}
+
+/* speed: simulated seconds per wall second of a run through the core. */
+static int cmd_speed(const char *scenario, const char *policy, struct hs_opts *o,
+		     const char *name, const char *goal)
+{
+	struct hs_result r;
+	int vcpus = 0;
+	struct sim *s = hs_load(scenario);
+
+	if (!s)
+		return 1;
+	for (int g = 0; g < sim_nr_guests(s); g++)
+		vcpus += sim_guest_vcpus(s, g);
+	sim_free(s);
+	if (hs_run(scenario, policy, o, &r) < 0)
+		return 1;
+	printf("speed: %s: %d nodes, %d guests, %d vCPUs, policy %s, %g s ticks: "
+	       "%.0f simulated s in %.3f s: %.0f simulated s per wall s (%.0f us per tick)\n",
+	       scenario, r.nr_nodes, r.nr_guests, vcpus, r.policy, r.interval,
+	       r.duration, r.wall, r.duration / r.wall,
+	       r.wall / (r.duration / r.interval) * 1e6);
+	if (name)
+		printf("BENCH name=%s value=%.0f unit=sim-s/s goal=%s dir=%s desc=simulated "
+		       "seconds per wall second through the core: %d nodes, %d guests, "
+		       "%d vCPUs, %g s ticks, policy %s\n", name, r.duration / r.wall,
+		       goal ? goal : "-", goal ? "min" : "-", r.nr_nodes, r.nr_guests,
+		       vcpus, r.interval, r.policy);
+	hs_result_free(&r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hs_opts o = { .seed = -1 };
+	const char *policies = NULL, *name = NULL, *goal = NULL, *cmd, *why;
+	int opt, nargs;
+	char **args;
+	long l;
+	double d;
+
+	while ((opt = getopt_long(argc, argv, "c:vhV", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case OPT_POLICY:
+			o.policy = optarg;
+			break;
+		case OPT_POLICIES:
+			policies = optarg;
+			break;
+		case OPT_INTERVAL:
+			if (parse_duration(optarg, &d, &why) < 0 || d < 0.1 || d > 3600)
+				return bad_usage("--interval '%s': expected a duration from 100ms to 1h",
+						 optarg);
+			o.interval = d;
+			break;
+		case OPT_DURATION:
+			if (parse_duration(optarg, &d, &why) < 0 || d <= 0 || d > 1e8)
+				return bad_usage("--duration '%s': expected a positive duration such as 2min",
+						 optarg);
+			o.duration = d;
+			break;
+		case OPT_SEED:
+			if (parse_long(optarg, &l, &why) < 0 || l < 0 || l > 0x7fffffffL)
+				return bad_usage("--seed '%s': expected an integer 0 to 2^31-1", optarg);
+			o.seed = l;
+			break;
+		case OPT_DRY_RUN:
+			o.dry_run = true;
+			break;
+		case OPT_CSV:
+			o.csv = optarg;
+			break;
+		case OPT_PLOT:
+			o.plot = optarg;
+			break;
+		case OPT_RECORD:
+			o.record = optarg;
+			break;
+		case OPT_PARTIAL:
+			o.partial = true;
+			break;
+		case OPT_BUDGET:
+			if (positive_long("--oracle-budget '%s': expected a positive integer",
+					  optarg, &o.oracle_budget))
+				return 2;
+			break;
+		case OPT_RESTARTS:
+			if (positive_long("--oracle-restarts '%s': expected a positive integer",
+					  optarg, &l))
+				return 2;
+			o.oracle_restarts = (int)MIN(l, 1000000);
+			break;
+		case OPT_EXHAUSTIVE:
+			if (positive_long("--oracle-exhaustive '%s': expected a positive integer",
+					  optarg, &o.oracle_exhaustive))
+				return 2;
+			break;
+		case OPT_BENCH:
+			o.bench = true;
+			break;
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_GOAL:
+			if (parse_double(optarg, &d, &why) < 0)
+				return bad_usage("--goal '%s': expected a number", optarg);
+			goal = optarg;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case 'v':
+			o.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vnumad-sim %s (policy ABI %d, trace format %d)\n",
+			       VNUMAD_VERSION, VNUMAD_POLICY_ABI_MAJOR, VN_TRACE_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'vnumad-sim --help'.\n");
+			return 2;
+		}
+	}
+	if (optind >= argc)
+		return bad_usage("%s", "a command is needed: run, compare, replay or speed");
+	cmd = argv[optind];
+	args = argv + optind + 1;
+	nargs = argc - optind - 1;
+	log_init(true, o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARNING,
+		 "vnumad-sim");
+
+	if (strcmp(cmd, "compare") == 0) {
+		if (nargs < 1)
+			return bad_usage("%s", "compare: name at least one scenario");
+		if (o.csv || o.plot || o.record || o.policy)
+			return bad_usage("%s", "compare: --csv, --plot, --record and --policy "
+					 "are for run (compare takes --policies)");
+		return hs_compare(args, nargs, policies, &o) < 0 ? 1 : 0;
+	}
+	if (policies)
+		return bad_usage("%s", "--policies is for compare (run takes --policy)");
+	if (nargs != 1)
+		return bad_usage("%s: expected exactly one file", cmd);
+	if (strcmp(cmd, "run") == 0) {
+		if (o.record && !o.dry_run)
+			return bad_usage("%s", "--record: the harness records advisory runs "
+					 "(add --dry-run); vnumad --record records any run");
+		return cmd_run(args[0], o.policy, &o);
+	}
+	if (strcmp(cmd, "replay") == 0) {
+		if (o.csv || o.plot || o.record)
+			return bad_usage("%s", "replay: --csv, --plot and --record are for run");
+		if (o.policy && strcmp(o.policy, "oracle") == 0)
+			return bad_usage("%s", "replay: the oracle needs the model, not a trace");
+		return hs_replay(args[0], &o) ? 1 : 0;
+	}
+	if (strcmp(cmd, "speed") == 0)
+		return cmd_speed(args[0], o.policy, &o, name, goal);
+	return bad_usage("unknown command '%s': expected run, compare, replay or speed",
+			 cmd);
+}

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/*
+ * One run: a scenario under a policy, through the same core as the daemon.
+ * The core is built as vnumad's main() builds it (configuration, backend
+ * sim, the policy) and driven by core_tick() for the run's length; after
+ * every tick the harness reads the model's truth through the backend's
+ * struct sim. Throughput is the time integral of the guests' noise-free
+ * instruction rate over the run, divided by its length.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core.h"
+#include "harness.h"
+#include "log.h"
+#include "trace.h"
+#include "util.h"
+
+struct sim *hs_load(const char *scenario)
+{
+	struct vn_errors e = { 0 };
+	struct sim *s = sim_load(scenario, &e);
+
+	if (!s) {
+		errors_print(&e, stderr);
+		fprintf(stderr, "vnumad-sim: %s: %d error%s\n", scenario, e.count,
+			e.count == 1 ? "" : "s");
+	}
+	errors_free(&e);
+	return s;
+}
+
+int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
+	      struct vn_config *cfg)
+{
+	struct vn_overrides ov = {
+		.interval = o->interval,
+		.dry_run = o->dry_run,
+		.backend = VN_BACKEND_SIM,
+		.scenario = scenario,
+		.policy = policy,
+		.log_level = -1,
+	};
+	struct vn_errors e = { 0 };
+	int r = config_load(cfg, o->config, &ov, &e);
+
+	if (r < 0)
+		errors_print(&e, stderr);
+	errors_free(&e);
+	return r;
+}
+
+double hs_run_length(const struct sim *s, const struct hs_opts *o, double interval)
+{
+	double want = o->duration > 0 ? o->duration :
+		      sim_duration(s) > 0 ? sim_duration(s) : HS_DEFAULT_DURATION;
+
+	return ceil(want / interval - 1e-9) * interval;
+}
+
+void hs_result_init(struct hs_result *r, const char *scenario, const char *policy,
+		    const struct sim *s)
+{
+	memset(r, 0, sizeof(*r));
+	r->scenario = xstrdup(scenario);
+	r->policy = xstrdup(policy);
+	r->nr_nodes = sim_nr_nodes(s);
+	r->nr_guests = sim_nr_guests(s);
+	r->guest = xcalloc(r->nr_guests + 1, sizeof(*r->guest));
+	r->guest_ips = xcalloc(r->nr_guests + 1, sizeof(double));
+	r->guest_remote = xcalloc(r->nr_guests + 1, sizeof(double));
+	for (int g = 0; g < r->nr_guests; g++) {
+		r->guest[g] = xstrdup(sim_guest_name(s, g));
+		r->guest_remote[g] = -1;
+	}
+}
+
+void hs_result_free(struct hs_result *r)
+{
+	for (int g = 0; g < r->nr_guests; g++)
+		free(r->guest[g]);
+	free(r->guest);
+	free(r->guest_ips);
+	free(r->guest_remote);
+	free(r->scenario);
+	free(r->policy);
+	memset(r, 0, sizeof(*r));
+}
+
+static void print_json(FILE *f, const struct hs_result *r)
+{
+	json_t *o = json_object(), *guests = json_array();
+	char *s;
+
+	json_object_set_new(o, "type", json_string("totals"));
+	json_object_set_new(o, "scenario", json_string(r->scenario));
+	json_object_set_new(o, "policy", json_string(r->policy));
+	json_object_set_new(o, "duration", json_real(r->duration));
+	json_object_set_new(o, "interval", json_real(r->interval));
+	json_object_set_new(o, "ips", json_real(r->ips));
+	json_object_set_new(o, "remote_ratio", r->remote >= 0 ? json_real(r->remote) : json_null());
+	json_object_set_new(o, "bytes_migrated", json_integer((json_int_t)r->bytes_migrated));
+	json_object_set_new(o, "vcpu_moves", json_integer((json_int_t)r->vcpu_moves));
+	json_object_set_new(o, "memory_moves", json_integer((json_int_t)r->memory_moves));
+	json_object_set_new(o, "kept", json_integer((json_int_t)r->kept));
+	json_object_set_new(o, "reverts", json_integer((json_int_t)r->reverts));
+	if (strcmp(r->policy, "oracle") == 0) {
+		json_object_set_new(o, "search", json_string(r->exhaustive ?
+			"exhaustive" : "best-known"));
+		json_object_set_new(o, "segments", json_integer(r->segments));
+		json_object_set_new(o, "evaluations", json_integer(r->evaluations));
+	}
+	for (int g = 0; g < r->nr_guests; g++) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "name", json_string(r->guest[g]));
+		json_object_set_new(x, "ips", json_real(r->guest_ips[g]));
+		json_object_set_new(x, "remote_ratio", r->guest_remote[g] >= 0 ?
+			json_real(r->guest_remote[g]) : json_null());
+		json_array_append_new(guests, x);
+	}
+	json_object_set_new(o, "guests", guests);
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (s)
+		fprintf(f, "%s\n", s);
+	free(s);
+	json_decref(o);
+}
+
+static void pct(char *buf, size_t len, double x)
+{
+	if (x < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f%%", x * 100);
+}
+
+void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o)
+{
+	char a[32], b[32], rem[16];
+
+	if (o->json) {
+		print_json(f, r);
+		return;
+	}
+	pct(rem, sizeof(rem), r->remote);
+	fprintf(f, "scenario    %s: %d nodes, %d guests, %s at %s ticks\n", r->scenario,
+		r->nr_nodes, r->nr_guests, fmt_duration(a, sizeof(a), r->duration),
+		fmt_duration(b, sizeof(b), r->interval));
+	if (strcmp(r->policy, "oracle") == 0)
+		fprintf(f, "policy      oracle (%s: %d placement%s, %ld evaluations)\n",
+			r->exhaustive ? "exhaustive search" : "best-known, local search",
+			r->segments, r->segments == 1 ? "" : "s", r->evaluations);
+	else
+		fprintf(f, "policy      %s\n", r->policy);
+	fprintf(f, "throughput  %.4g instructions/s (%.3f G/s, mean of the true guest IPS)\n",
+		r->ips, r->ips / 1e9);
+	fprintf(f, "remote      %s of DRAM accesses\n", rem);
+	fprintf(f, "migrated    %s\n", fmt_size(a, sizeof(a), r->bytes_migrated));
+	fprintf(f, "moves       %llu vCPU, %llu memory; %llu kept, %llu reverted\n",
+		(unsigned long long)r->vcpu_moves, (unsigned long long)r->memory_moves,
+		(unsigned long long)r->kept, (unsigned long long)r->reverts);
+	fprintf(f, "per guest   %-20s %12s %8s\n", "", "G instr/s", "remote");
+	for (int g = 0; g < r->nr_guests; g++) {
+		pct(rem, sizeof(rem), r->guest_remote[g]);
+		fprintf(f, "            %-20s %12.4f %8s\n", r->guest[g],
+			r->guest_ips[g] / 1e9, rem);
+	}
+}
+
+/* The truth at the end of a tick: per guest, the totals so far. */
+struct truth {
+	double *instr, *dram, *remote;
+};
+
+static void read_truth(const struct sim *s, struct truth *t)
+{
+	for (int g = 0; g < sim_nr_guests(s); g++)
+		sim_guest_totals(s, g, &t->instr[g], &t->dram[g], &t->remote[g]);
+}
+
+/* One CSV row from two readings of the truth a tick apart. */
+static void timeline_row(struct hs_csv *csv, const struct vn_core *c,
+			 const struct truth *was, const struct truth *now,
+			 const struct vn_stats *before, double *gips)
+{
+	int ng = sim_nr_guests(c->backend.priv);
+	double iv = c->cfg.interval, ins = 0, dram = 0, rem = 0;
+	struct hs_tick t = {
+		.tick = c->host.tick,
+		.time = c->host.now,
+		.vcpu_moves = c->stats.vcpu_moves - before->vcpu_moves,
+		.memory_moves = c->stats.memory_moves - before->memory_moves,
+		.bytes_migrated = c->stats.bytes_migrated,
+		.reverts = c->stats.reverted - before->reverted,
+		.guest_ips = gips,
+	};
+
+	for (int g = 0; g < ng; g++) {
+		gips[g] = (now->instr[g] - was->instr[g]) / iv;
+		ins += now->instr[g] - was->instr[g];
+		dram += now->dram[g] - was->dram[g];
+		rem += now->remote[g] - was->remote[g];
+	}
+	t.ips = ins / iv;
+	t.remote = dram > 0 ? rem / dram : -1;
+	csv_row(csv, &t);
+}
+
+/* Bytes moved by migrations still running at the end: they count too. */
+static uint64_t in_flight(const struct vn_core *c)
+{
+	uint64_t b = 0;
+
+	for (const struct vn_migration *m = c->migrations; m; m = m->next)
+		if (m->state == VN_MIG_RUNNING)
+			b += m->done;
+	return b;
+}
+
+int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
+	   struct hs_result *r)
+{
+	static struct vn_core c;	/* large: not on the stack */
+	struct truth t0 = { 0 }, t1 = { 0 };
+	struct hs_csv *csv = NULL;
+	struct vn_trace *trace = NULL;
+	struct sim *s;
+	double *gips = NULL, wall, dram = 0, rem = 0;
+	uint64_t ticks;
+	char err[512];
+	int ret = -1, ng, w;
+
+	memset(r, 0, sizeof(*r));
+	/* the scenario first: its errors are the ones the user wants */
+	s = hs_load(scenario);
+	if (!s)
+		return -1;
+	sim_free(s);
+	memset(&c, 0, sizeof(c));
+	if (hs_config(o, scenario, policy, &c.cfg) < 0) {
+		config_free(&c.cfg);
+		return -1;
+	}
+	/*
+	 * stage_arbiter() qsorts c->dec even when no proposal came, and a
+	 * NULL base is undefined behaviour that UBSan stops on: one slot
+	 * from the start (core_close frees it).
+	 */
+	c.dec = xcalloc(1, sizeof(*c.dec));
+	c.cap_dec = 1;
+	c.verbose = o->verbose > 0;
+	if (core_open(&c, NULL, o->json ? VN_OUT_JSON : o->verbose ? VN_OUT_TEXT :
+		      VN_OUT_NONE, stdout) < 0) {
+		core_close(&c);
+		config_free(&c.cfg);
+		return -1;
+	}
+	s = c.backend.priv;
+	if (o->seed >= 0)
+		sim_seed(s, (uint64_t)o->seed);
+	ng = sim_nr_guests(s);
+	hs_result_init(r, scenario, c.policy.desc->name, s);
+	r->interval = c.cfg.interval;
+	r->duration = hs_run_length(s, o, c.cfg.interval);
+	ticks = (uint64_t)llround(r->duration / c.cfg.interval);
+	t0.instr = xcalloc(ng + 1, sizeof(double));
+	t0.dram = xcalloc(ng + 1, sizeof(double));
+	t0.remote = xcalloc(ng + 1, sizeof(double));
+	t1.instr = xcalloc(ng + 1, sizeof(double));
+	t1.dram = xcalloc(ng + 1, sizeof(double));
+	t1.remote = xcalloc(ng + 1, sizeof(double));
+	gips = xcalloc(ng + 1, sizeof(double));
+	if (o->csv) {
+		csv = csv_open(o->csv, s);
+		if (!csv)
+			goto out;
+	}
+	if (o->record) {
+		trace = trace_open_write(o->record, &c, err, sizeof(err));
+		if (!trace) {
+			fprintf(stderr, "vnumad-sim: %s\n", err);
+			goto out;
+		}
+	}
+	read_truth(s, &t0);
+	wall = now_monotonic();
+	for (uint64_t k = 0; k < ticks; k++) {
+		struct vn_stats before = c.stats;
+		struct truth tmp;
+
+		if (core_tick(&c) < 0) {
+			fprintf(stderr, "vnumad-sim: %s: tick %llu failed\n", scenario,
+				(unsigned long long)c.host.tick);
+			goto out;
+		}
+		/* a dry run changes no affinity: the tick is as the backend saw it */
+		if (trace && (w = trace_write_tick(trace, &c)) < 0) {
+			fprintf(stderr, "vnumad-sim: %s: %s\n", o->record, strerror(-w));
+			goto out;
+		}
+		read_truth(s, &t1);
+		if (csv)
+			timeline_row(csv, &c, &t0, &t1, &before, gips);
+		tmp = t0;
+		t0 = t1;
+		t1 = tmp;
+	}
+	r->wall = now_monotonic() - wall;
+	/* t0 holds the totals at the end; the run started at time 0 */
+	for (int g = 0; g < ng; g++) {
+		r->guest_ips[g] = t0.instr[g] / r->duration;
+		r->guest_remote[g] = t0.dram[g] > 0 ? t0.remote[g] / t0.dram[g] : -1;
+		r->ips += r->guest_ips[g];
+		dram += t0.dram[g];
+		rem += t0.remote[g];
+	}
+	r->remote = dram > 0 ? rem / dram : -1;
+	r->bytes_migrated = c.stats.bytes_migrated + in_flight(&c);
+	r->vcpu_moves = c.stats.vcpu_moves;
+	r->memory_moves = c.stats.memory_moves;
+	r->kept = c.stats.kept;
+	r->reverts = c.stats.reverted;
+	ret = 0;
+out:
+	if (csv && csv_close(csv) < 0)
+		ret = -1;
+	if (trace && trace_close(trace) < 0) {
+		fprintf(stderr, "vnumad-sim: %s: cannot finish the trace\n", o->record);
+		ret = -1;
+	}
+	free(t0.instr);
+	free(t0.dram);
+	free(t0.remote);
+	free(t1.instr);
+	free(t1.dram);
+	free(t1.remote);
+	free(gips);
+	core_close(&c);
+	config_free(&c.cfg);
+	if (ret < 0)
+		hs_result_free(r);
+	return ret;
+}

@@ -1,0 +1,159 @@
+#!/bin/bash
+# vnumad-sim, the policy evaluation harness, driven as a user drives it:
+# the command line, errors in scenarios and traces, the record -> replay
+# round trip, the timeline and plot, the man page, and a short version of
+# the scenario suite with the ranking it must show.
+. "$(dirname "$0")/lib.sh"
+
+SIM=${VNUMAD_SIM:-$B/vnumad-sim}
+[ -x "$SIM" ] || skip "no $SIM (make all builds it)"
+
+# --- the command line -------------------------------------------------------
+expect_exit 0 "--help" -- "$SIM" --help
+expect_output '^usage: vnumad-sim run SCENARIO' "--help prints usage"
+expect_exit 0 "--version" -- "$SIM" --version
+expect_output '^vnumad-sim [0-9.]+ \(policy ABI 1, trace format 1\)$' "--version format"
+expect_exit 2 "no command" -- "$SIM"
+expect_output "a command is needed" "no command message"
+expect_exit 2 "unknown command" -- "$SIM" frobnicate x.ini
+expect_output "unknown command 'frobnicate'" "unknown command named"
+expect_exit 2 "run without scenario" -- "$SIM" run
+expect_exit 2 "bad --duration" -- "$SIM" run sim/scenarios/demo.ini --duration forever
+expect_output "--duration 'forever'" "--duration named"
+expect_exit 2 "--record needs --dry-run" -- "$SIM" run sim/scenarios/demo.ini --record "$TMP/x"
+expect_output "add --dry-run" "--record explains"
+expect_exit 2 "--policies on run" -- "$SIM" run sim/scenarios/demo.ini --policies a,b
+expect_exit 1 "unknown policy" -- "$SIM" run sim/scenarios/demo.ini --policy nosuch
+expect_output "unknown policy 'nosuch'" "unknown policy named"
+expect_exit 1 "missing scenario" -- "$SIM" run "$TMP/none.ini"
+expect_output "none.ini: No such file" "missing scenario named"
+
+# --- a broken scenario: file, line and key, exit 1, nothing run ------------
+cat >"$TMP/broken.ini" <<'EOF'
+[host]
+nodes = 2
+cpus = 16
+memory = 64GiB
+[guest.web]
+vcpus = 4
+memory = 8GiB
+workload = latencyy
+EOF
+expect_exit 1 "broken scenario" -- "$SIM" run "$TMP/broken.ini"
+expect_output "broken.ini:8: \[guest.web\] workload: 'latencyy': no such workload" \
+	"broken scenario: file:line: [section] key"
+expect_exit 1 "compare with a broken scenario" -- \
+	"$SIM" compare sim/scenarios/demo.ini "$TMP/broken.ini" --policies locality
+expect_output "broken.ini:8: \[guest.web\] workload" "compare names the broken file"
+grep -q '^scenario' "$TMP/out" && fail "compare ran although a scenario is broken"
+expect_exit 1 "compare with an unknown policy" -- \
+	"$SIM" compare sim/scenarios/demo.ini --policies locality,nosuch
+grep -q '^scenario' "$TMP/out" && fail "compare ran although a policy is unknown"
+
+# --- run: totals, JSON, the oracle ------------------------------------------
+expect_exit 0 "run demo" -- "$SIM" run sim/scenarios/demo.ini --policy locality --duration 2min
+expect_output '^throughput  [0-9.e+]+ instructions/s' "run prints the throughput"
+expect_output '^moves       [1-9][0-9]* vCPU' "locality moves vCPUs on the demo"
+expect_output '^            web1 ' "run prints each guest"
+expect_exit 0 "run --json" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --json
+expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"locality"' \
+	"--json totals"
+expect_exit 0 "run oracle" -- "$SIM" run sim/scenarios/demo.ini --policy oracle -v
+expect_output 'oracle \(exhaustive search: 1 placement, 7776 evaluations\)' \
+	"the demo's oracle enumerates"
+expect_output '^  web1 +node ' "-v shows the oracle's placement"
+expect_exit 2 "oracle has no timeline" -- "$SIM" run sim/scenarios/demo.ini --policy oracle --csv "$TMP/o.csv"
+
+# --- the timeline, and the plot when gnuplot is there ----------------------
+expect_exit 0 "run --csv" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --csv "$TMP/t.csv"
+[ "$(wc -l <"$TMP/t.csv")" -eq 31 ] || fail "--csv: want a header and 30 rows"
+head -n 1 "$TMP/t.csv" | grep -q '^tick,time,ips,remote_ratio,vcpu_moves,memory_moves,bytes_migrated,reverts,ips:web1,' ||
+	fail "--csv header"
+if command -v "${GNUPLOT:-gnuplot}" >/dev/null; then
+	expect_exit 0 "run --plot" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --plot "$TMP/t.png"
+	[ "$(head -c 4 "$TMP/t.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "--plot wrote no PNG"
+else
+	expect_exit 1 "run --plot without gnuplot" -- "$SIM" run sim/scenarios/demo.ini --plot "$TMP/t.png"
+	expect_output "--plot needs gnuplot" "--plot says gnuplot is missing"
+fi
+
+# --- record -> replay: the same recommendations as the live advisory run ---
+expect_exit 0 "record" -- "$SIM" run sim/scenarios/four_node.ini --dry-run -v --duration 2min \
+	--record "$TMP/t.trace"
+grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/live"
+grep -q 'recommend' "$TMP/live" || fail "the live run recommended nothing"
+expect_exit 0 "replay" -- "$SIM" replay "$TMP/t.trace" -v
+grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/replayed"
+diff -u "$TMP/live" "$TMP/replayed" >"$TMP/diff" || { fail "replay differs from the live run"; head -20 "$TMP/diff"; }
+expect_output "60 ticks recorded by vnumad .* replayed with policy locality" "replay summary"
+expect_exit 0 "replay, another policy" -- "$SIM" replay "$TMP/t.trace" --policy numad
+expect_exit 2 "replay the oracle" -- "$SIM" replay "$TMP/t.trace" --policy oracle
+
+# vnumad --record, once main.c has it: the daemon's advisory run replays alike
+if "$VNUMAD" --help 2>&1 | grep -q -- '--record'; then
+	expect_exit 0 "vnumad --record" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run \
+		--ticks 25 --record "$TMP/d.trace"
+	grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/live"
+	expect_exit 0 "replay vnumad's trace" -- "$SIM" replay "$TMP/d.trace" -c etc/vnumad.conf
+	grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/replayed"
+	diff -u "$TMP/live" "$TMP/replayed" >"$TMP/diff" ||
+		{ fail "replay differs from vnumad's advisory run"; head -20 "$TMP/diff"; }
+fi
+
+# --- damaged traces: clear errors, exit 1 -----------------------------------
+size=$(stat -c %s "$TMP/t.trace")
+head -c $((size / 2)) "$TMP/t.trace" >"$TMP/cut.trace"
+expect_exit 1 "replay a cut trace" -- "$SIM" replay "$TMP/cut.trace"
+expect_output 'cut.trace: byte [0-9]+: truncated' "a cut trace is truncated"
+expect_exit 0 "replay a cut trace --partial" -- "$SIM" replay "$TMP/cut.trace" --partial
+expect_output "replaying the [0-9]+ complete ticks of a trace cut short" "--partial says so"
+cp "$TMP/t.trace" "$TMP/flip.trace"
+printf '\x55' | dd of="$TMP/flip.trace" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+expect_exit 1 "replay a corrupt trace" -- "$SIM" replay "$TMP/flip.trace"
+expect_output 'flip.trace: byte [0-9]+: corrupt: record [0-9]+ \(tick, [0-9]+ bytes\) fails its checksum' \
+	"a flipped byte fails the checksum"
+cp "$TMP/t.trace" "$TMP/v9.trace"
+printf '\x09' | dd of="$TMP/v9.trace" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_exit 1 "replay another version" -- "$SIM" replay "$TMP/v9.trace"
+expect_output 'v9.trace: byte 8: trace format version 9; this vnumad reads version 1' "version named"
+expect_exit 1 "replay a scenario" -- "$SIM" replay sim/scenarios/demo.ini
+expect_output 'demo.ini: byte 0: not a vnumad trace' "not a trace"
+
+# --- the man page renders without warnings ----------------------------------
+if command -v man >/dev/null && command -v groff >/dev/null; then
+	MANWIDTH=80 man --warnings=all -l sim/vnumad-sim.1 >"$TMP/man" 2>"$TMP/manerr" ||
+		fail "man -l sim/vnumad-sim.1 failed"
+	[ -s "$TMP/manerr" ] && { fail "man page warnings"; head "$TMP/manerr"; }
+	grep -q 'vnumad-sim compare' "$TMP/man" || fail "the man page lacks compare"
+fi
+
+# --- the suite, short: every scenario, the oracle first, the ranking -------
+policies=locality
+"$VNUMAD" --help-policy none >/dev/null 2>&1 && policies=none,locality
+# (a smaller search budget keeps the eight-node oracle quick under sanitizers)
+expect_exit 0 "compare the suite" -- "$SIM" compare sim/scenarios/*.ini --policies "$policies" \
+	--duration 2min --oracle-budget 20000
+n=$(ls sim/scenarios/*.ini | wc -l)
+[ "$n" -ge 12 ] || fail "the suite has $n scenarios, want at least 12"
+[ "$(grep -c '  (exhaustive)$\|  (best-known)$' "$TMP/out")" -eq "$n" ] || fail "an oracle row per scenario"
+awk -v none="${policies%%,*}" '
+	/^[a-z_]+ +oracle / { scen = $1; next }
+	/^ +[a-z]+ / && NF == 7 { frac[scen, $1] = $3
+		if ($3 > 1.005) { print "beats the oracle: " scen " " $1 " " $3; bad = 1 } }
+	END {
+		for (k in frac) {
+			split(k, p, SUBSEP)
+			if (p[2] == "locality" && none == "none" && frac[k] < frac[p[1], "none"] - 0.002) {
+				print "locality below none on " p[1]; bad = 1 }
+		}
+		exit bad
+	}' "$TMP/out" || fail "the suite's ranking"
+for s in demo four_node many_small memory_full churn; do
+	line=$(awk -v s="$s" '$1 == s { f = 1; next } f && $1 == "locality" { print $3; exit }' "$TMP/out")
+	awk -v x="$line" 'BEGIN { exit !(x >= 0.9) }' ||
+		fail "locality reaches only $line of the oracle on $s"
+done
+awk '$1 == "spread_bandwidth" { f = 1; next } f && $1 == "locality" { exit !($3 < 0.8) }' "$TMP/out" ||
+	fail "spread_bandwidth no longer shows what a remote-ratio policy misses"
+
+done_testing

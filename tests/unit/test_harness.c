@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The evaluation harness and the model support it needs: the host's shared
+ * migration rate, placements put at once and solved to steady state, the
+ * noise-free totals, and the harness itself -- the oracle's search, its
+ * ranking against real policies, the model's calibration as the harness
+ * measures it, determinism and the timeline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "log.h"
+#include "policies.h"
+#include "util.h"
+#include "vnumad.h"
+
+static char dir[] = "/tmp/vnumad-test-harness.XXXXXX";
+
+#define HOST2 "[host]\nnodes = 2\ncpus = 16\nmemory = 64GiB\n"
+
+/* Three guests on a small host: one misplaced, one local, one compute bound. */
+static const char tiny[] =
+	"[sim]\nduration = 3min\n"
+	"[host]\nnodes = 2\ncpus = 8\nmemory = 32GiB\nnoise = 2%\n"
+	"[guest.lost]\nworkload = latency\nvcpus = 2\nmemory = 4GiB\n"
+	"vcpu_nodes = 1\nmem_nodes = 0\n"
+	"[guest.home]\nworkload = mixed\nvcpus = 2\nmemory = 4GiB\n"
+	"vcpu_nodes = 0\nmem_nodes = 0\n"
+	"[guest.calc]\nworkload = cpu\nvcpus = 2\nmemory = 2GiB\n"
+	"vcpu_nodes = 1\nmem_nodes = 1\n";
+
+/* Writes a scenario into the test directory; returns its path (static). */
+static const char *scenario(const char *name, const char *text)
+{
+	static char path[8][256];
+	static int next;
+	char *p = path[next++ % 8];
+	FILE *f;
+
+	snprintf(p, 256, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	return p;
+}
+
+static struct sim *load(const char *text)
+{
+	struct vn_errors e = { 0 };
+	struct sim *s = sim_load_text("t.ini", text, &e);
+
+	if (!s)
+		errors_print(&e, stderr);
+	assert_non_null(s);
+	errors_free(&e);
+	return s;
+}
+
+static struct hs_opts opts(void)
+{
+	return (struct hs_opts){ .seed = -1 };
+}
+
+/* A policy that does nothing: "none" if built in, else a dry run. */
+static double run_none(const char *path, struct hs_opts o)
+{
+	struct hs_result r;
+	double ips;
+
+	if (!policy_builtin("none"))
+		o.dry_run = true;
+	assert_int_equal(hs_run(path, policy_builtin("none") ? "none" : "locality",
+				&o, &r), 0);
+	ips = r.ips;
+	hs_result_free(&r);
+	return ips;
+}
+
+static double run_policy(const char *path, const char *policy, struct hs_opts o)
+{
+	struct hs_result r;
+	double ips;
+
+	assert_int_equal(hs_run(path, policy, &o, &r), 0);
+	ips = r.ips;
+	hs_result_free(&r);
+	return ips;
+}
+
+static double run_oracle(const char *path, struct hs_opts o, bool *exhaustive)
+{
+	struct hs_result r;
+	double ips;
+
+	assert_int_equal(hs_oracle(path, &o, &r), 0);
+	ips = r.ips;
+	if (exhaustive)
+		*exhaustive = r.exhaustive;
+	hs_result_free(&r);
+	return ips;
+}
+
+/* [limits] migrate_rate is the host's: concurrent migrations share it. */
+static void test_shared_migration_rate(void **state)
+{
+	struct sim *s = load("[host]\nnodes = 3\ncpus = 8\nmemory = 16GiB\n"
+		"[guest.g]\nworkload = idle\nvcpus = 1\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n");
+	struct vn_migration a = { .from = 0, .to = 1, .bytes = 4 * GiB };
+	struct vn_migration b = { .from = 0, .to = 2, .bytes = 4 * GiB };
+	struct vn_migration small = { .from = 0, .to = 1, .bytes = 256 * MiB };
+
+	(void)state;
+	sim_set_migrate_rate(s, 1.0 * GiB);
+	assert_int_equal(sim_migrate(s, 0, &a, 1.0 * GiB), 0);
+	assert_int_equal(sim_migrate(s, 0, &b, 1.0 * GiB), 0);
+	assert_int_equal(sim_migrate(s, 0, &small, 1.0 * GiB), 0);
+	/* max-min fair: small takes what it needs, the others split the rest */
+	sim_step(s, 1);
+	assert_int_equal(small.state, VN_MIG_DONE);
+	assert_int_equal(small.done, 256 * MiB);
+	assert_int_equal(a.done, 384 * MiB);
+	assert_int_equal(b.done, 384 * MiB);
+	sim_step(s, 1);
+	assert_int_equal(a.done, 896 * MiB);
+	assert_int_equal(b.done, 896 * MiB);
+	/* the whole rate for the last one */
+	sim_cancel(s, &b);
+	sim_step(s, 1);
+	assert_int_equal(a.done, 1920 * MiB);
+	/* the host's rate never lifts a migration's own */
+	sim_set_migrate_rate(s, 10.0 * GiB);
+	sim_step(s, 1);
+	assert_int_equal(a.done, 2944 * MiB);
+	sim_free(s);
+}
+
+/* Through the backend, two migrations at the configured rate share it. */
+static void test_backend_shares_rate(void **state)
+{
+	struct vn_config cfg = { .interval = 1, .migrate_rate = 1.0 * GiB };
+	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
+	struct vn_migration m1 = { .from = 0, .to = 1, .bytes = GiB };
+	struct vn_migration m2 = { .from = 0, .to = 1, .bytes = GiB };
+	struct vn_host h;
+	struct vn_guest *g;
+
+	(void)state;
+	assert_int_equal(b.ops->open(&b), 0);
+	host_init(&h);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(b.ops->topology(&b, &h), 0);
+	host_scan_begin(&h);
+	assert_int_equal(b.ops->scan(&b, &h), 0);
+	host_scan_end(&h);
+	g = host_find(&h, "web1");
+	assert_non_null(g);
+	assert_int_equal(b.ops->migrate(&b, g, &m1), 0);
+	assert_int_equal(b.ops->migrate(&b, g, &m2), 0);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(m1.done, 512 * MiB);
+	assert_int_equal(m2.done, 512 * MiB);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(m1.state, VN_MIG_DONE);
+	assert_int_equal(m2.state, VN_MIG_DONE);
+	b.ops->forget(&b, g);
+	host_fini(&h);
+	b.ops->close(&b);
+}
+
+/* sim_place puts a guest at once; sim_settle solves without moving time. */
+static void test_place_and_settle(void **state)
+{
+	struct sim *s = load(HOST2 "[guest.web]\nworkload = latency\nvcpus = 4\n"
+		"memory = 8GiB\nvcpu_nodes = 1\nmem_nodes = 0\n"
+		"[guest.db]\nworkload = latency\nvcpus = 2\nmemory = 4GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n"
+		"[guest.later]\nvcpus = 1\nmemory = 1GiB\nstart = 1h\n");
+	int home[4] = { 0, 0, 0, 0 }, bad[4] = { 0, 0, 2, 0 };
+	uint64_t half[2] = { 2 * GiB, 2 * GiB }, wrong[2] = { 2 * GiB, GiB };
+	uint64_t odd[2] = { 2 * GiB + 4096, 2 * GiB - 4096 };
+	double remote_ips, local_ips, sum;
+
+	(void)state;
+	sim_step(s, 5);
+	assert_true(sim_guest_remote_ratio(s, 0) > 0.99);
+	remote_ips = sim_guest_ips(s, 0);
+	assert_true(fabs(sim_next_event(s) - 3600) < 1e-9);
+	assert_int_equal(sim_place(s, 0, home, NULL), 0);
+	assert_int_equal(sim_vcpu_allowed(s, 0, 2), 1);
+	sum = sim_settle(s);
+	assert_true(sim_now(s) == 5);
+	assert_true(sim_guest_remote_ratio(s, 0) < 1e-9);
+	local_ips = sim_guest_ips(s, 0);
+	/* the calibration: a latency-bound guest remote runs at 0.6-0.75 */
+	assert_true(remote_ips / local_ips > 0.60 && remote_ips / local_ips < 0.75);
+	assert_true(fabs(sum - local_ips - sim_guest_ips(s, 1)) < 1e-6 * sum);
+	/* settled is steady: solving again or stepping on changes nothing */
+	assert_true(fabs(sim_settle(s) - sum) < 1e-9 * sum);
+	sim_step(s, 2);
+	assert_true(fabs(sim_guest_ips(s, 0) - local_ips) < 1e-6 * local_ips);
+	/* memory: half of db's on node 1 makes half its accesses remote */
+	assert_int_equal(sim_place(s, 1, NULL, half), 0);
+	assert_int_equal(sim_guest_mem(s, 1, 1), 2 * GiB);
+	assert_int_equal(sim_node_mem_used(s, 1), 2 * GiB);
+	sim_settle(s);
+	assert_true(fabs(sim_guest_remote_ratio(s, 1) - 0.5) < 1e-9);
+	/* refused: a node that does not exist, other totals, part pages */
+	assert_int_equal(sim_place(s, 0, bad, NULL), -EINVAL);
+	assert_int_equal(sim_place(s, 1, NULL, wrong), -EINVAL);
+	assert_int_equal(sim_place(s, 1, NULL, odd), -EINVAL);
+	assert_int_equal(sim_place(s, 2, home, NULL), -ESRCH);
+	assert_int_equal(sim_place(s, 9, home, NULL), -EINVAL);
+	/* what the oracle needs to know */
+	assert_int_equal(sim_guest_vnodes(s, 0), 1);
+	assert_int_equal(sim_guest_vnode_mem(s, 0, 0, -1), 8 * GiB);
+	assert_int_equal(sim_guest_vnode_mem(s, 1, 0, 1), 2 * GiB);
+	assert_int_equal(sim_guest_vnode_mem(s, 2, 0, -1), GiB);
+	assert_int_equal(sim_node_mem_capacity(s, 0), 64 * GiB);
+	assert_int_equal(sim_page_size(s), 2 * MiB);
+	sim_free(s);
+}
+
+/* The noise-free totals are the integral of the counters, read or not. */
+static void test_totals(void **state)
+{
+	struct sim *s = load(HOST2 "[guest.a]\nworkload = mixed\nvcpus = 3\n"
+		"memory = 4GiB\nvcpu_nodes = 1\nmem_nodes = 0:50%, 1:50%\n"
+		"phases = 4s:latency\n");
+	double ins = 0, dram = 0, rem = 0, ti, td, tr;
+	struct vn_counts c;
+
+	(void)state;
+	for (int t = 0; t < 10; t++) {
+		sim_step(s, 0.7);
+		for (int v = 0; v < 3; v++) {
+			sim_read_counts(s, 0, v, &c);
+			ins += (double)c.instructions;
+			dram += (double)(c.local_dram + c.remote_dram);
+			rem += (double)c.remote_dram;
+		}
+	}
+	sim_guest_totals(s, 0, &ti, &td, &tr);
+	/* each read leaves less than one count behind */
+	assert_true(ti >= ins && ti - ins < 3.0);
+	assert_true(fabs(td - dram) < 6.0);
+	assert_true(fabs(tr - rem) < 3.0);
+	assert_true(fabs(tr / td - 0.5) < 1e-9);
+	assert_true(fabs(sim_guest_dram_rate(s, 0) * 0.7 -
+			 (sim_guest_ips(s, 0) * 0.7) * 15 / 1000) < 1e-3 * td);
+	sim_free(s);
+}
+
+/* The oracle enumerates small spaces; its local search finds their best. */
+static void test_oracle_search(void **state)
+{
+	const char *p = scenario("tiny.ini", tiny);
+	struct hs_opts o = opts();
+	bool exact;
+	double best, found;
+
+	(void)state;
+	best = run_oracle(p, o, &exact);
+	assert_true(exact);
+	o.oracle_exhaustive = 1;	/* force the local search */
+	found = run_oracle(p, o, &exact);
+	assert_false(exact);
+	/* the enumeration is the optimum of the space: never beaten */
+	assert_true(found <= best * (1 + 1e-6));
+	assert_true(found >= best * 0.999);
+	/* and it did not just keep the scenario's placement */
+	assert_true(best > run_none(p, opts()) * 1.02);
+}
+
+/* On a small misplaced host: oracle >= locality >= nothing done. */
+static void test_ranking(void **state)
+{
+	const char *p = scenario("rank.ini", tiny);
+	double oracle, locality, none;
+
+	(void)state;
+	oracle = run_oracle(p, opts(), NULL);
+	locality = run_policy(p, "locality", opts());
+	none = run_none(p, opts());
+	assert_true(oracle >= locality);
+	assert_true(locality > none * 1.02);
+	assert_true(locality > oracle * 0.97);
+}
+
+/* The calibration of sim/README.md, as fractions of the oracle. */
+static void test_calibration(void **state)
+{
+	struct hs_opts o = opts();
+	const char *remote = scenario("remote.ini", HOST2
+		"[guest.g]\nworkload = latency\nvcpus = 1\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 1\n");
+	const char *cpu = scenario("cpu.ini", HOST2
+		"[guest.g]\nworkload = cpu\nvcpus = 1\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 1\n");
+	const char *bw = scenario("bw.ini", HOST2
+		"[guest.g]\nworkload = bandwidth\nvcpus = 16\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n");
+	double f;
+
+	(void)state;
+	o.duration = 60;
+	/* a latency-bound guest fully remote: 0.60-0.75 of where it belongs */
+	f = run_none(remote, o) / run_oracle(remote, o, NULL);
+	assert_true(f > 0.60 && f < 0.75);
+	/* a compute-bound one loses less than 5% */
+	f = run_none(cpu, o) / run_oracle(cpu, o, NULL);
+	assert_true(f > 0.95 && f < 1.0);
+	/* a 16-vCPU streamer saturating one node: spread, it runs > 1.2x faster */
+	f = run_oracle(bw, o, NULL) / run_none(bw, o);
+	assert_true(f > 1.2);
+}
+
+/* Same inputs, same figures, to the last bit. */
+static void test_deterministic(void **state)
+{
+	const char *p = scenario("det.ini", tiny);
+	struct hs_opts o = opts();
+	struct hs_result a, b;
+
+	(void)state;
+	assert_int_equal(hs_run(p, "locality", &o, &a), 0);
+	assert_int_equal(hs_run(p, "locality", &o, &b), 0);
+	assert_memory_equal(&a.ips, &b.ips, sizeof(double));
+	assert_int_equal(a.vcpu_moves, b.vcpu_moves);
+	hs_result_free(&a);
+	hs_result_free(&b);
+	o.oracle_exhaustive = 1;
+	assert_int_equal(hs_oracle(p, &o, &a), 0);
+	assert_int_equal(hs_oracle(p, &o, &b), 0);
+	assert_memory_equal(&a.ips, &b.ips, sizeof(double));
+	assert_int_equal(a.evaluations, b.evaluations);
+	hs_result_free(&a);
+	hs_result_free(&b);
+	/* another noise seed changes the counters, hence what the policy sees */
+	o.seed = 99;
+	assert_int_equal(hs_run(p, "locality", &o, &a), 0);
+	assert_true(a.vcpu_moves > 0);
+	hs_result_free(&a);
+}
+
+/* The oracle places again at every arrival, departure and phase change. */
+static void test_oracle_segments(void **state)
+{
+	const char *p = scenario("seg.ini", HOST2
+		"[sim]\nduration = 10min\n"
+		"[guest.a]\nworkload = latency\nvcpus = 2\nmemory = 4GiB\n"
+		"phases = 2min:bandwidth, 5min:cpu\nvcpu_nodes = 1\nmem_nodes = 0\n"
+		"[guest.b]\nvcpus = 2\nmemory = 4GiB\nstart = 3min\nstop = 4min\n"
+		"[guest.c]\nvcpus = 2\nmemory = 4GiB\nstart = 20min\n");
+	struct hs_opts o = opts();
+	struct hs_result r;
+
+	(void)state;
+	assert_int_equal(hs_oracle(p, &o, &r), 0);
+	/* 0, 2min, 3min, 4min, 5min; c comes after the end */
+	assert_int_equal(r.segments, 5);
+	assert_true(r.exhaustive);
+	assert_true(r.guest_ips[2] == 0);
+	/* b ran for one minute of ten */
+	assert_true(r.guest_ips[1] > 0 && r.guest_ips[1] < r.guest_ips[0]);
+	assert_true(r.guest_remote[0] < 1e-9);
+	hs_result_free(&r);
+}
+
+/* The timeline: a header, one row per tick, averaging to the totals. */
+static void test_timeline(void **state)
+{
+	const char *p = scenario("csv.ini", tiny);
+	struct hs_opts o = opts();
+	struct hs_result r;
+	char path[256], line[4096];
+	double sum = 0;
+	int rows = 0, moves = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+	o.csv = path;
+	o.duration = 60;
+	assert_int_equal(hs_run(p, "locality", &o, &r), 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "tick,time,ips,remote_ratio,vcpu_moves,memory_moves,"
+			    "bytes_migrated,reverts,ips:lost,ips:home,ips:calc\n");
+	while (fgets(line, sizeof(line), f)) {
+		double time, ips, parts = 0, x;
+		unsigned long long tick;
+		int vm, n = 0;
+		char *q = line;
+
+		assert_int_equal(sscanf(line, "%llu,%lf,%lf", &tick, &time, &ips), 3);
+		assert_int_equal(tick, rows + 1);
+		assert_true(fabs(time - 2.0 * (rows + 1)) < 1e-9);
+		for (int k = 0; k < 4; k++)
+			q = strchr(q, ',') + 1;
+		assert_int_equal(sscanf(q, "%d", &vm), 1);
+		moves += vm;
+		for (int k = 0; k < 4; k++)
+			q = strchr(q, ',') + 1;
+		while (sscanf(q, "%lf%n", &x, &n) == 1) {
+			parts += x;
+			q += n;
+			if (*q != ',')
+				break;
+			q++;
+		}
+		assert_true(fabs(parts - ips) < 1e-5 * ips);
+		sum += ips;
+		rows++;
+	}
+	fclose(f);
+	assert_int_equal(rows, 30);
+	assert_int_equal(moves, (int)r.vcpu_moves);
+	assert_true(fabs(sum / rows - r.ips) < 1e-5 * r.ips);
+	hs_result_free(&r);
+}
+
+/* A broken scenario, configuration or policy stops a run before it starts. */
+static void test_errors(void **state)
+{
+	const char *p = scenario("broken.ini", HOST2 "[guest.g]\nvcpus = many\n");
+	const char *good = scenario("good.ini", tiny);
+	char *list[2] = { (char *)good, (char *)p };
+	struct hs_opts o = opts();
+	struct hs_result r;
+
+	(void)state;
+	assert_int_equal(hs_run(p, "locality", &o, &r), -1);
+	assert_int_equal(hs_oracle(p, &o, &r), -1);
+	assert_int_equal(hs_run(good, "nosuch", &o, &r), -1);
+	assert_int_not_equal(hs_compare(list, 2, "locality", &o), 0);
+	list[1] = (char *)good;
+	assert_int_not_equal(hs_compare(list, 2, "locality,nosuch", &o), 0);
+	o.config = "/nonexistent/vnumad.conf";
+	assert_int_equal(hs_run(good, "locality", &o, &r), -1);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_init(true, LOG_CRIT, "test_harness");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shared_migration_rate),
+		cmocka_unit_test(test_backend_shares_rate),
+		cmocka_unit_test(test_place_and_settle),
+		cmocka_unit_test(test_totals),
+		cmocka_unit_test(test_oracle_search),
+		cmocka_unit_test(test_ranking),
+		cmocka_unit_test(test_calibration),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_oracle_segments),
+		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
