@@ -77,6 +77,7 @@ include policies/module.mk
 include sampling/module.mk
 include sim/module.mk
 include tests/module.mk
+include tests/fakeguest.mk
 include etc/module.mk
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)

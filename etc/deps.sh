@@ -11,9 +11,15 @@ set -eu
 
 # build: compiler, pkg-config and the libraries' -dev packages
 BUILD="gcc make pkg-config libevent-dev libvirt-dev libnuma-dev libjansson-dev
-libpfm4-dev libiniparser-dev"
-# tests: cmocka, valgrind for the leak check
-TEST="libcmocka-dev valgrind"
+libpfm4-dev libiniparser-dev libcap-ng-dev libxml2-dev"
+# tests: cmocka, valgrind for the leak check; a real libvirtd running a
+# QEMU/KVM guest for tests/t_libvirt_kvm.sh (not libvirt-daemon-system: it
+# brings systemd and iptables; the test makes the libvirt-qemu user itself)
+TEST="libcmocka-dev valgrind libvirt-daemon libvirt-daemon-driver-qemu
+libvirt-clients qemu-system-x86"
+# tests: systemd-analyze verifies the unit, socat listens to the notify
+# socket, man renders the manual pages, gnuplot draws vnumad-sim --plot
+TEST="$TEST systemd socat man-db gnuplot-nox"
 
 PKGS="$BUILD $TEST"
 

@@ -55,6 +55,7 @@
 #define RESYNC		30.0	/* seconds between full resyncs */
 #define BACKOFF_MIN	1.0
 #define BACKOFF_MAX	60.0
+#define RETRY		5.0	/* seconds before a resync after a failed read */
 
 enum lv_kind {
 	LV_QEMU,
@@ -81,6 +82,8 @@ struct lv_dom {
 	int *vnode;
 	bool has_vnode;
 	bool seen;		/* listed by the current resync */
+	bool known;		/* discovered once: fit to report */
+	bool md_warned;		/* a bad metadata value was logged */
 	uint64_t guest_id;	/* the core's guest, 0 none */
 	struct lv_dom *next;
 };
@@ -114,6 +117,7 @@ struct lv {
 	double lost_at;
 	int attempts;
 	double last_resync;
+	bool retry;		/* a domain could not be refreshed: resync soon */
 	struct lv_dom *doms;
 	struct vn_mover *mover;
 	struct lv_topo topo;
@@ -272,7 +276,7 @@ static bool judge_definition(const char *xml, struct lv_dom *d)
 }
 
 /* Our metadata element: 1 manage="yes", 0 manage="no", -1 absent or other. */
-static int metadata_manage(virDomainPtr dom, unsigned int flags)
+static int metadata_manage(struct lv_dom *d, virDomainPtr dom, unsigned int flags)
 {
 	char *md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VNUMAD_XMLNS,
 					flags);
@@ -291,9 +295,11 @@ static int metadata_manage(virDomainPtr dom, unsigned int flags)
 
 		if (parse_bool((const char *)v, &b, &why) == 0)
 			r = b;
-		else
-			log_warnx("guest %s: metadata %s: manage='%s': %s",
-				  virDomainGetName(dom), VNUMAD_XMLNS, (const char *)v, why);
+		else if (!d->md_warned) {
+			d->md_warned = true;
+			log_warnx("guest %s: metadata %s: manage='%s': %s; ignored",
+				  d->name, VNUMAD_XMLNS, (const char *)v, why);
+		}
 	}
 	xmlFree(v);
 	xmlFreeDoc(doc);
@@ -470,6 +476,7 @@ static void topo_from_kernel(struct lv_topo *t)
 	memcpy(t->distance, h.distance, sizeof(t->distance));
 }
 
+/* A node's CPUs as a list ("0-3,8"), for messages. */
 static void fmt_cpus(const struct lv_topo *t, int node, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -703,9 +710,9 @@ static void judge(struct lv *lv, struct lv_dom *d)
 	if (judge_definition(xml, d))
 		flags |= VNUMAD_GUEST_PINNED;
 	free(xml);
-	manage = metadata_manage(d->dom, VIR_DOMAIN_AFFECT_CURRENT);
+	manage = metadata_manage(d, d->dom, VIR_DOMAIN_AFFECT_CURRENT);
 	if (manage < 0 && d->persistent)
-		manage = metadata_manage(d->dom, VIR_DOMAIN_AFFECT_CONFIG);
+		manage = metadata_manage(d, d->dom, VIR_DOMAIN_AFFECT_CONFIG);
 	if (manage == 0)
 		flags |= VNUMAD_GUEST_OPTED_OUT;
 	else if (manage == 1)
@@ -835,15 +842,25 @@ static struct lv_dom *dom_take(struct lv *lv, virDomainPtr dom)
 static void dom_running(struct lv *lv, virDomainPtr dom)
 {
 	struct lv_dom *d = dom_take(lv, dom);
+	int r;
 
 	if (!d)
 		return;
 	d->seen = true;
-	if (discover(lv, d) < 0) {
+	r = discover(lv, d);
+	if (r == -ESRCH) {
 		/* it stopped while we looked; its STOPPED event may follow */
 		dom_gone(lv, d);
 		return;
 	}
+	if (r < 0) {
+		/* libvirt failed us, not the guest: keep what we knew, retry later */
+		log_debug("guest %s: cannot refresh it: %s", d->name, lv_err());
+		lv->retry = true;
+		if (!d->known)
+			return;
+	}
+	d->known = true;
 	report(lv, d);
 }
 
@@ -882,10 +899,13 @@ static int resync(struct lv *lv)
 		if (!d->seen)
 			dom_gone(lv, d);
 	}
-	lv->last_resync = now_monotonic();
+	/* a domain that could not be read is read again in a few seconds */
+	lv->last_resync = now_monotonic() - (lv->retry ? MAX(resync_interval - RETRY, 0) : 0);
+	lv->retry = false;
 	return 0;
 }
 
+/* Domains start and stop: the inventory follows at once, between ticks. */
 static void on_lifecycle_event(virConnectPtr conn, virDomainPtr dom, int event,
 			       int detail, void *opaque)
 {
@@ -908,7 +928,7 @@ static void on_lifecycle_event(virConnectPtr conn, virDomainPtr dom, int event,
 	case VIR_DOMAIN_EVENT_DEFINED:
 	case VIR_DOMAIN_EVENT_UNDEFINED:
 		/* a new persistent definition may pin or unpin it */
-		if (d) {
+		if (d && d->known) {
 			judge(lv, d);
 			report(lv, d);
 		}
@@ -925,6 +945,7 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
 	return 0;
 }
 
+/* Our metadata element changed: the guest may be opted out or in. */
 static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type,
 			const char *nsuri, void *opaque)
 {
@@ -935,7 +956,7 @@ static void on_metadata(virConnectPtr conn, virDomainPtr dom, int type,
 	(void)conn;
 	if (type != VIR_DOMAIN_METADATA_ELEMENT || (nsuri && strcmp(nsuri, VNUMAD_XMLNS)))
 		return;
-	if (virDomainGetUUID(dom, uuid) < 0 || !(d = dom_find(lv, uuid)))
+	if (virDomainGetUUID(dom, uuid) < 0 || !(d = dom_find(lv, uuid)) || !d->known)
 		return;
 	d->judged = false;	/* the metadata may speak for a transient one too */
 	judge(lv, d);
@@ -983,6 +1004,7 @@ static void disconnect(struct lv *lv)
 	lv->connected = false;
 }
 
+/* Opens the connection and registers keepalive, close and domain callbacks. */
 static int connect_uri(struct lv *lv)
 {
 	const char *type;
@@ -1052,6 +1074,7 @@ static void on_drop(evutil_socket_t fd, short what, void *arg)
 	connection_lost(lv, close_reason(atomic_load(&lv->close_reason)));
 }
 
+/* The reconnect timer: one attempt, then the next after a doubled wait. */
 static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 {
 	struct lv *lv = arg;
@@ -1107,6 +1130,7 @@ static void lv_free(struct lv *lv)
 		virevent_unregister();
 }
 
+/* Binds libvirt to our loop, connects, reads the layout; the first scan lists. */
 static int lv_open(struct vn_backend *b)
 {
 	const char *uri = b->cfg && b->cfg->uri && b->cfg->uri[0] ? b->cfg->uri : "qemu:///system";
@@ -1171,6 +1195,7 @@ static void lv_close(struct vn_backend *b)
 	b->priv = NULL;
 }
 
+/* The kernel's figures for local QEMU, libvirt's (free memory fresh) otherwise. */
 static int lv_topology(struct vn_backend *b, struct vn_host *h)
 {
 	struct lv *lv = lv_of(b);
@@ -1208,6 +1233,7 @@ static int lv_topology(struct vn_backend *b, struct vn_host *h)
 	return 0;
 }
 
+/* Reports the cached domains; resyncs with libvirt when that is due. */
 static int lv_scan(struct vn_backend *b, struct vn_host *h)
 {
 	struct lv *lv = lv_of(b);
@@ -1218,6 +1244,8 @@ static int lv_scan(struct vn_backend *b, struct vn_host *h)
 		resync(lv);
 	for (d = lv->doms; d; d = next) {
 		next = d->next;
+		if (!d->known)
+			continue;
 		/* local QEMU: threads and affinities change under us; cheap to read */
 		if (d->pid && read_threads(d) == -ESRCH) {
 			log_debug("guest %s: QEMU process %d is gone", d->name, (int)d->pid);
@@ -1229,6 +1257,7 @@ static int lv_scan(struct vn_backend *b, struct vn_host *h)
 	return 0;
 }
 
+/* Pins a vCPU live to every CPU of the nodes, through libvirt. */
 static int lv_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 			   uint64_t nodes)
 {
@@ -1272,7 +1301,9 @@ static int lv_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 	return 0;
 }
 
-static int lv_migrate(struct vn_backend *b, struct vn_guest *g, struct vn_migration *m)
+/* Hands a memory move to the mover: local QEMU only. */
+static int lv_migrate(struct vn_backend *b, struct vn_guest *g,
+		      struct vn_migration *m)
 {
 	struct lv *lv = lv_of(b);
 	struct lv_dom *d = g->backend;
@@ -1295,6 +1326,7 @@ static void lv_cancel(struct vn_backend *b, struct vn_migration *m)
 	mover_cancel(lv_of(b)->mover, m);
 }
 
+/* The core dropped the guest; the cached domain may outlive it. */
 static void lv_forget(struct vn_backend *b, struct vn_guest *g)
 {
 	struct lv *lv = lv_of(b);

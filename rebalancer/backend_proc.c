@@ -197,6 +197,7 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st)
 	return p;
 }
 
+/* Walks /proc: known guests refreshed, new processes looked at, the rest skipped. */
 static int proc_scan(struct vn_backend *b, struct vn_host *h)
 {
 	struct proc_be *pb = pb_of(b);
@@ -332,6 +333,7 @@ static int proc_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 	return hostinfo_set_thread_nodes(tid, nodes);
 }
 
+/* Hands a memory move to the mover once the target node is known to exist. */
 static int proc_migrate(struct vn_backend *b, struct vn_guest *g,
 			struct vn_migration *m)
 {

@@ -110,7 +110,7 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 		c->backend.ops = backend_lookup(bname);
 	if (!c->backend.ops) {
 		log_warnx("backend %s is not available in this version of vnumad "
-			  "(built in: sim)", bname);
+			  "(built in: libvirt, proc, sim)", bname);
 		return -ENOTSUP;
 	}
 	c->backend.cfg = &c->cfg;

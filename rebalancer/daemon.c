@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "control.h"
 #include "core.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "util.h"
+#include "virevent.h"
 
 static void schedule(struct vn_daemon *d)
 {
@@ -146,6 +148,11 @@ int daemon_run(struct vn_daemon *d)
 
 int daemon_init(struct vn_daemon *d)
 {
+	/* libvirt calls the loop from its own threads too */
+	if (evthread_use_pthreads() < 0) {
+		log_warnx("libevent has no thread support");
+		return -1;
+	}
 	d->base = event_base_new();
 	if (!d->base) {
 		log_warnx("cannot create the event loop");
@@ -156,6 +163,7 @@ int daemon_init(struct vn_daemon *d)
 
 void daemon_fini(struct vn_daemon *d)
 {
+	virevent_unregister();
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;

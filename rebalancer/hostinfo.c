@@ -23,7 +23,6 @@
 #include "util.h"
 
 static struct {
-	int err;		/* result of the one initialisation */
 	bool numa;		/* the kernel has NUMA support */
 	int nr_cpus;		/* highest possible CPU + 1 */
 	int *cpu_node;		/* [nr_cpus], -1 offline or unknown */
@@ -32,6 +31,8 @@ static struct {
 } hi;
 
 static pthread_once_t hi_once = PTHREAD_ONCE_INIT;
+
+#define PF_EXITING	0x00000004	/* task flag in /proc/PID/stat: in do_exit */
 
 /* Reads a small file into buf, NUL-terminated; returns its length or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t len)
@@ -112,7 +113,7 @@ static void init_once(void)
 int hostinfo_init(void)
 {
 	pthread_once(&hi_once, init_once);
-	return hi.err;
+	return 0;
 }
 
 int hostinfo_nr_cpus(void)
@@ -217,6 +218,7 @@ uint64_t hostinfo_starttime(pid_t pid)
 {
 	char path[64], buf[1024], *p, state;
 	unsigned long long st = 0;
+	unsigned flags;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (pid <= 0 || read_small(path, buf, sizeof(buf)) <= 0)
@@ -226,11 +228,11 @@ uint64_t hostinfo_starttime(pid_t pid)
 	if (!p)
 		return 0;
 	/* after ") ": state is field 3; starttime is field 22 */
-	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-		   "%*d %*d %*d %*d %*d %*d %llu", &state, &st) != 2)
+	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %u %*u %*u %*u %*u %*u %*u "
+		   "%*d %*d %*d %*d %*d %*d %llu", &state, &flags, &st) != 3)
 		return 0;
-	/* a zombie has no memory or threads left to act on: gone */
-	if (state == 'Z' || state == 'X' || state == 'x')
+	/* exiting or a zombie: no memory or threads left to act on, gone */
+	if (state == 'Z' || state == 'X' || state == 'x' || (flags & PF_EXITING))
 		return 0;
 	/* a process that started in the boot's first tick still has a time */
 	return (uint64_t)st + 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,6 +14,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "numab.h"
+#include "privs.h"
 #include "plugin.h"
 #include "policies.h"
 #include "trace.h"
@@ -98,6 +101,30 @@ static int bad_usage(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'vnumad --help'.\n");
 	return 2;
+}
+
+/*
+ * Lifts the hard descriptor limit while CAP_SYS_RESOURCE is still held: the
+ * samplers raise the soft one as guests come, up to it (6 per vCPU thread).
+ */
+static void raise_nofile_hard(void)
+{
+	struct rlimit rl;
+	rlim_t want = 1 << 20;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long long top;
+
+	if (f) {
+		if (fscanf(f, "%llu", &top) == 1 && (rlim_t)top < want)
+			want = (rlim_t)top;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY ||
+	    rl.rlim_max >= want)
+		return;
+	rl.rlim_max = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_debug("cannot raise the hard descriptor limit: %s", strerror(errno));
 }
 
 static int help_policy(const char *name)
@@ -294,6 +321,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* the kernel's own balancing, while privileges allow (never for a model) */
+	if (d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run)
+		numab_setup(&d.core.cfg);
 	r = core_open(&d.core, d.base,
 		      json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
 		      stdout);
@@ -301,6 +331,18 @@ int main(int argc, char **argv)
 		metrics_close(d.metrics);
 		control_close(d.control);
 		core_close(&d.core);
+		numab_restore();
+		daemon_fini(&d);
+		config_free(&d.core.cfg);
+		return 1;
+	}
+	/* from here on, only what moving threads and pages needs */
+	raise_nofile_hard();
+	if (d.core.cfg.backend != VN_BACKEND_SIM && privs_drop() < 0) {
+		metrics_close(d.metrics);
+		control_close(d.control);
+		core_close(&d.core);
+		numab_restore();
 		daemon_fini(&d);
 		config_free(&d.core.cfg);
 		return 1;
@@ -330,6 +372,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)d.core.stats.kept,
 		 (unsigned long long)d.core.stats.reverted);
 	core_close(&d.core);
+	numab_restore();
 	daemon_fini(&d);
 	config_free(&d.core.cfg);
 	return r;

@@ -14,8 +14,10 @@
  *
  * The window is sized from the measured cost per page so that one call
  * takes about call_target (10 ms): the kernel holds the mm's locks for the
- * call, and a long call stalls the guest. Until a cost is measured, a copy
- * speed of 2 GB/s is assumed. A virtual clock spreads the bytes over time at
+ * call, and a long call stalls the guest. The cost is taken as at least
+ * that of a 1 GB/s copy, so that a first call, or one after many cheap
+ * calls (pages already in place), cannot run long. A virtual clock spreads
+ * the bytes over time at
  * the configured rate, shared by all migrations. The worker never touches
  * the core's structures: it publishes figures under the mutex and pokes an
  * eventfd; the loop copies them into the struct vn_migration.
@@ -41,7 +43,7 @@
 #include "vnumad.h"
 
 #define MAX_WINDOW	32768		/* pages looked at in one call */
-#define ASSUMED_BPS	2e9		/* copy speed until one is measured */
+#define ASSUMED_BPS	1e9		/* copy speed assumed unless slower is measured */
 #define NOTIFY_EVERY	0.05		/* seconds between progress reports */
 #define RATE_SLICE	0.05		/* a window holds at most this much rate */
 #define THP_SIZE	(2 * MiB)
@@ -118,6 +120,7 @@ struct mv_round {
 	uint64_t moves, queries, pages;
 	uint64_t min_batch, max_batch;
 	double max_move, max_query, total_move;
+	double max_move_cpu, total_move_cpu;
 };
 
 static double mono(void)
@@ -125,6 +128,14 @@ static double mono(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -310,33 +321,45 @@ static long query(struct mv_job *j, void **addr, int n, int *status,
 static long move(struct vn_mover *mv, struct mv_job *j, void **addr, int n,
 		 int *status, size_t page, struct mv_round *rd)
 {
-	double t0, dt, ns;
+	double t0, c0, dt, dc, ns;
 	long r;
 
 	for (int i = 0; i < n; i++)
 		j->w.nodes[i] = j->to;
 	t0 = mono();
+	c0 = thread_cpu();
 	r = move_pages(j->pid, (unsigned long)n, addr, j->w.nodes, status, mv->move_flags);
 	if (r < 0 && errno == EPERM && (mv->move_flags & MPOL_MF_MOVE_ALL)) {
 		/* MOVE_ALL (pages shared with a vhost-user process) needs CAP_SYS_NICE */
-		mv->move_flags = MPOL_MF_MOVE;
 		r = move_pages(j->pid, (unsigned long)n, addr, j->w.nodes, status,
-			       mv->move_flags);
+			       MPOL_MF_MOVE);
+		if (r >= 0)
+			mv->move_flags = MPOL_MF_MOVE;
+		else
+			errno = EPERM;
 	}
 	dt = mono() - t0;
+	dc = thread_cpu() - c0;
 	if (r < 0)
 		return -errno;
 	rd->moves++;
 	rd->pages += (uint64_t)n;
 	rd->total_move += dt;
+	rd->total_move_cpu += dc;
 	if (dt > rd->max_move)
 		rd->max_move = dt;
+	if (dc > rd->max_move_cpu)
+		rd->max_move_cpu = dc;
 	if (!rd->min_batch || (uint64_t)n < rd->min_batch)
 		rd->min_batch = (uint64_t)n;
 	if ((uint64_t)n > rd->max_batch)
 		rd->max_batch = (uint64_t)n;
-	/* cost per 4 KiB of copy, so that huge pages weigh what they copy */
-	ns = dt * 1e9 / ((double)n * (double)page / 4096.0);
+	/*
+	 * Cost per 4 KiB of copy, so that huge pages weigh what they copy; in
+	 * CPU time, the kernel's work, which preemption on a busy host does not
+	 * inflate.
+	 */
+	ns = dc * 1e9 / ((double)n * (double)page / 4096.0);
 	if (n >= 8 || page > 4096)
 		j->w.ns_move = j->w.ns_move ? 0.7 * j->w.ns_move + 0.3 * ns : ns;
 	return r;
@@ -542,23 +565,29 @@ static void finish(struct vn_mover *mv, struct mv_job *j, enum vn_mig_state s,
 	poke(mv);
 }
 
-/* The next job to serve: round robin by moving the served one to the tail. */
+/* The next job to serve: the first unfinished one. */
 static struct mv_job *pick(struct vn_mover *mv)
 {
-	struct mv_job **pp = &mv->jobs, *j;
+	for (struct mv_job *j = mv->jobs; j; j = j->next)
+		if (!j->finished)
+			return j;
+	return NULL;
+}
 
-	for (; *pp; pp = &(*pp)->next)
-		if (!(*pp)->finished)
-			break;
-	j = *pp;
-	if (!j || !j->next)
-		return j;
+/* A job just served goes to the tail: migrations take turns, window by window. */
+static void to_tail(struct vn_mover *mv, struct mv_job *j)
+{
+	struct mv_job **pp;
+
+	for (pp = &mv->jobs; *pp && *pp != j; pp = &(*pp)->next)
+		;
+	if (!*pp || !j->next)
+		return;
 	*pp = j->next;
 	j->next = NULL;
-	for (pp = &mv->jobs; *pp; pp = &(*pp)->next)
-		;
+	while (*pp)
+		pp = &(*pp)->next;
 	*pp = j;
-	return j;
 }
 
 static void merge_stats(struct vn_mover *mv, const struct mv_round *rd)
@@ -569,8 +598,11 @@ static void merge_stats(struct vn_mover *mv, const struct mv_round *rd)
 	s->queries += rd->queries;
 	s->pages += rd->pages;
 	s->total_move += rd->total_move;
+	s->total_move_cpu += rd->total_move_cpu;
 	if (rd->max_move > s->max_move)
 		s->max_move = rd->max_move;
+	if (rd->max_move_cpu > s->max_move_cpu)
+		s->max_move_cpu = rd->max_move_cpu;
 	if (rd->max_query > s->max_query)
 		s->max_query = rd->max_query;
 	if (rd->min_batch && (!s->min_batch || rd->min_batch < s->min_batch))
@@ -622,6 +654,7 @@ static void *worker(void *arg)
 			rd.fatal = ESRCH;
 
 		pthread_mutex_lock(&mv->lock);
+		to_tail(mv, j);
 		merge_stats(mv, &rd);
 		if (mv->rate > 0 && rd.attempted)
 			mv->next_at = MAX(mv->next_at, t0) + (double)rd.attempted / mv->rate;

@@ -32,9 +32,11 @@ struct vn_mover_stats {
 	uint64_t pages;		/* pages handed to the move calls */
 	uint64_t min_batch;	/* fewest and most pages in one move call */
 	uint64_t max_batch;
-	double max_move;	/* longest move call, seconds */
+	double max_move;	/* longest move call, seconds (wall clock) */
 	double max_query;	/* longest query call, seconds */
 	double total_move;	/* seconds spent in move calls */
+	double max_move_cpu;	/* the same in the kernel's CPU time, which */
+	double total_move_cpu;	/* preemption on a busy host does not inflate */
 };
 
 /* A mover whose progress reports run on base; NULL after logging why. */

@@ -84,7 +84,7 @@ int privs_drop(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		log_warn("privileges: no_new_privs");
-	log_info("privileges: capabilities dropped but CAP_SYS_NICE, CAP_SYS_PTRACE, %s%s",
+	log_info("privileges: every capability dropped but CAP_SYS_NICE, CAP_SYS_PTRACE, %s%s",
 		 perfmon ? "CAP_PERFMON" : "CAP_SYS_ADMIN (no CAP_PERFMON in this kernel)",
 		 numab_changed() ? " (and CAP_SYS_ADMIN aside, to restore NUMA balancing)" : "");
 	return 0;

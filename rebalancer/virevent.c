@@ -163,6 +163,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	id = w->id;
 	pthread_mutex_unlock(&ve.lock);
 	cb(id, opaque);
+	/*
+	 * libevent does not repeat a persistent timer of zero; libvirt's 0
+	 * means every iteration: add it again, to run after the next poll.
+	 */
+	pthread_mutex_lock(&ve.lock);
+	if (!w->removed && w->period == 0 && !event_pending(w->ev, EV_TIMEOUT, NULL)) {
+		struct timeval zero = { 0, 0 };
+
+		event_add(w->ev, &zero);
+	}
+	pthread_mutex_unlock(&ve.lock);
 }
 
 /* A libevent event for a handle's current wishes; NULL for none. */

@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The memory mover against real processes (tests/fakeguest: touched guest
+ * RAM, anonymous, memfd or transparent huge pages) with real move_pages
+ * calls. The test machine has one NUMA node, so pages "move" from node 0 to
+ * node 0: the kernel finds them on the target and leaves them, but every
+ * call, batch, pacing step and status is real. What needs a second node is
+ * tested through the status mapping with the statuses the kernel gives.
+ *
+ * Covered: guest-RAM detection in smaps (synthetic and real), per-page
+ * status accounting (ENOMEM, EBUSY, EAGAIN, EACCES, not moved, unmapped),
+ * batching against the per-call time target, the byte limit, the rate limit
+ * over time, prompt cancel, a process that dies before and during a
+ * migration, a reused pid, nodes that do not exist (ENODEV) and empty
+ * source nodes, concurrent migrations, EPERM from an unprivileged mover,
+ * and shutdown with migrations running.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <numa.h>
+
+#include "hostinfo.h"
+#include "mover.h"
+#include "util.h"
+#include "vnumad.h"
+
+/* --- a fake guest process ------------------------------------------------ */
+
+struct fg {
+	pid_t pid;
+	uintptr_t addr;
+	size_t len;
+};
+
+static char fg_built[64];
+
+static void fg_cleanup(void)
+{
+	if (fg_built[0])
+		unlink(fg_built);
+}
+
+/* tests/fakeguest as built by make, or compiled here when make has not. */
+static const char *fakeguest_path(void)
+{
+	static char path[512];
+	const char *env = getenv("FAKEGUEST"), *b = getenv("B");
+	char cmd[1024];
+
+	if (env)
+		return env;
+	snprintf(path, sizeof(path), "%s/tests/fakeguest", b ? b : "build/default");
+	if (access(path, X_OK) == 0)
+		return path;
+	if (!fg_built[0]) {
+		snprintf(fg_built, sizeof(fg_built), "/tmp/vnumad-fakeguest-%d", (int)getpid());
+		snprintf(cmd, sizeof(cmd), "${CC:-cc} -std=gnu11 -O2 -o %s tests/fakeguest.c "
+			 "-lpthread", fg_built);
+		if (system(cmd) != 0) {
+			fg_built[0] = '\0';
+			return NULL;
+		}
+		atexit(fg_cleanup);
+	}
+	return fg_built;
+}
+
+/* Starts fakeguest with args (NULL-terminated) and waits for "ready". */
+static void fg_start(struct fg *fg, const char *const *args)
+{
+	const char *path = fakeguest_path();
+	const char *argv[16];
+	int p[2], n = 0;
+	char line[256];
+	FILE *f;
+
+	assert_non_null(path);
+	argv[n++] = path;
+	for (int i = 0; args && args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe(p), 0);
+	fg->pid = fork();
+	assert_true(fg->pid >= 0);
+	if (fg->pid == 0) {
+		/* never outlive a test that dies */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], 1);
+		close(p[0]);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_int_equal(sscanf(line, "ready %*d %lx %zu", &fg->addr, &fg->len), 2);
+}
+
+static void fg_stop(struct fg *fg)
+{
+	if (fg->pid > 0) {
+		kill(fg->pid, SIGKILL);
+		waitpid(fg->pid, NULL, 0);
+	}
+	fg->pid = 0;
+}
+
+/* --- the loop ---------------------------------------------------------- */
+
+static void loop_for(struct event_base *base, double s)
+{
+	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* Runs the loop until m leaves RUNNING; false on timeout. */
+static bool wait_end(struct event_base *base, struct vn_migration *m, double timeout)
+{
+	double t0 = now_monotonic();
+
+	while (m->state == VN_MIG_RUNNING && now_monotonic() - t0 < timeout)
+		loop_for(base, 0.005);
+	return m->state != VN_MIG_RUNNING;
+}
+
+struct env {
+	struct event_base *base;
+	struct vn_mover *mv;
+	struct fg fg;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	e->base = event_base_new();
+	e->mv = mover_new(e->base);
+	if (!e->base || !e->mv)
+		return -1;
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	mover_free(e->mv);
+	fg_stop(&e->fg);
+	event_base_free(e->base);
+	free(e);
+	return 0;
+}
+
+static struct vn_migration mig(int from, int to, uint64_t bytes)
+{
+	return (struct vn_migration){ .from = from, .to = to, .bytes = bytes,
+				      .state = VN_MIG_RUNNING };
+}
+
+/* A node number that has no memory here, or -1. */
+static int absent_node(void)
+{
+	int n = numa_available() < 0 ? 0 : numa_max_node();
+
+	return n + 1 < VN_MAX_NODES ? n + 1 : -1;
+}
+
+/* --- pure functions ------------------------------------------------------ */
+
+#define VMA(range, perms, path, rss, kps, flags, extra)			\
+	range " " perms " 00000000 00:00 0 " path "\n"			\
+	"Size: 1 kB\nKernelPageSize: " kps " kB\nRss: " rss " kB\n"	\
+	extra "VmFlags: " flags "\n"
+
+static void smaps_picks_guest_ram(void **state)
+{
+	static const char text[] =
+		/* 128 MiB anonymous: guest RAM */
+		VMA("7f0000000000-7f0008000000", "rw-p", "", "1024", "4", "rd wr mr mw me ac sd", "")
+		/* the heap, however big, is not */
+		VMA("560000000000-560010000000", "rw-p", "[heap]", "1024", "4", "rd wr mr mw me ac sd", "")
+		/* executable: a JIT buffer */
+		VMA("7f1000000000-7f1008000000", "rwxp", "", "1024", "4", "rd wr ex mr mw me ac sd", "")
+		/* too small */
+		VMA("7f2000000000-7f2000800000", "rw-p", "", "1024", "4", "rd wr mr mw me ac sd", "")
+		/* memfd guest RAM, with transparent huge pages */
+		VMA("7f3000000000-7f3008000000", "rw-s", "/memfd:pc.ram (deleted)", "2048", "4",
+		    "rd wr sh mr mw me ms sd", "ShmemPmdMapped: 2048 kB\n")
+		/* hugetlbfs, 2 MiB pages */
+		VMA("7f4000000000-7f4008000000", "rw-s", "/dev/hugepages/ram", "4096", "2048",
+		    "rd wr sh mr mw me ms de ht sd", "")
+		/* hugetlbfs, 1 GiB pages: kept, refused with a reason */
+		VMA("7f5000000000-7f5080000000", "rw-s", "/anon_hugepage (deleted)", "1048576",
+		    "1048576", "rd wr sh mr mw me ms de ht sd", "")
+		/* a VFIO BAR */
+		VMA("7f6000000000-7f6008000000", "rw-s", "/dev/vfio/12", "1024", "4",
+		    "rd wr sh mr mw me ms io pf dc de dd sd", "")
+		/* memory-backend-file, shared */
+		VMA("7f7000000000-7f7008000000", "rw-s", "/var/lib/ram/guest", "1024", "4",
+		    "rd wr sh mr mw me ms sd", "")
+		/* a private file mapping is not guest RAM */
+		VMA("7f8000000000-7f8008000000", "rw-p", "/usr/lib/big.so", "1024", "4",
+		    "rd wr mr mw me ac sd", "")
+		/* nothing resident: nothing to move */
+		VMA("7f9000000000-7f9008000000", "rw-p", "", "0", "4", "rd wr mr mw me ac sd", "")
+		/* anonymous with MADV_HUGEPAGE */
+		VMA("7fa000000000-7fa008000000", "rw-p", "[anon:guest]", "64", "4",
+		    "rd wr mr mw me ac sd hg", "AnonHugePages: 0 kB\n");
+	struct mover_region *r;
+	FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+	int n;
+
+	(void)state;
+	n = mover_parse_smaps(f, 32 * MiB, &r);
+	fclose(f);
+	assert_int_equal(n, 6);
+	assert_int_equal(r[0].start, 0x7f0000000000);
+	assert_int_equal(r[0].end, 0x7f0008000000);
+	assert_int_equal(r[0].page, 4096);
+	assert_false(r[0].thp);
+	assert_null(r[0].refused);
+	assert_int_equal(r[1].start, 0x7f3000000000);
+	assert_true(r[1].thp);
+	assert_int_equal(r[2].start, 0x7f4000000000);
+	assert_int_equal(r[2].page, 2 * MiB);
+	assert_false(r[2].thp);
+	assert_null(r[2].refused);
+	assert_int_equal(r[3].start, 0x7f5000000000);
+	assert_int_equal(r[3].page, GiB);
+	assert_non_null(r[3].refused);
+	assert_int_equal(r[4].start, 0x7f7000000000);
+	assert_int_equal(r[5].start, 0x7fa000000000);
+	assert_true(r[5].thp);
+	free(r);
+}
+
+static void status_mapping(void **state)
+{
+	enum { FROM = 1, TO = 0 };
+	const int st[] = {
+		TO, TO, -ENOMEM, -EBUSY, -EAGAIN, -EACCES, FROM, -ENOENT, -EFAULT, 3,
+		-ENOMEM,
+	};
+	struct mover_tally t = { 0 };
+
+	(void)state;
+	mover_account(st, ARRAY_SIZE(st), FROM, TO, 4096, &t);
+	assert_int_equal(t.done, 2 * 4096);
+	/* ENOMEM x2, EBUSY, EAGAIN, EACCES, still on FROM */
+	assert_int_equal(t.failed, 6 * 4096);
+	assert_int_equal(t.error, ENOMEM);	/* the first met */
+	assert_int_equal(t.nomem, 2);
+	assert_int_equal(t.busy, 3);		/* EBUSY, EAGAIN, not moved */
+
+	/* a pinned page (device assignment) fails alone; the rest moves */
+	{
+		const int pinned[] = { TO, -EBUSY, TO, TO };
+		struct mover_tally u = { 0 };
+
+		mover_account(pinned, 4, FROM, TO, 2 * MiB, &u);
+		assert_int_equal(u.done, 6 * MiB);
+		assert_int_equal(u.failed, 2 * MiB);
+		assert_int_equal(u.error, EBUSY);
+	}
+}
+
+/* --- against a real process ---------------------------------------------- */
+
+static void smaps_of_a_real_guest(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", "-thp", NULL };
+	struct mover_region *r;
+	char path[64];
+	FILE *f;
+	int n, hit = -1;
+
+	fg_start(&e->fg, args);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)e->fg.pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = mover_parse_smaps(f, 32 * MiB, &r);
+	fclose(f);
+	for (int i = 0; i < n; i++)
+		if (r[i].start == e->fg.addr)
+			hit = i;
+	/* its RAM and nothing else: no stack, heap or library */
+	assert_int_equal(n, 1);
+	assert_int_equal(hit, 0);
+	assert_int_equal(r[0].end - r[0].start, 64 * MiB);
+	assert_true(r[0].thp);
+	free(r);
+}
+
+static void moves_in_short_batches(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "128", NULL };
+	struct vn_migration m = mig(0, 0, 128 * MiB);
+	struct vn_mover_stats st;
+
+	fg_start(&e->fg, args);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 128 * MiB);
+	assert_int_equal(m.failed, 0);
+	assert_int_equal(m.error, 0);
+	assert_null(m.priv);
+	mover_get_stats(e->mv, &st);
+	/* 32768 pages in calls of at most ~2500: many batches */
+	assert_true(st.moves >= 13);
+	assert_int_equal(st.pages, 32768);
+	assert_true(st.max_batch <= 8192);
+	/* short calls, in the kernel's CPU time (wall time adds preemption) */
+	assert_true(st.total_move_cpu / (double)st.moves < 0.005);
+	assert_true(st.max_move_cpu < 0.020);
+	print_message("# move_pages 0->0, 4 KiB pages: %llu calls of %llu..%llu pages; "
+		      "CPU %.3f ms mean, %.3f ms max; wall %.3f ms mean, %.3f ms max; "
+		      "query wall %.3f ms max\n",
+		      (unsigned long long)st.moves, (unsigned long long)st.min_batch,
+		      (unsigned long long)st.max_batch,
+		      st.total_move_cpu * 1e3 / (double)st.moves, st.max_move_cpu * 1e3,
+		      st.total_move * 1e3 / (double)st.moves, st.max_move * 1e3,
+		      st.max_query * 1e3);
+}
+
+static void batches_follow_the_call_target(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration m = mig(0, 0, 64 * MiB);
+	struct vn_mover_stats st;
+
+	fg_start(&e->fg, args);
+	mover_set_call_target(e->mv, 0.001);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 64 * MiB);
+	mover_get_stats(e->mv, &st);
+	/* 1 ms at no faster than 1 GB/s is under 250 pages: many more calls */
+	assert_true(st.max_batch <= 250);
+	assert_true(st.moves >= 16384 / 250);
+	print_message("# 1 ms target: %llu calls of at most %llu pages, CPU %.3f ms max\n",
+		      (unsigned long long)st.moves, (unsigned long long)st.max_batch,
+		      st.max_move_cpu * 1e3);
+}
+
+static void thp_and_memfd_regions(void **state)
+{
+	struct env *e = *state;
+	const char *thp[] = { "-m", "64", "-thp", NULL };
+	const char *memfd[] = { "-m", "64", "-memfd", NULL };
+	struct vn_migration m = mig(0, 0, 0);
+	struct vn_mover_stats st;
+	struct fg other = { 0 };
+
+	/* huge pages: the aligned pass goes first, with a page per 2 MiB */
+	fg_start(&e->fg, thp);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 64 * MiB);
+	mover_get_stats(e->mv, &st);
+	assert_true(st.min_batch <= 16);
+	/* shared memfd RAM, as memory-backend-memfd gives */
+	fg_start(&other, memfd);
+	m = mig(0, 0, 0);
+	assert_int_equal(mover_start(e->mv, other.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	fg_stop(&other);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 64 * MiB);
+}
+
+static void rate_limit_over_time(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration m = mig(0, 0, 32 * MiB);
+	double t0, elapsed, at = 0;
+	uint64_t mid = 0;
+
+	fg_start(&e->fg, args);
+	mover_set_rate(e->mv, 64.0 * MiB);
+	t0 = now_monotonic();
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	/* never ahead of the rate, by more than the one window it starts with */
+	while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 10) {
+		loop_for(e->base, 0.01);
+		elapsed = now_monotonic() - t0;
+		if ((double)m.done > 64.0 * MiB * elapsed + 3.3 * MiB)
+			fail_msg("%llu bytes after %.3f s", (unsigned long long)m.done, elapsed);
+		if (!mid && m.done && m.done < 32 * MiB) {
+			mid = m.done;
+			at = elapsed;
+		}
+	}
+	elapsed = now_monotonic() - t0;
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 32 * MiB);
+	/* 32 MiB at 64 MiB/s: half a second, less the first window's head start */
+	assert_true(elapsed >= 0.40);
+	/* progress reached the loop while it ran */
+	assert_true(mid > 0);
+	print_message("# 32 MiB at 64 MiB/s took %.2f s; first progress %llu KiB at %.3f s\n",
+		      elapsed, (unsigned long long)(mid / KiB), at);
+}
+
+static void cancel_is_prompt(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration m = mig(0, 0, 0);
+	double t0;
+
+	fg_start(&e->fg, args);
+	mover_set_rate(e->mv, 32.0 * MiB);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	loop_for(e->base, 0.2);
+	assert_int_equal(m.state, VN_MIG_RUNNING);
+	mover_cancel(e->mv, &m);
+	/* at once, with what was moved so far, and never touched again */
+	assert_int_equal(m.state, VN_MIG_CANCELLED);
+	assert_true(m.done > 0 && m.done < 64 * MiB);
+	assert_null(m.priv);
+	m.done = 12345;
+	t0 = now_monotonic();
+	while (mover_busy(e->mv) && now_monotonic() - t0 < 1)
+		loop_for(e->base, 0.001);
+	/* the worker dropped it within one paced step */
+	assert_int_equal(mover_busy(e->mv), 0);
+	assert_true(now_monotonic() - t0 < 0.1);
+	loop_for(e->base, 0.1);
+	assert_int_equal(m.done, 12345);
+	assert_int_equal(m.state, VN_MIG_CANCELLED);
+	/* a second cancel is harmless */
+	mover_cancel(e->mv, &m);
+}
+
+static void dead_or_replaced_process(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration m = mig(0, 0, 0);
+	uint64_t st;
+
+	/* gone before the start */
+	fg_start(&e->fg, args);
+	st = hostinfo_starttime(e->fg.pid);
+	assert_true(st > 0);
+	/* same pid, another start time: a reused pid is not the guest */
+	assert_int_equal(mover_start(e->mv, e->fg.pid, st + 1, &m), -ESRCH);
+	fg_stop(&e->fg);
+	m = mig(0, 0, 0);
+	fg_start(&e->fg, args);
+	kill(e->fg.pid, SIGKILL);
+	waitpid(e->fg.pid, NULL, 0);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), -ESRCH);
+	e->fg.pid = 0;
+
+	/* gone in the middle: FAILED with ESRCH, what was done is kept */
+	fg_start(&e->fg, args);
+	mover_set_rate(e->mv, 32.0 * MiB);
+	m = mig(0, 0, 0);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	loop_for(e->base, 0.3);
+	assert_int_equal(m.state, VN_MIG_RUNNING);
+	fg_stop(&e->fg);
+	assert_true(wait_end(e->base, &m, 5));
+	assert_int_equal(m.state, VN_MIG_FAILED);
+	assert_int_equal(m.error, ESRCH);
+	assert_true(m.done > 0 && m.done < 64 * MiB);
+}
+
+static void nodes_that_are_not_there(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	int absent = absent_node();
+	struct vn_migration m = mig(0, 0, 0);
+	struct vn_mover_stats before, after;
+
+	if (absent < 0)
+		skip();
+	fg_start(&e->fg, args);
+	/* negative nodes never reach the kernel */
+	m = mig(0, -1, 0);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), -EINVAL);
+	/* a target without memory: the kernel says ENODEV, the job ends */
+	m = mig(0, absent, 0);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 5));
+	assert_int_equal(m.state, VN_MIG_FAILED);
+	assert_int_equal(m.error, ENODEV);
+	assert_int_equal(m.done, 0);
+	/* nothing on the source: a no-op that only looks */
+	mover_get_stats(e->mv, &before);
+	m = mig(absent, 0, 0);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 5));
+	mover_get_stats(e->mv, &after);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 0);
+	assert_int_equal(m.failed, 0);
+	assert_int_equal(after.moves, before.moves);
+	assert_true(after.queries > before.queries);
+}
+
+static void concurrent_migrations(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration a = mig(0, 0, 0), b = mig(0, 0, 48 * MiB);
+	struct fg other = { 0 };
+
+	fg_start(&e->fg, args);
+	fg_start(&other, args);
+	mover_set_rate(e->mv, 256.0 * MiB);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &a), 0);
+	assert_int_equal(mover_start(e->mv, other.pid, 0, &b), 0);
+	/* served in turn: both make progress before either ends */
+	while (a.state == VN_MIG_RUNNING && b.state == VN_MIG_RUNNING &&
+	       !(a.done && b.done))
+		loop_for(e->base, 0.005);
+	assert_true(a.done > 0 && b.done > 0);
+	assert_true(wait_end(e->base, &a, 10));
+	assert_true(wait_end(e->base, &b, 10));
+	fg_stop(&other);
+	assert_int_equal(a.state, VN_MIG_DONE);
+	assert_int_equal(a.done, 64 * MiB);
+	assert_int_equal(b.state, VN_MIG_DONE);
+	assert_int_equal(b.done, 48 * MiB);
+}
+
+static void shutdown_with_migrations_running(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	struct vn_migration m = mig(0, 0, 0);
+
+	fg_start(&e->fg, args);
+	mover_set_rate(e->mv, 8.0 * MiB);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	loop_for(e->base, 0.1);
+	mover_free(e->mv);
+	e->mv = mover_new(e->base);
+	assert_int_equal(m.state, VN_MIG_CANCELLED);
+	assert_null(m.priv);
+}
+
+/* An unprivileged mover cannot touch another user's process: EPERM. */
+static void unprivileged_mover_gets_eperm(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+	pid_t child;
+	int status;
+
+	if (geteuid() != 0)
+		skip();
+	fg_start(&e->fg, args);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct event_base *base;
+		struct vn_mover *mv;
+		struct vn_migration m = mig(0, 0, 0);
+		double t0 = now_monotonic();
+
+		/* nobody, without capabilities: the ptrace check fails */
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		base = event_base_new();
+		mv = mover_new(base);
+		if (mover_start(mv, e->fg.pid, 0, &m) < 0)
+			_exit(11);
+		while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 5)
+			loop_for(base, 0.01);
+		/* smaps refuses first (EACCES); move_pages would say EPERM */
+		if (m.state != VN_MIG_FAILED || m.done)
+			_exit(12);
+		_exit(m.error == EACCES || m.error == EPERM ? 0 : 13);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(smaps_picks_guest_ram),
+		cmocka_unit_test(status_mapping),
+		cmocka_unit_test_setup_teardown(smaps_of_a_real_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(moves_in_short_batches, setup, teardown),
+		cmocka_unit_test_setup_teardown(batches_follow_the_call_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(thp_and_memfd_regions, setup, teardown),
+		cmocka_unit_test_setup_teardown(rate_limit_over_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(cancel_is_prompt, setup, teardown),
+		cmocka_unit_test_setup_teardown(dead_or_replaced_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(nodes_that_are_not_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(shutdown_with_migrations_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(unprivileged_mover_gets_eperm, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The proc backend and what it stands on, against real processes
+ * (tests/fakeguest: threads named "CPU n/KVM", touched RAM): the host
+ * topology from libnuma, node masks and CPU sets, QEMU's -name syntax,
+ * vCPU threads found in /proc, process identity by start time (a zombie is
+ * gone), discovery and naming of guests, pinning by the user, affinity set
+ * on the right thread only, guests that vanish, memory moves through the
+ * backend; then least privilege (the capabilities left after privs_drop and
+ * what they allow) and the kernel's NUMA balancing switched off and restored
+ * (on files standing in for the sysctl, and on the real one when root).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <linux/capability.h>
+
+#include "config.h"
+#include "hostinfo.h"
+#include "log.h"
+#include "numab.h"
+#include "privs.h"
+#include "util.h"
+#include "vnumad.h"
+
+/* --- a fake guest process ------------------------------------------------ */
+
+struct fg {
+	pid_t pid;
+};
+
+static char fg_built[64];
+
+static void fg_cleanup(void)
+{
+	if (fg_built[0])
+		unlink(fg_built);
+}
+
+static const char *fakeguest_path(void)
+{
+	static char path[512];
+	const char *env = getenv("FAKEGUEST"), *b = getenv("B");
+	char cmd[1024];
+
+	if (env)
+		return env;
+	snprintf(path, sizeof(path), "%s/tests/fakeguest", b ? b : "build/default");
+	if (access(path, X_OK) == 0)
+		return path;
+	if (!fg_built[0]) {
+		snprintf(fg_built, sizeof(fg_built), "/tmp/vnumad-fakeguest-%d", (int)getpid());
+		snprintf(cmd, sizeof(cmd), "${CC:-cc} -std=gnu11 -O2 -o %s tests/fakeguest.c "
+			 "-lpthread", fg_built);
+		if (system(cmd) != 0) {
+			fg_built[0] = '\0';
+			return NULL;
+		}
+		atexit(fg_cleanup);
+	}
+	return fg_built;
+}
+
+/*
+ * Starts fakeguest with args; cpu >= 0 binds the whole process to that CPU
+ * first, uid > 0 runs it as that user. Waits for "ready" unless nowait.
+ */
+static FILE *fg_spawn(struct fg *fg, const char *const *args, int cpu, uid_t uid)
+{
+	const char *path = fakeguest_path();
+	const char *argv[16];
+	int p[2], n = 0;
+
+	assert_non_null(path);
+	argv[n++] = path;
+	for (int i = 0; args && args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe(p), 0);
+	fg->pid = fork();
+	assert_true(fg->pid >= 0);
+	if (fg->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (cpu >= 0) {
+			cpu_set_t s;
+
+			CPU_ZERO(&s);
+			CPU_SET(cpu, &s);
+			sched_setaffinity(0, sizeof(s), &s);
+		}
+		if (uid && (setgid(uid) < 0 || setuid(uid) < 0))
+			_exit(126);
+		dup2(p[1], 1);
+		close(p[0]);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	return fdopen(p[0], "r");
+}
+
+static void fg_ready(FILE *f)
+{
+	char line[256];
+
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_memory_equal(line, "ready ", 6);
+	fclose(f);
+}
+
+static void fg_start(struct fg *fg, const char *const *args)
+{
+	fg_ready(fg_spawn(fg, args, -1, 0));
+}
+
+static void fg_stop(struct fg *fg)
+{
+	if (fg->pid > 0) {
+		kill(fg->pid, SIGKILL);
+		waitpid(fg->pid, NULL, 0);
+	}
+	fg->pid = 0;
+}
+
+static void thread_cpus(pid_t tid, char *buf, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	buf[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+			snprintf(buf, len, "%s", line + 18 + strspn(line + 18, " \t"));
+			buf[strcspn(buf, "\n")] = '\0';
+		}
+	fclose(f);
+}
+
+/* The CPU list of a node mask, as /proc prints it ("0-3"). */
+static void cpus_of(uint64_t nodes, char *buf, size_t len)
+{
+	size_t off = 0;
+	int n = hostinfo_nr_cpus();
+
+	buf[0] = '\0';
+	for (int c = 0; c < n; c++) {
+		int e = c;
+
+		if (hostinfo_cpu_node(c) < 0 || !(nodes >> hostinfo_cpu_node(c) & 1))
+			continue;
+		while (e + 1 < n && hostinfo_cpu_node(e + 1) >= 0 &&
+		       (nodes >> hostinfo_cpu_node(e + 1) & 1))
+			e++;
+		off += (size_t)snprintf(buf + off, len - off, off ? ",%d" : "%d", c);
+		if (e > c)
+			off += (size_t)snprintf(buf + off, len - off, "-%d", e);
+		c = e;
+	}
+}
+
+/* --- hostinfo -------------------------------------------------------------- */
+
+static void topology_from_libnuma(void **state)
+{
+	struct vn_host h;
+	int cpus = 0;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(hostinfo_topology(&h), 0);
+	assert_true(h.nr_nodes >= 1);
+	assert_true(h.online & 1);
+	for (int n = 0; n < h.nr_nodes; n++)
+		cpus += h.node[n].nr_cpus;
+	assert_int_equal(cpus, sysconf(_SC_NPROCESSORS_ONLN));
+	assert_true(h.node[0].mem_total > 64 * MiB);
+	assert_true(h.node[0].mem_free > 0 && h.node[0].mem_free <= h.node[0].mem_total);
+	assert_int_equal(h.distance[0], 10);
+}
+
+static void node_masks_and_cpu_sets(void **state)
+{
+	cpu_set_t *s = hostinfo_cpuset_alloc();
+	size_t sz = hostinfo_cpuset_size();
+	struct vn_host h;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	hostinfo_topology(&h);
+	hostinfo_nodes_cpus(h.online, s);
+	assert_int_equal(CPU_COUNT_S(sz, s), sysconf(_SC_NPROCESSORS_ONLN));
+	assert_int_equal(hostinfo_cpus_nodes(s), h.online);
+	hostinfo_nodes_cpus(1ULL << 40, s);
+	assert_int_equal(CPU_COUNT_S(sz, s), 0);
+	assert_int_equal(hostinfo_cpus_nodes(s), 0);
+	CPU_FREE(s);
+	assert_int_equal(hostinfo_cpu_node(-1), -1);
+	assert_int_equal(hostinfo_cpu_node(hostinfo_nr_cpus()), -1);
+}
+
+static void qemu_names(void **state)
+{
+	static const struct {
+		const char *cmd;
+		size_t len;
+		const char *want;	/* NULL: no name */
+	} t[] = {
+#define C(s) s, sizeof(s)
+		{ C("qemu\0-name\0guest=vm1,debug-threads=on\0"), "vm1" },
+		{ C("qemu\0-name\0vm2\0-m\0512\0"), "vm2" },
+		{ C("qemu\0-name\0vm3,process=qemu-vm3\0"), "vm3" },
+		{ C("qemu\0-name\0debug-threads=on,guest=vm4\0"), "vm4" },
+		{ C("qemu\0-name\0a,,b\0"), "a,b" },
+		{ C("qemu\0-name\0guest=c,,d,debug-threads=on\0"), "c,d" },
+		{ C("qemu\0-name\0process=x\0"), NULL },
+		{ C("qemu\0-m\0512\0"), NULL },
+		{ C("qemu\0-name\0"), NULL },
+#undef C
+	};
+	char name[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		bool ok = hostinfo_qemu_name(t[i].cmd, t[i].len - 1, name, sizeof(name));
+
+		if (ok != (t[i].want != NULL) || (ok && strcmp(name, t[i].want)))
+			fail_msg("case %zu: got %s '%s', want %s", i, ok ? "yes" : "no",
+				 ok ? name : "", t[i].want ? t[i].want : "no name");
+	}
+}
+
+static void vcpu_threads_and_identity(void **state)
+{
+	const char *args[] = { "-smp", "3", "-m", "8", NULL };
+	pid_t tids[HI_MAX_VCPUS];
+	struct fg fg;
+	uint64_t st;
+
+	(void)state;
+	fg_start(&fg, args);
+	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), 3);
+	for (int v = 0; v < 3; v++) {
+		assert_true(tids[v] > 0 && tids[v] != fg.pid);
+		assert_true(hostinfo_is_vcpu_thread(fg.pid, tids[v], v));
+		assert_false(hostinfo_is_vcpu_thread(fg.pid, tids[v], (v + 1) % 3));
+	}
+	assert_false(hostinfo_is_vcpu_thread(fg.pid, fg.pid, 0));
+	/* not a thread of this process */
+	assert_false(hostinfo_is_vcpu_thread(getpid(), tids[0], 0));
+	/* fewer slots than vCPUs: what fits */
+	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 2), 2);
+	st = hostinfo_starttime(fg.pid);
+	assert_true(st > 0);
+	assert_true(hostinfo_same_process(fg.pid, st));
+	assert_false(hostinfo_same_process(fg.pid, st + 1));
+	assert_false(hostinfo_same_process(fg.pid, 0));
+	/* killed but not reaped: a zombie is gone too */
+	kill(fg.pid, SIGKILL);
+	for (int i = 0; i < 100 && hostinfo_starttime(fg.pid); i++)
+		usleep(10000);
+	assert_int_equal(hostinfo_starttime(fg.pid), 0);
+	assert_false(hostinfo_same_process(fg.pid, st));
+	fg_stop(&fg);
+	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), -ESRCH);
+}
+
+/* --- the proc backend ------------------------------------------------------ */
+
+static struct event_base *base;
+static struct vn_config cfg;
+static struct vn_host host;
+static struct vn_backend be;
+
+static void on_gone(struct vn_host *h, struct vn_guest *g, void *arg)
+{
+	(void)h;
+	(void)arg;
+	be.ops->forget(&be, g);
+}
+
+static int be_setup(void **state)
+{
+	(void)state;
+	base = event_base_new();
+	config_defaults(&cfg);
+	host_init(&host);
+	host.on_gone = on_gone;
+	be = (struct vn_backend){ .ops = &proc_backend_ops, .cfg = &cfg, .base = base,
+				  .host = &host };
+	return be.ops->open(&be);
+}
+
+static int be_teardown(void **state)
+{
+	(void)state;
+	host_fini(&host);
+	be.ops->close(&be);
+	config_free(&cfg);
+	event_base_free(base);
+	return 0;
+}
+
+static void tick(void)
+{
+	assert_int_equal(be.ops->topology(&be, &host), 0);
+	host_scan_begin(&host);
+	assert_int_equal(be.ops->scan(&be, &host), 0);
+	host_scan_end(&host);
+}
+
+static struct vn_guest *guest_of_pid(pid_t pid)
+{
+	for (int i = 0; i < host.nr_guests; i++)
+		if (host.guests[i]->pid == pid)
+			return host.guests[i];
+	return NULL;
+}
+
+static void finds_guests_by_thread_names(void **state)
+{
+	const char *named[] = { "-name", "guest=pg1,debug-threads=on", "-smp", "2", "-m", "8", NULL };
+	const char *anon[] = { "-smp", "1", "-m", "8", NULL };
+	struct fg a, b, c;
+	struct vn_guest *g;
+	pid_t tids[HI_MAX_VCPUS];
+	char name[64];
+
+	(void)state;
+	fg_start(&a, named);
+	fg_start(&b, anon);
+	fg_start(&c, named);
+	tick();
+	g = host_find(&host, "pg1");
+	assert_non_null(g);
+	assert_true(g->pid == a.pid || g->pid == c.pid);
+	assert_int_equal(g->nr_vcpus, 2);
+	hostinfo_vcpu_threads(g->pid, tids, HI_MAX_VCPUS);
+	assert_int_equal(g->vc[0].tid, tids[0]);
+	assert_int_equal(g->vc[1].tid, tids[1]);
+	assert_int_equal(g->v.flags, 0);
+	assert_int_not_equal(g->vv[0].allowed, 0);
+	/* the same name twice: the second gets its pid appended */
+	snprintf(name, sizeof(name), "pg1-%d", g->pid == a.pid ? (int)c.pid : (int)a.pid);
+	assert_non_null(host_find(&host, name));
+	/* no -name: named after its pid */
+	snprintf(name, sizeof(name), "qemu-%d", (int)b.pid);
+	g = host_find(&host, name);
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 1);
+	/* no other process is a guest: not even this test, nor the shell */
+	assert_null(guest_of_pid(getpid()));
+	assert_null(guest_of_pid(getppid()));
+	/* names stay across scans */
+	tick();
+	assert_non_null(host_find(&host, name));
+	/* a guest that exits is gone at the next scan */
+	fg_stop(&b);
+	tick();
+	assert_null(host_find(&host, name));
+	assert_null(guest_of_pid(b.pid));
+	fg_stop(&a);
+	fg_stop(&c);
+	tick();
+	assert_null(host_find(&host, "pg1"));
+}
+
+static void finds_a_guest_that_starts_late(void **state)
+{
+	const char *args[] = { "-name", "guest=late", "-m", "256", NULL };
+	struct fg fg;
+	FILE *f;
+
+	(void)state;
+	/* scanned while it still touches its RAM, before its vCPU threads */
+	f = fg_spawn(&fg, args, -1, 0);
+	tick();
+	fg_ready(f);
+	/* young processes are looked at again at each scan */
+	tick();
+	assert_non_null(host_find(&host, "late"));
+	fg_stop(&fg);
+}
+
+static void pinned_by_the_user(void **state)
+{
+	const char *args[] = { "-name", "guest=bound", "-m", "8", NULL };
+	struct fg fg;
+	struct vn_guest *g;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	/* taskset -c 1 qemu ...: the user's choice, left alone */
+	fg_ready(fg_spawn(&fg, args, 1, 0));
+	tick();
+	g = host_find(&host, "bound");
+	assert_non_null(g);
+	assert_int_equal(g->v.flags & VNUMAD_GUEST_PINNED, VNUMAD_GUEST_PINNED);
+	fg_stop(&fg);
+}
+
+static void affinity_on_the_right_thread_only(void **state)
+{
+	const char *args[] = { "-name", "guest=aff", "-smp", "2", "-m", "8", NULL };
+	struct fg fg;
+	struct vn_guest *g;
+	char got[64], want[64];
+	cpu_set_t one;
+
+	(void)state;
+	fg_start(&fg, args);
+	tick();
+	g = host_find(&host, "aff");
+	assert_non_null(g);
+	/* someone narrowed vCPU 1 to CPU 0; we give it all of node 0 */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(g->vc[1].tid, sizeof(one), &one), 0);
+	thread_cpus(g->vc[1].tid, got, sizeof(got));
+	assert_string_equal(got, "0");
+	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
+	thread_cpus(g->vc[1].tid, got, sizeof(got));
+	cpus_of(1, want, sizeof(want));
+	assert_string_equal(got, want);
+	tick();
+	assert_int_equal(g->vv[1].allowed, 1);
+	/* nodes without CPUs, vCPUs that do not exist */
+	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1ULL << 40), -EINVAL);
+	assert_int_equal(be.ops->set_affinity(&be, g, 2, 1), -EINVAL);
+	/* a thread that no longer bears the vCPU's name is not touched */
+	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), 0);
+	kill(fg.pid, SIGUSR1);
+	for (int i = 0; i < 200 && hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0); i++)
+		usleep(5000);
+	assert_false(hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0));
+	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), -ESRCH);
+	/* nor the threads of a process that exited */
+	fg_stop(&fg);
+	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), -ESRCH);
+	tick();
+	assert_null(host_find(&host, "aff"));
+}
+
+static void memory_moves_through_the_backend(void **state)
+{
+	const char *args[] = { "-name", "guest=mem", "-m", "64", NULL };
+	struct vn_migration m = { .from = 0, .to = 0, .bytes = 32 * MiB,
+				  .state = VN_MIG_RUNNING };
+	struct vn_host h;
+	struct fg fg;
+	struct vn_guest *g;
+	double t0;
+
+	(void)state;
+	fg_start(&fg, args);
+	tick();
+	g = host_find(&host, "mem");
+	assert_non_null(g);
+	memset(&h, 0, sizeof(h));
+	hostinfo_topology(&h);
+	/* a node that does not exist: refused before anything starts */
+	m.to = h.nr_nodes;
+	assert_int_equal(be.ops->migrate(&be, g, &m), -EINVAL);
+	m.to = 0;
+	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
+	t0 = now_monotonic();
+	while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 10) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 32 * MiB);
+	/* a cancel that comes after the end changes nothing */
+	be.ops->cancel(&be, &m);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	fg_stop(&fg);
+}
+
+/* --- privileges ------------------------------------------------------------ */
+
+static uint64_t cap_line(const char *key)
+{
+	char line[256];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			sscanf(line + strlen(key), "%llx", &v);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int status_value(const char *key)
+{
+	char line[256];
+	int v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)))
+			v = atoi(line + strlen(key));
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define BIT(c) (1ULL << (c))
+
+/* In a child: drop, then check what is left and what it allows. 0: all good. */
+static int privs_child(pid_t other_uid_pid, pid_t other_tid, const char *locked_dir)
+{
+	uint64_t keep = BIT(CAP_SYS_NICE) | BIT(CAP_SYS_PTRACE) | BIT(CAP_PERFMON);
+	char path[256];
+	cpu_set_t s;
+	int fd;
+
+	if (privs_drop() < 0)
+		return 1;
+	if (cap_line("CapEff:") != keep)
+		return 2;
+	/* CAP_SYS_ADMIN aside, for the NUMA balancing restore only */
+	if (cap_line("CapPrm:") != (keep | BIT(CAP_SYS_ADMIN)))
+		return 3;
+	if (cap_line("CapBnd:") != 0 || status_value("NoNewPrivs:") != 1)
+		return 4;
+	/* CAP_SYS_NICE: another user's vCPU thread */
+	CPU_ZERO(&s);
+	CPU_SET(0, &s);
+	if (sched_setaffinity(other_tid, sizeof(s), &s) < 0)
+		return 5;
+	/* CAP_SYS_PTRACE: its smaps */
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)other_uid_pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 6;
+	close(fd);
+	/* no CAP_DAC_OVERRIDE: another user's private directory is closed */
+	snprintf(path, sizeof(path), "%s/x", locked_dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	if (fd >= 0 || errno != EACCES)
+		return 7;
+	/* no CAP_CHOWN */
+	if (chown(locked_dir, 0, 0) == 0 || errno != EPERM)
+		return 8;
+	/* CAP_SYS_ADMIN comes and goes */
+	if (privs_raise(CAP_SYS_ADMIN) < 0 || !(cap_line("CapEff:") & BIT(CAP_SYS_ADMIN)))
+		return 9;
+	privs_lower(CAP_SYS_ADMIN);
+	if (cap_line("CapEff:") & BIT(CAP_SYS_ADMIN))
+		return 10;
+	/* what was never kept cannot be raised */
+	if (privs_raise(CAP_CHOWN) == 0)
+		return 11;
+	return 0;
+}
+
+static void privileges_dropped(void **state)
+{
+	const char *args[] = { "-smp", "1", "-m", "8", NULL };
+	char dir[] = "/tmp/vnumad-privs-XXXXXX", sysctl[64], saved[64];
+	pid_t tids[4], child;
+	struct fg fg;
+	int status, fd;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	fg_ready(fg_spawn(&fg, args, -1, 65534));
+	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 4), 1);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	snprintf(sysctl, sizeof(sysctl), "%s.sysctl", dir);
+	snprintf(saved, sizeof(saved), "%s.saved", dir);
+	fd = open(sysctl, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(fd, "1\n", 2), 2);
+	close(fd);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		config_defaults(&cfg);
+		cfg.numa_balancing = VN_NUMAB_DISABLE;
+		numab_set_paths(sysctl, saved);
+		if (numab_setup(&cfg) < 0 || !numab_changed())
+			_exit(20);
+		_exit(privs_child(fg.pid, tids[0], dir));
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	fg_stop(&fg);
+	rmdir(dir);
+	unlink(sysctl);
+	unlink(saved);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* --- NUMA balancing -------------------------------------------------------- */
+
+static char nb_sysctl[64], nb_saved[64];
+
+static void put(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	close(fd);
+}
+
+static int get(const char *path)
+{
+	char buf[16] = "";
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return atoi(buf);
+}
+
+static int nb_setup(void **state)
+{
+	(void)state;
+	snprintf(nb_sysctl, sizeof(nb_sysctl), "/tmp/vnumad-numab-%d", (int)getpid());
+	snprintf(nb_saved, sizeof(nb_saved), "/tmp/vnumad-numab-%d.saved", (int)getpid());
+	numab_set_paths(nb_sysctl, nb_saved);
+	config_defaults(&cfg);
+	return 0;
+}
+
+static int nb_teardown(void **state)
+{
+	(void)state;
+	numab_restore();
+	numab_set_paths(NULL, NULL);
+	unlink(nb_sysctl);
+	unlink(nb_saved);
+	config_free(&cfg);
+	return 0;
+}
+
+static void numa_balancing_modes(void **state)
+{
+	(void)state;
+	put(nb_sysctl, "1\n");
+	cfg.numa_balancing = VN_NUMAB_LEAVE;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(get(nb_sysctl), 1);
+	cfg.numa_balancing = VN_NUMAB_WARN;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(get(nb_sysctl), 1);
+	assert_false(numab_changed());
+	/* a dry run changes nothing, even when asked to */
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	cfg.dry_run = true;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(get(nb_sysctl), 1);
+	cfg.dry_run = false;
+	/* off while we run, the old value kept aside, back at exit */
+	put(nb_sysctl, "3\n");
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(get(nb_sysctl), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_saved), 3);
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 3);
+	assert_false(numab_changed());
+	assert_int_equal(access(nb_saved, F_OK), -1);
+	numab_restore();	/* idempotent */
+	assert_int_equal(get(nb_sysctl), 3);
+	/* already off: nothing to do, nothing to restore */
+	put(nb_sysctl, "0\n");
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+	/* a kernel without it */
+	unlink(nb_sysctl);
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+}
+
+static void numa_balancing_after_a_crash(void **state)
+{
+	(void)state;
+	/* a vnumad died holding it off: the saved value is the operator's */
+	put(nb_sysctl, "0\n");
+	put(nb_saved, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_sysctl), 0);
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 1);
+	/* the same, but the operator now wants it left alone: back at once */
+	put(nb_sysctl, "0\n");
+	put(nb_saved, "2\n");
+	cfg.numa_balancing = VN_NUMAB_WARN;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(get(nb_sysctl), 2);
+	assert_false(numab_changed());
+	/* a stale file, someone switched it on since: forgotten */
+	put(nb_sysctl, "1\n");
+	put(nb_saved, "1\n");
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_int_equal(access(nb_saved, F_OK), -1);
+	/* a sysctl we cannot write: said, and the daemon carries on */
+	if (geteuid() != 0) {
+		chmod(nb_sysctl, 0444);
+		cfg.numa_balancing = VN_NUMAB_DISABLE;
+		assert_true(numab_setup(&cfg) < 0);
+		assert_false(numab_changed());
+	}
+}
+
+/* The real sysctl: switched off and back, also with privileges dropped. */
+static void numa_balancing_real_sysctl(void **state)
+{
+	const char *real = "/proc/sys/kernel/numa_balancing";
+	int orig = get(real), status;
+	pid_t child;
+
+	(void)state;
+	if (geteuid() != 0 || orig < 0 || access(real, W_OK) != 0)
+		skip();
+	numab_set_paths(real, nb_saved);
+	put(real, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int r;
+
+		if (numab_setup(&cfg) < 0 || numab_read() != 0)
+			_exit(1);
+		/* the kernel wants CAP_SYS_ADMIN to write it back */
+		if (privs_drop() < 0)
+			_exit(2);
+		numab_restore();
+		r = numab_read();
+		_exit(r == 1 ? 0 : 3);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	put(real, orig ? "1\n" : "0\n");
+	numab_set_paths(nb_sysctl, nb_saved);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(topology_from_libnuma),
+		cmocka_unit_test(node_masks_and_cpu_sets),
+		cmocka_unit_test(qemu_names),
+		cmocka_unit_test(vcpu_threads_and_identity),
+		cmocka_unit_test_setup_teardown(finds_guests_by_thread_names, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(finds_a_guest_that_starts_late, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
+						be_teardown),
+		cmocka_unit_test_setup_teardown(memory_moves_through_the_backend, be_setup,
+						be_teardown),
+		cmocka_unit_test(privileges_dropped),
+		cmocka_unit_test_setup_teardown(numa_balancing_modes, nb_setup, nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_after_a_crash, nb_setup, nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
+	};
+
+	log_init(true, getenv("VERBOSE") ? LOG_DEBUG : LOG_WARNING, "vnumad");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
