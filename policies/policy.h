@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vnumad policy ABI.
+ * vnumad policy ABI, installed as <vnumad/policy.h>; see vnumad-policy(7).
  *
  * A policy decides, once per tick, which vCPUs to move and which memory to
  * migrate. It sees a read-only view of the host built by the core and writes
@@ -15,7 +15,14 @@
  *
  * whose abi_major must equal VNUMAD_POLICY_ABI_MAJOR and whose size must be
  * at least the size of the version-1 descriptor. The header is self-contained
- * on purpose: a plugin needs nothing else from vnumad to build.
+ * on purpose: a plugin needs nothing else from vnumad to build
+ * (`pkg-config --cflags vnumad-policy`), and links against nothing of it.
+ *
+ * Compatibility: within major version 1, structures only grow at their end.
+ * Those that carry a size (the descriptor, the view, the init args) say how
+ * much of them the other side knows: a plugin reads a member added later
+ * only when VNUMAD_HAS(struct, pointer, member) says the core filled it.
+ * Units: bytes, seconds, bytes per second; shares are fractions (0.3 = 30%).
  */
 #ifndef VNUMAD_POLICY_H
 #define VNUMAD_POLICY_H
@@ -41,26 +48,36 @@ enum vnumad_source {
 	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node */
 };
 
+/* True when the structure *p (with a size member) includes `member`. */
+#define VNUMAD_HAS(type, p, member) \
+	((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+
 /* One NUMA node of the host, indexed by its node number. */
 struct vnumad_node {
 	int id;
 	int nr_cpus;		/* 0: no such node (sparse numbering) */
 	uint64_t mem_total;	/* bytes */
 	uint64_t mem_free;	/* bytes */
-	double cpu_load;	/* CPU demand of the vCPUs allowed here / nr_cpus */
-	double bw_used;		/* bytes/s of DRAM traffic served by this node */
-	double bw_max;		/* bytes/s the node sustains; 0 when unknown */
+	double cpu_load;	/* CPU time used by the vCPUs that ran here / nr_cpus:
+				 * measured use, so an over-committed node reads
+				 * about 1, not what its vCPUs would want */
+	double bw_used;		/* bytes/s of DRAM traffic served by this node, as
+				 * charged from the vCPUs' access rates; 0 unknown */
+	double bw_max;		/* bytes/s the node sustains; 0 when unknown (most
+				 * real hosts; the simulated host knows it) */
 };
 
 /* vcpu flags */
-#define VNUMAD_VCPU_IN_TRIAL	(1u << 0)	/* a move of it is being judged */
-#define VNUMAD_VCPU_HOLD	(1u << 1)	/* moved too recently (hysteresis) */
+#define VNUMAD_VCPU_IN_TRIAL	(1u << 0)	/* a move of its guest is being judged */
+#define VNUMAD_VCPU_HOLD	(1u << 1)	/* moved within [limits] hysteresis:
+						 * a move of it is dropped */
 
 /* One vCPU of a guest, with the model's smoothed figures. */
 struct vnumad_vcpu {
 	int index;		/* vCPU number inside the guest */
 	int node;		/* node it ran on in the last tick, -1 unknown */
-	int vnode;		/* guest (virtual) NUMA node, -1 none */
+	int vnode;		/* guest (virtual) NUMA node, -1 none; the view does
+				 * not say which memory is whose vnode's */
 	unsigned flags;		/* VNUMAD_VCPU_* */
 	uint64_t allowed;	/* node mask of its CPU affinity */
 	double ips;		/* instructions per second, 0 unknown */
@@ -74,13 +91,15 @@ struct vnumad_vcpu {
 	enum vnumad_source source;
 };
 
-/* guest flags */
+/* guest flags; a proposal for a PINNED, OPTED_OUT or IN_TRIAL guest is dropped */
 #define VNUMAD_GUEST_PINNED	(1u << 0)	/* the user pinned it: hands off */
 #define VNUMAD_GUEST_OPTED_OUT	(1u << 1)	/* excluded by configuration or metadata */
 #define VNUMAD_GUEST_NO_MEMMOVE	(1u << 2)	/* the backend cannot migrate its memory */
 #define VNUMAD_GUEST_MIGRATING	(1u << 3)	/* a memory migration is in flight */
 #define VNUMAD_GUEST_IN_TRIAL	(1u << 4)	/* a move of it is being judged */
 
+/* One guest. Its index in view->guests may change from tick to tick; its
+ * name does not (a guest that restarts under the same name is a new guest). */
 struct vnumad_guest {
 	const char *name;
 	unsigned flags;		/* VNUMAD_GUEST_* */
@@ -93,11 +112,15 @@ struct vnumad_guest {
 	double remote_ratio;	/* access-weighted over its vCPUs, -1 unknown */
 };
 
-/* The host as the core sees it at the start of the policy stage. */
+/*
+ * The host as the core sees it at the start of the policy stage. Everything
+ * it points to is valid during the tick call only: copy what must outlive it.
+ */
 struct vnumad_view {
 	uint32_t size;		/* sizeof(struct vnumad_view) of the core */
 	uint64_t tick;
-	double now;		/* seconds since the daemon started */
+	double now;		/* seconds since the daemon started (simulated
+				 * seconds on the simulated host) */
 	double interval;	/* seconds per tick */
 	int nr_nodes;		/* highest node number + 1 */
 	uint64_t online;	/* node mask of nodes that exist */
@@ -105,14 +128,26 @@ struct vnumad_view {
 	const uint8_t *distance;	/* [nr_nodes * nr_nodes], SLIT (10 = local) */
 	int nr_guests;
 	const struct vnumad_guest *const *guests;
+	/* 1.1; read with VNUMAD_HAS(struct vnumad_view, view, member) */
+	double migrate_budget;	/* bytes of migration the core would accept in
+				 * this tick ([limits] migrate_rate x 60 s, less
+				 * what is queued); 0 unknown */
 };
 
 enum vnumad_proposal_kind {
-	VNUMAD_MOVE_VCPU = 1,	/* vcpu of guest to node `to` */
-	VNUMAD_MOVE_MEMORY,	/* `bytes` of guest memory from node `from` to `to` */
-	VNUMAD_MOVE_GUEST,	/* every vCPU of guest to `nodes`, memory follows */
+	VNUMAD_MOVE_VCPU = 1,	/* vcpu of guest to node `to` (its CPU set) */
+	VNUMAD_MOVE_MEMORY,	/* `bytes` of guest memory from node `from` to `to`;
+				 * pages are taken at random from every vnode
+				 * that has memory on `from` */
+	VNUMAD_MOVE_GUEST,	/* every vCPU of guest to `nodes`; memory outside
+				 * them moves to the one with most free memory */
 };
 
+/*
+ * One proposal. Its layout is fixed for major version 1 (the core's buffer
+ * is an array of it): fill it from zero (memset or an initializer) and
+ * append it with vnumad_propose().
+ */
 struct vnumad_proposal {
 	enum vnumad_proposal_kind kind;
 	int guest;		/* index into view->guests */
@@ -121,7 +156,9 @@ struct vnumad_proposal {
 	int to;			/* VNUMAD_MOVE_VCPU, VNUMAD_MOVE_MEMORY */
 	uint64_t bytes;		/* VNUMAD_MOVE_MEMORY; 0 = all on `from` */
 	uint64_t nodes;		/* VNUMAD_MOVE_GUEST: node mask */
-	double gain;		/* expected relative throughput gain of the guest */
+	double gain;		/* expected relative throughput gain of the guest
+				 * (0.3: 30% faster); below [limits] min_gain the
+				 * proposal is dropped, the rest go best first */
 	char reason[VNUMAD_REASON_MAX];	/* plain words, shown to operators */
 };
 
@@ -132,7 +169,10 @@ struct vnumad_out {
 	int len;
 };
 
-/* Appends a proposal; returns 0, or -1 when the buffer is full. */
+/*
+ * Appends a proposal; returns 0, or -1 when the buffer is full (the
+ * proposals already in it stand; a full buffer is not an error of tick).
+ */
 static inline int vnumad_propose(struct vnumad_out *out,
 				 const struct vnumad_proposal *p)
 {
@@ -179,11 +219,13 @@ struct vnumad_value {
 #define VNUMAD_LOG_INFO		6
 #define VNUMAD_LOG_DEBUG	7
 
+/* What init gets; valid during the init call only (copy the values). */
 struct vnumad_init_args {
 	uint32_t size;		/* sizeof(struct vnumad_init_args) of the core */
 	const struct vnumad_value *values;	/* one per declared option, in order */
-	uint64_t seed;		/* for policies that draw random numbers */
-	void (*log)(int level, const char *fmt, ...)
+	uint64_t seed;		/* for policies that draw random numbers: the same
+				 * seed must give the same run */
+	void (*log)(int level, const char *fmt, ...)	/* never NULL; any time */
 		__attribute__((format(printf, 2, 3)));
 };
 
@@ -192,24 +234,32 @@ struct vnumad_init_args {
 #define VNUMAD_POLICY_F_KNOWN		(VNUMAD_POLICY_F_ADVISORY_ONLY)
 
 /*
- * The exported descriptor.
+ * The exported descriptor. The core checks at load that abi_major matches,
+ * that size covers the version-1 members, that the name is valid, that no
+ * unknown flag is set, that tick is set and that the option table is sound;
+ * a plugin that fails any check is refused with a message naming its file.
  *
- * init:  NULL means the policy keeps no state. Called once after the options
- *        are parsed; returns 0, or a negative errno to refuse to start. *priv
- *        is handed back to tick and fini.
- * tick:  required. Called once per tick with the view; appends proposals to
- *        out and returns 0, or a negative errno. A policy whose tick fails
- *        repeatedly is disabled and the daemon falls back to advising only.
- *        tick must not keep pointers into the view after it returns.
- * fini:  NULL means nothing to release. Called at shutdown, on reload, and
- *        also after a failed init (with whatever init left in *priv).
+ * init:  NULL means the policy keeps no state (tick then gets priv NULL).
+ *        Called once after the options are parsed; returns 0, or a negative
+ *        errno to refuse to start (the daemon exits; a reload keeps the old
+ *        policy). *priv starts NULL and is handed back to tick and fini.
+ * tick:  required. Called once per tick from the second on (the first only
+ *        primes the counters), on the daemon's event loop: it must not
+ *        block. Appends proposals to out and returns 0, or a negative errno:
+ *        a failed tick's proposals are discarded, and after 3 failed ticks
+ *        in a row the policy is disabled and the daemon falls back to
+ *        advising only, with the reason logged. tick must not keep pointers
+ *        into the view after it returns.
+ * fini:  NULL means nothing to release. Called at shutdown, on reload (after
+ *        the new configuration's policy started), and also after a failed
+ *        init, with whatever init left in *priv.
  */
 struct vnumad_policy {
 	uint32_t abi_major;	/* VNUMAD_POLICY_ABI_MAJOR */
 	uint32_t size;		/* sizeof(struct vnumad_policy) */
 	const char *name;	/* [a-z0-9_-]{1,31}, names the [policy.NAME] section */
-	const char *description;
-	uint64_t flags;		/* VNUMAD_POLICY_F_* */
+	const char *description;	/* one line for --help-policy, or NULL */
+	uint64_t flags;		/* VNUMAD_POLICY_F_*; unknown bits are refused */
 	const struct vnumad_option *options;	/* NULL or terminated by a NULL name */
 	int (*init)(void **priv, const struct vnumad_init_args *args);
 	int (*tick)(void *priv, const struct vnumad_view *view,

@@ -6,8 +6,15 @@
 
 #include "policies.h"
 
+/* The order is the order `vnumad --help` lists them in: useful ones first. */
 const struct vnumad_policy *const vn_builtin_policies[] = {
 	&vn_policy_locality,
+	&vn_policy_spread,
+	&vn_policy_brm,
+	&vn_policy_numad,
+	&vn_policy_static,
+	&vn_policy_none,
+	&vn_policy_chaos,
 	NULL,
 };
 
@@ -26,8 +33,14 @@ const char *policy_builtin_names(void)
 
 	if (buf[0])
 		return buf;
-	for (int i = 0; vn_builtin_policies[i] && off < sizeof(buf); i++)
-		off += snprintf(buf + off, sizeof(buf) - off, "%s%s",
-				i ? ", " : "", vn_builtin_policies[i]->name);
+	for (int i = 0; vn_builtin_policies[i]; i++) {
+		int r = snprintf(buf + off, sizeof(buf) - off, "%s%s",
+				 i ? ", " : "", vn_builtin_policies[i]->name);
+
+		/* a truncated list still ends in a NUL; stop there */
+		if (r < 0 || (size_t)r >= sizeof(buf) - off)
+			break;
+		off += r;
+	}
 	return buf;
 }

@@ -1,0 +1,70 @@
+#!/bin/bash
+# The plugin SDK as a plugin author gets it: `make install` into a staging
+# root, then policies/example built out of tree, away from this source tree,
+# with only the installed header and pkg-config file (found through
+# PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR), then loaded by vnumad.
+. "$(dirname "$0")/lib.sh"
+
+command -v cc >/dev/null || skip "no C compiler"
+command -v pkg-config >/dev/null || skip "no pkg-config"
+# this test runs make itself: not as a child of the outer make's jobserver
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
+ROOT=$TMP/root
+PC_DIR=$ROOT/usr/share/pkgconfig
+make -s install DESTDIR="$ROOT" PREFIX=/usr SANITIZE="${SANITIZE:-}" \
+	>"$TMP/install.out" 2>&1 || { sed 's/^/    /' "$TMP/install.out" | tail -20; fail "make install"; done_testing; }
+for f in usr/include/vnumad/policy.h usr/share/pkgconfig/vnumad-policy.pc \
+	 usr/share/man/man7/vnumad-policy.7; do
+	[ -f "$ROOT/$f" ] || fail "make install did not install /$f"
+done
+grep -q '^prefix=/usr$' "$PC_DIR/vnumad-policy.pc" || fail "vnumad-policy.pc: prefix is not /usr"
+grep -q '^policydir=${prefix}/lib/vnumad/policies$' "$PC_DIR/vnumad-policy.pc" ||
+	fail "vnumad-policy.pc: no policydir variable"
+
+# Out of tree: a copy of the example, nothing else of vnumad's sources.
+mkdir "$TMP/src"
+cp policies/example/example.c policies/example/Makefile policies/example/README "$TMP/src/"
+export PKG_CONFIG_PATH=$PC_DIR PKG_CONFIG_LIBDIR=$PC_DIR PKG_CONFIG_SYSROOT_DIR=$ROOT
+make -C "$TMP/src" >"$TMP/build.out" 2>&1 || { sed 's/^/    /' "$TMP/build.out"; fail "example build"; }
+grep -q -- "-I$ROOT/usr/include" "$TMP/build.out" ||
+	fail "the example was not compiled against the staged header"
+grep -q -- "-Ipolicies\|$PWD" "$TMP/build.out" && fail "the example build used the source tree"
+[ -f "$TMP/src/example.so" ] || { fail "no example.so"; done_testing; }
+
+# Without the pkg-config file the build says what is missing.
+PKG_CONFIG_PATH=$TMP/none PKG_CONFIG_LIBDIR=$TMP/none make -C "$TMP/src" -B >"$TMP/out" 2>&1 &&
+	fail "example built without vnumad-policy.pc"
+expect_output 'vnumad-policy.pc not found' "missing SDK named"
+
+# The built vnumad loads it by path ...
+expect_exit 0 "--help-policy example.so" -- "$VNUMAD" --help-policy "$TMP/src/example.so"
+expect_output '^policy example: example plugin' "example's description"
+expect_output '^  max_moves +integer, default 2, range 1 to 64' "example's options listed"
+expect_exit 0 "example runs" -- "$VNUMAD" --policy "$TMP/src/example.so" --backend sim --dry-run --ticks 3
+expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*example: .* remote DRAM accesses/s' \
+	"example proposes on the demo host"
+[ "$(grep -c '^  recommend' "$TMP/out")" -eq 4 ] || fail "example: not max_moves (2) per decision tick"
+
+# ... and by name from the policy directory its Makefile installs into.
+make -C "$TMP/src" install >"$TMP/out" 2>&1 || { sed 's/^/    /' "$TMP/out"; fail "example install"; }
+POLICYDIR=$ROOT/usr/lib/vnumad/policies
+[ -f "$POLICYDIR/example.so" ] || fail "example.so not in the policy directory"
+cat >"$TMP/vnumad.conf" <<EOF
+[policy]
+name = example
+dir = $POLICYDIR
+[policy.example]
+max_moves = 1
+EOF
+expect_exit 0 "example by name" -- "$VNUMAD" -c "$TMP/vnumad.conf" --backend sim --dry-run --ticks 3
+[ "$(grep -c '^  recommend' "$TMP/out")" -eq 2 ] || fail "example: [policy.example] max_moves ignored"
+
+# uninstall takes the SDK away again
+make -s uninstall DESTDIR="$ROOT" PREFIX=/usr SANITIZE="${SANITIZE:-}" >"$TMP/out" 2>&1 ||
+	{ sed 's/^/    /' "$TMP/out"; fail "make uninstall"; }
+for f in usr/include/vnumad/policy.h usr/share/pkgconfig/vnumad-policy.pc \
+	 usr/share/man/man7/vnumad-policy.7; do
+	[ -e "$ROOT/$f" ] && fail "make uninstall left /$f"
+done
+done_testing

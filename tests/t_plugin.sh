@@ -1,0 +1,259 @@
+#!/bin/bash
+# Policy plugins end to end: real shared objects built here, loaded by the
+# real vnumad. A good plugin loads, runs and proposes; every bad one (ABI,
+# size, symbol, name, flags, permissions, owner, unresolved symbol) is
+# refused with a message naming the file and exit 1; a tick that keeps
+# failing disables the policy; --help-policy lists a plugin's options and
+# [policy.NAME] keys of a plugin are parsed and range-checked.
+. "$(dirname "$0")/lib.sh"
+
+command -v cc >/dev/null || skip "no C compiler"
+
+cat >"$TMP/plugin.c" <<'EOF'
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "policy.h"
+
+#ifndef ABI
+#define ABI VNUMAD_POLICY_ABI_MAJOR
+#endif
+#ifndef SIZE
+#define SIZE sizeof(struct vnumad_policy)
+#endif
+#ifndef NAME
+#define NAME "good"
+#endif
+#ifndef FLAGS
+#define FLAGS 0
+#endif
+#ifndef SYMBOL
+#define SYMBOL vnumad_policy
+#endif
+
+static const struct vnumad_option options[] = {
+	{ "threshold", VNUMAD_OPT_PERCENT, "40%", 0, 1, "remote share that counts" },
+	{ "moves", VNUMAD_OPT_INT, "3", 1, 10, "proposals per tick" },
+	{ "label", VNUMAD_OPT_STRING, "plugged", 0, 0, "word in every reason" },
+	{ NULL, 0, NULL, 0, 0, NULL },
+};
+
+struct state { double threshold; int moves; char label[32]; };
+
+#ifdef UNRESOLVED
+extern int vnumad_no_such_function(void);
+#endif
+
+static int init(void **priv, const struct vnumad_init_args *args)
+{
+	struct state *s = calloc(1, sizeof(*s));
+
+#ifdef UNRESOLVED
+	vnumad_no_such_function();
+#endif
+	if (!s)
+		return -ENOMEM;
+	*priv = s;
+	s->threshold = args->values[0].num;
+	s->moves = (int)args->values[1].num;
+	snprintf(s->label, sizeof(s->label), "%s", args->values[2].str);
+	args->log(VNUMAD_LOG_INFO, "%s: threshold %.2f, %d moves", NAME,
+		  s->threshold, s->moves);
+#ifdef INIT_FAILS
+	return -EINVAL;
+#endif
+	return 0;
+}
+
+static void fini(void *priv)
+{
+	const char *mark = getenv("PLUGIN_FINI_MARK");
+
+	if (mark) {
+		FILE *f = fopen(mark, "w");
+
+		if (f)
+			fclose(f);
+	}
+	free(priv);
+}
+
+static int tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
+{
+	struct state *s = priv;
+	int n = 0;
+
+#ifdef TICK_FAILS
+	(void)s; (void)v; (void)out; (void)n;
+	return -EIO;
+#else
+	for (int gi = 0; gi < v->nr_guests; gi++) {
+		const struct vnumad_guest *g = v->guests[gi];
+		int home = 0;
+
+		for (int k = 1; k < v->nr_nodes; k++)
+			if (g->mem[k] > g->mem[home])
+				home = k;
+		for (int i = 0; i < g->nr_vcpus && n < s->moves; i++) {
+			struct vnumad_proposal p = { .kind = VNUMAD_MOVE_VCPU,
+				.guest = gi, .vcpu = i, .to = home, .gain = 0.2 };
+
+			if (g->vcpus[i].remote_ratio < s->threshold || g->vcpus[i].node == home)
+				continue;
+			snprintf(p.reason, sizeof(p.reason), "%s: remote %.0f%%", s->label,
+				 g->vcpus[i].remote_ratio * 100);
+			vnumad_propose(out, &p);
+			n++;
+		}
+	}
+	return 0;
+#endif
+}
+
+const struct vnumad_policy SYMBOL = {
+	.abi_major = ABI,
+	.size = SIZE,
+	.name = NAME,
+	.description = "a test plugin",
+	.flags = FLAGS,
+	.options = options,
+	.init = init,
+	.tick = tick,
+	.fini = fini,
+};
+EOF
+
+# build NAME [cc flags...]: $TMP/NAME.so, mode 0755 as cc leaves it (umask 022)
+build() {
+	local name=$1
+	shift
+	umask 022
+	cc -std=gnu11 -Wall -Wextra -fPIC -shared -Ipolicies "$@" \
+		-o "$TMP/$name.so" "$TMP/plugin.c" >"$TMP/cc.out" 2>&1 ||
+		{ fail "cc $name"; sed 's/^/    /' "$TMP/cc.out"; }
+}
+
+run() {
+	"$VNUMAD" --policy "$1" --backend sim --dry-run --ticks "${2:-4}"
+}
+
+# A good plugin loads, starts with its defaults and proposes.
+build good
+expect_exit 0 "good plugin runs" -- run "$TMP/good.so"
+expect_output 'policy: good: threshold 0\.40, 3 moves' "good plugin's init ran with the defaults"
+expect_output 'policy good,|policy good$|policy good ' "the daemon names the plugin's policy"
+expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*plugged: remote 100%' \
+	"good plugin's proposals are printed"
+expect_exit 0 "good plugin, relative path" -- run "./$(realpath --relative-to=. "$TMP/good.so")" 2
+
+# --help-policy lists a plugin's options.
+expect_exit 0 "--help-policy PATH" -- "$VNUMAD" --help-policy "$TMP/good.so"
+expect_output '^policy good: a test plugin' "--help-policy names the policy"
+expect_output '^  threshold +percentage, default 40%, range 0 to 1 \(as a fraction\)' \
+	"--help-policy lists a percentage with its range"
+expect_output '^  moves +integer, default 3, range 1 to 10' "--help-policy lists an integer"
+expect_output '^  label +string, default plugged' "--help-policy lists a string"
+expect_output 'proposals per tick' "--help-policy prints the help text"
+
+# [policy.good] keys of a plugin: parsed, handed to init, range-checked.
+cat >"$TMP/ok.conf" <<EOF
+[policy]
+name = $TMP/good.so
+[policy.good]
+threshold = 90%
+moves = 1
+label = configured
+EOF
+expect_exit 0 "plugin keys parsed" -- "$VNUMAD" -c "$TMP/ok.conf" --backend sim --dry-run --ticks 3
+expect_output 'threshold 0\.90, 1 moves' "plugin's init got the configured values"
+expect_output 'configured: remote 100%' "plugin's STRING option reached it"
+[ "$(grep -c '^  recommend' "$TMP/out")" -eq 2 ] || fail "moves = 1 not honoured (2 decision ticks)"
+expect_exit 0 "plugin keys check" -- "$VNUMAD" -n -c "$TMP/ok.conf"
+expect_output '^configuration OK$' "plugin configuration OK"
+
+cat >"$TMP/range.conf" <<EOF
+[policy]
+name = $TMP/good.so
+[policy.good]
+threshold = 150%
+moves = 11
+speed = 3
+EOF
+expect_exit 1 "plugin keys out of range" -- "$VNUMAD" -n -c "$TMP/range.conf"
+expect_output 'range\.conf:4: \[policy\.good\] threshold: .150%. is out of range \(0% to 100%\)' \
+	"percentage out of range names file, line and key"
+expect_output 'range\.conf:5: \[policy\.good\] moves: .11. is out of range \(1 to 10\)' \
+	"integer out of range names file, line and key"
+expect_output 'range\.conf:6: \[policy\.good\] speed: unknown key' "unknown plugin key named"
+
+cat >"$TMP/type.conf" <<EOF
+[policy]
+name = $TMP/good.so
+[policy.good]
+moves = many
+EOF
+expect_exit 1 "plugin key of the wrong type" -- "$VNUMAD" -n -c "$TMP/type.conf"
+expect_output 'type\.conf:4: \[policy\.good\] moves: .many.' "bad plugin value named"
+
+# expect_refused NAME WHY-PATTERN: the plugin is refused, naming the file
+expect_refused() {
+	local so="$TMP/$1.so"
+
+	expect_exit 1 "$1 refused" -- run "$so"
+	expect_output "$so: $2" "$1: message names the file and the reason"
+	expect_exit 1 "$1 refused by --help-policy" -- "$VNUMAD" --help-policy "$so"
+	expect_output "$so: $2" "$1: --help-policy names the file"
+}
+
+build abi2 -DABI=2
+expect_refused abi2 'policy ABI 2, this vnumad speaks ABI 1; rebuild the plugin'
+build small -DSIZE=16
+expect_refused small 'descriptor of 16 bytes is smaller than ABI 1'
+build nosym -DSYMBOL=some_other_name
+expect_refused nosym "no 'vnumad_policy' symbol: not a vnumad policy"
+build badname '-DNAME="Bad Name"'
+expect_refused badname "policy name 'Bad Name' is invalid"
+build longname '-DNAME="a_name_that_is_far_too_long_for_a_policy"'
+expect_refused longname "policy name '.*' is invalid"
+build flags -DFLAGS=0x30
+expect_refused flags 'unknown flag bits 0x30'
+build unresolved -DUNRESOLVED
+expect_refused unresolved 'cannot load: .*vnumad_no_such_function'
+
+# A file others could have replaced is refused before it is opened.
+build writable
+chmod g+w "$TMP/writable.so"
+expect_refused writable 'refused: writable by group or others'
+build owritable
+chmod o+w "$TMP/owritable.so"
+expect_refused owritable 'refused: writable by group or others'
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	build foreign
+	chown nobody "$TMP/foreign.so"
+	expect_refused foreign "refused: owned by uid $(id -u nobody), neither root nor the daemon's user"
+else
+	echo "not root: the foreign-owner case is not checked"
+fi
+expect_exit 1 "missing plugin file" -- run "$TMP/absent.so"
+expect_output "$TMP/absent.so: No such file or directory" "missing plugin named"
+expect_exit 1 "a directory is no plugin" -- run "$TMP"
+expect_output "$TMP: not a regular file" "directory named"
+
+# A failing init stops the daemon, and fini still runs.
+build initfails -DINIT_FAILS
+PLUGIN_FINI_MARK="$TMP/fini-ran" expect_exit 1 "failing init" -- run "$TMP/initfails.so"
+expect_output 'policy good: init failed: Invalid argument' "failing init named"
+[ -e "$TMP/fini-ran" ] || fail "fini did not run after a failed init"
+
+# A tick that always fails: counted, disabled after 3, then advice only.
+build tickfails -DTICK_FAILS
+expect_exit 0 "failing tick" -- run "$TMP/tickfails.so" 8
+expect_output 'policy good: tick failed: Input/output error \(1 in a row\)' "first failure logged"
+expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' "third failure logged"
+expect_output 'policy good disabled after 3 failed ticks; vnumad now only advises' \
+	"policy disabled with the reason logged"
+[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] || fail "a disabled policy's tick was called again"
+grep -q 'recommend' "$TMP/out" && fail "a failing policy's proposals were used"
+
+done_testing

@@ -1,0 +1,841 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The built-in policies, one tick at a time on views built by hand: what
+ * each proposes where the answer is known, and what it must not propose
+ * (pinned guests, full nodes, held vCPUs, quarantined targets, balanced
+ * hosts). Options are parsed from their declared defaults exactly as the
+ * host does, then overridden per test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ini.h"
+#include "plugin.h"
+#include "policies.h"
+
+#define GiB_B	(1024.0 * 1024 * 1024)
+#define MAXG	8
+#define MAXV	16
+#define BW	40e9
+
+/* Workloads as the simulated host's built-ins roughly look to the model. */
+enum load { LATENCY, BANDWIDTH, CPU, MIXED };
+
+/* A hand-built host: the view and everything it points at. */
+struct tv {
+	struct vnumad_node nodes[VNUMAD_MAX_NODES];
+	uint8_t dist[16];
+	struct vnumad_guest g[MAXG];
+	struct vnumad_vcpu vc[MAXG][MAXV];
+	const struct vnumad_guest *gp[MAXG];
+	struct vnumad_view v;
+	struct vnumad_proposal buf[256];
+	struct vnumad_out out;
+};
+
+static struct tv T;
+
+/* A host of `nodes` nodes (2, or a ring of 4) with 16 CPUs and 64 GiB each. */
+static void host(int nodes)
+{
+	static const uint8_t ring[16] = { 10, 21, 31, 21, 21, 10, 21, 31,
+					  31, 21, 10, 21, 21, 31, 21, 10 };
+
+	memset(&T, 0, sizeof(T));
+	for (int n = 0; n < nodes; n++) {
+		T.nodes[n] = (struct vnumad_node){ .id = n, .nr_cpus = 16,
+			.mem_total = 64ULL << 30, .mem_free = 64ULL << 30, .bw_max = BW };
+		for (int m = 0; m < nodes; m++)
+			T.dist[n * nodes + m] = nodes == 4 ? ring[n * 4 + m] :
+						n == m ? 10 : 21;
+	}
+	T.v = (struct vnumad_view){ .size = sizeof(T.v), .tick = 10, .now = 20,
+		.interval = 2, .nr_nodes = nodes, .online = (1ULL << nodes) - 1,
+		.nodes = T.nodes, .distance = T.dist, .guests = T.gp };
+}
+
+/*
+ * Adds a guest: vCPU i runs on vcpu_node[i % len]; memory is GiB per node.
+ * Remote ratios follow from where the memory is, as accesses are uniform.
+ */
+static int guest(const char *name, enum load w, int nr, const int *vnode_of,
+		 const int *on, int nr_on, const double *gib)
+{
+	static const double ips[] = { 0.8e9, 1.0e9, 3.9e9, 1.7e9 };
+	static const double apki[] = { 15, 40, 0.3, 8 };
+	int gi = T.v.nr_guests++;
+	struct vnumad_guest *g = &T.g[gi];
+
+	g->name = name;
+	g->nr_vcpus = nr;
+	g->vcpus = T.vc[gi];
+	for (int n = 0; n < T.v.nr_nodes; n++) {
+		g->mem[n] = (uint64_t)(gib[n] * GiB_B);
+		g->mem_total += g->mem[n];
+		T.nodes[n].mem_free -= g->mem[n];
+	}
+	for (int i = 0; i < nr; i++) {
+		struct vnumad_vcpu *c = &T.vc[gi][i];
+		int s = on[i % nr_on];
+
+		*c = (struct vnumad_vcpu){ .index = i, .node = s,
+			.vnode = vnode_of ? vnode_of[i] : -1, .allowed = 1ULL << s,
+			.ips = ips[w], .ipc = 1, .access_rate = ips[w] * apki[w] / 1000,
+			.cpu_demand = 1, .last_move_age = -1, .source = VNUMAD_SRC_SIM };
+		c->remote_ratio = g->mem_total ?
+			1.0 - (double)g->mem[s] / (double)g->mem_total : 0;
+		g->ips += c->ips;
+		T.nodes[s].cpu_load += 1.0 / T.nodes[s].nr_cpus;
+	}
+	g->remote_ratio = nr ? g->vcpus[0].remote_ratio : -1;
+	T.gp[gi] = g;
+	return gi;
+}
+
+/* Fills bw_used the way the core's model does, from the vCPUs' traffic. */
+static void charge(void)
+{
+	for (int n = 0; n < T.v.nr_nodes; n++)
+		T.nodes[n].bw_used = 0;
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		const struct vnumad_guest *g = &T.g[gi];
+
+		for (int i = 0; i < g->nr_vcpus; i++) {
+			double a[VNUMAD_MAX_NODES];
+
+			pol_access_mix(&T.v, g, &g->vcpus[i], a);
+			for (int n = 0; n < T.v.nr_nodes; n++)
+				T.nodes[n].bw_used += g->vcpus[i].access_rate * 64 * a[n];
+		}
+	}
+}
+
+/* Starts a policy with its declared defaults, then "key=value" overrides. */
+static void *start(const struct vnumad_policy *p, uint64_t seed, ...)
+{
+	struct vnumad_value vals[32];
+	struct vnumad_init_args args = { .size = sizeof(args), .values = vals,
+					 .seed = seed };
+	const char *why, *kv;
+	void *priv = NULL;
+	va_list ap;
+	int n = 0;
+
+	memset(vals, 0, sizeof(vals));
+	for (const struct vnumad_option *o = p->options; o && o->name; o++, n++)
+		assert_int_equal(config_option_value(o, o->def, &vals[n], &why), 0);
+	va_start(ap, seed);
+	while ((kv = va_arg(ap, const char *))) {
+		const char *eq = strchr(kv, '=');
+		int i = 0;
+
+		assert_non_null(eq);
+		for (; p->options[i].name; i++)
+			if (strncmp(p->options[i].name, kv, eq - kv) == 0 &&
+			    !p->options[i].name[eq - kv])
+				break;
+		assert_non_null(p->options[i].name);
+		assert_int_equal(config_option_value(&p->options[i], eq + 1, &vals[i], &why), 0);
+	}
+	va_end(ap);
+	if (p->init)
+		assert_int_equal(p->init(&priv, &args), 0);
+	return priv;
+}
+
+/* One tick on T; returns the number of proposals. */
+static int tick(const struct vnumad_policy *p, void *priv)
+{
+	T.out = (struct vnumad_out){ .buf = T.buf, .cap = 256, .len = 0 };
+	assert_int_equal(p->tick(priv, &T.v, &T.out), 0);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_true(T.buf[i].guest >= 0 && T.buf[i].guest < T.v.nr_guests);
+		assert_true(T.buf[i].reason[0] != '\0');
+	}
+	return T.out.len;
+}
+
+static void stop(const struct vnumad_policy *p, void *priv)
+{
+	if (p->fini)
+		p->fini(priv);
+}
+
+/* Count of proposals of a kind for a guest. */
+static int count(enum vnumad_proposal_kind k, int gi)
+{
+	int n = 0;
+
+	for (int i = 0; i < T.out.len; i++)
+		n += T.buf[i].kind == k && T.buf[i].guest == gi;
+	return n;
+}
+
+static const double MEM0[] = { 8, 0, 0, 0 }, MEM1[] = { 0, 8, 0, 0 };
+static const int ON0[] = { 0 }, ON1[] = { 1 }, ON2[] = { 2 };
+
+/* The demo host: two latency guests on node 1, their memory on node 0. */
+static void demo(void)
+{
+	host(2);
+	guest("web1", LATENCY, 4, NULL, ON1, 1, MEM0);
+	guest("web2", LATENCY, 4, NULL, ON1, 1, MEM0);
+	guest("db", LATENCY, 4, NULL, ON0, 1, (const double[]){ 16, 0 });
+	guest("batch", CPU, 4, NULL, ON1, 1, MEM1);
+	charge();
+}
+
+/* The demo host with node 1 full: numad's magnitude clearly favours node 0. */
+static void demo_crowded(void)
+{
+	demo();
+	guest("batch2", CPU, 4, NULL, ON1, 1, MEM1);
+	charge();
+}
+
+/* Every built-in policy is a valid descriptor that starts and stops. */
+static void builtins_valid(void **state)
+{
+	(void)state;
+	for (int i = 0; vn_builtin_policies[i]; i++) {
+		const struct vnumad_policy *p = vn_builtin_policies[i];
+		struct vn_errors e = { 0 };
+		void *priv;
+
+		assert_int_equal(plugin_check(p, p->name, &e), 0);
+		assert_int_equal(e.count, 0);
+		assert_non_null(p->description);
+		for (const struct vnumad_option *o = p->options; o && o->name; o++)
+			assert_non_null(o->help);
+		assert_ptr_equal(policy_builtin(p->name), p);
+		assert_non_null(strstr(policy_builtin_names(), p->name));
+		/* an empty host, then a host with guests */
+		host(2);
+		priv = start(p, 1, NULL);
+		assert_int_equal(tick(p, priv), 0);
+		stop(p, priv);
+	}
+	assert_null(policy_builtin("nosuch"));
+	assert_non_null(policy_builtin("spread"));
+	assert_non_null(policy_builtin("brm"));
+	assert_non_null(policy_builtin("numad"));
+	assert_non_null(policy_builtin("static"));
+	assert_non_null(policy_builtin("none"));
+	assert_non_null(policy_builtin("chaos"));
+}
+
+/* A full proposal buffer never makes a policy fail or overrun it. */
+static void builtins_full_buffer(void **state)
+{
+	(void)state;
+	for (int i = 0; vn_builtin_policies[i]; i++) {
+		const struct vnumad_policy *p = vn_builtin_policies[i];
+		void *priv;
+
+		demo();
+		priv = start(p, 1, NULL);
+		T.out = (struct vnumad_out){ .buf = T.buf, .cap = 1, .len = 0 };
+		assert_int_equal(p->tick(priv, &T.v, &T.out), 0);
+		assert_true(T.out.len <= 1);
+		T.out = (struct vnumad_out){ .buf = T.buf, .cap = 0, .len = 0 };
+		assert_int_equal(p->tick(priv, &T.v, &T.out), 0);
+		assert_int_equal(T.out.len, 0);
+		stop(p, priv);
+	}
+}
+
+static void none_proposes_nothing(void **state)
+{
+	(void)state;
+	demo();
+	assert_int_equal(tick(&vn_policy_none, NULL), 0);
+	assert_null(vn_policy_none.init);
+	assert_null(vn_policy_none.fini);
+}
+
+/* brm moves misplaced latency-bound vCPUs toward their memory, a few a tick. */
+static void brm_moves_home(void **state)
+{
+	void *b;
+
+	(void)state;
+	demo();
+	b = start(&vn_policy_brm, 7, NULL);
+	assert_int_equal(tick(&vn_policy_brm, b), 2);	/* moves_per_tick */
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_true(T.buf[i].guest <= 1);	/* web1 or web2 */
+		assert_int_equal(T.buf[i].to, 0);
+		assert_true(T.buf[i].gain > 0.2 && T.buf[i].gain < 0.8);
+		assert_non_null(strstr(T.buf[i].reason, "brm"));
+	}
+	/* never the same vCPU twice */
+	assert_false(T.buf[0].guest == T.buf[1].guest && T.buf[0].vcpu == T.buf[1].vcpu);
+	stop(&vn_policy_brm, b);
+}
+
+/* brm leaves alone what it must: cpu-bound, pinned, held, full, quarantined. */
+static void brm_must_not(void **state)
+{
+	void *b;
+	int gi;
+
+	(void)state;
+	host(2);
+	guest("cpu", CPU, 4, NULL, ON1, 1, MEM0);	/* remote, but cpu-bound */
+	gi = guest("pinned", LATENCY, 2, NULL, ON1, 1, MEM0);
+	T.g[gi].flags |= VNUMAD_GUEST_PINNED;
+	gi = guest("held", LATENCY, 2, NULL, ON1, 1, MEM0);
+	T.vc[gi][0].flags |= VNUMAD_VCPU_HOLD;
+	T.vc[gi][1].flags |= VNUMAD_VCPU_HOLD;
+	gi = guest("quarantined", LATENCY, 2, NULL, ON1, 1, MEM0);
+	T.g[gi].quarantine = 1;
+	charge();
+	b = start(&vn_policy_brm, 1, "moves_per_tick=64", NULL);
+	assert_int_equal(tick(&vn_policy_brm, b), 0);
+	/* a node without CPU room takes nobody */
+	host(2);
+	guest("web", LATENCY, 2, NULL, ON1, 1, MEM0);
+	guest("filler", CPU, 15, NULL, ON0, 1, (const double[]){ 4, 0 });
+	charge();
+	assert_int_equal(tick(&vn_policy_brm, b), 0);
+	stop(&vn_policy_brm, b);
+}
+
+/* brm's draws follow its seed, and lean toward the node that helps most. */
+static void brm_bias(void **state)
+{
+	int to[4] = { 0 };
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= 300; seed++) {
+		void *b, *c;
+		int first;
+
+		host(4);
+		guest("far", LATENCY, 1, NULL, ON2, 1, MEM0);	/* two hops */
+		charge();
+		b = start(&vn_policy_brm, seed, "moves_per_tick=1", NULL);
+		assert_int_equal(tick(&vn_policy_brm, b), 1);
+		first = T.buf[0].to;
+		to[first]++;
+		c = start(&vn_policy_brm, seed, "moves_per_tick=1", NULL);
+		tick(&vn_policy_brm, c);
+		assert_int_equal(T.buf[0].to, first);	/* same seed, same draw */
+		stop(&vn_policy_brm, b);
+		stop(&vn_policy_brm, c);
+	}
+	assert_int_equal(to[2], 0);		/* where it is: no move */
+	assert_true(to[0] > to[1] && to[0] > to[3]);	/* home most often */
+	assert_true(to[1] > 0 && to[3] > 0);	/* but at random */
+}
+
+/* The bandwidth scenario: a streaming guest saturates node 0. */
+static int stream_host(double bw_max)
+{
+	int gi;
+
+	host(2);
+	gi = guest("stream", BANDWIDTH, 12, NULL, ON0, 1, (const double[]){ 24, 0 });
+	guest("victim", LATENCY, 2, NULL, ON0, 1, (const double[]){ 4, 0 });
+	guest("batch", CPU, 4, NULL, ON1, 1, MEM1);
+	T.nodes[0].bw_max = T.nodes[1].bw_max = bw_max;
+	charge();
+	return gi;
+}
+
+/* spread interleaves the guest that saturates a node's controllers. */
+static void spread_interleaves(void **state)
+{
+	void *s;
+	int gi;
+
+	(void)state;
+	gi = stream_host(BW);
+	assert_true(T.nodes[0].bw_used / BW > 0.6);
+	s = start(&vn_policy_spread, 1, NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 1);
+	assert_int_equal(T.buf[0].from, 0);
+	assert_int_equal(T.buf[0].to, 1);
+	assert_true(T.buf[0].bytes >= 6ULL << 30 && T.buf[0].bytes <= 12ULL << 30);
+	assert_true(T.buf[0].gain >= 0.05);
+	assert_non_null(strstr(T.buf[0].reason, "interleave"));
+	stop(&vn_policy_spread, s);
+
+	/* the same host where bandwidth is unknown: nothing to go by */
+	stream_host(0);
+	s = start(&vn_policy_spread, 1, NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	stop(&vn_policy_spread, s);
+
+	/* below the saturation threshold: nothing */
+	stream_host(BW);
+	s = start(&vn_policy_spread, 1, "saturation=95%", NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	stop(&vn_policy_spread, s);
+}
+
+/* A remedy the core did not apply is tried again; an applied one cools down. */
+static void spread_cooldown(void **state)
+{
+	void *s;
+	int gi;
+
+	(void)state;
+	gi = stream_host(BW);
+	s = start(&vn_policy_spread, 1, NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 1);
+	T.v.tick++;
+	T.v.now += 2;
+	assert_int_equal(tick(&vn_policy_spread, s), 1);	/* dropped: again */
+	T.g[gi].flags |= VNUMAD_GUEST_MIGRATING;		/* now applied */
+	T.v.tick++;
+	T.v.now += 2;
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	T.g[gi].flags &= ~VNUMAD_GUEST_MIGRATING;
+	T.v.tick++;
+	T.v.now += 60;	/* still saturated a minute later: in cooldown */
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	tick(&vn_policy_spread, s);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	T.v.tick++;
+	T.v.now += 600;
+	tick(&vn_policy_spread, s);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 1);
+	stop(&vn_policy_spread, s);
+}
+
+static const int VN8[] = { 0, 0, 0, 0, 1, 1, 1, 1 };
+static const int ON_SPLIT[] = { 0, 0, 0, 0, 1, 1, 1, 1 };
+
+/* A vNUMA guest with vnode 0 on node 0 and vnode 1 on node 1, 90% local. */
+static int vnuma_guest(void)
+{
+	int gi = guest("wide", LATENCY, 8, VN8, ON_SPLIT, 8, (const double[]){ 8, 8 });
+
+	for (int i = 0; i < 8; i++)
+		T.vc[gi][i].remote_ratio = 0.1;
+	return gi;
+}
+
+/* spread brings a stray vCPU back to its own vnode, not the guest's majority. */
+static void spread_vnode_home(void **state)
+{
+	void *s;
+	int gi;
+
+	(void)state;
+	host(2);
+	gi = vnuma_guest();
+	charge();
+	s = start(&vn_policy_spread, 1, NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);	/* all at home */
+	/* vCPU 5 (vnode 1) strays to node 0, where vnode 0's memory is */
+	T.vc[gi][5].node = 0;
+	T.vc[gi][5].allowed = 1;
+	T.vc[gi][5].remote_ratio = 0.9;
+	/* and node 0 holds a little more of the guest: the majority node */
+	T.g[gi].mem[0] += 1ULL << 30;
+	T.g[gi].mem_total += 1ULL << 30;
+	charge();
+	assert_int_equal(tick(&vn_policy_spread, s), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_VCPU);
+	assert_int_equal(T.buf[0].vcpu, 5);
+	assert_int_equal(T.buf[0].to, 1);
+	stop(&vn_policy_spread, s);
+
+	/* locality too (fixed: it used the guest's majority node) */
+	s = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, s);
+	for (int i = 0; i < T.out.len; i++)
+		assert_false(T.buf[i].kind == VNUMAD_MOVE_VCPU && T.buf[i].to == 0);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, gi), 1);
+	stop(&vn_policy_locality, s);
+}
+
+/* Checks that the proposals move one vnode of vn16 to node `to`, whole. */
+static int one_vnode(const int *vn16, int to)
+{
+	int vcpus = 0, vnode = -1;
+
+	for (int i = 0; i < T.out.len; i++) {
+		const struct vnumad_proposal *p = &T.buf[i];
+
+		assert_int_equal(p->to, to);
+		if (p->kind != VNUMAD_MOVE_VCPU)
+			continue;
+		if (vnode < 0)
+			vnode = vn16[p->vcpu];
+		assert_int_equal(vn16[p->vcpu], vnode);	/* one group only */
+		vcpus++;
+	}
+	return vcpus;
+}
+
+/*
+ * A saturating vNUMA guest moves one vnode: its vCPUs together, and its
+ * memory with them when that memory is alone on its node (a migration takes
+ * pages of every vnode on its source node).
+ */
+static void spread_vnode_group(void **state)
+{
+	static const int vn16[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 };
+	static const int on01[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 };
+	int gi, hog, to;
+	void *s;
+
+	(void)state;
+	/*
+	 * Both vnodes on node 0: a vnode's memory cannot move alone, and its
+	 * vCPUs alone would only go remote; its memory is interleaved, as for
+	 * a guest without vNUMA.
+	 */
+	host(2);
+	gi = guest("wide", BANDWIDTH, 16, vn16, ON0, 1, (const double[]){ 32, 0 });
+	charge();
+	assert_true(T.nodes[0].bw_used / BW > 0.9);
+	s = start(&vn_policy_spread, 1, NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 1);
+	assert_non_null(strstr(T.buf[0].reason, "interleave"));
+	stop(&vn_policy_spread, s);
+
+	/* vnode 0 alone on node 0, which a pinned hog saturates too */
+	host(4);
+	gi = guest("wide", BANDWIDTH, 16, vn16, on01, 16, (const double[]){ 12, 12, 0, 0 });
+	for (int i = 0; i < 16; i++)
+		T.vc[gi][i].remote_ratio = 0.1;
+	hog = guest("hog", BANDWIDTH, 6, NULL, ON0, 1, (const double[]){ 8, 0, 0, 0 });
+	T.g[hog].flags |= VNUMAD_GUEST_PINNED;
+	charge();
+	assert_true(T.nodes[0].bw_used / BW > 0.6);
+	s = start(&vn_policy_spread, 1, NULL);
+	tick(&vn_policy_spread, s);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, hog), 0);
+	to = T.buf[0].to;
+	assert_true(to == 2 || to == 3);	/* an idle node */
+	for (int i = 0; i < T.out.len; i++)
+		if (T.buf[i].kind == VNUMAD_MOVE_MEMORY) {
+			assert_int_equal(T.buf[i].from, 0);
+			assert_int_equal(T.buf[i].bytes, 12ULL << 30);
+		}
+	assert_int_equal(one_vnode(vn16, to), 8);
+	stop(&vn_policy_spread, s);
+}
+
+/* A guest scattered over four nodes is gathered onto one, vCPUs and memory. */
+static void spread_gathers(void **state)
+{
+	static const int on4[] = { 0, 1, 2, 3 };
+	void *s;
+	int gi;
+
+	(void)state;
+	host(4);
+	gi = guest("spread", MIXED, 8, NULL, on4, 4, (const double[]){ 4, 4, 4, 4 });
+	charge();
+	s = start(&vn_policy_spread, 1, "migration_cost=0.5%", NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_GUEST);
+	assert_int_equal(__builtin_popcountll(T.buf[0].nodes), 1);
+	assert_true(T.buf[0].gain >= 0.05);
+	stop(&vn_policy_spread, s);
+
+	/* 12 GiB to move for its gain: not at a high price per GiB */
+	s = start(&vn_policy_spread, 1, "migration_cost=10", NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	stop(&vn_policy_spread, s);
+
+	/* not with gathering off, nor when no node has memory room for it */
+	s = start(&vn_policy_spread, 1, "gather=no", "migration_cost=0.5%", NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	stop(&vn_policy_spread, s);
+	for (int n = 0; n < 4; n++)
+		T.nodes[n].mem_free = 2ULL << 30;
+	s = start(&vn_policy_spread, 1, "migration_cost=0.5%", NULL);
+	assert_int_equal(tick(&vn_policy_spread, s), 0);
+	stop(&vn_policy_spread, s);
+	(void)gi;
+}
+
+/* A host with nothing to fix gets no proposal from any useful policy. */
+static void balanced_left_alone(void **state)
+{
+	static const struct vnumad_policy *const useful[] = {
+		&vn_policy_locality, &vn_policy_spread, &vn_policy_brm,
+		&vn_policy_numad, &vn_policy_static, &vn_policy_none,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(useful) / sizeof(useful[0]); i++) {
+		const struct vnumad_policy *p = useful[i];
+		void *priv;
+
+		host(2);
+		guest("db", LATENCY, 4, NULL, ON0, 1, (const double[]){ 16, 0 });
+		guest("web", MIXED, 4, NULL, ON0, 1, MEM0);
+		guest("build", CPU, 4, NULL, ON1, 1, MEM1);
+		guest("cache", MIXED, 4, NULL, ON1, 1, (const double[]){ 0, 16 });
+		/* numad and static know nothing of vNUMA: they would fold it */
+		if (p != &vn_policy_numad && p != &vn_policy_static)
+			vnuma_guest();
+		charge();
+		priv = start(p, 1, NULL);
+		for (int t = 0; t < 5; t++) {
+			if (tick(p, priv))
+				fail_msg("%s proposed: %s", p->name, T.buf[0].reason);
+			T.v.tick++;
+			T.v.now += 20;
+		}
+		stop(p, priv);
+	}
+}
+
+/* A guest the scheduler spread over both nodes, with its memory. */
+static int unbound(const char *name, int nr, double gib)
+{
+	static const int on[] = { 0, 1 };
+	int gi = guest(name, MIXED, nr, NULL, on, 2, (const double[]){ gib / 2, gib / 2 });
+
+	for (int i = 0; i < nr; i++)
+		T.vc[gi][i].allowed = 3;
+	return gi;
+}
+
+/* numad binds a spread guest to one node, one guest per cycle, then waits. */
+static void numad_cycles(void **state)
+{
+	void *n;
+	int small, big;
+
+	(void)state;
+	host(2);
+	small = unbound("small", 2, 4);
+	big = unbound("big", 4, 16);
+	guest("tiny", MIXED, 1, NULL, ON1, 1, (const double[]){ 0, 0.1 });
+	charge();
+	T.vc[2][0].cpu_demand = 0.1;	/* 0.1 CPU x 100 MiB: not worth it */
+	n = start(&vn_policy_numad, 1, NULL);
+	assert_int_equal(tick(&vn_policy_numad, n), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_GUEST);
+	assert_int_equal(T.buf[0].guest, big);	/* largest CPU x memory first */
+	assert_int_equal(__builtin_popcountll(T.buf[0].nodes), 1);
+	assert_non_null(strstr(T.buf[0].reason, "numad"));
+	/* no new cycle before min_interval */
+	T.v.tick++;
+	T.v.now += 2;
+	assert_int_equal(tick(&vn_policy_numad, n), 0);
+	/* the core applied it: big is bound; the next cycle takes small */
+	for (int i = 0; i < 4; i++)
+		T.vc[big][i].allowed = T.buf[0].nodes;
+	T.v.tick++;
+	T.v.now += 4;
+	assert_int_equal(tick(&vn_policy_numad, n), 1);
+	assert_int_equal(T.buf[0].guest, small);
+	/* small's move is not applied; big, though moved, waits out hysteresis */
+	for (int t = 0; t < 10; t++) {
+		T.v.tick++;
+		T.v.now += 15;
+		for (int i = 0; i < 4; i++)
+			T.vc[big][i].allowed = 3;	/* misplaced again */
+		tick(&vn_policy_numad, n);
+		assert_int_equal(count(VNUMAD_MOVE_GUEST, big), 0);
+	}
+	T.v.tick++;
+	T.v.now += 300;
+	tick(&vn_policy_numad, n);
+	assert_int_equal(count(VNUMAD_MOVE_GUEST, big), 1);
+	stop(&vn_policy_numad, n);
+}
+
+/* numad places the demo's misplaced guests on the node with more room. */
+static void numad_uses_magnitude(void **state)
+{
+	void *n;
+
+	(void)state;
+	demo_crowded();
+	n = start(&vn_policy_numad, 1, NULL);
+	assert_int_equal(tick(&vn_policy_numad, n), 1);
+	assert_true(T.buf[0].guest == 0 || T.buf[0].guest == 1);
+	assert_int_equal(T.buf[0].nodes, 1);	/* node 0: free CPUs and memory */
+	assert_true(T.buf[0].gain > 0.05);
+	stop(&vn_policy_numad, n);
+}
+
+/* static places each guest once when it first appears, never again. */
+static void static_once(void **state)
+{
+	uint64_t to = 0;
+	void *s;
+
+	(void)state;
+	demo_crowded();
+	s = start(&vn_policy_static, 1, NULL);
+	tick(&vn_policy_static, s);
+	assert_int_equal(count(VNUMAD_MOVE_GUEST, 0), 1);	/* web1 */
+	assert_int_equal(count(VNUMAD_MOVE_GUEST, 1), 1);	/* web2 */
+	assert_int_equal(count(VNUMAD_MOVE_GUEST, 2), 0);	/* db: in place */
+	for (int i = 0; i < T.out.len; i++)
+		if (T.buf[i].guest == 0)
+			to = T.buf[i].nodes;
+	assert_int_equal(to, 1);
+	/* not applied yet (a new guest has no history): proposed again */
+	T.v.tick++;
+	T.v.now += 2;
+	tick(&vn_policy_static, s);
+	assert_int_equal(count(VNUMAD_MOVE_GUEST, 0), 1);
+	/* applied to web1; the others given up after `retry` */
+	for (int i = 0; i < 4; i++)
+		T.vc[0][i].allowed = to;
+	T.v.tick++;
+	T.v.now += 200;
+	assert_int_equal(tick(&vn_policy_static, s), 0);
+	/* web1 misplaced later: static does not care any more */
+	for (int i = 0; i < 4; i++)
+		T.vc[0][i].allowed = 2;
+	T.v.tick++;
+	T.v.now += 2;
+	assert_int_equal(tick(&vn_policy_static, s), 0);
+	/* a guest arriving later is placed when it appears */
+	guest("late", LATENCY, 2, NULL, ON1, 1, MEM0);
+	charge();
+	T.v.tick++;
+	T.v.now += 2;
+	assert_int_equal(tick(&vn_policy_static, s), 1);
+	assert_int_equal(T.buf[0].guest, T.v.nr_guests - 1);
+	stop(&vn_policy_static, s);
+}
+
+/* chaos moves local vCPUs away from their memory at the rate asked. */
+static void chaos_rate(void **state)
+{
+	int moves = 0, seq[100], n;
+	void *c;
+
+	(void)state;
+	host(2);
+	guest("db", LATENCY, 4, NULL, ON0, 1, (const double[]){ 16, 0 });
+	guest("web", LATENCY, 4, NULL, ON1, 1, MEM0);	/* remote: never chosen */
+	/* at home (the larger share of its memory), but half remote: neither */
+	guest("half", LATENCY, 2, NULL, ON0, 1, (const double[]){ 4.5, 3.5 });
+	charge();
+	c = start(&vn_policy_chaos, 42, "rate=100%", NULL);
+	for (int t = 0; t < 20; t++) {
+		assert_int_equal(tick(&vn_policy_chaos, c), 1);
+		assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[0].guest, 0);
+		assert_int_equal(T.buf[0].to, 1);
+		assert_non_null(strstr(T.buf[0].reason, "deliberately harmful"));
+		assert_true(T.buf[0].gain >= 0.05);	/* passes min_gain */
+	}
+	stop(&vn_policy_chaos, c);
+	c = start(&vn_policy_chaos, 42, "rate=0", NULL);
+	for (int t = 0; t < 100; t++)
+		assert_int_equal(tick(&vn_policy_chaos, c), 0);
+	stop(&vn_policy_chaos, c);
+	c = start(&vn_policy_chaos, 42, "rate=25%", NULL);
+	for (int t = 0; t < 100; t++) {
+		n = tick(&vn_policy_chaos, c);
+		seq[t] = n ? T.buf[0].vcpu : -1;
+		moves += n;
+	}
+	stop(&vn_policy_chaos, c);
+	assert_true(moves >= 12 && moves <= 40);
+	/* the same seed draws the same moves */
+	c = start(&vn_policy_chaos, 42, "rate=25%", NULL);
+	for (int t = 0; t < 100; t++) {
+		n = tick(&vn_policy_chaos, c);
+		assert_int_equal(n ? T.buf[0].vcpu : -1, seq[t]);
+	}
+	stop(&vn_policy_chaos, c);
+}
+
+/* pol_vnode_homes: from the counters, else from unclaimed memory. */
+static void vnode_homes(void **state)
+{
+	int homes[VNUMAD_MAX_NODES], gi;
+
+	(void)state;
+	host(2);
+	gi = vnuma_guest();
+	assert_int_equal(pol_vnode_homes(&T.v, &T.g[gi], homes, VNUMAD_MAX_NODES), 2);
+	assert_int_equal(homes[0], 0);
+	assert_int_equal(homes[1], 1);
+	/* every vCPU of vnode 1 strayed to node 0: its memory is still on 1 */
+	for (int i = 4; i < 8; i++) {
+		T.vc[gi][i].node = 0;
+		T.vc[gi][i].remote_ratio = 0.9;
+	}
+	assert_int_equal(pol_vnode_homes(&T.v, &T.g[gi], homes, VNUMAD_MAX_NODES), 2);
+	assert_int_equal(homes[0], 0);
+	assert_int_equal(homes[1], 1);
+	/* no vNUMA */
+	gi = guest("flat", MIXED, 2, NULL, ON0, 1, MEM0);
+	assert_int_equal(pol_vnode_homes(&T.v, &T.g[gi], homes, VNUMAD_MAX_NODES), 0);
+}
+
+/* The memo keeps state by name, survives growth, forgets guests that left. */
+static void memo(void **state)
+{
+	struct pol_memo m = { 0 };
+	char name[32];
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		struct pol_memo_entry *e;
+
+		snprintf(name, sizeof(name), "g%d", i);
+		e = pol_memo_get(&m, name, 1);
+		assert_non_null(e);
+		assert_true(e->when[0] == -1 && e->state == 0);
+		e->state = i;
+	}
+	for (int i = 0; i < 1000; i += 2) {
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_int_equal(pol_memo_get(&m, name, 2)->state, i);
+	}
+	pol_memo_sweep(&m, 2);
+	assert_int_equal(m.len, 500);
+	snprintf(name, sizeof(name), "g%d", 1);
+	assert_int_equal(pol_memo_get(&m, name, 3)->state, 0);	/* new again */
+	snprintf(name, sizeof(name), "g%d", 998);
+	assert_int_equal(pol_memo_get(&m, name, 3)->state, 998);
+	pol_memo_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(builtins_valid),
+		cmocka_unit_test(builtins_full_buffer),
+		cmocka_unit_test(none_proposes_nothing),
+		cmocka_unit_test(brm_moves_home),
+		cmocka_unit_test(brm_must_not),
+		cmocka_unit_test(brm_bias),
+		cmocka_unit_test(spread_interleaves),
+		cmocka_unit_test(spread_cooldown),
+		cmocka_unit_test(spread_vnode_home),
+		cmocka_unit_test(spread_vnode_group),
+		cmocka_unit_test(spread_gathers),
+		cmocka_unit_test(balanced_left_alone),
+		cmocka_unit_test(numad_cycles),
+		cmocka_unit_test(numad_uses_magnitude),
+		cmocka_unit_test(static_once),
+		cmocka_unit_test(chaos_rate),
+		cmocka_unit_test(vnode_homes),
+		cmocka_unit_test(memo),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
