@@ -226,7 +226,7 @@ void stage_actuate(struct vn_core *c)
 {
 	struct vn_decision *mine;
 
-	if (c->cfg.dry_run || !c->nr_dec)
+	if (core_advisory(c) || !c->nr_dec)
 		return;
 	mine = xcalloc(c->nr_dec, sizeof(*mine));
 	/* guest by guest, so that each guest's moves form one trial */

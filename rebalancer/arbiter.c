@@ -112,7 +112,7 @@ static int check_static(struct vn_core *c, struct vn_decision *d)
 			return VN_DROP_MIGRATING;
 	}
 	/* a dry run or a single round judges nothing, so needs no baseline */
-	if (c->cfg.guard && !c->cfg.dry_run && !c->once && !has_history(c, g))
+	if (c->cfg.guard && !core_advisory(c) && !c->once && !has_history(c, g))
 		return VN_DROP_NO_HISTORY;
 	if (p->gain < c->cfg.min_gain)
 		return VN_DROP_GAIN;
@@ -132,6 +132,22 @@ static int by_gain(const void *a, const void *b)
 	if (x->p.kind != y->p.kind)
 		return (int)x->p.kind - (int)y->p.kind;
 	return x->p.vcpu - y->p.vcpu;
+}
+
+static double queued_bytes(const struct vn_core *c);
+
+/*
+ * Bytes of migration the arbiter would accept now: a minute of migrate_rate
+ * less what is queued, or anything at all when nothing is queued, so that a
+ * guest bigger than a minute's worth can still be moved (one at a time).
+ */
+double vn_migrate_budget(const struct vn_core *c)
+{
+	double queued = queued_bytes(c);
+
+	if (queued <= 0)
+		return 1e18;
+	return MAX(0, c->cfg.migrate_rate * MIGRATION_BUDGET_SECONDS - queued);
 }
 
 /* Bytes still to move in migrations under way. */
@@ -165,7 +181,7 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out)
 {
 	struct vn_host *h = &c->host;
 	double cpu[VN_MAX_NODES], mem[VN_MAX_NODES];
-	double budget = c->cfg.migrate_rate * MIGRATION_BUDGET_SECONDS - queued_bytes(c);
+	double budget = vn_migrate_budget(c);
 	long moves = 0;
 
 	if (out->len > c->cap_dec) {
@@ -216,7 +232,7 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out)
 		if (!d->accepted)
 			continue;
 		/* the cap paces what is applied; advice lists everything */
-		if (!c->cfg.dry_run && moves >= c->cfg.max_moves_per_tick) {
+		if (!core_advisory(c) && moves >= c->cfg.max_moves_per_tick) {
 			drop(c, d, VN_DROP_TICK_CAP);
 			continue;
 		}

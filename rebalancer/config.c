@@ -46,6 +46,7 @@ void config_defaults(struct vn_config *c)
 	c->halflife = 4.0;
 	c->policy = xstrdup("locality");
 	c->policy_dir = xstrdup(VNUMAD_POLICYDIR);
+	c->policy_seed = 1;
 	c->guard = true;
 	c->baseline = 10.0;
 	c->settle = 4.0;
@@ -144,7 +145,7 @@ int config_option_value(const struct vnumad_option *o, const char *s,
 }
 
 /* An option's range in the unit the operator writes. */
-static void option_range(const struct vnumad_option *o, char *buf, size_t len)
+void config_option_range(const struct vnumad_option *o, char *buf, size_t len)
 {
 	char a[32], b[32];
 
@@ -200,7 +201,7 @@ static int parse_policy_options(const struct vnumad_policy *p,
 		if (s) {
 			r = config_option_value(o, s, &vals[i], &why);
 			if (r < 0 && strcmp(why, "out of range") == 0) {
-				option_range(o, range, sizeof(range));
+				config_option_range(o, range, sizeof(range));
 				vn_ini_error(ini, e, sec, o->name,
 					     "'%s' is out of range (%s)", s, range);
 			} else if (r < 0) {
@@ -313,6 +314,7 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 		       struct vn_errors *e)
 {
+	long l;
 	int i;
 
 	vn_ini_claim(ini, "daemon");
@@ -371,6 +373,8 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 	vn_ini_claim(ini, "policy");
 	vn_ini_string(ini, e, "policy", "name", &c->policy);
 	vn_ini_string(ini, e, "policy", "dir", &c->policy_dir);
+	if (vn_ini_long(ini, e, "policy", "seed", &l, 0, 2147483647L) > 0)
+		c->policy_seed = (uint64_t)l;
 
 	vn_ini_claim(ini, "guard");
 	vn_ini_bool(ini, e, "guard", "enabled", &c->guard);

@@ -64,6 +64,7 @@ struct vn_config {
 	/* [policy] */
 	char *policy;		/* name or path */
 	char *policy_dir;
+	uint64_t policy_seed;	/* for policies that draw random numbers */
 	const struct vnumad_policy *policy_desc;	/* resolved */
 	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
 	struct vnumad_value *policy_values;	/* one per option */
@@ -118,6 +119,8 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 void config_free(struct vn_config *c);
 /* Prints "SECTION KEY" for every key the parser knows, built-in policies too. */
 void config_list_keys(FILE *f);
+/* An option's range in the unit the operator writes ("0% to 90%"). */
+void config_option_range(const struct vnumad_option *o, char *buf, size_t len);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */
 int config_option_value(const struct vnumad_option *o, const char *s,
 			struct vnumad_value *v, const char **why);

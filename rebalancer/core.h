@@ -181,8 +181,17 @@ void stage_guard(struct vn_core *c);	/* guard.c */
 int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
 void stage_arbiter(struct vn_core *c, const struct vnumad_out *out);	/* arbiter.c */
 void stage_actuate(struct vn_core *c);	/* actuate.c */
-void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n);
 void stage_record(struct vn_core *c);	/* report.c */
+
+/* arbiter.c: bytes of migration the arbiter would accept now */
+double vn_migrate_budget(const struct vn_core *c);
+
+/* True when nothing is applied: a dry run, or an advisory-only policy. */
+static inline bool core_advisory(const struct vn_core *c)
+{
+	return c->cfg.dry_run || (c->policy.desc &&
+		(c->policy.desc->flags & VNUMAD_POLICY_F_ADVISORY_ONLY));
+}
 
 /* guard.c */
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "config.h"
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
@@ -183,11 +184,12 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 		fprintf(f, "  %-20s %s, default %s", o->name,
 			type_names[o->type], o->def);
 		if (o->min != o->max && o->type != VNUMAD_OPT_BOOL &&
-		    o->type != VNUMAD_OPT_STRING)
-			fprintf(f, ", range %g to %g%s", o->min, o->max,
-				o->type == VNUMAD_OPT_PERCENT ? " (as a fraction)" :
-				o->type == VNUMAD_OPT_DURATION ? " seconds" :
-				o->type == VNUMAD_OPT_SIZE ? " bytes" : "");
+		    o->type != VNUMAD_OPT_STRING) {
+			char range[96];
+
+			config_option_range(o, range, sizeof(range));
+			fprintf(f, ", range %s", range);
+		}
 		fprintf(f, "\n  %-20s %s\n", "", o->help ? o->help : "");
 	}
 }
@@ -197,7 +199,7 @@ int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	struct vnumad_init_args args = {
 		.size = sizeof(args),
 		.values = cfg->policy_values,
-		.seed = 1,
+		.seed = cfg->policy_seed,
 		.log = plugin_log,
 	};
 	int r = 0;
@@ -244,6 +246,7 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 		.distance = h->distance,
 		.nr_guests = h->nr_guests,
 		.guests = h->view_guests,
+		.migrate_budget = vn_migrate_budget(c),
 	};
 	int r;
 

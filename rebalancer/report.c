@@ -147,7 +147,8 @@ static void print_summary(struct vn_core *c)
 				h->node[n].mem_free) / (double)h->node[n].mem_total : 0);
 		first = 0;
 	}
-	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" : "");
+	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
+		core_advisory(c) ? "; advisory-only policy" : "");
 }
 
 static void print_decision(struct vn_core *c, const struct vn_decision *d)
@@ -166,7 +167,7 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 		remote = g->v.remote_ratio;
 		src = g->nr_vcpus ? g->vv[0].source : VNUMAD_SRC_NONE;
 	}
-	what = !d->accepted ? "held back" : c->cfg.dry_run ? "recommend" :
+	what = !d->accepted ? "held back" : core_advisory(c) ? "recommend" :
 	       d->applied ? "applied" : "failed";
 	if (c->output == VN_OUT_JSON) {
 		json_t *o = json_object();

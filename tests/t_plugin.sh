@@ -147,10 +147,18 @@ expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*plugged: remote 
 	"good plugin's proposals are printed"
 expect_exit 0 "good plugin, relative path" -- run "./$(realpath --relative-to=. "$TMP/good.so")" 2
 
+# An advisory-only plugin is never applied, even without --dry-run.
+build advisory -DFLAGS=VNUMAD_POLICY_F_ADVISORY_ONLY -DNAME='"advisory"'
+expect_exit 0 "advisory-only plugin runs" -- "$VNUMAD" --policy "$TMP/advisory.so" \
+	--backend sim --ticks 8
+expect_output 'recommend +web[12]: vCPU' "advisory-only proposals are recommendations"
+expect_output '\[sim; advisory-only policy\]' "the summary says nothing is applied"
+grep -q '^  applied' "$TMP/out" && fail "an advisory-only policy's move was applied"
+
 # --help-policy lists a plugin's options.
 expect_exit 0 "--help-policy PATH" -- "$VNUMAD" --help-policy "$TMP/good.so"
 expect_output '^policy good: a test plugin' "--help-policy names the policy"
-expect_output '^  threshold +percentage, default 40%, range 0 to 1 \(as a fraction\)' \
+expect_output '^  threshold +percentage, default 40%, range 0% to 100%' \
 	"--help-policy lists a percentage with its range"
 expect_output '^  moves +integer, default 3, range 1 to 10' "--help-policy lists an integer"
 expect_output '^  label +string, default plugged' "--help-policy lists a string"
