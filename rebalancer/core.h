@@ -55,6 +55,13 @@ struct vn_trial {
 	struct vn_trial *next;
 };
 
+enum vn_trial_event {
+	VN_TRIAL_STARTED,
+	VN_TRIAL_KEPT,		/* judged good or neutral, or unjudgeable */
+	VN_TRIAL_REVERTED,
+	VN_TRIAL_ABANDONED,	/* the guest went away */
+};
+
 /* A (guest, target node) pair that lost a trial. */
 struct vn_quarantine {
 	char *guest;
@@ -156,6 +163,11 @@ struct vn_core {
 	bool decided;		/* the policy ran in the last tick */
 	double start;		/* monotonic time at start */
 	uint64_t tag;		/* tag of the manual move being applied, 0 none */
+	/* told when a trial starts and when it is judged (the harness scores
+	 * the guard with them) */
+	void (*trial_hook)(struct vn_core *c, const struct vn_trial *t,
+			   enum vn_trial_event ev, double gain, void *arg);
+	void *trial_hook_arg;
 	/* told when a migration ends (manual moves follow theirs) */
 	void (*mig_hook)(struct vn_core *c, const struct vn_migration *m, void *arg);
 	void *mig_hook_arg;

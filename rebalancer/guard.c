@@ -141,6 +141,8 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
 	if (c->journal)
 		t->jid = journal_trial(c->journal, g->name, act, n);
+	if (c->trial_hook)
+		c->trial_hook(c, t, VN_TRIAL_STARTED, 0, c->trial_hook_arg);
 }
 
 static void free_trial(struct vn_trial *t)
@@ -171,6 +173,8 @@ void guard_guest_gone(struct vn_core *c, struct vn_guest *g)
 			     "trial of %d move(s) abandoned: the guest is gone", t->nr_act);
 		if (c->journal && t->jid)
 			journal_verdict(c->journal, t->jid, t->guest, "abandoned", 0);
+		if (c->trial_hook)
+			c->trial_hook(c, t, VN_TRIAL_ABANDONED, 0, c->trial_hook_arg);
 		unlink_trial(c, t);
 		free_trial(t);
 	}
@@ -343,6 +347,8 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 		c->stats.kept++;
 		if (c->journal && t->jid)
 			journal_verdict(c->journal, t->jid, t->guest, "unjudged", 0);
+		if (c->trial_hook)
+			c->trial_hook(c, t, VN_TRIAL_KEPT, 0, c->trial_hook_arg);
 		return;
 	}
 	drift = host_drift(c, t, b0, b1, j0, j1);
@@ -354,6 +360,8 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 		c->stats.kept++;
 		if (c->journal && t->jid)
 			journal_verdict(c->journal, t->jid, t->guest, "kept", gain);
+		if (c->trial_hook)
+			c->trial_hook(c, t, VN_TRIAL_KEPT, gain, c->trial_hook_arg);
 		return;
 	}
 	snprintf(why, sizeof(why), "reverted: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
@@ -362,6 +370,8 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 	c->stats.reverted++;
 	if (c->journal && t->jid)
 		journal_verdict(c->journal, t->jid, t->guest, "reverted", gain);
+	if (c->trial_hook)
+		c->trial_hook(c, t, VN_TRIAL_REVERTED, gain, c->trial_hook_arg);
 	revert(c, g, t, true);
 }
 
