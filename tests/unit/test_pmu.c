@@ -683,9 +683,13 @@ static void test_read_delta_real_threads(void **state)
 	assert_true(g.vc[0].delta.instructions >= 2000);
 	assert_true(g.vc[0].delta.instructions < 2000 + 500);
 	assert_true(g.vc[1].delta.instructions < 200);
-	/* task-clock, in the cycles role, is the thread's CPU time in ns */
-	assert_true(g.vc[1].delta.cycles >= 60000000ULL);
-	assert_true(g.vc[1].delta.cpu_time >= 0.06);
+	/*
+	 * task-clock, in the cycles role, is the thread's CPU time in ns. It
+	 * may lag the thread clock the spin used by a little on a loaded
+	 * (nested) machine, hence the margin.
+	 */
+	assert_true(g.vc[1].delta.cycles >= 50000000ULL);
+	assert_true(g.vc[1].delta.cpu_time >= 0.05);
 	assert_true(fabs(g.vc[1].delta.cpu_time - g.vc[1].delta.cycles * 1e-9) < 0.005);
 	assert_true(g.vc[2].delta.cpu_time < 0.01);
 
