@@ -77,13 +77,14 @@ static void size_windows(struct vn_core *c)
 	c->hist_baseline = MAX(1, (int)ceil(c->cfg.baseline / iv - 1e-9));
 	c->hist_settle = (int)ceil(c->cfg.settle / iv - 1e-9);
 	c->hist_judge = MAX(1, (int)ceil(c->cfg.judge / iv - 1e-9));
-	if (c->hist_baseline + c->hist_settle + c->hist_judge > VN_HIST - 8) {
-		int total = c->hist_baseline + c->hist_settle + c->hist_judge;
+	/* a close call is judged over up to three windows */
+	if (c->hist_baseline + c->hist_settle + 3 * c->hist_judge > VN_HIST - 8) {
+		int total = c->hist_baseline + c->hist_settle + 3 * c->hist_judge;
 		double f = (double)(VN_HIST - 8) / total;
 
 		c->hist_baseline = MAX(1, (int)(c->hist_baseline * f));
 		c->hist_settle = (int)(c->hist_settle * f);
-		c->hist_judge = MAX(1, (int)(c->hist_judge * f));
+		c->hist_judge = MAX(1, (int)(3 * c->hist_judge * f) / 3);
 		log_warnx("guard windows of %d ticks shortened to fit %d ticks of history",
 			  total, VN_HIST - 8);
 	}

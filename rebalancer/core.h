@@ -46,6 +46,7 @@ struct vn_trial {
 	struct vn_action *act;
 	int nr_act;
 	uint64_t tick;		/* tick the moves were applied */
+	uint64_t base_from;	/* first tick of the baseline window */
 	double applied;		/* time the moves were applied */
 	double judge_from;	/* start of the judging window */
 	double judge_until;
@@ -171,6 +172,7 @@ struct vn_core {
 	/* told when a migration ends (manual moves follow theirs) */
 	void (*mig_hook)(struct vn_core *c, const struct vn_migration *m, void *arg);
 	void *mig_hook_arg;
+	uint64_t moved_tick[2];	/* the last two ticks with moves applied, newest first */
 	int hist_baseline;	/* guard windows in ticks */
 	int hist_settle;
 	int hist_judge;

@@ -11,10 +11,14 @@
  * `judge` window. The raw ratio judge/baseline is divided by the drift of
  * the host: the median of the same ratio over every guest that was neither
  * moved nor in a trial during the whole period. A host-wide phase change
- * moves every guest alike and cancels out. A trial whose normalised gain is
- * below -tolerance is a loser: its moves are undone and its (guest, target
- * node) pairs quarantined, for `quarantine` doubled at each new strike up to
- * `quarantine_max`.
+ * moves every guest alike and cancels out. The baseline starts after the
+ * last earlier move on the host, so that a neighbour's move does not colour
+ * it. A trial whose normalised loss exceeds half the tolerance is a loser
+ * (so that losses of the tolerance are caught despite noisy figures): its
+ * moves are undone and its (guest, target node) pairs quarantined, for
+ * `quarantine` doubled at each new strike up to `quarantine_max`. A trial
+ * too close to call is judged over one more window, up to three.
+ * vnumad-sim guard measures how often the guard gets it right.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +28,15 @@
 #include "journal.h"
 #include "log.h"
 #include "util.h"
+
+/*
+ * Judging: a trial is reverted below -tolerance / 2, so that a loss at the
+ * tolerance itself is caught despite the noise; when its gain is within one
+ * standard error of that, the judge window grows by one window, up to
+ * GUARD_MAX_WINDOWS.
+ */
+#define GUARD_REVERT_SHARE	0.5
+#define GUARD_MAX_WINDOWS	3
 
 /* Mean of a guest's per-tick IPS over ticks [a, b]; NaN if mostly unknown. */
 static double window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
@@ -41,6 +54,43 @@ static double window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
 		n++;
 	}
 	return n * 2 >= want && n > 0 ? sum / n : NAN;
+}
+
+/* The squared relative standard error of that mean, or -1 if unknown. */
+static double window_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	double sum = 0, sum2 = 0;
+	int n = 0;
+
+	for (uint64_t t = a; t <= b; t++) {
+		int slot = (int)(t % VN_HIST);
+
+		if (g->hist_tick[slot] != t || isnan(g->hist[slot]))
+			continue;
+		sum += g->hist[slot];
+		sum2 += g->hist[slot] * g->hist[slot];
+		n++;
+	}
+	if (n < 2 || sum <= 0)
+		return -1;
+	return MAX(0, (sum2 - sum * sum / n) / (n - 1)) / n / (sum / n * sum / n);
+}
+
+/* The tick that ends at time `when`. */
+static uint64_t tick_at(const struct vn_core *c, double when)
+{
+	long long k = llround(when / c->cfg.interval);
+
+	return k < 1 ? 1 : (uint64_t)k;
+}
+
+/* Notes that moves were applied on the host in the current tick. */
+static void host_moved(struct vn_core *c)
+{
+	if (c->moved_tick[0] != c->host.tick) {
+		c->moved_tick[1] = c->moved_tick[0];
+		c->moved_tick[0] = c->host.tick;
+	}
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -128,6 +178,15 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	memcpy(t->act, act, n * sizeof(*act));
 	t->nr_act = n;
 	t->tick = c->host.tick;
+	/*
+	 * The baseline starts after the last ticks that other moves changed:
+	 * moving a guest onto a node slows its neighbours, and a baseline that
+	 * holds their speed from before would charge that to this move.
+	 */
+	host_moved(c);
+	t->base_from = t->tick >= (uint64_t)c->hist_baseline ?
+		       t->tick - c->hist_baseline + 1 : 1;
+	t->base_from = MAX(t->base_from, c->moved_tick[1] + 1);
 	t->applied = c->host.now;
 	t->expected = expected;
 	t->state = VN_TRIAL_SETTLING;
@@ -230,6 +289,7 @@ static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 		if (loser)
 			quarantine(c, g->name, a->to);
 	}
+	host_moved(c);
 	g->last_move = c->host.now;
 }
 
@@ -302,7 +362,7 @@ void guard_stop(struct vn_core *c)
 
 /* The drift of guests left alone over the trial's windows: their median. */
 static double host_drift(struct vn_core *c, const struct vn_trial *t,
-			 uint64_t b0, uint64_t b1, uint64_t j0, uint64_t j1)
+			 uint64_t b0, uint64_t b1, uint64_t j0, uint64_t j1, double *se2)
 {
 	struct vn_host *h = &c->host;
 	double since = t->applied - c->hist_baseline * c->cfg.interval;
@@ -315,7 +375,7 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 		double before, after;
 
 		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
-		    o->last_move >= since)
+		    (o->last_move >= 0 && o->last_move >= since))
 			continue;
 		before = window_mean(o, b0, b1);
 		after = window_mean(o, j0, j1);
@@ -323,22 +383,35 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 			continue;
 		r[n++] = after / before;
 	}
+	*se2 = n ? -1 : 0;	/* unknown: as the guest's own */
 	if (n) {
+		double mean = 0, var = 0;
+
 		qsort(r, n, sizeof(*r), cmp_double);
 		drift = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+		for (int i = 0; i < n; i++)
+			mean += r[i] / n;
+		for (int i = 0; i < n; i++)
+			var += (r[i] - mean) * (r[i] - mean);
+		/* the median's standard error, about 1.25 times the mean's */
+		if (n > 1)
+			*se2 = 1.57 * var / (n - 1) / n;
 	}
 	free(r);
 	return drift;
 }
 
-static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+/*
+ * Judges a trial whose judge window is complete; false when the verdict is
+ * too close to call and the window was made one window longer instead.
+ */
+static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 {
-	uint64_t now = c->host.tick, j1 = now;
-	uint64_t j0 = now >= (uint64_t)c->hist_judge ? now - c->hist_judge + 1 : 1;
-	uint64_t b1 = t->tick;
-	uint64_t b0 = b1 >= (uint64_t)c->hist_baseline ? b1 - c->hist_baseline + 1 : 1;
+	uint64_t j0 = tick_at(c, t->judge_from), j1 = c->host.tick;
+	uint64_t b0 = t->base_from, b1 = t->tick;
 	double before = window_mean(g, b0, b1), after = window_mean(g, j0, j1);
-	double drift, gain;
+	double drift, gain, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
+	int windows = (int)((j1 - j0 + 1) / (uint64_t)c->hist_judge);
 	char why[160];
 
 	if (isnan(before) || isnan(after) || before <= 0) {
@@ -349,11 +422,17 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 			journal_verdict(c->journal, t->jid, t->guest, "unjudged", 0);
 		if (c->trial_hook)
 			c->trial_hook(c, t, VN_TRIAL_KEPT, 0, c->trial_hook_arg);
-		return;
+		return true;
 	}
-	drift = host_drift(c, t, b0, b1, j0, j1);
+	drift = host_drift(c, t, b0, b1, j0, j1, &se2);
 	gain = after / before / drift - 1.0;
-	if (gain >= -c->cfg.tolerance) {
+	own = window_rse2(g, b0, b1) + window_rse2(g, j0, j1);
+	if (windows < GUARD_MAX_WINDOWS && own >= 0 &&
+	    fabs(gain - limit) < sqrt(own + (se2 < 0 ? own : se2))) {
+		t->judge_until += c->hist_judge * c->cfg.interval;
+		return false;
+	}
+	if (gain >= limit) {
 		snprintf(why, sizeof(why), "kept: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
 			 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
 		report_verdict(c, t, true, gain, why);
@@ -362,7 +441,7 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 			journal_verdict(c->journal, t->jid, t->guest, "kept", gain);
 		if (c->trial_hook)
 			c->trial_hook(c, t, VN_TRIAL_KEPT, gain, c->trial_hook_arg);
-		return;
+		return true;
 	}
 	snprintf(why, sizeof(why), "reverted: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
 		 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
@@ -373,6 +452,7 @@ static void judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 	if (c->trial_hook)
 		c->trial_hook(c, t, VN_TRIAL_REVERTED, gain, c->trial_hook_arg);
 	revert(c, g, t, true);
+	return true;
 }
 
 void stage_guard(struct vn_core *c)
@@ -413,10 +493,9 @@ void stage_guard(struct vn_core *c)
 		if (c->host.now + 1e-9 < t->judge_from)
 			continue;
 		t->state = VN_TRIAL_JUDGING;
-		if (c->host.now + 1e-9 < t->judge_until)
+		if (c->host.now + 1e-9 < t->judge_until || !judge(c, g, t))
 			continue;
 		unlink_trial(c, t);
-		judge(c, g, t);
 		free_trial(t);
 		if (!guard_in_trial(c, g->id))
 			g->v.flags &= ~VNUMAD_GUEST_IN_TRIAL;

@@ -11,6 +11,7 @@ expect_output '^core.tick_cpu_ms +[0-9.]+ ms +<= 1 ' "core cost with its goal"
 expect_output '^sampling.read_us_per_thread ' "sampling cost"
 expect_output '^sim-speed/4-nodes-64-guests ' "simulator speed"
 expect_output '^vs-oracle/geomean/locality +0\.[0-9]+ fraction' "policies against the oracle"
+expect_output '^guard.harmful_reverted_pct +[0-9.]+ % +>= 95 ' "guard accuracy"
 expect_output '^[0-9]+ figures \(QUICK run\); bench.json written$' "the closing line"
 n=$(grep -c '"name":' bench.json)
 rows=$(sed -n 's/^\([0-9]*\) figures.*/\1/p' "$TMP/out")

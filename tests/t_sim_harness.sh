@@ -100,6 +100,29 @@ if "$VNUMAD" --help 2>&1 | grep -q -- '--record'; then
 		{ fail "replay differs from vnumad's advisory run"; head -20 "$TMP/diff"; }
 fi
 
+# --- guard: the rollback guard's verdicts against the truth -----------------
+printf '[guard]\nenabled = no\n' >"$TMP/noguard.conf"
+expect_exit 2 "guard without scenario" -- "$SIM" guard
+expect_exit 2 "guard --runs 0" -- "$SIM" guard sim/scenarios/demo.ini --runs 0
+expect_exit 2 "guard --truth bogus" -- "$SIM" guard sim/scenarios/demo.ini --truth bogus
+expect_exit 2 "guard with the oracle" -- "$SIM" guard sim/scenarios/demo.ini --policy oracle
+expect_exit 2 "--runs on run" -- "$SIM" run sim/scenarios/demo.ini --runs 2
+expect_exit 1 "guard with the guard off" -- "$SIM" guard sim/scenarios/demo.ini -c "$TMP/noguard.conf"
+expect_exit 0 "guard demo" -- "$SIM" guard sim/scenarios/demo.ini --runs 2 --duration 3min --bench -vv
+expect_output '^demo +chaos +2 +[1-9]' "guard: a row per scenario and policy, chaos made trials"
+expect_output '^demo +locality +2 +[1-9]' "guard: locality made trials"
+expect_output '^ +demo/chaos/[01]: [a-z0-9]+ tick [0-9]+, 1 vCPU move \(expected [-+0-9.]+%\): (harmful|neutral|good): truth ' \
+	"guard -vv: every trial, classified by the truth"
+expect_output '^chaos: [0-9]+ trials in 2 runs; harmful [1-9]' "guard: chaos made harmful trials"
+# sane rates: percentages, most harmful chaos moves reverted, few good ones
+awk '/^BENCH name=guard\./ {
+		v = $3; sub("value=", "", v); v += 0
+		if (v < 0 || v > 100) { print "not a percentage: " $0; bad = 1 }
+		if ($2 == "name=guard.harmful_reverted_pct" && v < 50) { print "guard catches few: " $0; bad = 1 }
+		if ($2 == "name=guard.good_reverted_pct" && v > 50) { print "guard reverts good moves: " $0; bad = 1 }
+		n++ }
+	END { exit bad || n < 2 }' "$TMP/out" || fail "guard --bench: BENCH lines with sane rates"
+
 # --- damaged traces: clear errors, exit 1 -----------------------------------
 size=$(stat -c %s "$TMP/t.trace")
 head -c $((size / 2)) "$TMP/t.trace" >"$TMP/cut.trace"
@@ -125,6 +148,7 @@ if command -v man >/dev/null && command -v groff >/dev/null; then
 		fail "man -l sim/vnumad-sim.1 failed"
 	[ -s "$TMP/manerr" ] && { fail "man page warnings"; head "$TMP/manerr"; }
 	grep -q 'vnumad-sim compare' "$TMP/man" || fail "the man page lacks compare"
+	grep -q 'vnumad-sim guard' "$TMP/man" || fail "the man page lacks guard"
 fi
 
 # --- the suite, short: every scenario, the oracle first, the ranking -------

@@ -8,6 +8,7 @@
  *	run.c      one scenario under one policy, through core_tick()
  *	oracle.c   the best placement the model allows, found by search
  *	compare.c  scenarios x policies, as fractions of the oracle
+ *	guard.c    the rollback guard's verdicts against the truth
  *	csv.c      the per-tick timeline
  *	plot.c     the timeline drawn by gnuplot
  *	replay.c   a recorded trace through the advisory pipeline
@@ -40,7 +41,8 @@ struct hs_opts {
 	int verbose;		/* 1: the core's output per tick; 2: debug log */
 	bool json;		/* the core's output and the totals as JSON Lines */
 	bool partial;		/* replay: accept a trace cut short */
-	bool bench;		/* compare: BENCH lines for tests/bench/run.sh */
+	bool bench;		/* compare, guard: BENCH lines for tests/bench/run.sh */
+	bool truth_instant;	/* guard: the truth from the tick before each move */
 	const char *csv;	/* timeline file */
 	const char *plot;	/* PNG file */
 	const char *record;	/* trace file */
@@ -101,6 +103,12 @@ int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r
 /* compare.c */
 int hs_compare(char **scenarios, int n, const char *policies,
 	       const struct hs_opts *o);
+/*
+ * guard.c: every scenario under every policy, `runs` seeds each; the guard's
+ * verdicts scored against the truth. 0 or -1.
+ */
+int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
+	     const struct hs_opts *o);
 /* replay.c */
 int hs_replay(const char *trace, const struct hs_opts *o);
 

@@ -30,6 +30,8 @@ enum {
 	OPT_NAME,
 	OPT_GOAL,
 	OPT_JSON,
+	OPT_RUNS,
+	OPT_TRUTH,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +53,8 @@ static const struct option long_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "goal", required_argument, NULL, OPT_GOAL },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "runs", required_argument, NULL, OPT_RUNS },
+	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -65,6 +69,8 @@ static void usage(FILE *f)
 "       vnumad-sim compare SCENARIO... [--policies A,B,...] [--bench]\n"
 "       vnumad-sim replay TRACE [--policy NAME|PATH] [--partial]\n"
 "       vnumad-sim speed SCENARIO [--name NAME --goal N]\n"
+"       vnumad-sim guard SCENARIO... [--policy NAME | --policies A,B,...]\n"
+"                  [--runs N] [--truth window|instant] [--bench] [-v]\n"
 "\n"
 "Runs the vnumad core (the daemon's tick pipeline, guard and arbiter) on a\n"
 "simulated host and scores policies with the model's true figures.\n"
@@ -72,7 +78,8 @@ static void usage(FILE *f)
 "  -c, --config FILE       vnumad configuration (default: built-in defaults)\n"
 "      --policy NAME|PATH  a built-in policy (%s), a plugin,\n"
 "                          or oracle (run only)\n"
-"      --policies A,B,...  compare: the policies (default: all built in)\n"
+"      --policies A,B,...  compare: the policies (default: all built in);\n"
+"                          guard: default chaos,locality,spread\n"
 "      --interval DUR      seconds per tick (default: the configuration's)\n"
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
 "      --seed N            counter-noise seed instead of the scenario's\n"
@@ -84,11 +91,17 @@ static void usage(FILE *f)
 "      --oracle-budget N   evaluations per placement search (default %ld)\n"
 "      --oracle-restarts N local-search starts (default %d)\n"
 "      --oracle-exhaustive N  enumerate up to N placements (default %ld)\n"
-"      --bench             compare: also BENCH lines for make bench\n"
+"      --runs N            guard: runs per scenario and policy, each with\n"
+"                          its own noise and policy seed (default 1)\n"
+"      --truth KIND        guard: classify trials by the true change over the\n"
+"                          guard's windows (window, the default) or from the\n"
+"                          tick before the move (instant)\n"
+"      --bench             compare, guard: also BENCH lines for make bench\n"
 "      --name ID, --goal N speed: the BENCH line's name and goal\n"
 "      --json              JSON Lines: the core's output and the totals\n"
-"  -v, --verbose           the core's output each tick, the oracle's choices;\n"
-"                          twice: the debug log\n"
+"  -v, --verbose           the core's output each tick, the oracle's choices,\n"
+"                          guard's misses; twice: the debug log, every trial\n"
+"                          of guard (its core log: three times)\n"
 "  -h, --help              this help\n"
 "  -V, --version           the version\n"
 "\n"
@@ -158,6 +171,32 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 	return ret < 0 ? 1 : 0;
 }
 
+/*
+ * guard: the policies to run, from --policy or --policies, or chaos for
+ * harmful moves and locality and spread for good ones.
+ */
+static int cmd_guard(char **scenarios, int n, const char *policy,
+		     const char *policies, int runs, const struct hs_opts *o)
+{
+	char *list = xstrdup(policy ? policy : policies ? policies :
+			     "chaos,locality,spread");
+	char *items[64];
+	int np = split_list(list, items, (int)ARRAY_SIZE(items)), ret;
+
+	if (np <= 0) {
+		free(list);
+		return bad_usage("%s", "guard: --policies names no policy");
+	}
+	for (int i = 0; i < np; i++)
+		if (strcmp(items[i], "oracle") == 0) {
+			free(list);
+			return bad_usage("%s", "guard: the oracle makes no trials to judge");
+		}
+	ret = hs_guard(scenarios, n, items, np, runs, o) < 0 ? 1 : 0;
+	free(list);
+	return ret;
+}
+
 /* speed: simulated seconds per wall second of a run through the core. */
 static int cmd_speed(const char *scenario, const char *policy, struct hs_opts *o,
 		     const char *name, const char *goal)
@@ -192,7 +231,8 @@ int main(int argc, char **argv)
 {
 	struct hs_opts o = { .seed = -1 };
 	const char *policies = NULL, *name = NULL, *goal = NULL, *cmd, *why;
-	int opt, nargs;
+	int opt, nargs, runs = 1;
+	bool truth = false;
 	char **args;
 	long l;
 	double d;
@@ -270,6 +310,17 @@ int main(int argc, char **argv)
 		case OPT_JSON:
 			o.json = true;
 			break;
+		case OPT_TRUTH:
+			if (strcmp(optarg, "window") && strcmp(optarg, "instant"))
+				return bad_usage("--truth '%s': expected window or instant", optarg);
+			o.truth_instant = strcmp(optarg, "instant") == 0;
+			truth = true;
+			break;
+		case OPT_RUNS:
+			if (positive_long("--runs '%s': expected a positive integer", optarg, &l))
+				return 2;
+			runs = (int)MIN(l, 100000);
+			break;
 		case 'v':
 			o.verbose++;
 			break;
@@ -286,13 +337,25 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return bad_usage("%s", "a command is needed: run, compare, replay or speed");
+		return bad_usage("%s", "a command is needed: run, compare, replay, speed or guard");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
 	log_init(true, o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARNING,
 		 "vnumad-sim");
 
+	if (strcmp(cmd, "guard") == 0) {
+		if (nargs < 1)
+			return bad_usage("%s", "guard: name at least one scenario");
+		if (o.csv || o.plot || o.record || o.json || o.dry_run)
+			return bad_usage("%s", "guard: --csv, --plot, --record, --json and "
+					 "--dry-run are for run (a dry run has no trials)");
+		if (o.policy && policies)
+			return bad_usage("%s", "guard: --policy or --policies, not both");
+		return cmd_guard(args, nargs, o.policy, policies, runs, &o);
+	}
+	if (runs != 1 || truth)
+		return bad_usage("%s", "--runs and --truth are for guard");
 	if (strcmp(cmd, "compare") == 0) {
 		if (nargs < 1)
 			return bad_usage("%s", "compare: name at least one scenario");
@@ -302,7 +365,7 @@ int main(int argc, char **argv)
 		return hs_compare(args, nargs, policies, &o) < 0 ? 1 : 0;
 	}
 	if (policies)
-		return bad_usage("%s", "--policies is for compare (run takes --policy)");
+		return bad_usage("%s", "--policies is for compare and guard (run takes --policy)");
 	if (nargs != 1)
 		return bad_usage("%s: expected exactly one file", cmd);
 	if (strcmp(cmd, "run") == 0) {
@@ -320,6 +383,6 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "speed") == 0)
 		return cmd_speed(args[0], o.policy, &o, name, goal);
-	return bad_usage("unknown command '%s': expected run, compare, replay or speed",
-			 cmd);
+	return bad_usage("unknown command '%s': expected run, compare, replay, speed "
+			 "or guard", cmd);
 }
