@@ -10,7 +10,7 @@ $(B)/tests/%: tests/unit/%.c $(CORE_LIB)
 CHECK_DEPS += $(UNIT_BINS)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(CHECK_DEPS)
+	@$(MAKE) --no-print-directory all $(CHECK_DEPS) $(BENCH_DEPS)
 	@B=$(B) QUICK=$(QUICK) SANITIZE=$(SANITIZE) tests/run.sh
 
 demo: deps
