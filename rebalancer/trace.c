@@ -398,8 +398,10 @@ static const char *get_str(struct cursor *c, size_t *n)
 	const char *s;
 
 	*n = (size_t)get_le(c, 2);
-	if (!need(c, *n))
+	if (!need(c, *n)) {
+		*n = 0;		/* the cursor has its error; the string is empty */
 		return "";
+	}
 	s = (const char *)c->p + c->pos;
 	c->pos += *n;
 	return s;
