@@ -78,6 +78,7 @@ include sampling/module.mk
 include sim/module.mk
 include tests/module.mk
 include tests/fakeguest.mk
+include tests/numavm.mk
 include etc/module.mk
 
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)

@@ -20,6 +20,8 @@ libvirt-clients qemu-system-x86"
 # tests: systemd-analyze verifies the unit, socat listens to the notify
 # socket, man renders the manual pages, gnuplot draws vnumad-sim --plot
 TEST="$TEST systemd socat man-db gnuplot-nox"
+# tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs
+TEST="$TEST cpio busybox-static numactl"
 
 PKGS="$BUILD $TEST"
 

@@ -79,7 +79,12 @@ static double window_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
 /* The tick that ends at time `when`. */
 static uint64_t tick_at(const struct vn_core *c, double when)
 {
-	long long k = llround(when / c->cfg.interval);
+	/*
+	 * Counted back from the current tick: on a real host ticks are an
+	 * interval plus their own run time apart, so when / interval drifts.
+	 */
+	long long k = (long long)c->host.tick -
+		      llround((c->host.now - when) / c->cfg.interval);
 
 	return k < 1 ? 1 : (uint64_t)k;
 }

@@ -436,6 +436,17 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 	}
 	reg = &w->reg[w->ri];
 	n = window_pages(set, j, reg->page);
+	if (reg->thp) {
+		/*
+		 * End windows on a huge-page boundary: a head moves its whole
+		 * huge page, whose small pages must then be counted in the same
+		 * window, not found already moved by the next one.
+		 */
+		uintptr_t end = w->cursor + (uintptr_t)MIN(n, MAX_WINDOW - 1024) * reg->page;
+
+		end = (end + THP_SIZE - 1) & ~(uintptr_t)(THP_SIZE - 1);
+		n = (int)((MIN(end, reg->end) - w->cursor) / reg->page);
+	}
 	n = (int)MIN((uintptr_t)n, (reg->end - w->cursor) / reg->page);
 	if (n < 1) {
 		w->cursor = reg->end;
@@ -450,13 +461,21 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 	}
 	left = remaining_pages(j, done, reg->page);
 	last = n - 1;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0, used = 0; i < n; i++) {
+		/*
+		 * A huge page's head moves all of it: count it whole, so that a
+		 * partial move stops near its size instead of taking the region.
+		 */
+		int weight = reg->thp && !((uintptr_t)w->addr[i] & (THP_SIZE - 1)) ?
+			     (int)(THP_SIZE / reg->page) : 1;
+
 		if (w->q1[i] != j->from)
 			continue;
-		if (k == left) {
+		if (used + weight > left && k) {
 			last = i - 1;	/* enough: the rest waits for no one */
 			break;
 		}
+		used += weight;
 		w->idx[k++] = i;
 	}
 	w->cursor += (uintptr_t)(last + 1) * reg->page;

@@ -298,7 +298,7 @@ char *fmt_duration(char *buf, size_t len, double s)
 		double v = s / units[i].sec;
 
 		/* whole, or with one decimal: 2s, 2.5s, 1.5min */
-		if (v >= 1 && fabs(v * 10 - round(v * 10)) < 1e-9 * v) {
+		if (v >= 1 && v < 10000 && fabs(v * 10 - round(v * 10)) < 1e-9 * v) {
 			snprintf(buf, len, "%g%s", round(v * 10) / 10, units[i].unit);
 			return buf;
 		}

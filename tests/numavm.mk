@@ -1,0 +1,73 @@
+# tests/numavm.mk: the helpers of the multi-node VM test (tests/t_numavm.sh)
+# and the fuzz targets. Included by the Makefile after the other fragments,
+# so that CORE_SRCS is complete.
+#
+#   make check        also builds the VM helpers and the fuzz replayers
+#   make fuzz         each fuzz target for FUZZ_TIME seconds (default 60)
+#                     from tests/fuzz/corpus/NAME, with clang's libFuzzer,
+#                     ASan and UBSan; new inputs go to build/fuzz/corpus/NAME,
+#                     crashes to build/fuzz/artifacts/
+
+# VM-side helpers: static (the initramfs has no libc for them) and without
+# sanitizers (they run in the VM, and ASan's shadow would look like guest
+# RAM to the mover).
+NUMAVM_HELPERS := $(B)/tests/numavm/guestload $(B)/tests/numavm/vmexit
+
+$(B)/tests/numavm/guestload: tests/numavm/guestload.c tests/numavm.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -static -o $@ $< -lpthread
+
+$(B)/tests/numavm/vmexit: tests/numavm/vmexit.c tests/numavm.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -static -o $@ $<
+
+CHECK_DEPS += $(NUMAVM_HELPERS)
+
+# Fuzz targets: tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput.
+FUZZ_TARGETS := config scenario trace numa_maps
+FUZZ_SRCS_OF = tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h
+
+# Replayers: each target with a plain main() (tests/fuzz/standalone.c),
+# built like everything else (so with SANITIZE's sanitizers), run over every
+# corpus and crash input by tests/t_fuzz_regress.sh under make check.
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/replay_%)
+FUZZ_LINK_CFLAGS = $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz
+
+$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c tests/fuzz/fuzz.h $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_LINK_CFLAGS) $(ALL_LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c \
+		tests/fuzz/standalone.c $(CORE_LIB) $(LIBS)
+
+CHECK_DEPS += $(FUZZ_REPLAY)
+
+# libFuzzer builds: the core compiled again by clang, in a tree of its own.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_B    := build/fuzz
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=% -MMD -MP -Werror,$(ALL_CFLAGS)) \
+	      -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I$(B)/sim
+FUZZ_OBJS := $(CORE_SRCS:%.c=$(FUZZ_B)/%.o)
+FUZZ_LIB  := $(FUZZ_B)/libvnumad-core.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+
+$(FUZZ_B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_B)/sim/sim_backend.o: $(SIM_DEMO_H)
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs $(FUZZ_CC) with libFuzzer: apt-get install clang" >&2; exit 1; }
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_B=$(FUZZ_B) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_TARGETS)

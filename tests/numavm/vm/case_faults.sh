@@ -1,0 +1,151 @@
+#!/bin/sh
+# Two nodes (CPUs 0-1 and 2-3; node 0 small, so that it fills quickly).
+# Faults, one after the other, each judged by: no crash, a clear log line,
+# no leaked descriptor, nothing lost.
+#   restart   the daemon is killed with SIGKILL while a trial is under
+#             judgement; started again, it undoes the unjudged moves from
+#             its journal, and the guest ends local all the same;
+#   killed    a guest killed in the middle of a migration of its memory;
+#   enomem    the target node fills up during a migration: ENOMEM;
+#   nofile    the descriptor limit exhausted by a guest of 300 vCPU threads.
+# NUMAVM_SECTIONS=killed,enomem on the kernel command line runs some only.
+. /numavm/vmlib.sh
+echo 0 >/proc/sys/kernel/numa_balancing
+# 16 MiB/s: a 128 MiB migration lasts 8 s, long enough to be interrupted
+HYSTERESIS=1s MIGRATE_RATE=16MiB/s write_conf /run/vnumad.conf </dev/null
+J=/run/vnumad/journal
+# pending GUEST: a trial of the guest in the journal without a verdict yet
+pending() {
+	[ "$(grep -c "\"type\":\"trial\".*\"guest\":\"$1\"" $J 2>/dev/null)" -gt \
+	  "$(grep -c "\"type\":\"verdict\".*\"guest\":\"$1\"" $J 2>/dev/null)" ]
+}
+alive() { kill -0 "$DPID" 2>/dev/null && answers; }
+# kib_total PID: KiB of the process's resident memory, all nodes
+kib_total() {
+	awk '{ kb = 4
+		for (i = 2; i <= NF; i++) if ($i ~ /^kernelpagesize_kB=/) { split($i, a, "="); kb = a[2] }
+		for (i = 2; i <= NF; i++) if ($i ~ /^N[0-9]+=/) { split($i, a, "="); t += a[2] * kb }
+	} END { print t + 0 }' "/proc/$1/numa_maps"
+}
+fds_back_to() { [ "$(nfds "$DPID")" -eq "$1" ]; }
+fdlist() { ls -l /proc/$DPID/fd | awk '{ print $NF }' | sort | tr '\n' ' '; }
+# gone NAME: kills the guest and waits until the daemon has let it go
+gone() {
+	kill "$(gpid "$1")"
+	wait "$(gpid "$1")" 2>/dev/null
+	wait_for 10 in_log "guest $1 is gone"
+}
+want() { [ -z "${NUMAVM_SECTIONS:-}" ] || case ",$NUMAVM_SECTIONS," in *",$1,"*) true ;; *) false ;; esac; }
+ensure_daemon() { [ -n "${DPID:-}" ] || start_daemon /tmp/vnumad.log --backend proc; }
+
+# ---- restart: SIGKILL in the middle of a trial
+if want restart; then
+	say "--- restart: the daemon killed with SIGKILL in a trial"
+	start_guest mover -smp 2 -m 64 -cpu-node 0 -mem-node 1 || finish
+	start_daemon /tmp/vnumad1.log --backend proc
+	wait_for 30 pending mover
+	check "a trial of guest mover is in the journal, unjudged" pending mover
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null
+	DPID=
+	check "the kill left guest mover moved: $(where mover)" vcpus_on mover 1
+	check "the dead daemon left its control socket behind" test -S /run/vnumad/control.sock
+	start_daemon /tmp/vnumad.log --backend proc
+	check "a second daemon starts over the socket left behind" alive
+	expect_log 'journal: [0-9]+ quarantine\(s\) and unjudged trial\(s\) from the last run' 10
+	expect_log 'left unjudged by the last run are undone' 10
+	check "the journal says reverted-at-restart" grep -q '"verdict":"reverted-at-restart"' $J
+	# the policy then proposes the move again, and it is judged afresh
+	expect_local mover 1 30
+	check "memory of guest mover intact" verify_guest mover
+	gone mover
+fi
+
+# ---- killed: a guest killed in the middle of a migration
+if want killed; then
+	say "--- killed: a guest killed in the middle of a migration"
+	ensure_daemon
+	fd0=$(nfds "$DPID") fdl0=$(fdlist)
+	start_guest victim -smp 1 -m 128 -cpu-node 1 -mem-node 1 -idle || finish
+	wait_for 20 knows victim
+	vnumad migrate victim --to 0 --memory 128MiB -c /run/vnumad.conf >/tmp/migrate1.out 2>&1 &
+	cpid=$!
+	wait_for 10 sh -c "[ \$(. /numavm/vmlib.sh; mem_by_node $(gpid victim) | sed 's/.*N0=\([0-9]*\).*/\1/') -ge 8 ]"
+	on0=$(mib_on "$(gpid victim)" 0)
+	say "migrating: $(where victim)"
+	check "the migration is under way: $on0 MiB of 128 on node 0" test "$on0" -ge 1 -a "$on0" -le 100
+	kill -KILL "$(gpid victim)"
+	wait "$(gpid victim)" 2>/dev/null
+	wait_for 15 sh -c "! kill -0 $cpid 2>/dev/null"
+	check "vnumad migrate ended when the guest died: $(tail -n 1 /tmp/migrate1.out)" \
+		sh -c "! kill -0 $cpid 2>/dev/null"
+	expect_log 'guest (victim|\(gone\)): migration node 1 to 0 (cancelled|stopped)' 10
+	check "the daemon is alive and answers" alive
+	wait_for 10 fds_back_to "$fd0"
+	check "no descriptor leaked: $(nfds "$DPID") open, $fd0 before the guest" fds_back_to "$fd0" ||
+		say "open: $(fdlist); before: $fdl0"
+fi
+
+# ---- enomem: the target node fills up during a migration
+if want enomem; then
+	say "--- enomem: node 0 fills up during a migration"
+	ensure_daemon
+	fd0=$(nfds "$DPID") fdl0=$(fdlist)
+	start_guest big -smp 1 -m 128 -cpu-node 1 -mem-node 1 -idle || finish
+	wait_for 20 knows big
+	# room for the migration when it is asked for, none soon after
+	guestload -fill-node 0 -leave 200 >/tmp/fill1.out 2>&1 &
+	f1=$!
+	wait_for 30 grep -q '^ready' /tmp/fill1.out
+	say "$(head -n 1 /tmp/fill1.out)"
+	sleep 1		# the daemon's next look at node 0's free memory
+	vnumad migrate big --to 0 --memory 128MiB -c /run/vnumad.conf >/tmp/migrate2.out 2>&1 &
+	cpid=$!
+	guestload -fill-node 0 -leave 48 >/tmp/fill2.out 2>&1 &
+	f2=$!
+	wait_for 30 grep -q '^ready' /tmp/fill2.out
+	say "$(head -n 1 /tmp/fill2.out)"
+	wait_for 30 sh -c "! kill -0 $cpid 2>/dev/null"
+	say "vnumad migrate: $(tail -n 1 /tmp/migrate2.out)"
+	expect_log 'guest big: migration node 1 to 0 stopped after .*(Cannot allocate memory|full)' 20
+	say "after: $(where big)"
+	check "no memory of guest big lost: $(kib_total "$(gpid big)") KiB resident" \
+		test "$(kib_total "$(gpid big)")" -ge 131072
+	check "memory of guest big intact" verify_guest big
+	check "the daemon is alive and answers" alive
+	kill "$f1" "$f2"
+	wait "$f1" "$f2" 2>/dev/null
+	gone big
+	wait_for 10 fds_back_to "$fd0"
+	check "no descriptor leaked: $(nfds "$DPID") open, $fd0 before the guest" fds_back_to "$fd0" ||
+		say "open: $(fdlist); before: $fdl0"
+fi
+if [ -n "${DPID:-}" ]; then
+	stop_daemon
+	check "vnumad exits 0 on SIGTERM (exit $DRC)" test "$DRC" -eq 0
+fi
+
+# ---- nofile: the descriptor limit exhausted
+if want nofile; then
+	say "--- nofile: 512 descriptors, a guest of 300 vCPU threads"
+	# the ceiling of any hard limit, so that the daemon cannot raise its own
+	echo 512 >/proc/sys/fs/nr_open
+	# shellcheck disable=SC3045 # busybox ash has ulimit -n
+	ulimit -n 512
+	start_daemon /tmp/vnumad3.log --backend proc
+	fd0=$(nfds "$DPID") fdl0=$(fdlist)
+	start_guest wide -smp 300 -m 8 -cpu-node 0 -idle || finish
+	expect_log 'guest wide: [0-9]+ vCPU threads need [0-9]+ more descriptors: too many open files \(EMFILE\): RLIMIT_NOFILE is 512' 15
+	check "the daemon is alive and answers" alive
+	gone wide
+	wait_for 10 fds_back_to "$fd0"
+	check "no descriptor leaked: $(nfds "$DPID") open, $fd0 before the guest" fds_back_to "$fd0" ||
+		say "open: $(fdlist); before: $fdl0"
+	# nothing lost: the next guest is sampled and placed as ever
+	start_guest late -smp 1 -m 64 -cpu-node 0 -mem-node 1 || finish
+	expect_local late 1 30
+	check "no sampling failure for guest late" sh -c "! grep -q 'guest late: cannot sample' $DLOG"
+	stop_daemon
+	check "vnumad exits 0 on SIGTERM (exit $DRC)" test "$DRC" -eq 0
+fi
+finish
