@@ -219,6 +219,10 @@ void guard_stop(struct vn_core *c);
 /* Restores the quarantines the journal kept; takes its unjudged trials. */
 void guard_restore(struct vn_core *c);
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
+/* Mean of a guest's per-tick history over ticks [a, b]; NaN if mostly unknown. */
+double guard_window_mean(const struct vn_guest *g, uint64_t a, uint64_t b);
+/* The tick at core time `when`, counted back from the current tick. */
+uint64_t guard_tick_at(const struct vn_core *c, double when);
 
 /* plugin.c */
 int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg);

@@ -39,7 +39,7 @@
 #define GUARD_MAX_WINDOWS	3
 
 /* Mean of a guest's per-tick IPS over ticks [a, b]; NaN if mostly unknown. */
-static double window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
+double guard_window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
 {
 	double sum = 0;
 	int n = 0, want = 0;
@@ -77,7 +77,7 @@ static double window_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
 }
 
 /* The tick that ends at time `when`. */
-static uint64_t tick_at(const struct vn_core *c, double when)
+uint64_t guard_tick_at(const struct vn_core *c, double when)
 {
 	/*
 	 * Counted back from the current tick: on a real host ticks are an
@@ -382,8 +382,8 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
 		    (o->last_move >= 0 && o->last_move >= since))
 			continue;
-		before = window_mean(o, b0, b1);
-		after = window_mean(o, j0, j1);
+		before = guard_window_mean(o, b0, b1);
+		after = guard_window_mean(o, j0, j1);
 		if (isnan(before) || isnan(after) || before <= 0)
 			continue;
 		r[n++] = after / before;
@@ -412,9 +412,9 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
  */
 static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 {
-	uint64_t j0 = tick_at(c, t->judge_from), j1 = c->host.tick;
+	uint64_t j0 = guard_tick_at(c, t->judge_from), j1 = c->host.tick;
 	uint64_t b0 = t->base_from, b1 = t->tick;
-	double before = window_mean(g, b0, b1), after = window_mean(g, j0, j1);
+	double before = guard_window_mean(g, b0, b1), after = guard_window_mean(g, j0, j1);
 	double drift, gain, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
 	int windows = (int)((j1 - j0 + 1) / (uint64_t)c->hist_judge);
 	char why[160];

@@ -158,30 +158,6 @@ static void windows(const struct vn_core *c, uint64_t t, uint64_t n, uint64_t fr
 		*j0 = from;
 }
 
-/* The tick a trial's judge window starts at. */
-static uint64_t judge_tick(const struct vn_core *c, const struct vn_trial *t)
-{
-	return (uint64_t)MAX(0, llround(t->judge_from / c->cfg.interval));
-}
-
-/* As guard.c's window_mean: the mean of the history over ticks [a, b]. */
-static double hist_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
-{
-	double sum = 0;
-	int n = 0, want = 0;
-
-	for (uint64_t t = a; t <= b; t++) {
-		int slot = (int)(t % VN_HIST);
-
-		want++;
-		if (g->hist_tick[slot] != t || isnan(g->hist[slot]))
-			continue;
-		sum += g->hist[slot];
-		n++;
-	}
-	return n * 2 >= want && n > 0 ? sum / n : NAN;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -212,13 +188,13 @@ static void guard_figures(const struct vn_core *c, const struct vn_trial *t,
 	uint64_t b0, b1, j0, j1;
 	int n = 0;
 
-	windows(c, t->tick, h->tick, judge_tick(c, t), t->base_from, &b0, &b1, &j0, &j1);
+	windows(c, t->tick, h->tick, guard_tick_at(c, t->judge_from), t->base_from, &b0, &b1, &j0, &j1);
 	x->raw = NAN;
 	x->drift = NAN;
 	if (!g)
 		return;
-	before = hist_mean(g, b0, b1);
-	after = hist_mean(g, j0, j1);
+	before = guard_window_mean(g, b0, b1);
+	after = guard_window_mean(g, j0, j1);
 	if (isnan(before) || isnan(after) || before <= 0)
 		return;
 	x->raw = after / before;
@@ -229,8 +205,8 @@ static void guard_figures(const struct vn_core *c, const struct vn_trial *t,
 		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
 		    (o->last_move >= 0 && o->last_move >= since))
 			continue;
-		before = hist_mean(o, b0, b1);
-		after = hist_mean(o, j0, j1);
+		before = guard_window_mean(o, b0, b1);
+		after = guard_window_mean(o, j0, j1);
 		if (isnan(before) || isnan(after) || before <= 0)
 			continue;
 		v[n++] = after / before;
@@ -278,7 +254,7 @@ static void on_trial(struct vn_core *c, const struct vn_trial *t,
 		return;
 	}
 	/* judge_from moved on by the ticks the memory took */
-	x->judge_from = judge_tick(c, t);
+	x->judge_from = guard_tick_at(c, t->judge_from);
 	x->mig_ticks = (int)MAX(0, (long long)x->judge_from -
 				(long long)(t->tick + c->hist_settle + 1));
 	x->gain = gain;
