@@ -32,6 +32,7 @@ enum {
 	OPT_JSON,
 	OPT_RUNS,
 	OPT_TRUTH,
+	OPT_REPEAT,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "runs", required_argument, NULL, OPT_RUNS },
 	{ "truth", required_argument, NULL, OPT_TRUTH },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -68,7 +70,7 @@ static void usage(FILE *f)
 "                  [--plot FILE.png] [--record FILE --dry-run]\n"
 "       vnumad-sim compare SCENARIO... [--policies A,B,...] [--bench]\n"
 "       vnumad-sim replay TRACE [--policy NAME|PATH] [--partial]\n"
-"       vnumad-sim speed SCENARIO [--name NAME --goal N]\n"
+"       vnumad-sim speed SCENARIO [--repeat N] [--name NAME --goal N]\n"
 "       vnumad-sim guard SCENARIO... [--policy NAME | --policies A,B,...]\n"
 "                  [--runs N] [--truth window|instant] [--bench] [-v]\n"
 "\n"
@@ -97,6 +99,7 @@ static void usage(FILE *f)
 "                          guard's windows (window, the default) or from the\n"
 "                          tick before the move (instant)\n"
 "      --bench             compare, guard: also BENCH lines for make bench\n"
+"      --repeat N          speed: run N times, report the median (default 1)\n"
 "      --name ID, --goal N speed: the BENCH line's name and goal\n"
 "      --json              JSON Lines: the core's output and the totals\n"
 "  -v, --verbose           the core's output each tick, the oracle's choices,\n"
@@ -197,33 +200,62 @@ static int cmd_guard(char **scenarios, int n, const char *policy,
 	return ret;
 }
 
-/* speed: simulated seconds per wall second of a run through the core. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * speed: simulated seconds per wall second of a run through the core. The
+ * runs are deterministic, so repeats differ only in what the machine did
+ * meanwhile: the median of several is the figure, min and max its spread.
+ */
 static int cmd_speed(const char *scenario, const char *policy, struct hs_opts *o,
-		     const char *name, const char *goal)
+		     const char *name, const char *goal, int repeat)
 {
 	struct hs_result r;
 	int vcpus = 0;
 	struct sim *s = hs_load(scenario);
+	double *rate, med, wall;
+	char runs[64] = "";
 
 	if (!s)
 		return 1;
 	for (int g = 0; g < sim_nr_guests(s); g++)
 		vcpus += sim_guest_vcpus(s, g);
 	sim_free(s);
-	if (hs_run(scenario, policy, o, &r) < 0)
-		return 1;
+	rate = xcalloc(repeat, sizeof(*rate));
+	for (int i = 0; i < repeat; i++) {
+		if (hs_run(scenario, policy, o, &r) < 0) {
+			free(rate);
+			return 1;
+		}
+		rate[i] = r.duration / r.wall;
+		if (i + 1 < repeat)
+			hs_result_free(&r);
+	}
+	qsort(rate, repeat, sizeof(*rate), cmp_double);
+	med = repeat % 2 ? rate[repeat / 2] :
+	      (rate[repeat / 2 - 1] + rate[repeat / 2]) / 2;
+	wall = r.duration / med;
+	if (repeat > 1)
+		snprintf(runs, sizeof(runs), ", median of %d runs (min %.0f, max %.0f)",
+			 repeat, rate[0], rate[repeat - 1]);
 	printf("speed: %s: %d nodes, %d guests, %d vCPUs, policy %s, %g s ticks: "
-	       "%.0f simulated s in %.3f s: %.0f simulated s per wall s (%.0f us per tick)\n",
+	       "%.0f simulated s in %.3f s: %.0f simulated s per wall s%s "
+	       "(%.0f us per tick)\n",
 	       scenario, r.nr_nodes, r.nr_guests, vcpus, r.policy, r.interval,
-	       r.duration, r.wall, r.duration / r.wall,
-	       r.wall / (r.duration / r.interval) * 1e6);
+	       r.duration, wall, med, runs, wall / (r.duration / r.interval) * 1e6);
 	if (name)
 		printf("BENCH name=%s value=%.0f unit=sim-s/s goal=%s dir=%s desc=simulated "
-		       "seconds per wall second through the core: %d nodes, %d guests, "
-		       "%d vCPUs, %g s ticks, policy %s\n", name, r.duration / r.wall,
-		       goal ? goal : "-", goal ? "min" : "-", r.nr_nodes, r.nr_guests,
-		       vcpus, r.interval, r.policy);
+		       "seconds per wall second through the core%s: %d nodes, %d guests, "
+		       "%d vCPUs, %g s ticks, policy %s\n", name, med,
+		       goal ? goal : "-", goal ? "min" : "-", runs, r.nr_nodes,
+		       r.nr_guests, vcpus, r.interval, r.policy);
 	hs_result_free(&r);
+	free(rate);
 	return 0;
 }
 
@@ -231,7 +263,7 @@ int main(int argc, char **argv)
 {
 	struct hs_opts o = { .seed = -1 };
 	const char *policies = NULL, *name = NULL, *goal = NULL, *cmd, *why;
-	int opt, nargs, runs = 1;
+	int opt, nargs, runs = 1, repeat = 0;
 	bool truth = false;
 	char **args;
 	long l;
@@ -321,6 +353,12 @@ int main(int argc, char **argv)
 				return 2;
 			runs = (int)MIN(l, 100000);
 			break;
+		case OPT_REPEAT:
+			if (positive_long("--repeat '%s': expected a positive integer",
+					  optarg, &l))
+				return 2;
+			repeat = (int)MIN(l, 1000);
+			break;
 		case 'v':
 			o.verbose++;
 			break;
@@ -343,6 +381,9 @@ int main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	log_init(true, o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARNING,
 		 "vnumad-sim");
+
+	if (repeat && strcmp(cmd, "speed") != 0)
+		return bad_usage("%s", "--repeat is for speed");
 
 	if (strcmp(cmd, "guard") == 0) {
 		if (nargs < 1)
@@ -382,7 +423,7 @@ int main(int argc, char **argv)
 		return hs_replay(args[0], &o) ? 1 : 0;
 	}
 	if (strcmp(cmd, "speed") == 0)
-		return cmd_speed(args[0], o.policy, &o, name, goal);
+		return cmd_speed(args[0], o.policy, &o, name, goal, repeat ? repeat : 1);
 	return bad_usage("unknown command '%s': expected run, compare, replay, speed "
 			 "or guard", cmd);
 }
