@@ -4,24 +4,106 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -z "${SANITIZE:-}" ] || skip "figures from a sanitizer build mean nothing"
+SIM=${VNUMAD_SIM:-$B/vnumad-sim}
+
+# --- vnumad-sim speed --repeat: a positive integer, else a usage error ------
+expect_exit 2 "speed --repeat 0" -- "$SIM" speed sim/scenarios/demo.ini --repeat 0
+expect_output "--repeat '0': expected a positive integer" "--repeat 0 named"
+expect_exit 2 "speed --repeat x" -- "$SIM" speed sim/scenarios/demo.ini --repeat x
+expect_output "--repeat 'x': expected a positive integer" "--repeat x named"
+expect_exit 2 "--repeat on compare" -- "$SIM" compare sim/scenarios/demo.ini --repeat 3
+expect_output "--repeat is for speed" "--repeat is for speed alone"
+expect_exit 0 "speed --repeat 3" -- "$SIM" speed sim/scenarios/demo.ini --duration 1min \
+	--repeat 3 --name x --goal 1
+expect_output 'simulated s per wall s, median of 3 runs \(min [0-9]+, max [0-9]+\)' \
+	"speed: the median, min and max"
+expect_output '^BENCH name=x value=[0-9]+ unit=sim-s/s goal=1 dir=min desc=.*median of 3 runs' \
+	"speed: the BENCH line says median"
+
+# --- the report ---------------------------------------------------------------
 export QUICK=1
 expect_exit 0 "bench QUICK=1" -- tests/bench/run.sh
+cp "$TMP/out" "$TMP/table"
+expect_output '^machine: .+, [0-9]+ CPUs.*, kernel [^ ]+, [0-9]{4}-[0-9]{2}-[0-9]{2} ' \
+	"the machine line"
+head -1 "$TMP/table" | grep -q '^machine: ' || fail "the table does not begin with the machine"
+grep -q '^machine: ' bench.log || fail "bench.log does not name the machine"
 expect_output '^figure +value +unit +goal' "the table's header"
 expect_output '^core.tick_cpu_ms +[0-9.]+ ms +<= 1 ' "core cost with its goal"
 expect_output '^sampling.read_us_per_thread ' "sampling cost"
 expect_output '^sim-speed/4-nodes-64-guests ' "simulator speed"
-expect_output '^vs-oracle/geomean/locality +0\.[0-9]+ fraction' "policies against the oracle"
 expect_output '^guard.harmful_reverted_pct +[0-9.]+ % +>= 95 ' "guard accuracy"
-expect_output '^[0-9]+ figures \(QUICK run\); bench.json written$' "the closing line"
+expect_output '^[0-9]+ figures \([0-9]+ per-scenario figures in bench.json and bench.log only\), QUICK run; bench.json written$' \
+	"the closing line"
+grep -q '"description": "simulated seconds per wall second through the core, median of 3 runs' \
+	bench.json || fail "the simulator's speed is not a median of 3 runs"
+
+# --- decision quality, per policy: the claims have goals, the rest has none --
+num='-?[0-9]+\.[0-9]+'
+expect_output "^policy/spread/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
+	"spread against the oracle, with the README's goal"
+for p in locality spread; do
+	for q in none numad; do
+		expect_output "^policy/$p/margin-over-$q +$num % +>= 0  (pass|MISS)$" \
+			"$p's margin over $q, goal 0"
+	done
+done
+for p in none numad static chaos brm locality; do
+	expect_output "^policy/$p/vs-oracle-geomean +$num fraction *$" "$p against the oracle, no goal"
+done
+# every policy compare ran (from its detail rows) has the summary rows
+pols=$(sed -n 's/.*"name": "vs-oracle\/demo\/\([a-z_]*\)".*/\1/p' bench.json)
+for p in locality spread none numad; do
+	grep -qx "$p" <<<"$pols" || fail "compare --bench did not run $p"
+done
+for p in $pols; do
+	for f in vs-oracle-geomean vs-oracle-worst gib-migrated; do
+		grep -Eq "^policy/$p/$f +$num " "$TMP/table" || fail "no policy/$p/$f in the table"
+	done
+	[ "$p" = none ] || grep -Eq "^policy/$p/margin-over-none +$num " "$TMP/table" ||
+		fail "no policy/$p/margin-over-none in the table"
+	grep -q "\"name\": \"policy/$p/vs-oracle-worst\".*\"description\": \".*worst scenario of [0-9]*, [a-z_]*\"" \
+		bench.json || fail "policy/$p/vs-oracle-worst does not name its scenario"
+done
+
+# --- the per-scenario figures: in bench.json and bench.log, not the table ---
+grep -Eq '^(oracle|vs-oracle)/' "$TMP/table" && fail "per-scenario figures in the printed table"
+grep -q '"name": "vs-oracle/demo/locality", .*"detail": true' bench.json ||
+	fail "vs-oracle/demo/locality is not a detail figure of bench.json"
+grep -q '"name": "oracle/demo", .*"detail": true' bench.json ||
+	fail "oracle/demo is not a detail figure of bench.json"
+grep -Eq '^vs-oracle/demo/locality +0\.[0-9]+ fraction' bench.log ||
+	fail "bench.log's table lacks the per-scenario figures"
+grep -q '"name": "policy/.*"detail"' bench.json && fail "a summary figure is marked detail"
+
+# --- the counts agree -------------------------------------------------------
 n=$(grep -c '"name":' bench.json)
-rows=$(sed -n 's/^\([0-9]*\) figures.*/\1/p' "$TMP/out")
-[ "$n" = "$rows" ] || fail "bench.json has $n figures, the table $rows"
-# every object has the five fields tools read
+nd=$(grep -c '"detail": true' bench.json)
+total=$(sed -n 's/^\([0-9]*\) figures.*/\1/p' "$TMP/table")
+detail=$(sed -n 's/^[0-9]* figures (\([0-9]*\) per-scenario.*/\1/p' "$TMP/table")
+rows=$(awk '/^figure / { f = 1; next } f && /^$/ { exit } f { n++ } END { print n + 0 }' "$TMP/table")
+[ "$n" = "$total" ] || fail "bench.json has $n figures, the closing line says $total"
+[ "$nd" = "$detail" ] || fail "bench.json has $nd detail figures, the closing line says $detail"
+[ "$nd" -ge 50 ] || fail "only $nd per-scenario figures"
+[ "$rows" = $((n - nd)) ] || fail "the table has $rows rows, want $n - $nd"
+
+# --- bench.json: a JSON array; every object has the five fields tools read ---
 for k in name value unit goal direction; do
 	[ "$(grep -c "\"$k\":" bench.json)" = "$n" ] || fail "not every figure has '$k'"
 done
 grep -q '"value": -\?[0-9]' bench.json || fail "values are not numbers"
 if command -v python3 >/dev/null; then
-	python3 -m json.tool bench.json >/dev/null || fail "bench.json is not valid JSON"
+	python3 - bench.json <<'EOF' || fail "bench.json is not a valid array of figures"
+import json, sys
+figs = json.load(open(sys.argv[1]))
+assert isinstance(figs, list) and figs, "not a non-empty array"
+for f in figs:
+    for k in ("name", "value", "unit", "goal", "direction"):
+        assert k in f, f"{f.get('name')}: no {k}"
+    assert isinstance(f["value"], (int, float)), f["name"]
+    assert f["goal"] is None or isinstance(f["goal"], (int, float)), f["name"]
+    assert f["direction"] in ("higher-is-better", "lower-is-better", "none"), f["name"]
+    assert f.get("detail", False) in (True, False), f["name"]
+EOF
 fi
 done_testing

@@ -6,11 +6,17 @@
 # line, run from the repository root with $B set). It prints lines
 #
 #   BENCH name=<id> value=<number> unit=<unit> goal=<number|-> dir=<min|max|->
-#         desc=<words to the end of the line>
+#         [level=detail] desc=<words to the end of the line>
 #
-# where dir=min means "at least goal" and dir=max "at most goal". Anything
-# else it prints goes to bench.log. QUICK=1 asks each program for a short run
-# (they read $QUICK) so that `make check` can keep the report from rotting.
+# where dir=min means "at least goal" and dir=max "at most goal". A figure
+# with level=detail (one per scenario and policy, say) goes to bench.json,
+# marked "detail": true, and to the table in bench.log, but not to the table
+# printed, which would drown the summary figures. Anything else a program
+# prints goes to bench.log. QUICK=1 asks each program for a short run (they
+# read $QUICK) so that `make check` can keep the report from rotting.
+#
+# The table begins with the machine the figures came from: they mean little
+# without it.
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build/default}
@@ -19,6 +25,13 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 : >bench.log
 status=0
+
+# CPU model (x86 and most others say "model name"), CPUs online, kernel, date
+cpu=$(sed -n 's/^\(model name\|Model\|cpu model\)[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -1)
+vm=
+grep -qw hypervisor /proc/cpuinfo 2>/dev/null && vm=" (virtual machine)"
+machine="machine: ${cpu:-$(uname -m)}, $(nproc) CPUs$vm, kernel $(uname -r), $(date '+%Y-%m-%d %H:%M %Z')"
+echo "$machine" >>bench.log
 
 while IFS= read -r cmd; do
 	case "$cmd" in ''|'#'*) continue ;; esac
@@ -32,8 +45,9 @@ while IFS= read -r cmd; do
 done <tests/bench/list
 rm -f "$out.cur"
 
-# one table, one JSON array, from the same lines
-awk -v json=bench.json -v quick="$QUICK" '
+# one table, one JSON array, from the same lines; the table in bench.log
+# has every figure, the one printed leaves the detail out
+awk -v json=bench.json -v logfile=bench.log -v quick="$QUICK" -v machine="$machine" '
 function field(k,   i, s) {
 	for (i = 2; i <= NF; i++)
 		if (index($i, k "=") == 1) {
@@ -43,23 +57,37 @@ function field(k,   i, s) {
 		}
 	return "-"
 }
-BEGIN { n = 0; printf "%-44s %14s %-10s %12s  %s\n", "figure", "value", "unit", "goal", "" }
+function out(line, detail) {
+	if (!detail) print line
+	print line >> logfile
+}
+BEGIN {
+	n = 0; nd = 0
+	printf "\n== every figure\n" >> logfile
+	out(machine, 0)
+	out(sprintf("%-44s %14s %-10s %12s  %s", "figure", "value", "unit", "goal", ""), 0)
+}
 {
 	name = field("name"); v = field("value"); u = field("unit")
 	g = field("goal"); d = field("dir"); desc = field("desc")
+	detail = field("level") == "detail"
+	nd += detail
 	mark = ""
 	if (g != "-" && d == "min") mark = (v + 0 >= g + 0) ? "pass" : "MISS"
 	if (g != "-" && d == "max") mark = (v + 0 <= g + 0) ? "pass" : "MISS"
 	goal = g == "-" ? "" : (d == "min" ? ">= " : "<= ") g
-	printf "%-44s %14s %-10s %12s  %s\n", name, v, u, goal, mark
+	out(sprintf("%-44s %14s %-10s %12s  %s", name, v, u, goal, mark), detail)
 	gsub(/"/, "\\\"", desc)
-	rows[n++] = sprintf("  {\"name\": \"%s\", \"value\": %s, \"unit\": \"%s\", \"goal\": %s, \"direction\": \"%s\", \"description\": \"%s\"}",
-		name, v, u, g == "-" ? "null" : g, d == "min" ? "higher-is-better" : d == "max" ? "lower-is-better" : "none", desc)
+	rows[n++] = sprintf("  {\"name\": \"%s\", \"value\": %s, \"unit\": \"%s\", \"goal\": %s, \"direction\": \"%s\"%s, \"description\": \"%s\"}",
+		name, v, u, g == "-" ? "null" : g, d == "min" ? "higher-is-better" : d == "max" ? "lower-is-better" : "none",
+		detail ? ", \"detail\": true" : "", desc)
 }
 END {
 	printf "[\n" > json
 	for (i = 0; i < n; i++) printf "%s%s\n", rows[i], i + 1 < n ? "," : "" > json
 	printf "]\n" > json
-	printf "\n%d figures%s; bench.json written\n", n, quick != "" ? " (QUICK run)" : ""
+	out(sprintf("\n%d figures%s%s; bench.json written", n,
+		nd ? sprintf(" (%d per-scenario figures in bench.json and bench.log only)", nd) : "",
+		quick != "" ? ", QUICK run" : ""), 0)
 }' "$out"
 exit $status
