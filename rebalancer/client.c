@@ -43,7 +43,7 @@ static int usage(void)
 "usage: vnumad status [-c FILE] [--socket PATH] [--json]\n"
 "       vnumad place NCPUS:MEMORY [-c FILE] [--socket PATH] [--json]\n"
 "                    [--backend NAME] [--scenario FILE]\n"
-"       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force]\n"
+"       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force] [--json]\n"
 "                    [-c FILE] [--socket PATH]\n");
 	return 2;
 }
@@ -392,6 +392,30 @@ static void progress(json_int_t done, json_int_t total, bool tty)
 	fflush(stdout);
 }
 
+static void dump_line(json_t *o)
+{
+	json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	printf("\n");
+	fflush(stdout);
+}
+
+/*
+ * The exit status of a memory move from its final reply: the daemon's
+ * verdict, since a move of huge pages ends within half a huge page of what
+ * was asked, either side; from an older daemon, whether all of it moved.
+ */
+static int migrate_status(json_t *rep)
+{
+	json_t *c = json_object_get(rep, "complete");
+
+	if (json_integer_value(json_object_get(rep, "failed")))
+		return 1;
+	if (json_is_boolean(c))
+		return json_is_true(c) ? 0 : 1;
+	return json_integer_value(json_object_get(rep, "moved")) <
+	       json_integer_value(json_object_get(rep, "bytes")) ? 1 : 0;
+}
+
 static int cmd_migrate(const struct client_opts *o, const char *path, const char *guest)
 {
 	json_t *req, *rep, *vcpus = NULL;
@@ -449,12 +473,20 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		fclose(f);
 		return 1;
 	}
-	printf("%s\n", json_string_value(json_object_get(rep, "message")));
+	if (o->json)
+		dump_line(rep);
+	else
+		printf("%s\n", json_string_value(json_object_get(rep, "message")));
 	json_decref(rep);
 	while ((rep = next_reply(f))) {
 		json_int_t total = json_integer_value(json_object_get(rep, "bytes"));
 
-		if (json_object_get(rep, "progress")) {
+		if (o->json) {
+			/* JSON Lines: the daemon's replies as they come */
+			dump_line(rep);
+			if (json_is_true(json_object_get(rep, "done")))
+				rc = migrate_status(rep);
+		} else if (json_object_get(rep, "progress")) {
 			progress(json_integer_value(json_object_get(rep, "progress")), total, tty);
 			shown = true;
 		} else if (json_is_true(json_object_get(rep, "done"))) {
@@ -473,7 +505,7 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 				printf("; %s could not move%s%s", size_str(a, sizeof(a), failed),
 				       err ? ": " : "", err ? err : "");
 			printf("\n");
-			rc = moved < total ? 1 : 0;
+			rc = migrate_status(rep);
 		}
 		json_decref(rep);
 	}

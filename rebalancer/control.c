@@ -34,6 +34,7 @@ struct client {
 	int pending;		/* its migrations still running */
 	uint64_t bytes, moved, failed;
 	int error;
+	bool incomplete;	/* one of them ended other than done */
 	struct client *next;
 };
 
@@ -261,6 +262,8 @@ static void on_migration(struct vn_core *c, const struct vn_migration *m, void *
 		cl->failed += m->failed;
 		if (m->error && !cl->error)
 			cl->error = m->error;
+		if (m->state != VN_MIG_DONE)
+			cl->incomplete = true;
 		cl->pending--;
 	}
 }
@@ -292,6 +295,7 @@ void control_tick(struct vn_control *ctl)
 		json_object_set_new(o, "moved", json_integer((json_int_t)cl->moved));
 		json_object_set_new(o, "failed", json_integer((json_int_t)cl->failed));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)cl->bytes));
+		json_object_set_new(o, "complete", json_boolean(!cl->incomplete));
 		if (cl->error)
 			json_object_set_new(o, "error", json_string(strerror(cl->error)));
 		send_json(cl, o);

@@ -64,7 +64,7 @@ static void usage(FILE *f)
 "usage: vnumad [options]\n"
 "       vnumad status [-c FILE] [--json]\n"
 "       vnumad place NCPUS:MEMORY [-c FILE] [--json]\n"
-"       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force]\n"
+"       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force] [--json]\n"
 "\n"
 "Keeps the vCPUs of KVM and Xen guests close to their memory, measured with\n"
 "performance counters, and undoes every move that made a guest slower.\n"

@@ -10,7 +10,9 @@
  * first moves the 2 MiB-aligned pages alone: moving a huge page through its
  * first address moves it whole, while its other 511 addresses, given in the
  * same call, would fail as busy. A second look then finds the small pages
- * still to move.
+ * still to move. A huge page is thus one unit of 2 MiB for a partial move
+ * too: the move takes whole huge pages and ends within half of one of the
+ * amount asked, and counts what the kernel moved, not what it was given.
  *
  * The window is sized from the measured cost per page so that one call
  * takes about call_target (10 ms): the kernel holds the mm's locks for the
@@ -392,6 +394,69 @@ static int remaining_pages(const struct mv_job *j, uint64_t done, size_t page)
 }
 
 /*
+ * True when page i of the window starts what may be a transparent huge
+ * page still whole on `from`: a 2 MiB-aligned address in a THP region with
+ * all 512 small pages of its range in the window and on `from` (the pages
+ * of one huge page are always on one node, so anything else is small pages).
+ */
+static bool thp_unit(const struct mover_region *reg, void *const *addr,
+		     const int *where, int i, int n, int from)
+{
+	int c = (int)(THP_SIZE / reg->page);
+
+	if (!reg->thp || ((uintptr_t)addr[i] & (THP_SIZE - 1)) || i + c > n)
+		return false;
+	for (int x = i; x < i + c; x++)
+		if (where[x] != from)
+			return false;
+	return true;
+}
+
+int mover_select(const struct mover_region *reg, void *const *addr,
+		 const int *where, int n, int from, int left, bool partial,
+		 int *idx, int *last, bool *stop)
+{
+	int k = 0, used = 0;
+
+	*last = n - 1;
+	*stop = false;
+	for (int i = 0; i < n;) {
+		int c;
+
+		if (thp_unit(reg, addr, where, i, n, from)) {
+			/*
+			 * A huge page moves whole, whichever of its addresses is
+			 * given: it is one unit of 512 small pages. A partial
+			 * move takes it if that ends nearer the amount asked
+			 * than leaving it does, and stops before it otherwise.
+			 */
+			c = (int)(THP_SIZE / reg->page);
+			if (partial && used + c > left && 2 * (left - used) < c) {
+				*last = i - 1;
+				*stop = !used;	/* nothing nearer is left to do */
+				break;
+			}
+			for (int x = i; x < i + c; x++)
+				idx[k++] = x;
+			used += c;
+			i += c;
+			continue;
+		}
+		if (where[i] != from) {
+			i++;
+			continue;
+		}
+		if (partial && used >= left) {
+			*last = i - 1;	/* enough: the rest waits for no one */
+			break;
+		}
+		used++;
+		idx[k++] = i++;
+	}
+	return k;
+}
+
+/*
  * One window of the current region: look, move what is on `from`, account.
  * Runs without the lock; done is the job's total so far.
  */
@@ -400,7 +465,8 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 {
 	struct mv_work *w = &j->w;
 	struct mover_region *reg;
-	int n, k = 0, left, last;
+	int n, k, left, last;
+	bool stop;
 	long r;
 
 	if (!w->started) {
@@ -460,23 +526,12 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 		return;
 	}
 	left = remaining_pages(j, done, reg->page);
-	last = n - 1;
-	for (int i = 0, used = 0; i < n; i++) {
-		/*
-		 * A huge page's head moves all of it: count it whole, so that a
-		 * partial move stops near its size instead of taking the region.
-		 */
-		int weight = reg->thp && !((uintptr_t)w->addr[i] & (THP_SIZE - 1)) ?
-			     (int)(THP_SIZE / reg->page) : 1;
-
-		if (w->q1[i] != j->from)
-			continue;
-		if (used + weight > left && k) {
-			last = i - 1;	/* enough: the rest waits for no one */
-			break;
-		}
-		used += weight;
-		w->idx[k++] = i;
+	k = mover_select(reg, w->addr, w->q1, n, j->from, left, j->bytes != 0,
+			 w->idx, &last, &stop);
+	if (stop) {
+		rd->end = true;
+		snprintf(j->note, sizeof(j->note),
+			 "stopped within half a 2 MiB huge page of the amount asked");
 	}
 	w->cursor += (uintptr_t)(last + 1) * reg->page;
 	if (!k)

@@ -112,4 +112,18 @@ struct mover_tally {
 void mover_account(const int *status, int n, int from, int to, size_t page,
 		   struct mover_tally *t);
 
+/*
+ * Chooses the pages of one window to move: those whose node in where[] is
+ * `from`, at most `left` pages' worth when partial. In a region that
+ * transparent huge pages may back, a 2 MiB-aligned run of 512 pages all on
+ * `from` is taken or left whole, as the kernel moves it: taken if that ends
+ * nearer `left` than leaving it. Fills idx with the chosen indices and
+ * returns their number; *last is the last index looked at (the next window
+ * starts after it); *stop is set when the next thing to take is a huge page
+ * that would overshoot by more than half, with nothing taken before it.
+ */
+int mover_select(const struct mover_region *reg, void *const *addr,
+		 const int *where, int n, int from, int left, bool partial,
+		 int *idx, int *last, bool *stop);
+
 #endif

@@ -52,6 +52,12 @@ expect_exit 0 "migrate memory" -- "$VNUMAD" migrate cache --to 0 --memory 512MiB
 expect_output 'memory migrating to node 0' "migrate says what it started"
 expect_output '^progress [0-9.]+ [KMG]iB of 512 MiB$' "progress lines off a terminal"
 expect_output '^moved 512 MiB of 512 MiB$' "summary"
+expect_exit 0 "migrate memory, JSON Lines" -- "$VNUMAD" migrate db --to 1 --memory 256MiB --json -c "$conf"
+expect_output '^\{"ok":true,"message":"[^"]*memory migrating to node 1' "the daemon's first reply"
+expect_output '^\{"progress":[0-9]+,"bytes":268435456\}$' "progress objects"
+expect_output '^\{"done":true,"moved":268435456,"failed":0,"bytes":268435456,"complete":true\}$' "the final object, to the byte"
+n=$(grep -vc '^{' "$TMP/out")
+[ "$n" = 0 ] || fail "--json printed $n lines that are not JSON objects"
 expect_exit 0 "migrate vCPUs" -- "$VNUMAD" migrate batch --to 0 --vcpus 0-1 -c "$conf"
 expect_output 'guest batch: 2 vCPU\(s\) moved to node 0' "vCPU move"
 expect_exit 0 "status after" -- "$VNUMAD" status -c "$conf"

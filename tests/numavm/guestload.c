@@ -10,12 +10,15 @@
  * over the RAM.
  *
  *   guestload -name guest=NAME [-smp N] [-m MIB] [-cpu-node N] [-mem-node N]
- *             [-idle]
+ *             [-idle] [-thp on|off]
  *   guestload -fill-node N -leave MIB
  *
  * It prints "ready PID" once in place. SIGUSR1 checks that every page still
  * holds what was written to it ("verify ok" or "verify BAD ..."): memory
  * moved by the kernel must come back intact. SIGTERM and SIGINT end it.
+ *
+ * -thp: the RAM is madvise'd MADV_HUGEPAGE (on, the default, as QEMU does
+ * for guest RAM) or MADV_NOHUGEPAGE (off: small pages only).
  *
  * -fill-node takes memory on node N, bound there, until the node has only
  * -leave MiB free, and holds it: the way to make a migration meet ENOMEM.
@@ -42,6 +45,7 @@ static char *ram;
 static size_t ram_len;
 static int nr_vcpus = 2;
 static int idle;
+static int thp = 1;
 static cpu_set_t vcpu_cpus;
 static int have_vcpu_cpus;
 
@@ -217,6 +221,8 @@ int main(int argc, char **argv)
 			fill_node = atoi(v);
 		else if (!strcmp(o, "-leave"))
 			leave = atol(v);
+		else if (!strcmp(o, "-thp") && (!strcmp(v, "on") || !strcmp(v, "off")))
+			thp = !strcmp(v, "on");
 		else {
 			fprintf(stderr, "guestload: unknown option %s\n", o);
 			return 2;
@@ -249,6 +255,8 @@ int main(int argc, char **argv)
 			perror("guestload: mmap");
 			return 1;
 		}
+		if (madvise(ram, ram_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0)
+			perror("guestload: madvise");
 		if (mem_node >= 0 && mbind_node(ram, ram_len, MPOL_BIND, mem_node) < 0) {
 			perror("guestload: mbind");
 			return 1;

@@ -282,6 +282,91 @@ static void status_mapping(void **state)
 	}
 }
 
+/*
+ * Choosing a window's pages. The kernel moves a transparent huge page whole
+ * through any of its addresses (the VM tests show it: a partial move that
+ * took huge pages a small page at a time moved twice what it was asked), so
+ * a whole huge page on the source node is one unit of 512 pages.
+ */
+static void selection_of_huge_pages(void **state)
+{
+	enum { FROM = 1, TO = 0, HP = 512, N = 256 + 3 * HP };
+	/* a window from 1 MiB into a 2 MiB range: 256 small pages, 3 huge pages */
+	const uintptr_t base = 0x7f0000000000 + MiB;
+	struct mover_region thp = { .start = base, .end = base + N * 4096, .page = 4096,
+				    .thp = true };
+	struct mover_region small = thp;
+	static void *addr[N];
+	static int where[N], idx[N];
+	int k, last;
+	bool stop;
+
+	(void)state;
+	small.thp = false;
+	for (int i = 0; i < N; i++) {
+		addr[i] = (void *)(base + (uintptr_t)i * 4096);
+		where[i] = FROM;
+	}
+
+	/* everything: all of it, no stop */
+	k = mover_select(&thp, addr, where, N, FROM, 0, false, idx, &last, &stop);
+	assert_int_equal(k, N);
+	assert_int_equal(last, N - 1);
+	assert_false(stop);
+
+	/* 100 pages past a huge page: less than half the next, left */
+	k = mover_select(&thp, addr, where, N, FROM, 256 + HP + 100, true, idx, &last, &stop);
+	assert_int_equal(k, 256 + HP);
+	assert_int_equal(last, 256 + HP - 1);	/* the next window starts at it */
+	assert_false(stop);
+	assert_int_equal(idx[256], 256);	/* the head, then its small pages */
+	assert_int_equal(idx[k - 1], 256 + HP - 1);
+
+	/* 300 pages past: more than half, taken whole */
+	k = mover_select(&thp, addr, where, N, FROM, 256 + HP + 300, true, idx, &last, &stop);
+	assert_int_equal(k, 256 + 2 * HP);
+	assert_false(stop);
+
+	/* a window that starts at a huge page, 100 pages to go: stop there */
+	k = mover_select(&thp, addr + 256, where + 256, N - 256, FROM, 100, true, idx,
+			 &last, &stop);
+	assert_int_equal(k, 0);
+	assert_int_equal(last, -1);
+	assert_true(stop);
+
+	/* small pages are taken one by one, to the page */
+	k = mover_select(&thp, addr, where, N, FROM, 100, true, idx, &last, &stop);
+	assert_int_equal(k, 100);
+	assert_int_equal(last, 99);
+	assert_false(stop);
+	k = mover_select(&small, addr, where, N, FROM, 256 + HP + 100, true, idx, &last,
+			 &stop);
+	assert_int_equal(k, 256 + HP + 100);
+	assert_false(stop);
+
+	/* a 2 MiB range with one page elsewhere is small pages, not a unit */
+	where[256 + HP + 7] = TO;
+	k = mover_select(&thp, addr, where, N, FROM, 256 + HP + 100, true, idx, &last, &stop);
+	assert_int_equal(k, 256 + HP + 100);
+	assert_int_equal(idx[256 + HP + 7], 256 + HP + 8);	/* skipped */
+	assert_false(stop);
+
+	/* pages not on the source are never taken */
+	for (int i = 0; i < N; i++)
+		where[i] = i % 2 ? TO : FROM;
+	k = mover_select(&thp, addr, where, N, FROM, 0, false, idx, &last, &stop);
+	assert_int_equal(k, N / 2);
+	for (int x = 0; x < k; x++)
+		assert_int_equal(where[idx[x]], FROM);
+
+	/* a huge page cut by the window's end is not a unit */
+	for (int i = 0; i < N; i++)
+		where[i] = FROM;
+	k = mover_select(&thp, addr, where, 256 + 10, FROM, 20, true, idx, &last, &stop);
+	assert_int_equal(k, 20);
+	assert_false(stop);
+}
+
 /* --- against a real process ---------------------------------------------- */
 
 static void smaps_of_a_real_guest(void **state)
@@ -611,6 +696,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(smaps_picks_guest_ram),
 		cmocka_unit_test(status_mapping),
+		cmocka_unit_test(selection_of_huge_pages),
 		cmocka_unit_test_setup_teardown(smaps_of_a_real_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(moves_in_short_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_follow_the_call_target, setup, teardown),
