@@ -23,8 +23,15 @@
 #define CAP_SYS_RESOURCE_NR	24
 #define CAP_PERFMON_NR		38
 
-/* Descriptors the rest of the daemon may open besides the samplers' own. */
+/*
+ * Descriptors the rest of the daemon may open besides the samplers' own
+ * (control clients, the libvirt connection, the journal, metrics): FD_SLACK,
+ * or an eighth of a hard limit that cannot be raised, when that is less, but
+ * never under FD_SLACK_MIN. A fixed 256 left nothing to sample under a hard
+ * limit of a few hundred.
+ */
 #define FD_SLACK	256
+#define FD_SLACK_MIN	32
 
 /* Reads an unsigned decimal at *p, advancing it; false when there is none. */
 static bool get_u64(const char **p, const char *end, uint64_t *out)
@@ -280,13 +287,22 @@ static int raise_nofile(rlim_t want)
 	return rl.rlim_cur >= want ? 0 : -EMFILE;
 }
 
+static rlim_t fd_slack(const struct rlimit *rl)
+{
+	if (rl->rlim_max == RLIM_INFINITY || rl->rlim_max / 8 >= FD_SLACK ||
+	    have_cap(CAP_SYS_RESOURCE_NR))
+		return FD_SLACK;
+	return rl->rlim_max / 8 > FD_SLACK_MIN ? rl->rlim_max / 8 : FD_SLACK_MIN;
+}
+
 int fd_reserve(int held, int more)
 {
-	rlim_t need = (rlim_t)fd_baseline() + (rlim_t)held + (rlim_t)more + FD_SLACK;
 	struct rlimit rl;
+	rlim_t need;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
+	need = (rlim_t)fd_baseline() + (rlim_t)held + (rlim_t)more + fd_slack(&rl);
 	if (rl.rlim_cur >= need)
 		return 0;
 	/* a quarter more than needed, so that every new guest does not call us */

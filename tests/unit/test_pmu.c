@@ -912,6 +912,14 @@ static void test_nofile_raised(void **state)
 	in_child(child_limits, (void *)&roomy);
 }
 
+/* A hard limit of a few hundred that cannot be raised still leaves room */
+static void test_small_hard_limit(void **state)
+{
+	static const struct limit_case small = { 5, 120, 0 };
+	(void)state;
+	in_child(child_limits, (void *)&small);
+}
+
 static void test_errstr(void **state)
 {
 	char buf[512];
@@ -973,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_emfile),
 		cmocka_unit_test(test_nofile_raised),
+		cmocka_unit_test(test_small_hard_limit),
 		cmocka_unit_test(test_errstr),
 		cmocka_unit_test(test_paranoid_message),
 	};
