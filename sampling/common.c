@@ -420,3 +420,76 @@ char *perf_errstr(int err, char *buf, size_t len)
 	}
 	return buf;
 }
+
+/* Takes the state of tid out of the old table, if it is there and alive. */
+static struct vcpu_thread *take(struct thread_table *tab, pid_t tid)
+{
+	for (int j = 0; tab && j < tab->nr; j++) {
+		struct vcpu_thread *t = tab->t[j];
+
+		if (t && t->tid == tid && !t->gone) {
+			tab->t[j] = NULL;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+int threads_attach(struct vn_guest *g, const struct thread_ops *ops, void *priv,
+		   const int *held)
+{
+	struct thread_table *tab = g->sampler;
+	struct vcpu_thread **nt;
+	int need = 0, ret = 0, r;
+
+	nt = xcalloc((size_t)(g->nr_vcpus ? g->nr_vcpus : 1), sizeof(*nt));
+	for (int i = 0; i < g->nr_vcpus; i++)
+		if (g->vc[i].tid > 0 && !(nt[i] = take(tab, g->vc[i].tid)))
+			need++;
+	if (tab) {
+		for (int j = 0; j < tab->nr; j++)
+			ops->free(priv, tab->t[j]);
+		free(tab->t);
+	} else {
+		tab = xcalloc(1, sizeof(*tab));
+		g->sampler = tab;
+	}
+	tab->t = nt;
+	tab->nr = g->nr_vcpus;
+	if (need && fd_reserve(*held, need * ops->fds_per_thread) < 0) {
+		ops->no_room(priv, g, need);
+		ret = -EMFILE;
+	}
+	for (int i = 0; i < g->nr_vcpus && !ret; i++) {
+		if (g->vc[i].tid <= 0 || nt[i])
+			continue;
+		r = ops->open(priv, g, i, &nt[i]);
+		if (r < 0 && r != -ESRCH)
+			ret = r;
+	}
+	for (int i = 0; i < g->nr_vcpus; i++)
+		g->vc[i].sampler = nt[i];
+	return ret;
+}
+
+void threads_detach(struct vn_guest *g, const struct thread_ops *ops, void *priv)
+{
+	struct thread_table *tab = g->sampler;
+
+	if (!tab)
+		return;
+	for (int j = 0; j < tab->nr; j++)
+		ops->free(priv, tab->t[j]);
+	free(tab->t);
+	free(tab);
+	g->sampler = NULL;
+	for (int i = 0; i < g->nr_vcpus; i++)
+		g->vc[i].sampler = NULL;
+}
+
+struct vcpu_thread *threads_get(const struct vn_guest *g, int i)
+{
+	const struct thread_table *tab = g->sampler;
+
+	return tab && i < tab->nr ? tab->t[i] : NULL;
+}

@@ -43,26 +43,18 @@
 
 /* One vCPU thread's counter group. */
 struct pmu_thread {
-	pid_t tid;
+	struct vcpu_thread th;	/* first: the thread table's part */
 	int nfd;
 	int fd[PMU_MAX_FDS];	/* fd[0] leads the group */
 	int stat_fd;		/* /proc/PID/task/TID/stat once needed, or -1 */
 	uint64_t val[PMU_MAX_FDS];	/* raw counts at the previous read */
 	uint64_t enabled, running;	/* times at the previous read, ns */
 	double at;		/* monotonic time of the previous read */
-	int node;		/* node it last ran on, -1 unknown */
 	unsigned idle;		/* reads in a row without CPU time */
-	bool gone;		/* exited: descriptors closed */
 };
 
 /* A thread asleep this long is checked for existence every so many reads. */
 #define IDLE_RECHECK	16
-
-/* A guest's groups, indexed like g->vc when attach last ran. */
-struct pmu_guest {
-	int nr;
-	struct pmu_thread **t;
-};
 
 struct pmu_priv {
 	struct pmu_event ev[PMU_MAX_FDS];	/* roles, then cpu-migrations */
@@ -263,7 +255,7 @@ static void thread_close(struct pmu_priv *p, struct pmu_thread *t)
 		p->nr_fds--;
 		t->stat_fd = -1;
 	}
-	t->gone = true;
+	t->th.gone = true;
 }
 
 static void thread_free(struct pmu_priv *p, struct pmu_thread *t)
@@ -282,10 +274,10 @@ static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 	int failed = 0, r;
 	char name[PMU_NAME_MAX + 32], e[400];
 
-	t->tid = g->vc[vcpu].tid;
-	t->node = -1;
+	t->th.tid = g->vc[vcpu].tid;
+	t->th.node = -1;
 	t->stat_fd = -1;
-	r = group_open(p->ev, p->nev, t->tid, t->fd, &failed);
+	r = group_open(p->ev, p->nev, t->th.tid, t->fd, &failed);
 	if (r < 0) {
 		free(t);
 		if (r != -ESRCH)
@@ -303,18 +295,32 @@ static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 	return 0;
 }
 
-/* Takes the thread of tid out of the old table, if it is there and alive. */
-static struct pmu_thread *take(struct pmu_guest *gs, pid_t tid)
+static int thread_open_cb(void *priv, struct vn_guest *g, int i,
+			  struct vcpu_thread **out)
 {
-	for (int j = 0; gs && j < gs->nr; j++) {
-		struct pmu_thread *t = gs->t[j];
+	return thread_open(priv, g, i, (struct pmu_thread **)out);
+}
 
-		if (t && t->tid == tid && !t->gone) {
-			gs->t[j] = NULL;
-			return t;
-		}
-	}
-	return NULL;
+static void thread_free_cb(void *priv, struct vcpu_thread *t)
+{
+	thread_free(priv, (struct pmu_thread *)t);
+}
+
+static void no_room(void *priv, struct vn_guest *g, int need)
+{
+	struct pmu_priv *p = priv;
+	char e[300];
+
+	pmu_error(p, EMFILE, "guest %s: %d vCPU threads need %d more descriptors "
+		  "(%d per thread, %d held): %s", g->name ? g->name : "?", need,
+		  need * (p->nev + 1), p->nev + 1, p->nr_fds,
+		  perf_errstr(EMFILE, e, sizeof(e)));
+}
+
+/* A group of nev counters and the stat file per thread. */
+static struct thread_ops thread_ops(const struct pmu_priv *p)
+{
+	return (struct thread_ops){ thread_open_cb, thread_free_cb, no_room, p->nev + 1 };
 }
 
 /*
@@ -325,60 +331,17 @@ static struct pmu_thread *take(struct pmu_guest *gs, pid_t tid)
 static int pmu_attach(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pmu_priv *p = s->priv;
-	struct pmu_guest *gs = g->sampler;
-	struct pmu_thread **nt;
-	int need = 0, ret = 0, r;
+	struct thread_ops ops = thread_ops(p);
 
-	nt = xcalloc((size_t)(g->nr_vcpus ? g->nr_vcpus : 1), sizeof(*nt));
-	for (int i = 0; i < g->nr_vcpus; i++)
-		if (g->vc[i].tid > 0 && !(nt[i] = take(gs, g->vc[i].tid)))
-			need++;
-	if (gs) {
-		for (int j = 0; j < gs->nr; j++)
-			thread_free(p, gs->t[j]);
-		free(gs->t);
-	} else {
-		gs = xcalloc(1, sizeof(*gs));
-		g->sampler = gs;
-	}
-	gs->t = nt;
-	gs->nr = g->nr_vcpus;
-	r = need ? fd_reserve(p->nr_fds, need * (p->nev + 1)) : 0;
-	if (r < 0) {
-		char e[300];
-
-		pmu_error(p, EMFILE, "guest %s: %d vCPU threads need %d more "
-			  "descriptors (%d per thread, %d held): %s",
-			  g->name ? g->name : "?", need, need * (p->nev + 1),
-			  p->nev + 1, p->nr_fds, perf_errstr(EMFILE, e, sizeof(e)));
-		ret = -EMFILE;
-	}
-	for (int i = 0; i < g->nr_vcpus && !ret; i++) {
-		if (g->vc[i].tid <= 0 || nt[i])
-			continue;
-		r = thread_open(p, g, i, &nt[i]);
-		if (r < 0 && r != -ESRCH)
-			ret = r;	/* the rest would fail alike: stop here */
-	}
-	for (int i = 0; i < g->nr_vcpus; i++)
-		g->vc[i].sampler = nt[i];
-	return ret;
+	return threads_attach(g, &ops, p, &p->nr_fds);
 }
 
 static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pmu_priv *p = s->priv;
-	struct pmu_guest *gs = g->sampler;
+	struct thread_ops ops = thread_ops(p);
 
-	if (!gs)
-		return;
-	for (int j = 0; j < gs->nr; j++)
-		thread_free(p, gs->t[j]);
-	free(gs->t);
-	free(gs);
-	g->sampler = NULL;
-	for (int i = 0; i < g->nr_vcpus; i++)
-		g->vc[i].sampler = NULL;
+	threads_detach(g, &ops, p);
 }
 
 /* Whether the thread still exists: a null signal costs one syscall. */
@@ -403,9 +366,9 @@ static int thread_cpu(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
 
 		if (pid > 0)
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat",
-				 (int)pid, (int)t->tid);
+				 (int)pid, (int)t->th.tid);
 		else
-			snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->tid);
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
 		t->stat_fd = open_retry(path, O_RDONLY);
 		if (t->stat_fd < 0) {
 			int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
@@ -454,15 +417,15 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	if (d_en == 0) {
 		t->idle++;
 		if ((t->idle == 1 || t->idle % IDLE_RECHECK == 0) &&
-		    !thread_alive(g->pid, t->tid))
+		    !thread_alive(g->pid, t->th.tid))
 			exited = true;
 	} else {
 		t->idle = 0;
 	}
 	allowed = g->vv ? g->vv[i].allowed : 0;
 	if (allowed && !(allowed & (allowed - 1))) {
-		t->node = __builtin_ctzll(allowed);	/* confined to one node */
-	} else if (!exited && (t->node < 0 || buf[3 + t->nfd - 1] != t->val[t->nfd - 1] ||
+		t->th.node = __builtin_ctzll(allowed);	/* confined to one node */
+	} else if (!exited && (t->th.node < 0 || buf[3 + t->nfd - 1] != t->val[t->nfd - 1] ||
 			       buf[2] - t->running != d_en)) {
 		/* it migrated, or was not watched all the time: look again */
 		int cpu = thread_cpu(p, g->pid, t);
@@ -470,7 +433,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 		if (cpu == -ESRCH)
 			exited = true;
 		else if (cpu >= 0)
-			t->node = cpu_to_node(cpu);
+			t->th.node = cpu_to_node(cpu);
 	}
 	/* a thread that just exited: these are its final counts */
 	if (exited && !group_read(t, buf)) {
@@ -494,7 +457,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 		pmu_scale(d[PMU_REMOTE_DRAM], d_en, d_run) : 0;
 	c->cpu_time = (double)d_en * 1e-9;
 	c->elapsed = now - t->at;
-	c->node = t->node;
+	c->node = t->th.node;
 	c->source = VNUMAD_SRC_PMU;
 	/*
 	 * Invalid when it ran but the group never got onto the PMU (nothing was
@@ -508,7 +471,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	t->at = now;
 	if (exited) {
 		log_debug("sampling: guest %s vCPU %d: thread %d exited",
-			  g->name ? g->name : "?", i, (int)t->tid);
+			  g->name ? g->name : "?", i, (int)t->th.tid);
 		thread_close(p, t);
 	}
 	return true;
@@ -517,21 +480,20 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pmu_priv *p = s->priv;
-	struct pmu_guest *gs = g->sampler;
 	int live = 0, dead = 0;
 
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		struct vn_counts *c = &g->vc[i].delta;
-		struct pmu_thread *t = gs && i < gs->nr ? gs->t[i] : NULL;
+		struct pmu_thread *t = (struct pmu_thread *)threads_get(g, i);
 
 		c->source = VNUMAD_SRC_PMU;
-		if (!t || t->gone || t->tid != g->vc[i].tid) {
+		if (!t || t->th.gone || t->th.tid != g->vc[i].tid) {
 			c->valid = false;
-			c->node = t ? t->node : -1;
+			c->node = t ? t->th.node : -1;
 			dead++;
 			continue;
 		}
-		if (thread_read(p, g, i, t, c) && !t->gone)
+		if (thread_read(p, g, i, t, c) && !t->th.gone)
 			live++;
 		else
 			dead++;

@@ -35,18 +35,11 @@
 #define FAULTS_RECHECK	30.0	/* seconds between looks at numa_balancing */
 
 struct pfs_thread {
-	pid_t tid;
+	struct vcpu_thread th;	/* first: the thread table's part */
 	int stat_fd;		/* kept open: it pins the thread, ESRCH once gone */
 	int sched_fd;		/* opened when fault statistics are read, or -1 */
 	uint64_t ticks;		/* utime + stime at the previous read */
 	double at;
-	int node;
-	bool gone;
-};
-
-struct pfs_guest {
-	int nr;
-	struct pfs_thread **t;
 };
 
 struct pfs_priv {
@@ -130,7 +123,7 @@ static void thread_close(struct pfs_priv *p, struct pfs_thread *t)
 		p->nr_fds--;
 		t->sched_fd = -1;
 	}
-	t->gone = true;
+	t->th.gone = true;
 }
 
 static void thread_free(struct pfs_priv *p, struct pfs_thread *t)
@@ -165,14 +158,14 @@ static int thread_open(struct pfs_priv *p, struct vn_guest *g, int vcpu,
 	char path[64];
 	int r;
 
-	t->tid = g->vc[vcpu].tid;
+	t->th.tid = g->vc[vcpu].tid;
 	t->sched_fd = -1;
-	t->node = -1;
+	t->th.node = -1;
 	if (g->pid > 0)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)g->pid,
-			 (int)t->tid);
+			 (int)t->th.tid);
 	else
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->tid);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
 	t->stat_fd = open_retry(path, O_RDONLY);
 	if (t->stat_fd < 0) {
 		r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
@@ -188,7 +181,7 @@ static int thread_open(struct pfs_priv *p, struct vn_guest *g, int vcpu,
 		return r;
 	}
 	p->nr_fds++;
-	r = read_stat(t, &t->node, &t->ticks);
+	r = read_stat(t, &t->th.node, &t->ticks);
 	if (r < 0) {
 		thread_free(p, t);
 		return r == -EINVAL ? r : -ESRCH;
@@ -198,75 +191,42 @@ static int thread_open(struct pfs_priv *p, struct vn_guest *g, int vcpu,
 	return 0;
 }
 
-static struct pfs_thread *take(struct pfs_guest *gs, pid_t tid)
+static int thread_open_cb(void *priv, struct vn_guest *g, int i,
+			  struct vcpu_thread **out)
 {
-	for (int j = 0; gs && j < gs->nr; j++) {
-		struct pfs_thread *t = gs->t[j];
-
-		if (t && t->tid == tid && !t->gone) {
-			gs->t[j] = NULL;
-			return t;
-		}
-	}
-	return NULL;
+	return thread_open(priv, g, i, (struct pfs_thread **)out);
 }
+
+static void thread_free_cb(void *priv, struct vcpu_thread *t)
+{
+	thread_free(priv, (struct pfs_thread *)t);
+}
+
+static void no_room(void *priv, struct vn_guest *g, int need)
+{
+	char e[300];
+
+	pfs_error(priv, EMFILE, "guest %s: %d vCPU threads need %d more "
+		  "descriptors: %s", g->name ? g->name : "?", need, need * 2,
+		  perf_errstr(EMFILE, e, sizeof(e)));
+}
+
+/* The stat file per thread, and the sched file once fault counts are read. */
+static const struct thread_ops thread_ops = {
+	thread_open_cb, thread_free_cb, no_room, 2
+};
 
 /* Watches the guest's vCPU threads; keeps those already watched. */
 static int pfs_attach(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pfs_priv *p = s->priv;
-	struct pfs_guest *gs = g->sampler;
-	struct pfs_thread **nt;
-	int need = 0, ret = 0, r;
 
-	nt = xcalloc((size_t)(g->nr_vcpus ? g->nr_vcpus : 1), sizeof(*nt));
-	for (int i = 0; i < g->nr_vcpus; i++)
-		if (g->vc[i].tid > 0 && !(nt[i] = take(gs, g->vc[i].tid)))
-			need++;
-	if (gs) {
-		for (int j = 0; j < gs->nr; j++)
-			thread_free(p, gs->t[j]);
-		free(gs->t);
-	} else {
-		gs = xcalloc(1, sizeof(*gs));
-		g->sampler = gs;
-	}
-	gs->t = nt;
-	gs->nr = g->nr_vcpus;
-	if (need && fd_reserve(p->nr_fds, need * 2) < 0) {
-		char e[300];
-
-		pfs_error(p, EMFILE, "guest %s: %d vCPU threads need %d more "
-			  "descriptors: %s", g->name ? g->name : "?", need,
-			  need * 2, perf_errstr(EMFILE, e, sizeof(e)));
-		ret = -EMFILE;
-	}
-	for (int i = 0; i < g->nr_vcpus && !ret; i++) {
-		if (g->vc[i].tid <= 0 || nt[i])
-			continue;
-		r = thread_open(p, g, i, &nt[i]);
-		if (r < 0 && r != -ESRCH)
-			ret = r;
-	}
-	for (int i = 0; i < g->nr_vcpus; i++)
-		g->vc[i].sampler = nt[i];
-	return ret;
+	return threads_attach(g, &thread_ops, p, &p->nr_fds);
 }
 
 static void pfs_detach(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct pfs_priv *p = s->priv;
-	struct pfs_guest *gs = g->sampler;
-
-	if (!gs)
-		return;
-	for (int j = 0; j < gs->nr; j++)
-		thread_free(p, gs->t[j]);
-	free(gs->t);
-	free(gs);
-	g->sampler = NULL;
-	for (int i = 0; i < g->nr_vcpus; i++)
-		g->vc[i].sampler = NULL;
+	threads_detach(g, &thread_ops, s->priv);
 }
 
 /* Share of the thread's NUMA faults on other nodes than `node`, or -1. */
@@ -283,9 +243,9 @@ static double fault_share(struct pfs_priv *p, struct vn_guest *g,
 
 		if (g->pid > 0)
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/sched",
-				 (int)g->pid, (int)t->tid);
+				 (int)g->pid, (int)t->th.tid);
 		else
-			snprintf(path, sizeof(path), "/proc/%d/sched", (int)t->tid);
+			snprintf(path, sizeof(path), "/proc/%d/sched", (int)t->th.tid);
 		fd = open_retry(path, O_RDONLY);
 		if (fd < 0)
 			return -1;
@@ -314,7 +274,7 @@ static bool thread_read(struct pfs_priv *p, struct vn_guest *g,
 	if (r < 0) {
 		/* the counts of an exited thread are gone with it */
 		c->valid = false;
-		c->node = t->node;
+		c->node = t->th.node;
 		thread_close(p, t);
 		return false;
 	}
@@ -344,14 +304,13 @@ static bool thread_read(struct pfs_priv *p, struct vn_guest *g,
 	c->valid = true;
 	t->ticks = ticks;
 	t->at = now;
-	t->node = node;
+	t->th.node = node;
 	return true;
 }
 
 static int pfs_read(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pfs_priv *p = s->priv;
-	struct pfs_guest *gs = g->sampler;
 	int live = 0, dead = 0;
 	double now = now_monotonic();
 
@@ -361,12 +320,12 @@ static int pfs_read(struct vn_sampler *s, struct vn_guest *g)
 	}
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		struct vn_counts *c = &g->vc[i].delta;
-		struct pfs_thread *t = gs && i < gs->nr ? gs->t[i] : NULL;
+		struct pfs_thread *t = (struct pfs_thread *)threads_get(g, i);
 
-		if (!t || t->gone || t->tid != g->vc[i].tid) {
+		if (!t || t->th.gone || t->th.tid != g->vc[i].tid) {
 			c->valid = false;
 			c->source = VNUMAD_SRC_ESTIMATE;
-			c->node = t ? t->node : -1;
+			c->node = t ? t->th.node : -1;
 			dead++;
 			continue;
 		}

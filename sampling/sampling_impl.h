@@ -170,6 +170,48 @@ int cpu_to_node(int cpu);
  * RLIMIT_NOFILE, then the hard one when allowed. 0 if there is room.
  */
 int fd_reserve(int held, int more);
+
+/*
+ * The vCPU threads a source watches for one guest (g->sampler), indexed
+ * like g->vc when attach last ran; g->vc[i].sampler points at entry i.
+ * Each source's per-thread state begins with a struct vcpu_thread, which
+ * lets threads_attach keep, open and close the states for it.
+ */
+struct vcpu_thread {
+	pid_t tid;
+	bool gone;		/* exited: its descriptors are closed */
+	int node;		/* node it last ran on, -1 unknown */
+};
+
+struct thread_table {
+	int nr;
+	struct vcpu_thread **t;
+};
+
+struct thread_ops {
+	/* the state of vCPU i's thread: 0, or a negative errno (-ESRCH: gone) */
+	int (*open)(void *priv, struct vn_guest *g, int i, struct vcpu_thread **out);
+	/* closes and frees a state (NULL: nothing) */
+	void (*free)(void *priv, struct vcpu_thread *t);
+	/* says, in the source's error, why `need` threads found no descriptors */
+	void (*no_room)(void *priv, struct vn_guest *g, int need);
+	int fds_per_thread;
+};
+
+/*
+ * (Re)builds the guest's table: keeps the state of every thread still
+ * there (its counts continue), frees the rest, and opens the new ones
+ * after making room for their descriptors (*held: those the source holds).
+ * 0, -EMFILE when there is no room, or the first open error (the rest
+ * would fail alike: it stops there); threads that vanished are not errors.
+ */
+int threads_attach(struct vn_guest *g, const struct thread_ops *ops, void *priv,
+		   const int *held);
+/* Frees the guest's table and every state in it. */
+void threads_detach(struct vn_guest *g, const struct thread_ops *ops, void *priv);
+/* vCPU i's state as attach last left it, or NULL. */
+struct vcpu_thread *threads_get(const struct vn_guest *g, int i);
+
 /* Raises RLIMIT_NOFILE after an EMFILE; 0 when it went up. */
 int fd_raise_after_emfile(void);
 /* Explains a perf_event_open failure with what to change. */
