@@ -383,6 +383,11 @@ static int window_pages(const struct mv_settings *set, struct mv_job *j,
 	return pages < 1 ? 1 : (int)pages;
 }
 
+/*
+ * Pages still to move: small pages rounded up, huge pages (hugetlbfs) to the
+ * nearest, so that a partial move ends within half of one of the amount
+ * asked, as it does with transparent huge pages (see mover_select).
+ */
 static int remaining_pages(const struct mv_job *j, uint64_t done, size_t page)
 {
 	uint64_t left;
@@ -390,7 +395,8 @@ static int remaining_pages(const struct mv_job *j, uint64_t done, size_t page)
 	if (!j->bytes)
 		return MAX_WINDOW;
 	left = j->bytes > done ? j->bytes - done : 0;
-	return (int)MIN((uint64_t)MAX_WINDOW, (left + page - 1) / page);
+	left = page > 4096 ? (left + page / 2) / page : (left + page - 1) / page;
+	return (int)MIN((uint64_t)MAX_WINDOW, left);
 }
 
 /*
@@ -526,12 +532,21 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 		return;
 	}
 	left = remaining_pages(j, done, reg->page);
-	k = mover_select(reg, w->addr, w->q1, n, j->from, left, j->bytes != 0,
-			 w->idx, &last, &stop);
+	if (j->bytes && !left) {
+		k = 0;		/* less than half a huge page to go */
+		last = -1;
+		stop = true;
+	} else {
+		k = mover_select(reg, w->addr, w->q1, n, j->from, left, j->bytes != 0,
+				 w->idx, &last, &stop);
+	}
 	if (stop) {
+		char sz[32];
+
 		rd->end = true;
 		snprintf(j->note, sizeof(j->note),
-			 "stopped within half a 2 MiB huge page of the amount asked");
+			 "stopped within half a huge page (%s) of the amount asked",
+			 fmt_size(sz, sizeof(sz), reg->thp ? THP_SIZE : reg->page));
 	}
 	w->cursor += (uintptr_t)(last + 1) * reg->page;
 	if (!k)

@@ -73,8 +73,13 @@ int main(int argc, char **argv)
 		}
 		ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	} else {
-		ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			   -1, 0);
+		/* with -thp, 2 MiB aligned as QEMU aligns RAM for huge pages */
+		size_t pad = thp ? 2UL << 20 : 0;
+
+		ram = mmap(NULL, len + pad, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ram != MAP_FAILED && pad)
+			ram = (char *)(((unsigned long)ram + pad - 1) & ~(pad - 1));
 	}
 	if (ram == MAP_FAILED) {
 		perror("fakeguest: mmap");

@@ -467,6 +467,22 @@ static void thp_and_memfd_regions(void **state)
 	assert_int_equal(m.done, 64 * MiB);
 	mover_get_stats(e->mv, &st);
 	assert_true(st.min_batch <= 16);
+	/*
+	 * A partial move takes huge pages whole (2 MiB aligned RAM here, so
+	 * none is cut): 4 KiB over 5 MiB rounds up to 6 MiB, 4 KiB under
+	 * down to 4 MiB, which ends DONE with a note, not short and failed.
+	 */
+	m = mig(0, 0, 5 * MiB + 4096);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 6 * MiB);
+	m = mig(0, 0, 5 * MiB - 4096);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(m.done, 4 * MiB);
+	assert_int_equal(m.failed, 0);
 	/* shared memfd RAM, as memory-backend-memfd gives */
 	fg_start(&other, memfd);
 	m = mig(0, 0, 0);
