@@ -113,6 +113,18 @@ static void bench_line(const char *policy, const char *figure, const char *fmt,
 	       goal ? "min" : "-", desc);
 }
 
+/* A policy's margin over a baseline as a BENCH line. */
+static void margin_line(const char *policy, const char *base, double margin, int ns)
+{
+	char figure[64], desc[256];
+
+	snprintf(figure, sizeof(figure), "margin-over-%s", base);
+	snprintf(desc, sizeof(desc), "%s throughput over %s's on the same scenario "
+		 "in the same run, geometric mean over %d scenarios, minus 1",
+		 policy, base, ns);
+	bench_line(policy, figure, "%.2f", margin, "%", goal_margin(policy), desc);
+}
+
 /*
  * The last block: per policy over all scenarios. ips holds [ns][np]
  * throughputs, oracle [ns].
@@ -165,20 +177,10 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 			 "worst scenario of %d, %s", pol[p], ns, name);
 		bench_line(pol[p], "vs-oracle-worst", "%.4f", worst, "fraction",
 			   NULL, desc);
-		if (none >= 0 && p != none) {
-			snprintf(desc, sizeof(desc), "%s throughput over none's on the same "
-				 "scenario in the same run, geometric mean over %d "
-				 "scenarios, minus 1", pol[p], ns);
-			bench_line(pol[p], "margin-over-none", "%.2f", mnone, "%",
-				   goal_margin(pol[p]), desc);
-		}
-		if (numad >= 0 && p != numad) {
-			snprintf(desc, sizeof(desc), "%s throughput over numad's on the same "
-				 "scenario in the same run, geometric mean over %d "
-				 "scenarios, minus 1", pol[p], ns);
-			bench_line(pol[p], "margin-over-numad", "%.2f", mnumad, "%",
-				   goal_margin(pol[p]), desc);
-		}
+		if (none >= 0 && p != none)
+			margin_line(pol[p], "none", mnone, ns);
+		if (numad >= 0 && p != numad)
+			margin_line(pol[p], "numad", mnumad, ns);
 		snprintf(desc, sizeof(desc), "memory %s migrated over the %d scenarios, "
 			 "%llu vCPU and memory moves", pol[p], ns,
 			 (unsigned long long)moves[p]);
