@@ -98,13 +98,6 @@ static void host_moved(struct vn_core *c)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id)
 {
 	for (const struct vn_trial *t = c->trials; t; t = t->next)
@@ -392,8 +385,7 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 	if (n) {
 		double mean = 0, var = 0;
 
-		qsort(r, n, sizeof(*r), cmp_double);
-		drift = n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+		drift = median(r, n);
 		for (int i = 0; i < n; i++)
 			mean += r[i] / n;
 		for (int i = 0; i < n; i++)

@@ -59,6 +59,10 @@ double rng_uniform(struct vn_rng *r);	/* [0, 1) */
 double rng_normal(struct vn_rng *r);	/* mean 0, sd 1 */
 
 double now_monotonic(void);	/* seconds */
+/* qsort's comparison of doubles, ascending. */
+int cmp_double(const void *a, const void *b);
+/* The median of v[0..n-1], n >= 1; sorts v in place. */
+double median(double *v, int n);
 bool glob_match(const char *pattern, const char *name);
 
 #endif

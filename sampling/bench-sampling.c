@@ -90,19 +90,6 @@ static void run_all(int n)
 	pthread_mutex_unlock(&mu);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Sets every vCPU's affinity, as the backend reports it, to its node or to all. */
 static void confine(struct vn_guest *g, int nguests, bool one_node)
 {

@@ -689,13 +689,6 @@ static void free_template(struct sim_guest *t)
 	free(t->vnode_node);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static int cmp_guest_name(const void *a, const void *b)
 {
 	const struct sim_guest *x = *(struct sim_guest *const *)a;

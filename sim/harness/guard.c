@@ -158,22 +158,6 @@ static void windows(const struct vn_core *c, uint64_t t, uint64_t n, uint64_t fr
 		*j0 = from;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The median of v (sorted in place); 1, no drift, when empty. */
-static double median(double *v, int n)
-{
-	if (!n)
-		return 1.0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /*
  * The guard's own figures at its verdict, read as judge() and host_drift()
  * read them: the guest's raw ratio, the drift and how many guests made it.
@@ -211,7 +195,7 @@ static void guard_figures(const struct vn_core *c, const struct vn_trial *t,
 			continue;
 		v[n++] = after / before;
 	}
-	x->drift = median(v, n);
+	x->drift = n ? median(v, n) : 1.0;	/* no drift without others */
 	x->drift_n = n;
 	free(v);
 }
@@ -321,7 +305,7 @@ static double true_gain(const struct gd_run *r, int g, uint64_t b0, uint64_t b1,
 		v[n++] = oa / ob;
 	}
 	*raw = after / before;
-	*drift = median(v, n);
+	*drift = n ? median(v, n) : 1.0;
 	*dn = n;
 	free(v);
 	return *raw / *drift - 1.0;

@@ -200,13 +200,6 @@ static int cmd_guard(char **scenarios, int n, const char *policy,
 	return ret;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * speed: simulated seconds per wall second of a run through the core. The
  * runs are deterministic, so repeats differ only in what the machine did
@@ -236,9 +229,7 @@ static int cmd_speed(const char *scenario, const char *policy, struct hs_opts *o
 		if (i + 1 < repeat)
 			hs_result_free(&r);
 	}
-	qsort(rate, repeat, sizeof(*rate), cmp_double);
-	med = repeat % 2 ? rate[repeat / 2] :
-	      (rate[repeat / 2 - 1] + rate[repeat / 2]) / 2;
+	med = median(rate, repeat);	/* sorted: rate[0] and [repeat - 1] are min, max */
 	wall = r.duration / med;
 	if (repeat > 1)
 		snprintf(runs, sizeof(runs), ", median of %d runs (min %.0f, max %.0f)",

@@ -49,13 +49,6 @@ static long status_kib(const char *key)
 	return v;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Eight groups, one per node; the odd ones run away from their memory. */
 static int write_scenario(const char *path, int guests, int vcpus)
 {
@@ -89,7 +82,7 @@ int main(int argc, char **argv)
 	long mark = ticks / 10, rss_mark = 0, rss_end;
 	char path[] = "/tmp/bench-core-XXXXXX";
 	struct event_base *base;
-	double *cpu, t0, wall;
+	double *cpu, t0, wall, tick_cpu;
 	int fd;
 
 	if (guests < 8 || vcpus < 1 || ticks < 20) {
@@ -129,7 +122,7 @@ int main(int argc, char **argv)
 	wall = now_monotonic() - t0;
 	rss_end = status_kib("VmRSS:");
 	/* the first ticks build the tables; judge the steady state */
-	qsort(cpu + 10, ticks - 10, sizeof(*cpu), cmp_double);
+	tick_cpu = median(cpu + 10, (int)(ticks - 10));
 	printf("# %d guests x %d vCPUs on 8 simulated nodes, %ld ticks of 1s in %.1f s "
 	       "wall; %llu vCPU moves, %llu memory moves, %llu kept, %llu reverted\n",
 	       guests, vcpus, ticks, wall,
@@ -138,7 +131,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)c.stats.kept, (unsigned long long)c.stats.reverted);
 	printf("BENCH name=core.tick_cpu_ms value=%.4f unit=ms goal=1 dir=max "
 	       "desc=median CPU per tick of model+guard+policy+arbiter, %d guests / %d vCPUs\n",
-	       cpu[10 + (ticks - 10) / 2] * 1e3, guests, guests * vcpus);
+	       tick_cpu * 1e3, guests, guests * vcpus);
 	printf("BENCH name=core.peak_rss_mib value=%.1f unit=MiB goal=32 dir=max "
 	       "desc=peak resident memory with %d guests / %d vCPUs, simulated host included\n",
 	       status_kib("VmHWM:") / 1024.0, guests, guests * vcpus);

@@ -574,6 +574,17 @@ static void list_split(void **state)
 	assert_int_equal(split_list(s5, items, 2), -1);
 }
 
+static void medians(void **state)
+{
+	double one[] = { 7 }, odd[] = { 3, -1, 2 }, even[] = { 4, 1, 3, 2 };
+
+	(void)state;
+	assert_true(median(one, 1) == 7);
+	assert_true(median(odd, 3) == 2);
+	assert_true(odd[0] == -1 && odd[2] == 3);	/* sorted in place */
+	assert_true(median(even, 4) == 2.5);
+}
+
 static void glob_patterns(void **state)
 {
 	(void)state;
@@ -614,6 +625,7 @@ int main(void)
 		cmocka_unit_test(format_round_trips),
 		cmocka_unit_test(list_split),
 		cmocka_unit_test(glob_patterns),
+		cmocka_unit_test(medians),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
