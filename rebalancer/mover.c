@@ -425,7 +425,11 @@ int mover_select(const struct mover_region *reg, void *const *addr,
 	int k = 0, used = 0;
 
 	*last = n - 1;
-	*stop = false;
+	*stop = partial && left <= 0;	/* less than half a huge page to go */
+	if (*stop) {
+		*last = -1;
+		return 0;
+	}
 	for (int i = 0; i < n;) {
 		int c;
 
@@ -532,14 +536,8 @@ static void job_window(struct vn_mover *mv, const struct mv_settings *set,
 		return;
 	}
 	left = remaining_pages(j, done, reg->page);
-	if (j->bytes && !left) {
-		k = 0;		/* less than half a huge page to go */
-		last = -1;
-		stop = true;
-	} else {
-		k = mover_select(reg, w->addr, w->q1, n, j->from, left, j->bytes != 0,
-				 w->idx, &last, &stop);
-	}
+	k = mover_select(reg, w->addr, w->q1, n, j->from, left, j->bytes != 0,
+			 w->idx, &last, &stop);
 	if (stop) {
 		char sz[32];
 

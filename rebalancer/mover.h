@@ -120,7 +120,9 @@ void mover_account(const int *status, int n, int from, int to, size_t page,
  * nearer `left` than leaving it. Fills idx with the chosen indices and
  * returns their number; *last is the last index looked at (the next window
  * starts after it); *stop is set when the next thing to take is a huge page
- * that would overshoot by more than half, with nothing taken before it.
+ * that would overshoot by more than half, with nothing taken before it, or
+ * when a partial move has nothing left (left <= 0: under half a hugetlbfs
+ * page to go).
  */
 int mover_select(const struct mover_region *reg, void *const *addr,
 		 const int *where, int n, int from, int left, bool partial,

@@ -334,6 +334,12 @@ static void selection_of_huge_pages(void **state)
 	assert_int_equal(last, -1);
 	assert_true(stop);
 
+	/* nothing left to take (under half a hugetlbfs page): stop at once */
+	k = mover_select(&small, addr, where, N, FROM, 0, true, idx, &last, &stop);
+	assert_int_equal(k, 0);
+	assert_int_equal(last, -1);
+	assert_true(stop);
+
 	/* small pages are taken one by one, to the page */
 	k = mover_select(&thp, addr, where, N, FROM, 100, true, idx, &last, &stop);
 	assert_int_equal(k, 100);
