@@ -41,6 +41,9 @@ SANFLAGS :=
 endif
 
 PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0
+# A missing package fails the build with its name (see pkg-ok below), not
+# with a compiler error about a header far from the cause.
+PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # libpfm4 and iniparser ship no .pc file on Debian 12.
@@ -51,19 +54,45 @@ INI_LIBS    := $(or $(shell pkg-config --libs iniparser 2>/dev/null),-liniparser
 CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS   := $(or $(shell pkg-config --libs cmocka 2>/dev/null),-lcmocka)
 
+# The layers and what each may include; headers only look down:
+#
+#   base      rebalancer/base
+#   core      + rebalancer/core, policies (the plugin ABI and built-ins)
+#   backend   + rebalancer/backend, sampling, sim (the simulated host)
+#   top       + rebalancer/daemon, sim/harness: vnumad, vnumad-sim, tests
+#
+# policies/*.c see policies/ alone. The include path of an object follows
+# its directory (inc_for), so a header from a layer above does not compile.
+INC_POLICY  := -Ipolicies
+INC_BASE    := -Irebalancer/base
+INC_CORE    := $(INC_BASE) -Irebalancer/core $(INC_POLICY)
+INC_BACKEND := $(INC_CORE) -Irebalancer/backend -Isampling -Isim -I$(B)/sim
+INC_TOP     := $(INC_BACKEND) -Irebalancer/daemon -Isim/harness
+inc_for = $(strip \
+	$(if $(filter rebalancer/base/%,$(1)),$(INC_BASE), \
+	$(if $(filter rebalancer/core/%,$(1)),$(INC_CORE), \
+	$(if $(filter policies/%,$(1)),$(INC_POLICY), \
+	$(if $(filter rebalancer/backend/% sampling/% sim/%.c,$(1)),$(INC_BACKEND), \
+	$(INC_TOP))))))
+
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DVNUMAD_VERSION='"$(VERSION)"' \
               -DVNUMAD_SYSCONFDIR='"$(SYSCONFDIR)"' \
               -DVNUMAD_POLICYDIR='"$(LIBDIR)/vnumad/policies"' \
-              -Irebalancer -Ipolicies -Isampling -Isim \
               $(WARN) $(PKG_CFLAGS) $(PFM_CFLAGS) $(INI_CFLAGS) \
               $(SANFLAGS) -MMD -MP $(CFLAGS)
+# programs and tests see every layer
+TOP_CFLAGS  = $(ALL_CFLAGS) $(INC_TOP)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) $(PFM_LIBS) $(INI_LIBS) -lpthread -lm -ldl
 
-CORE_LIB  := $(B)/libvnumad-core.a
+# One static library per layer; programs link the layers they use, top first.
+BASE_LIB    := $(B)/libvnumad-base.a
+CORE_LIB    := $(B)/libvnumad-core.a
+BACKEND_LIB := $(B)/libvnumad-backend.a
+DAEMON_LIB  := $(B)/libvnumad-daemon.a
+LINK_LIBS   := $(BACKEND_LIB) $(CORE_LIB) $(BASE_LIB)
 
 # Filled by the module fragments.
-CORE_SRCS :=
 BINS      :=
 CLEAN     :=
 CHECK_DEPS :=
@@ -72,7 +101,10 @@ BENCH_DEPS :=
 .PHONY: all check demo bench install uninstall clean deps
 all:
 
-include rebalancer/module.mk
+include rebalancer/base/module.mk
+include rebalancer/core/module.mk
+include rebalancer/backend/module.mk
+include rebalancer/daemon/module.mk
 include policies/module.mk
 include sampling/module.mk
 include sim/module.mk
@@ -81,17 +113,32 @@ include tests/fakeguest.mk
 include tests/numavm.mk
 include etc/module.mk
 
-CORE_OBJS := $(CORE_SRCS:%.c=$(B)/%.o)
+# Every library source, by layer; the fuzz build compiles the same list.
+LIB_SRCS := $(BASE_SRCS) $(CORE_SRCS) $(POLICY_SRCS) $(BACKEND_SRCS) \
+	    $(SAMPLING_SRCS) $(SIM_SRCS) $(DAEMON_SRCS)
+objs = $(patsubst %.c,$(B)/%.o,$(1))
 
 all: $(BINS)
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | pkg-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(call inc_for,$<) -c -o $@ $<
 
-$(CORE_LIB): $(CORE_OBJS)
+$(BASE_LIB): $(call objs,$(BASE_SRCS))
+$(CORE_LIB): $(call objs,$(CORE_SRCS) $(POLICY_SRCS))
+$(BACKEND_LIB): $(call objs,$(BACKEND_SRCS) $(SAMPLING_SRCS) $(SIM_SRCS))
+$(DAEMON_LIB): $(call objs,$(DAEMON_SRCS))
+$(BASE_LIB) $(CORE_LIB) $(BACKEND_LIB) $(DAEMON_LIB):
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+.PHONY: pkg-ok
+pkg-ok:
+	@if [ -n "$(PKG_MISSING)" ]; then \
+		echo "vnumad: pkg-config finds no $(PKG_MISSING);" \
+		     "'make deps' (etc/deps.sh --ensure) installs the Debian packages" >&2; \
+		exit 1; \
+	fi
 
 deps:
 	@etc/deps.sh --ensure
@@ -99,4 +146,5 @@ deps:
 clean:
 	rm -rf build bench.json $(CLEAN)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# this tree's dependency files only: a sanitizer tree's are not ours
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

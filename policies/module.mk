@@ -1,7 +1,17 @@
-# policies/: the built-in policies, linked into the core, and the SDK for
+# policies/: the built-in policies, linked into the core library (they see
+# policy.h and policies.h only, so each could be built as a plugin), and the SDK for
 # plugins built out of tree: the header (installed by etc/module.mk), the
 # pkg-config file vnumad-policy.pc and the manual page vnumad-policy(7).
-CORE_SRCS += $(wildcard policies/*.c)
+POLICY_SRCS := \
+	policies/brm.c \
+	policies/chaos.c \
+	policies/common.c \
+	policies/locality.c \
+	policies/none.c \
+	policies/numad.c \
+	policies/registry.c \
+	policies/spread.c \
+	policies/static.c
 
 POLICY_PC := $(B)/policies/vnumad-policy.pc
 POLICY_ABI := $(shell sed -n 's/^\#define VNUMAD_POLICY_ABI_MAJOR[[:space:]]*//p' policies/policy.h)

@@ -1,11 +1,17 @@
-# sampling/: counter sources. The samplers go into the core library; the
-# benchmark has a main() of its own and is built apart.
-SAMPLING_PROGS := sampling/bench-sampling.c
-CORE_SRCS += $(filter-out $(SAMPLING_PROGS),$(wildcard sampling/*.c))
+# sampling/: counter sources, in the backend library (they sit beside the
+# backends: base and core below them). The benchmark has a main() of its own
+# and is built apart.
+SAMPLING_SRCS := \
+	sampling/common.c \
+	sampling/numa_maps.c \
+	sampling/pmu.c \
+	sampling/pmu_events.c \
+	sampling/procfs.c \
+	sampling/select.c
 
 SAMPLING_BENCH := $(B)/sampling/bench-sampling
 
-$(SAMPLING_BENCH): $(B)/sampling/bench-sampling.o $(CORE_LIB)
+$(SAMPLING_BENCH): $(B)/sampling/bench-sampling.o $(LINK_LIBS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # make bench runs it through tests/bench/list; tests/t_sampling_bench.sh

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "registry.h"
 #include "sim_impl.h"
 #include "vnumad.h"
 

@@ -1,11 +1,17 @@
 # tests/: cmocka unit tests (one binary per tests/unit/test_*.c, linked
-# against the core library), golden files, and the driver tests/run.sh.
+# against the base, core and backend libraries, and the daemon's only where
+# UNIT_DAEMON names the test), golden files, and the driver tests/run.sh.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+UNIT_DAEMON := test_proc
 
-$(B)/tests/%: tests/unit/%.c $(CORE_LIB)
+$(UNIT_DAEMON:%=$(B)/tests/%): UNIT_LIBS = $(DAEMON_LIB)
+$(UNIT_DAEMON:%=$(B)/tests/%): $(DAEMON_LIB)
+
+$(B)/tests/%: tests/unit/%.c $(LINK_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(TOP_CFLAGS) $(CMOCKA_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< \
+		$(UNIT_LIBS) $(LINK_LIBS) $(LIBS) $(CMOCKA_LIBS)
 
 CHECK_DEPS += $(UNIT_BINS)
 
@@ -25,7 +31,7 @@ bench: deps
 
 # bench-core: the core's CPU per tick and memory on a large simulated host.
 BENCH_CORE := $(B)/tests/bench-core
-$(BENCH_CORE): tests/bench/bench_core.c $(CORE_LIB)
+$(BENCH_CORE): tests/bench/bench_core.c $(LINK_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_CORE)

@@ -1,6 +1,6 @@
 # tests/numavm.mk: the helpers of the multi-node VM test (tests/t_numavm.sh)
 # and the fuzz targets. Included by the Makefile after the other fragments,
-# so that CORE_SRCS is complete.
+# so that LIB_SRCS is complete.
 #
 #   make check        also builds the VM helpers and the fuzz replayers
 #   make fuzz         each fuzz target for FUZZ_TIME seconds (default 60)
@@ -31,12 +31,12 @@ FUZZ_SRCS_OF = tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h
 # built like everything else (so with SANITIZE's sanitizers), run over every
 # corpus and crash input by tests/t_fuzz_regress.sh under make check.
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/replay_%)
-FUZZ_LINK_CFLAGS = $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz
+FUZZ_LINK_CFLAGS = $(filter-out -MMD -MP,$(TOP_CFLAGS)) -Itests/fuzz
 
-$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c tests/fuzz/fuzz.h $(CORE_LIB)
+$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c tests/fuzz/fuzz.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_LINK_CFLAGS) $(ALL_LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c \
-		tests/fuzz/standalone.c $(CORE_LIB) $(LIBS)
+		tests/fuzz/standalone.c $(LINK_LIBS) $(LIBS)
 
 CHECK_DEPS += $(FUZZ_REPLAY)
 
@@ -46,14 +46,14 @@ FUZZ_TIME ?= 60
 FUZZ_B    := build/fuzz
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=% -MMD -MP -Werror,$(ALL_CFLAGS)) \
-	      -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -I$(B)/sim
-FUZZ_OBJS := $(CORE_SRCS:%.c=$(FUZZ_B)/%.o)
-FUZZ_LIB  := $(FUZZ_B)/libvnumad-core.a
+	      -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_OBJS := $(filter-out $(DAEMON_SRCS:%.c=$(FUZZ_B)/%.o),$(LIB_SRCS:%.c=$(FUZZ_B)/%.o))
+FUZZ_LIB  := $(FUZZ_B)/libvnumad.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
 $(FUZZ_B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call inc_for,$<) -MMD -MP -c -o $@ $<
 
 $(FUZZ_B)/sim/sim_backend.o: $(SIM_DEMO_H)
 
@@ -62,7 +62,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	$(AR) rcs $@ $^
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_TOP) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)

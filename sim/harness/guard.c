@@ -38,6 +38,7 @@
 #include "core.h"
 #include "harness.h"
 #include "log.h"
+#include "registry.h"
 #include "util.h"
 
 enum gd_verdict {
@@ -490,7 +491,7 @@ static int guard_run(const char *scenario, const char *name, const char *policy,
 	/* as in run.c: the arbiter sorts c->dec even when nothing came */
 	c.dec = xcalloc(1, sizeof(*c.dec));
 	c.cap_dec = 1;
-	if (core_open(&c, NULL, VN_OUT_NONE, stdout) < 0) {
+	if (registry_pick(&c) < 0 || core_open(&c, NULL, VN_OUT_NONE, stdout) < 0) {
 		fprintf(stderr, "vnumad-sim: %s: policy %s: the core did not start "
 			"(-vvv shows its log)\n", scenario, policy);
 		goto out;

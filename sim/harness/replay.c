@@ -12,6 +12,7 @@
 
 #include "core.h"
 #include "harness.h"
+#include "registry.h"
 #include "trace.h"
 #include "util.h"
 

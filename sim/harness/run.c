@@ -17,6 +17,7 @@
 #include "core.h"
 #include "harness.h"
 #include "log.h"
+#include "registry.h"
 #include "trace.h"
 #include "util.h"
 
@@ -254,7 +255,8 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	c.dec = xcalloc(1, sizeof(*c.dec));
 	c.cap_dec = 1;
 	c.verbose = o->verbose > 0;
-	if (core_open(&c, NULL, o->json ? VN_OUT_JSON : o->verbose ? VN_OUT_TEXT :
+	if (registry_pick(&c) < 0 ||
+	    core_open(&c, NULL, o->json ? VN_OUT_JSON : o->verbose ? VN_OUT_TEXT :
 		      VN_OUT_NONE, stdout) < 0) {
 		core_close(&c);
 		config_free(&c.cfg);

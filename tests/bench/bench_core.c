@@ -30,6 +30,7 @@
 #include "config.h"
 #include "core.h"
 #include "log.h"
+#include "registry.h"
 #include "util.h"
 
 static long status_kib(const char *key)
@@ -103,7 +104,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	base = event_base_new();
-	if (core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
+	if (registry_pick(&c) < 0 || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
 		unlink(path);
 		return 1;
 	}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The configuration file (rebalancer/config.c on top of rebalancer/ini.c)
+ * The configuration file (rebalancer/core/config.c on top of rebalancer/base/ini.c)
  * and the policy descriptor check (plugin_check). Each test writes a small
  * file into a private temporary directory, loads it and asserts the values
  * read or the exact messages: every message must name file, line, section

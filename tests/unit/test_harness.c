@@ -22,6 +22,7 @@
 #include "harness.h"
 #include "log.h"
 #include "policies.h"
+#include "registry.h"
 #include "util.h"
 #include "vnumad.h"
 

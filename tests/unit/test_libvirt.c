@@ -44,6 +44,7 @@
 #include "config.h"
 #include "hostinfo.h"
 #include "log.h"
+#include "registry.h"
 #include "util.h"
 #include "virevent.h"
 #include "vnumad.h"

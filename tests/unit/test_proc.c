@@ -36,6 +36,7 @@
 #include "log.h"
 #include "numab.h"
 #include "privs.h"
+#include "registry.h"
 #include "util.h"
 #include "vnumad.h"
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "registry.h"
 #include "sim.h"
 #include "util.h"
 #include "vnumad.h"

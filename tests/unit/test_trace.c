@@ -19,6 +19,7 @@
 #include "config.h"
 #include "core.h"
 #include "log.h"
+#include "registry.h"
 #include "trace.h"
 #include "util.h"
 
@@ -42,6 +43,7 @@ static void open_core(struct vn_core *c, FILE *out, bool dry_run)
 	/* the arbiter qsorts an empty c->dec: give it a slot (UBSan) */
 	c->dec = xcalloc(1, sizeof(*c->dec));
 	c->cap_dec = 1;
+	assert_int_equal(registry_pick(c), 0);
 	assert_int_equal(core_open(c, NULL, out ? VN_OUT_TEXT : VN_OUT_NONE, out), 0);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Value parsers and formatters of rebalancer/util.c: every accepted form
+ * Value parsers and formatters of rebalancer/base/util.c: every accepted form
  * (units, case, blanks, fractions), every error path, and round trips
  * through the formatters. The tables give the input and the exact result,
  * so that a change of meaning fails here rather than in someone's config.

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "registry.h"
 #include "trace.h"
 #include "util.h"
 #include "vnumad.h"

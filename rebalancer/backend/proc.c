@@ -25,6 +25,7 @@
 #include "hostinfo.h"
 #include "log.h"
 #include "mover.h"
+#include "registry.h"
 #include "util.h"
 #include "vnumad.h"
 

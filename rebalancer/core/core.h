@@ -179,6 +179,10 @@ struct vn_core {
 };
 
 /* core.c */
+/*
+ * Opens c->backend.ops and c->sampler.ops, which the caller has set
+ * (registry_pick()), and the policy; returns 0 or a negative errno.
+ */
 int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	      FILE *out);
 void core_close(struct vn_core *c);
@@ -195,7 +199,7 @@ void stage_guard(struct vn_core *c);	/* guard.c */
 int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
 void stage_arbiter(struct vn_core *c, const struct vnumad_out *out);	/* arbiter.c */
 void stage_actuate(struct vn_core *c);	/* actuate.c */
-void stage_record(struct vn_core *c);	/* report.c */
+void stage_record(struct vn_core *c);	/* record.c */
 
 /* arbiter.c: bytes of migration the arbiter would accept now */
 double vn_migrate_budget(const struct vn_core *c);
@@ -236,7 +240,7 @@ struct vn_migration *core_migrate(struct vn_core *c, struct vn_guest *g,
 				  int from, int to, uint64_t bytes, bool revert);
 void core_reap_migrations(struct vn_core *c);
 
-/* report.c */
+/* record.c */
 void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
 		    double gain, const char *why);
 void report_event(struct vn_core *c, const char *what, const char *guest,

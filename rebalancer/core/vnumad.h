@@ -204,13 +204,4 @@ struct vn_sampler {
 	void *priv;
 };
 
-/* Registries of the implementations built in. */
-const struct vn_backend_ops *backend_lookup(const char *name);
-const struct vn_sampler_ops *sampler_for(const struct vn_backend *b,
-					 const struct vn_config *cfg);
-
-/* The simulated host (sim/): a backend and its sampler. */
-extern const struct vn_backend_ops sim_backend_ops;
-extern const struct vn_sampler_ops sim_sampler_ops;
-
 #endif

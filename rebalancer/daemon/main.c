@@ -15,9 +15,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "numab.h"
-#include "privs.h"
 #include "plugin.h"
 #include "policies.h"
+#include "privs.h"
+#include "registry.h"
 #include "trace.h"
 #include "util.h"
 
@@ -324,9 +325,10 @@ int main(int argc, char **argv)
 	/* the kernel's own balancing, while privileges allow (never for a model) */
 	if (d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run)
 		numab_setup(&d.core.cfg);
-	r = core_open(&d.core, d.base,
-		      json ? VN_OUT_JSON : foreground ? VN_OUT_TEXT : VN_OUT_NONE,
-		      stdout);
+	r = registry_pick(&d.core);
+	if (r == 0)
+		r = core_open(&d.core, d.base, json ? VN_OUT_JSON :
+			      foreground ? VN_OUT_TEXT : VN_OUT_NONE, stdout);
 	if (r < 0) {
 		metrics_close(d.metrics);
 		control_close(d.control);

@@ -14,7 +14,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "metrics.h"
 #include "plugin.h"
 #include "policies.h"
 #include "util.h"
@@ -339,7 +338,7 @@ static void parse_keys(struct vn_config *c, struct vn_ini *ini,
 			unsigned port;
 			const char *why;
 
-			if (metrics_parse_address(c->metrics, host, sizeof(host), &port, &why) < 0)
+			if (parse_address(c->metrics, host, sizeof(host), &port, &why) < 0)
 				vn_ini_error(ini, e, "daemon", "metrics", "'%s': %s",
 					     c->metrics, why);
 		}

@@ -47,6 +47,7 @@
 #include "hostinfo.h"
 #include "log.h"
 #include "mover.h"
+#include "registry.h"
 #include "util.h"
 #include "virevent.h"
 #include "vnumad.h"

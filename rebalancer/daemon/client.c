@@ -22,6 +22,7 @@
 #include "control.h"
 #include "core.h"
 #include "log.h"
+#include "registry.h"
 #include "state.h"
 #include "util.h"
 
@@ -297,7 +298,7 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 	}
 	errors_free(&e);
 	base = event_base_new();
-	if (!base || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
+	if (!base || registry_pick(&c) < 0 || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
 		core_close(&c);
 		config_free(&c.cfg);
 		if (base)

@@ -8,21 +8,10 @@
 #ifndef VN_METRICS_H
 #define VN_METRICS_H
 
-#include <stddef.h>
-
 struct event_base;
 struct evbuffer;
 struct vn_core;
 struct vn_metrics;
-
-/*
- * Parses "ADDR:PORT": an IPv4 address, a bracketed IPv6 address ("[::1]:9464")
- * or a host name, and a port of 1 to 65535. Fills host (NUL-terminated, at
- * most len bytes) and *port; returns 0, or -1 with a static reason in *why.
- * Resolves nothing, so the configuration check can use it.
- */
-int metrics_parse_address(const char *s, char *host, size_t len,
-			  unsigned *port, const char **why);
 
 /*
  * Resolves and binds addr, and serves GET and HEAD of /metrics (and a short

@@ -33,6 +33,15 @@ int parse_bool(const char *s, bool *out, const char **why);
 int parse_double(const char *s, double *out, const char **why);
 int parse_long(const char *s, long *out, const char **why);
 
+/*
+ * Parses "ADDR:PORT": an IPv4 address, a bracketed IPv6 address ("[::1]:9464")
+ * or a host name, and a port of 1 to 65535. Fills host (NUL-terminated, at
+ * most len bytes) and *port; returns 0, or -1 with a static reason in *why.
+ * Resolves nothing, so the configuration check can use it.
+ */
+int parse_address(const char *s, char *host, size_t len, unsigned *port,
+		  const char **why);
+
 /* Splits a comma-separated list in place; empty items are skipped. */
 int split_list(char *s, char **items, int max);
 

@@ -83,10 +83,6 @@ ssize_t hostinfo_cmdline(pid_t pid, char *buf, size_t len);
 bool hostinfo_qemu_name(const char *cmdline, size_t len, char *name,
 			size_t size);
 
-/* The backends built on this (backend_libvirt.c, backend_proc.c). */
-extern const struct vn_backend_ops libvirt_backend_ops;
-extern const struct vn_backend_ops proc_backend_ops;
-
 /*
  * Test hooks of the libvirt backend: the interval of the full resync with
  * virConnectListAllDomains (default 30 s), and a connection drop as the close

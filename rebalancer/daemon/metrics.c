@@ -79,72 +79,6 @@ static const enum vnumad_source all_sources[] = {
 	VNUMAD_SRC_ESTIMATE,
 };
 
-int metrics_parse_address(const char *s, char *host, size_t len,
-			  unsigned *port, const char **why)
-{
-	const char *h = s, *colon, *p;
-	size_t hlen;
-	unsigned long v = 0;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (!end) {
-			*why = "no ']' after the IPv6 address";
-			return -1;
-		}
-		if (end[1] != ':') {
-			*why = "expected ':PORT' after ']'";
-			return -1;
-		}
-		h = s + 1;
-		hlen = (size_t)(end - h);
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon) {
-			*why = "expected ADDRESS:PORT, such as 127.0.0.1:9464";
-			return -1;
-		}
-		hlen = (size_t)(colon - s);
-		if (memchr(s, ':', hlen)) {
-			*why = "an IPv6 address needs brackets, such as [::1]:9464";
-			return -1;
-		}
-	}
-	if (hlen == 0) {
-		/* listening everywhere must be asked for: 0.0.0.0 or [::] */
-		*why = "no address before the port (0.0.0.0 or [::] for all addresses)";
-		return -1;
-	}
-	if (hlen >= len) {
-		*why = "address too long";
-		return -1;
-	}
-	p = colon + 1;
-	if (!*p) {
-		*why = "no port after ':'";
-		return -1;
-	}
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9') {
-			*why = "the port is not a number";
-			return -1;
-		}
-		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > 65535)
-			break;
-	}
-	if (v < 1 || v > 65535) {
-		*why = "the port is out of range (1 to 65535)";
-		return -1;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (unsigned)v;
-	return 0;
-}
-
 /* Length of the valid UTF-8 sequence at s, or 0 if s does not start one. */
 static size_t utf8_len(const unsigned char *s)
 {
@@ -681,7 +615,7 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 	unsigned port;
 	int r;
 
-	if (metrics_parse_address(addr, host, sizeof(host), &port, &why) < 0) {
+	if (parse_address(addr, host, sizeof(host), &port, &why) < 0) {
 		log_warnx("metrics '%s': %s", addr, why);
 		return NULL;
 	}

@@ -93,7 +93,6 @@ static void size_windows(struct vn_core *c)
 int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	      FILE *out)
 {
-	const char *bname = vn_backend_names[c->cfg.backend];
 	int r;
 
 	host_init(&c->host);
@@ -106,13 +105,12 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	c->start = now_monotonic();
 	size_windows(c);
 
-	/* a harness may hand in a backend of its own (trace replay) */
-	if (!c->backend.ops)
-		c->backend.ops = backend_lookup(bname);
-	if (!c->backend.ops) {
-		log_warnx("backend %s is not available in this version of vnumad "
-			  "(built in: libvirt, proc, sim)", bname);
-		return -ENOTSUP;
+	/* the caller picks both (registry_pick, or its own: trace replay) */
+	if (!c->backend.ops || !c->sampler.ops) {
+		log_warnx("core_open: no %s given", c->backend.ops ? "counter source" :
+			  "backend");
+		c->backend.ops = NULL;
+		return -EINVAL;
 	}
 	c->backend.cfg = &c->cfg;
 	c->backend.host = &c->host;
@@ -120,14 +118,8 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	r = c->backend.ops->open(&c->backend);
 	if (r < 0) {
 		c->backend.ops = NULL;
+		c->sampler.ops = NULL;
 		return r;
-	}
-	if (!c->sampler.ops)
-		c->sampler.ops = sampler_for(&c->backend, &c->cfg);
-	if (!c->sampler.ops) {
-		log_warnx("no counter source for backend %s", bname);
-		core_close(c);
-		return -ENOTSUP;
 	}
 	c->sampler.cfg = &c->cfg;
 	c->sampler.backend = &c->backend;

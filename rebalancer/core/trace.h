@@ -2,7 +2,7 @@
 /*
  * Traces: the per-tick inventory and counter samples of any backend, written
  * by `vnumad --record FILE` and fed back through the advisory pipeline by
- * `vnumad-sim replay FILE` (rebalancer/backend_trace.c).
+ * `vnumad-sim replay FILE` (rebalancer/backend/replay.c).
  *
  * Format, version 1 (all integers little-endian, reals IEEE 754 binary64):
  *
@@ -136,9 +136,5 @@ void trace_close_read(struct vn_trace_reader *r);
 
 /* CRC-32 (IEEE), continuing from crc (0 to start). */
 uint32_t trace_crc32(uint32_t crc, const void *data, size_t len);
-
-/* rebalancer/backend_trace.c: replays a trace through the core. */
-extern const struct vn_backend_ops trace_backend_ops;
-extern const struct vn_sampler_ops trace_sampler_ops;
 
 #endif
