@@ -108,15 +108,17 @@ include rebalancer/daemon/module.mk
 include policies/module.mk
 include sampling/module.mk
 include sim/module.mk
-include tests/module.mk
-include tests/fakeguest.mk
-include tests/numavm.mk
-include etc/module.mk
 
 # Every library source, by layer; the fuzz build compiles the same list.
 LIB_SRCS := $(BASE_SRCS) $(CORE_SRCS) $(POLICY_SRCS) $(BACKEND_SRCS) \
 	    $(SAMPLING_SRCS) $(SIM_SRCS) $(DAEMON_SRCS)
 objs = $(patsubst %.c,$(B)/%.o,$(1))
+
+include tests/module.mk
+include tests/fakeguest.mk
+include tests/numavm.mk
+include etc/module.mk
+
 
 all: $(BINS)
 
