@@ -331,12 +331,12 @@ int pmu_resolve(const char *events, const struct cpu_id *id,
 		}
 		if (ev[i].attr.config != m->config[i] ||
 		    ev[i].attr.config1 != m->config1[i])
-			log_warnx("sampling: libpfm4 encodes %s as config %#llx "
-				  "config1 %#llx, the table says %#llx %#llx",
-				  q, (unsigned long long)ev[i].attr.config,
-				  (unsigned long long)ev[i].attr.config1,
-				  (unsigned long long)m->config[i],
-				  (unsigned long long)m->config1[i]);
+			log_warning("sampling: libpfm4 encodes %s as config %#llx "
+				    "config1 %#llx, the table says %#llx %#llx",
+				    q, (unsigned long long)ev[i].attr.config,
+				    (unsigned long long)ev[i].attr.config1,
+				    (unsigned long long)m->config[i],
+				    (unsigned long long)m->config1[i]);
 	}
 	return 0;
 }

@@ -786,8 +786,8 @@ static void arrive(struct sim *s, struct sim_guest *g)
 			g->vcpu[v].node = -1;
 		}
 		g->state = SIM_REFUSED;
-		log_warnx("%s: guest %s cannot start at %gs: it needs %s and the host is full",
-			  s->name, g->name, s->now, fmt_size(a, sizeof(a), g->memory));
+		log_warning("%s: guest %s cannot start at %gs: it needs %s and the host is full",
+			    s->name, g->name, s->now, fmt_size(a, sizeof(a), g->memory));
 		return;
 	}
 	for (int v = 0; v < g->nr_vcpus; v++) {

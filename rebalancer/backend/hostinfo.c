@@ -96,8 +96,8 @@ static void init_once(void)
 	}
 	hi.nr_nodes = numa_max_node() + 1;
 	if (hi.nr_nodes > VN_MAX_NODES) {
-		log_warnx("host has %d NUMA nodes; vnumad handles nodes 0 to %d only",
-			  hi.nr_nodes, VN_MAX_NODES - 1);
+		log_warning("host has %d NUMA nodes; vnumad handles nodes 0 to %d only",
+			    hi.nr_nodes, VN_MAX_NODES - 1);
 		hi.nr_nodes = VN_MAX_NODES;
 	}
 	for (int n = 0; n < hi.nr_nodes; n++)

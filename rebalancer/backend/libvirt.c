@@ -298,8 +298,8 @@ static int metadata_manage(struct lv_dom *d, virDomainPtr dom, unsigned int flag
 			r = b;
 		else if (!d->md_warned) {
 			d->md_warned = true;
-			log_warnx("guest %s: metadata %s: manage='%s': %s; ignored",
-				  d->name, VNUMAD_XMLNS, (const char *)v, why);
+			log_warning("guest %s: metadata %s: manage='%s': %s; ignored",
+				    d->name, VNUMAD_XMLNS, (const char *)v, why);
 		}
 	}
 	xmlFree(v);
@@ -404,8 +404,8 @@ static int topo_from_caps(struct lv *lv, struct lv_topo *t)
 		long id = attr_long(c, "id", i);
 
 		if (id < 0 || id >= VN_MAX_NODES) {
-			log_warnx("libvirt: cell %ld ignored: vnumad handles nodes 0 to %d",
-				  id, VN_MAX_NODES - 1);
+			log_warning("libvirt: cell %ld ignored: vnumad handles nodes 0 to %d",
+				    id, VN_MAX_NODES - 1);
 			continue;
 		}
 		t->online |= 1ULL << id;
@@ -505,8 +505,8 @@ static bool topo_compare(const struct lv_topo *lt, const struct lv_topo *kt)
 	if (lt->online != kt->online) {
 		fmt_nodemask(a, sizeof(a), lt->online);
 		fmt_nodemask(b, sizeof(b), kt->online);
-		log_warnx("libvirt and libnuma disagree about the host's NUMA nodes: "
-			  "libvirt lists %s, libnuma %s; using libnuma's", a, b);
+		log_warning("libvirt and libnuma disagree about the host's NUMA nodes: "
+			    "libvirt lists %s, libnuma %s; using libnuma's", a, b);
 		return false;
 	}
 	for (int n = 0; n < kt->nr_nodes; n++) {
@@ -515,9 +515,9 @@ static bool topo_compare(const struct lv_topo *lt, const struct lv_topo *kt)
 		fmt_cpus(lt, n, a, sizeof(a));
 		fmt_cpus(kt, n, b, sizeof(b));
 		if (strcmp(a, b) != 0) {
-			log_warnx("libvirt and libnuma disagree about node %d: libvirt "
-				  "lists CPUs %s, libnuma %s; using libnuma's", n,
-				  a[0] ? a : "none", b[0] ? b : "none");
+			log_warning("libvirt and libnuma disagree about node %d: libvirt "
+				    "lists CPUs %s, libnuma %s; using libnuma's", n,
+				    a[0] ? a : "none", b[0] ? b : "none");
 			return false;
 		}
 	}
@@ -748,8 +748,8 @@ static int discover(struct lv *lv, struct lv_dom *d)
 		d->pid = find_qemu_pid(lv, d);
 		d->starttime = d->pid ? hostinfo_starttime(d->pid) : 0;
 		if (!d->pid)
-			log_warnx("guest %s: QEMU process not found; its vCPU threads are "
-				  "unknown", d->name);
+			log_warning("guest %s: QEMU process not found; its vCPU threads are "
+				    "unknown", d->name);
 	}
 	read_pininfo(lv, d);
 	if (read_threads(d) == -ESRCH)
@@ -1035,8 +1035,8 @@ static int connect_uri(struct lv *lv)
 		VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
 		lv, NULL);
 	if (lv->cb_lifecycle < 0)
-		log_warnx("libvirt: no lifecycle events from %s (%s); guests are found "
-			  "by the resync every %.0f s", lv->uri, lv_err(), resync_interval);
+		log_warning("libvirt: no lifecycle events from %s (%s); guests are found "
+			    "by the resync every %.0f s", lv->uri, lv_err(), resync_interval);
 	lv->cb_metadata = virConnectDomainEventRegisterAny(lv->conn, NULL,
 		VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(on_metadata),
 		lv, NULL);
@@ -1061,8 +1061,8 @@ static void connection_lost(struct lv *lv, const char *why)
 	lv->lost_at = now_monotonic();
 	lv->attempts = 0;
 	lv->backoff = BACKOFF_MIN;
-	log_warnx("libvirt: connection to %s lost (%s); %s; reconnecting", lv->uri, why,
-		  "the guests stay as they are");
+	log_warning("libvirt: connection to %s lost (%s); %s; reconnecting", lv->uri, why,
+		    "the guests stay as they are");
 	schedule_reconnect(lv);
 }
 
@@ -1088,8 +1088,8 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 	r = connect_uri(lv);
 	if (r < 0) {
 		if (lv->attempts == 1 || lv->attempts % 10 == 0)
-			log_warnx("libvirt: cannot reconnect to %s (%s); retrying every %.0f s",
-				  lv->uri, lv_err(), MIN(lv->backoff * 2, BACKOFF_MAX));
+			log_warning("libvirt: cannot reconnect to %s (%s); retrying every %.0f s",
+				    lv->uri, lv_err(), MIN(lv->backoff * 2, BACKOFF_MAX));
 		lv->backoff = MIN(lv->backoff * 2, BACKOFF_MAX);
 		schedule_reconnect(lv);
 		return;

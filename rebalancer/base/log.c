@@ -102,11 +102,20 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog_errno(LOG_WARNING, fmt, ap);
+	vlog_errno(LOG_ERR, fmt, ap);
 	va_end(ap);
 }
 
 void log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_at(LOG_ERR, fmt, ap);
+	va_end(ap);
+}
+
+void log_warning(const char *fmt, ...)
 {
 	va_list ap;
 

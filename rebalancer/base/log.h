@@ -8,8 +8,10 @@
 
 /*
  * Logging in the style of OpenBSD's log.c: stderr in the foreground, syslog
- * otherwise. log_warn appends strerror(errno); the x variants do not.
- * fatal/fatalx log and exit(1).
+ * otherwise. log_warn and log_warnx report an error (LOG_ERR: something
+ * failed), log_warning something the operator should know that is not a
+ * failure (LOG_WARNING). log_warn appends strerror(errno); the x variants
+ * do not. fatal/fatalx log and exit(1).
  */
 void log_init(bool foreground, int level, const char *ident);
 void log_setlevel(int level);
@@ -19,6 +21,7 @@ const char *log_level_name(int level);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_at(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -85,8 +85,8 @@ static void size_windows(struct vn_core *c)
 		c->hist_baseline = MAX(1, (int)(c->hist_baseline * f));
 		c->hist_settle = (int)(c->hist_settle * f);
 		c->hist_judge = MAX(1, (int)(3 * c->hist_judge * f) / 3);
-		log_warnx("guard windows of %d ticks shortened to fit %d ticks of history",
-			  total, VN_HIST - 8);
+		log_warning("guard windows of %d ticks shortened to fit %d ticks of history",
+			    total, VN_HIST - 8);
 	}
 }
 
@@ -294,7 +294,7 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 	    strcmp(fresh->uri, c->cfg.uri) != 0 ||
 	    (fresh->scenario && c->cfg.scenario &&
 	     strcmp(fresh->scenario, c->cfg.scenario) != 0))
-		log_warnx("reload: backend settings change only at restart");
+		log_warning("reload: backend settings change only at restart");
 	fresh->backend = c->cfg.backend;
 	free(fresh->uri);
 	fresh->uri = xstrdup(c->cfg.uri);

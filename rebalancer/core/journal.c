@@ -266,8 +266,8 @@ static int load(struct vn_journal *j, FILE *f)
 	if (lineno == 0)
 		return 0;
 	if (skipped)
-		log_warnx("journal %s: %d unreadable record%s skipped (a torn write?)",
-			  j->path, skipped, skipped == 1 ? "" : "s");
+		log_warning("journal %s: %d unreadable record%s skipped (a torn write?)",
+			    j->path, skipped, skipped == 1 ? "" : "s");
 	return 0;
 }
 
@@ -357,8 +357,8 @@ struct vn_journal *journal_open(const char *dir)
 			char bad[4096];
 
 			snprintf(bad, sizeof(bad), "%s.unknown-version", j->path);
-			log_warnx("journal %s is of another version; kept as %s, starting afresh",
-				  j->path, bad);
+			log_warning("journal %s is of another version; kept as %s, starting afresh",
+				    j->path, bad);
 			rename(j->path, bad);
 			free_pending(j->pending);
 			j->pending = NULL;

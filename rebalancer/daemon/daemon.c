@@ -103,9 +103,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		errors_free(&e);
 		if ((fresh.metrics == NULL) != (d->core.cfg.metrics == NULL) ||
 		    (fresh.metrics && strcmp(fresh.metrics, d->core.cfg.metrics) != 0))
-			log_warnx("reload: [daemon] metrics changes only at restart");
+			log_warning("reload: [daemon] metrics changes only at restart");
 		if (strcmp(fresh.control, d->core.cfg.control) != 0)
-			log_warnx("reload: [daemon] control changes only at restart");
+			log_warning("reload: [daemon] control changes only at restart");
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
 		notify("READY=1\nSTATUS=configuration reloaded");

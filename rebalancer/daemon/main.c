@@ -309,8 +309,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!d.control)
-			log_warnx("no control socket: vnumad status, place and migrate "
-				  "will not reach this daemon");
+			log_warning("no control socket: vnumad status, place and migrate "
+				    "will not reach this daemon");
 	}
 	/* like the control socket: a bounded run is a one-off */
 	if (d.core.cfg.metrics && !d.once && !d.max_ticks) {

@@ -160,11 +160,11 @@ int numab_setup(const struct vn_config *cfg)
 	if (cur == 0 || cfg->numa_balancing == VN_NUMAB_LEAVE)
 		return 0;
 	if (cfg->numa_balancing == VN_NUMAB_WARN || cfg->dry_run) {
-		log_warnx("the kernel's automatic NUMA balancing is %s (%s = %d): it moves "
-			  "the same threads and pages as vnumad and the two will undo each "
-			  "other's work; [backend] numa_balancing = disable switches it off "
-			  "while vnumad runs%s", mode_name(cur), nb.sysctl, cur,
-			  cfg->dry_run ? " (a dry run leaves it as it is)" : "");
+		log_warning("the kernel's automatic NUMA balancing is %s (%s = %d): it moves "
+			    "the same threads and pages as vnumad and the two will undo each "
+			    "other's work; [backend] numa_balancing = disable switches it off "
+			    "while vnumad runs%s", mode_name(cur), nb.sysctl, cur,
+			    cfg->dry_run ? " (a dry run leaves it as it is)" : "");
 		return 0;
 	}
 	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0)
