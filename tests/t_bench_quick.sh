@@ -1,6 +1,8 @@
 #!/bin/bash
 # make bench QUICK=1: every benchmark runs, prints its figures in one table
-# and in bench.json, so that the report cannot rot between full runs.
+# and in bench.json, so that the report cannot rot between full runs. It
+# writes bench.json and bench.log to its own directory: a full run's at the
+# repository root stay as they were.
 . "$(dirname "$0")/lib.sh"
 
 [ -z "${SANITIZE:-}" ] || skip "figures from a sanitizer build mean nothing"
@@ -21,13 +23,13 @@ expect_output '^BENCH name=x value=[0-9]+ unit=sim-s/s goal=1 dir=min desc=.*med
 	"speed: the BENCH line says median"
 
 # --- the report ---------------------------------------------------------------
-export QUICK=1
+export QUICK=1 BENCH_OUT=$TMP
 expect_exit 0 "bench QUICK=1" -- tests/bench/run.sh
 cp "$TMP/out" "$TMP/table"
 expect_output '^machine: .+, [0-9]+ CPUs.*, kernel [^ ]+, [0-9]{4}-[0-9]{2}-[0-9]{2} ' \
 	"the machine line"
 head -1 "$TMP/table" | grep -q '^machine: ' || fail "the table does not begin with the machine"
-grep -q '^machine: ' bench.log || fail "bench.log does not name the machine"
+grep -q '^machine: ' "$TMP/bench.log" || fail "bench.log does not name the machine"
 expect_output '^figure +value +unit +goal' "the table's header"
 expect_output '^core.tick_cpu_ms +[0-9.]+ ms +<= 1 ' "core cost with its goal"
 expect_output '^sampling.read_us_per_thread ' "sampling cost"
@@ -36,7 +38,7 @@ expect_output '^guard.harmful_reverted_pct +[0-9.]+ % +>= 95 ' "guard accuracy"
 expect_output '^[0-9]+ figures \([0-9]+ per-scenario figures in bench.json and bench.log only\), QUICK run; bench.json written$' \
 	"the closing line"
 grep -q '"description": "simulated seconds per wall second through the core, median of 3 runs' \
-	bench.json || fail "the simulator's speed is not a median of 3 runs"
+	"$TMP/bench.json" || fail "the simulator's speed is not a median of 3 runs"
 
 # --- decision quality, per policy: the claims have goals, the rest has none --
 num='-?[0-9]+\.[0-9]+'
@@ -52,7 +54,7 @@ for p in none numad static chaos brm locality; do
 	expect_output "^policy/$p/vs-oracle-geomean +$num fraction *$" "$p against the oracle, no goal"
 done
 # every policy compare ran (from its detail rows) has the summary rows
-pols=$(sed -n 's/.*"name": "vs-oracle\/demo\/\([a-z_]*\)".*/\1/p' bench.json)
+pols=$(sed -n 's/.*"name": "vs-oracle\/demo\/\([a-z_]*\)".*/\1/p' "$TMP/bench.json")
 for p in locality spread none numad; do
 	grep -qx "$p" <<<"$pols" || fail "compare --bench did not run $p"
 done
@@ -63,22 +65,22 @@ for p in $pols; do
 	[ "$p" = none ] || grep -Eq "^policy/$p/margin-over-none +$num " "$TMP/table" ||
 		fail "no policy/$p/margin-over-none in the table"
 	grep -q "\"name\": \"policy/$p/vs-oracle-worst\".*\"description\": \".*worst scenario of [0-9]*, [a-z_]*\"" \
-		bench.json || fail "policy/$p/vs-oracle-worst does not name its scenario"
+		"$TMP/bench.json" || fail "policy/$p/vs-oracle-worst does not name its scenario"
 done
 
 # --- the per-scenario figures: in bench.json and bench.log, not the table ---
 grep -Eq '^(oracle|vs-oracle)/' "$TMP/table" && fail "per-scenario figures in the printed table"
-grep -q '"name": "vs-oracle/demo/locality", .*"detail": true' bench.json ||
+grep -q '"name": "vs-oracle/demo/locality", .*"detail": true' "$TMP/bench.json" ||
 	fail "vs-oracle/demo/locality is not a detail figure of bench.json"
-grep -q '"name": "oracle/demo", .*"detail": true' bench.json ||
+grep -q '"name": "oracle/demo", .*"detail": true' "$TMP/bench.json" ||
 	fail "oracle/demo is not a detail figure of bench.json"
-grep -Eq '^vs-oracle/demo/locality +0\.[0-9]+ fraction' bench.log ||
+grep -Eq '^vs-oracle/demo/locality +0\.[0-9]+ fraction' "$TMP/bench.log" ||
 	fail "bench.log's table lacks the per-scenario figures"
-grep -q '"name": "policy/.*"detail"' bench.json && fail "a summary figure is marked detail"
+grep -q '"name": "policy/.*"detail"' "$TMP/bench.json" && fail "a summary figure is marked detail"
 
 # --- the counts agree -------------------------------------------------------
-n=$(grep -c '"name":' bench.json)
-nd=$(grep -c '"detail": true' bench.json)
+n=$(grep -c '"name":' "$TMP/bench.json")
+nd=$(grep -c '"detail": true' "$TMP/bench.json")
 total=$(sed -n 's/^\([0-9]*\) figures.*/\1/p' "$TMP/table")
 detail=$(sed -n 's/^[0-9]* figures (\([0-9]*\) per-scenario.*/\1/p' "$TMP/table")
 rows=$(awk '/^figure / { f = 1; next } f && /^$/ { exit } f { n++ } END { print n + 0 }' "$TMP/table")
@@ -89,11 +91,11 @@ rows=$(awk '/^figure / { f = 1; next } f && /^$/ { exit } f { n++ } END { print 
 
 # --- bench.json: a JSON array; every object has the five fields tools read ---
 for k in name value unit goal direction; do
-	[ "$(grep -c "\"$k\":" bench.json)" = "$n" ] || fail "not every figure has '$k'"
+	[ "$(grep -c "\"$k\":" "$TMP/bench.json")" = "$n" ] || fail "not every figure has '$k'"
 done
-grep -q '"value": -\?[0-9]' bench.json || fail "values are not numbers"
+grep -q '"value": -\?[0-9]' "$TMP/bench.json" || fail "values are not numbers"
 if command -v python3 >/dev/null; then
-	python3 - bench.json <<'EOF' || fail "bench.json is not a valid array of figures"
+	python3 - "$TMP/bench.json" <<'EOF' || fail "bench.json is not a valid array of figures"
 import json, sys
 figs = json.load(open(sys.argv[1]))
 assert isinstance(figs, list) and figs, "not a non-empty array"

@@ -16,14 +16,18 @@
 # read $QUICK) so that `make check` can keep the report from rotting.
 #
 # The table begins with the machine the figures came from: they mean little
-# without it.
+# without it. BENCH_OUT names the directory for bench.json and bench.log
+# (default: the repository root; make check's run writes to its own).
 set -u
 cd "$(dirname "$0")/../.."
 B=${B:-build/default}
 export B QUICK=${QUICK:-}
+BENCH_OUT=${BENCH_OUT:-.}
+json=$BENCH_OUT/bench.json
+blog=$BENCH_OUT/bench.log
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-: >bench.log
+: >"$blog"
 status=0
 
 # CPU model (x86 and most others say "model name"), CPUs online, kernel, date
@@ -31,23 +35,23 @@ cpu=$(sed -n 's/^\(model name\|Model\|cpu model\)[[:space:]]*: *//p' /proc/cpuin
 vm=
 grep -qw hypervisor /proc/cpuinfo 2>/dev/null && vm=" (virtual machine)"
 machine="machine: ${cpu:-$(uname -m)}, $(nproc) CPUs$vm, kernel $(uname -r), $(date '+%Y-%m-%d %H:%M %Z')"
-echo "$machine" >>bench.log
+echo "$machine" >>"$blog"
 
 while IFS= read -r cmd; do
 	case "$cmd" in ''|'#'*) continue ;; esac
-	echo "== $cmd" >>bench.log
-	if ! bash -c "$cmd" >"$out.cur" 2>>bench.log; then
-		echo "bench: '$cmd' failed (see bench.log)" >&2
+	echo "== $cmd" >>"$blog"
+	if ! bash -c "$cmd" >"$out.cur" 2>>"$blog"; then
+		echo "bench: '$cmd' failed (see $blog)" >&2
 		status=1
 	fi
 	grep '^BENCH ' "$out.cur" >>"$out"
-	grep -v '^BENCH ' "$out.cur" >>bench.log
+	grep -v '^BENCH ' "$out.cur" >>"$blog"
 done <tests/bench/list
 rm -f "$out.cur"
 
 # one table, one JSON array, from the same lines; the table in bench.log
 # has every figure, the one printed leaves the detail out
-awk -v json=bench.json -v logfile=bench.log -v quick="$QUICK" -v machine="$machine" '
+awk -v json="$json" -v logfile="$blog" -v quick="$QUICK" -v machine="$machine" '
 function field(k,   i, s) {
 	for (i = 2; i <= NF; i++)
 		if (index($i, k "=") == 1) {
