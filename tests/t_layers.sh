@@ -1,9 +1,10 @@
 #!/bin/bash
 # The layers of the tree only look down: base, then core (with the plugin
 # ABI and the built-in policies), then backend (with sampling/ and the
-# simulated host), then the programs (daemon/, sim/harness). Checked two
-# ways: every source is listed in exactly one module.mk, and no source
-# includes a header of a layer above its own.
+# simulated host), then the programs (daemon/, sim/harness). Checked three
+# ways: every source is listed in exactly one module.mk; no source includes
+# a header of a layer above its own; and the calls among the stage files of
+# the tick (read from their objects' symbols) have no circle.
 . "$(dirname "$0")/lib.sh"
 
 # layer of a directory, 0 lowest; -1 for a file outside the layering
@@ -63,6 +64,32 @@ rm -f "$where"
 if [ -s "$TMP/includes" ]; then
 	cat "$TMP/includes"
 	nfail=$((nfail + $(wc -l <"$TMP/includes")))
+fi
+
+# 3. the stage files' calls to one another form no circle
+stages="inventory sample model guard publish plugin arbiter actuate record"
+objdir=$B/rebalancer/core
+if [ -f "$objdir/arbiter.o" ]; then
+	for st in $stages; do
+		nm -u "$objdir/$st.o" | awk '{ print $2 }' | sort >"$TMP/$st.u"
+		nm --defined-only "$objdir/$st.o" | awk '$2 ~ /^[TDRB]$/ { print $3 }' |
+			sort >"$TMP/$st.d"
+	done
+	: >"$TMP/edges"
+	for a in $stages; do
+		for b in $stages; do
+			[ "$a" = "$b" ] && continue
+			if [ -n "$(comm -12 "$TMP/$a.u" "$TMP/$b.d")" ]; then
+				echo "$a $b" >>"$TMP/edges"
+				echo "stage $a calls $b: $(comm -12 "$TMP/$a.u" "$TMP/$b.d" | tr '\n' ' ')"
+			fi
+		done
+	done
+	if ! tsort "$TMP/edges" >/dev/null 2>"$TMP/loop"; then
+		fail "the stage files call one another in a circle: $(tr '\n' ' ' <"$TMP/loop")"
+	fi
+else
+	fail "$objdir/arbiter.o is not built: make first"
 fi
 
 done_testing

@@ -31,7 +31,7 @@ echo "kernel $KERNEL, initramfs $(du -h "$initrd" | cut -f1)"
 
 # case, topology, QEMU wall-clock limit in seconds
 cases=(
-	"two_node 2node 75"
+	"two_node 2node 110"
 	"four_node 4node 60"
 	"faults 2node:384:768 80"
 )

@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stage 7, actuate: applies what the arbiter accepted through the backend.
+ * Stage 8, actuate: applies what the arbiter accepted through the backend.
  * A vCPU gets the CPU set of its target node (never a single CPU); memory
  * moves run in the backend's mover and report back. Each guest's moves of
- * this tick become one trial for the guard. In a dry run nothing happens.
+ * this tick -- one slice of the decisions, which the arbiter ordered by
+ * guest -- become one trial for the guard. In a dry run nothing happens.
+ *
+ * A failed actuation is either permanent -- the backend will never allow
+ * it: no permission, not supported, read-only -- or transient -- the
+ * thread is busy or gone, the connection dropped, memory is short, the
+ * move no longer fits: the policy may propose it again. A permanent failure
+ * marks the guest refused: the arbiter drops its moves until the guest
+ * restarts or the configuration is reloaded, as irqbalance's activate.c
+ * stops trying an IRQ whose affinity cannot be written.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +22,20 @@
 #include "log.h"
 #include "util.h"
 
+bool actuate_permanent(int err)
+{
+	switch (err) {
+	case EPERM:
+	case EACCES:
+	case EOPNOTSUPP:	/* ENOTSUP on Linux */
+	case ENOSYS:
+	case EROFS:
+		return true;
+	default:	/* EAGAIN, EBUSY, ESRCH, ENOTCONN, ENOMEM, EIO, EINVAL, ... */
+		return false;
+	}
+}
+
 static void note_move(struct vn_core *c, struct vn_guest *g)
 {
 	g->move_times[g->nr_move_times % VN_MOVES_KEPT] = c->host.now;
@@ -20,179 +43,100 @@ static void note_move(struct vn_core *c, struct vn_guest *g)
 	g->last_move = c->host.now;
 }
 
-struct vn_migration *core_migrate(struct vn_core *c, struct vn_guest *g,
-				  int from, int to, uint64_t bytes, bool revert)
+/* Starts one memory migration of a decision; appends its action. */
+static bool start_migration(struct vn_core *c, struct vn_decision *d, int from, int to,
+			    uint64_t bytes, struct vn_action *act)
 {
-	struct vn_migration *m = xcalloc(1, sizeof(*m));
-	int r;
+	int err = 0;
+	struct vn_migration *m = migration_start(c, d->g, from, to, bytes, false, d->tag,
+						 &err);
 
-	m->guest_id = g->id;
-	m->from = from;
-	m->to = to;
-	m->bytes = bytes;
-	m->state = VN_MIG_RUNNING;
-	m->started = c->host.now;
-	m->revert = revert;
-	m->tag = revert ? 0 : c->tag;
-	r = c->backend.ops->migrate(&c->backend, g, m);
+	if (!m) {
+		if (!d->error)
+			d->error = err ? err : EIO;
+		return false;
+	}
+	*act = (struct vn_action){ .kind = VNUMAD_MOVE_MEMORY, .from = from, .to = to,
+		.bytes = bytes, .mig = m };
+	c->stats.memory_moves++;
+	return true;
+}
+
+/* Gives one vCPU the CPU set of `nodes`; appends its action. */
+static bool move_vcpu(struct vn_core *c, struct vn_decision *d, int v, uint64_t nodes,
+		      struct vn_action *act)
+{
+	struct vn_guest *g = d->g;
+	uint64_t old = g->vv[v].allowed;
+	int r = c->backend.ops->set_affinity(&c->backend, g, v, nodes);
+
 	if (r < 0) {
-		c->stats.actuation_errors++;
-		log_warnx("guest %s: cannot migrate memory from node %d to node %d: %s",
-			  g->name, from, to, strerror(-r));
-		free(m);
-		return NULL;
+		if (!d->error)
+			d->error = -r;
+		return false;
 	}
-	m->next = c->migrations;
-	c->migrations = m;
-	g->v.flags |= VNUMAD_GUEST_MIGRATING;
-	return m;
-}
-
-static bool referenced(const struct vn_core *c, const struct vn_migration *m)
-{
-	for (const struct vn_trial *t = c->trials; t; t = t->next)
-		for (int i = 0; i < t->nr_act; i++)
-			if (t->act[i].mig == m)
-				return true;
-	return false;
-}
-
-/* Logs finished migrations and frees those nobody points at any more. */
-void core_reap_migrations(struct vn_core *c)
-{
-	struct vn_migration **pp = &c->migrations;
-
-	while (*pp) {
-		struct vn_migration *m = *pp;
-		struct vn_guest *g = host_find_id(&c->host, m->guest_id);
-		char a[32], b[32];
-
-		if (m->state == VN_MIG_RUNNING) {
-			pp = &m->next;
-			continue;
-		}
-		if (!m->reported) {
-			m->reported = true;
-			if (c->mig_hook)
-				c->mig_hook(c, m, c->mig_hook_arg);
-			m->finished = c->host.now;
-			c->stats.bytes_migrated += m->done;
-			if (m->state == VN_MIG_DONE)
-				log_info("guest %s: %s moved from node %d to node %d%s",
-					 g ? g->name : "(gone)", fmt_size(a, sizeof(a), m->done),
-					 m->from, m->to, m->revert ? " (revert)" : "");
-			else
-				log_warnx("guest %s: migration node %d to %d %s after %s of %s%s%s",
-					  g ? g->name : "(gone)", m->from, m->to,
-					  m->state == VN_MIG_CANCELLED ? "cancelled" : "stopped",
-					  fmt_size(a, sizeof(a), m->done),
-					  fmt_size(b, sizeof(b), m->bytes),
-					  m->error ? ": " : "", m->error ? strerror(m->error) : "");
-			if (g) {
-				bool busy = false;
-
-				for (struct vn_migration *o = c->migrations; o; o = o->next)
-					if (o != m && o->guest_id == g->id && o->state == VN_MIG_RUNNING)
-						busy = true;
-				if (!busy)
-					g->v.flags &= ~VNUMAD_GUEST_MIGRATING;
-				g->mem_read_at = -1;	/* read its memory again now */
-			}
-		}
-		if (referenced(c, m)) {
-			pp = &m->next;
-			continue;
-		}
-		*pp = m->next;
-		free(m);
-	}
+	g->vv[v].allowed = nodes;
+	g->vc[v].last_move = c->host.now;
+	*act = (struct vn_action){ .kind = VNUMAD_MOVE_VCPU, .vcpu = v,
+		.from = g->vv[v].node, .to = __builtin_ctzll(nodes), .old_allowed = old };
+	c->stats.vcpu_moves++;
+	return true;
 }
 
 /* Applies one accepted decision; appends the actions done to act[]. */
-static int apply(struct vn_core *c, struct vn_decision *d,
-		 struct vn_action *act, int max)
+static int apply(struct vn_core *c, struct vn_decision *d, struct vn_action *act, int max)
 {
 	struct vn_guest *g = d->g;
 	struct vnumad_proposal *p = &d->p;
-	int n = 0, r;
+	int n = 0, dest = -1;
 
 	switch (p->kind) {
 	case VNUMAD_MOVE_VCPU:
 		d->old_allowed = g->vv[p->vcpu].allowed;
-		r = c->backend.ops->set_affinity(&c->backend, g, p->vcpu, 1ULL << p->to);
-		if (r < 0) {
-			d->error = -r;
-			return 0;
-		}
-		g->vv[p->vcpu].allowed = 1ULL << p->to;
-		g->vc[p->vcpu].last_move = c->host.now;
-		act[n++] = (struct vn_action){ .kind = VNUMAD_MOVE_VCPU, .vcpu = p->vcpu,
-			.from = p->from, .to = p->to, .old_allowed = d->old_allowed };
-		c->stats.vcpu_moves++;
+		n += move_vcpu(c, d, p->vcpu, 1ULL << p->to, act);
 		break;
-	case VNUMAD_MOVE_MEMORY: {
-		struct vn_migration *m = core_migrate(c, g, p->from, p->to, p->bytes, false);
-
-		if (!m) {
-			d->error = EIO;
-			return 0;
-		}
-		act[n++] = (struct vn_action){ .kind = VNUMAD_MOVE_MEMORY,
-			.from = p->from, .to = p->to, .bytes = p->bytes, .mig = m };
-		c->stats.memory_moves++;
+	case VNUMAD_MOVE_MEMORY:
+		n += start_migration(c, d, p->from, p->to, p->bytes, act);
 		break;
-	}
-	case VNUMAD_MOVE_GUEST: {
-		int dest = -1;
-
-		for (int v = 0; v < g->nr_vcpus && n < max; v++) {
-			uint64_t old = g->vv[v].allowed;
-
-			if (old == p->nodes)
-				continue;
-			r = c->backend.ops->set_affinity(&c->backend, g, v, p->nodes);
-			if (r < 0) {
-				d->error = -r;
-				continue;
-			}
-			g->vv[v].allowed = p->nodes;
-			g->vc[v].last_move = c->host.now;
-			act[n++] = (struct vn_action){ .kind = VNUMAD_MOVE_VCPU, .vcpu = v,
-				.from = g->vv[v].node, .to = __builtin_ctzll(p->nodes),
-				.old_allowed = old };
-			c->stats.vcpu_moves++;
-		}
+	case VNUMAD_MOVE_GUEST:
+		for (int v = 0; v < g->nr_vcpus && n < max; v++)
+			if (g->vv[v].allowed != p->nodes)
+				n += move_vcpu(c, d, v, p->nodes, act + n);
 		if (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)
 			break;
 		for (int k = 0; k < c->host.nr_nodes; k++)
 			if ((p->nodes >> k & 1) &&
 			    (dest < 0 || c->host.node[k].mem_free > c->host.node[dest].mem_free))
 				dest = k;
-		for (int k = 0; k < c->host.nr_nodes && n < max; k++) {
-			struct vn_migration *m;
-
-			if ((p->nodes >> k & 1) || !g->v.mem[k])
-				continue;
-			m = core_migrate(c, g, k, dest, g->v.mem[k], false);
-			if (!m)
-				continue;
-			act[n++] = (struct vn_action){ .kind = VNUMAD_MOVE_MEMORY,
-				.from = k, .to = dest, .bytes = g->v.mem[k], .mig = m };
-			c->stats.memory_moves++;
-		}
+		for (int k = 0; k < c->host.nr_nodes && n < max; k++)
+			if (!(p->nodes >> k & 1) && g->v.mem[k])
+				n += start_migration(c, d, k, dest, g->v.mem[k], act + n);
 		break;
-	}
 	}
 	d->applied = n > 0;
 	return n;
 }
 
-/*
- * Applies the accepted decisions d[0..n) of one guest and makes them one
- * trial; also the way in for the operator's manual moves.
- */
-void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n)
+/* Says why a decision failed, and refuses the guest if it is for good. */
+static void failed(struct vn_core *c, struct vn_decision *d)
 {
+	struct vn_guest *g = d->g;
+
+	c->stats.actuation_errors++;
+	if (!actuate_permanent(d->error)) {
+		log_info("guest %s: move failed for now: %s", g->name, strerror(d->error));
+		return;
+	}
+	if (!g->refused)
+		log_warnx("guest %s: the backend refuses to move it: %s; no move of it is "
+			  "tried again until it restarts or the configuration is reloaded",
+			  g->name, strerror(d->error));
+	g->refused = d->error;
+}
+
+void actuate_guest(struct vn_core *c, struct vn_decision *d, int n)
+{
+	struct vn_guest *g = d[0].g;
 	struct vn_action *act;
 	double expected = 0;
 	int max = 0, done = 0;
@@ -204,10 +148,8 @@ void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, in
 		if (!d[j].accepted || d[j].g != g)
 			continue;
 		done += apply(c, &d[j], act + done, max - done);
-		if (d[j].error) {
-			c->stats.actuation_errors++;
-			log_warnx("guest %s: move failed: %s", g->name, strerror(d[j].error));
-		}
+		if (d[j].error)
+			failed(c, &d[j]);
 		/* a vCPU's gain counts for its share of the guest */
 		if (d[j].applied && d[j].p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
 			expected += d[j].p.gain * g->vv[d[j].p.vcpu].ips / g->v.ips;
@@ -222,34 +164,14 @@ void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, in
 	free(act);
 }
 
-void stage_actuate(struct vn_core *c)
+void stage_actuate(struct vn_core *c, struct vn_decisions *dec)
 {
-	struct vn_decision *mine;
-
-	if (core_advisory(c) || !c->nr_dec)
+	if (core_advisory(c))
 		return;
-	mine = xcalloc(c->nr_dec, sizeof(*mine));
-	/* guest by guest, so that each guest's moves form one trial */
-	for (int i = 0; i < c->nr_dec; i++) {
-		struct vn_guest *g = c->dec[i].g;
-		bool first = true;
-		int n = 0;
-
-		if (!c->dec[i].accepted)
-			continue;
-		for (int j = 0; j < i; j++)
-			if (c->dec[j].accepted && c->dec[j].g == g)
-				first = false;
-		if (!first)
-			continue;
-		for (int j = i; j < c->nr_dec; j++)
-			if (c->dec[j].accepted && c->dec[j].g == g)
-				mine[n++] = c->dec[j];
-		core_apply(c, g, mine, n);
-		/* the outcome goes back to the record stage */
-		for (int j = i, k = 0; j < c->nr_dec && k < n; j++)
-			if (c->dec[j].accepted && c->dec[j].g == g)
-				c->dec[j] = mine[k++];
+	/* the accepted ones come first, one slice per guest */
+	for (int i = 0, j; i < dec->nr_accepted; i = j) {
+		for (j = i + 1; j < dec->nr_accepted && dec->d[j].g == dec->d[i].g; j++)
+			;
+		actuate_guest(c, &dec->d[i], j - i);
 	}
-	free(mine);
 }

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stage 6, arbiter: the core's rules over what a policy proposed. A policy
- * is trusted with nothing: every proposal is checked for sense, then for the
- * operator's rules (pinning, opt-out), the guard's (quarantine, trials,
- * moves per hour, enough history to judge), hysteresis, and capacity. The
- * survivors are taken best expected gain first, within the per-tick move cap
- * and the migration bandwidth budget. Dropped proposals keep their reason.
+ * Stage 7, arbiter: the core's rules over what a policy proposed, and over
+ * the operator's manual moves. A proposal is trusted with nothing: it is
+ * checked for sense, then against the operator's rules (pinning, opt-out),
+ * the guard's (quarantine, trials, moves per hour, enough history to judge),
+ * hysteresis, a backend that refused the guest, and capacity. The
+ * survivors are taken best expected gain first, within the per-tick move
+ * cap and the migration budget; dropped proposals keep their reason.
+ *
+ * The rules read the view as the publish stage built it (flags, quarantine
+ * masks, the age of each vCPU's last move), so that a move the guard undid
+ * in this tick holds its vCPU like any other move.
+ *
+ * The accepted decisions leave ordered by guest, the guest with the best
+ * gain first and its decisions best first, so that actuation takes each
+ * guest's moves as one slice; the dropped ones follow in gain order.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,8 +23,41 @@
 #include "core.h"
 #include "util.h"
 
-/* At most this many seconds of migration at migrate_rate may be queued. */
-#define MIGRATION_BUDGET_SECONDS 60.0
+/* Each reason in words, and as the label of its metrics counter. */
+static const struct {
+	const char *words;
+	const char *slug;
+} drop_reasons[VN_DROP_NR] = {
+	[VN_DROP_INVALID] = { "invalid proposal", "invalid" },
+	[VN_DROP_PINNED] = { "guest pinned by the user", "pinned" },
+	[VN_DROP_OPTED_OUT] = { "guest opted out", "opted_out" },
+	[VN_DROP_QUARANTINE] = { "target quarantined after a reverted move", "quarantine" },
+	[VN_DROP_TRIAL] = { "guest has a move under judgement", "trial" },
+	[VN_DROP_HYSTERESIS] = { "vCPU moved too recently", "hysteresis" },
+	[VN_DROP_HOURLY_CAP] = { "guest reached its moves per hour", "hourly_cap" },
+	[VN_DROP_NO_HISTORY] = { "guest too new to judge a move", "no_history" },
+	[VN_DROP_REFUSED] = { "the backend refused moves of this guest", "refused" },
+	[VN_DROP_CPU_CAPACITY] = { "target node has no CPU room", "cpu_capacity" },
+	[VN_DROP_MEMORY_CAPACITY] = { "target node has no free memory", "memory_capacity" },
+	[VN_DROP_NO_MEMMOVE] = { "backend cannot migrate this guest's memory", "no_memmove" },
+	[VN_DROP_MIGRATING] = { "guest memory already migrating", "migrating" },
+	[VN_DROP_BANDWIDTH] = { "migration bandwidth budget spent", "bandwidth" },
+	[VN_DROP_GAIN] = { "expected gain below min_gain", "gain" },
+	[VN_DROP_TICK_CAP] = { "max_moves_per_tick reached", "tick_cap" },
+	[VN_DROP_DUPLICATE] = { "same vCPU or guest already moved this tick", "duplicate" },
+};
+
+const char *arbiter_drop_reason(enum vn_drop why)
+{
+	return why >= 0 && why < VN_DROP_NR && drop_reasons[why].words ?
+	       drop_reasons[why].words : "?";
+}
+
+const char *arbiter_drop_slug(enum vn_drop why)
+{
+	return why >= 0 && why < VN_DROP_NR && drop_reasons[why].slug ?
+	       drop_reasons[why].slug : "unknown";
+}
 
 static bool node_ok(const struct vn_host *h, int n, bool need_cpus)
 {
@@ -43,29 +85,15 @@ static int moves_last_hour(const struct vn_guest *g, double now)
 	return n;
 }
 
-/* True when the guard has a full enough baseline for this guest. */
-static bool has_history(const struct vn_core *c, const struct vn_guest *g)
-{
-	uint64_t t = c->host.tick;
-	int n = 0;
-
-	for (int i = 0; i < c->hist_baseline && (uint64_t)i < t; i++) {
-		int slot = (int)((t - i) % VN_HIST);
-
-		if (g->hist_tick[slot] == t - i && !isnan(g->hist[slot]))
-			n++;
-	}
-	return n * 2 >= c->hist_baseline && n > 0;
-}
-
-/* Checks that need no accounting; returns -1 (keep) or a drop reason. */
-static int check_static(struct vn_core *c, struct vn_decision *d)
+/* Sense: a guest, vCPU and nodes that exist, a move that changes something. */
+static int check_sense(struct vn_core *c, struct vn_decision *d)
 {
 	struct vn_host *h = &c->host;
 	struct vnumad_proposal *p = &d->p;
 	struct vn_guest *g;
 
 	p->reason[VNUMAD_REASON_MAX - 1] = '\0';
+	d->g = NULL;
 	if (p->guest < 0 || p->guest >= h->nr_guests || !isfinite(p->gain))
 		return VN_DROP_INVALID;
 	g = d->g = h->guests[p->guest];
@@ -76,89 +104,76 @@ static int check_static(struct vn_core *c, struct vn_decision *d)
 		if (g->vv[p->vcpu].allowed == 1ULL << p->to)
 			return VN_DROP_INVALID;	/* already there */
 		p->from = g->vv[p->vcpu].node;
-		break;
+		return -1;
 	case VNUMAD_MOVE_MEMORY:
 		if (!node_ok(h, p->from, false) || !node_ok(h, p->to, false) ||
 		    p->from == p->to || !g->v.mem[p->from])
 			return VN_DROP_INVALID;
 		if (!p->bytes || p->bytes > g->v.mem[p->from])
 			p->bytes = g->v.mem[p->from];
-		break;
+		return -1;
 	case VNUMAD_MOVE_GUEST:
-		if (!nodes_ok(h, p->nodes))
-			return VN_DROP_INVALID;
-		break;
-	default:
-		return VN_DROP_INVALID;
+		return nodes_ok(h, p->nodes) ? -1 : VN_DROP_INVALID;
 	}
-	if (g->v.flags & VNUMAD_GUEST_PINNED)
+	return VN_DROP_INVALID;
+}
+
+int arbiter_check(struct vn_core *c, struct vn_decision *d, unsigned waive)
+{
+	struct vnumad_proposal *p = &d->p;
+	struct vn_guest *g;
+	uint64_t targets;
+	int why = check_sense(c, d);
+
+	if (why >= 0)
+		return why;
+	g = d->g;
+	targets = p->kind == VNUMAD_MOVE_GUEST ? p->nodes : 1ULL << p->to;
+	if ((g->v.flags & VNUMAD_GUEST_PINNED) && !(waive & ARBITER_WAIVE_PINNED))
 		return VN_DROP_PINNED;
-	if (g->v.flags & VNUMAD_GUEST_OPTED_OUT)
+	if ((g->v.flags & VNUMAD_GUEST_OPTED_OUT) && !(waive & ARBITER_WAIVE_OPTED_OUT))
 		return VN_DROP_OPTED_OUT;
-	if (p->kind != VNUMAD_MOVE_GUEST && guard_quarantined(c, g->name, p->to))
-		return VN_DROP_QUARANTINE;
-	if (p->kind == VNUMAD_MOVE_GUEST && (p->nodes & guard_quarantine_mask(c, g->name)))
+	if (g->refused)
+		return VN_DROP_REFUSED;
+	if (targets & g->v.quarantine)
 		return VN_DROP_QUARANTINE;
 	if (g->v.flags & VNUMAD_GUEST_IN_TRIAL)
 		return VN_DROP_TRIAL;
 	if (p->kind == VNUMAD_MOVE_VCPU && (g->vv[p->vcpu].flags & VNUMAD_VCPU_HOLD))
 		return VN_DROP_HYSTERESIS;
-	if (moves_last_hour(g, h->now) >= c->cfg.max_moves_per_hour)
+	if (p->kind == VNUMAD_MOVE_GUEST)
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if ((g->vv[v].flags & VNUMAD_VCPU_HOLD) && g->vv[v].allowed != p->nodes)
+				return VN_DROP_HYSTERESIS;
+	if (moves_last_hour(g, c->host.now) >= c->cfg.max_moves_per_hour)
 		return VN_DROP_HOURLY_CAP;
 	if (p->kind != VNUMAD_MOVE_VCPU) {
-		if (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)
-			return p->kind == VNUMAD_MOVE_MEMORY ? VN_DROP_NO_MEMMOVE : -1;
-		if (g->v.flags & VNUMAD_GUEST_MIGRATING)
+		if (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) {
+			if (p->kind == VNUMAD_MOVE_MEMORY)
+				return VN_DROP_NO_MEMMOVE;
+		} else if (g->v.flags & VNUMAD_GUEST_MIGRATING) {
 			return VN_DROP_MIGRATING;
+		}
 	}
 	/* a dry run or a single round judges nothing, so needs no baseline */
-	if (c->cfg.guard && !core_advisory(c) && !c->once && !has_history(c, g))
+	if (c->cfg.guard && !core_advisory(c) && !c->once &&
+	    !(waive & ARBITER_WAIVE_HISTORY) && !history_has_baseline(c, g))
 		return VN_DROP_NO_HISTORY;
-	if (p->gain < c->cfg.min_gain)
+	if (p->gain < c->cfg.min_gain && !(waive & ARBITER_WAIVE_GAIN))
 		return VN_DROP_GAIN;
 	return -1;
 }
 
-static int by_gain(const void *a, const void *b)
+void arbiter_room_init(const struct vn_core *c, struct arbiter_room *room)
 {
-	const struct vn_decision *x = a, *y = b;
+	const struct vn_host *h = &c->host;
 
-	if (x->accepted != y->accepted)
-		return x->accepted ? -1 : 1;
-	if (x->p.gain != y->p.gain)
-		return x->p.gain > y->p.gain ? -1 : 1;
-	if (x->p.guest != y->p.guest)
-		return x->p.guest - y->p.guest;
-	if (x->p.kind != y->p.kind)
-		return (int)x->p.kind - (int)y->p.kind;
-	return x->p.vcpu - y->p.vcpu;
-}
-
-static double queued_bytes(const struct vn_core *c);
-
-/*
- * Bytes of migration the arbiter would accept now: a minute of migrate_rate
- * less what is queued, or anything at all when nothing is queued, so that a
- * guest bigger than a minute's worth can still be moved (one at a time).
- */
-double vn_migrate_budget(const struct vn_core *c)
-{
-	double queued = queued_bytes(c);
-
-	if (queued <= 0)
-		return 1e18;
-	return MAX(0, c->cfg.migrate_rate * MIGRATION_BUDGET_SECONDS - queued);
-}
-
-/* Bytes still to move in migrations under way. */
-static double queued_bytes(const struct vn_core *c)
-{
-	double q = 0;
-
-	for (const struct vn_migration *m = c->migrations; m; m = m->next)
-		if (m->state == VN_MIG_RUNNING)
-			q += (double)(m->bytes - MIN(m->done + m->failed, m->bytes));
-	return q;
+	for (int n = 0; n < h->nr_nodes; n++) {
+		room->cpu[n] = h->node[n].nr_cpus * (1.0 - h->node[n].cpu_load);
+		room->mem[n] = (double)h->node[n].mem_free;
+	}
+	room->budget = migration_budget(c);
+	room->moves = 0;
 }
 
 static double guest_demand(const struct vn_guest *g)
@@ -170,114 +185,164 @@ static double guest_demand(const struct vn_guest *g)
 	return d;
 }
 
-static void drop(struct vn_core *c, struct vn_decision *d, enum vn_drop why)
+/* True when an accepted decision among d[0..n) already changes what d does. */
+static bool duplicate(const struct vn_decision *d, int n, const struct vn_decision *x)
+{
+	for (int j = 0; j < n; j++) {
+		const struct vn_decision *e = &d[j];
+
+		if (!e->accepted || e->g != x->g)
+			continue;
+		if (e->p.kind == VNUMAD_MOVE_GUEST || x->p.kind == VNUMAD_MOVE_GUEST)
+			return true;
+		if (e->p.kind == x->p.kind &&
+		    (x->p.kind == VNUMAD_MOVE_MEMORY || e->p.vcpu == x->p.vcpu))
+			return true;
+	}
+	return false;
+}
+
+int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
+		  const struct vn_decision *before, int n, struct vn_decision *d,
+		  unsigned waive)
+{
+	const struct vn_host *h = &c->host;
+	struct vnumad_proposal *p = &d->p;
+	struct vn_guest *g = d->g;
+
+	if (duplicate(before, n, d))
+		return VN_DROP_DUPLICATE;
+	/* the cap paces what is applied; advice lists everything */
+	if (!core_advisory(c) && !(waive & ARBITER_WAIVE_TICK_CAP) &&
+	    room->moves >= c->cfg.max_moves_per_tick)
+		return VN_DROP_TICK_CAP;
+	if (p->kind == VNUMAD_MOVE_VCPU) {
+		double need = g->vv[p->vcpu].cpu_demand;
+
+		if (room->cpu[p->to] + 1e-9 < need)
+			return VN_DROP_CPU_CAPACITY;
+		room->cpu[p->to] -= need;
+		if (p->from >= 0 && p->from < h->nr_nodes)
+			room->cpu[p->from] += need;
+	} else if (p->kind == VNUMAD_MOVE_MEMORY) {
+		if (room->mem[p->to] < (double)p->bytes)
+			return VN_DROP_MEMORY_CAPACITY;
+		if (room->budget < (double)p->bytes)
+			return VN_DROP_BANDWIDTH;
+		room->mem[p->to] -= (double)p->bytes;
+		room->budget -= (double)p->bytes;
+	} else {
+		double room_cpu = 0, need = guest_demand(g), outside = 0;
+
+		for (int k = 0; k < h->nr_nodes; k++) {
+			if (p->nodes >> k & 1)
+				room_cpu += room->cpu[k];
+			else
+				outside += (double)g->v.mem[k];
+		}
+		if (room_cpu + 1e-9 < need)
+			return VN_DROP_CPU_CAPACITY;
+		if (outside > 0 && !(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)) {
+			if (room->budget < outside)
+				return VN_DROP_BANDWIDTH;
+			room->budget -= outside;
+		}
+	}
+	room->moves++;
+	return -1;
+}
+
+static int cmp_int(int a, int b)
+{
+	return (a > b) - (a < b);
+}
+
+/* Admission order: the checked ones first, best gain first, then stable. */
+static int by_gain(const void *a, const void *b)
+{
+	const struct vn_decision *x = a, *y = b;
+
+	if (x->accepted != y->accepted)
+		return x->accepted ? -1 : 1;
+	if (x->p.gain != y->p.gain)
+		return x->p.gain > y->p.gain ? -1 : 1;
+	if (x->p.guest != y->p.guest)
+		return cmp_int(x->p.guest, y->p.guest);
+	if (x->p.kind != y->p.kind)
+		return cmp_int((int)x->p.kind, (int)y->p.kind);
+	return cmp_int(x->p.vcpu, y->p.vcpu);
+}
+
+/* Output order: accepted by guest rank, then everything in admission order. */
+static int by_guest(const void *a, const void *b)
+{
+	const struct vn_decision *x = a, *y = b;
+
+	if (x->accepted != y->accepted)
+		return x->accepted ? -1 : 1;
+	if (x->accepted && x->rank != y->rank)
+		return cmp_int(x->rank, y->rank);
+	return cmp_int(x->order, y->order);
+}
+
+static void drop(struct vn_core *c, struct vn_decision *d, int why)
 {
 	d->accepted = false;
 	d->why = why;
 	c->stats.dropped[why]++;
 }
 
-void stage_arbiter(struct vn_core *c, const struct vnumad_out *out)
+void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
+		   struct vn_decisions *dec)
 {
-	struct vn_host *h = &c->host;
-	double cpu[VN_MAX_NODES], mem[VN_MAX_NODES];
-	double budget = vn_migrate_budget(c);
-	long moves = 0;
+	struct arbiter_room room;
+	int ranks = 0;
 
-	if (out->len > c->cap_dec) {
-		c->cap_dec = out->len;
-		c->dec = xreallocarray(c->dec, c->cap_dec, sizeof(*c->dec));
+	if (out->len > dec->cap) {
+		dec->cap = out->len;
+		dec->d = xreallocarray(dec->d, dec->cap, sizeof(*dec->d));
 	}
-	c->nr_dec = out->len;
+	dec->nr = out->len;
+	dec->nr_accepted = 0;
 	c->stats.proposals += out->len;
-	for (int i = 0; i < out->len; i++) {
-		struct vn_decision *d = &c->dec[i];
+	for (int i = 0; i < dec->nr; i++) {
+		struct vn_decision *d = &dec->d[i];
 		int why;
 
 		memset(d, 0, sizeof(*d));
 		d->p = out->buf[i];
 		d->accepted = true;
-		why = check_static(c, d);
+		why = arbiter_check(c, d, 0);
 		if (why >= 0)
 			drop(c, d, why);
 	}
-	if (c->nr_dec > 1)
-		qsort(c->dec, c->nr_dec, sizeof(*c->dec), by_gain);
+	if (dec->nr > 1)
+		qsort(dec->d, dec->nr, sizeof(*dec->d), by_gain);
 
-	for (int n = 0; n < h->nr_nodes; n++) {
-		cpu[n] = h->node[n].nr_cpus * (1.0 - h->node[n].cpu_load);
-		mem[n] = (double)h->node[n].mem_free;
-	}
-	for (int i = 0; i < c->nr_dec; i++) {
-		struct vn_decision *d = &c->dec[i];
-		struct vnumad_proposal *p = &d->p;
-		struct vn_guest *g = d->g;
+	arbiter_room_init(c, &room);
+	for (int i = 0; i < dec->nr; i++) {
+		struct vn_decision *d = &dec->d[i];
+		int why;
 
+		d->order = i;
 		if (!d->accepted)
 			continue;
-		/* one change per vCPU, and a guest move excludes the rest */
-		for (int j = 0; j < i; j++) {
-			const struct vn_decision *e = &c->dec[j];
-
-			if (!e->accepted || e->g != g)
-				continue;
-			if (e->p.kind == VNUMAD_MOVE_GUEST || p->kind == VNUMAD_MOVE_GUEST ||
-			    (e->p.kind == p->kind && p->kind == VNUMAD_MOVE_VCPU &&
-			     e->p.vcpu == p->vcpu) ||
-			    (e->p.kind == p->kind && p->kind == VNUMAD_MOVE_MEMORY)) {
-				drop(c, d, VN_DROP_DUPLICATE);
+		why = arbiter_admit(c, &room, dec->d, i, d, 0);
+		if (why >= 0) {
+			drop(c, d, why);
+			continue;
+		}
+		/* a guest's rank is that of its best accepted decision */
+		d->rank = ranks;
+		for (int j = 0; j < i; j++)
+			if (dec->d[j].accepted && dec->d[j].g == d->g) {
+				d->rank = dec->d[j].rank;
 				break;
 			}
-		}
-		if (!d->accepted)
-			continue;
-		/* the cap paces what is applied; advice lists everything */
-		if (!core_advisory(c) && moves >= c->cfg.max_moves_per_tick) {
-			drop(c, d, VN_DROP_TICK_CAP);
-			continue;
-		}
-		if (p->kind == VNUMAD_MOVE_VCPU) {
-			double need = g->vv[p->vcpu].cpu_demand;
-
-			if (cpu[p->to] + 1e-9 < need) {
-				drop(c, d, VN_DROP_CPU_CAPACITY);
-				continue;
-			}
-			cpu[p->to] -= need;
-			if (p->from >= 0 && p->from < h->nr_nodes)
-				cpu[p->from] += need;
-		} else if (p->kind == VNUMAD_MOVE_MEMORY) {
-			if (mem[p->to] < (double)p->bytes) {
-				drop(c, d, VN_DROP_MEMORY_CAPACITY);
-				continue;
-			}
-			if (budget < (double)p->bytes) {
-				drop(c, d, VN_DROP_BANDWIDTH);
-				continue;
-			}
-			mem[p->to] -= (double)p->bytes;
-			budget -= (double)p->bytes;
-		} else {
-			double room = 0, need = guest_demand(g), outside = 0;
-
-			for (int n = 0; n < h->nr_nodes; n++) {
-				if (p->nodes >> n & 1)
-					room += cpu[n];
-				else
-					outside += (double)g->v.mem[n];
-			}
-			if (room + 1e-9 < need) {
-				drop(c, d, VN_DROP_CPU_CAPACITY);
-				continue;
-			}
-			if (outside > 0 && (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) == 0 &&
-			    budget < outside) {
-				drop(c, d, VN_DROP_BANDWIDTH);
-				continue;
-			}
-			budget -= outside;
-		}
-		moves++;
+		ranks += d->rank == ranks;
+		dec->nr_accepted++;
 		c->stats.accepted++;
 	}
+	if (dec->nr > 1)
+		qsort(dec->d, dec->nr, sizeof(*dec->d), by_guest);
 }

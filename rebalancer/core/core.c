@@ -12,26 +12,7 @@
 #include "log.h"
 #include "util.h"
 
-const char *const vn_drop_reasons[VN_DROP_NR] = {
-	[VN_DROP_INVALID] = "invalid proposal",
-	[VN_DROP_PINNED] = "guest pinned by the user",
-	[VN_DROP_OPTED_OUT] = "guest opted out",
-	[VN_DROP_QUARANTINE] = "target quarantined after a reverted move",
-	[VN_DROP_TRIAL] = "guest has a move under judgement",
-	[VN_DROP_HYSTERESIS] = "vCPU moved too recently",
-	[VN_DROP_HOURLY_CAP] = "guest reached its moves per hour",
-	[VN_DROP_NO_HISTORY] = "guest too new to judge a move",
-	[VN_DROP_CPU_CAPACITY] = "target node has no CPU room",
-	[VN_DROP_MEMORY_CAPACITY] = "target node has no free memory",
-	[VN_DROP_NO_MEMMOVE] = "backend cannot migrate this guest's memory",
-	[VN_DROP_MIGRATING] = "guest memory already migrating",
-	[VN_DROP_BANDWIDTH] = "migration bandwidth budget spent",
-	[VN_DROP_GAIN] = "expected gain below min_gain",
-	[VN_DROP_TICK_CAP] = "max_moves_per_tick reached",
-	[VN_DROP_DUPLICATE] = "same vCPU or guest already moved this tick",
-};
-
-const char *source_name(enum vnumad_source s)
+const char *core_source_name(enum vnumad_source s)
 {
 	switch (s) {
 	case VNUMAD_SRC_SIM: return "sim";
@@ -61,10 +42,7 @@ static void on_gone_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 
 	c->sampler.ops->detach(&c->sampler, g);
 	guard_guest_gone(c, g);
-	for (struct vn_migration *m = c->migrations; m; m = m->next)
-		if (m->guest_id == g->id && m->state == VN_MIG_RUNNING &&
-		    c->backend.ops->cancel)
-			c->backend.ops->cancel(&c->backend, m);
+	migration_cancel_guest(c, g->id);
 	if (c->backend.ops->forget)
 		c->backend.ops->forget(&c->backend, g);
 }
@@ -129,7 +107,7 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 		core_close(c);
 		return r;
 	}
-	r = policy_rt_open(&c->policy, &c->cfg);
+	r = plugin_start(&c->policy, &c->cfg);
 	if (r < 0) {
 		core_close(c);
 		return r;
@@ -182,10 +160,7 @@ void core_close(struct vn_core *c)
 	if (c->backend.ops && c->cfg.restore_affinity && !c->cfg.dry_run)
 		restore_affinities(c);
 	/* stop memory moves first: they reference guests */
-	for (struct vn_migration *m = c->migrations; m; m = m->next)
-		if (m->state == VN_MIG_RUNNING && c->backend.ops &&
-		    c->backend.ops->cancel)
-			c->backend.ops->cancel(&c->backend, m);
+	migration_cancel_guest(c, 0);
 	if (c->sampler.ops) {
 		for (int i = 0; i < c->host.nr_guests; i++)
 			c->sampler.ops->detach(&c->sampler, c->host.guests[i]);
@@ -196,22 +171,17 @@ void core_close(struct vn_core *c)
 			c->backend.ops->forget(&c->backend, c->host.guests[i]);
 	host_fini(&c->host);
 	guard_fini(c);
-	while (c->migrations) {
-		struct vn_migration *m = c->migrations;
-
-		c->migrations = m->next;
-		free(m);
-	}
+	migration_free_all(c);
 	if (c->sampler.ops)
 		c->sampler.ops->close(&c->sampler);
 	if (c->backend.ops)
 		c->backend.ops->close(&c->backend);
 	if (c->policy.desc)
-		policy_rt_close(&c->policy);
+		plugin_stop(&c->policy);
 	journal_close(c->journal);
 	c->journal = NULL;
-	free(c->dec);
-	c->dec = NULL;
+	free(c->dec.d);
+	memset(&c->dec, 0, sizeof(c->dec));
 	c->sampler.ops = NULL;
 	c->backend.ops = NULL;
 }
@@ -240,6 +210,7 @@ static bool has_readings(const struct vn_core *c)
 /* One tick of the pipeline; returns 0, or -1 if inventory failed. */
 int core_tick(struct vn_core *c)
 {
+	struct vn_decisions *dec = &c->dec;
 	struct vnumad_out out;
 	double t0, w0 = now_monotonic();
 
@@ -250,7 +221,7 @@ int core_tick(struct vn_core *c)
 	else
 		c->host.now = now_monotonic() - c->start;
 	c->decided = false;
-	c->nr_dec = 0;
+	dec->nr = dec->nr_accepted = 0;
 
 	if (stage_inventory(c) < 0)
 		return -1;
@@ -268,6 +239,7 @@ int core_tick(struct vn_core *c)
 	t0 = cpu_seconds();
 	stage_model(c);
 	stage_guard(c);
+	stage_publish(c);
 	/*
 	 * Counters need two readings: the first tick only primes them. A host
 	 * without guests has nothing to wait for.
@@ -276,11 +248,14 @@ int core_tick(struct vn_core *c)
 	    stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
-		stage_arbiter(c, &out);
+		stage_arbiter(c, &out, dec);
 	}
 	c->stats.tick_cpu = cpu_seconds() - t0;
-	stage_actuate(c);
-	stage_record(c);
+	stage_actuate(c, dec);
+	/* what status and metrics read until the next tick */
+	if (dec->nr_accepted && !core_advisory(c))
+		stage_publish(c);
+	stage_record(c, dec);
 	c->stats.tick_wall = now_monotonic() - w0;
 	return 0;
 }
@@ -303,18 +278,21 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 	if (c->virtual_time)
 		fresh->interval = c->cfg.interval;
 
-	if (policy_rt_open(&rt, fresh) < 0) {
+	if (plugin_start(&rt, fresh) < 0) {
 		log_warnx("reload: policy %s failed to start; configuration kept",
 			  fresh->policy_desc->name);
 		config_free(fresh);
 		return;
 	}
-	policy_rt_close(&c->policy);
+	plugin_stop(&c->policy);
 	config_free(&c->cfg);
 	c->cfg = *fresh;	/* backend and sampler point at c->cfg */
 	memset(fresh, 0, sizeof(*fresh));
 	c->policy = rt;
 	size_windows(c);
+	/* the operator may have fixed what made a backend refuse a guest */
+	for (int i = 0; i < c->host.nr_guests; i++)
+		c->host.guests[i]->refused = 0;
 	log_setlevel(c->cfg.log_level);
 	log_info("configuration reloaded: policy %s, interval %gs%s",
 		 c->policy.desc->name, c->cfg.interval,
@@ -347,9 +325,10 @@ void core_dump_state(struct vn_core *c)
 		for (int v = 0; v < g->nr_vcpus && off < sizeof(nodes) - 8; v++)
 			off += snprintf(nodes + off, sizeof(nodes) - off, "%s%d",
 					v ? "," : "", g->vv[v].node);
-		log_info("  guest %s: vCPUs on nodes [%s], remote %.0f%%, %.3g instr/s%s",
+		log_info("  guest %s: vCPUs on nodes [%s], remote %.0f%%, %.3g instr/s%s%s",
 			 g->name, nodes, g->v.remote_ratio * 100, g->v.ips,
-			 g->v.flags & VNUMAD_GUEST_IN_TRIAL ? ", in trial" : "");
+			 g->v.flags & VNUMAD_GUEST_IN_TRIAL ? ", in trial" : "",
+			 g->refused ? ", refused by the backend" : "");
 	}
 	for (struct vn_trial *t = c->trials; t; t = t->next)
 		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",

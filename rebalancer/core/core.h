@@ -2,10 +2,21 @@
 /*
  * The daemon core: the state that lives across ticks and the tick pipeline
  *
- *   inventory -> sample -> model -> guard -> policy -> arbiter -> actuate -> record
+ *   inventory -> sample -> model -> guard -> publish -> policy -> arbiter
+ *     -> actuate -> record
  *
- * one stage per file. The core is the same for the daemon, the advisory mode
- * and the simulator harness.
+ * one stage per file, each file named after its stage and exporting
+ * stage_NAME(); what else a file exports carries its name as a prefix
+ * (history.c: history_*, migration.c: migration_*), as in tmux. A stage
+ * calls only stages before its own in the list above (actuate starts the
+ * guard's trials, publish reads the guard's state), but for the guard,
+ * which records its verdicts through record.c; tests/t_layers.sh checks
+ * that the calls among them have no circle. The decisions of a
+ * tick are values that travel: stage_arbiter(c, &out, &dec) ->
+ * stage_actuate(c, &dec) -> stage_record(c, &dec). The core is the same for
+ * the daemon, the advisory mode and the simulator harness; it knows its
+ * backend and counter source only through their ops tables, which the
+ * caller picks (backend/registry.c).
  */
 #ifndef VN_CORE_H
 #define VN_CORE_H
@@ -58,9 +69,24 @@ struct vn_trial {
 
 enum vn_trial_event {
 	VN_TRIAL_STARTED,
-	VN_TRIAL_KEPT,		/* judged good or neutral, or unjudgeable */
+	VN_TRIAL_KEPT,		/* judged good or neutral */
 	VN_TRIAL_REVERTED,
+	VN_TRIAL_UNJUDGED,	/* kept: too few readings to judge it */
 	VN_TRIAL_ABANDONED,	/* the guest went away */
+};
+
+/* What the guard found when it ended a trial, and from which figures. */
+struct vn_verdict {
+	enum vn_trial_event ev;	/* KEPT, REVERTED, UNJUDGED or ABANDONED */
+	double gain;		/* normalised change raw / drift - 1; 0 unjudged */
+	double raw;		/* the guest's judge / baseline ratio; NaN unjudged */
+	double drift;		/* the host's drift: the median ratio of the guests
+				 * left alone (1 without any); NaN unjudged */
+	int drift_n;		/* how many guests the drift was taken over */
+	int windows;		/* judge windows it took (close calls take more) */
+	uint64_t base_from, base_to;	/* the baseline window, ticks */
+	uint64_t judge_from, judge_to;	/* the judge window, ticks */
+	char why[160];		/* the verdict in words */
 };
 
 /* A (guest, target node) pair that lost a trial. */
@@ -82,6 +108,7 @@ enum vn_drop {
 	VN_DROP_HYSTERESIS,
 	VN_DROP_HOURLY_CAP,
 	VN_DROP_NO_HISTORY,
+	VN_DROP_REFUSED,
 	VN_DROP_CPU_CAPACITY,
 	VN_DROP_MEMORY_CAPACITY,
 	VN_DROP_NO_MEMMOVE,
@@ -93,17 +120,31 @@ enum vn_drop {
 	VN_DROP_NR
 };
 
-extern const char *const vn_drop_reasons[VN_DROP_NR];
-
-/* A proposal after the arbiter: accepted, or dropped and why. */
+/* A proposal on its way through the tick: checked, applied, recorded. */
 struct vn_decision {
 	struct vnumad_proposal p;
-	struct vn_guest *g;
+	struct vn_guest *g;	/* NULL when p.guest is not a guest */
 	bool accepted;
-	enum vn_drop why;
+	enum vn_drop why;	/* when dropped */
 	bool applied;		/* actuation succeeded */
 	uint64_t old_allowed;	/* vCPU affinity before the move */
 	int error;		/* errno of a failed actuation */
+	uint64_t tag;		/* 0: the policy's; else an operator's move, whose
+				 * migrations carry the tag */
+	int order;		/* position in admission order (best gain first) */
+	int rank;		/* accepted: its guest's rank (best guest 0) */
+};
+
+/*
+ * A tick's decisions, as the arbiter leaves them: d[0..nr_accepted) the
+ * accepted, grouped by guest (the guest with the best gain first), then
+ * the dropped. The buffer is the core's, reused from tick to tick.
+ */
+struct vn_decisions {
+	struct vn_decision *d;
+	int nr;
+	int nr_accepted;
+	int cap;
 };
 
 /* The policy in use, built in or loaded from a shared object. */
@@ -151,10 +192,9 @@ struct vn_core {
 	struct vn_journal *journal;	/* NULL: dry run or simulated host */
 	struct vn_trace *trace;		/* --record: inventory and samples */
 	struct journal_trial *restart_pending;	/* unjudged when we last died */
-	struct vn_migration *migrations;
-	struct vn_decision *dec;
-	int nr_dec;
-	int cap_dec;
+	struct vn_migration *migrations;	/* migration.c's list */
+	struct vnumad_view view;	/* what the publish stage built */
+	struct vn_decisions dec;	/* this tick's */
 	struct vn_stats stats;
 	enum vn_output output;
 	FILE *out;
@@ -163,11 +203,10 @@ struct vn_core {
 	bool virtual_time;
 	bool decided;		/* the policy ran in the last tick */
 	double start;		/* monotonic time at start */
-	uint64_t tag;		/* tag of the manual move being applied, 0 none */
-	/* told when a trial starts and when it is judged (the harness scores
-	 * the guard with them) */
+	/* told when a trial starts (v NULL) and how it ended, with the guard's
+	 * own figures (the harness scores the guard with them) */
 	void (*trial_hook)(struct vn_core *c, const struct vn_trial *t,
-			   enum vn_trial_event ev, double gain, void *arg);
+			   enum vn_trial_event ev, const struct vn_verdict *v, void *arg);
 	void *trial_hook_arg;
 	/* told when a migration ends (manual moves follow theirs) */
 	void (*mig_hook)(struct vn_core *c, const struct vn_migration *m, void *arg);
@@ -190,19 +229,8 @@ int core_tick(struct vn_core *c);
 /* Applies a new configuration in place (SIGHUP); the backend stays. */
 void core_reconfigure(struct vn_core *c, struct vn_config *fresh);
 void core_dump_state(struct vn_core *c);
-
-/* Stages, one file each. */
-int stage_inventory(struct vn_core *c);	/* inventory.c */
-void stage_sample(struct vn_core *c);	/* sample.c */
-void stage_model(struct vn_core *c);	/* model.c */
-void stage_guard(struct vn_core *c);	/* guard.c */
-int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
-void stage_arbiter(struct vn_core *c, const struct vnumad_out *out);	/* arbiter.c */
-void stage_actuate(struct vn_core *c);	/* actuate.c */
-void stage_record(struct vn_core *c);	/* record.c */
-
-/* arbiter.c: bytes of migration the arbiter would accept now */
-double vn_migrate_budget(const struct vn_core *c);
+/* "sim", "pmu", "faults", "estimate" or "none". */
+const char *core_source_name(enum vnumad_source s);
 
 /* True when nothing is applied: a dry run, or an advisory-only policy. */
 static inline bool core_advisory(const struct vn_core *c)
@@ -211,41 +239,129 @@ static inline bool core_advisory(const struct vn_core *c)
 		(c->policy.desc->flags & VNUMAD_POLICY_F_ADVISORY_ONLY));
 }
 
+/* The stages, in tick order, one file each. */
+int stage_inventory(struct vn_core *c);				/* inventory.c */
+void stage_sample(struct vn_core *c);				/* sample.c */
+void stage_model(struct vn_core *c);				/* model.c */
+void stage_guard(struct vn_core *c);				/* guard.c */
+void stage_publish(struct vn_core *c);				/* publish.c */
+int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
+void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
+		   struct vn_decisions *dec);			/* arbiter.c */
+void stage_actuate(struct vn_core *c, struct vn_decisions *dec);	/* actuate.c */
+void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.c */
+
+/* history.c: each guest's per-tick figure of merit, for the guard */
+void history_record(struct vn_guest *g, uint64_t tick, double value);
+/* Mean over ticks [a, b]; NaN when fewer than half of them are known. */
+double history_mean(const struct vn_guest *g, uint64_t a, uint64_t b);
+/* The squared relative standard error of that mean, or -1 if unknown. */
+double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b);
+/* The tick that ended at core time `when`, counted back from this one. */
+uint64_t history_tick_at(const struct vn_core *c, double when);
+/* True when the guest has enough of a baseline for a move to be judged. */
+bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g);
+
+/* migration.c: the memory migrations in flight */
+/*
+ * Starts moving bytes of g's memory from node `from` to `to` (revert: the
+ * guard's undo; tag: an operator's move, else 0); NULL with *err set when
+ * the backend refuses.
+ */
+struct vn_migration *migration_start(struct vn_core *c, struct vn_guest *g, int from,
+				     int to, uint64_t bytes, bool revert, uint64_t tag,
+				     int *err);
+bool migration_running(const struct vn_core *c, uint64_t guest_id);
+/*
+ * Bytes of migration the arbiter may accept now: a minute of migrate_rate
+ * less what is queued, or anything at all when nothing is queued, so that a
+ * guest bigger than a minute's worth can still be moved (one at a time).
+ */
+double migration_budget(const struct vn_core *c);
+/* Cancels the guest's running migrations (guest_id 0: every one). */
+void migration_cancel_guest(struct vn_core *c, uint64_t guest_id);
+/* Logs the migrations that ended and frees those no trial points at. */
+void migration_reap(struct vn_core *c);
+void migration_free_all(struct vn_core *c);
+
 /* guard.c */
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 		       const struct vn_action *act, int n, double expected);
-bool guard_quarantined(const struct vn_core *c, const char *guest, int node);
+bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
 uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest);
+/* The quarantine running for (guest, node), or NULL. */
+const struct vn_quarantine *guard_quarantine_of(const struct vn_core *c,
+						const char *guest, int node);
 void guard_guest_gone(struct vn_core *c, struct vn_guest *g);
 void guard_fini(struct vn_core *c);
 /* At a clean stop: trials still running end unjudged, in the journal too. */
 void guard_stop(struct vn_core *c);
 /* Restores the quarantines the journal kept; takes its unjudged trials. */
 void guard_restore(struct vn_core *c);
-bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
-/* Mean of a guest's per-tick history over ticks [a, b]; NaN if mostly unknown. */
-double guard_window_mean(const struct vn_guest *g, uint64_t a, uint64_t b);
-/* The tick at core time `when`, counted back from the current tick. */
-uint64_t guard_tick_at(const struct vn_core *c, double when);
 
-/* plugin.c */
-int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg);
-void policy_rt_close(struct vn_policy_rt *rt);
+/* publish.c: the view's derived flags of one guest, between ticks too */
+void publish_guest(struct vn_core *c, struct vn_guest *g);
+
+/* plugin.c: the policy runtime */
+int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg);
+void plugin_stop(struct vn_policy_rt *rt);
 void plugin_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* arbiter.c */
+/* Rules an operator's move may waive; the policy's moves waive none. */
+#define ARBITER_WAIVE_PINNED	(1u << 0)	/* --force */
+#define ARBITER_WAIVE_OPTED_OUT	(1u << 1)	/* --force */
+#define ARBITER_WAIVE_HISTORY	(1u << 2)	/* judged as far as it can be */
+#define ARBITER_WAIVE_GAIN	(1u << 3)	/* an operator's move has no gain */
+#define ARBITER_WAIVE_TICK_CAP	(1u << 4)	/* made between ticks */
+/* What every operator's move waives: it is asked for, not proposed. */
+#define ARBITER_OPERATOR	(ARBITER_WAIVE_HISTORY | ARBITER_WAIVE_GAIN | \
+				 ARBITER_WAIVE_TICK_CAP)
+#define ARBITER_FORCE		(ARBITER_WAIVE_PINNED | ARBITER_WAIVE_OPTED_OUT)
+
+/* What is left to give in one round of decisions. */
+struct arbiter_room {
+	double cpu[VN_MAX_NODES];	/* free CPUs per node */
+	double mem[VN_MAX_NODES];	/* free bytes per node */
+	double budget;			/* bytes of migration */
+	long moves;			/* moves accepted so far */
+};
+
+const char *arbiter_drop_reason(enum vn_drop why);
+/* The reason as a metrics label value: "pinned", "cpu_capacity", ... */
+const char *arbiter_drop_slug(enum vn_drop why);
+/*
+ * The rules that need no accounting (sense, pinning, opt-out, refusal,
+ * quarantine, trial, hysteresis, hourly cap, memory moves, history, gain):
+ * -1 when d passes, else the drop reason. Sets d->g.
+ */
+int arbiter_check(struct vn_core *c, struct vn_decision *d, unsigned waive);
+void arbiter_room_init(const struct vn_core *c, struct arbiter_room *room);
+/*
+ * The rules that account (one change per vCPU and guest against the
+ * accepted before[0..n), the per-tick cap, CPU and memory capacity, the
+ * migration budget): -1 and d charged to room, or the drop reason.
+ */
+int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
+		  const struct vn_decision *before, int n, struct vn_decision *d,
+		  unsigned waive);
+
 /* actuate.c */
-void core_apply(struct vn_core *c, struct vn_guest *g, struct vn_decision *d, int n);
-struct vn_migration *core_migrate(struct vn_core *c, struct vn_guest *g,
-				  int from, int to, uint64_t bytes, bool revert);
-void core_reap_migrations(struct vn_core *c);
+/* True for an errno after which the backend will never make the move. */
+bool actuate_permanent(int err);
+/*
+ * Applies the accepted decisions d[0..n) of one guest (d[0].g) and makes
+ * them one trial; also the way in for the operator's manual moves.
+ */
+void actuate_guest(struct vn_core *c, struct vn_decision *d, int n);
 
 /* record.c */
-void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
-		    double gain, const char *why);
-void report_event(struct vn_core *c, const char *what, const char *guest,
+/* Prints or logs decisions (the tick's, or an operator's). */
+void record_decisions(struct vn_core *c, const struct vn_decision *d, int n);
+void record_verdict(struct vn_core *c, const struct vn_trial *t,
+		    const struct vn_verdict *v);
+void record_event(struct vn_core *c, const char *what, const char *guest,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-const char *source_name(enum vnumad_source s);
 
 #endif

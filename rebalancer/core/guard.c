@@ -16,9 +16,15 @@
  * it. A trial whose normalised loss exceeds half the tolerance is a loser
  * (so that losses of the tolerance are caught despite noisy figures): its
  * moves are undone and its (guest, target node) pairs quarantined, for
- * `quarantine` doubled at each new strike up to `quarantine_max`. A trial
- * too close to call is judged over one more window, up to three.
+ * `quarantine` doubled at each new strike up to `quarantine_max` (one
+ * strike per reverted trial and target, however many vCPUs it moved). A
+ * trial too close to call is judged over one more window, up to three.
+ * Every outcome -- kept, reverted, unjudged, abandoned -- goes through one
+ * function, verdict(), which reports, counts, journals and tells the hook.
  * vnumad-sim guard measures how often the guard gets it right.
+ *
+ * The guard keeps its own state (trials, quarantines); the view's flags
+ * that come from it are derived by the publish stage that follows.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -38,57 +44,6 @@
 #define GUARD_REVERT_SHARE	0.5
 #define GUARD_MAX_WINDOWS	3
 
-/* Mean of a guest's per-tick IPS over ticks [a, b]; NaN if mostly unknown. */
-double guard_window_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
-{
-	double sum = 0;
-	int n = 0, want = 0;
-
-	for (uint64_t t = a; t <= b; t++) {
-		int slot = (int)(t % VN_HIST);
-
-		want++;
-		if (g->hist_tick[slot] != t || isnan(g->hist[slot]))
-			continue;
-		sum += g->hist[slot];
-		n++;
-	}
-	return n * 2 >= want && n > 0 ? sum / n : NAN;
-}
-
-/* The squared relative standard error of that mean, or -1 if unknown. */
-static double window_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
-{
-	double sum = 0, sum2 = 0;
-	int n = 0;
-
-	for (uint64_t t = a; t <= b; t++) {
-		int slot = (int)(t % VN_HIST);
-
-		if (g->hist_tick[slot] != t || isnan(g->hist[slot]))
-			continue;
-		sum += g->hist[slot];
-		sum2 += g->hist[slot] * g->hist[slot];
-		n++;
-	}
-	if (n < 2 || sum <= 0)
-		return -1;
-	return MAX(0, (sum2 - sum * sum / n) / (n - 1)) / n / (sum / n * sum / n);
-}
-
-/* The tick that ends at time `when`. */
-uint64_t guard_tick_at(const struct vn_core *c, double when)
-{
-	/*
-	 * Counted back from the current tick: on a real host ticks are an
-	 * interval plus their own run time apart, so when / interval drifts.
-	 */
-	long long k = (long long)c->host.tick -
-		      llround((c->host.now - when) / c->cfg.interval);
-
-	return k < 1 ? 1 : (uint64_t)k;
-}
-
 /* Notes that moves were applied on the host in the current tick. */
 static void host_moved(struct vn_core *c)
 {
@@ -106,15 +61,6 @@ bool guard_in_trial(const struct vn_core *c, uint64_t guest_id)
 	return false;
 }
 
-bool guard_quarantined(const struct vn_core *c, const char *guest, int node)
-{
-	for (const struct vn_quarantine *q = c->quarantine; q; q = q->next)
-		if (q->node == node && q->until > c->host.now &&
-		    strcmp(q->guest, guest) == 0)
-			return true;
-	return false;
-}
-
 uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest)
 {
 	uint64_t m = 0;
@@ -125,6 +71,17 @@ uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest)
 	return m;
 }
 
+const struct vn_quarantine *guard_quarantine_of(const struct vn_core *c,
+						const char *guest, int node)
+{
+	for (const struct vn_quarantine *q = c->quarantine; q; q = q->next)
+		if (q->node == node && q->until > c->host.now &&
+		    strcmp(q->guest, guest) == 0)
+			return q;
+	return NULL;
+}
+
+/* One more strike for (guest, node): a quarantine twice the last one. */
 static void quarantine(struct vn_core *c, const char *guest, int node)
 {
 	struct vn_quarantine *q;
@@ -165,6 +122,13 @@ static void expire_quarantines(struct vn_core *c)
 	}
 }
 
+/* The judge window of a trial whose settle time starts now. */
+static void schedule_judging(struct vn_core *c, struct vn_trial *t)
+{
+	t->judge_from = c->host.now + (c->hist_settle + 1) * c->cfg.interval;
+	t->judge_until = t->judge_from + (c->hist_judge - 1) * c->cfg.interval;
+}
+
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 		       const struct vn_action *act, int n, double expected)
 {
@@ -191,15 +155,13 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	for (int i = 0; i < n; i++)
 		if (act[i].mig)
 			t->state = VN_TRIAL_MIGRATING;
-	t->judge_from = c->host.now + (c->hist_settle + 1) * c->cfg.interval;
-	t->judge_until = t->judge_from + (c->hist_judge - 1) * c->cfg.interval;
+	schedule_judging(c, t);
 	t->next = c->trials;
 	c->trials = t;
-	g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
 	if (c->journal)
 		t->jid = journal_trial(c->journal, g->name, act, n);
 	if (c->trial_hook)
-		c->trial_hook(c, t, VN_TRIAL_STARTED, 0, c->trial_hook_arg);
+		c->trial_hook(c, t, VN_TRIAL_STARTED, NULL, c->trial_hook_arg);
 }
 
 static void free_trial(struct vn_trial *t)
@@ -218,20 +180,47 @@ static void unlink_trial(struct vn_core *c, struct vn_trial *t)
 		}
 }
 
+static const char *const journal_words[] = {
+	[VN_TRIAL_KEPT] = "kept",
+	[VN_TRIAL_REVERTED] = "reverted",
+	[VN_TRIAL_UNJUDGED] = "unjudged",
+	[VN_TRIAL_ABANDONED] = "abandoned",
+};
+
+/*
+ * The end of a trial, whatever it is: reported (output and log), counted,
+ * journaled and handed to the hook with the guard's own figures. The caller
+ * undoes a reverted trial's moves and frees the trial.
+ */
+static void verdict(struct vn_core *c, const struct vn_trial *t, const struct vn_verdict *v)
+{
+	if (v->ev == VN_TRIAL_ABANDONED)
+		record_event(c, "trial-abandoned", t->guest, "%s", v->why);
+	else
+		record_verdict(c, t, v);
+	if (v->ev == VN_TRIAL_REVERTED)
+		c->stats.reverted++;
+	else if (v->ev != VN_TRIAL_ABANDONED)
+		c->stats.kept++;	/* kept, judged or not */
+	if (c->journal && t->jid)
+		journal_verdict(c->journal, t->jid, t->guest, journal_words[v->ev], v->gain);
+	if (c->trial_hook)
+		c->trial_hook(c, t, v->ev, v, c->trial_hook_arg);
+}
+
 void guard_guest_gone(struct vn_core *c, struct vn_guest *g)
 {
 	struct vn_trial *t = c->trials, *next;
 
 	for (; t; t = next) {
+		struct vn_verdict v = { .ev = VN_TRIAL_ABANDONED, .raw = NAN, .drift = NAN };
+
 		next = t->next;
 		if (t->guest_id != g->id)
 			continue;
-		report_event(c, "trial-abandoned", g->name,
-			     "trial of %d move(s) abandoned: the guest is gone", t->nr_act);
-		if (c->journal && t->jid)
-			journal_verdict(c->journal, t->jid, t->guest, "abandoned", 0);
-		if (c->trial_hook)
-			c->trial_hook(c, t, VN_TRIAL_ABANDONED, 0, c->trial_hook_arg);
+		snprintf(v.why, sizeof(v.why), "trial of %d move(s) abandoned: the guest is gone",
+			 t->nr_act);
+		verdict(c, t, &v);
 		unlink_trial(c, t);
 		free_trial(t);
 	}
@@ -258,34 +247,47 @@ void guard_fini(struct vn_core *c)
 
 /*
  * Undoes the moves of a trial, as far as the guest still allows; a loser's
- * targets go into quarantine.
+ * targets go into quarantine, one strike per target node.
  */
-static void revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
+static void revert(struct vn_core *c, struct vn_guest *g, const struct vn_trial *t,
 		   bool loser)
 {
-	for (int i = 0; i < t->nr_act; i++) {
-		struct vn_action *a = &t->act[i];
+	uint64_t struck = 0;
 
-		if (a->kind == VNUMAD_MOVE_VCPU && a->vcpu < g->nr_vcpus) {
+	for (int i = 0; i < t->nr_act; i++) {
+		const struct vn_action *a = &t->act[i];
+
+		if (a->kind == VNUMAD_MOVE_VCPU && a->vcpu >= 0 && a->vcpu < g->nr_vcpus) {
 			int r = c->backend.ops->set_affinity(&c->backend, g, a->vcpu,
 							     a->old_allowed);
 			if (r < 0) {
 				c->stats.actuation_errors++;
 				log_warnx("guest %s: cannot restore vCPU %d: %s", g->name,
 					  a->vcpu, strerror(-r));
+			} else {
+				g->vv[a->vcpu].allowed = a->old_allowed;
 			}
 			g->vc[a->vcpu].last_move = c->host.now;
 		} else if (a->kind == VNUMAD_MOVE_MEMORY) {
 			uint64_t done = a->mig ? a->mig->done : a->bytes;
+			int err = 0;
 
 			/* never more than what is still there */
 			if (done > g->v.mem[a->to] && g->mem_read_at >= 0)
 				done = g->v.mem[a->to];
-			if (done)
-				core_migrate(c, g, a->to, a->from, done, true);
+			if (done && !migration_start(c, g, a->to, a->from, done, true, 0, &err)) {
+				c->stats.actuation_errors++;
+				log_warnx("guest %s: cannot migrate memory back from node %d "
+					  "to node %d: %s", g->name, a->to, a->from,
+					  strerror(err));
+			}
+		} else {
+			continue;
 		}
-		if (loser)
+		if (loser && a->to >= 0 && a->to < VN_MAX_NODES && !(struck >> a->to & 1)) {
+			struck |= 1ULL << a->to;
 			quarantine(c, g->name, a->to);
+		}
 	}
 	host_moved(c);
 	g->last_move = c->host.now;
@@ -342,7 +344,7 @@ static void settle_restart(struct vn_core *c)
 		for (int i = 0; i < t.nr_act; i++)
 			if (t.act[i].kind == VNUMAD_MOVE_VCPU && t.act[i].vcpu >= g->nr_vcpus)
 				t.act[i].kind = 0;	/* that vCPU is gone */
-		report_event(c, "trial-reverted", g->name,
+		record_event(c, "trial-reverted", g->name,
 			     "%d move(s) left unjudged by the last run are undone", t.nr_act);
 		journal_verdict(c->journal, jt->id, jt->guest, "reverted-at-restart", 0);
 		revert(c, g, &t, false);
@@ -358,9 +360,13 @@ void guard_stop(struct vn_core *c)
 			journal_verdict(c->journal, t->jid, t->guest, "unjudged-at-stop", 0);
 }
 
-/* The drift of guests left alone over the trial's windows: their median. */
+/*
+ * The drift of guests left alone over the trial's windows: their median,
+ * with the number of guests in v->drift_n; *se2 its squared standard error
+ * (-1 unknown, 0 without such guests).
+ */
 static double host_drift(struct vn_core *c, const struct vn_trial *t,
-			 uint64_t b0, uint64_t b1, uint64_t j0, uint64_t j1, double *se2)
+			 struct vn_verdict *v, double *se2)
 {
 	struct vn_host *h = &c->host;
 	double since = t->applied - c->hist_baseline * c->cfg.interval;
@@ -372,11 +378,11 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 		struct vn_guest *o = h->guests[i];
 		double before, after;
 
-		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
+		if (o->id == t->guest_id || guard_in_trial(c, o->id) ||
 		    (o->last_move >= 0 && o->last_move >= since))
 			continue;
-		before = guard_window_mean(o, b0, b1);
-		after = guard_window_mean(o, j0, j1);
+		before = history_mean(o, v->base_from, v->base_to);
+		after = history_mean(o, v->judge_from, v->judge_to);
 		if (isnan(before) || isnan(after) || before <= 0)
 			continue;
 		r[n++] = after / before;
@@ -395,60 +401,66 @@ static double host_drift(struct vn_core *c, const struct vn_trial *t,
 			*se2 = 1.57 * var / (n - 1) / n;
 	}
 	free(r);
+	v->drift_n = n;
 	return drift;
 }
 
 /*
- * Judges a trial whose judge window is complete; false when the verdict is
- * too close to call and the window was made one window longer instead.
+ * Judges a trial whose judge window is complete into *v; false when the
+ * verdict is too close to call and the window was made one window longer
+ * instead.
  */
-static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
+		  struct vn_verdict *v)
 {
-	uint64_t j0 = guard_tick_at(c, t->judge_from), j1 = c->host.tick;
-	uint64_t b0 = t->base_from, b1 = t->tick;
-	double before = guard_window_mean(g, b0, b1), after = guard_window_mean(g, j0, j1);
-	double drift, gain, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
-	int windows = (int)((j1 - j0 + 1) / (uint64_t)c->hist_judge);
-	char why[160];
+	double before, after, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
 
+	*v = (struct vn_verdict){
+		.raw = NAN, .drift = NAN,
+		.base_from = t->base_from, .base_to = t->tick,
+		.judge_from = history_tick_at(c, t->judge_from), .judge_to = c->host.tick,
+	};
+	v->windows = (int)((v->judge_to - v->judge_from + 1) / (uint64_t)c->hist_judge);
+	before = history_mean(g, v->base_from, v->base_to);
+	after = history_mean(g, v->judge_from, v->judge_to);
 	if (isnan(before) || isnan(after) || before <= 0) {
 		/* nothing to judge by: keep it, but say so */
-		report_verdict(c, t, true, 0, "kept unjudged: too few readings");
-		c->stats.kept++;
-		if (c->journal && t->jid)
-			journal_verdict(c->journal, t->jid, t->guest, "unjudged", 0);
-		if (c->trial_hook)
-			c->trial_hook(c, t, VN_TRIAL_KEPT, 0, c->trial_hook_arg);
+		v->ev = VN_TRIAL_UNJUDGED;
+		snprintf(v->why, sizeof(v->why), "kept unjudged: too few readings");
 		return true;
 	}
-	drift = host_drift(c, t, b0, b1, j0, j1, &se2);
-	gain = after / before / drift - 1.0;
-	own = window_rse2(g, b0, b1) + window_rse2(g, j0, j1);
-	if (windows < GUARD_MAX_WINDOWS && own >= 0 &&
-	    fabs(gain - limit) < sqrt(own + (se2 < 0 ? own : se2))) {
+	v->raw = after / before;
+	v->drift = host_drift(c, t, v, &se2);
+	v->gain = v->raw / v->drift - 1.0;
+	own = history_rse2(g, v->base_from, v->base_to) +
+	      history_rse2(g, v->judge_from, v->judge_to);
+	if (v->windows < GUARD_MAX_WINDOWS && own >= 0 &&
+	    fabs(v->gain - limit) < sqrt(own + (se2 < 0 ? own : se2))) {
 		t->judge_until += c->hist_judge * c->cfg.interval;
 		return false;
 	}
-	if (gain >= limit) {
-		snprintf(why, sizeof(why), "kept: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
-			 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
-		report_verdict(c, t, true, gain, why);
-		c->stats.kept++;
-		if (c->journal && t->jid)
-			journal_verdict(c->journal, t->jid, t->guest, "kept", gain);
-		if (c->trial_hook)
-			c->trial_hook(c, t, VN_TRIAL_KEPT, gain, c->trial_hook_arg);
-		return true;
-	}
-	snprintf(why, sizeof(why), "reverted: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
-		 gain * 100, (after / before - 1) * 100, (drift - 1) * 100);
-	report_verdict(c, t, false, gain, why);
-	c->stats.reverted++;
-	if (c->journal && t->jid)
-		journal_verdict(c->journal, t->jid, t->guest, "reverted", gain);
-	if (c->trial_hook)
-		c->trial_hook(c, t, VN_TRIAL_REVERTED, gain, c->trial_hook_arg);
-	revert(c, g, t, true);
+	v->ev = v->gain >= limit ? VN_TRIAL_KEPT : VN_TRIAL_REVERTED;
+	snprintf(v->why, sizeof(v->why), "%s: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
+		 v->ev == VN_TRIAL_KEPT ? "kept" : "reverted", v->gain * 100,
+		 (v->raw - 1) * 100, (v->drift - 1) * 100);
+	return true;
+}
+
+/* A trial whose memory has stopped moving: keep what moved, start settling. */
+static bool migrated(struct vn_core *c, struct vn_trial *t)
+{
+	for (int i = 0; i < t->nr_act; i++)
+		if (t->act[i].mig && t->act[i].mig->state == VN_MIG_RUNNING)
+			return false;
+	/* the migration record may now be freed */
+	for (int i = 0; i < t->nr_act; i++)
+		if (t->act[i].mig) {
+			t->act[i].bytes = t->act[i].mig->done;
+			t->act[i].mig = NULL;
+		}
+	/* the settle time starts once the memory has moved */
+	t->state = VN_TRIAL_SETTLING;
+	schedule_judging(c, t);
 	return true;
 }
 
@@ -461,6 +473,7 @@ void stage_guard(struct vn_core *c)
 		settle_restart(c);
 	for (; t; t = next) {
 		struct vn_guest *g = host_find_id(&c->host, t->guest_id);
+		struct vn_verdict v;
 
 		next = t->next;
 		if (!g) {
@@ -468,33 +481,17 @@ void stage_guard(struct vn_core *c)
 			free_trial(t);
 			continue;
 		}
-		if (t->state == VN_TRIAL_MIGRATING) {
-			bool busy = false;
-
-			for (int i = 0; i < t->nr_act; i++)
-				if (t->act[i].mig && t->act[i].mig->state == VN_MIG_RUNNING)
-					busy = true;
-			if (busy)
-				continue;
-			/* keep what moved; the migration record may now be freed */
-			for (int i = 0; i < t->nr_act; i++)
-				if (t->act[i].mig) {
-					t->act[i].bytes = t->act[i].mig->done;
-					t->act[i].mig = NULL;
-				}
-			/* the settle time starts once the memory has moved */
-			t->state = VN_TRIAL_SETTLING;
-			t->judge_from = c->host.now + (c->hist_settle + 1) * c->cfg.interval;
-			t->judge_until = t->judge_from + (c->hist_judge - 1) * c->cfg.interval;
-		}
+		if (t->state == VN_TRIAL_MIGRATING && !migrated(c, t))
+			continue;
 		if (c->host.now + 1e-9 < t->judge_from)
 			continue;
 		t->state = VN_TRIAL_JUDGING;
-		if (c->host.now + 1e-9 < t->judge_until || !judge(c, g, t))
+		if (c->host.now + 1e-9 < t->judge_until || !judge(c, g, t, &v))
 			continue;
+		verdict(c, t, &v);
+		if (v.ev == VN_TRIAL_REVERTED)
+			revert(c, g, t, true);
 		unlink_trial(c, t);
 		free_trial(t);
-		if (!guard_in_trial(c, g->id))
-			g->v.flags &= ~VNUMAD_GUEST_IN_TRIAL;
 	}
 }

@@ -49,6 +49,6 @@ int stage_inventory(struct vn_core *c)
 	}
 	host_scan_end(&c->host);
 	mark_excluded(c);
-	core_reap_migrations(c);
+	migration_reap(c);
 	return 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Stage 3, model: turns counter deltas into the smoothed figures policies
- * read, per vCPU, guest and node.
+ * read, per vCPU, guest and node, and writes each guest's history for the
+ * guard. It sets no flag: the publish stage derives those.
  *
  * Smoothing is an EWMA with a half-life h (the [model] halflife key): a
  * reading covering dt seconds gets the weight a = 1 - 2^(-dt/h), so the
@@ -51,12 +52,6 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	const struct vn_counts *d = &p->delta;
 	double hl = c->cfg.halflife, a, a_slow, ips, accesses, lag, weight;
 
-	v->last_move_age = p->last_move < 0 ? -1 : c->host.now - p->last_move;
-	v->flags = 0;
-	if (p->last_move >= 0 && c->host.now - p->last_move < c->cfg.hysteresis)
-		v->flags |= VNUMAD_VCPU_HOLD;
-	if (g->v.flags & VNUMAD_GUEST_IN_TRIAL)
-		v->flags |= VNUMAD_VCPU_IN_TRIAL;
 	if (!d->valid || d->elapsed <= 0)
 		return -1;
 
@@ -142,14 +137,9 @@ void stage_model(struct vn_core *c)
 		struct vn_guest *g = h->guests[i];
 		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
 		double local_now = 0, remote_now = 0;
-		int valid = 0, slot = (int)(h->tick % VN_HIST);
+		int valid = 0;
 		bool instr = true;
 
-		g->v.quarantine = guard_quarantine_mask(c, g->name);
-		if (guard_in_trial(c, g->id))
-			g->v.flags |= VNUMAD_GUEST_IN_TRIAL;
-		else
-			g->v.flags &= ~VNUMAD_GUEST_IN_TRIAL;
 		for (int v = 0; v < g->nr_vcpus; v++) {
 			double x = model_vcpu(c, g, v, &acc, &acc_remote);
 
@@ -177,13 +167,12 @@ void stage_model(struct vn_core *c)
 		 * of merit such a source has. NaN where a reading was missing.
 		 */
 		if (valid != g->nr_vcpus || !valid)
-			g->hist[slot] = NAN;
+			history_record(g, h->tick, NAN);
 		else if (instr)
-			g->hist[slot] = ips_now;
+			history_record(g, h->tick, ips_now);
 		else
-			g->hist[slot] = local_now + remote_now > 0 ?
-				0.01 + local_now / (local_now + remote_now) : NAN;
-		g->hist_tick[slot] = h->tick;
+			history_record(g, h->tick, local_now + remote_now > 0 ?
+				       0.01 + local_now / (local_now + remote_now) : NAN);
 		charge_bandwidth(h, g);
 	}
 	for (int n = 0; n < h->nr_nodes; n++)

@@ -8,11 +8,14 @@ CORE_SRCS := \
 	rebalancer/core/config.c \
 	rebalancer/core/core.c \
 	rebalancer/core/guard.c \
+	rebalancer/core/history.c \
 	rebalancer/core/host.c \
 	rebalancer/core/inventory.c \
 	rebalancer/core/journal.c \
+	rebalancer/core/migration.c \
 	rebalancer/core/model.c \
 	rebalancer/core/plugin.c \
+	rebalancer/core/publish.c \
 	rebalancer/core/record.c \
 	rebalancer/core/sample.c \
 	rebalancer/core/trace.c

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Policies: loading plugins, checking descriptors, and the policy stage.
+ * Stage 6, policy (and the policy runtime): loading plugins, checking
+ * descriptors, starting and stopping the policy, and calling its tick with
+ * the view the publish stage built.
  * The core trusts nothing a plugin returns: the descriptor is checked at
  * load, every proposal is checked by the arbiter, and a policy whose tick
  * keeps failing is disabled so that the daemon falls back to advising.
@@ -194,7 +196,7 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 	}
 }
 
-int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
+int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 {
 	struct vnumad_init_args args = {
 		.size = sizeof(args),
@@ -223,7 +225,7 @@ int policy_rt_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	return 0;
 }
 
-void policy_rt_close(struct vn_policy_rt *rt)
+void plugin_stop(struct vn_policy_rt *rt)
 {
 	if (rt->inited && rt->desc->fini)
 		rt->desc->fini(rt->priv);
@@ -233,21 +235,7 @@ void policy_rt_close(struct vn_policy_rt *rt)
 
 int stage_policy(struct vn_core *c, struct vnumad_out *out)
 {
-	struct vn_host *h = &c->host;
 	struct vn_policy_rt *rt = &c->policy;
-	struct vnumad_view view = {
-		.size = sizeof(view),
-		.tick = h->tick,
-		.now = h->now,
-		.interval = c->cfg.interval,
-		.nr_nodes = h->nr_nodes,
-		.online = h->online,
-		.nodes = h->node,
-		.distance = h->distance,
-		.nr_guests = h->nr_guests,
-		.guests = h->view_guests,
-		.migrate_budget = vn_migrate_budget(c),
-	};
 	int r;
 
 	out->buf = rt->buf;
@@ -255,7 +243,7 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	out->len = 0;
 	if (rt->disabled || !rt->inited)
 		return -1;
-	r = rt->desc->tick(rt->priv, &view, out);
+	r = rt->desc->tick(rt->priv, &c->view, out);
 	if (out->len < 0 || out->len > out->cap) {
 		log_warnx("policy %s: returned %d proposals in a buffer of %d",
 			  rt->desc->name, out->len, out->cap);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stage 8, record: what the tick decided, in plain words or as JSON Lines.
+ * Stage 9, record: what the tick decided, in plain words or as JSON Lines.
  * The advisory mode prints a one-line host summary per tick and every
  * recommendation: guest, vCPU or memory, from and to, the measured remote
  * ratio and where that figure came from, the expected gain and the reason.
@@ -37,14 +37,14 @@ static const char *sources(const struct vn_core *c, char *buf, size_t len)
 		const struct vn_guest *g = c->host.guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
-			seen |= 1u << g->vv[v].source;
+			seen |= 1u << (g->vv[v].source & 7);
 	}
 	seen &= ~(1u << VNUMAD_SRC_NONE);
 	buf[0] = '\0';
 	for (int s = 1; s < 8 && off < len; s++)
 		if (seen >> s & 1)
 			off += snprintf(buf + off, len - off, "%s%s", off ? "+" : "",
-					source_name(s));
+					core_source_name(s));
 	if (!seen)
 		snprintf(buf, len, "none");
 	return buf;
@@ -160,15 +160,16 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 	const char *what;
 	char a[32], buf[256], nodes[200];
 
-	if (g && p->kind == VNUMAD_MOVE_VCPU) {
+	/* a dropped proposal may name a vCPU that does not exist */
+	if (g && p->kind == VNUMAD_MOVE_VCPU && p->vcpu >= 0 && p->vcpu < g->nr_vcpus) {
 		remote = g->vv[p->vcpu].remote_ratio;
 		src = g->vv[p->vcpu].source;
-	} else if (g) {
+	} else if (g && p->kind != VNUMAD_MOVE_VCPU) {
 		remote = g->v.remote_ratio;
 		src = g->nr_vcpus ? g->vv[0].source : VNUMAD_SRC_NONE;
 	}
-	what = !d->accepted ? "held back" : core_advisory(c) ? "recommend" :
-	       d->applied ? "applied" : "failed";
+	what = !d->accepted ? "held back" : core_advisory(c) && !d->tag ? "recommend" :
+	       !d->applied ? "failed" : d->tag ? "applied (operator)" : "applied";
 	if (c->output == VN_OUT_JSON) {
 		json_t *o = json_object();
 
@@ -190,13 +191,15 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 			json_object_set_new(o, "to", json_integer(p->to));
 		}
 		json_object_set_new(o, "remote_ratio", remote >= 0 ? jreal(remote, 1e-4) : json_null());
-		json_object_set_new(o, "source", json_string(source_name(src)));
+		json_object_set_new(o, "source", json_string(core_source_name(src)));
 		json_object_set_new(o, "gain", jreal(p->gain, 1e-4));
 		json_object_set_new(o, "reason", json_string(p->reason));
 		if (!d->accepted)
-			json_object_set_new(o, "held_back", json_string(vn_drop_reasons[d->why]));
+			json_object_set_new(o, "held_back", json_string(arbiter_drop_reason(d->why)));
 		json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
 		json_object_set_new(o, "applied", json_boolean(d->applied));
+		if (d->tag)
+			json_object_set_new(o, "by", json_string("operator"));
 		emit_json(c, o);
 		return;
 	}
@@ -215,9 +218,9 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 	}
 	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), expected gain %+.0f%%: %s",
 		what, g ? g->name : "?", buf, remote < 0 ? "unknown " : "",
-		remote < 0 ? 0 : remote * 100, source_name(src), p->gain * 100, p->reason);
+		remote < 0 ? 0 : remote * 100, core_source_name(src), p->gain * 100, p->reason);
 	if (!d->accepted)
-		fprintf(c->out, " [held back: %s]", vn_drop_reasons[d->why]);
+		fprintf(c->out, " [held back: %s]", arbiter_drop_reason(d->why));
 	fputc('\n', c->out);
 }
 
@@ -225,41 +228,50 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 static void log_decision(const struct vn_core *c, const struct vn_decision *d)
 {
 	const struct vnumad_proposal *p = &d->p;
+	const char *by = d->tag ? "; asked by the operator" : "";
 	char a[32], nodes[200];
 
 	(void)c;
 	if (!d->applied)
 		return;
 	if (p->kind == VNUMAD_MOVE_VCPU)
-		log_info("guest %s: vCPU %d moved node %d -> node %d (expected %+.0f%%: %s)",
-			 d->g->name, p->vcpu, p->from, p->to, p->gain * 100, p->reason);
+		log_info("guest %s: vCPU %d moved node %d -> node %d (expected %+.0f%%: %s%s)",
+			 d->g->name, p->vcpu, p->from, p->to, p->gain * 100, p->reason, by);
 	else if (p->kind == VNUMAD_MOVE_MEMORY)
-		log_info("guest %s: migrating %s node %d -> node %d (expected %+.0f%%: %s)",
+		log_info("guest %s: migrating %s node %d -> node %d (expected %+.0f%%: %s%s)",
 			 d->g->name, fmt_size(a, sizeof(a), p->bytes), p->from, p->to,
-			 p->gain * 100, p->reason);
+			 p->gain * 100, p->reason, by);
 	else
-		log_info("guest %s: moved to nodes %s (expected %+.0f%%: %s)", d->g->name,
+		log_info("guest %s: moved to nodes %s (expected %+.0f%%: %s%s)", d->g->name,
 			 fmt_nodemask(nodes, sizeof(nodes), p->nodes), p->gain * 100,
-			 p->reason);
+			 p->reason, by);
 }
 
-void stage_record(struct vn_core *c)
+void record_decisions(struct vn_core *c, const struct vn_decision *d, int n)
 {
-	if (c->output == VN_OUT_NONE) {
-		for (int i = 0; i < c->nr_dec; i++)
-			log_decision(c, &c->dec[i]);
-		return;
+	for (int i = 0; i < n; i++) {
+		if (c->output == VN_OUT_NONE)
+			log_decision(c, &d[i]);
+		else if (d[i].accepted || c->verbose)
+			print_decision(c, &d[i]);
 	}
-	print_summary(c);
-	for (int i = 0; i < c->nr_dec; i++)
-		if (c->dec[i].accepted || c->verbose)
-			print_decision(c, &c->dec[i]);
-	fflush(c->out);
+	if (c->output != VN_OUT_NONE)
+		fflush(c->out);
 }
 
-void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
-		    double gain, const char *why)
+void stage_record(struct vn_core *c, const struct vn_decisions *dec)
 {
+	if (c->output != VN_OUT_NONE)
+		print_summary(c);
+	record_decisions(c, dec->d, dec->nr);
+}
+
+void record_verdict(struct vn_core *c, const struct vn_trial *t, const struct vn_verdict *v)
+{
+	bool keep = v->ev != VN_TRIAL_REVERTED;
+	double gain = v->gain;
+	const char *why = v->why;
+
 	if (c->output == VN_OUT_JSON) {
 		json_t *o = json_object();
 
@@ -268,8 +280,14 @@ void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
 		json_object_set_new(o, "time", jreal(c->host.now, 1e-3));
 		json_object_set_new(o, "guest", json_string(t->guest));
 		json_object_set_new(o, "moves", json_integer(t->nr_act));
-		json_object_set_new(o, "verdict", json_string(keep ? "kept" : "reverted"));
+		json_object_set_new(o, "verdict", json_string(!keep ? "reverted" :
+			v->ev == VN_TRIAL_UNJUDGED ? "unjudged" : "kept"));
 		json_object_set_new(o, "gain", jreal(gain, 1e-4));
+		if (!isnan(v->raw)) {
+			json_object_set_new(o, "raw", jreal(v->raw - 1, 1e-4));
+			json_object_set_new(o, "drift", jreal(v->drift - 1, 1e-4));
+			json_object_set_new(o, "guests_in_drift", json_integer(v->drift_n));
+		}
 		json_object_set_new(o, "expected", jreal(t->expected, 1e-4));
 		json_object_set_new(o, "detail", json_string(why));
 		emit_json(c, o);
@@ -284,7 +302,7 @@ void report_verdict(struct vn_core *c, const struct vn_trial *t, bool keep,
 		log_info("guest %s: %s", t->guest, why);
 }
 
-void report_event(struct vn_core *c, const char *what, const char *guest,
+void record_event(struct vn_core *c, const char *what, const char *guest,
 		  const char *fmt, ...)
 {
 	char msg[256];

@@ -60,6 +60,9 @@ struct vn_guest {
 	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
 	int nr_move_times;
 	double last_move;	/* last move of any kind, -1 never */
+	int refused;		/* errno of a permanent actuation failure, 0 none:
+				 * its moves are dropped until it restarts or the
+				 * configuration is reloaded */
 	void *backend;		/* backend's per-guest state */
 	void *sampler;		/* sampler's per-guest state */
 	struct vn_guest *hnext;	/* name hash chain */

@@ -39,28 +39,6 @@ struct vn_metrics {
 	struct evhttp *http;
 };
 
-/* Short label values for the drop reasons; vn_drop_reasons has the sentences. */
-static const char *const drop_slug[VN_DROP_NR] = {
-	[VN_DROP_INVALID] = "invalid",
-	[VN_DROP_PINNED] = "pinned",
-	[VN_DROP_OPTED_OUT] = "opted_out",
-	[VN_DROP_QUARANTINE] = "quarantine",
-	[VN_DROP_TRIAL] = "trial",
-	[VN_DROP_HYSTERESIS] = "hysteresis",
-	[VN_DROP_HOURLY_CAP] = "hourly_cap",
-	[VN_DROP_NO_HISTORY] = "no_history",
-	[VN_DROP_CPU_CAPACITY] = "cpu_capacity",
-	[VN_DROP_MEMORY_CAPACITY] = "memory_capacity",
-	[VN_DROP_NO_MEMMOVE] = "no_memmove",
-	[VN_DROP_MIGRATING] = "migrating",
-	[VN_DROP_BANDWIDTH] = "bandwidth",
-	[VN_DROP_GAIN] = "gain",
-	[VN_DROP_TICK_CAP] = "tick_cap",
-	[VN_DROP_DUPLICATE] = "duplicate",
-};
-/* a new drop reason needs a slug above, or its counter is exported as drop_N */
-_Static_assert(VN_DROP_NR == 16, "give the new drop reason a slug in drop_slug");
-
 /* Guest flags as the states of vnumad_guest_flag. */
 static const struct {
 	unsigned bit;
@@ -318,12 +296,8 @@ static void render_counters(struct render *r, const struct vn_core *c)
 	sample(r, (double)s->accepted);
 	family(r, "vnumad_proposals_dropped_total", "counter",
 	       "Proposals the arbiter dropped, by reason.");
-	for (int i = 0; i < VN_DROP_NR; i++) {
-		if (drop_slug[i])
-			sample_l(r, (double)s->dropped[i], "reason=\"%s\"", drop_slug[i]);
-		else
-			sample_l(r, (double)s->dropped[i], "reason=\"drop_%d\"", i);
-	}
+	for (int i = 0; i < VN_DROP_NR; i++)
+		sample_l(r, (double)s->dropped[i], "reason=\"%s\"", arbiter_drop_slug(i));
 	family(r, "vnumad_moves_total", "counter",
 	       "Moves applied: vCPU affinity changes and memory migrations started.");
 	sample_l(r, (double)s->vcpu_moves, "kind=\"vcpu\"");
@@ -439,7 +413,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			if (g->vv[v].remote_ratio >= 0)
 				sample_l(r, g->vv[v].remote_ratio,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, source_name(g->vv[v].source));
+					 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 	family(r, "vnumad_vcpu_instructions_per_second", "gauge",
 	       "Instructions per second of the vCPU, where its source counts them.");
@@ -450,7 +424,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			if (counts_instructions(g->vv[v].source))
 				sample_l(r, g->vv[v].ips,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, source_name(g->vv[v].source));
+					 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 	family(r, "vnumad_vcpu_instructions_per_cycle", "gauge",
 	       "Instructions per cycle of the vCPU, where its source counts both.");
@@ -461,7 +435,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			if (counts_instructions(g->vv[v].source) && g->vv[v].ipc > 0)
 				sample_l(r, g->vv[v].ipc,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, source_name(g->vv[v].source));
+					 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 	family(r, "vnumad_vcpu_dram_accesses_per_second", "gauge",
 	       "DRAM accesses per second of the vCPU, where its source counts them.");
@@ -474,7 +448,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			    g->vv[v].access_rate >= 0)
 				sample_l(r, g->vv[v].access_rate,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, source_name(g->vv[v].source));
+					 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 	family(r, "vnumad_vcpu_cpu_usage_ratio", "gauge",
 	       "Share of one CPU the vCPU thread used.");
@@ -485,7 +459,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			if (g->vv[v].source != VNUMAD_SRC_NONE)
 				sample_l(r, g->vv[v].cpu_demand,
 					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, source_name(g->vv[v].source));
+					 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 
 	for (int i = 0; i < h->nr_guests; i++)
@@ -495,7 +469,7 @@ static void render_guests(struct render *r, const struct vn_core *c,
 	       "vCPUs by the source of their figures (none: no reading yet).");
 	for (size_t k = 0; k < ARRAY_SIZE(all_sources); k++)
 		sample_l(r, by_source[all_sources[k]], "source=\"%s\"",
-			 source_name(all_sources[k]));
+			 core_source_name(all_sources[k]));
 }
 
 int metrics_render(const struct vn_core *c, struct evbuffer *b)

@@ -2,8 +2,10 @@
 /*
  * The core's state for operators: the JSON that `vnumad status` shows, the
  * placement advice of `vnumad place`, and the manual moves of `vnumad
- * migrate`, which go through the same checks, actuation and guard as the
- * policy's.
+ * migrate`, which go through the arbiter's rules (with the waivers an
+ * operator's move has: no expected gain, no per-tick cap, no baseline
+ * needed; --force also waives pinning and opt-out), the same actuation and
+ * the same guard as the policy's.
  */
 #include <errno.h>
 #include <math.h>
@@ -67,7 +69,7 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 			sizeof(nodes), v->allowed)));
 		json_object_set_new(x, "ips", json_integer((json_int_t)llround(v->ips)));
 		json_object_set_new(x, "remote_ratio", ratio(v->remote_ratio));
-		json_object_set_new(x, "source", json_string(source_name(v->source)));
+		json_object_set_new(x, "source", json_string(core_source_name(v->source)));
 		json_array_append_new(vcpus, x);
 	}
 	json_object_set_new(o, "vcpus", vcpus);
@@ -216,6 +218,127 @@ int state_place(const struct vn_core *c, int ncpus, uint64_t mem,
 	return 0;
 }
 
+/* What the guard will make of a manual move, in words. */
+static const char *judged(const struct vn_core *c, const struct vn_guest *g)
+{
+	if (!c->cfg.guard)
+		return "the guard is off: it is not judged";
+	if (!history_has_baseline(c, g))
+		return "it will not be judged: the guest is too new for a baseline";
+	return "the guard judges the move";
+}
+
+/* The operator's words for a rule the arbiter applied to a manual move. */
+static void refusal(const struct vn_core *c, const struct vn_decision *d, int why,
+		    char *buf, size_t len)
+{
+	const struct vn_guest *g = d->g;
+	const struct vnumad_proposal *p = &d->p;
+	const struct vn_quarantine *q;
+	char what[64], a[32];
+
+	if (p->kind == VNUMAD_MOVE_VCPU)
+		snprintf(what, sizeof(what), "vCPU %d to node %d", p->vcpu, p->to);
+	else
+		snprintf(what, sizeof(what), "%s of memory to node %d",
+			 fmt_size(a, sizeof(a), p->bytes), p->to);
+	switch (why) {
+	case VN_DROP_PINNED:
+	case VN_DROP_OPTED_OUT:
+		snprintf(buf, len, "guest %s is %s; --force moves it anyway", g->name,
+			 why == VN_DROP_PINNED ? "pinned by its user" : "opted out");
+		return;
+	case VN_DROP_QUARANTINE:
+		q = guard_quarantine_of(c, g->name, p->to);
+		snprintf(buf, len, "guest %s: node %d is quarantined after a reverted move "
+			 "for %s more (strike %d)", g->name, p->to,
+			 q ? fmt_duration(a, sizeof(a), q->until - c->host.now) : "a while",
+			 q ? q->strikes : 1);
+		return;
+	case VN_DROP_TRIAL:
+		snprintf(buf, len, "guest %s has a move under judgement; try again when it "
+			 "is judged", g->name);
+		return;
+	case VN_DROP_HYSTERESIS:
+		snprintf(buf, len, "guest %s: vCPU %d moved too recently ([limits] "
+			 "hysteresis %s)", g->name, p->vcpu,
+			 fmt_duration(a, sizeof(a), c->cfg.hysteresis));
+		return;
+	case VN_DROP_HOURLY_CAP:
+		snprintf(buf, len, "guest %s reached its moves per hour ([guard] "
+			 "max_moves_per_hour %ld)", g->name, c->cfg.max_moves_per_hour);
+		return;
+	case VN_DROP_NO_MEMMOVE:
+		snprintf(buf, len, "the %s backend cannot migrate this guest's memory",
+			 c->backend.ops->name);
+		return;
+	case VN_DROP_MIGRATING:
+		snprintf(buf, len, "guest %s is already migrating memory", g->name);
+		return;
+	case VN_DROP_MEMORY_CAPACITY:
+		snprintf(buf, len, "node %d has %.2f GiB free, less than asked", p->to,
+			 (double)c->host.node[p->to].mem_free / GiB);
+		return;
+	case VN_DROP_BANDWIDTH:
+		snprintf(buf, len, "%s: the migration budget is spent (a minute of [limits] "
+			 "migrate_rate is queued); try again when it drains", what);
+		return;
+	default:
+		snprintf(buf, len, "guest %s: %s: %s", g->name, what, arbiter_drop_reason(why));
+	}
+}
+
+/* The decisions of a manual move: its vCPUs, then memory from where it lies. */
+static int manual_decisions(const struct vn_core *c, struct vn_guest *g, int to,
+			    uint64_t mem, bool all_vcpus, uint64_t vcpus,
+			    struct vn_decision *d, uint64_t tag, uint64_t *left)
+{
+	const struct vn_host *h = &c->host;
+	int n = 0;
+
+	for (int v = 0; v < g->nr_vcpus && v < 64; v++) {
+		if (!all_vcpus && !(vcpus >> v & 1))
+			continue;
+		if (g->vv[v].allowed == 1ULL << to)
+			continue;
+		d[n].p = (struct vnumad_proposal){ .kind = VNUMAD_MOVE_VCPU, .vcpu = v,
+			.from = g->vv[v].node, .to = to };
+		n++;
+	}
+	*left = mem;
+	/* memory: from the nodes that hold the most of it first */
+	while (*left) {
+		int from = -1;
+
+		for (int m = 0; m < h->nr_nodes; m++) {
+			bool used = false;
+
+			for (int j = 0; j < n; j++)
+				used |= d[j].p.kind == VNUMAD_MOVE_MEMORY && d[j].p.from == m;
+			if (m == to || used || !g->v.mem[m])
+				continue;
+			if (from < 0 || g->v.mem[m] > g->v.mem[from])
+				from = m;
+		}
+		if (from < 0)
+			break;
+		d[n].p = (struct vnumad_proposal){ .kind = VNUMAD_MOVE_MEMORY,
+			.from = from, .to = to, .bytes = MIN(*left, g->v.mem[from]) };
+		*left -= d[n].p.bytes;
+		n++;
+	}
+	for (int j = 0; j < n; j++) {
+		d[j].p.guest = -1;
+		for (int i = 0; i < h->nr_guests; i++)
+			if (h->guests[i] == g)
+				d[j].p.guest = i;
+		snprintf(d[j].p.reason, sizeof(d[j].p.reason), "asked by the operator");
+		d[j].accepted = true;
+		d[j].tag = tag;
+	}
+	return n;
+}
+
 int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		  bool all_vcpus, uint64_t vcpus, bool force,
 		  struct vn_manual *out, char *why, size_t len)
@@ -223,8 +346,11 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 	static uint64_t next_tag;
 	struct vn_host *h = &c->host;
 	struct vn_guest *g = host_find(h, guest);
+	unsigned waive = ARBITER_OPERATOR | (force ? ARBITER_FORCE : 0);
+	struct arbiter_room room;
 	struct vn_decision *d;
-	int n = 0, max;
+	uint64_t left;
+	int n;
 
 	memset(out, 0, sizeof(*out));
 	if (!g) {
@@ -235,90 +361,43 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		snprintf(why, len, "node %d does not exist or has no CPUs", to);
 		return -EINVAL;
 	}
-	if (!force && (g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT))) {
-		snprintf(why, len, "guest %s is %s; --force moves it anyway", g->name,
-			 g->v.flags & VNUMAD_GUEST_PINNED ? "pinned by its user" : "opted out");
-		return -EPERM;
-	}
-	if (g->v.flags & VNUMAD_GUEST_IN_TRIAL) {
-		snprintf(why, len, "guest %s has a move under judgement; try again when it is judged",
-			 g->name);
-		return -EBUSY;
-	}
 	if (c->cfg.dry_run) {
 		snprintf(why, len, "the daemon runs in dry-run mode: it applies nothing");
 		return -EROFS;
 	}
-	if (mem && (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)) {
-		snprintf(why, len, "the %s backend cannot migrate this guest's memory",
-			 c->backend.ops->name);
-		return -EOPNOTSUPP;
-	}
-	if (mem && (g->v.flags & VNUMAD_GUEST_MIGRATING)) {
-		snprintf(why, len, "guest %s is already migrating memory", g->name);
-		return -EBUSY;
-	}
-	max = g->nr_vcpus + VN_MAX_NODES;
-	d = xcalloc(max, sizeof(*d));
-	for (int v = 0; v < g->nr_vcpus && v < 64; v++) {
-		if (!all_vcpus && !(vcpus >> v & 1))
-			continue;
-		if (g->vv[v].allowed == 1ULL << to)
-			continue;
-		d[n].g = g;
-		d[n].accepted = true;
-		d[n].p = (struct vnumad_proposal){ .kind = VNUMAD_MOVE_VCPU, .vcpu = v,
-			.from = g->vv[v].node, .to = to };
-		snprintf(d[n].p.reason, sizeof(d[n].p.reason), "asked by the operator");
-		n++;
-	}
-	if (mem) {
-		uint64_t left = mem;
-
-		/* take it from the nodes that hold the most, farthest first */
-		for (int k = 0; k < h->nr_nodes && left; k++) {
-			int from = -1;
-
-			for (int m = 0; m < h->nr_nodes; m++) {
-				bool used = false;
-
-				for (int j = 0; j < n; j++)
-					used |= d[j].p.kind == VNUMAD_MOVE_MEMORY && d[j].p.from == m;
-				if (m == to || used || !g->v.mem[m])
-					continue;
-				if (from < 0 || g->v.mem[m] > g->v.mem[from])
-					from = m;
-			}
-			if (from < 0)
-				break;
-			d[n].g = g;
-			d[n].accepted = true;
-			d[n].p = (struct vnumad_proposal){ .kind = VNUMAD_MOVE_MEMORY,
-				.from = from, .to = to, .bytes = MIN(left, g->v.mem[from]) };
-			snprintf(d[n].p.reason, sizeof(d[n].p.reason), "asked by the operator");
-			left -= d[n].p.bytes;
-			n++;
-		}
-		if (left == mem) {
-			snprintf(why, len, "guest %s has no memory outside node %d", g->name, to);
-			free(d);
-			return -EALREADY;
-		}
-		if ((double)(mem - left) > (double)h->node[to].mem_free) {
-			snprintf(why, len, "node %d has %.2f GiB free, less than asked", to,
-				 (double)h->node[to].mem_free / GiB);
-			free(d);
-			return -ENOSPC;
-		}
+	/* the view as the core knows it now, not as the last tick left it */
+	publish_guest(c, g);
+	d = xcalloc(g->nr_vcpus + VN_MAX_NODES, sizeof(*d));
+	out->tag = ++next_tag;
+	n = manual_decisions(c, g, to, mem, all_vcpus, vcpus, d, out->tag, &left);
+	if (mem && left == mem) {
+		snprintf(why, len, "guest %s has no memory outside node %d", g->name, to);
+		free(d);
+		return -EALREADY;
 	}
 	if (!n) {
 		snprintf(why, len, "nothing to move: the vCPUs are on node %d already", to);
 		free(d);
 		return -EALREADY;
 	}
-	c->tag = out->tag = ++next_tag;
-	core_apply(c, g, d, n);
-	c->tag = 0;
+	/* all or nothing: every part of the move must pass every rule */
+	arbiter_room_init(c, &room);
+	for (int j = 0; j < n; j++) {
+		int r = arbiter_check(c, &d[j], waive);
+
+		if (r < 0)
+			r = arbiter_admit(c, &room, d, j, &d[j], waive);
+		if (r >= 0) {
+			refusal(c, &d[j], r, why, len);
+			free(d);
+			return r == VN_DROP_PINNED || r == VN_DROP_OPTED_OUT ? -EPERM :
+			       r == VN_DROP_MEMORY_CAPACITY ? -ENOSPC :
+			       r == VN_DROP_NO_MEMMOVE ? -EOPNOTSUPP : -EBUSY;
+		}
+	}
+	actuate_guest(c, d, n);
+	record_decisions(c, d, n);
+	publish_guest(c, g);
 	for (int j = 0; j < n; j++) {
 		if (d[j].error) {
 			int err = d[j].error;
@@ -332,19 +411,18 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		else
 			out->bytes += d[j].p.bytes;
 	}
-	out->migrations = 0;
 	for (struct vn_migration *m = c->migrations; m; m = m->next)
 		out->migrations += m->tag == out->tag;
 	if (out->vcpus && out->bytes)
 		snprintf(why, len, "guest %s: %d vCPU(s) moved to node %d, %.2f GiB of memory "
-			 "migrating there; the guard judges the move", g->name, out->vcpus, to,
-			 (double)out->bytes / GiB);
+			 "migrating there; %s", g->name, out->vcpus, to,
+			 (double)out->bytes / GiB, judged(c, g));
 	else if (out->vcpus)
-		snprintf(why, len, "guest %s: %d vCPU(s) moved to node %d; the guard judges "
-			 "the move", g->name, out->vcpus, to);
+		snprintf(why, len, "guest %s: %d vCPU(s) moved to node %d; %s", g->name,
+			 out->vcpus, to, judged(c, g));
 	else
-		snprintf(why, len, "guest %s: %.2f GiB of memory migrating to node %d; the "
-			 "guard judges the move", g->name, (double)out->bytes / GiB, to);
+		snprintf(why, len, "guest %s: %.2f GiB of memory migrating to node %d; %s",
+			 g->name, (double)out->bytes / GiB, to, judged(c, g));
 	free(d);
 	return 0;
 }

@@ -94,13 +94,12 @@ struct gd_trial {
 	uint64_t id;		/* the core's guest id */
 	uint64_t tick;		/* the moves were applied at the end of it */
 	uint64_t verdict_tick;
-	uint64_t judge_from;	/* first tick of the judge window */
-	uint64_t base_from;	/* first tick of the baseline window */
+	uint64_t b0, b1, j0, j1;	/* the guard's baseline and judge windows */
 	enum gd_verdict verdict;
 	int nr_vcpu, nr_mem;
 	int mig_ticks;		/* ticks its memory took to move */
 	double expected;	/* the policy's expected gain */
-	/* the guard's figures, read from its history ring */
+	/* the guard's figures, as its verdict gave them */
 	double gain, raw, drift;
 	int drift_n;
 	/* the truth over the same windows */
@@ -143,67 +142,9 @@ static void mark(struct gd_run *r, int g, uint64_t tick)
 		r->busy[tick * r->ng + g] = 1;
 }
 
-/*
- * The guard's windows of a trial applied at tick t and judged at tick n:
- * the judge window is the last `judge` ticks, or longer if the trial's
- * judge_from says so (a guard that extends it).
- */
-static void windows(const struct vn_core *c, uint64_t t, uint64_t n, uint64_t from,
-		    uint64_t base, uint64_t *b0, uint64_t *b1, uint64_t *j0, uint64_t *j1)
-{
-	*b1 = t;
-	*b0 = MAX(t >= (uint64_t)c->hist_baseline ? t - c->hist_baseline + 1 : 1, base);
-	*j1 = n;
-	*j0 = n >= (uint64_t)c->hist_judge ? n - c->hist_judge + 1 : 1;
-	if (from >= 1 && from < *j0)
-		*j0 = from;
-}
-
-/*
- * The guard's own figures at its verdict, read as judge() and host_drift()
- * read them: the guest's raw ratio, the drift and how many guests made it.
- */
-static void guard_figures(const struct vn_core *c, const struct vn_trial *t,
-			  struct gd_trial *x)
-{
-	const struct vn_host *h = &c->host;
-	const struct vn_guest *g = host_find_id(h, t->guest_id);
-	double since = t->applied - c->hist_baseline * c->cfg.interval;
-	double before, after, *v;
-	uint64_t b0, b1, j0, j1;
-	int n = 0;
-
-	windows(c, t->tick, h->tick, guard_tick_at(c, t->judge_from), t->base_from, &b0, &b1, &j0, &j1);
-	x->raw = NAN;
-	x->drift = NAN;
-	if (!g)
-		return;
-	before = guard_window_mean(g, b0, b1);
-	after = guard_window_mean(g, j0, j1);
-	if (isnan(before) || isnan(after) || before <= 0)
-		return;
-	x->raw = after / before;
-	v = xcalloc(h->nr_guests + 1, sizeof(*v));
-	for (int i = 0; i < h->nr_guests; i++) {
-		const struct vn_guest *o = h->guests[i];
-
-		if (o->id == t->guest_id || (o->v.flags & VNUMAD_GUEST_IN_TRIAL) ||
-		    (o->last_move >= 0 && o->last_move >= since))
-			continue;
-		before = guard_window_mean(o, b0, b1);
-		after = guard_window_mean(o, j0, j1);
-		if (isnan(before) || isnan(after) || before <= 0)
-			continue;
-		v[n++] = after / before;
-	}
-	x->drift = n ? median(v, n) : 1.0;	/* no drift without others */
-	x->drift_n = n;
-	free(v);
-}
-
 /* The trial_hook: records starts and verdicts, marks the guests moved. */
 static void on_trial(struct vn_core *c, const struct vn_trial *t,
-		     enum vn_trial_event ev, double gain, void *arg)
+		     enum vn_trial_event ev, const struct vn_verdict *v, void *arg)
 {
 	struct gd_run *r = arg;
 	struct gd_trial *x = NULL;
@@ -218,7 +159,6 @@ static void on_trial(struct vn_core *c, const struct vn_trial *t,
 		x->guest = sim_guest_find(r->s, t->guest);
 		x->id = t->guest_id;
 		x->tick = t->tick;
-		x->base_from = t->base_from;
 		x->expected = t->expected;
 		for (int i = 0; i < t->nr_act; i++) {
 			x->nr_vcpu += t->act[i].kind == VNUMAD_MOVE_VCPU;
@@ -238,17 +178,23 @@ static void on_trial(struct vn_core *c, const struct vn_trial *t,
 		x->verdict = GD_ABANDONED;
 		return;
 	}
-	/* judge_from moved on by the ticks the memory took */
-	x->judge_from = guard_tick_at(c, t->judge_from);
-	x->mig_ticks = (int)MAX(0, (long long)x->judge_from -
+	/* the guard's own windows and figures; judge_from moved on by the
+	 * ticks the memory took */
+	x->b0 = v->base_from;
+	x->b1 = v->base_to;
+	x->j0 = v->judge_from;
+	x->j1 = v->judge_to;
+	x->mig_ticks = (int)MAX(0, (long long)x->j0 -
 				(long long)(t->tick + c->hist_settle + 1));
-	x->gain = gain;
-	guard_figures(c, t, x);
+	x->gain = v->gain;
+	x->raw = v->raw;
+	x->drift = v->drift;
+	x->drift_n = v->drift_n;
 	if (ev == VN_TRIAL_REVERTED) {
 		x->verdict = GD_REVERTED;
 		mark(r, x->guest, c->host.tick + 1);
 	} else {
-		x->verdict = isnan(x->raw) ? GD_UNJUDGED : GD_KEPT;
+		x->verdict = ev == VN_TRIAL_UNJUDGED ? GD_UNJUDGED : GD_KEPT;
 	}
 }
 
@@ -325,7 +271,7 @@ static enum gd_class class_of(double gain, double tol)
 static void classify(const struct gd_run *r, struct gd_trial *x, double tol,
 		     bool instant)
 {
-	uint64_t b0, b1, j0, j1;
+	uint64_t b0 = x->b0, b1 = x->b1, j0 = x->j0, j1 = x->j1;
 	double raw, drift;
 	int dn;
 
@@ -333,8 +279,6 @@ static void classify(const struct gd_run *r, struct gd_trial *x, double tol,
 	if (x->guest < 0 || (x->verdict != GD_KEPT && x->verdict != GD_UNJUDGED &&
 			     x->verdict != GD_REVERTED))
 		return;
-	windows(r->c, x->tick, x->verdict_tick, x->judge_from, x->base_from,
-		&b0, &b1, &j0, &j1);
 	x->t_gain = true_gain(r, x->guest, b0, b1, j0, j1, b0, &x->t_raw, &x->t_drift,
 			      &x->t_drift_n);
 	x->t_instant = true_gain(r, x->guest, b1, b1, j0, j1, b1 + 1, &raw, &drift, &dn);
@@ -488,9 +432,6 @@ static int guard_run(const char *scenario, const char *name, const char *policy,
 		return -1;
 	}
 	c.cfg.policy_seed = 1 + (uint64_t)k;
-	/* as in run.c: the arbiter sorts c->dec even when nothing came */
-	c.dec = xcalloc(1, sizeof(*c.dec));
-	c.cap_dec = 1;
 	if (registry_pick(&c) < 0 || core_open(&c, NULL, VN_OUT_NONE, stdout) < 0) {
 		fprintf(stderr, "vnumad-sim: %s: policy %s: the core did not start "
 			"(-vvv shows its log)\n", scenario, policy);

@@ -48,13 +48,6 @@ int hs_replay(const char *path, const struct hs_opts *o)
 	if (!info->complete)
 		fprintf(stderr, "vnumad-sim: %s: replaying the %llu complete ticks of a "
 			"trace cut short\n", path, (unsigned long long)info->nr_ticks);
-	/*
-	 * stage_arbiter() qsorts c->dec even when no proposal came, and a
-	 * NULL base is undefined behaviour that UBSan stops on: one slot
-	 * from the start (core_close frees it).
-	 */
-	c.dec = xcalloc(1, sizeof(*c.dec));
-	c.cap_dec = 1;
 	c.verbose = o->verbose > 0;
 	c.backend.ops = &trace_backend_ops;
 	c.backend.priv = tr;		/* the backend owns it from here */
@@ -70,8 +63,7 @@ int hs_replay(const char *path, const struct hs_opts *o)
 				path, (unsigned long long)k + 1);
 			goto out;
 		}
-		for (int i = 0; i < c.nr_dec; i++)
-			recommended += c.dec[i].accepted;
+		recommended += (uint64_t)c.dec.nr_accepted;
 	}
 	fprintf(stderr, "vnumad-sim: %s: %llu ticks recorded by vnumad %s (backend %s, "
 		"sampling %s, %s) replayed with policy %s: %llu recommendations\n", path,

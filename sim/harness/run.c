@@ -247,13 +247,6 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 		config_free(&c.cfg);
 		return -1;
 	}
-	/*
-	 * stage_arbiter() qsorts c->dec even when no proposal came, and a
-	 * NULL base is undefined behaviour that UBSan stops on: one slot
-	 * from the start (core_close frees it).
-	 */
-	c.dec = xcalloc(1, sizeof(*c.dec));
-	c.cap_dec = 1;
 	c.verbose = o->verbose > 0;
 	if (registry_pick(&c) < 0 ||
 	    core_open(&c, NULL, o->json ? VN_OUT_JSON : o->verbose ? VN_OUT_TEXT :

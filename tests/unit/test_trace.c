@@ -40,9 +40,6 @@ static void open_core(struct vn_core *c, FILE *out, bool dry_run)
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(config_load(&c->cfg, NULL, &ov, &e), 0);
 	errors_free(&e);
-	/* the arbiter qsorts an empty c->dec: give it a slot (UBSan) */
-	c->dec = xcalloc(1, sizeof(*c->dec));
-	c->cap_dec = 1;
 	assert_int_equal(registry_pick(c), 0);
 	assert_int_equal(core_open(c, NULL, out ? VN_OUT_TEXT : VN_OUT_NONE, out), 0);
 }
@@ -226,8 +223,6 @@ static void test_replay_matches_live(void **state)
 	assert_non_null(r);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(config_load(&c.cfg, NULL, &ov, &e), 0);
-	c.dec = xcalloc(1, sizeof(*c.dec));
-	c.cap_dec = 1;
 	c.backend.ops = &trace_backend_ops;
 	c.backend.priv = r;
 	c.sampler.ops = &trace_sampler_ops;

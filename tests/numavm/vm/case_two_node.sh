@@ -7,8 +7,10 @@
 #             128 MiB in transparent huge pages moves 64 MiB within a
 #             huge page, and 10 MiB of a guest in small pages to the page;
 #             vnumad reports what the kernel moved;
-#   guard     an operator's harmful move (vnumad migrate local --to 1: the
-#             vCPU away from its memory), made after 40 ticks, is judged a
+#   guard     an operator's harmful move (vnumad migrate local --to 1
+#             --memory 24MiB: its memory away from its vCPU; node 1 has
+#             no CPU room for the vCPU, which the arbiter's rules, manual
+#             moves included, refuse), made after 40 ticks, is judged a
 #             loss and reverted.
 . /numavm/vmlib.sh
 
@@ -19,6 +21,9 @@ kib_on() {
 		for (i = 2; i <= NF; i++) if (index($i, n) == 1) s += substr($i, length(n) + 1) * k
 	} END { print s + 0 }' "/proc/$1/numa_maps"
 }
+
+# moved_to NAME NODE: at least 16 MiB of the guest's memory on NODE
+moved_to() { [ "$(kib_on "$(gpid "$1")" "$2")" -ge 16384 ]; }
 
 # partial GUEST MIB SLACK_KIB: vnumad migrate GUEST --to 0 --memory MIB,
 # from node 1: exit 0, MIB more on node 0 within SLACK_KIB, and vnumad's own
@@ -79,17 +84,24 @@ if [ "${NUMAVM_PARTIAL:-1}" = 1 ]; then
 	partial small 10 0
 fi
 
-# guard: the operator moves local's vCPU away from its memory. Not before
+# guard: the operator's move of local's vCPU to the full node 1 is refused;
+# its move of local's memory away from its vCPU is applied, judged a loss
+# and undone. Not before
 # tick 40: by then the ticks (500 ms apart, each taking a while under TCG)
 # lag the clock by several judge windows, which a guard that turns times
 # into ticks by dividing by the interval gets wrong.
 wait_for 40 in_log '^tick (4[0-9]|[5-9][0-9]) '
 vnumad migrate local --to 1 -c /run/vnumad.conf >/tmp/migrate.out 2>&1
 rc=$?
-check "vnumad migrate local --to 1 accepted: $(cat /tmp/migrate.out)" test "$rc" -eq 0
-check "$(where local): moved away from its memory" vcpus_on local 1
+check "vnumad migrate local --to 1 refused, node 1 being full: $(cat /tmp/migrate.out)" \
+	sh -c "[ $rc -ne 0 ] && grep -q 'no CPU room' /tmp/migrate.out"
+vnumad migrate local --to 1 --memory 24MiB -c /run/vnumad.conf >/tmp/migrate.out 2>&1
+rc=$?
+check "vnumad migrate local --to 1 --memory 24MiB accepted: $(cat /tmp/migrate.out)" test "$rc" -eq 0
+wait_for 10 moved_to local 1
+check "$(where local): its memory moved away from its vCPU" moved_to local 1
 expect_log 'guest local: .*revert' 30
-wait_for 5 is_local local 0
+wait_for 15 is_local local 0
 check "$(where local), back on node 0 after the revert" is_local local 0
 check "guest remote still local on node 1" is_local remote 1
 check "memory of guest remote intact" verify_guest remote

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Each guest's per-tick history: the figure of merit the guard judges moves
+ * by (instructions per second where the source counts them, else the share
+ * of local accesses), in a ring of VN_HIST ticks. The model writes one slot
+ * per tick; the guard reads windows of it; the arbiter asks whether a guest
+ * has enough of it for a move of it to be judged.
+ */
+#include <math.h>
+
+#include "core.h"
+#include "util.h"
+
+void history_record(struct vn_guest *g, uint64_t tick, double value)
+{
+	int slot = (int)(tick % VN_HIST);
+
+	g->hist[slot] = value;
+	g->hist_tick[slot] = tick;
+}
+
+/* True when slot t holds a reading of tick t. */
+static bool known(const struct vn_guest *g, uint64_t t)
+{
+	int slot = (int)(t % VN_HIST);
+
+	return g->hist_tick[slot] == t && !isnan(g->hist[slot]);
+}
+
+double history_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	double sum = 0;
+	int n = 0, want = 0;
+
+	for (uint64_t t = a; t <= b; t++) {
+		want++;
+		if (!known(g, t))
+			continue;
+		sum += g->hist[t % VN_HIST];
+		n++;
+	}
+	return n * 2 >= want && n > 0 ? sum / n : NAN;
+}
+
+double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	double sum = 0, sum2 = 0;
+	int n = 0;
+
+	for (uint64_t t = a; t <= b; t++) {
+		double x;
+
+		if (!known(g, t))
+			continue;
+		x = g->hist[t % VN_HIST];
+		sum += x;
+		sum2 += x * x;
+		n++;
+	}
+	if (n < 2 || sum <= 0)
+		return -1;
+	return MAX(0, (sum2 - sum * sum / n) / (n - 1)) / n / (sum / n * sum / n);
+}
+
+uint64_t history_tick_at(const struct vn_core *c, double when)
+{
+	/*
+	 * Counted back from the current tick: on a real host ticks are an
+	 * interval plus their own run time apart, so when / interval drifts.
+	 */
+	long long k = (long long)c->host.tick -
+		      llround((c->host.now - when) / c->cfg.interval);
+
+	return k < 1 ? 1 : (uint64_t)k;
+}
+
+bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g)
+{
+	uint64_t t = c->host.tick;
+	int n = 0;
+
+	for (int i = 0; i < c->hist_baseline && (uint64_t)i < t; i++)
+		n += known(g, t - i);
+	return n * 2 >= c->hist_baseline && n > 0;
+}
