@@ -33,10 +33,17 @@ struct ini_section {
 	bool claimed;
 };
 
+/* A (section, key) the program asked for, present in the file or not. */
+struct ini_known {
+	char *sec;
+	char *key;
+};
+
 struct vn_ini {
 	char *path;
 	dictionary *dict;
-	FILE *record;		/* if set, every key asked for is listed here */
+	struct ini_known *known;	/* what was asked for: the suggestions */
+	int nknown, capknown;
 	struct ini_entry *ent;
 	int nent;
 	struct ini_section *sec;
@@ -332,6 +339,11 @@ void vn_ini_free(struct vn_ini *ini)
 	}
 	for (int i = 0; i < ini->nsec; i++)
 		free(ini->sec[i].name);
+	for (int i = 0; i < ini->nknown; i++) {
+		free(ini->known[i].sec);
+		free(ini->known[i].key);
+	}
+	free(ini->known);
 	free(ini->ent);
 	free(ini->sec);
 	free(ini->path);
@@ -392,24 +404,28 @@ void vn_ini_claim(struct vn_ini *ini, const char *sec)
 		s->claimed = true;
 }
 
+/* Remembers that the program knows (sec, key), for suggestions. */
+static void know(struct vn_ini *ini, const char *sec, const char *key)
+{
+	if (ini->nknown == ini->capknown) {
+		ini->capknown = ini->capknown ? 2 * ini->capknown : 64;
+		ini->known = xreallocarray(ini->known, ini->capknown, sizeof(*ini->known));
+	}
+	ini->known[ini->nknown++] = (struct ini_known){ xstrdup(sec), xstrdup(key) };
+}
+
 const char *vn_ini_get(struct vn_ini *ini, const char *sec, const char *key)
 {
 	struct ini_entry *en = find_entry(ini, sec, key);
 	char full[256];
 
-	if (ini->record)
-		fprintf(ini->record, "%s %s\n", sec, key);
+	know(ini, sec, key);
 	vn_ini_claim(ini, sec);
 	if (!en)
 		return NULL;
 	en->used = true;
 	snprintf(full, sizeof(full), "%s:%s", sec, key);
 	return iniparser_getstring(ini->dict, full, NULL);
-}
-
-void vn_ini_record(struct vn_ini *ini, FILE *f)
-{
-	ini->record = f;
 }
 
 void vn_ini_ignore(struct vn_ini *ini, const char *sec)
@@ -420,15 +436,97 @@ void vn_ini_ignore(struct vn_ini *ini, const char *sec)
 			ini->ent[i].used = true;
 }
 
+/* Optimal string alignment distance of a and b (Damerau-Levenshtein). */
+static int distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int d[32][32];
+
+	if (la >= 32 || lb >= 32)
+		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int cost = a[i - 1] != b[j - 1];
+			int x = MIN(d[i - 1][j] + 1, d[i][j - 1] + 1);
+
+			x = MIN(x, d[i - 1][j - 1] + cost);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+				x = MIN(x, d[i - 2][j - 2] + 1);
+			d[i][j] = x;
+		}
+	return d[la][lb];
+}
+
+/*
+ * Close enough to be a typo: no edit in names of up to 3 letters, 1 in
+ * names of up to 6, 2 in longer ones.
+ */
+static bool near(const char *typo, const char *name, int *best)
+{
+	size_t len = strlen(name);
+	int d = distance(typo, name);
+	int limit = len <= 3 ? 0 : len <= 6 ? 1 : 2;
+
+	if (d == 0 || d > limit || d >= *best)
+		return false;
+	*best = d;
+	return true;
+}
+
+/* " (did you mean ...?)" for an unknown key of section sec, or "". */
+static void suggest_key(const struct vn_ini *ini, const char *sec, const char *key,
+			char *buf, size_t len)
+{
+	const char *other = NULL, *close = NULL;
+	int best = 99;
+
+	for (int i = 0; i < ini->nknown; i++) {
+		const struct ini_known *k = &ini->known[i];
+
+		if (strcmp(k->sec, sec) == 0 && near(key, k->key, &best))
+			close = k->key;
+		else if (strcmp(k->sec, sec) != 0 && strcmp(k->key, key) == 0 && !other)
+			other = k->sec;
+	}
+	if (close)
+		snprintf(buf, len, " (did you mean %s?)", close);
+	else if (other)
+		snprintf(buf, len, " (it belongs in [%s])", other);
+	else
+		buf[0] = '\0';
+}
+
+/* " (did you mean [...]?)" for an unknown section, or "". */
+static void suggest_section(const struct vn_ini *ini, const char *sec, char *buf,
+			    size_t len)
+{
+	const char *close = NULL;
+	int best = 99;
+
+	for (int i = 0; i < ini->nknown; i++)
+		if (near(sec, ini->known[i].sec, &best))
+			close = ini->known[i].sec;
+	if (close)
+		snprintf(buf, len, " (did you mean [%s]?)", close);
+	else
+		buf[0] = '\0';
+}
+
 int vn_ini_check_unknown(const struct vn_ini *ini, struct vn_errors *e)
 {
+	char hint[96];
 	int n = 0;
 
 	for (int i = 0; i < ini->nsec; i++) {
 		if (ini->sec[i].claimed)
 			continue;
-		errors_add(e, "%s:%d: unknown section [%s]", ini->path,
-			   ini->sec[i].line, ini->sec[i].name);
+		suggest_section(ini, ini->sec[i].name, hint, sizeof(hint));
+		errors_add(e, "%s:%d: unknown section [%s]%s", ini->path,
+			   ini->sec[i].line, ini->sec[i].name, hint);
 		n++;
 	}
 	for (int i = 0; i < ini->nent; i++) {
@@ -436,8 +534,9 @@ int vn_ini_check_unknown(const struct vn_ini *ini, struct vn_errors *e)
 
 		if (ini->ent[i].used || !s || !s->claimed)
 			continue;
-		errors_add(e, "%s:%d: [%s] %s: unknown key", ini->path,
-			   ini->ent[i].line, ini->ent[i].sec, ini->ent[i].key);
+		suggest_key(ini, ini->ent[i].sec, ini->ent[i].key, hint, sizeof(hint));
+		errors_add(e, "%s:%d: [%s] %s: unknown key%s", ini->path,
+			   ini->ent[i].line, ini->ent[i].sec, ini->ent[i].key, hint);
 		n++;
 	}
 	return n;

@@ -78,8 +78,6 @@ int vn_ini_list(struct vn_ini *ini, struct vn_errors *e, const char *sec,
 
 /* Marks a section as known (its keys are then checked). */
 void vn_ini_claim(struct vn_ini *ini, const char *sec);
-/* Lists every (section, key) asked for on f: the schema, for tests. */
-void vn_ini_record(struct vn_ini *ini, FILE *f);
 /* Marks a section and all its keys as dealt with (already reported). */
 void vn_ini_ignore(struct vn_ini *ini, const char *sec);
 /*

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * The configuration file. Every key is typed and range-checked; unknown
- * sections and keys are errors naming file and line. The keys, their
- * defaults and ranges are documented in etc/vnumad.conf and vnumad.conf(5);
- * tests/config_keys.sh checks that the three agree.
+ * The configuration file. Every key is declared once, in conf_keys[] below
+ * (section, name, type, member, default, range, unit, help, the values that
+ * are valid but suspicious), in the manner of tmux's options-table.c: the
+ * defaults, the parser, --list-config-keys, `vnumad -n -v` and the warnings
+ * all read that table. Every key is typed and range-checked; unknown
+ * sections and keys are errors naming file and line, with the nearest known
+ * name as a suggestion. The keys are documented in etc/vnumad.conf and
+ * vnumad.conf(5); tests/t_config_keys.sh checks that both agree with the
+ * table, defaults included.
  */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -21,45 +28,325 @@
 const char *const vn_backend_names[] = { "libvirt", "proc", "sim", NULL };
 const char *const vn_numab_names[] = { "leave", "warn", "disable", NULL };
 const char *const vn_sampling_names[] = { "auto", "pmu", "procfs", NULL };
+/* How a key's value is written in the file and stored in the struct. */
+enum conf_type {
+	CONF_BOOL,		/* bool */
+	CONF_LONG,		/* long */
+	CONF_DURATION,		/* double, seconds */
+	CONF_PERCENT,		/* double, a fraction */
+	CONF_RATE,		/* double, bytes per second */
+	CONF_STRING,		/* char * */
+	CONF_OPTIONAL,		/* char *, "" is NULL: unset */
+	CONF_PATH,		/* char *, an absolute path */
+	CONF_ENUM,		/* int: values[i] of names[i], or i */
+	CONF_LIST,		/* char ** NULL-terminated; its length in off2 */
+};
+
+/* One key of the configuration. */
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum conf_type type;
+	size_t off;		/* of its member in struct vn_config */
+	size_t off2;		/* CONF_LIST: of the int that counts it */
+	const char *def;	/* the default, as it is written in the file */
+	double min, max;	/* range in the stored unit; min == max: none */
+	const char *const *names;	/* CONF_ENUM */
+	const int *values;	/* CONF_ENUM: stored instead of the index */
+	const char *unit;	/* of the stored figure, for the listing */
+	const char *help;	/* one line */
+	/*
+	 * Valid but likely a mistake: below warn_below or above warn_above
+	 * (0: no such bound), with `warn` saying why.
+	 */
+	double warn_below, warn_above;
+	const char *warn;
+	/* a further check of a string; returns why it is refused, or NULL */
+	const char *(*check)(const char *value);
+};
+
 static const char *const log_names[] = { "error", "warning", "notice", "info",
 					 "debug", NULL };
 static const int log_values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				  LOG_DEBUG };
 
+/* [daemon] metrics: ADDRESS:PORT, resolved only when the daemon listens. */
+static const char *check_address(const char *v)
+{
+	char host[NI_MAXHOST];
+	unsigned port;
+	const char *why = NULL;
+
+	return parse_address(v, host, sizeof(host), &port, &why) < 0 ? why : NULL;
+}
+
+#define KEY(sec, key, t, m, d) \
+	.section = sec, .name = key, .type = t, .off = offsetof(struct vn_config, m), \
+	.def = d
+#define DAY 86400.0
+
+static const struct conf_key conf_keys[] = {
+	{ KEY("daemon", "interval", CONF_DURATION, interval, "2s"), .min = 0.1, .max = 3600,
+	  .unit = "seconds", .help = "time between ticks (simulated time with the "
+	  "simulated host)", .warn_below = 0.5,
+	  .warn = "ticks this often cost a real host CPU time; 1s to 5s is usual" },
+	{ KEY("daemon", "dry_run", CONF_BOOL, dry_run, "no"),
+	  .help = "advise only: print recommendations, apply nothing" },
+	{ KEY("daemon", "state_dir", CONF_PATH, state_dir, "/var/lib/vnumad"),
+	  .help = "the journal of moves and verdicts" },
+	{ KEY("daemon", "log_level", CONF_ENUM, log_level, "info"), .names = log_names,
+	  .values = log_values, .help = "least important message logged" },
+	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
+	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
+	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
+	  .help = "the control socket of vnumad status, place and migrate" },
+
+	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,
+	  .help = "where guests are found: libvirt, proc or sim" },
+	{ KEY("backend", "uri", CONF_STRING, uri, "qemu:///system"),
+	  .help = "libvirt connection URI" },
+	{ KEY("backend", "scenario", CONF_OPTIONAL, scenario, ""),
+	  .help = "scenario of the simulated host; empty: the built-in demo" },
+	{ KEY("backend", "restore_affinity", CONF_BOOL, restore_affinity, "no"),
+	  .help = "give back the affinities vnumad changed when it stops" },
+	{ KEY("backend", "numa_balancing", CONF_ENUM, numa_balancing, "warn"),
+	  .names = vn_numab_names,
+	  .help = "the kernel's automatic NUMA balancing: leave, warn or disable" },
+
+	{ KEY("sampling", "source", CONF_ENUM, source, "auto"), .names = vn_sampling_names,
+	  .help = "counter source: auto, pmu or procfs" },
+	{ KEY("sampling", "memory_interval", CONF_DURATION, memory_interval, "10s"),
+	  .min = 0.1, .max = 3600, .unit = "seconds",
+	  .help = "time between reads of each guest's memory per node" },
+	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""),
+	  .help = "libpfm4 event names instead of the CPU model's table; empty: the table" },
+
+	{ KEY("model", "halflife", CONF_DURATION, halflife, "4s"), .min = 0, .max = 600,
+	  .unit = "seconds", .help = "half-life of the smoothed vCPU figures",
+	  .warn_above = 120, .warn = "the figures then take minutes to follow a change" },
+
+	{ KEY("policy", "name", CONF_STRING, policy, "locality"),
+	  .help = "a built-in policy, a plugin in dir, or a plugin's path" },
+	{ KEY("policy", "dir", CONF_STRING, policy_dir, VNUMAD_POLICYDIR),
+	  .help = "where plugins named without a path are found" },
+	{ KEY("policy", "seed", CONF_LONG, policy_seed, "1"), .min = 0, .max = 2147483647,
+	  .help = "seed of policies that draw random numbers" },
+
+	{ KEY("guard", "enabled", CONF_BOOL, guard, "yes"),
+	  .help = "judge every move and undo the losers" },
+	{ KEY("guard", "baseline", CONF_DURATION, baseline, "10s"), .min = 0.1, .max = 3600,
+	  .unit = "seconds", .help = "window before a move that it is judged against" },
+	{ KEY("guard", "settle", CONF_DURATION, settle, "4s"), .min = 0, .max = 3600,
+	  .unit = "seconds", .help = "wait after a move (after its memory has moved)" },
+	{ KEY("guard", "judge", CONF_DURATION, judge, "10s"), .min = 0.1, .max = 3600,
+	  .unit = "seconds", .help = "window after the settle time that is judged" },
+	{ KEY("guard", "tolerance", CONF_PERCENT, tolerance, "3%"), .min = 0, .max = 1,
+	  .unit = "fraction", .help = "normalised loss that makes a move a loser",
+	  .warn_above = 0.5,
+	  .warn = "the guard then keeps moves that cost a guest up to that much" },
+	{ KEY("guard", "quarantine", CONF_DURATION, quarantine, "10min"), .min = 1,
+	  .max = 7 * DAY, .unit = "seconds",
+	  .help = "first quarantine of a (guest, target) after a revert" },
+	{ KEY("guard", "quarantine_max", CONF_DURATION, quarantine_max, "1d"), .min = 1,
+	  .max = 30 * DAY, .unit = "seconds",
+	  .help = "longest quarantine (it doubles at each strike)" },
+	{ KEY("guard", "max_moves_per_hour", CONF_LONG, max_moves_per_hour, "6"),
+	  .min = 1, .max = 3600, .help = "moves of one guest in any hour" },
+
+	{ KEY("limits", "max_moves_per_tick", CONF_LONG, max_moves_per_tick, "4"),
+	  .min = 0, .max = 10000, .help = "moves applied in one tick" },
+	{ KEY("limits", "migrate_rate", CONF_RATE, migrate_rate, "256MiB/s"),
+	  .min = 1.0 * MiB, .max = 1024.0 * GiB, .unit = "bytes/s",
+	  .help = "memory migration rate, all guests together" },
+	{ KEY("limits", "hysteresis", CONF_DURATION, hysteresis, "30s"), .min = 0,
+	  .max = DAY, .unit = "seconds", .help = "least time between two moves of one vCPU" },
+	{ KEY("limits", "min_gain", CONF_PERCENT, min_gain, "5%"), .min = 0, .max = 10,
+	  .unit = "fraction", .help = "expected gain below which a proposal is dropped",
+	  .warn_above = 1, .warn = "a move must then promise to more than double its "
+	  "guest (5% is written '5%' or '0.05')" },
+
+	{ KEY("guests", "exclude", CONF_LIST, exclude, ""),
+	  .off2 = offsetof(struct vn_config, nr_exclude),
+	  .help = "guest name patterns vnumad leaves alone" },
+};
+
+#undef KEY
+#undef DAY
+
+_Static_assert(ARRAY_SIZE(conf_keys) <= VN_CONF_MAX_KEYS,
+	       "raise VN_CONF_MAX_KEYS in config.h");
+
+static void *member(struct vn_config *c, const struct conf_key *k)
+{
+	return (char *)c + k->off;
+}
+
+static const void *cmember(const struct vn_config *c, const struct conf_key *k)
+{
+	return (const char *)c + k->off;
+}
+
+static void free_list(char **l)
+{
+	for (char **p = l; p && *p; p++)
+		free(*p);
+	free(l);
+}
+
+/* The value of a numeric key as a double, in its stored unit. */
+static double number(const struct vn_config *c, const struct conf_key *k)
+{
+	switch (k->type) {
+	case CONF_LONG:
+		return (double)*(const long *)cmember(c, k);
+	case CONF_DURATION:
+	case CONF_PERCENT:
+	case CONF_RATE:
+		return *(const double *)cmember(c, k);
+	default:
+		return 0;
+	}
+}
+
+/* The key's range in the unit the operator writes: "0% to 100%". */
+static void range_text(const struct conf_key *k, char *buf, size_t len)
+{
+	char a[32], b[32];
+
+	switch (k->type) {
+	case CONF_PERCENT:
+		snprintf(buf, len, "%g%% to %g%%", k->min * 100, k->max * 100);
+		break;
+	case CONF_DURATION:
+		snprintf(buf, len, "%s to %s", fmt_duration(a, sizeof(a), k->min),
+			 fmt_duration(b, sizeof(b), k->max));
+		break;
+	case CONF_RATE:
+		snprintf(buf, len, "%s/s to %s/s", fmt_size(a, sizeof(a), (uint64_t)k->min),
+			 fmt_size(b, sizeof(b), (uint64_t)k->max));
+		break;
+	default:
+		snprintf(buf, len, "%.0f to %.0f", k->min, k->max);
+	}
+}
+
+/*
+ * Parses one value of key k into *c: 0, or -1 with the reason in why
+ * (naming the value, as the messages do).
+ */
+static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v,
+		    char *why, size_t len)
+{
+	const char *w = NULL;
+	void *p = member(c, k);
+	double x = 0;
+	long l;
+	bool b;
+
+	switch (k->type) {
+	case CONF_BOOL:
+		if (parse_bool(v, &b, &w) < 0)
+			goto bad;
+		*(bool *)p = b;
+		return 0;
+	case CONF_LONG:
+		if (parse_long(v, &l, &w) < 0)
+			goto bad;
+		x = (double)l;
+		break;
+	case CONF_DURATION:
+		if (parse_duration(v, &x, &w) < 0)
+			goto bad;
+		break;
+	case CONF_PERCENT:
+		if (parse_percent(v, &x, &w) < 0)
+			goto bad;
+		break;
+	case CONF_RATE:
+		if (parse_rate(v, &x, &w) < 0)
+			goto bad;
+		break;
+	case CONF_PATH:
+		if (*v != '/') {
+			snprintf(why, len, "'%s' is not an absolute path", v);
+			return -1;
+		}
+		/* fall through */
+	case CONF_STRING:
+	case CONF_OPTIONAL:
+		if (k->check && *v && (w = k->check(v)))
+			goto bad;
+		free(*(char **)p);
+		*(char **)p = k->type == CONF_OPTIONAL && !*v ? NULL : xstrdup(v);
+		return 0;
+	case CONF_ENUM: {
+		size_t off = 0;
+		char list[256] = "";
+
+		for (int i = 0; k->names[i]; i++) {
+			if (strcasecmp(v, k->names[i]) == 0) {
+				*(int *)p = k->values ? k->values[i] : i;
+				return 0;
+			}
+			off += snprintf(list + off, sizeof(list) - off, "%s%s",
+					i ? ", " : "", k->names[i]);
+			if (off >= sizeof(list))
+				off = sizeof(list) - 1;
+		}
+		snprintf(why, len, "'%s': expected one of %s", v, list);
+		return -1;
+	}
+	case CONF_LIST: {
+		char *copy = xstrdup(v), **items, **res;
+		int n, max = (int)(strlen(v) / 2 + 1);
+
+		items = xcalloc(max + 1, sizeof(*items));
+		n = split_list(copy, items, max);
+		if (n < 0) {
+			free(items);
+			free(copy);
+			snprintf(why, len, "list too long");
+			return -1;
+		}
+		res = xcalloc(n + 1, sizeof(*res));
+		for (int i = 0; i < n; i++)
+			res[i] = xstrdup(items[i]);
+		free(items);
+		free(copy);
+		free_list(*(char ***)p);
+		*(char ***)p = res;
+		*(int *)((char *)c + k->off2) = n;
+		return 0;
+	}
+	}
+	if (k->min != k->max && (x < k->min || x > k->max)) {
+		char r[96];
+
+		range_text(k, r, sizeof(r));
+		snprintf(why, len, "'%s' is out of range (%s)", v, r);
+		return -1;
+	}
+	if (k->type == CONF_LONG)
+		*(long *)p = l;
+	else
+		*(double *)p = x;
+	return 0;
+bad:
+	snprintf(why, len, "'%s': %s", v, w);
+	return -1;
+}
+
 void config_defaults(struct vn_config *c)
 {
+	char why[256];
+
 	memset(c, 0, sizeof(*c));
-	c->interval = 2.0;
-	c->dry_run = false;
-	c->state_dir = xstrdup("/var/lib/vnumad");
-	c->log_level = LOG_INFO;
-	c->metrics = NULL;
-	c->control = xstrdup("/run/vnumad/control.sock");
-	c->backend = VN_BACKEND_LIBVIRT;
-	c->uri = xstrdup("qemu:///system");
-	c->scenario = NULL;
-	c->restore_affinity = false;
-	c->numa_balancing = VN_NUMAB_WARN;
-	c->source = VN_SAMPLING_AUTO;
-	c->memory_interval = 10.0;
-	c->halflife = 4.0;
-	c->policy = xstrdup("locality");
-	c->policy_dir = xstrdup(VNUMAD_POLICYDIR);
-	c->policy_seed = 1;
-	c->guard = true;
-	c->baseline = 10.0;
-	c->settle = 4.0;
-	c->judge = 10.0;
-	c->tolerance = 0.03;
-	c->quarantine = 600.0;
-	c->quarantine_max = 86400.0;
-	c->max_moves_per_hour = 6;
-	c->max_moves_per_tick = 4;
-	c->migrate_rate = 256.0 * MiB;
-	c->hysteresis = 30.0;
-	c->min_gain = 0.05;
-	c->exclude = xcalloc(1, sizeof(char *));
-	c->nr_exclude = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++)
+		if (conf_set(c, &conf_keys[i], conf_keys[i].def, why, sizeof(why)) < 0)
+			fatalx("built-in default of [%s] %s: %s", conf_keys[i].section,
+			       conf_keys[i].name, why);
+	if (!c->exclude)
+		c->exclude = xcalloc(1, sizeof(char *));
 }
 
 static void free_option_values(const struct vnumad_policy *p,
@@ -70,6 +357,8 @@ static void free_values(struct vn_config *c)
 	free_option_values(c->policy_desc, c->policy_values, c->nr_policy_values);
 	c->policy_values = NULL;
 	c->nr_policy_values = 0;
+	free(c->opt_line);
+	c->opt_line = NULL;
 }
 
 void config_free(struct vn_config *c)
@@ -83,11 +372,8 @@ void config_free(struct vn_config *c)
 	free(c->events);
 	free(c->policy);
 	free(c->policy_dir);
-	if (c->exclude) {
-		for (int i = 0; i < c->nr_exclude; i++)
-			free(c->exclude[i]);
-		free(c->exclude);
-	}
+	free_list(c->exclude);
+	errors_free(&c->warnings);
 	free_values(c);
 	plugin_unload(c->policy_handle);
 	memset(c, 0, sizeof(*c));
@@ -181,7 +467,7 @@ static void free_option_values(const struct vnumad_policy *p,
  */
 static int parse_policy_options(const struct vnumad_policy *p,
 				struct vn_ini *ini, struct vn_errors *e,
-				struct vnumad_value **out, int *nout)
+				struct vnumad_value **out, int *nout, int **lines)
 {
 	char sec[64], range[96];
 	int n = 0, bad = 0;
@@ -191,6 +477,8 @@ static int parse_policy_options(const struct vnumad_policy *p,
 	for (const struct vnumad_option *o = p->options; o && o->name; o++)
 		n++;
 	vals = xcalloc(n + 1, sizeof(*vals));
+	if (lines)
+		*lines = xcalloc(n + 1, sizeof(**lines));
 	for (int i = 0; i < n; i++) {
 		const struct vnumad_option *o = &p->options[i];
 		const char *why = NULL;
@@ -207,6 +495,8 @@ static int parse_policy_options(const struct vnumad_policy *p,
 				vn_ini_error(ini, e, sec, o->name, "'%s': %s", s, why);
 			}
 			bad += r < 0;
+			if (lines && r == 0)
+				(*lines)[i] = vn_ini_line(ini, sec, o->name);
 		}
 		/* the default; a bad built-in default is a programming error */
 		if (r < 0 && config_option_value(o, o->def, &vals[i], &why) < 0) {
@@ -275,7 +565,7 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 	if (!p)
 		bad++;
 	else if (parse_policy_options(p, ini, e, &c->policy_values,
-				      &c->nr_policy_values) < 0)
+				      &c->nr_policy_values, &c->opt_line) < 0)
 		bad++;
 	if (!ini)
 		return bad ? -1 : 0;
@@ -302,106 +592,58 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 			bad++;
 			continue;
 		}
-		if (parse_policy_options(q, ini, e, &vals, &n) < 0)
+		if (parse_policy_options(q, ini, e, &vals, &n, NULL) < 0)
 			bad++;
 		free_option_values(q, vals, n);
 	}
 	return bad ? -1 : 0;
 }
 
-/* The whole schema: one call per key, in file order of etc/vnumad.conf. */
-static void parse_keys(struct vn_config *c, struct vn_ini *ini,
-		       struct vn_errors *e)
+/* Warns of a valid value that is likely a mistake, naming file and line. */
+static void suspicious(struct vn_config *c, struct vn_ini *ini, const struct conf_key *k,
+		       const char *v)
 {
-	long l;
-	int i;
+	double x = number(c, k);
 
-	vn_ini_claim(ini, "daemon");
-	vn_ini_duration(ini, e, "daemon", "interval", &c->interval, 0.1, 3600);
-	vn_ini_bool(ini, e, "daemon", "dry_run", &c->dry_run);
-	if (vn_ini_string(ini, e, "daemon", "state_dir", &c->state_dir) > 0 &&
-	    *c->state_dir != '/')
-		vn_ini_error(ini, e, "daemon", "state_dir",
-			     "'%s' is not an absolute path", c->state_dir);
-	if (vn_ini_enum(ini, e, "daemon", "log_level", log_names, &i) > 0)
-		c->log_level = log_values[i];
-	if (vn_ini_string(ini, e, "daemon", "metrics", &c->metrics) > 0) {
-		if (!*c->metrics) {
-			free(c->metrics);	/* empty: off */
-			c->metrics = NULL;
-		} else if (!strrchr(c->metrics, ':')) {
-			vn_ini_error(ini, e, "daemon", "metrics",
-				     "'%s': expected ADDRESS:PORT, such as 127.0.0.1:9464",
-				     c->metrics);
-		} else {
-			char host[NI_MAXHOST];
-			unsigned port;
-			const char *why;
+	if (!k->warn || !((k->warn_below > 0 && x < k->warn_below) ||
+			  (k->warn_above > 0 && x > k->warn_above)))
+		return;
+	if (k->type == CONF_PERCENT)
+		errors_add(&c->warnings, "%s:%d: [%s] %s: '%s' is %g%%: %s", c->path,
+			   vn_ini_line(ini, k->section, k->name), k->section, k->name, v,
+			   x * 100, k->warn);
+	else
+		errors_add(&c->warnings, "%s:%d: [%s] %s: '%s': %s", c->path,
+			   vn_ini_line(ini, k->section, k->name), k->section, k->name, v,
+			   k->warn);
+}
 
-			if (parse_address(c->metrics, host, sizeof(host), &port, &why) < 0)
-				vn_ini_error(ini, e, "daemon", "metrics", "'%s': %s",
-					     c->metrics, why);
+/* Every key of the table from the file, in the table's order. */
+static void parse_keys(struct vn_config *c, struct vn_ini *ini, struct vn_errors *e)
+{
+	char why[512];
+	bool bad_quarantine = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++) {
+		const struct conf_key *k = &conf_keys[i];
+		const char *v = vn_ini_get(ini, k->section, k->name);
+
+		vn_ini_claim(ini, k->section);
+		if (!v)
+			continue;
+		if (conf_set(c, k, v, why, sizeof(why)) < 0) {
+			vn_ini_error(ini, e, k->section, k->name, "%s", why);
+			bad_quarantine |= strncmp(k->name, "quarantine", 10) == 0;
+			continue;
 		}
+		c->key_line[i] = vn_ini_line(ini, k->section, k->name);
+		suspicious(c, ini, k, v);
 	}
-	if (vn_ini_string(ini, e, "daemon", "control", &c->control) > 0 &&
-	    *c->control != '/')
-		vn_ini_error(ini, e, "daemon", "control",
-			     "'%s' is not an absolute path", c->control);
-
-	vn_ini_claim(ini, "backend");
-	vn_ini_enum(ini, e, "backend", "type", vn_backend_names, &c->backend);
-	vn_ini_string(ini, e, "backend", "uri", &c->uri);
-	vn_ini_string(ini, e, "backend", "scenario", &c->scenario);
-	vn_ini_bool(ini, e, "backend", "restore_affinity", &c->restore_affinity);
-	vn_ini_enum(ini, e, "backend", "numa_balancing", vn_numab_names,
-		    &c->numa_balancing);
-
-	vn_ini_claim(ini, "sampling");
-	vn_ini_enum(ini, e, "sampling", "source", vn_sampling_names, &c->source);
-	vn_ini_duration(ini, e, "sampling", "memory_interval",
-			&c->memory_interval, 0.1, 3600);
-	vn_ini_string(ini, e, "sampling", "events", &c->events);
-	if (c->events && !*c->events) {
-		free(c->events);	/* empty: the CPU model's table */
-		c->events = NULL;
-	}
-
-	vn_ini_claim(ini, "model");
-	vn_ini_duration(ini, e, "model", "halflife", &c->halflife, 0, 600);
-
-	vn_ini_claim(ini, "policy");
-	vn_ini_string(ini, e, "policy", "name", &c->policy);
-	vn_ini_string(ini, e, "policy", "dir", &c->policy_dir);
-	if (vn_ini_long(ini, e, "policy", "seed", &l, 0, 2147483647L) > 0)
-		c->policy_seed = (uint64_t)l;
-
-	vn_ini_claim(ini, "guard");
-	vn_ini_bool(ini, e, "guard", "enabled", &c->guard);
-	vn_ini_duration(ini, e, "guard", "baseline", &c->baseline, 0.1, 3600);
-	vn_ini_duration(ini, e, "guard", "settle", &c->settle, 0, 3600);
-	vn_ini_duration(ini, e, "guard", "judge", &c->judge, 0.1, 3600);
-	vn_ini_percent(ini, e, "guard", "tolerance", &c->tolerance, 0, 1);
-	i = vn_ini_duration(ini, e, "guard", "quarantine", &c->quarantine, 1, 7 * 86400.0);
-	i |= vn_ini_duration(ini, e, "guard", "quarantine_max", &c->quarantine_max,
-			     1, 30 * 86400.0);
 	/* a key that failed kept its default: comparing it would mislead */
-	if (i >= 0 && c->quarantine_max < c->quarantine)
+	if (!bad_quarantine && c->quarantine_max < c->quarantine)
 		vn_ini_error(ini, e, "guard", vn_ini_line(ini, "guard", "quarantine_max") ?
 			     "quarantine_max" : "quarantine",
 			     "quarantine_max must not be shorter than quarantine");
-	vn_ini_long(ini, e, "guard", "max_moves_per_hour", &c->max_moves_per_hour,
-		    1, 3600);
-
-	vn_ini_claim(ini, "limits");
-	vn_ini_long(ini, e, "limits", "max_moves_per_tick", &c->max_moves_per_tick,
-		    0, 10000);
-	vn_ini_rate(ini, e, "limits", "migrate_rate", &c->migrate_rate,
-		    1.0 * MiB, 1024.0 * GiB);
-	vn_ini_duration(ini, e, "limits", "hysteresis", &c->hysteresis, 0, 86400);
-	vn_ini_percent(ini, e, "limits", "min_gain", &c->min_gain, 0, 10);
-
-	vn_ini_claim(ini, "guests");
-	vn_ini_list(ini, e, "guests", "exclude", &c->exclude, &c->nr_exclude);
 }
 
 /* The line number in "FILE:LINE: ..." or 0, to list errors in file order. */
@@ -412,19 +654,45 @@ static long msg_line(const char *m)
 	return p ? strtol(p + 1, NULL, 10) : 0;
 }
 
+struct by_line {
+	long line;
+	int pos;
+	char *msg;
+};
+
+static int cmp_line(const void *a, const void *b)
+{
+	const struct by_line *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 /* Sorts the messages from `from` on by line, keeping equal ones in order. */
 static void sort_by_line(struct vn_errors *e, int from)
 {
-	for (int i = from + 1; i < e->count; i++) {
-		char *m = e->msg[i];
-		int j = i;
+	int n = e->count - from;
+	struct by_line *v;
 
-		while (j > from && msg_line(e->msg[j - 1]) > msg_line(m)) {
-			e->msg[j] = e->msg[j - 1];
-			j--;
-		}
-		e->msg[j] = m;
-	}
+	if (n < 2)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	for (int i = 0; i < n; i++)
+		v[i] = (struct by_line){ msg_line(e->msg[from + i]), i, e->msg[from + i] };
+	qsort(v, n, sizeof(*v), cmp_line);
+	for (int i = 0; i < n; i++)
+		e->msg[from + i] = v[i].msg;
+	free(v);
+}
+
+/* The key came from the command line: -1 in its line. */
+static void mark_cli(struct vn_config *c, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++)
+		if (strcmp(conf_keys[i].section, sec) == 0 &&
+		    strcmp(conf_keys[i].name, key) == 0)
+			c->key_line[i] = -1;
 }
 
 /* Command-line settings win over the file. */
@@ -432,22 +700,32 @@ static void apply_overrides(struct vn_config *c, const struct vn_overrides *o)
 {
 	if (!o)
 		return;
-	if (o->interval > 0)
+	if (o->interval > 0) {
 		c->interval = o->interval;
-	if (o->dry_run)
+		mark_cli(c, "daemon", "interval");
+	}
+	if (o->dry_run) {
 		c->dry_run = true;
-	if (o->backend >= 0)
+		mark_cli(c, "daemon", "dry_run");
+	}
+	if (o->backend >= 0) {
 		c->backend = o->backend;
+		mark_cli(c, "backend", "type");
+	}
 	if (o->scenario) {
 		free(c->scenario);
 		c->scenario = xstrdup(o->scenario);
+		mark_cli(c, "backend", "scenario");
 	}
 	if (o->policy) {
 		free(c->policy);
 		c->policy = xstrdup(o->policy);
+		mark_cli(c, "policy", "name");
 	}
-	if (o->log_level >= 0)
+	if (o->log_level >= 0) {
 		c->log_level = o->log_level;
+		mark_cli(c, "daemon", "log_level");
+	}
 }
 
 int config_load(struct vn_config *c, const char *path,
@@ -471,28 +749,148 @@ int config_load(struct vn_config *c, const char *path,
 		vn_ini_free(ini);
 	}
 	sort_by_line(e, before);
+	sort_by_line(&c->warnings, 0);
 	return e->count > before ? -1 : 0;
 }
 
-void config_list_keys(FILE *f)
+void config_list_keys(FILE *f, bool detail)
 {
-	struct vn_errors e = { 0 };
-	struct vn_ini *ini = vn_ini_load_text("(schema)", "", &e);
-	struct vn_config c;
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++) {
+		const struct conf_key *k = &conf_keys[i];
 
-	if (!ini) {
-		errors_print(&e, stderr);
-		errors_free(&e);
-		return;
+		if (!detail) {
+			fprintf(f, "%s %s\n", k->section, k->name);
+			continue;
+		}
+		fprintf(f, "%s %s = %s\t%s", k->section, k->name, k->def, k->help);
+		if (k->min != k->max) {
+			char r[96];
+
+			range_text(k, r, sizeof(r));
+			fprintf(f, " (%s)", r);
+		}
+		fputc('\n', f);
 	}
-	config_defaults(&c);
-	vn_ini_record(ini, f);
-	parse_keys(&c, ini, &e);
 	for (int i = 0; vn_builtin_policies[i]; i++)
 		for (const struct vnumad_option *o = vn_builtin_policies[i]->options;
-		     o && o->name; o++)
-			fprintf(f, "policy.%s %s\n", vn_builtin_policies[i]->name, o->name);
-	vn_ini_free(ini);
-	config_free(&c);
-	errors_free(&e);
+		     o && o->name; o++) {
+			if (detail)
+				fprintf(f, "policy.%s %s = %s\t%s\n", vn_builtin_policies[i]->name,
+					o->name, o->def, o->help ? o->help : "");
+			else
+				fprintf(f, "policy.%s %s\n", vn_builtin_policies[i]->name, o->name);
+		}
+}
+
+/* A stored value written as the file would write it. */
+static void value_text(const struct vn_config *c, const struct conf_key *k, char *buf,
+		       size_t len)
+{
+	const void *p = cmember(c, k);
+	double x = number(c, k);
+
+	switch (k->type) {
+	case CONF_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)p ? "yes" : "no");
+		break;
+	case CONF_LONG:
+		snprintf(buf, len, "%ld", *(const long *)p);
+		break;
+	case CONF_DURATION:
+		fmt_duration(buf, len, x);
+		break;
+	case CONF_PERCENT:
+		snprintf(buf, len, "%g%%", x * 100);
+		break;
+	case CONF_RATE: {
+		static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
+		int u = 0;
+
+		while (u < 4 && x >= 1024 && fmod(x, 1024) == 0) {
+			x /= 1024;
+			u++;
+		}
+		snprintf(buf, len, "%.0f%s/s", x, unit[u]);
+		break;
+	}
+	case CONF_STRING:
+	case CONF_OPTIONAL:
+	case CONF_PATH:
+		snprintf(buf, len, "%s", *(char *const *)p ? *(char *const *)p : "");
+		break;
+	case CONF_ENUM:
+		snprintf(buf, len, "?");
+		for (int i = 0; k->names[i]; i++)
+			if ((k->values ? k->values[i] : i) == *(const int *)p)
+				snprintf(buf, len, "%s", k->names[i]);
+		break;
+	case CONF_LIST: {
+		size_t off = 0;
+
+		buf[0] = '\0';
+		for (char *const *l = *(char **const *)p; l && *l && off < len; l++)
+			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "", *l);
+		break;
+	}
+	}
+}
+
+void config_print(const struct vn_config *c, FILE *f)
+{
+	const char *sec = "";
+	char v[512], where[64];
+
+	if (c->path)
+		fprintf(f, "# the configuration in effect: %s and the built-in defaults\n",
+			c->path);
+	else
+		fprintf(f, "# no configuration file was read: the built-in defaults\n");
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++) {
+		const struct conf_key *k = &conf_keys[i];
+
+		if (strcmp(k->section, sec) != 0) {
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+			sec = k->section;
+		}
+		value_text(c, k, v, sizeof(v));
+		if (c->key_line[i] > 0)
+			snprintf(where, sizeof(where), "%s:%d", c->path, c->key_line[i]);
+		else
+			snprintf(where, sizeof(where), "%s", c->key_line[i] < 0 ?
+				 "command line" : "default");
+		fprintf(f, "%-18s = %-24s # %s\n", k->name, v, where);
+	}
+	if (!c->policy_desc || !c->policy_desc->options || !c->policy_desc->options[0].name)
+		return;
+	fprintf(f, "\n[policy.%s]\n", c->policy_desc->name);
+	for (int i = 0; i < c->nr_policy_values; i++) {
+		const struct vnumad_option *o = &c->policy_desc->options[i];
+		const struct vnumad_value *x = &c->policy_values[i];
+		char a[32];
+
+		switch (o->type) {
+		case VNUMAD_OPT_BOOL:
+			snprintf(v, sizeof(v), "%s", x->boolean ? "yes" : "no");
+			break;
+		case VNUMAD_OPT_PERCENT:
+			snprintf(v, sizeof(v), "%g%%", x->num * 100);
+			break;
+		case VNUMAD_OPT_DURATION:
+			fmt_duration(v, sizeof(v), x->num);
+			break;
+		case VNUMAD_OPT_SIZE:
+			snprintf(v, sizeof(v), "%s", fmt_size(a, sizeof(a), (uint64_t)x->num));
+			break;
+		case VNUMAD_OPT_STRING:
+			snprintf(v, sizeof(v), "%s", x->str ? x->str : "");
+			break;
+		default:
+			snprintf(v, sizeof(v), "%g", x->num);
+		}
+		if (c->opt_line && c->opt_line[i] > 0)
+			snprintf(where, sizeof(where), "%s:%d", c->path, c->opt_line[i]);
+		else
+			snprintf(where, sizeof(where), "default");
+		fprintf(f, "%-18s = %-24s # %s\n", o->name, v, where);
+	}
 }

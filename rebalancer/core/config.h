@@ -10,6 +10,7 @@
 #include "policy.h"
 
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+#define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
 
 enum vn_backend_kind {
 	VN_BACKEND_LIBVIRT,
@@ -64,7 +65,7 @@ struct vn_config {
 	/* [policy] */
 	char *policy;		/* name or path */
 	char *policy_dir;
-	uint64_t policy_seed;	/* for policies that draw random numbers */
+	long policy_seed;	/* for policies that draw random numbers */
 	const struct vnumad_policy *policy_desc;	/* resolved */
 	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
 	struct vnumad_value *policy_values;	/* one per option */
@@ -89,6 +90,15 @@ struct vn_config {
 	/* [guests] */
 	char **exclude;		/* glob patterns of guest names */
 	int nr_exclude;
+
+	/* where each value came from, for vnumad -n -v: the file's line, 0
+	 * the default, -1 the command line; per table key, then per option of
+	 * the policy */
+	int key_line[VN_CONF_MAX_KEYS];
+	int *opt_line;
+	/* valid values that are likely mistakes ("min_gain = 5" is 500%), with
+	 * file and line, for -n to print and the daemon to log */
+	struct vn_errors warnings;
 };
 
 /* Settings from the command line; they win over the file. */
@@ -117,8 +127,16 @@ int config_load(struct vn_config *c, const char *path,
 int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 		  struct vn_errors *e);
 void config_free(struct vn_config *c);
-/* Prints "SECTION KEY" for every key the parser knows, built-in policies too. */
-void config_list_keys(FILE *f);
+/*
+ * Prints "SECTION KEY" for every key the parser knows, built-in policies'
+ * too; with detail, "SECTION KEY = DEFAULT<tab>help (range)".
+ */
+void config_list_keys(FILE *f, bool detail);
+/*
+ * Prints the configuration in effect, every key with its value and where it
+ * came from (file and line, default, command line), as an INI file.
+ */
+void config_print(const struct vn_config *c, FILE *f);
 /* An option's range in the unit the operator writes ("0% to 90%"). */
 void config_option_range(const struct vnumad_option *o, char *buf, size_t len);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */

@@ -201,7 +201,7 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	struct vnumad_init_args args = {
 		.size = sizeof(args),
 		.values = cfg->policy_values,
-		.seed = cfg->policy_seed,
+		.seed = (uint64_t)cfg->policy_seed,
 		.log = plugin_log,
 	};
 	int r = 0;

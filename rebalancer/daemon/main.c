@@ -157,6 +157,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *why, *record = NULL;
 	bool check = false, foreground = false, json = false, named = false;
 	int verbose = 0, opt, r;
+	bool list_keys = false;
 	long ticks;
 
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
@@ -218,8 +219,8 @@ int main(int argc, char **argv)
 			d.pace = true;
 			break;
 		case OPT_LIST_KEYS:
-			config_list_keys(stdout);
-			return 0;
+			list_keys = true;
+			break;
 		case OPT_RECORD:
 			record = optarg;
 			break;
@@ -239,12 +240,17 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (list_keys) {
+		config_list_keys(stdout, verbose > 0);
+		return 0;
+	}
 	if (d.ov.scenario) {
 		if (d.ov.backend >= 0 && d.ov.backend != VN_BACKEND_SIM)
 			return bad_usage("--scenario '%s' needs --backend sim", d.ov.scenario);
 		d.ov.backend = VN_BACKEND_SIM;
 	}
-	if (verbose)
+	/* -v is more log, except with -n, where it prints the configuration */
+	if (verbose && !check)
 		d.ov.log_level = LOG_DEBUG;
 
 	/* a missing default file means built-in defaults; a named one must exist */
@@ -261,10 +267,14 @@ int main(int argc, char **argv)
 
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
 	if (check) {
+		for (int i = 0; i < d.core.cfg.warnings.count; i++)
+			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
 		if (r < 0) {
 			errors_print(&e, stderr);
 			fprintf(stderr, "%d error%s\n", e.count, e.count == 1 ? "" : "s");
 		} else {
+			if (verbose)
+				config_print(&d.core.cfg, stdout);
 			printf("configuration OK\n");
 		}
 		errors_free(&e);
@@ -279,6 +289,8 @@ int main(int argc, char **argv)
 	}
 	errors_free(&e);
 	log_setlevel(d.core.cfg.log_level);
+	for (int i = 0; i < d.core.cfg.warnings.count; i++)
+		log_warning("%s", d.core.cfg.warnings.msg[i]);
 
 	/* two daemons on one host would fight: say so before detaching */
 	if (!d.once && !d.max_ticks && control_answers(d.core.cfg.control)) {

@@ -431,7 +431,7 @@ static int guard_run(const char *scenario, const char *name, const char *policy,
 		config_free(&c.cfg);
 		return -1;
 	}
-	c.cfg.policy_seed = 1 + (uint64_t)k;
+	c.cfg.policy_seed = 1 + k;
 	if (registry_pick(&c) < 0 || core_open(&c, NULL, VN_OUT_NONE, stdout) < 0) {
 		fprintf(stderr, "vnumad-sim: %s: policy %s: the core did not start "
 			"(-vvv shows its log)\n", scenario, policy);

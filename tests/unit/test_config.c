@@ -546,7 +546,9 @@ static void unknown_section(void **state)
 	(void)state;
 	/* its keys are not reported one by one */
 	expect_one(load("[daemon]\ninterval = 2s\n\n[deamon]\ninterval = 3s\nx = 1\n"),
-		   ":4: unknown section [deamon]");
+		   ":4: unknown section [deamon] (did you mean [daemon]?)");
+	/* nothing near enough: no suggestion */
+	expect_one(load("[colours]\nred = 1\n"), ":1: unknown section [colours]");
 	assert_true(cfg.interval == 2);
 }
 
@@ -554,10 +556,65 @@ static void unknown_key(void **state)
 {
 	(void)state;
 	expect_one(load("[daemon]\n\nintervall = 2s\n"),
-		   ":3: [daemon] intervall: unknown key");
-	/* a key of one section is unknown in another */
+		   ":3: [daemon] intervall: unknown key (did you mean interval?)");
+	expect_one(load("[limits]\nhysterisis = 2s\n"),
+		   ":2: [limits] hysterisis: unknown key (did you mean hysteresis?)");
+	/* a key of one section is unknown in another, which is named */
 	expect_one(load("[guard]\ninterval = 2s\n"),
-		   ":2: [guard] interval: unknown key");
+		   ":2: [guard] interval: unknown key (it belongs in [daemon])");
+	expect_one(load("[guard]\ncolour = red\n"), ":2: [guard] colour: unknown key");
+}
+
+/* A valid value that is likely a mistake loads, with a warning naming it. */
+static void suspicious_values(void **state)
+{
+	(void)state;
+	expect_ok(load("[limits]\nmin_gain = 5\n"));
+	assert_true(cfg.min_gain == 5);
+	assert_int_equal(cfg.warnings.count, 1);
+	assert_non_null(strstr(cfg.warnings.msg[0], ":2: [limits] min_gain: '5' is 500%"));
+	expect_ok(load("[daemon]\ninterval = 100ms\n[guard]\ntolerance = 60%\n"));
+	assert_int_equal(cfg.warnings.count, 2);
+	assert_non_null(strstr(cfg.warnings.msg[0], ":2: [daemon] interval: '100ms'"));
+	assert_non_null(strstr(cfg.warnings.msg[1], ":4: [guard] tolerance: '60%' is 60%"));
+	/* the defaults and ordinary values are not suspicious */
+	expect_ok(load("[limits]\nmin_gain = 0.05\n[model]\nhalflife = 10s\n"));
+	assert_int_equal(cfg.warnings.count, 0);
+}
+
+/* vnumad -n -v: every key, its value and where it came from. */
+static void effective_configuration(void **state)
+{
+	struct vn_overrides o = { .interval = 5, .backend = -1, .log_level = -1 };
+	char *text = NULL, line[4400];
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	expect_ok(load_with("# a comment\n[guard]\ntolerance = 4%\n[limits]\n"
+			    "migrate_rate = 1GiB/s\n[guests]\nexclude = a, b*\n", &o));
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	snprintf(line, sizeof(line), "tolerance          = 4%%                       # %s:3",
+		 path);
+	assert_non_null(strstr(text, line));
+	assert_non_null(strstr(text, "migrate_rate       = 1GiB/s"));
+	assert_non_null(strstr(text, "exclude            = a, b*"));
+	assert_non_null(strstr(text, "interval           = 5s                       # command line"));
+	assert_non_null(strstr(text, "judge              = 10s                      # default"));
+	assert_non_null(strstr(text, "[policy.locality]\n"));
+	free(text);
+
+	/* no file at all */
+	config_free(&cfg);
+	assert_int_equal(config_load(&cfg, NULL, NULL, &errs), 0);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	assert_non_null(strstr(text, "# no configuration file was read: the built-in defaults\n"));
+	free(text);
 }
 
 static void duplicate_key(void **state)
@@ -651,7 +708,8 @@ static void policy_section_unknown_key(void **state)
 {
 	(void)state;
 	expect_one(load("[policy.locality]\nremote_treshold = 40%\n"),
-		   ":2: [policy.locality] remote_treshold: unknown key");
+		   ":2: [policy.locality] remote_treshold: unknown key "
+		   "(did you mean remote_threshold?)");
 }
 
 static void policy_section_unknown_policy(void **state)
@@ -1311,6 +1369,8 @@ int main(void)
 		T(exact_value_messages),
 		T(unknown_section),
 		T(unknown_key),
+		T(suspicious_values),
+		T(effective_configuration),
 		T(duplicate_key),
 		T(key_outside_section),
 		T(malformed_header),
