@@ -101,6 +101,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			break;
 		}
 		errors_free(&e);
+		for (int i = 0; i < fresh.warnings.count; i++)
+			log_warning("%s", fresh.warnings.msg[i]);
 		if ((fresh.metrics == NULL) != (d->core.cfg.metrics == NULL) ||
 		    (fresh.metrics && strcmp(fresh.metrics, d->core.cfg.metrics) != 0))
 			log_warning("reload: [daemon] metrics changes only at restart");
