@@ -15,15 +15,15 @@
 #include "core.h"
 #include "journal.h"
 #include "log.h"
+#include "testlib.h"
 
-static char dir[64];
+static char dir[128];
 static char path[128];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vnumad-journal.XXXXXX");
-	if (!mkdtemp(dir))
+	if (tmpdir_make(dir, sizeof(dir), "journal") < 0)
 		return -1;
 	/* a subdirectory, so that journal_open has to create it */
 	strcat(dir, "/state");
@@ -34,12 +34,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	*strrchr(dir, '/') = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	tmpdir_remove(dir);
+	return 0;
 }
 
 static const struct vn_action acts[2] = {

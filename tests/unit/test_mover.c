@@ -35,100 +35,12 @@
 
 #include "hostinfo.h"
 #include "mover.h"
+#include "testlib.h"
 #include "util.h"
 #include "vnumad.h"
 
-/* --- a fake guest process ------------------------------------------------ */
-
-struct fg {
-	pid_t pid;
-	uintptr_t addr;
-	size_t len;
-};
-
-static char fg_built[64];
-
-static void fg_cleanup(void)
-{
-	if (fg_built[0])
-		unlink(fg_built);
-}
-
-/* tests/fakeguest as built by make, or compiled here when make has not. */
-static const char *fakeguest_path(void)
-{
-	static char path[512];
-	const char *env = getenv("FAKEGUEST"), *b = getenv("B");
-	char cmd[1024];
-
-	if (env)
-		return env;
-	snprintf(path, sizeof(path), "%s/tests/fakeguest", b ? b : "build/default");
-	if (access(path, X_OK) == 0)
-		return path;
-	if (!fg_built[0]) {
-		snprintf(fg_built, sizeof(fg_built), "/tmp/vnumad-fakeguest-%d", (int)getpid());
-		snprintf(cmd, sizeof(cmd), "${CC:-cc} -std=gnu11 -O2 -o %s tests/fakeguest.c "
-			 "-lpthread", fg_built);
-		if (system(cmd) != 0) {
-			fg_built[0] = '\0';
-			return NULL;
-		}
-		atexit(fg_cleanup);
-	}
-	return fg_built;
-}
-
-/* Starts fakeguest with args (NULL-terminated) and waits for "ready". */
-static void fg_start(struct fg *fg, const char *const *args)
-{
-	const char *path = fakeguest_path();
-	const char *argv[16];
-	int p[2], n = 0;
-	char line[256];
-	FILE *f;
-
-	assert_non_null(path);
-	argv[n++] = path;
-	for (int i = 0; args && args[i] && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	assert_int_equal(pipe(p), 0);
-	fg->pid = fork();
-	assert_true(fg->pid >= 0);
-	if (fg->pid == 0) {
-		/* never outlive a test that dies */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(p[1], 1);
-		close(p[0]);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	f = fdopen(p[0], "r");
-	assert_non_null(fgets(line, sizeof(line), f));
-	fclose(f);
-	assert_int_equal(sscanf(line, "ready %*d %lx %zu", &fg->addr, &fg->len), 2);
-}
-
-static void fg_stop(struct fg *fg)
-{
-	if (fg->pid > 0) {
-		kill(fg->pid, SIGKILL);
-		waitpid(fg->pid, NULL, 0);
-	}
-	fg->pid = 0;
-}
 
 /* --- the loop ---------------------------------------------------------- */
-
-static void loop_for(struct event_base *base, double s)
-{
-	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
 
 /* Runs the loop until m leaves RUNNING; false on timeout. */
 static bool wait_end(struct event_base *base, struct vn_migration *m, double timeout)

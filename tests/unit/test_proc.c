@@ -37,107 +37,10 @@
 #include "numab.h"
 #include "privs.h"
 #include "registry.h"
+#include "testlib.h"
 #include "util.h"
 #include "vnumad.h"
 
-/* --- a fake guest process ------------------------------------------------ */
-
-struct fg {
-	pid_t pid;
-};
-
-static char fg_built[64];
-
-static void fg_cleanup(void)
-{
-	if (fg_built[0])
-		unlink(fg_built);
-}
-
-static const char *fakeguest_path(void)
-{
-	static char path[512];
-	const char *env = getenv("FAKEGUEST"), *b = getenv("B");
-	char cmd[1024];
-
-	if (env)
-		return env;
-	snprintf(path, sizeof(path), "%s/tests/fakeguest", b ? b : "build/default");
-	if (access(path, X_OK) == 0)
-		return path;
-	if (!fg_built[0]) {
-		snprintf(fg_built, sizeof(fg_built), "/tmp/vnumad-fakeguest-%d", (int)getpid());
-		snprintf(cmd, sizeof(cmd), "${CC:-cc} -std=gnu11 -O2 -o %s tests/fakeguest.c "
-			 "-lpthread", fg_built);
-		if (system(cmd) != 0) {
-			fg_built[0] = '\0';
-			return NULL;
-		}
-		atexit(fg_cleanup);
-	}
-	return fg_built;
-}
-
-/*
- * Starts fakeguest with args; cpu >= 0 binds the whole process to that CPU
- * first, uid > 0 runs it as that user. Waits for "ready" unless nowait.
- */
-static FILE *fg_spawn(struct fg *fg, const char *const *args, int cpu, uid_t uid)
-{
-	const char *path = fakeguest_path();
-	const char *argv[16];
-	int p[2], n = 0;
-
-	assert_non_null(path);
-	argv[n++] = path;
-	for (int i = 0; args && args[i] && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	assert_int_equal(pipe(p), 0);
-	fg->pid = fork();
-	assert_true(fg->pid >= 0);
-	if (fg->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (cpu >= 0) {
-			cpu_set_t s;
-
-			CPU_ZERO(&s);
-			CPU_SET(cpu, &s);
-			sched_setaffinity(0, sizeof(s), &s);
-		}
-		if (uid && (setgid(uid) < 0 || setuid(uid) < 0))
-			_exit(126);
-		dup2(p[1], 1);
-		close(p[0]);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	return fdopen(p[0], "r");
-}
-
-static void fg_ready(FILE *f)
-{
-	char line[256];
-
-	assert_non_null(fgets(line, sizeof(line), f));
-	assert_memory_equal(line, "ready ", 6);
-	fclose(f);
-}
-
-static void fg_start(struct fg *fg, const char *const *args)
-{
-	fg_ready(fg_spawn(fg, args, -1, 0));
-}
-
-static void fg_stop(struct fg *fg)
-{
-	if (fg->pid > 0) {
-		kill(fg->pid, SIGKILL);
-		waitpid(fg->pid, NULL, 0);
-	}
-	fg->pid = 0;
-}
 
 static void thread_cpus(pid_t tid, char *buf, size_t len)
 {
@@ -394,7 +297,7 @@ static void finds_a_guest_that_starts_late(void **state)
 	/* scanned while it still touches its RAM, before its vCPU threads */
 	f = fg_spawn(&fg, args, -1, 0);
 	tick();
-	fg_ready(f);
+	fg_ready(&fg, f);
 	/* young processes are looked at again at each scan */
 	tick();
 	assert_non_null(host_find(&host, "late"));
@@ -411,7 +314,7 @@ static void pinned_by_the_user(void **state)
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
 	/* taskset -c 1 qemu ...: the user's choice, left alone */
-	fg_ready(fg_spawn(&fg, args, 1, 0));
+	fg_ready(&fg, fg_spawn(&fg, args, 1, 0));
 	tick();
 	g = host_find(&host, "bound");
 	assert_non_null(g);
@@ -589,7 +492,7 @@ static void privileges_dropped(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		skip();
-	fg_ready(fg_spawn(&fg, args, -1, 65534));
+	fg_ready(&fg, fg_spawn(&fg, args, -1, 65534));
 	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 4), 1);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chown(dir, 65534, 65534), 0);

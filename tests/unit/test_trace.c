@@ -20,10 +20,11 @@
 #include "core.h"
 #include "log.h"
 #include "registry.h"
+#include "testlib.h"
 #include "trace.h"
 #include "util.h"
 
-static char dir[] = "/tmp/vnumad-test-trace.XXXXXX";
+static char dir[128];
 
 static void path_in_dir(char *buf, size_t len, const char *name)
 {
@@ -417,16 +418,14 @@ static int setup(void **state)
 {
 	(void)state;
 	log_init(true, LOG_ERR, "test_trace");
-	return mkdtemp(dir) ? 0 : -1;
+	return tmpdir_make(dir, sizeof(dir), "test-trace");
 }
 
 static int teardown(void **state)
 {
-	char cmd[512];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	tmpdir_remove(dir);
+	return 0;
 }
 
 int main(void)
