@@ -732,31 +732,10 @@ int vn_ini_enum(struct vn_ini *ini, struct vn_errors *e, const char *sec,
 int vn_ini_list(struct vn_ini *ini, struct vn_errors *e, const char *sec,
 		const char *key, char ***out, int *n)
 {
-	char *copy, **items, **res;
-	int cnt;
-
 	GETTER_PROLOGUE();
 	(void)why;
-	copy = xstrdup(v);
-	items = xcalloc(strlen(v) / 2 + 2, sizeof(*items));
-	cnt = split_list(copy, items, (int)(strlen(v) / 2 + 1));
-	if (cnt < 0) {
-		vn_ini_error(ini, e, sec, key, "list too long");
-		free(items);
-		free(copy);
-		return -1;
-	}
-	res = xcalloc(cnt + 1, sizeof(*res));
-	for (int i = 0; i < cnt; i++)
-		res[i] = xstrdup(items[i]);
-	free(items);
-	free(copy);
-	if (*out) {
-		for (char **p = *out; *p; p++)
-			free(*p);
-		free(*out);
-	}
-	*out = res;
-	*n = cnt;
+	(void)e;
+	strv_free(*out);
+	*out = split_list_dup(v, n);
 	return 1;
 }

@@ -257,6 +257,27 @@ int split_list(char *s, char **items, int max)
 	return n;
 }
 
+char **split_list_dup(const char *s, int *n)
+{
+	size_t max = strlen(s) / 2 + 1;	/* items need a comma between them */
+	char *copy = xstrdup(s), **items = xcalloc(max + 1, sizeof(*items));
+	int k = split_list(copy, items, (int)max);
+
+	for (int i = 0; i < k; i++)
+		items[i] = xstrdup(items[i]);
+	items[k] = NULL;
+	free(copy);
+	*n = k;
+	return items;
+}
+
+void strv_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
 char *fmt_size(char *buf, size_t len, uint64_t bytes)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

@@ -44,6 +44,10 @@ int parse_address(const char *s, char *host, size_t len, unsigned *port,
 
 /* Splits a comma-separated list in place; empty items are skipped. */
 int split_list(char *s, char **items, int max);
+/* The same into a NULL-terminated array of copies (*n of them). */
+char **split_list_dup(const char *s, int *n);
+/* Frees such an array; NULL is a no-op. */
+void strv_free(char **v);
 
 /* Human formatting into a caller buffer; returns buf. */
 char *fmt_size(char *buf, size_t len, uint64_t bytes);

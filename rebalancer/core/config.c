@@ -186,13 +186,6 @@ static const void *cmember(const struct vn_config *c, const struct conf_key *k)
 	return (const char *)c + k->off;
 }
 
-static void free_list(char **l)
-{
-	for (char **p = l; p && *p; p++)
-		free(*p);
-	free(l);
-}
-
 /* The value of a numeric key as a double, in its stored unit. */
 static double number(const struct vn_config *c, const struct conf_key *k)
 {
@@ -297,24 +290,10 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		return -1;
 	}
 	case CONF_LIST: {
-		char *copy = xstrdup(v), **items, **res;
-		int n, max = (int)(strlen(v) / 2 + 1);
+		int n;
 
-		items = xcalloc(max + 1, sizeof(*items));
-		n = split_list(copy, items, max);
-		if (n < 0) {
-			free(items);
-			free(copy);
-			snprintf(why, len, "list too long");
-			return -1;
-		}
-		res = xcalloc(n + 1, sizeof(*res));
-		for (int i = 0; i < n; i++)
-			res[i] = xstrdup(items[i]);
-		free(items);
-		free(copy);
-		free_list(*(char ***)p);
-		*(char ***)p = res;
+		strv_free(*(char ***)p);
+		*(char ***)p = split_list_dup(v, &n);
 		*(int *)((char *)c + k->off2) = n;
 		return 0;
 	}
@@ -372,7 +351,7 @@ void config_free(struct vn_config *c)
 	free(c->events);
 	free(c->policy);
 	free(c->policy_dir);
-	free_list(c->exclude);
+	strv_free(c->exclude);
 	errors_free(&c->warnings);
 	free_values(c);
 	plugin_unload(c->policy_handle);

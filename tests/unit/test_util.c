@@ -572,6 +572,22 @@ static void list_split(void **state)
 	assert_string_equal(items[0], "one");
 	/* more items than room */
 	assert_int_equal(split_list(s5, items, 2), -1);
+	{
+		int n;
+		char **v = split_list_dup("a, b*,, c? ,", &n);
+
+		assert_int_equal(n, 3);
+		assert_string_equal(v[0], "a");
+		assert_string_equal(v[1], "b*");
+		assert_string_equal(v[2], "c?");
+		assert_null(v[3]);
+		strv_free(v);
+		v = split_list_dup("", &n);
+		assert_int_equal(n, 0);
+		assert_null(v[0]);
+		strv_free(v);
+		strv_free(NULL);
+	}
 }
 
 static void medians(void **state)
