@@ -82,41 +82,15 @@ static void locality_fini(void *priv)
 	free(priv);
 }
 
-static int dist(const struct vnumad_view *v, int a, int b)
-{
-	return v->distance[a * v->nr_nodes + b];
-}
-
-/* Mean SLIT distance from node `from` to the guest's memory. */
-static double mean_distance(const struct vnumad_view *v,
-			    const struct vnumad_guest *g, int from)
-{
-	double sum = 0;
-
-	if (!g->mem_total)
-		return 10;
-	for (int n = 0; n < v->nr_nodes; n++)
-		if (g->mem[n])
-			sum += (double)g->mem[n] * dist(v, from, n);
-	return sum / (double)g->mem_total;
-}
-
 /* Expected relative speed-up of a vCPU moved from `from` to `to`. */
 static double expected_gain(const struct vnumad_view *v,
 			    const struct vnumad_guest *g,
 			    const struct vnumad_vcpu *c, int from, int to)
 {
-	double apki, b, d_old, d_new;
+	double b = pol_stall_share(c), d_old, d_new;
 
-	if (c->ips > 0) {
-		apki = c->access_rate / c->ips * 1000.0;
-		b = apki / (apki + 10.0);
-	} else {
-		/* a source without instruction counts: assume a middling miss rate */
-		b = 0.5;
-	}
-	d_old = mean_distance(v, g, from);
-	d_new = mean_distance(v, g, to);
+	d_old = pol_mean_distance(v, g, from);
+	d_new = pol_mean_distance(v, g, to);
 	if (d_new <= 0)
 		return 0;
 	return b * 0.6 * (d_old / d_new - 1.0);
@@ -130,16 +104,6 @@ static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 
 	return n->nr_cpus > 0 &&
 	       used + demand <= n->nr_cpus * (1.0 - l->headroom) + 1e-9;
-}
-
-static int home_node(const struct vnumad_view *v, const struct vnumad_guest *g)
-{
-	int best = -1;
-
-	for (int n = 0; n < v->nr_nodes; n++)
-		if ((v->online >> n & 1) && (best < 0 || g->mem[n] > g->mem[best]))
-			best = n;
-	return best;
 }
 
 /* The node where most of the guest's CPU demand runs. */
@@ -253,7 +217,7 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	p.bytes = (uint64_t)bytes & ~((uint64_t)(2 << 20) - 1);
 	/* the moved share of memory stops being remote for these vCPUs */
 	p.gain = remote * (bytes / (double)g->mem_total) * 0.6 *
-		 (dist(v, to, from) / 10.0 - 1.0);
+		 (pol_dist(v, to, from) / 10.0 - 1.0);
 	snprintf(p.reason, sizeof(p.reason),
 		 "its vCPUs run on node %d, which has no CPU room for the rest; "
 		 "node %d has free memory", to, to);
@@ -275,7 +239,7 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 		/* vCPU by vCPU: one misplaced vCPU counts even in a local guest */
 		if (!g->mem_total)
 			continue;
-		home = home_node(v, g);
+		home = pol_home_node(v, g);
 		if (home < 0)
 			continue;
 		if (propose_vcpus(l, v, gi, home, out) > 0)

@@ -353,6 +353,24 @@ static int stream_host(double bw_max)
 }
 
 /* spread interleaves the guest that saturates a node's controllers. */
+/* A guest whose memory has not been read yet has no home: nothing moves. */
+static void locality_no_memory_no_home(void **state)
+{
+	static const double none[] = { 0, 0, 0, 0 };
+	void *s;
+	int gi;
+
+	(void)state;
+	host(2);
+	gi = guest("fresh", LATENCY, 4, NULL, ON1, 1, none);
+	for (int i = 0; i < 4; i++)
+		T.vc[gi][i].remote_ratio = 0.9;	/* the PMU reads before numa_maps */
+	s = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, s);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, gi), 0);
+	stop(&vn_policy_locality, s);
+}
+
 static void spread_interleaves(void **state)
 {
 	void *s;
@@ -823,6 +841,7 @@ int main(void)
 		cmocka_unit_test(brm_moves_home),
 		cmocka_unit_test(brm_must_not),
 		cmocka_unit_test(brm_bias),
+		cmocka_unit_test(locality_no_memory_no_home),
 		cmocka_unit_test(spread_interleaves),
 		cmocka_unit_test(spread_cooldown),
 		cmocka_unit_test(spread_vnode_home),
