@@ -4,8 +4,11 @@
  * the memory mover: vCPU threads named "CPU n/KVM" and guest RAM that is
  * allocated and touched. Options use QEMU's spelling where QEMU has one.
  *
- *   fakeguest [-name guest=NAME] [-smp N] [-m MIB] [-thp] [-memfd] [-busy]
+ *   fakeguest [-name guest=NAME] [-smp N] [-m MIB] [-touch MIB] [-thp] [-memfd]
+ *             [-busy]
  *
+ * -touch makes only the first MIB of the RAM resident (default: all of it),
+ * as a guest that has not yet used all its memory.
  * It prints "ready PID ADDRESS BYTES" once everything is in place and then
  * waits for SIGTERM. SIGUSR1 renames vCPU 0's thread "worker", as if it
  * were another thread now. -busy makes the vCPU threads spin.
@@ -37,7 +40,7 @@ static void *vcpu(void *arg)
 
 int main(int argc, char **argv)
 {
-	long smp = 2, mib = 64;
+	long smp = 2, mib = 64, touch = -1;
 	int thp = 0, memfd = 0;
 	size_t len;
 	char *ram;
@@ -50,6 +53,8 @@ int main(int argc, char **argv)
 			smp = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
 			mib = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "-touch") && i + 1 < argc)
+			touch = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-name") && i + 1 < argc)
 			i++;	/* read by the proc backend from /proc/PID/cmdline */
 		else if (!strcmp(argv[i], "-thp"))
@@ -87,7 +92,8 @@ int main(int argc, char **argv)
 	}
 	if (thp)
 		madvise(ram, len, MADV_HUGEPAGE);
-	for (size_t off = 0; off < len; off += 4096)
+	for (size_t off = 0; off < (touch >= 0 && touch < mib ? (size_t)touch << 20 : len);
+	     off += 4096)
 		ram[off] = (char)off;
 	/* signals are taken by sigwait below, not by the vCPU threads */
 	sigemptyset(&set);
