@@ -481,6 +481,7 @@ void threads_detach(struct vn_guest *g, const struct thread_ops *ops, void *priv
 	for (int j = 0; j < tab->nr; j++)
 		ops->free(priv, tab->t[j]);
 	free(tab->t);
+	mem_state_free(tab->mem);
 	free(tab);
 	g->sampler = NULL;
 	for (int i = 0; i < g->nr_vcpus; i++)

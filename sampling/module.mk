@@ -2,6 +2,7 @@
 # backends: base and core below them). The benchmark has a main() of its own
 # and is built apart.
 SAMPLING_SRCS := \
+	sampling/cgroup.c \
 	sampling/common.c \
 	sampling/numa_maps.c \
 	sampling/pmu.c \

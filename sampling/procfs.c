@@ -340,7 +340,7 @@ static int pfs_read(struct vn_sampler *s, struct vn_guest *g)
 static int pfs_memory(struct vn_sampler *s, struct vn_guest *g)
 {
 	(void)s;
-	return numa_maps_guest(g);
+	return guest_memory(g);
 }
 
 int procfs_nr_fds(const struct vn_sampler *s)

@@ -6,6 +6,7 @@
 #ifndef VN_SAMPLING_IMPL_H
 #define VN_SAMPLING_IMPL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 
 #include "vnumad.h"
 
+struct mem_state;
 struct vn_config;
 struct vn_sampler;
 
@@ -150,6 +152,50 @@ bool procfs_uses_faults(const struct vn_sampler *s);
 /* Fills g->v.mem[] and mem_total from /proc/PID/numa_maps of g->pid. */
 int numa_maps_guest(struct vn_guest *g);
 
+/* ---- memory per node from the memory cgroup (cgroup.c) ---- */
+
+/* Where the cgroup hierarchies are mounted (/proc/self/mountinfo). */
+struct cg_mounts {
+	char v1[PATH_MAX];	/* the v1 hierarchy with the memory controller */
+	char v1_root[PATH_MAX];	/* the part of it that mount shows */
+	char v2[PATH_MAX];	/* the cgroup2 mount */
+	char v2_root[PATH_MAX];
+};
+
+/* Fills m from mountinfo text; the number of hierarchies found (0-2). */
+int cg_mounts_parse(const char *buf, size_t len, struct cg_mounts *m);
+/*
+ * The directory of a process's memory cgroup, from its /proc/PID/cgroup
+ * text: the v1 memory hierarchy's when there is one, else the cgroup2
+ * one's nearest ancestor with memory.numa_stat (a threaded cgroup has
+ * none). Returns the version (1, 2), or -ENOENT with the reason in why.
+ */
+int cg_resolve(const struct cg_mounts *m, const char *buf, size_t len,
+	       char *dir, size_t dlen, char *why, size_t wlen);
+/*
+ * Bytes per node of a memory.numa_stat text that count as guest memory:
+ * v1 anon + unevictable (pages), v2 anon + shmem (bytes). 0, or -EINVAL
+ * when those lines are missing.
+ */
+int numa_stat_parse(const char *buf, size_t len, int version,
+		    uint64_t mem[VN_MAX_NODES]);
+/* RssAnon, RssShmem and HugetlbPages of /proc/PID/status, in bytes; 0 or -EINVAL. */
+int proc_status_mem(const char *buf, size_t len, uint64_t *anon,
+		    uint64_t *shmem, uint64_t *hugetlb);
+/* Whether a cgroup's figure agrees with the process's resident memory. */
+bool cg_agrees(uint64_t cgroup, uint64_t rss);
+/*
+ * The samplers' memory(): g->v.mem[] from the guest's own memory cgroup
+ * when it has one, else from numa_maps; g->mem_source says which ("cgroup
+ * v1", "cgroup v2", "numa_maps"). The guest's thread table, when it has
+ * one, keeps what was found between readings. 0 or a negative errno
+ * (-ESRCH: the process is gone).
+ */
+int guest_memory(struct vn_guest *g);
+/* The cgroup directory the last reading came from, or NULL. */
+const char *mem_state_dir(const struct mem_state *st);
+void mem_state_free(struct mem_state *st);
+
 /*
  * Parses /proc/PID/task/TID/stat: the CPU the thread last ran on (field 39)
  * and utime + stime (fields 14, 15) in clock ticks. 0, or -EINVAL.
@@ -186,6 +232,7 @@ struct vcpu_thread {
 struct thread_table {
 	int nr;
 	struct vcpu_thread **t;
+	struct mem_state *mem;	/* the guest's memory source (cgroup.c) */
 };
 
 struct thread_ops {

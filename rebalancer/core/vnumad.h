@@ -55,6 +55,7 @@ struct vn_guest {
 	bool seen;		/* reported by the backend in the current scan */
 	double first_seen;
 	double mem_read_at;	/* when the memory distribution was read, -1 never */
+	const char *mem_source;	/* where it came from ("cgroup v2", "numa_maps"), or NULL */
 	double hist[VN_HIST];	/* instructions per second, by tick % VN_HIST */
 	uint64_t hist_tick[VN_HIST];	/* tick each slot holds */
 	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
