@@ -504,7 +504,7 @@ static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 static int pmu_memory(struct vn_sampler *s, struct vn_guest *g)
 {
 	(void)s;
-	return numa_maps_guest(g);
+	return guest_memory(g);
 }
 
 int pmu_nr_fds(const struct vn_sampler *s)
