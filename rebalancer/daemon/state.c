@@ -58,6 +58,8 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 		json_object_set_new(mem, key, json_integer((json_int_t)g->v.mem[n]));
 	}
 	json_object_set_new(o, "memory", mem);
+	if (g->mem_source)	/* "cgroup v1", "cgroup v2", "numa_maps" */
+		json_object_set_new(o, "memory_source", json_string(g->mem_source));
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *v = &g->vv[i];
 		json_t *x = json_object();
