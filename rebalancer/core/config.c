@@ -118,6 +118,9 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("sampling", "memory_interval", CONF_DURATION, memory_interval, "10s"),
 	  .min = 0.1, .max = 3600, .unit = "seconds",
 	  .help = "time between reads of each guest's memory per node" },
+	{ KEY("sampling", "memory_budget", CONF_DURATION, memory_budget, "20ms"),
+	  .min = 0, .max = 10, .unit = "seconds",
+	  .help = "CPU time per tick the memory reads may take, on average; 0: no limit" },
 	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""),
 	  .help = "libpfm4 event names instead of the CPU model's table; empty: the table" },
 

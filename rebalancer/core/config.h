@@ -57,6 +57,7 @@ struct vn_config {
 	/* [sampling] */
 	int source;		/* enum vn_sampling_kind */
 	double memory_interval;	/* seconds between reads of guest memory */
+	double memory_budget;	/* CPU seconds per tick those reads may take, 0 no limit */
 	char *events;		/* libpfm4 names overriding the CPU's table, or NULL */
 
 	/* [model] */
