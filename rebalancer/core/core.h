@@ -175,6 +175,17 @@ struct vn_stats {
 	double tick_wall;	/* wall seconds of the whole last tick */
 };
 
+/*
+ * What the memory readings of the sample stage may spend (sample.c): each
+ * tick adds [sampling] memory_budget of CPU time, a reading takes what it
+ * cost, and guests wait their turn, round robin, while nothing is left.
+ */
+struct vn_mem_budget {
+	double credit;		/* CPU seconds left; negative: owed by a costly reading */
+	int cursor;		/* index of the guest the next round starts at */
+	bool late;		/* a guest waits a whole interval beyond its due: warned */
+};
+
 enum vn_output {
 	VN_OUT_NONE,		/* daemon: log only */
 	VN_OUT_TEXT,
@@ -196,6 +207,7 @@ struct vn_core {
 	struct vnumad_view view;	/* what the publish stage built */
 	struct vn_decisions dec;	/* this tick's */
 	struct vn_stats stats;
+	struct vn_mem_budget mem_budget;
 	enum vn_output output;
 	FILE *out;
 	bool verbose;		/* also print dropped proposals */

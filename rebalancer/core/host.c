@@ -132,6 +132,7 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g->id = h->next_id++;
 		g->first_seen = h->now;
 		g->mem_read_at = -1;
+		g->mem_cost = -1;
 		g->last_move = -1;
 		g->backend = d->priv;
 		g->v.name = g->name;

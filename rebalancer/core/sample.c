@@ -1,11 +1,130 @@
 // SPDX-License-Identifier: MIT
 /*
  * Stage 2, sample: per-vCPU counter deltas every tick, and each guest's
- * memory distribution at the slower memory_interval cadence (reading
- * numa_maps on a real host is expensive).
+ * memory distribution at the slower memory_interval cadence.
+ *
+ * A memory reading costs little from a memory cgroup and a lot from
+ * numa_maps (the kernel walks the guest's page tables: milliseconds per
+ * GiB), so on a real host the readings share a CPU budget: each tick adds
+ * [sampling] memory_budget, a reading takes what it cost (the loop
+ * thread's user and kernel time, where the kernel's walk is charged), and
+ * while nothing is left the guests that are due wait, round robin from
+ * where the last tick stopped. A reading that cost more than the budget is
+ * paid back by the ticks after it. A guest with no reading (new, or whose
+ * memory just moved) never waits: its cost is paid back the same way. A guest kept waiting a whole interval
+ * beyond its due time gets one warning naming the cadence that can be held.
+ * The simulated host and trace replay cost nothing real: no budget there.
  */
+#include <math.h>
+#include <time.h>
+
 #include "core.h"
 #include "log.h"
+
+/* CPU seconds the calling thread has used, user and kernel. */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static bool memory_due(const struct vn_core *c, const struct vn_guest *g)
+{
+	return g->mem_read_at < 0 ||
+	       c->host.now - g->mem_read_at >= c->cfg.memory_interval - 1e-9;
+}
+
+/* Reads one guest's memory distribution and charges the budget for it. */
+static void memory_read(struct vn_core *c, struct vn_guest *g)
+{
+	struct vn_sampler *s = &c->sampler;
+	double t0 = thread_cpu();
+
+	if (s->ops->memory(s, g) < 0) {
+		c->stats.sample_errors++;
+		log_debug("guest %s: memory distribution unreadable", g->name);
+	} else {
+		g->mem_read_at = c->host.now;
+	}
+	g->mem_cost = thread_cpu() - t0;
+	c->mem_budget.credit -= g->mem_cost;
+}
+
+/*
+ * Warns once when the budget cannot hold memory_interval: with every
+ * guest's last cost (the mean of those known for the others), one round
+ * of readings takes that many ticks' budget.
+ */
+static void memory_late(struct vn_core *c, int waiting, double worst)
+{
+	struct vn_host *h = &c->host;
+	double round = 0, every;
+	int known = 0;
+
+	if (!waiting || worst < 2 * c->cfg.memory_interval) {
+		if (c->mem_budget.late && !waiting)
+			log_info("memory readings keep to memory_interval again");
+		if (!waiting)
+			c->mem_budget.late = false;
+		return;
+	}
+	if (c->mem_budget.late)
+		return;
+	c->mem_budget.late = true;
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i]->mem_cost >= 0) {
+			round += h->guests[i]->mem_cost;
+			known++;
+		}
+	if (known)
+		round *= (double)h->nr_guests / known;
+	every = round / c->cfg.memory_budget * c->cfg.interval;
+	log_warning("memory readings cannot keep to memory_interval %.3gs: a round "
+		  "of %d guests costs %.1f ms of CPU, and [sampling] memory_budget "
+		  "%.1f ms per %.3gs tick reads each guest about every %.0fs "
+		  "(%d waiting); raise the budget or memory_interval, or give the "
+		  "guests memory cgroups of their own (numa_maps is the costly read)",
+		  c->cfg.memory_interval, h->nr_guests, round * 1e3,
+		  c->cfg.memory_budget * 1e3, c->cfg.interval,
+		  fmax(every, c->cfg.memory_interval), waiting);
+}
+
+/* The memory readings of the guests that are due, within the budget. */
+static void sample_memory(struct vn_core *c)
+{
+	struct vn_host *h = &c->host;
+	struct vn_mem_budget *b = &c->mem_budget;
+	double budget = c->cfg.memory_budget, worst = 0;
+	bool limited = budget > 0 && !c->virtual_time;
+	int n = h->nr_guests, start, waiting = 0;
+
+	if (!n)
+		return;
+	if (limited)	/* unspent credit is not saved up beyond one tick's */
+		b->credit = fmin(b->credit + budget, budget);
+	start = b->cursor % n;
+	for (int k = 0; k < n; k++) {
+		int i = (start + k) % n;
+		struct vn_guest *g = h->guests[i];
+
+		if (!memory_due(c, g))
+			continue;
+		/* a guest never read (new, or just migrated) is read at once,
+		 * budget or not: without figures the policy cannot see it */
+		if (limited && b->credit <= 0 && g->mem_read_at >= 0) {
+			waiting++;
+			worst = fmax(worst, h->now - g->mem_read_at);
+			continue;
+		}
+		memory_read(c, g);
+		b->cursor = i + 1;
+	}
+	if (limited)
+		memory_late(c, waiting, worst);
+}
 
 void stage_sample(struct vn_core *c)
 {
@@ -21,14 +140,6 @@ void stage_sample(struct vn_core *c)
 			c->stats.sample_errors++;
 			log_debug("guest %s: counters unreadable this tick", g->name);
 		}
-		if (g->mem_read_at < 0 ||
-		    h->now - g->mem_read_at >= c->cfg.memory_interval - 1e-9) {
-			if (s->ops->memory(s, g) < 0) {
-				c->stats.sample_errors++;
-				log_debug("guest %s: memory distribution unreadable", g->name);
-			} else {
-				g->mem_read_at = h->now;
-			}
-		}
 	}
+	sample_memory(c);
 }

@@ -56,6 +56,7 @@ struct vn_guest {
 	double first_seen;
 	double mem_read_at;	/* when the memory distribution was read, -1 never */
 	const char *mem_source;	/* where it came from ("cgroup v2", "numa_maps"), or NULL */
+	double mem_cost;	/* CPU seconds its last reading took, -1 unknown */
 	double hist[VN_HIST];	/* instructions per second, by tick % VN_HIST */
 	uint64_t hist_tick[VN_HIST];	/* tick each slot holds */
 	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
