@@ -22,6 +22,8 @@ libvirt-clients qemu-system-x86"
 TEST="$TEST systemd socat man-db gnuplot-nox"
 # tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs
 TEST="$TEST cpio busybox-static numactl"
+# make bench: the sampling benchmark's io_uring comparison
+TEST="$TEST liburing-dev"
 
 PKGS="$BUILD $TEST"
 

@@ -11,9 +11,16 @@
  *                                 Comment lines give sleeping threads and
  *                                 threads free to run anywhere, whose node
  *                                 is looked up in /proc after a migration.
- *   sampling.numa_maps_64g_ms     reading and parsing the numa_maps of a
- *                                 64 GiB guest of 4 KiB pages, from a
- *                                 synthetic file in /tmp; median
+ *   sampling.read_floor_us        the floor beside it: a bare read() of
+ *                                 one software counter per thread (800
+ *                                 threads); comment lines give a null
+ *                                 system call and a group read, and
+ *   sampling.read_uring_us        the group reads batched through io_uring,
+ *                                 one submission for all, in the process's
+ *                                 CPU per read (its worker threads count)
+ *
+ * The memory readings (numa_maps, memory.numa_stat) are measured on real
+ * processes by tests/bench/bench_memory.c.
  *
  * Without a hardware PMU (virtual machines, these test machines) the groups
  * count four software events instead, which the output says; a hardware
@@ -30,8 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <liburing.h>
 
 #include "log.h"
 #include "sampling.h"
@@ -39,7 +50,7 @@
 #include "util.h"
 
 #define VCPUS_PER_GUEST	8
-#define MAPS_GIB	64
+#define FLOOR_THREADS	800	/* threads the floor is measured on */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -76,6 +87,15 @@ static void *vcpu_main(void *arg)
 	}
 	pthread_mutex_unlock(&mu);
 	return NULL;
+}
+
+/* CPU seconds of the whole process, its io_uring workers included. */
+static double process_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* Wakes every thread once and waits until each has run. */
@@ -379,97 +399,164 @@ static int bench_read(int n, int runs)
 	return valid_bad ? 1 : 0;
 }
 
-/*
- * A numa_maps as the kernel would write it for QEMU running a 64 GiB guest
- * on a 4-node host: the guest's RAM split into 1 MiB mappings (as per-range
- * memory policies and migrations leave it; one big mapping would be easier),
- * spread over the nodes, plus the process's libraries, heap and stacks.
- */
-static char *synth_maps(size_t *len, uint64_t *want_total)
+/* One software counter per thread, or a group like the sampler's; fd or -1. */
+static int open_counter(pid_t tid, uint64_t config, int group, bool grouped)
 {
-	const uint64_t ram_pages = MAPS_GIB * GiB / 4096, per_map = 256;
-	size_t cap = 16 * MiB, n = 0;
-	char *buf = xmalloc(cap);
-	uint64_t addr = 0x7f0000000000ULL, total = 0;
+	struct perf_event_attr a;
 
-	for (int i = 0; i < 1500; i++) {	/* libraries, stacks, heap */
-		n += (size_t)snprintf(buf + n, cap - n,
-			"%llx default file=/usr/lib/x86_64-linux-gnu/libfoo-%d.so.1 "
-			"mapped=%d mapmax=3 N%d=%d kernelpagesize_kB=4\n",
-			(unsigned long long)(0x7e0000000000ULL + (uint64_t)i * 0x10000),
-			i, 4 + i % 13, i % 4, 4 + i % 13);
-		total += (uint64_t)(4 + i % 13) * 4096;
-	}
-	for (uint64_t p = 0; p < ram_pages; p += per_map) {
-		uint64_t a = per_map / 2 + (p / per_map) % 64;
-		uint64_t b = per_map - a;
-		int na = (int)(p / per_map % 4), nb = (na + 1) % 4;
-
-		if (cap - n < 256) {
-			cap *= 2;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		n += (size_t)snprintf(buf + n, cap - n,
-			"%llx bind:%d anon=%llu dirty=%llu active=%llu N%d=%llu N%d=%llu "
-			"kernelpagesize_kB=4\n", (unsigned long long)addr, na,
-			(unsigned long long)per_map, (unsigned long long)per_map,
-			(unsigned long long)(per_map / 3), na, (unsigned long long)a,
-			nb, (unsigned long long)b);
-		addr += per_map * 4096;
-		total += per_map * 4096;
-	}
-	*len = n;
-	*want_total = total;
-	return buf;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = config;
+	if (grouped)
+		a.read_format = PERF_FORMAT_GROUP | PERF_FORMAT_TOTAL_TIME_ENABLED |
+				PERF_FORMAT_TOTAL_TIME_RUNNING;
+	return (int)syscall(SYS_perf_event_open, &a, tid, -1, group, 0);
 }
 
-static int bench_maps(int runs)
+/*
+ * The floor under a counter read, on n threads of this process that each
+ * ran since the last read: a null system call, a bare read() of one
+ * software counter, a read() of a 5-counter group as the sampler reads
+ * it, and the same groups read through io_uring, one submission for all.
+ * Microseconds per thread, medians of the runs.
+ */
+static int bench_floor(int n, int runs)
 {
-	char path[] = "/tmp/vnumad-bench-numa_mapsXXXXXX";
-	double *t = xcalloc((size_t)runs, sizeof(double));
-	double *tp = xcalloc((size_t)runs, sizeof(double));
-	uint64_t mem[VN_MAX_NODES], want, got = 0;
-	size_t len, lines = 0;
-	char *buf = synth_maps(&len, &want);
-	int fd = mkstemp(path);
+	static const uint64_t members[] = {
+		PERF_COUNT_SW_PAGE_FAULTS, PERF_COUNT_SW_CONTEXT_SWITCHES,
+		PERF_COUNT_SW_PAGE_FAULTS_MIN, PERF_COUNT_SW_CPU_MIGRATIONS,
+	};
+	double *t_null = xcalloc((size_t)runs, sizeof(double));
+	double *t_one = xcalloc((size_t)runs, sizeof(double));
+	double *t_grp = xcalloc((size_t)runs, sizeof(double));
+	double *t_ring = xcalloc((size_t)runs, sizeof(double));
+	double *c_ring = xcalloc((size_t)runs, sizeof(double));
+	int *one = xcalloc((size_t)n, sizeof(int)), *lead = xcalloc((size_t)n, sizeof(int));
+	pthread_t *th = xcalloc((size_t)n, sizeof(*th));
+	char (*buf)[128] = xcalloc((size_t)n, 128);
+	struct io_uring ring;
+	bool have_ring;
+	int err = 0, nfds = 0;
+	pthread_attr_t attr;
 
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len) {
-		fprintf(stderr, "bench-sampling: %s: %s\n", path, strerror(errno));
+	if (fd_reserve(0, n * (2 + (int)ARRAY_SIZE(members)) + 64) < 0) {
+		fprintf(stderr, "bench-sampling: no room for %d counters\n", n * 6);
 		return 1;
 	}
-	close(fd);
-	for (size_t i = 0; i < len; i++)
-		lines += buf[i] == '\n';
-	for (int r = 0; r < runs; r++) {
-		double t0 = now_monotonic();
-
-		if (numa_maps_read_path(path, mem) < 0) {
-			fprintf(stderr, "bench-sampling: cannot parse %s\n", path);
-			unlink(path);
+	tids = xcalloc((size_t)n, sizeof(*tids));
+	started = ran = quit = 0;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (long i = 0; i < n; i++)
+		if (pthread_create(&th[i], &attr, vcpu_main, (void *)i))
 			return 1;
+	pthread_mutex_lock(&mu);
+	while (started < n)
+		pthread_cond_wait(&done, &mu);
+	pthread_mutex_unlock(&mu);
+	for (int i = 0; i < n && !err; i++) {
+		one[i] = open_counter(tids[i], PERF_COUNT_SW_TASK_CLOCK, -1, false);
+		lead[i] = open_counter(tids[i], PERF_COUNT_SW_TASK_CLOCK, -1, true);
+		err = one[i] < 0 || lead[i] < 0;
+		for (size_t k = 0; k < ARRAY_SIZE(members) && !err; k++) {
+			int fd = open_counter(tids[i], members[k], lead[i], true);
+
+			err = fd < 0;	/* closed with the process */
+			nfds++;
 		}
-		t[r] = (now_monotonic() - t0) * 1e3;
-		t0 = now_monotonic();
-		numa_maps_parse(buf, len, mem);
-		tp[r] = (now_monotonic() - t0) * 1e3;
 	}
-	unlink(path);
-	for (int i = 0; i < VN_MAX_NODES; i++)
-		got += mem[i];
-	printf("# numa_maps: synthetic 64 GiB guest of 4 KiB pages, %zu lines, "
-	       "%.1f MiB, %d runs; parse alone %.3f ms\n", lines,
-	       (double)len / (double)MiB, runs, median(tp, runs));
-	if (got != want)
-		printf("# WARNING: parsed %llu bytes, the file holds %llu\n",
-		       (unsigned long long)got, (unsigned long long)want);
-	printf("sampling.numa_maps_64g_ms %.3f\n", median(t, runs));
-	printf("BENCH name=sampling.numa_maps_64g_ms value=%.3f unit=ms goal=20 "
-	       "dir=max desc=reading and parsing the numa_maps of a 64 GiB guest "
-	       "(synthetic, %zu lines)\n", median(t, runs), lines);
+	if (err) {
+		fprintf(stderr, "bench-sampling: perf_event_open: %s\n", strerror(errno));
+		return 1;
+	}
+	/* the group descriptors registered: no lookup per read */
+	have_ring = io_uring_queue_init((unsigned)n, &ring, 0) == 0 &&
+		    io_uring_register_files(&ring, lead, (unsigned)n) == 0;
+	for (int r = 0; r < runs && !err; r++) {
+		double t0, c0;
+
+		run_all(n);
+		usleep(20000);
+		t0 = now_monotonic();
+		for (int i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		t_null[r] = (now_monotonic() - t0) / n * 1e6;
+		t0 = now_monotonic();
+		for (int i = 0; i < n; i++)
+			err |= read(one[i], buf[i], 8) != 8;
+		t_one[r] = (now_monotonic() - t0) / n * 1e6;
+		t0 = now_monotonic();
+		for (int i = 0; i < n; i++)
+			err |= read(lead[i], buf[i], sizeof(buf[i])) <= 0;
+		t_grp[r] = (now_monotonic() - t0) / n * 1e6;
+		if (!have_ring)
+			continue;
+		t0 = now_monotonic();
+		c0 = process_cpu();
+		for (int i = 0; i < n; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_read(sqe, i, buf[i], sizeof(buf[i]), 0);
+			sqe->flags |= IOSQE_FIXED_FILE;
+		}
+		if (io_uring_submit_and_wait(&ring, (unsigned)n) < n) {
+			err = 1;
+			break;
+		}
+		for (int got = 0; got < n; got++) {
+			struct io_uring_cqe *cqe;
+
+			if (io_uring_wait_cqe(&ring, &cqe) < 0 || cqe->res <= 0)
+				err = 1;
+			io_uring_cqe_seen(&ring, cqe);
+		}
+		t_ring[r] = (now_monotonic() - t0) / n * 1e6;
+		/* the reads io_uring hands to its worker threads count too */
+		c_ring[r] = (process_cpu() - c0) / n * 1e6;
+	}
+	pthread_mutex_lock(&mu);
+	quit = 1;
+	pthread_cond_broadcast(&wake);
+	pthread_mutex_unlock(&mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	if (have_ring)
+		io_uring_queue_exit(&ring);
+	if (err) {
+		fprintf(stderr, "bench-sampling: a counter read failed\n");
+		return 1;
+	}
+	printf("# floor, %d threads of one process, each ran since the last read, "
+	       "%d runs: null system call %.3f us, group of 5 software counters "
+	       "%.3f us per read\n", n, runs, median(t_null, runs), median(t_grp, runs));
+	if (have_ring)
+		printf("# io_uring, the %d group reads in one submission: %.3f us per "
+		       "read, %.3f us of the process's CPU (perf counters cannot be read "
+		       "without blocking, so io_uring hands each read to a worker "
+		       "thread): batching does not pay\n", n, median(t_ring, runs),
+		       median(c_ring, runs));
+	else
+		printf("# io_uring: not available here (%s)\n", strerror(errno));
+	printf("sampling.read_floor_us %.3f\n", median(t_one, runs));
+	printf("BENCH name=sampling.read_floor_us value=%.3f unit=us goal=- dir=- "
+	       "desc=bare read() of one software counter of a thread, the floor "
+	       "under the group read (%d threads)\n", median(t_one, runs), n);
+	if (have_ring)
+		printf("BENCH name=sampling.read_uring_us value=%.3f unit=us goal=- "
+		       "dir=- desc=the same groups read through io_uring, one "
+		       "submission per tick, process CPU per read\n",
+		       median(c_ring, runs));
+	free(t_null);
+	free(t_one);
+	free(t_grp);
+	free(t_ring);
+	free(c_ring);
+	free(one);
+	free(lead);
+	free(th);
 	free(buf);
-	free(t);
-	free(tp);
-	return got == want ? 0 : 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -486,5 +573,5 @@ int main(int argc, char **argv)
 	log_init(true, LOG_WARNING, "bench-sampling");
 	if (bench_read(n, runs))
 		return 1;
-	return bench_maps(runs);
+	return bench_floor(MIN(n, FLOOR_THREADS), runs);
 }

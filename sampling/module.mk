@@ -12,8 +12,9 @@ SAMPLING_SRCS := \
 
 SAMPLING_BENCH := $(B)/sampling/bench-sampling
 
+# liburing: the io_uring comparison of the counter reads
 $(SAMPLING_BENCH): $(B)/sampling/bench-sampling.o $(LINK_LIBS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -luring
 
 # make bench runs it through tests/bench/list; tests/t_sampling_bench.sh
 # runs it briefly under make check
