@@ -35,3 +35,17 @@ $(BENCH_CORE): tests/bench/bench_core.c $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_CORE)
+
+# bench-memory: numa_maps and memory.numa_stat of real processes.
+BENCH_MEMORY := $(B)/tests/bench-memory
+$(BENCH_MEMORY): tests/bench/bench_memory.c tests/cgtest.h $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_MEMORY) $(FAKEGUEST)
+
+# bench-daemon: the whole vnumad's CPU per tick on 100 real guests.
+BENCH_DAEMON := $(B)/tests/bench-daemon
+$(BENCH_DAEMON): tests/bench/bench_daemon.c tests/cgtest.h $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_DAEMON) $(VNUMAD)

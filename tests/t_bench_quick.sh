@@ -33,6 +33,8 @@ grep -q '^machine: ' "$TMP/bench.log" || fail "bench.log does not name the machi
 expect_output '^figure +value +unit +goal' "the table's header"
 expect_output '^core.tick_cpu_ms +[0-9.]+ ms +<= 1 ' "core cost with its goal"
 expect_output '^sampling.read_us_per_thread ' "sampling cost"
+expect_output '^sampling.numa_maps_4k_ms_per_gib +[0-9.]+ ms/GiB' "numa_maps of a real process"
+expect_output '^daemon.cpu_pct_of_core +[0-9.]+ % +<= 0.5 ' "the whole daemon's cost with its goal"
 expect_output '^sim-speed/4-nodes-64-guests ' "simulator speed"
 expect_output '^guard.harmful_reverted_pct +[0-9.]+ % +>= 95 ' "guard accuracy"
 expect_output '^[0-9]+ figures \([0-9]+ per-scenario figures in bench.json and bench.log only\), QUICK run; bench.json written$' \
