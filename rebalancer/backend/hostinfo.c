@@ -54,6 +54,10 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
 		if (n == 0)
 			break;
 		off += n;
+		/* a short read of a /proc or /sys file is all of it: no
+		 * second read() to see the end */
+		if ((size_t)off < len - 1)
+			break;
 	}
 	close(fd);
 	buf[off] = '\0';
@@ -214,11 +218,12 @@ uint64_t hostinfo_cpus_nodes(const cpu_set_t *set)
 	return nodes;
 }
 
-uint64_t hostinfo_starttime(pid_t pid)
+uint64_t hostinfo_starttime_threads(pid_t pid, int *threads)
 {
 	char path[64], buf[1024], *p, state;
 	unsigned long long st = 0;
 	unsigned flags;
+	int nt = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (pid <= 0 || read_small(path, buf, sizeof(buf)) <= 0)
@@ -227,15 +232,22 @@ uint64_t hostinfo_starttime(pid_t pid)
 	p = strrchr(buf, ')');
 	if (!p)
 		return 0;
-	/* after ") ": state is field 3; starttime is field 22 */
+	/* after ") ": state is field 3, num_threads 20, starttime 22 */
 	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %u %*u %*u %*u %*u %*u %*u "
-		   "%*d %*d %*d %*d %*d %*d %llu", &state, &flags, &st) != 3)
+		   "%*d %*d %*d %*d %d %*d %llu", &state, &flags, &nt, &st) != 4)
 		return 0;
 	/* exiting or a zombie: no memory or threads left to act on, gone */
 	if (state == 'Z' || state == 'X' || state == 'x' || (flags & PF_EXITING))
 		return 0;
+	if (threads)
+		*threads = nt;
 	/* a process that started in the boot's first tick still has a time */
 	return (uint64_t)st + 1;
+}
+
+uint64_t hostinfo_starttime(pid_t pid)
+{
+	return hostinfo_starttime_threads(pid, NULL);
 }
 
 bool hostinfo_same_process(pid_t pid, uint64_t starttime)

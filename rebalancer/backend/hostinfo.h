@@ -49,6 +49,8 @@ uint64_t hostinfo_cpus_nodes(const cpu_set_t *set);
 
 /* Start time of a process in clock ticks since boot; 0 when it is gone (or a zombie). */
 uint64_t hostinfo_starttime(pid_t pid);
+/* The same, with the process's thread count in *threads (NULL: not wanted). */
+uint64_t hostinfo_starttime_threads(pid_t pid, int *threads);
 
 /* True when the process still is the one that had this start time. */
 bool hostinfo_same_process(pid_t pid, uint64_t starttime);

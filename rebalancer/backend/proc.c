@@ -8,7 +8,11 @@
  *
  * Every scan walks /proc. A process that is no guest is remembered by pid
  * and start time and looked at again only every RECHECK seconds once it is
- * older than YOUNG seconds: QEMU creates its vCPU threads at start-up.
+ * older than YOUNG seconds: QEMU creates its vCPU threads at start-up. A
+ * guest's threads are listed again (a name read per thread) at every scan
+ * while it is young, then when its thread count changes or every RELIST
+ * seconds; in between a scan reads only its stat and its vCPU threads'
+ * affinities.
  *
  * Before acting on a thread we check that it still belongs to the process
  * we found (same start time) and still bears the vCPU's name, so that a
@@ -31,6 +35,7 @@
 
 #define YOUNG	30.0	/* seconds a new process is looked at every scan */
 #define RECHECK	60.0	/* seconds between looks at an older non-guest */
+#define RELIST	30.0	/* seconds a guest's thread list is kept while its count holds */
 
 /* A QEMU process found in /proc. */
 struct pg {
@@ -41,6 +46,9 @@ struct pg {
 	int nr_vcpus;
 	pid_t *tids;		/* [HI_MAX_VCPUS] */
 	uint64_t *allowed;
+	int nr_threads;		/* the process's thread count at the last listing */
+	double listed;		/* when its threads were last listed */
+	double found;		/* when it was found */
 	bool seen;
 	uint64_t guest_id;
 	struct pg *next;
@@ -157,6 +165,33 @@ static int pg_refresh(struct pg *p)
 	return n;
 }
 
+/*
+ * A known guest in a scan: its affinities, and its threads listed again
+ * when their count moved, the list is old, or the guest is young: a
+ * thread may name itself a moment after it starts, so that a new guest's
+ * count can be right while a vCPU's name is not there yet (the count comes
+ * from the stat the scan just read for the start time).
+ */
+static int pg_rescan(struct pg *p, int threads, double now)
+{
+	if (threads != p->nr_threads || now - p->listed >= RELIST ||
+	    now - p->found < YOUNG) {
+		int n = pg_refresh(p);
+
+		p->nr_threads = threads;
+		p->listed = now;
+		return n;
+	}
+	for (int v = 0; v < p->nr_vcpus; v++) {
+		uint64_t nodes = 0;
+
+		if (p->tids[v] && hostinfo_thread_nodes(p->tids[v], &nodes) < 0)
+			nodes = 0;
+		p->allowed[v] = nodes;
+	}
+	return p->nr_vcpus;
+}
+
 static void report(struct vn_host *h, struct pg *p)
 {
 	struct vn_guest_desc d = {
@@ -221,12 +256,13 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 		struct nonguest *ng;
 		struct pg *p;
 		uint64_t st;
+		int threads = 0;
 
-		if (pid <= 0 || !(st = hostinfo_starttime(pid)))
+		if (pid <= 0 || !(st = hostinfo_starttime_threads(pid, &threads)))
 			continue;
 		p = pg_find(pb, pid);
 		if (p && p->starttime == st) {
-			if (pg_refresh(p) > 0)
+			if (pg_rescan(p, threads, now) > 0)
 				p->seen = true;
 			continue;
 		}
@@ -242,6 +278,8 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 		}
 		p = examine(pb, pid, st);
 		if (p) {
+			p->nr_threads = threads;
+			p->listed = p->found = now;
 			p->seen = true;
 			continue;
 		}
