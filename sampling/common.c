@@ -350,6 +350,11 @@ ssize_t pread_all(int fd, char *buf, size_t len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		/* a short read of a /proc or cgroup file is all of it (the
+		 * kernel fills the buffer to the end of the text): no second
+		 * call to see the end, which would double the cost per thread */
+		if (n < len)
+			break;
 	}
 	return (ssize_t)n;
 }
