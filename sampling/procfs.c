@@ -9,8 +9,9 @@
  *   faults    the kernel's NUMA-balancing fault statistics of the thread,
  *             /proc/PID/task/TID/sched, when NUMA balancing runs: the share
  *             of its recent memory faults on pages of other nodes;
- *   estimate  otherwise, the share of the guest's memory (numa_maps, read
- *             every memory_interval) that is not on the thread's node.
+ *   estimate  otherwise, the share of the guest's memory (from its memory
+ *             cgroup or numa_maps, read every memory_interval) that is
+ *             not on the thread's node.
  *
  * There are no instructions or cycles: both read 0, and the core treats a
  * source other than pmu as giving no IPS. local_dram and remote_dram are

@@ -4,11 +4,13 @@
  *
  *   pmu     libpfm4 names, one perf_event_open group per vCPU thread:
  *           cycles, instructions, local DRAM, remote DRAM (source pmu)
- *   procfs  no counters: the guest's memory per node from numa_maps and, per
- *           vCPU thread, NUMA-balancing fault statistics (source faults) or
- *           the share of the guest's memory off the thread's node (estimate)
+ *   procfs  no counters: per vCPU thread, NUMA-balancing fault statistics
+ *           (source faults) or the share of the guest's memory off the
+ *           thread's node (estimate)
  *
- * Both read each guest's memory distribution from /proc/PID/numa_maps.
+ * Both read each guest's memory distribution from its own memory cgroup
+ * (memory.numa_stat, v1 or v2) where it has one, else from
+ * /proc/PID/numa_maps (cgroup.c).
  * See sampling/README.md for the event tables and the procfs weighting.
  */
 #ifndef VN_SAMPLING_H
