@@ -155,9 +155,13 @@ int arbiter_check(struct vn_core *c, struct vn_decision *d, unsigned waive)
 			return VN_DROP_MIGRATING;
 		}
 	}
-	/* a dry run or a single round judges nothing, so needs no baseline */
+	/*
+	 * A dry run or a single round judges nothing, so needs no baseline;
+	 * nor does a first move whose figure is unambiguous (history.c).
+	 */
 	if (c->cfg.guard && !core_advisory(c) && !c->once &&
-	    !(waive & ARBITER_WAIVE_HISTORY) && !history_has_baseline(c, g))
+	    !(waive & ARBITER_WAIVE_HISTORY) && !history_has_baseline(c, g) &&
+	    !history_clear_first_move(c, g, p))
 		return VN_DROP_NO_HISTORY;
 	if (p->gain < c->cfg.min_gain && !(waive & ARBITER_WAIVE_GAIN))
 		return VN_DROP_GAIN;

@@ -273,6 +273,12 @@ double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b);
 uint64_t history_tick_at(const struct vn_core *c, double when);
 /* True when the guest has enough of a baseline for a move to be judged. */
 bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g);
+/*
+ * True for a guest's first move when its figure is unambiguous: the guard
+ * may try it before the guest has a full baseline (the arbiter's check).
+ */
+bool history_clear_first_move(const struct vn_core *c, const struct vn_guest *g,
+			      const struct vnumad_proposal *p);
 
 /* migration.c: the memory migrations in flight */
 /*

@@ -21,7 +21,10 @@
  * trial too close to call is judged over one more window, up to three.
  * Every outcome -- kept, reverted, unjudged, abandoned -- goes through one
  * function, verdict(), which reports, counts, journals and tells the hook.
- * vnumad-sim guard measures how often the guard gets it right.
+ * A guest's first move may come before its baseline window is full when
+ * the figure is unambiguous (history_clear_first_move); its baseline is then
+ * the readings the guest has. vnumad-sim guard measures how often the
+ * guard gets it right.
  *
  * The guard keeps its own state (trials, quarantines); the view's flags
  * that come from it are derived by the publish stage that follows.
@@ -149,6 +152,10 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	t->base_from = t->tick >= (uint64_t)c->hist_baseline ?
 		       t->tick - c->hist_baseline + 1 : 1;
 	t->base_from = MAX(t->base_from, c->moved_tick[1] + 1);
+	/* a guest younger than the window: its baseline is what it has */
+	while (t->base_from < t->tick &&
+	       g->hist_tick[t->base_from % VN_HIST] != t->base_from)
+		t->base_from++;
 	t->applied = c->host.now;
 	t->expected = expected;
 	t->state = VN_TRIAL_SETTLING;

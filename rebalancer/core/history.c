@@ -4,12 +4,20 @@
  * by (instructions per second where the source counts them, else the share
  * of local accesses), in a ring of VN_HIST ticks. The model writes one slot
  * per tick; the guard reads windows of it; the arbiter asks whether a guest
- * has enough of it for a move of it to be judged.
+ * has enough of it for a move of it to be judged, or needs none because the
+ * move is its first and its figure unambiguous.
  */
 #include <math.h>
 
 #include "core.h"
 #include "util.h"
+
+/*
+ * A first move needs no full baseline when at least this share of the
+ * guest's accesses is remote and the move leaves at least this share of
+ * them local.
+ */
+#define CLEAR_SHARE	0.9
 
 void history_record(struct vn_guest *g, uint64_t tick, double value)
 {
@@ -82,4 +90,37 @@ bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g)
 	for (int i = 0; i < c->hist_baseline && (uint64_t)i < t; i++)
 		n += known(g, t - i);
 	return n * 2 >= c->hist_baseline && n > 0;
+}
+
+/*
+ * A move worth trying before the guard has a full baseline: the guest's
+ * first (never moved, nothing quarantined, not migrating), every vCPU read
+ * this tick, at least CLEAR_SHARE of its accesses remote, and the move
+ * makes them local -- a vCPU to the node that holds that share of the
+ * memory, or memory to the node all the vCPUs run on, so that the node
+ * then holds that share. Waiting for a baseline would only delay a verdict
+ * that is not in doubt; the guard still judges the trial, against the
+ * readings the guest has. Capacity is the arbiter's to check.
+ */
+bool history_clear_first_move(const struct vn_core *c, const struct vn_guest *g,
+			      const struct vnumad_proposal *p)
+{
+	double total = (double)g->v.mem_total, there;
+
+	if (g->last_move >= 0 || g->nr_move_times || total <= 0 || g->v.quarantine ||
+	    (g->v.flags & VNUMAD_GUEST_MIGRATING) || !known(g, c->host.tick) ||
+	    !(g->v.remote_ratio >= CLEAR_SHARE) || p->to < 0 || p->to >= c->host.nr_nodes)
+		return false;
+	there = (double)g->v.mem[p->to];
+	switch (p->kind) {
+	case VNUMAD_MOVE_VCPU:
+		return there >= CLEAR_SHARE * total;
+	case VNUMAD_MOVE_MEMORY:
+		for (int i = 0; i < g->nr_vcpus; i++)
+			if (g->vv[i].node != p->to)
+				return false;
+		return there + (double)p->bytes >= CLEAR_SHARE * total;
+	default:
+		return false;
+	}
 }

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guard's history check, through the real core on the simulated host:
+ * a guest's first move waits for a baseline unless its figure is
+ * unambiguous (nearly all remote, and the move makes it local), and such a
+ * move is still judged, against the readings the guest has.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core.h"
+#include "log.h"
+#include "registry.h"
+#include "sim.h"
+#include "util.h"
+
+static char dir[] = "/tmp/vnumad-test-guard.XXXXXX";
+
+/* Two nodes of 4 CPUs; guest "g" with its vCPUs on node 0. */
+#define HOST "[sim]\nstep = 100ms\n[host]\nnodes = 2\ncpus = 4\nmemory = 8GiB\n"
+
+/* What the trial hook saw. */
+static struct {
+	int started, kept, reverted;
+	double gain;
+	uint64_t tick;
+} seen;
+
+static void hook(struct vn_core *c, const struct vn_trial *t,
+		 enum vn_trial_event ev, const struct vn_verdict *v, void *arg)
+{
+	(void)arg;
+	(void)t;
+	if (ev == VN_TRIAL_STARTED) {
+		seen.started++;
+		seen.tick = c->host.tick;
+	} else if (ev == VN_TRIAL_KEPT) {
+		seen.kept++;
+		seen.gain = v ? v->gain : 0;
+	} else if (ev == VN_TRIAL_REVERTED) {
+		seen.reverted++;
+	}
+}
+
+/* A core with the default configuration on the scenario `text`. */
+static void open_core(struct vn_core *c, const char *text)
+{
+	char path[128];
+	struct vn_overrides ov = { .backend = VN_BACKEND_SIM, .scenario = path,
+				   .log_level = -1 };
+	struct vn_errors e = { 0 };
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/s.ini", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	memset(c, 0, sizeof(*c));
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(config_load(&c->cfg, NULL, &ov, &e), 0);
+	errors_free(&e);
+	assert_int_equal(registry_pick(c), 0);
+	assert_int_equal(core_open(c, NULL, VN_OUT_NONE, NULL), 0);
+	c->trial_hook = hook;
+}
+
+static void close_core(struct vn_core *c)
+{
+	core_close(c);
+	config_free(&c->cfg);
+}
+
+static void ticks(struct vn_core *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(core_tick(c), 0);
+}
+
+/* Node mask vCPU v of guest "g" may run on. */
+static uint64_t allowed(struct vn_core *c, int v)
+{
+	struct sim *s = c->backend.priv;
+
+	return sim_vcpu_allowed(s, sim_guest_find(s, "g"), v);
+}
+
+/*
+ * All of the guest's memory on node 1, its vCPUs on node 0, node 1 idle:
+ * the first tick with readings (the second) moves the vCPUs home, though
+ * the 10 s baseline holds one reading; the guard judges the move after
+ * settle and judge windows and keeps it with the gain it measured.
+ */
+static void clear_move_needs_no_baseline(void **state)
+{
+	static struct vn_core c;
+
+	(void)state;
+	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 1\n");
+	ticks(&c, 2);
+	assert_int_equal(c.stats.vcpu_moves, 2);
+	assert_int_equal(c.stats.dropped[VN_DROP_NO_HISTORY], 0);
+	assert_int_equal(allowed(&c, 0), 2);
+	assert_int_equal(allowed(&c, 1), 2);
+	assert_int_equal(seen.started, 1);
+	assert_int_equal(seen.tick, 2);
+	/* settle 4 s + judge 10 s at 2 s ticks: judged by tick 10 */
+	ticks(&c, 8);
+	assert_int_equal(seen.kept, 1);
+	assert_int_equal(seen.reverted, 0);
+	/* judged against a real baseline: a fully remote latency guest gains */
+	assert_true(seen.gain > 0.2);
+	assert_int_equal(c.stats.kept, 1);
+	close_core(&c);
+}
+
+/*
+ * Memory to the vCPUs when their home has no CPU room: also unambiguous,
+ * migrated in the second tick.
+ */
+static void clear_memory_move(void **state)
+{
+	static struct vn_core c;
+
+	(void)state;
+	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 1\nmemory = 1GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 1\n"
+		  "[guest.busy]\nworkload = cpu\nvcpus = 4\nmemory = 1GiB\n"
+		  "vcpu_nodes = 1\nmem_nodes = 1\n");
+	ticks(&c, 2);
+	assert_int_equal(c.stats.memory_moves, 1);
+	assert_int_equal(c.stats.vcpu_moves, 0);
+	assert_int_equal(seen.started, 1);
+	ticks(&c, 12);
+	assert_int_equal(seen.kept, 1);
+	assert_true(seen.gain > 0.1);
+	close_core(&c);
+}
+
+/*
+ * 60% of the memory on node 1: a vCPU move there leaves 40% remote, not an
+ * unambiguous figure, so it waits for the baseline (half of 5 ticks).
+ */
+static void ambiguous_move_waits(void **state)
+{
+	static struct vn_core c;
+
+	(void)state;
+	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 0:40%, 1:60%\n");
+	ticks(&c, 3);
+	assert_int_equal(c.stats.vcpu_moves, 0);
+	assert_true(c.stats.dropped[VN_DROP_NO_HISTORY] >= 2);
+	ticks(&c, 1);
+	assert_int_equal(c.stats.vcpu_moves, 2);
+	assert_int_equal(allowed(&c, 0), 2);
+	close_core(&c);
+}
+
+/* Only the first move: once moved, a guest's next one waits for history. */
+static void second_move_is_not_first(void **state)
+{
+	static struct vn_core c;
+	struct vnumad_proposal p = { .kind = VNUMAD_MOVE_VCPU, .vcpu = 0, .to = 1 };
+	struct vn_guest *g;
+
+	(void)state;
+	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 1\n"
+		  "[guest.h]\nworkload = latency\nvcpus = 1\nmemory = 2GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 1\n");
+	ticks(&c, 1);
+	g = host_find(&c.host, "h");
+	assert_non_null(g);
+	/* the first tick has no reading: not even a clear case moves then */
+	assert_false(history_clear_first_move(&c, g, &p));
+	ticks(&c, 1);
+	assert_int_equal(c.stats.vcpu_moves, 3);
+	g = host_find(&c.host, "g");
+	assert_true(g->last_move >= 0);
+	ticks(&c, 1);
+	assert_false(history_clear_first_move(&c, g, &p));
+	close_core(&c);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	log_init(true, LOG_ERR, "test_guard");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char path[128];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/s.ini", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(clear_move_needs_no_baseline),
+		cmocka_unit_test(clear_memory_move),
+		cmocka_unit_test(ambiguous_move_waits),
+		cmocka_unit_test(second_move_is_not_first),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
