@@ -29,6 +29,8 @@
 
 #include "policies.h"
 
+#define IDLE_CPU	0.05	/* CPUs of demand under which a node is idle */
+
 enum {
 	OPT_REMOTE_THRESHOLD,
 	OPT_MIN_ACCESS_RATE,
@@ -96,14 +98,23 @@ static double expected_gain(const struct vnumad_view *v,
 	return b * 0.6 * (d_old / d_new - 1.0);
 }
 
+/*
+ * Room for `demand` more CPU on a node with the headroom kept free. An idle
+ * node takes one vCPU that fits its CPUs whatever the headroom: on a node
+ * of one CPU a 10% headroom would refuse every busy vCPU, and the vCPU
+ * leaves as much room on the node it comes from.
+ */
 static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 			 int node, double demand)
 {
 	const struct vnumad_node *n = &v->nodes[node];
 	double used = n->cpu_load * n->nr_cpus + l->planned[node];
 
-	return n->nr_cpus > 0 &&
-	       used + demand <= n->nr_cpus * (1.0 - l->headroom) + 1e-9;
+	if (n->nr_cpus <= 0)
+		return false;
+	if (used < IDLE_CPU && demand <= n->nr_cpus + 1e-9)
+		return true;
+	return used + demand <= n->nr_cpus * (1.0 - l->headroom) + 1e-9;
 }
 
 /* The node where most of the guest's CPU demand runs. */

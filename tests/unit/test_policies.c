@@ -630,6 +630,35 @@ static int unbound(const char *name, int nr, double gib)
 	return gi;
 }
 
+/*
+ * Nodes of one CPU: a busy vCPU whose memory is on an idle node goes there
+ * despite the 10% headroom (which no busy vCPU fits on one CPU); a node
+ * whose CPU is taken gets the memory moved the other way instead.
+ */
+static void locality_idle_small_node(void **state)
+{
+	void *l;
+	int far, crowded;
+
+	(void)state;
+	host(4);
+	for (int n = 0; n < 4; n++)
+		T.nodes[n].nr_cpus = 1;
+	guest("resident", LATENCY, 1, NULL, ON2, 1, (const double[]){ 0, 0, 0.3, 0 });
+	far = guest("far", LATENCY, 1, NULL, ON0, 1, (const double[]){ 0, 0, 0, 0.3 });
+	crowded = guest("crowded", LATENCY, 1, NULL, ON1, 1, (const double[]){ 0, 0, 0.3, 0 });
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, far), 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, far), 0);
+	for (int i = 0; i < T.out.len; i++)
+		if (T.buf[i].guest == far)
+			assert_int_equal(T.buf[i].to, 3);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, crowded), 0);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, crowded), 1);
+	stop(&vn_policy_locality, l);
+}
+
 /* numad binds a spread guest to one node, one guest per cycle, then waits. */
 static void numad_cycles(void **state)
 {
@@ -848,6 +877,7 @@ int main(void)
 		cmocka_unit_test(spread_vnode_group),
 		cmocka_unit_test(spread_gathers),
 		cmocka_unit_test(balanced_left_alone),
+		cmocka_unit_test(locality_idle_small_node),
 		cmocka_unit_test(numad_cycles),
 		cmocka_unit_test(numad_uses_magnitude),
 		cmocka_unit_test(static_once),
