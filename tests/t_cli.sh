@@ -42,6 +42,6 @@ expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends 
 
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once
-expect_output '^tick [12] \([0-9.]+s\): [0-9]+ guests' "proc backend decided once"
+expect_output '^tick [12] \([0-9.]+m?s\): [0-9]+ guests' "proc backend decided once"
 
 done_testing

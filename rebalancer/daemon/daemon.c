@@ -126,6 +126,7 @@ int daemon_run(struct vn_daemon *d)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	struct event *sigev[ARRAY_SIZE(sigs)];
+	struct timeval now = { 0, 0 };
 	int r = 0;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -134,7 +135,12 @@ int daemon_run(struct vn_daemon *d)
 		event_add(sigev[i], NULL);
 	}
 	d->tick_ev = evtimer_new(d->base, on_tick, d);
-	schedule(d);
+	/*
+	 * The first tick at once: it finds the guests and primes their
+	 * counters, so that the first decision comes one interval after
+	 * start rather than two.
+	 */
+	evtimer_add(d->tick_ev, &now);
 	notify("READY=1\nSTATUS=running: backend %s, policy %s%s",
 	       d->core.backend.ops->name, d->core.policy.desc->name,
 	       d->core.cfg.dry_run ? ", dry run" : "");
