@@ -98,6 +98,26 @@ int proc_stat_parse(const char *buf, size_t len, int *cpu, uint64_t *ticks)
 	return -EINVAL;
 }
 
+int proc_stat_start(const char *buf, size_t len, uint64_t *start)
+{
+	const char *end = buf + len, *p = memrchr(buf, ')', len);
+	int field = 2;
+
+	if (!p)
+		return -EINVAL;
+	for (p++; p < end;) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end || *p == '\n')
+			break;
+		if (++field == 22)
+			return get_u64(&p, end, start) ? 0 : -EINVAL;
+		while (p < end && *p != ' ' && *p != '\n')
+			p++;
+	}
+	return -EINVAL;
+}
+
 /* After `key` at *p, the value of "key=<n>", skipping to it. */
 static bool get_keyed(const char **p, const char *end, const char *key,
 		      uint64_t *out)

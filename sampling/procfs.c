@@ -13,7 +13,9 @@
  *             cgroup or numa_maps, read every memory_interval) that is
  *             not on the thread's node.
  *
- * There are no instructions or cycles: both read 0, and the core treats a
+ * A thread's first reading covers its life so far (CPU time since it
+ * started, over its age), so that a new guest has figures in the tick that
+ * finds it. There are no instructions or cycles: both read 0, and the core treats a
  * source other than pmu as giving no IPS. local_dram and remote_dram are
  * weights, not accesses: the thread's CPU time in microseconds split by that
  * share, so that remote / (local + remote) is the share and a busier thread
@@ -152,6 +154,42 @@ static int read_stat(struct pfs_thread *t, int *node, uint64_t *ticks)
 	return 0;
 }
 
+/* Seconds since boot (/proc/uptime), or -1. */
+static double uptime(void)
+{
+	FILE *f = fopen("/proc/uptime", "re");
+	double up = -1;
+
+	if (f) {
+		if (fscanf(f, "%lf", &up) != 1)
+			up = -1;
+		fclose(f);
+	}
+	return up;
+}
+
+/*
+ * Makes the thread's first reading cover its life so far: its CPU time
+ * since it started over its age. The locality estimate needs no interval
+ * (it comes from where the thread runs and where the memory is), so a
+ * guest gets figures in the tick that finds it rather than the next one.
+ */
+static void life_so_far(struct pfs_priv *p, struct pfs_thread *t)
+{
+	char buf[1024];
+	ssize_t n = pread_all(t->stat_fd, buf, sizeof(buf));
+	uint64_t start;
+	double up = uptime(), age;
+
+	if (n <= 0 || up < 0 || proc_stat_start(buf, (size_t)n, &start) < 0)
+		return;
+	age = up - (double)start / p->clk_tck;
+	if (age <= 0)
+		return;
+	t->ticks = 0;
+	t->at -= age;
+}
+
 static int thread_open(struct pfs_priv *p, struct vn_guest *g, int vcpu,
 		       struct pfs_thread **out)
 {
@@ -188,6 +226,7 @@ static int thread_open(struct pfs_priv *p, struct vn_guest *g, int vcpu,
 		return r == -EINVAL ? r : -ESRCH;
 	}
 	t->at = now_monotonic();
+	life_so_far(p, t);
 	*out = t;
 	return 0;
 }

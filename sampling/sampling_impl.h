@@ -201,6 +201,8 @@ void mem_state_free(struct mem_state *st);
  * and utime + stime (fields 14, 15) in clock ticks. 0, or -EINVAL.
  */
 int proc_stat_parse(const char *buf, size_t len, int *cpu, uint64_t *ticks);
+/* The same file's starttime (field 22), clock ticks after boot. 0, or -EINVAL. */
+int proc_stat_start(const char *buf, size_t len, uint64_t *start);
 /*
  * Parses the NUMA-balancing memory fault counts per node out of
  * /proc/PID/task/TID/sched (lines "numa_faults node=N task_private=..

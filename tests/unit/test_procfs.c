@@ -152,6 +152,13 @@ static void test_stat_parse(void **state)
 	assert_int_equal(ticks, 1234 + 567);
 	assert_int_equal(proc_stat_parse("4242 (x) S 1 2\n", 15, &cpu, &ticks), -EINVAL);
 	assert_int_equal(proc_stat_parse("no paren", 8, &cpu, &ticks), -EINVAL);
+	{
+		uint64_t start = 0;
+
+		assert_int_equal(proc_stat_start(stat, strlen(stat), &start), 0);
+		assert_int_equal(start, 100);
+		assert_int_equal(proc_stat_start("4242 (x) S 1 2\n", 15, &start), -EINVAL);
+	}
 
 	/* and this thread's own, against sched_getcpu() */
 	char buf[1024], path[64];
@@ -455,6 +462,61 @@ static void test_procfs_fake_guest(void **state)
 	config_free(&cfg);
 }
 
+/*
+ * A thread's first reading covers its life so far: read in the tick that
+ * attaches it, it already has CPU time and a locality figure.
+ */
+static void test_procfs_first_reading(void **state)
+{
+	struct vn_sampler s = { .ops = &procfs_sampler_ops };
+	struct vn_config cfg;
+	struct vn_guest g;
+	pid_t pid, tids[2] = { 0 };
+	int ctl;
+	(void)state;
+
+	if (numa_available() < 0) {
+		skip();
+		return;
+	}
+	log_init(true, LOG_WARNING, "test_procfs");
+	pid = fake_guest(2, 16 * MiB_, &ctl);
+	assert_true(pid > 0);
+	for (int tries = 0; find_vcpus(pid, tids, 2) < 2 && tries < 100; tries++)
+		usleep(10000);
+	assert_int_equal(find_vcpus(pid, tids, 2), 2);
+	usleep(400000);		/* the busy thread runs 0.4 s before it is found */
+	config_defaults(&cfg);
+	s.cfg = &cfg;
+	memset(&g, 0, sizeof(g));
+	g.name = "fake";
+	g.pid = pid;
+	g.nr_vcpus = 2;
+	g.vc = calloc(2, sizeof(*g.vc));
+	g.vv = calloc(2, sizeof(*g.vv));
+	for (int i = 0; i < 2; i++)
+		g.vc[i].tid = tids[i];
+	assert_int_equal(s.ops->open(&s), 0);
+	assert_int_equal(s.ops->attach(&s, &g), 0);
+	assert_int_equal(s.ops->memory(&s, &g), 0);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_true(g.vc[0].delta.valid);
+	assert_true(g.vc[0].delta.elapsed >= 0.35 && g.vc[0].delta.elapsed < 30);
+	assert_true(g.vc[0].delta.cpu_time >= 0.1);
+	assert_true(g.vc[0].delta.local_dram + g.vc[0].delta.remote_dram > 0);
+	/* the next reading covers the interval since this one */
+	usleep(100000);
+	assert_int_equal(s.ops->read(&s, &g), 0);
+	assert_true(g.vc[0].delta.elapsed < 0.3);
+	close(ctl);
+	waitpid(pid, NULL, 0);
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	free(g.vc);
+	free(g.vv);
+	config_free(&cfg);
+}
+
 /* The PMU sampler reads memory the same way, without being opened. */
 static void test_pmu_memory_same(void **state)
 {
@@ -531,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_stat_parse),
 		cmocka_unit_test(test_sched_faults_parse),
 		cmocka_unit_test(test_procfs_fake_guest),
+		cmocka_unit_test(test_procfs_first_reading),
 		cmocka_unit_test(test_pmu_memory_same),
 		cmocka_unit_test(test_procfs_reattach),
 	};
