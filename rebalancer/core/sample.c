@@ -11,7 +11,8 @@
  * while nothing is left the guests that are due wait, round robin from
  * where the last tick stopped. A reading that cost more than the budget is
  * paid back by the ticks after it. A guest with no reading (new, or whose
- * memory just moved) never waits: its cost is paid back the same way. A guest kept waiting a whole interval
+ * memory just moved) never waits, and is read before its counters: its
+ * cost is paid back the same way. A guest kept waiting a whole interval
  * beyond its due time gets one warning naming the cadence that can be held.
  * The simulated host and trace replay cost nothing real: no budget there.
  */
@@ -131,6 +132,14 @@ void stage_sample(struct vn_core *c)
 	struct vn_sampler *s = &c->sampler;
 	struct vn_host *h = &c->host;
 
+	/*
+	 * A guest with no memory reading has one before its counters are
+	 * read: a source that estimates locality from the memory (procfs)
+	 * then has a figure in the guest's first tick.
+	 */
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i]->mem_read_at < 0)
+			memory_read(c, h->guests[i]);
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 
