@@ -2,6 +2,7 @@
 SIM_SRCS := \
 	sim/sim_backend.c \
 	sim/sim_model.c \
+	sim/sim_numab.c \
 	sim/sim_scenario.c
 
 # The demo scenario is built in, so that `vnumad --backend sim` runs without

@@ -111,6 +111,21 @@ void sim_guest_totals(const struct sim *s, int g, double *instructions,
 double sim_guest_dram_rate(const struct sim *s, int g);	/* accesses/s, last step */
 
 /*
+ * The host's automatic NUMA balancing (sim_numab.c; [host] numa_balancing):
+ * on or off at any time, as the sysctl; its work so far. Faults are counted
+ * in pages of [host] page_size.
+ */
+struct sim_numab_totals {
+	double hint_faults;		/* numa_hint_faults */
+	double hint_faults_local;	/* numa_hint_faults_local */
+	uint64_t bytes_migrated;	/* numa_pages_migrated, in bytes */
+	uint64_t task_moves;		/* vCPUs moved to their preferred node */
+};
+void sim_set_numa_balancing(struct sim *s, bool on);
+bool sim_numa_balancing(const struct sim *s);
+void sim_numab_totals(const struct sim *s, struct sim_numab_totals *t);
+
+/*
  * For evaluations of placements (the harness's oracle), not for backends.
  */
 uint64_t sim_page_size(const struct sim *s);

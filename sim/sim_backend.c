@@ -52,6 +52,18 @@ static int sim_open(struct vn_backend *b)
 	b->priv = s;
 	log_info("sim: %s: %d nodes, %d guests", path ? path : SIM_DEMO_NAME,
 		 s->nr_nodes, s->nr_guests);
+	/*
+	 * [backend] numa_balancing on the simulated host's own balancing, as
+	 * rebalancer/daemon/numab.c does on a real one: disable switches it
+	 * off while vnumad runs (a dry run leaves it).
+	 */
+	if (sim_numa_balancing(s) && b->cfg && !b->cfg->dry_run &&
+	    b->cfg->numa_balancing == VN_NUMAB_DISABLE) {
+		sim_set_numa_balancing(s, false);
+		log_info("sim: the host's NUMA balancing switched off while vnumad runs");
+	} else if (sim_numa_balancing(s)) {
+		log_info("sim: the host's NUMA balancing is on and stays on");
+	}
 	return 0;
 }
 

@@ -122,6 +122,36 @@ struct sim_node {
 	double bw_used;		/* bytes/s served in the last step, migrations too */
 };
 
+/* Automatic NUMA balancing (sim_numab.c): one guest's scanner and faults. */
+struct sim_numab_guest {
+	double next_scan;	/* mm->numa_next_scan */
+	double period;		/* numa_scan_period, seconds per window */
+	double pos;		/* share of the memory scanned in this pass */
+	int seq;		/* numa_scan_seq: passes completed */
+	int preferred;		/* numa_preferred_nid, -1 none */
+	double next_place;	/* numa_migrate_retry */
+	/* decayed fault statistics, and this pass's, per node */
+	double faults_mem[VN_MAX_NODES], faults_cpu[VN_MAX_NODES];
+	double pass_mem[VN_MAX_NODES], pass_cpu[VN_MAX_NODES];
+	/* numa_faults_locality and private/shared, since the last update */
+	double local, remote, priv, shared;
+	double *credit;		/* [vnode][from][to] pages owed a migration */
+	double *pass_hot;	/* [vnode][node] hot bytes when the pass began */
+	bool owed;		/* some credit is left */
+};
+
+#define SIM_NUMAB_MAX_VCPUS	1024
+
+struct sim_numab {
+	bool on;
+	double scan_delay, period_min, period_max;	/* seconds */
+	uint64_t scan_size;	/* bytes */
+	double fault_cost;	/* seconds a hinting fault costs the vCPU */
+	double copy_rate;	/* bytes/s a faulting vCPU copies a page at */
+	struct sim_numab_guest *g;	/* [nr_guests] */
+	struct sim_numab_totals totals;
+};
+
 /* A migration in flight. */
 struct sim_mig {
 	struct vn_migration *m;
@@ -179,6 +209,8 @@ struct sim {
 	int nr_mig, cap_mig;
 	double mig_rate;	/* bytes/s all migrations share; 0: each its own */
 	double *mig_share;	/* [cap_mig] scratch of run_migrations */
+
+	struct sim_numab numab;	/* the host's automatic NUMA balancing */
 };
 
 /* sim_scenario.c */
@@ -187,5 +219,16 @@ struct sim *sim_parse(struct vn_ini *ini, struct vn_errors *e);
 /* sim_model.c */
 void sim_init_state(struct sim *s);
 void sim_cancel_guest(struct sim *s, int g);
+uint64_t sim_free_pages(const struct sim *s, int node);
+
+/* sim_numab.c: [host] numa_balancing and its steps */
+int sim_numab_parse(struct vn_ini *ini, struct vn_errors *e, struct sim *s);
+void sim_numab_init(struct sim *s);
+void sim_numab_free(struct sim *s);
+void sim_numab_arrive(struct sim *s, struct sim_guest *g);
+/* Scans, hinting faults, migrations on fault and task placement for h s. */
+void sim_numab_step(struct sim *s, double h);
+/* The node the guest's faults prefer, -1 none or balancing off. */
+int sim_numab_preferred(const struct sim *s, const struct sim_guest *g);
 
 #endif

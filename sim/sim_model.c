@@ -33,6 +33,11 @@ static uint64_t free_pages(const struct sim *s, int n)
 	return nd->mem_used >= cap ? 0 : (cap - nd->mem_used) / s->page;
 }
 
+uint64_t sim_free_pages(const struct sim *s, int n)
+{
+	return free_pages(s, n);
+}
+
 /* The workload in force: the phase's (or the base one) plus overrides. */
 static void resolve_workload(struct sim *s, struct sim_guest *g)
 {
@@ -134,6 +139,9 @@ static void schedule(struct sim *s)
 			int best = -1;
 
 			if (!(allowed & (allowed - 1)) || lc <= SIM_BUSY_MIN)
+				continue;
+			/* NUMA balancing: no load balancing off the preferred node */
+			if (sim_numab_preferred(s, g) == c->node)
 				continue;
 			for (int n = 0; n < s->nr_nodes; n++) {
 				double l;
@@ -798,6 +806,8 @@ static void arrive(struct sim *s, struct sim_guest *g)
 	g->remote_ratio = -1;
 	g->state = SIM_LIVE;
 	live_insert(s, g);
+	if (s->numab.on)
+		sim_numab_arrive(s, g);
 }
 
 /* A guest stops: its memory is freed and its migrations fail. */
@@ -859,6 +869,7 @@ static void run_step(struct sim *s, double h)
 	schedule(s);
 	s->stamp = s->now + h;
 	run_migrations(s, h);
+	sim_numab_step(s, h);
 	for (int i = 0; i < s->nr_live; i++)
 		if (s->live[i]->dist_dirty)
 			update_dist(s, s->live[i]);
@@ -918,6 +929,7 @@ void sim_init_state(struct sim *s)
 		s->mult[i] = 1;
 		s->cap[i] = i < nn ? s->node[i].bw_max : s->link_bw;
 	}
+	sim_numab_init(s);
 	sim_seed(s, s->seed);
 	run_events(s);
 }
@@ -973,6 +985,7 @@ void sim_free(struct sim *s)
 	free(s->cap);
 	free(s->rhs);
 	free(s->jac);
+	sim_numab_free(s);
 	free(s->name);
 	free(s);
 }

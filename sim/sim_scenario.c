@@ -271,6 +271,7 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		vn_ini_error(ini, e, "host", "page_size", "not a power of two");
 	}
 	vn_ini_percent(ini, e, "host", "noise", &s->noise, 0, 1);
+	sim_numab_parse(ini, e, s);
 	parse_latency(ini, e, lat, &nlat);
 	if (s->link_bw > 0 && nodes > SIM_MAX_LINK_NODES)
 		vn_ini_error(ini, e, "host", "link_bandwidth",
