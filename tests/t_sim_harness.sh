@@ -180,4 +180,31 @@ done
 awk '$1 == "spread_bandwidth" { f = 1; next } f && $1 == "locality" { exit !($3 < 0.8) }' "$TMP/out" ||
 	fail "spread_bandwidth no longer shows what a remote-ratio policy misses"
 
+# --- the kernel's NUMA balancing as a contender ----------------------------
+expect_exit 0 "run --policy kernel" -- "$SIM" run sim/scenarios/numavm/two.ini --policy kernel
+expect_output '^policy +kernel$' "run: the kernel contender named"
+expect_output '^host +320 MiB migrated by its NUMA balancing, [0-9]+ hinting faults' \
+	"run: the host's balancing moved remote's memory"
+expect_output '^migrated +0 B$' "run: kernel is no vnumad move"
+expect_exit 0 "compare with kernel" -- "$SIM" compare sim/scenarios/numavm/two.ini \
+	sim/scenarios/numavm/four.ini --policies none,locality,kernel --bench
+expect_output '^BENCH name=policy/locality/margin-over-kernel value=[-0-9.]+ unit=% goal=3 dir=min ' \
+	"compare: the default policy's margin over kernel, with its goal"
+expect_output '^BENCH name=policy/locality/migrated-over-kernel value=0.333 unit=ratio goal=1 dir=max ' \
+	"compare: locality migrates a third of what kernel does (vCPUs move instead)"
+expect_output '^ +kernel .* 0.31 +0 +0$' "compare: kernel's row counts the host's 320 MiB"
+# on with a policy: vnumad and the host's balancing together, unless disabled
+expect_exit 0 "--numa-balancing on" -- "$SIM" run sim/scenarios/numavm/two.ini --policy locality \
+	--numa-balancing on
+expect_output '^host ' "the host's balancing ran beside locality"
+printf '[backend]\nnuma_balancing = disable\n' >"$TMP/nonumab.conf"
+expect_exit 0 "--numa-balancing on, vnumad disables it" -- "$SIM" run \
+	sim/scenarios/numavm/two.ini --policy locality --numa-balancing on -c "$TMP/nonumab.conf"
+grep -q '^host ' "$TMP/out" && fail "numa_balancing = disable left the host's balancing on"
+expect_exit 2 "--numa-balancing bogus" -- "$SIM" run sim/scenarios/numavm/two.ini \
+	--numa-balancing maybe
+expect_output "numa-balancing 'maybe': expected on or off" "a bad --numa-balancing"
+expect_exit 2 "--numa-balancing for guard" -- "$SIM" guard sim/scenarios/demo.ini \
+	--numa-balancing on
+
 done_testing

@@ -43,6 +43,7 @@ struct hs_opts {
 	bool partial;		/* replay: accept a trace cut short */
 	bool bench;		/* compare, guard: BENCH lines for tests/bench/run.sh */
 	bool truth_instant;	/* guard: the truth from the tick before each move */
+	int numa_balancing;	/* the host's own balancing: 1 on, 0 off, -1 the scenario's */
 	const char *csv;	/* timeline file */
 	const char *plot;	/* PNG file */
 	const char *record;	/* trace file */
@@ -64,7 +65,9 @@ struct hs_result {
 	double *guest_remote;	/* [nr_guests] share of DRAM accesses remote, -1 none */
 	double ips;		/* the sum over guests: aggregate throughput */
 	double remote;		/* share of all DRAM accesses that were remote */
-	uint64_t bytes_migrated;
+	uint64_t bytes_migrated;	/* by vnumad */
+	uint64_t host_migrated;	/* by the host's NUMA balancing */
+	double hint_faults;	/* the host's NUMA hinting faults, in pages */
 	uint64_t vcpu_moves;
 	uint64_t memory_moves;
 	uint64_t kept;
@@ -94,6 +97,14 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 struct sim *hs_load(const char *scenario);
 /* Simulated seconds a run lasts: whole ticks covering the run length. */
 double hs_run_length(const struct sim *s, const struct hs_opts *o, double interval);
+
+/*
+ * The contender `kernel`: no vnumad moves (policy none) on a host whose
+ * automatic NUMA balancing is on.
+ */
+#define HS_KERNEL	"kernel"
+/* The policy the core runs for a contender: none for kernel, else itself. */
+const char *hs_core_policy(const char *contender);
 
 /* run.c: one scenario, one policy, through the real core. 0 or -1. */
 int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,

@@ -33,6 +33,7 @@ enum {
 	OPT_RUNS,
 	OPT_TRUTH,
 	OPT_REPEAT,
+	OPT_NUMAB,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +58,7 @@ static const struct option long_options[] = {
 	{ "runs", required_argument, NULL, OPT_RUNS },
 	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
+	{ "numa-balancing", required_argument, NULL, OPT_NUMAB },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -66,7 +68,7 @@ static const struct option long_options[] = {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: vnumad-sim run SCENARIO [--policy NAME|PATH|oracle] [--csv FILE]\n"
+"usage: vnumad-sim run SCENARIO [--policy NAME|PATH|kernel|oracle] [--csv FILE]\n"
 "                  [--plot FILE.png] [--record FILE --dry-run]\n"
 "       vnumad-sim compare SCENARIO... [--policies A,B,...] [--bench]\n"
 "       vnumad-sim replay TRACE [--policy NAME|PATH] [--partial]\n"
@@ -79,8 +81,10 @@ static void usage(FILE *f)
 "\n"
 "  -c, --config FILE       vnumad configuration (default: built-in defaults)\n"
 "      --policy NAME|PATH  a built-in policy (%s), a plugin,\n"
-"                          or oracle (run only)\n"
-"      --policies A,B,...  compare: the policies (default: all built in);\n"
+"                          kernel (no vnumad moves, the host's NUMA balancing\n"
+"                          on), or oracle (run only)\n"
+"      --policies A,B,...  compare: the policies (default: all built in and\n"
+"                          kernel);\n"
 "                          guard: default chaos,locality,spread\n"
 "      --interval DUR      seconds per tick (default: the configuration's)\n"
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
@@ -102,6 +106,11 @@ static void usage(FILE *f)
 "      --repeat N          speed: run N times, report the median (default 1)\n"
 "      --name ID, --goal N speed: the BENCH line's name and goal\n"
 "      --json              JSON Lines: the core's output and the totals\n"
+"      --numa-balancing on|off  run, compare: the simulated host's automatic\n"
+"                          NUMA balancing on or off for every run (default:\n"
+"                          the scenario's [host] numa_balancing; kernel always\n"
+"                          has it on); vnumad keeps it unless its\n"
+"                          [backend] numa_balancing is disable\n"
 "  -v, --verbose           the core's output each tick, the oracle's choices,\n"
 "                          guard's misses; twice: the debug log, every trial\n"
 "                          of guard (its core log: three times)\n"
@@ -252,7 +261,7 @@ static int cmd_speed(const char *scenario, const char *policy, struct hs_opts *o
 
 int main(int argc, char **argv)
 {
-	struct hs_opts o = { .seed = -1 };
+	struct hs_opts o = { .seed = -1, .numa_balancing = -1 };
 	const char *policies = NULL, *name = NULL, *goal = NULL, *cmd, *why;
 	int opt, nargs, runs = 1, repeat = 0;
 	bool truth = false;
@@ -350,6 +359,11 @@ int main(int argc, char **argv)
 				return 2;
 			repeat = (int)MIN(l, 1000);
 			break;
+		case OPT_NUMAB:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return bad_usage("--numa-balancing '%s': expected on or off", optarg);
+			o.numa_balancing = strcmp(optarg, "on") == 0;
+			break;
 		case 'v':
 			o.verbose++;
 			break;
@@ -375,6 +389,8 @@ int main(int argc, char **argv)
 
 	if (repeat && strcmp(cmd, "speed") != 0)
 		return bad_usage("%s", "--repeat is for speed");
+	if (o.numa_balancing >= 0 && strcmp(cmd, "run") && strcmp(cmd, "compare"))
+		return bad_usage("%s", "--numa-balancing is for run and compare");
 
 	if (strcmp(cmd, "guard") == 0) {
 		if (nargs < 1)

@@ -649,6 +649,8 @@ int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r
 		config_free(&cfg);
 		return -1;
 	}
+	/* the oracle holds its placements: the host's balancing would move them */
+	sim_set_numa_balancing(or.s, false);
 	ng = sim_nr_guests(or.s);
 	or.nn = sim_nr_nodes(or.s);
 	hs_result_init(r, scenario, "oracle", or.s);

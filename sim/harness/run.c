@@ -35,6 +35,11 @@ struct sim *hs_load(const char *scenario)
 	return s;
 }
 
+const char *hs_core_policy(const char *contender)
+{
+	return contender && strcmp(contender, HS_KERNEL) == 0 ? "none" : contender;
+}
+
 int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	      struct vn_config *cfg)
 {
@@ -43,7 +48,7 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 		.dry_run = o->dry_run,
 		.backend = VN_BACKEND_SIM,
 		.scenario = scenario,
-		.policy = policy,
+		.policy = hs_core_policy(policy),
 		.log_level = -1,
 	};
 	struct vn_errors e = { 0 };
@@ -105,6 +110,8 @@ static void print_json(FILE *f, const struct hs_result *r)
 	json_object_set_new(o, "ips", json_real(r->ips));
 	json_object_set_new(o, "remote_ratio", r->remote >= 0 ? json_real(r->remote) : json_null());
 	json_object_set_new(o, "bytes_migrated", json_integer((json_int_t)r->bytes_migrated));
+	json_object_set_new(o, "host_bytes_migrated", json_integer((json_int_t)r->host_migrated));
+	json_object_set_new(o, "numa_hint_faults", json_real(r->hint_faults));
 	json_object_set_new(o, "vcpu_moves", json_integer((json_int_t)r->vcpu_moves));
 	json_object_set_new(o, "memory_moves", json_integer((json_int_t)r->memory_moves));
 	json_object_set_new(o, "kept", json_integer((json_int_t)r->kept));
@@ -162,6 +169,9 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 		r->ips, r->ips / 1e9);
 	fprintf(f, "remote      %s of DRAM accesses\n", rem);
 	fprintf(f, "migrated    %s\n", fmt_size(a, sizeof(a), r->bytes_migrated));
+	if (r->host_migrated || r->hint_faults > 0)
+		fprintf(f, "host        %s migrated by its NUMA balancing, %.0f hinting faults\n",
+			fmt_size(a, sizeof(a), r->host_migrated), r->hint_faults);
 	fprintf(f, "moves       %llu vCPU, %llu memory; %llu kept, %llu reverted\n",
 		(unsigned long long)r->vcpu_moves, (unsigned long long)r->memory_moves,
 		(unsigned long long)r->kept, (unsigned long long)r->reverts);
@@ -235,6 +245,7 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	uint64_t ticks;
 	char err[512];
 	int ret = -1, ng, w;
+	bool kernel = policy && strcmp(policy, HS_KERNEL) == 0;
 
 	memset(r, 0, sizeof(*r));
 	/* the scenario first: its errors are the ones the user wants */
@@ -258,8 +269,18 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	s = c.backend.priv;
 	if (o->seed >= 0)
 		sim_seed(s, (uint64_t)o->seed);
+	/*
+	 * The host's own balancing, asked for by the contender or the command
+	 * line; vnumad switches it off as on a real host when its
+	 * configuration says [backend] numa_balancing = disable.
+	 */
+	if (kernel || o->numa_balancing > 0)
+		sim_set_numa_balancing(s, c.cfg.numa_balancing != VN_NUMAB_DISABLE ||
+				       c.cfg.dry_run);
+	else if (o->numa_balancing == 0)
+		sim_set_numa_balancing(s, false);
 	ng = sim_nr_guests(s);
-	hs_result_init(r, scenario, c.policy.desc->name, s);
+	hs_result_init(r, scenario, kernel ? HS_KERNEL : c.policy.desc->name, s);
 	r->interval = c.cfg.interval;
 	r->duration = hs_run_length(s, o, c.cfg.interval);
 	ticks = (uint64_t)llround(r->duration / c.cfg.interval);
@@ -316,6 +337,13 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	}
 	r->remote = dram > 0 ? rem / dram : -1;
 	r->bytes_migrated = c.stats.bytes_migrated + in_flight(&c);
+	{
+		struct sim_numab_totals nt;
+
+		sim_numab_totals(s, &nt);
+		r->host_migrated = nt.bytes_migrated;
+		r->hint_faults = nt.hint_faults;
+	}
 	r->vcpu_moves = c.stats.vcpu_moves;
 	r->memory_moves = c.stats.memory_moves;
 	r->kept = c.stats.kept;

@@ -380,6 +380,40 @@ static void test_oracle_segments(void **state)
 	hs_result_free(&r);
 }
 
+/*
+ * The contender kernel: no vnumad move, the host's balancing on, its
+ * migrations and faults counted apart; the oracle, which holds its
+ * placements, scores a scenario alike with the host's balancing on or off.
+ */
+static void test_kernel_contender(void **state)
+{
+	const char *body = "[sim]\nduration = 2min\n"
+		"[guest.a]\nworkload = latency\nvcpus = 2\nmemory = 4GiB\n"
+		"vcpu_nodes = 1\nmem_nodes = 0\n";
+	char text[512];
+	const char *off, *on;
+	struct hs_opts o = opts();
+	struct hs_result a, b, k;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s%s", HOST2, body);
+	off = scenario("off.ini", text);
+	snprintf(text, sizeof(text), "%snuma_balancing = yes\n%s", HOST2, body);
+	on = scenario("on.ini", text);
+	assert_int_equal(hs_oracle(off, &o, &a), 0);
+	assert_int_equal(hs_oracle(on, &o, &b), 0);
+	assert_true(a.ips == b.ips);
+	assert_int_equal(hs_run(off, HS_KERNEL, &o, &k), 0);
+	assert_string_equal(k.policy, HS_KERNEL);
+	assert_int_equal(k.bytes_migrated, 0);
+	assert_true(k.host_migrated >= 3 * (uint64_t)GiB);
+	assert_true(k.hint_faults > 0);
+	assert_true(k.ips <= a.ips * 1.001);
+	hs_result_free(&a);
+	hs_result_free(&b);
+	hs_result_free(&k);
+}
+
 /* The timeline: a header, one row per tick, averaging to the totals. */
 static void test_timeline(void **state)
 {
@@ -482,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_calibration),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_oracle_segments),
+		cmocka_unit_test(test_kernel_contender),
 		cmocka_unit_test(test_timeline),
 		cmocka_unit_test(test_errors),
 	};
