@@ -10,12 +10,18 @@
  * over the RAM.
  *
  *   guestload -name guest=NAME [-smp N] [-m MIB] [-cpu-node N] [-mem-node N]
- *             [-idle] [-thp on|off]
+ *             [-idle] [-thp on|off] [-phase-node N]
  *   guestload -fill-node N -leave MIB
  *
  * It prints "ready PID" once in place. SIGUSR1 checks that every page still
  * holds what was written to it ("verify ok" or "verify BAD ..."): memory
  * moved by the kernel must come back intact. SIGTERM and SIGINT end it.
+ *
+ * -phase-node N: on SIGUSR2 the guest's working set moves to node N, as
+ * when a guest drops its caches and builds new ones: new RAM of the same
+ * size is first touched there (bound, then the policy dropped), the vCPU
+ * threads switch to it, and the old RAM is unmapped. It prints "phase
+ * done" once the old RAM is gone.
  *
  * -thp: the RAM is madvise'd MADV_HUGEPAGE (on, the default, as QEMU does
  * for guest RAM) or MADV_NOHUGEPAGE (off: small pages only).
@@ -28,6 +34,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +48,9 @@
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 
-static char *ram;
+static char *_Atomic ram;
 static size_t ram_len;
+static char *_Atomic *in_use;	/* [nr_vcpus]: the RAM each vCPU thread reads */
 static int nr_vcpus = 2;
 static int idle;
 static int thp = 1;
@@ -123,7 +131,7 @@ static void *vcpu(void *arg)
 	size_t a = ram_len / (size_t)nr_vcpus * (size_t)v;
 	size_t b = ram_len / (size_t)nr_vcpus * (size_t)(v + 1);
 	volatile uint64_t sum = 0;
-	char name[16];
+	char name[16], *mine = NULL;
 
 	snprintf(name, sizeof(name), "CPU %d/KVM", v);
 	pthread_setname_np(pthread_self(), name);
@@ -134,17 +142,68 @@ static void *vcpu(void *arg)
 			pause();
 			continue;
 		}
+		/* a new working set (-phase-node): say so, then run on it */
+		if (atomic_load(&ram) != mine) {
+			mine = atomic_load(&ram);
+			atomic_store(&in_use[v], mine);
+		}
 		/* one read per cache line: the loop is bound by memory */
 		for (size_t off = a; off < b; off += 64)
-			sum += *(volatile uint64_t *)(ram + off);
+			sum += *(volatile uint64_t *)(mine + off);
 	}
 	return NULL;
+}
+
+/*
+ * RAM of ram_len bytes holding the pattern, first touched on `node` (bound
+ * while it is touched, then the policy dropped so that the pages may move),
+ * or wherever the kernel puts it for node < 0; NULL after saying why.
+ */
+static char *place_ram(int node)
+{
+	char *p = mmap(NULL, ram_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("guestload: mmap");
+		return NULL;
+	}
+	if (madvise(p, ram_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0)
+		perror("guestload: madvise");
+	if (node >= 0 && mbind_node(p, ram_len, MPOL_BIND, node) < 0) {
+		perror("guestload: mbind");
+		munmap(p, ram_len);
+		return NULL;
+	}
+	for (size_t off = 0; off < ram_len; off += PAGE)
+		*(uint64_t *)(p + off) = pattern(off);
+	/* placed; from now on the kernel may move it anywhere */
+	if (node >= 0 && mbind_node(p, ram_len, MPOL_DEFAULT, -1) < 0)
+		perror("guestload: mbind default");
+	return p;
+}
+
+/* -phase-node: the working set moves to `node`; the old RAM goes once unused. */
+static void phase(int node)
+{
+	char *old = atomic_load(&ram), *p = place_ram(node);
+
+	if (!p)
+		return;
+	atomic_store(&ram, p);
+	/* idle vCPU threads never read it */
+	for (int v = 0; v < nr_vcpus && !idle; v++)
+		while (atomic_load(&in_use[v]) != p)
+			usleep(1000);
+	munmap(old, ram_len);
+	printf("phase done: RAM on node %d\n", node);
+	fflush(stdout);
 }
 
 static void verify(void)
 {
 	for (size_t off = 0; off < ram_len; off += PAGE)
-		if (*(uint64_t *)(ram + off) != pattern(off)) {
+		if (*(uint64_t *)(atomic_load(&ram) + off) != pattern(off)) {
 			printf("verify BAD at offset %zu\n", off);
 			fflush(stdout);
 			return;
@@ -190,7 +249,7 @@ static int fill(int node, uint64_t leave)
 
 int main(int argc, char **argv)
 {
-	int cpu_node = -1, mem_node = -1, fill_node = -1;
+	int cpu_node = -1, mem_node = -1, fill_node = -1, phase_node = -1;
 	long mib = 64, leave = 16;
 	sigset_t set;
 	int sig;
@@ -217,6 +276,8 @@ int main(int argc, char **argv)
 			cpu_node = atoi(v);
 		else if (!strcmp(o, "-mem-node"))
 			mem_node = atoi(v);
+		else if (!strcmp(o, "-phase-node"))
+			phase_node = atoi(v);
 		else if (!strcmp(o, "-fill-node"))
 			fill_node = atoi(v);
 		else if (!strcmp(o, "-leave"))
@@ -232,6 +293,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (fill_node >= 0) {
 		if (fill(fill_node, (uint64_t)leave * MIB))
@@ -249,23 +311,10 @@ int main(int argc, char **argv)
 			have_vcpu_cpus = 1;
 		}
 		ram_len = (size_t)mib * MIB;
-		ram = mmap(NULL, ram_len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (ram == MAP_FAILED) {
-			perror("guestload: mmap");
+		ram = place_ram(mem_node);
+		in_use = calloc((size_t)nr_vcpus, sizeof(*in_use));
+		if (!ram || !in_use)
 			return 1;
-		}
-		if (madvise(ram, ram_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0)
-			perror("guestload: madvise");
-		if (mem_node >= 0 && mbind_node(ram, ram_len, MPOL_BIND, mem_node) < 0) {
-			perror("guestload: mbind");
-			return 1;
-		}
-		for (size_t off = 0; off < ram_len; off += PAGE)
-			*(uint64_t *)(ram + off) = pattern(off);
-		/* placed; from now on the kernel may move it anywhere */
-		if (mem_node >= 0 && mbind_node(ram, ram_len, MPOL_DEFAULT, -1) < 0)
-			perror("guestload: mbind default");
 		for (long v = 0; v < nr_vcpus; v++) {
 			pthread_t t;
 
@@ -282,7 +331,9 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGUSR1 && ram)
 			verify();
-		else if (sig != SIGUSR1)
+		else if (sig == SIGUSR2 && ram && phase_node >= 0)
+			phase(phase_node);
+		else if (sig != SIGUSR1 && sig != SIGUSR2)
 			break;
 	}
 	return 0;
