@@ -20,8 +20,9 @@ libvirt-clients qemu-system-x86"
 # tests: systemd-analyze verifies the unit, socat listens to the notify
 # socket, man renders the manual pages, gnuplot draws vnumad-sim --plot
 TEST="$TEST systemd socat man-db gnuplot-nox"
-# tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs
-TEST="$TEST cpio busybox-static numactl"
+# tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs;
+# tests/t_numavm_compare.sh runs numad beside vnumad in them
+TEST="$TEST cpio busybox-static numactl numad"
 # make bench: the sampling benchmark's io_uring comparison
 TEST="$TEST liburing-dev"
 

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # sets variables for its callers
 # Host side of the multi-node VM tests, sourced by tests/t_numavm.sh and
-# tests/numavm/numad_compare.sh (from the repository root, after
+# tests/numavm/compare.sh (from the repository root, after
 # tests/lib.sh or with B set).
 #
 #   numavm_prepare         finds or fetches the kernel, busybox and numactl,
