@@ -17,6 +17,8 @@
 # full form (tests/numavm/compare.sh -u). Skips when the VM
 # cannot run here (tests/t_numavm.sh's reasons).
 . "$(dirname "$0")/lib.sh"
+# each failure also kept apart, to be repeated after the serial logs
+fail() { echo "FAIL: $*" | tee -a "$TMP/checks"; nfail=$((nfail + 1)); }
 
 NUMAVM_RUN_DIR=$TMP tests/numavm/compare.sh -q -o "$TMP/table.md" >"$TMP/out" 2>&1
 rc=$?
@@ -62,5 +64,7 @@ if [ "$nfail" -gt 0 ]; then
 		echo "== $log"
 		grep -a '^numavm: \|^RESULT \|^---- \|^vnumad: \|^  applied\|^  verdict' "$log" | tail -n 80
 	done
+	# the failures again, last, where run.sh's tail of the output shows them
+	grep -a '^FAIL: ' "$TMP/checks"
 fi
 done_testing
