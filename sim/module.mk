@@ -41,6 +41,7 @@ HARNESS_SRCS := \
 	sim/harness/oracle.c \
 	sim/harness/plot.c \
 	sim/harness/replay.c \
+	sim/harness/score.c \
 	sim/harness/run.c
 HARNESS_OBJS := $(HARNESS_SRCS:%.c=$(B)/%.o)
 HARNESS_LIB_OBJS := $(filter-out $(B)/sim/harness/main.o,$(HARNESS_OBJS))

@@ -189,6 +189,7 @@ struct sim {
 	double *util;		/* utilisation */
 	double *traffic;	/* bytes/s it carries, migrations included */
 	double *mig_bw;		/* bytes/s of migrations this step */
+	double *mig_save;	/* scratch of sim_settle_alone */
 	double *cap;		/* bytes/s it sustains */
 	double *jac;		/* [nr_vars^2] d traffic / d mult, scratch */
 	double *rhs;		/* scratch */

@@ -922,6 +922,7 @@ void sim_init_state(struct sim *s)
 	s->util = xcalloc(s->nr_vars, sizeof(double));
 	s->traffic = xcalloc(s->nr_vars, sizeof(double));
 	s->mig_bw = xcalloc(s->nr_vars, sizeof(double));
+	s->mig_save = xcalloc(s->nr_vars, sizeof(double));
 	s->cap = xcalloc(s->nr_vars, sizeof(double));
 	s->rhs = xcalloc(s->nr_vars, sizeof(double));
 	s->jac = xcalloc((size_t)s->nr_vars * s->nr_vars, sizeof(double));
@@ -982,6 +983,7 @@ void sim_free(struct sim *s)
 	free(s->util);
 	free(s->traffic);
 	free(s->mig_bw);
+	free(s->mig_save);
 	free(s->cap);
 	free(s->rhs);
 	free(s->jac);
@@ -1164,6 +1166,12 @@ uint64_t sim_node_mem_capacity(const struct sim *s, int n)
 	return nd->mem_total - MIN(nd->mem_total, nd->reserved);
 }
 
+void sim_guest_span(const struct sim *s, int g, double *start, double *stop)
+{
+	*start = guest(s, g) ? s->guests[g].start : 0;
+	*stop = guest(s, g) ? s->guests[g].stop : -1;
+}
+
 double sim_next_event(const struct sim *s)
 {
 	return s->next_event < s->nr_events ? s->events[s->next_event] : -1;
@@ -1196,6 +1204,30 @@ uint64_t sim_guest_vnode_mem(const struct sim *s, int gi, int vn, int node)
 	return sum;
 }
 
+double sim_guest_hot(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].hot : 0;
+}
+
+double sim_guest_vnode_hot(const struct sim *s, int gi, int vn, int node)
+{
+	const struct sim_guest *g = guest(s, gi);
+
+	if (!g || g->state != SIM_LIVE || vn < 0 || vn >= g->nr_vnodes ||
+	    !node_ok(s, node))
+		return 0;
+	return g->hot_bytes[vn * s->nr_nodes + node];
+}
+
+int sim_guest_workload(const struct sim *s, int gi)
+{
+	const struct sim_guest *g = guest(s, gi);
+
+	if (!g)
+		return -1;
+	return g->phase >= 0 ? g->phases[g->phase].workload : g->workload;
+}
+
 int sim_vcpu_vnode(const struct sim *s, int g, int v)
 {
 	return vcpu_ok(s, g, v) ? s->guests[g].vnode[v] : -1;
@@ -1221,7 +1253,32 @@ void sim_set_migrate_rate(struct sim *s, double rate)
 	s->mig_rate = rate > 0 ? rate : 0;
 }
 
-int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
+/* Whether hot[] is a placement of each vnode's hot bytes within mem[]. */
+static bool hot_fits(const struct sim *s, const struct sim_guest *g,
+		     const uint64_t *mem, const double *hot)
+{
+	int nn = s->nr_nodes;
+
+	for (int vn = 0; vn < g->nr_vnodes; vn++) {
+		double want = 0, total = 0;
+
+		for (int n = 0; n < nn; n++) {
+			double cell = (double)mem[vn * nn + n], x = hot[vn * nn + n];
+
+			if (!(x >= 0) || x > cell * (1 + 1e-9) + 1)
+				return false;
+			want += x;
+			total += cell;
+		}
+		/* the hot share of a vnode is the guest's: only where it sits moves */
+		if (fabs(want - g->hot * total) > 1e-6 * total + 1)
+			return false;
+	}
+	return true;
+}
+
+int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem,
+	      const double *hot)
 {
 	struct sim_guest *g;
 	int nn = s->nr_nodes;
@@ -1246,14 +1303,14 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
 		if (want != have)
 			return -EINVAL;
 	}
+	if (hot && !hot_fits(s, g, mem ? mem : g->mem, hot))
+		return -EINVAL;
 	sim_cancel_guest(s, gi);
 	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++) {
 		g->allowed[v] = bit(vcpu_node[v]);
 		g->vcpu[v].node = vcpu_node[v];
 	}
-	if (!mem)
-		return 0;
-	for (int vn = 0; vn < g->nr_vnodes; vn++) {
+	for (int vn = 0; mem && vn < g->nr_vnodes; vn++) {
 		for (int n = 0; n < nn; n++) {
 			uint64_t *cell = &g->mem[vn * nn + n];
 
@@ -1262,11 +1319,15 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
 			*cell = mem[vn * nn + n];
 			s->node[n].mem_used += *cell;
 			g->mem_node[n] += *cell;
-			/* the hot share is spread like the rest */
-			g->hot_bytes[vn * nn + n] = g->hot * (double)*cell;
+			/* without hot[], the hot share is spread like the rest */
+			if (!hot)
+				g->hot_bytes[vn * nn + n] = g->hot * (double)*cell;
 		}
 	}
-	g->dist_dirty = true;
+	if (hot)
+		memcpy(g->hot_bytes, hot, (size_t)g->nr_vnodes * nn * sizeof(double));
+	if (mem || hot)
+		g->dist_dirty = true;
 	return 0;
 }
 
@@ -1289,6 +1350,27 @@ double sim_settle(struct sim *s)
 	for (int i = 0; i < s->nr_live; i++)
 		sum += s->live[i]->ips;
 	return sum;
+}
+
+double sim_settle_alone(struct sim *s, int gi)
+{
+	struct sim_guest *g, **live = s->live;
+	int nr = s->nr_live;
+	double ips;
+
+	if (!sim_guest_alive(s, gi))
+		return 0;
+	g = &s->guests[gi];
+	/* the others are away, and so is their migration traffic */
+	memcpy(s->mig_save, s->mig_bw, s->nr_vars * sizeof(double));
+	memset(s->mig_bw, 0, s->nr_vars * sizeof(double));
+	s->live = &g;
+	s->nr_live = 1;
+	ips = sim_settle(s);
+	s->live = live;
+	s->nr_live = nr;
+	memcpy(s->mig_bw, s->mig_save, s->nr_vars * sizeof(double));
+	return ips;
 }
 
 int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)

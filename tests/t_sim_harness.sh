@@ -52,16 +52,38 @@ grep -q '^scenario' "$TMP/out" && fail "compare ran although a policy is unknown
 
 # --- run: totals, JSON, the oracle ------------------------------------------
 expect_exit 0 "run demo" -- "$SIM" run sim/scenarios/demo.ini --policy locality --duration 2min
+expect_output '^score       0\.[0-9]{4}: geometric mean of 6 guests. progress \(their throughput over alone, best placed\); worst 0\.[0-9]{4} \([a-z0-9]+\)$' \
+	"run prints the score"
 expect_output '^throughput  [0-9.e+]+ instructions/s' "run prints the throughput"
+expect_output '^            web1 +[0-9.]+ +[0-9.]+% +0\.[0-9]{4}$' "run prints each guest's progress"
 expect_output '^moves       [1-9][0-9]* vCPU' "locality moves vCPUs on the demo"
 expect_output '^            web1 ' "run prints each guest"
 expect_exit 0 "run --json" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --json
 expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"locality"' \
 	"--json totals"
 expect_exit 0 "run oracle" -- "$SIM" run sim/scenarios/demo.ini --policy oracle -v
-expect_output 'oracle \(exhaustive search: 1 placement, 7776 evaluations\)' \
-	"the demo's oracle enumerates"
-expect_output '^  web1 +node ' "-v shows the oracle's placement"
+expect_output 'oracle \(best-known, local search: 1 placement, [0-9]+ evaluations\)' \
+	"the demo's oracle searches"
+expect_output '^  web1 +(node|nodes|vCPUs) ' "-v shows the oracle's placement"
+expect_output '^score       0\.[0-9]{4}: geometric mean of 6 guests. progress' "the oracle's score"
+cat >"$TMP/two.ini" <<'EOF'
+[host]
+nodes = 2
+cpus = 8
+memory = 32GiB
+[guest.a]
+workload = latency
+vcpus = 2
+memory = 4GiB
+vcpu_nodes = 1
+mem_nodes = 0
+[guest.b]
+vcpus = 2
+memory = 4GiB
+EOF
+expect_exit 0 "run oracle, small" -- "$SIM" run "$TMP/two.ini" --policy oracle
+expect_output 'oracle \(exhaustive search: 1 placement, [0-9]+ evaluations\)' \
+	"a small space is enumerated"
 expect_exit 2 "oracle has no timeline" -- "$SIM" run sim/scenarios/demo.ini --policy oracle --csv "$TMP/o.csv"
 
 # --- the timeline, and the plot when gnuplot is there ----------------------
@@ -162,8 +184,8 @@ n=$(ls sim/scenarios/*.ini | wc -l)
 [ "$(grep -c '  (exhaustive)$\|  (best-known)$' "$TMP/out")" -eq "$n" ] || fail "an oracle row per scenario"
 awk -v none="${policies%%,*}" '
 	/^[a-z_]+ +oracle / { scen = $1; next }
-	/^ +[a-z]+ / && NF == 7 { frac[scen, $1] = $3
-		if ($3 > 1.005) { print "beats the oracle: " scen " " $1 " " $3; bad = 1 } }
+	/^ +[a-z]+ / && NF == 11 { frac[scen, $1] = $3
+		if ($3 > 1.01) { print "beats the oracle: " scen " " $1 " " $3; bad = 1 } }
 	END {
 		for (k in frac) {
 			split(k, p, SUBSEP)
@@ -174,7 +196,7 @@ awk -v none="${policies%%,*}" '
 	}' "$TMP/out" || fail "the suite's ranking"
 for s in demo four_node many_small memory_full churn; do
 	line=$(awk -v s="$s" '$1 == s { f = 1; next } f && $1 == "locality" { print $3; exit }' "$TMP/out")
-	awk -v x="$line" 'BEGIN { exit !(x >= 0.9) }' ||
+	awk -v x="$line" 'BEGIN { exit !(x >= 0.88) }' ||
 		fail "locality reaches only $line of the oracle on $s"
 done
 awk '$1 == "spread_bandwidth" { f = 1; next } f && $1 == "locality" { exit !($3 < 0.8) }' "$TMP/out" ||

@@ -6,7 +6,8 @@
  *
  *	main.c     the command line: run, compare, replay, speed
  *	run.c      one scenario under one policy, through core_tick()
- *	oracle.c   the best placement the model allows, found by search
+ *	oracle.c   the yardsticks: each guest alone best placed, all together
+ *	score.c    per-guest progress against the reference, its mean
  *	compare.c  scenarios x policies, as fractions of the oracle
  *	guard.c    the rollback guard's verdicts against the truth
  *	csv.c      the per-tick timeline
@@ -42,6 +43,7 @@ struct hs_opts {
 	bool json;		/* the core's output and the totals as JSON Lines */
 	bool partial;		/* replay: accept a trace cut short */
 	bool bench;		/* compare, guard: BENCH lines for tests/bench/run.sh */
+	const char *suite;	/* compare --bench: NAME/ before every figure */
 	bool truth_instant;	/* guard: the truth from the tick before each move */
 	int numa_balancing;	/* the host's own balancing: 1 on, 0 off, -1 the scenario's */
 	const char *csv;	/* timeline file */
@@ -77,6 +79,26 @@ struct hs_result {
 	bool exhaustive;	/* every segment searched exhaustively */
 	int segments;		/* placements: one per stretch between events */
 	long evaluations;
+	/* the score against a reference (hs_score_result) */
+	double *progress;	/* [nr_guests] throughput over alone; -1: did not run */
+	double score;		/* geometric mean of progress over the guests that ran */
+	double worst;		/* the lowest progress */
+	int worst_guest;	/* its index, -1 none */
+	int scored;		/* guests that ran, 0: not scored */
+};
+
+/*
+ * The yardstick of the score: each guest alone on the host, best placed,
+ * over the stretches of the run it ran in (oracle.c). Its throughput there
+ * is what a policy's throughput of the guest is divided by.
+ */
+struct hs_reference {
+	int nr_guests;
+	double duration;	/* the run's, simulated seconds */
+	double *solo;		/* [nr_guests] instructions alone, over duration */
+	double *alive;		/* [nr_guests] seconds it ran within the run */
+	long evaluations;
+	double wall;
 };
 
 void hs_result_free(struct hs_result *r);
@@ -109,8 +131,24 @@ const char *hs_core_policy(const char *contender);
 /* run.c: one scenario, one policy, through the real core. 0 or -1. */
 int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	   struct hs_result *r);
-/* oracle.c: the best-known static placement per stretch between events. */
-int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r);
+/*
+ * oracle.c: the best-known placement per stretch between events, scored;
+ * ref (if not NULL) gets the reference found on the way. 0 or -1.
+ */
+int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r,
+	      struct hs_reference *ref);
+/* The reference alone, without the oracle's search. 0 or -1. */
+int hs_reference(const char *scenario, const struct hs_opts *o,
+		 struct hs_reference *ref);
+void hs_reference_free(struct hs_reference *ref);
+
+/*
+ * score.c: fills r->progress, score, worst, worst_guest and scored from
+ * r->guest_ips against the reference of the same scenario and run length.
+ */
+void hs_score_result(struct hs_result *r, const struct hs_reference *ref);
+/* The geometric mean of x[0..n-1] (each floored at 1e-9); 0 for n = 0. */
+double hs_geomean(const double *x, int n);
 /* compare.c */
 int hs_compare(char **scenarios, int n, const char *policies,
 	       const struct hs_opts *o);

@@ -34,6 +34,7 @@ enum {
 	OPT_TRUTH,
 	OPT_REPEAT,
 	OPT_NUMAB,
+	OPT_SUITE,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +60,7 @@ static const struct option long_options[] = {
 	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "numa-balancing", required_argument, NULL, OPT_NUMAB },
+	{ "suite", required_argument, NULL, OPT_SUITE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -103,6 +105,7 @@ static void usage(FILE *f)
 "                          guard's windows (window, the default) or from the\n"
 "                          tick before the move (instant)\n"
 "      --bench             compare, guard: also BENCH lines for make bench\n"
+"      --suite NAME        compare --bench: figures named NAME/...\n"
 "      --repeat N          speed: run N times, report the median (default 1)\n"
 "      --name ID, --goal N speed: the BENCH line's name and goal\n"
 "      --json              JSON Lines: the core's output and the totals\n"
@@ -166,7 +169,17 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 		close(fd);
 		o->csv = tmp;
 	}
-	ret = oracle ? hs_oracle(scenario, o, &r) : hs_run(scenario, policy, o, &r);
+	ret = oracle ? hs_oracle(scenario, o, &r, NULL) : hs_run(scenario, policy, o, &r);
+	if (ret == 0 && !oracle) {
+		struct hs_reference ref;
+
+		ret = hs_reference(scenario, o, &ref);
+		if (ret == 0)
+			hs_score_result(&r, &ref);
+		hs_reference_free(&ref);
+		if (ret < 0)
+			hs_result_free(&r);
+	}
 	if (ret == 0) {
 		hs_print_result(stdout, &r, o);
 		if (o->plot) {
@@ -363,6 +376,13 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				return bad_usage("--numa-balancing '%s': expected on or off", optarg);
 			o.numa_balancing = strcmp(optarg, "on") == 0;
+			break;
+		case OPT_SUITE:
+			if (!*optarg || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+			    strlen(optarg))
+				return bad_usage("--suite '%s': expected a name of a-z 0-9 - _",
+						 optarg);
+			o.suite = optarg;
 			break;
 		case 'v':
 			o.verbose++;

@@ -92,6 +92,7 @@ void hs_result_free(struct hs_result *r)
 	free(r->guest);
 	free(r->guest_ips);
 	free(r->guest_remote);
+	free(r->progress);
 	free(r->scenario);
 	free(r->policy);
 	memset(r, 0, sizeof(*r));
@@ -108,6 +109,12 @@ static void print_json(FILE *f, const struct hs_result *r)
 	json_object_set_new(o, "duration", json_real(r->duration));
 	json_object_set_new(o, "interval", json_real(r->interval));
 	json_object_set_new(o, "ips", json_real(r->ips));
+	if (r->scored) {
+		json_object_set_new(o, "score", json_real(r->score));
+		json_object_set_new(o, "worst_progress", json_real(r->worst));
+		json_object_set_new(o, "worst_guest",
+				    json_string(r->guest[r->worst_guest]));
+	}
 	json_object_set_new(o, "remote_ratio", r->remote >= 0 ? json_real(r->remote) : json_null());
 	json_object_set_new(o, "bytes_migrated", json_integer((json_int_t)r->bytes_migrated));
 	json_object_set_new(o, "host_bytes_migrated", json_integer((json_int_t)r->host_migrated));
@@ -127,6 +134,9 @@ static void print_json(FILE *f, const struct hs_result *r)
 
 		json_object_set_new(x, "name", json_string(r->guest[g]));
 		json_object_set_new(x, "ips", json_real(r->guest_ips[g]));
+		if (r->scored)
+			json_object_set_new(x, "progress", r->progress[g] >= 0 ?
+					    json_real(r->progress[g]) : json_null());
 		json_object_set_new(x, "remote_ratio", r->guest_remote[g] >= 0 ?
 			json_real(r->guest_remote[g]) : json_null());
 		json_array_append_new(guests, x);
@@ -165,6 +175,11 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 			r->segments, r->segments == 1 ? "" : "s", r->evaluations);
 	else
 		fprintf(f, "policy      %s\n", r->policy);
+	if (r->scored)
+		fprintf(f, "score       %.4f: geometric mean of %d %s progress (their "
+			"throughput over alone, best placed); worst %.4f (%s)\n", r->score,
+			r->scored, r->scored == 1 ? "guest's" : "guests'", r->worst,
+			r->guest[r->worst_guest]);
 	fprintf(f, "throughput  %.4g instructions/s (%.3f G/s, mean of the true guest IPS)\n",
 		r->ips, r->ips / 1e9);
 	fprintf(f, "remote      %s of DRAM accesses\n", rem);
@@ -175,11 +190,16 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 	fprintf(f, "moves       %llu vCPU, %llu memory; %llu kept, %llu reverted\n",
 		(unsigned long long)r->vcpu_moves, (unsigned long long)r->memory_moves,
 		(unsigned long long)r->kept, (unsigned long long)r->reverts);
-	fprintf(f, "per guest   %-20s %12s %8s\n", "", "G instr/s", "remote");
+	fprintf(f, "per guest   %-20s %12s %8s %9s\n", "", "G instr/s", "remote",
+		"progress");
 	for (int g = 0; g < r->nr_guests; g++) {
+		char prog[16] = "-";
+
 		pct(rem, sizeof(rem), r->guest_remote[g]);
-		fprintf(f, "            %-20s %12.4f %8s\n", r->guest[g],
-			r->guest_ips[g] / 1e9, rem);
+		if (r->scored && r->progress[g] >= 0)
+			snprintf(prog, sizeof(prog), "%.4f", r->progress[g]);
+		fprintf(f, "            %-20s %12.4f %8s %9s\n", r->guest[g],
+			r->guest_ips[g] / 1e9, rem, prog);
 	}
 }
 
