@@ -48,6 +48,13 @@ enum sim_guest_state {
 	SIM_REFUSED,		/* could not start: not enough memory */
 };
 
+/* vCPUs of one guest that run alike in a speed pass (sim_model.c). */
+struct sim_group {
+	int first;		/* its first vCPU */
+	int count;
+	double ips;
+};
+
 /* One vCPU thread. */
 struct sim_vcpu {
 	int vnode;		/* guest NUMA node */
@@ -100,6 +107,8 @@ struct sim_guest {
 	double *dist;		/* share of a vnode's accesses per host node */
 	int *nz;		/* [vnode * nr_nodes + i]: nodes with dist > 0 */
 	int *nnz;		/* [vnode]: how many */
+	unsigned *gstamp;	/* [vnode * nr_nodes + node]: speed pass scratch */
+	int *gidx;		/* ... the group of that key */
 	uint64_t mem_node[VN_MAX_NODES];	/* summed over vnodes */
 	bool dist_dirty;
 
@@ -190,6 +199,8 @@ struct sim {
 	double *traffic;	/* bytes/s it carries, migrations included */
 	double *mig_bw;		/* bytes/s of migrations this step */
 	double *mig_save;	/* scratch of sim_settle_alone */
+	struct sim_group *grp;	/* [most vCPUs of a guest] speed pass scratch */
+	unsigned stamp_id;
 	double *cap;		/* bytes/s it sustains */
 	double *jac;		/* [nr_vars^2] d traffic / d mult, scratch */
 	double *rhs;		/* scratch */

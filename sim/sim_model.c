@@ -555,14 +555,33 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 		struct sim_guest *g = s->live[i];
 		double mpi = g->mpi, cpi0 = g->cpi, mlp = g->mlp;
 		double gips = 0, gacc = 0, grem = 0;
+		int ng = 0;
 
+		/*
+		 * The vCPUs of one vnode on one node run alike (the same mix,
+		 * latency and CPU share): each such group is computed once.
+		 */
+		s->stamp_id++;
 		for (int v = 0; v < g->nr_vcpus; v++) {
 			struct sim_vcpu *c = &g->vcpu[v];
+			int key = c->vnode * nn + c->node;
+
+			if (g->gstamp[key] != s->stamp_id) {
+				g->gstamp[key] = s->stamp_id;
+				g->gidx[key] = ng;
+				s->grp[ng].first = v;
+				s->grp[ng++].count = 0;
+			}
+			s->grp[g->gidx[key]].count++;
+		}
+		for (int q = 0; q < ng; q++) {
+			struct sim_group *gr = &s->grp[q];
+			const struct sim_vcpu *c = &g->vcpu[gr->first];
 			const double *row = &g->dist[c->vnode * nn];
 			const double *lrow = &lt[c->node * nn];
 			const int *nz = &g->nz[c->vnode * nn];
 			int k = g->nnz[c->vnode], nt = 0, var[2 * VN_MAX_NODES];
-			double lavg = 0, cpi, ips, bytes, coef;
+			double lavg = 0, cpi, ips, bytes, coef, cnt = gr->count;
 			double r[2 * VN_MAX_NODES], w[2 * VN_MAX_NODES];
 
 			for (int j = 0; j < k; j++)
@@ -570,39 +589,28 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 			cpi = cpi0 + mpi * lavg / mlp;
 			ips = s->freq * c->share / cpi;
 			bytes = ips * mpi * SIM_LINE_BYTES;
+			gr->ips = ips;
 			if (mode != PASS_JACOBIAN) {
 				double acc = ips * mpi, loc = acc * row[c->node];
 
 				for (int j = 0; j < k; j++) {
 					int n = nz[j];
 
-					s->traffic[n] += bytes * row[n];
+					s->traffic[n] += cnt * bytes * row[n];
 					if (lv && n != c->node)
 						s->traffic[lv[c->node * nn + n]] +=
-							bytes * row[n];
+							cnt * bytes * row[n];
 				}
-				c->ips = ips;
-				gips += ips;
-				gacc += acc;
-				grem += acc - loc;
-				if (mode == PASS_SPEED)
-					continue;
-				/* the same products as the rates, times h */
-				acc = ips * h * mpi;
-				loc = acc * row[c->node];
-				c->instructions += ips * h;
-				c->cycles += s->freq * c->share * h;
-				c->local += loc;
-				c->remote += acc - loc;
-				c->cpu_time += c->share * h;
-				c->elapsed += h;
+				gips += cnt * ips;
+				gacc += cnt * acc;
+				grem += cnt * (acc - loc);
 				continue;
 			}
 			/*
 			 * An access to node n costs lat0 x mult(n) [x mult(link)]:
 			 * d bytes / d mult(x) = -coef x row[n] x latency / mult(x).
 			 */
-			coef = bytes / cpi * mpi / mlp;
+			coef = cnt * bytes / cpi * mpi / mlp;
 			for (int j = 0; j < k; j++) {
 				int n = nz[j];
 
@@ -620,10 +628,28 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 			for (int a = 0; a < nt; a++) {
 				double *jrow = &jac[var[a] * nv];
 
-				s->traffic[var[a]] += bytes * r[a];
+				s->traffic[var[a]] += cnt * bytes * r[a];
 				for (int b = 0; b < nt; b++)
 					jrow[var[b]] -= r[a] * w[b];
 			}
+		}
+		for (int v = 0; mode != PASS_JACOBIAN && v < g->nr_vcpus; v++) {
+			struct sim_vcpu *c = &g->vcpu[v];
+			double ips = s->grp[g->gidx[c->vnode * nn + c->node]].ips;
+			double acc, loc;
+
+			c->ips = ips;
+			if (mode == PASS_SPEED)
+				continue;
+			/* the same products as the rates, times h */
+			acc = ips * h * g->mpi;
+			loc = acc * g->dist[c->vnode * nn + c->node];
+			c->instructions += ips * h;
+			c->cycles += s->freq * c->share * h;
+			c->local += loc;
+			c->remote += acc - loc;
+			c->cpu_time += c->share * h;
+			c->elapsed += h;
 		}
 		if (mode == PASS_JACOBIAN)
 			continue;
@@ -923,6 +949,13 @@ void sim_init_state(struct sim *s)
 	s->traffic = xcalloc(s->nr_vars, sizeof(double));
 	s->mig_bw = xcalloc(s->nr_vars, sizeof(double));
 	s->mig_save = xcalloc(s->nr_vars, sizeof(double));
+	{
+		int most = 1;
+
+		for (int i = 0; i < s->nr_guests; i++)
+			most = MAX(most, s->guests[i].nr_vcpus);
+		s->grp = xcalloc(most, sizeof(*s->grp));
+	}
 	s->cap = xcalloc(s->nr_vars, sizeof(double));
 	s->rhs = xcalloc(s->nr_vars, sizeof(double));
 	s->jac = xcalloc((size_t)s->nr_vars * s->nr_vars, sizeof(double));
@@ -969,6 +1002,8 @@ void sim_free(struct sim *s)
 		free(g->dist);
 		free(g->nz);
 		free(g->nnz);
+		free(g->gstamp);
+		free(g->gidx);
 	}
 	for (int i = 0; i < s->nr_wl; i++)
 		free(s->wl[i].name);
@@ -984,6 +1019,7 @@ void sim_free(struct sim *s)
 	free(s->traffic);
 	free(s->mig_bw);
 	free(s->mig_save);
+	free(s->grp);
 	free(s->cap);
 	free(s->rhs);
 	free(s->jac);

@@ -581,6 +581,8 @@ static void add_guest(struct sim *s, const struct sim_guest *t,
 	g->dist = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->dist));
 	g->nz = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->nz));
 	g->nnz = xcalloc(t->nr_vnodes, sizeof(*g->nnz));
+	g->gstamp = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->gstamp));
+	g->gidx = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->gidx));
 }
 
 /* [guest.NAME]: parses a section into t; returns its count, 0 on error. */
