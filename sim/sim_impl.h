@@ -182,6 +182,7 @@ struct sim {
 	/* host */
 	int nr_nodes;
 	uint64_t online;
+	uint64_t cpu_nodes;	/* nodes with CPUs: the others hold memory only */
 	struct sim_node node[VN_MAX_NODES];
 	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [from * nr_nodes + to] */
 	double lat0[VN_MAX_NODES * VN_MAX_NODES];	/* cycles, unloaded */

@@ -1106,7 +1106,7 @@ double sim_node_bw_used(const struct sim *s, int n)
 
 double sim_node_cpu_load(const struct sim *s, int n)
 {
-	return node_ok(s, n) ? s->node[n].load / s->node[n].cpus : 0;
+	return node_ok(s, n) && s->node[n].cpus ? s->node[n].load / s->node[n].cpus : 0;
 }
 
 int sim_nr_guests(const struct sim *s)
@@ -1325,7 +1325,7 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem,
 	if (g->state != SIM_LIVE)
 		return -ESRCH;
 	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++)
-		if (!node_ok(s, vcpu_node[v]))
+		if (!node_ok(s, vcpu_node[v]) || !s->node[vcpu_node[v]].cpus)
 			return -EINVAL;
 	for (int vn = 0; mem && vn < g->nr_vnodes; vn++) {
 		uint64_t want = 0, have = 0;
@@ -1414,6 +1414,10 @@ int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)
 	struct sim_guest *g;
 
 	if (!vcpu_ok(s, gi, v) || !nodes || (nodes & ~s->online))
+		return -EINVAL;
+	/* like sched_setaffinity: memory-only nodes add no CPUs to the set */
+	nodes &= s->cpu_nodes;
+	if (!nodes)
 		return -EINVAL;
 	g = &s->guests[gi];
 	if (g->state != SIM_LIVE)

@@ -219,11 +219,11 @@ out:
 
 /* Per-node keys, shared by [host] (every node) and [node.N] (one node). */
 static void parse_node_keys(struct vn_ini *ini, struct vn_errors *e,
-			    const char *sec, struct sim_node *nd)
+			    const char *sec, struct sim_node *nd, int min_cpus)
 {
 	long cpus = nd->cpus;
 
-	if (vn_ini_long(ini, e, sec, "cpus", &cpus, 1, SIM_MAX_CPUS) > 0)
+	if (vn_ini_long(ini, e, sec, "cpus", &cpus, min_cpus, SIM_MAX_CPUS) > 0)
 		nd->cpus = (int)cpus;
 	vn_ini_size(ini, e, sec, "memory", &nd->mem_total, 256 * MiB,
 		    1024ULL * 1024 * GiB);
@@ -255,7 +255,7 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		missing_key(ini, e, "host", "cpus");
 	if (!vn_ini_get(ini, "host", "memory"))
 		missing_key(ini, e, "host", "memory");
-	parse_node_keys(ini, e, "host", &proto);
+	parse_node_keys(ini, e, "host", &proto, 1);
 	vn_ini_double(ini, e, "host", "cpu_ghz", &ghz, 0.1, 10);
 	s->queue_k = 0.5;
 	vn_ini_double(ini, e, "host", "queue_factor", &s->queue_k, 0, 10);
@@ -309,10 +309,11 @@ static void parse_node_section(struct vn_ini *ini, struct vn_errors *e,
 		vn_ini_error(ini, e, sec, NULL, "no such node: nodes are 0 to %d",
 			     s->nr_nodes - 1);
 		/* read its keys anyway, so that they are not reported as unknown */
-		parse_node_keys(ini, e, sec, &scratch);
+		parse_node_keys(ini, e, sec, &scratch, 0);
 		return;
 	}
-	parse_node_keys(ini, e, sec, &s->node[id]);
+	/* 0 CPUs: a memory-only node (a CXL expander, HBM in flat mode) */
+	parse_node_keys(ini, e, sec, &s->node[id], 0);
 }
 
 static int find_workload(const struct sim *s, const char *name)
@@ -532,6 +533,11 @@ static int parse_vnode_nodes(struct vn_ini *ini, struct vn_errors *e,
 				     s->nr_nodes - 1);
 			goto out;
 		}
+		if (!s->node[node].cpus) {
+			vn_ini_error(ini, e, sec, "vnode_nodes",
+				     "node %ld has no CPUs for the vnode's vCPUs", node);
+			goto out;
+		}
 		out[i] = (int)node;
 	}
 	ret = 1;
@@ -602,7 +608,7 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	t->vnode_locality = 0.9;
 	t->noise = s->noise;
 	t->workload = find_workload(s, "mixed");
-	t->vcpu_nodes = s->online;
+	t->vcpu_nodes = s->cpu_nodes;
 	t->phase = -1;
 	*name = xstrdup(sec + 6);
 	vn_ini_string(ini, e, sec, "name", name);
@@ -655,6 +661,9 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 		if (mask & ~s->online)
 			vn_ini_error(ini, e, sec, "vcpu_nodes",
 				     "the host has nodes 0 to %d", s->nr_nodes - 1);
+		else if (mask & ~s->cpu_nodes)
+			vn_ini_error(ini, e, sec, "vcpu_nodes",
+				     "node %d has no CPUs", __builtin_ctzll(mask & ~s->cpu_nodes));
 		else
 			t->vcpu_nodes = mask;
 	}
@@ -831,6 +840,11 @@ struct sim *sim_parse(struct vn_ini *ini, struct vn_errors *e)
 		else if (strncmp(sec, "workload.", 9) == 0)
 			parse_workload_section(ini, e, s, sec);
 	}
+	for (int i = 0; i < s->nr_nodes; i++)
+		if (s->node[i].cpus)
+			s->cpu_nodes |= 1ULL << i;
+	if (!s->cpu_nodes)
+		errors_add(e, "%s: no node has CPUs", vn_ini_path(ini));
 	for (int i = 0; i < s->nr_nodes; i++) {
 		struct sim_node *nd = &s->node[i];
 

@@ -702,6 +702,50 @@ static void test_node_overrides(void **state)
 	sim_free(s);
 }
 
+/*
+ * A node with memory and no CPUs (a CXL expander, HBM in flat mode): memory
+ * goes there, vCPUs never do.
+ */
+static void test_memory_only_node(void **state)
+{
+	struct sim *s = load("[host]\nnodes = 3\ncpus = 8\nmemory = 32GiB\n"
+		"[node.2]\ncpus = 0\nmemory = 64GiB\n"
+		"[guest.a]\nworkload = latency\nvcpus = 12\nmemory = 8GiB\n"
+		"[guest.b]\nvcpus = 2\nmemory = 8GiB\nvcpu_nodes = 0\nmem_nodes = 2\n");
+	struct vn_migration m = { .from = 2, .to = 0, .bytes = GiB };
+	int a = find(s, "a"), b = find(s, "b");
+
+	(void)state;
+	sim_step(s, 1);
+	assert_int_equal(sim_node_cpus(s, 2), 0);
+	for (int v = 0; v < 12; v++)
+		assert_true(sim_vcpu_node(s, a, v) == 0 || sim_vcpu_node(s, a, v) == 1);
+	assert_true(sim_node_cpu_load(s, 2) == 0);
+	/* its memory is all there, and all remote */
+	assert_int_equal(sim_guest_mem(s, b, 2), 8 * GiB);
+	assert_true(sim_guest_remote_ratio(s, b) > 0.99);
+	/* affinity: a CPU-less node adds no CPUs; alone, it is refused */
+	assert_int_equal(sim_set_affinity(s, b, 0, 1ULL << 2), -EINVAL);
+	assert_int_equal(sim_set_affinity(s, b, 0, 1ULL << 1 | 1ULL << 2), 0);
+	assert_int_equal(sim_vcpu_allowed(s, b, 0), 1ULL << 1);
+	/* memory moves off it like off any node */
+	assert_int_equal(sim_migrate(s, b, &m, 10.0 * GiB), 0);
+	sim_step(s, 1);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(sim_guest_mem(s, b, 0), GiB);
+	sim_free(s);
+	expect_error("[host]\nnodes = 2\ncpus = 8\nmemory = 32GiB\n[node.1]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\nvcpu_nodes = 1\n",
+		     "vcpu_nodes: node 1 has no CPUs");
+	expect_error("[host]\nnodes = 2\ncpus = 8\nmemory = 32GiB\n[node.1]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 2\nmemory = 2GiB\nvnodes = 2\nvnode_nodes = 0, 1\n",
+		     "vnode_nodes: node 1 has no CPUs");
+	expect_error("[host]\nnodes = 1\ncpus = 0\nmemory = 32GiB\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\n", "[host] cpus");
+	expect_error("[host]\nnodes = 1\ncpus = 8\nmemory = 32GiB\n[node.0]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\n", "no node has CPUs");
+}
+
 /* count = N makes N guests named NAME-0 .. NAME-(N-1). */
 static void test_count(void **state)
 {
@@ -851,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_memory_only_node),
 		cmocka_unit_test(test_link_bandwidth),
 		cmocka_unit_test(test_node_overrides),
 		cmocka_unit_test(test_shipped_scenarios),
