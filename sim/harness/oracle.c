@@ -79,6 +79,7 @@ struct option {
 	int node;		/* PAIR: the vCPUs'; UNEVEN: the one with k vCPUs */
 	int k;			/* UNEVEN */
 	bool near;		/* PAIR: hot pages with the vCPUs first */
+	int tier;		/* 0: the plain shapes, tried first; 1: the rest */
 	int *vcpu_node;		/* [part's vCPUs] */
 	uint64_t *mem;		/* [part's vnodes][nodes] bytes */
 	double *hot;		/* [part's vnodes][nodes] hot bytes */
@@ -314,6 +315,9 @@ static void current_memory(const struct oracle *or, const struct part *p,
 static void finish_option(const struct oracle *or, const struct part *p,
 			  struct option *op)
 {
+	op->tier = op->shape == SHAPE_AS_PLACED || op->shape == SHAPE_SPREAD ||
+		   op->shape == SHAPE_MEM_HERE ||
+		   (op->shape == SHAPE_VCPUS && popcount(op->set) == 1) ? 0 : 1;
 	op->nodes = 0;
 	for (int i = 0; i < p->nv; i++)
 		op->nodes |= 1ULL << op->vcpu_node[i];
@@ -708,8 +712,8 @@ static int find_option(const struct part *p, const struct option *like)
 	return -1;
 }
 
-/* Best-improvement moves of one part; returns the new value. */
-static double climb_part(struct oracle *or, struct part *p, double v,
+/* Best-improvement moves of one part within a tier; returns the new value. */
+static double climb_part(struct oracle *or, struct part *p, double v, int tier,
 			 bool *improved)
 {
 	int start = p->cur, best = start;
@@ -718,7 +722,7 @@ static double climb_part(struct oracle *or, struct part *p, double v,
 	for (int k = 0; k < p->nr_opt && or->evals < or->budget; k++) {
 		double x;
 
-		if (k == start || !fits(or, p, k))
+		if (k == start || p->opt[k].tier > tier || !fits(or, p, k))
 			continue;
 		apply(or, p, k);
 		x = objective(or);
@@ -803,59 +807,73 @@ static double try_pair(struct oracle *or, struct part *a, struct part *b,
 	return best;
 }
 
-/* Hill climbing from the assignment in the model, to a local optimum. */
+/*
+ * Hill climbing from the assignment in the model, to a local optimum of
+ * every neighbourhood: one part's plain shapes and swaps first, then one
+ * part's every shape, then pairs of parts; after any gain, back to the
+ * cheap ones.
+ */
 static double climb(struct oracle *or, double v)
 {
-	int n = or->n, *order = xcalloc(n + 1, sizeof(int));
-	bool improved = true;
+	int n = or->n, *order = xcalloc(n + 1, sizeof(int)), tier = 0;
+	bool improved;
 
 	for (int i = 0; i < n; i++)
 		order[i] = i;
-	while (improved && or->evals < or->budget) {
+	while (or->evals < or->budget) {
 		improved = false;
 		shuffle(or, order, n);
 		for (int i = 0; i < n && or->evals < or->budget; i++)
-			v = climb_part(or, or->live[order[i]], v, &improved);
+			v = climb_part(or, or->live[order[i]], v, tier, &improved);
 		for (int i = 0; i < n && or->evals < or->budget; i++)
 			for (int j = i + 1; j < n && or->evals < or->budget; j++)
 				v = try_swap(or, or->live[order[i]],
 					     or->live[order[j]], v, &improved);
-		/* the costlier neighbourhood only where the cheap ones are spent */
+		if (improved) {
+			tier = 0;
+			continue;
+		}
+		if (tier == 0) {
+			tier = 1;
+			continue;
+		}
 		for (int i = 0; i < n && !improved && or->evals < or->budget; i++)
 			for (int j = i + 1; j < n && or->evals < or->budget; j++)
 				v = try_pair(or, or->live[order[i]],
 					     or->live[order[j]], v, &improved);
+		if (!improved)
+			break;
+		tier = 0;
 	}
 	free(order);
 	return v;
 }
 
-/* A random feasible assignment; false if none was found quickly. */
-static bool random_start(struct oracle *or)
+/*
+ * A kick from the best assignment (iterated local search): a fifth of the
+ * parts, at least one, to random plain shapes that fit. False when none of
+ * them could move.
+ */
+static bool perturb(struct oracle *or)
 {
-	int n = or->n, *order = xcalloc(n + 1, sizeof(int));
-	bool ok = true;
+	int n = or->n, k = MAX(1, n / 5), moved = 0;
 
 	for (int i = 0; i < n; i++)
-		order[i] = i;
-	shuffle(or, order, n);
-	/* clear the way first: everyone as placed, which fits */
-	for (int i = 0; i < n; i++)
-		apply(or, or->live[i], 0);
-	for (int i = 0; i < n && ok; i++) {
-		struct part *p = or->live[order[i]];
-		int tries = 0, k;
+		apply(or, or->live[i], or->live[i]->best);
+	for (int j = 0; j < k; j++) {
+		struct part *p = or->live[rng_next(&or->rng) % (uint64_t)n];
 
-		do
-			k = (int)(rng_next(&or->rng) % (uint64_t)p->nr_opt);
-		while (!fits(or, p, k) && ++tries < 2 * p->nr_opt);
-		if (fits(or, p, k))
-			apply(or, p, k);
-		else
-			ok = all_fit(or);
+		for (int tries = 0; tries < 2 * p->nr_opt; tries++) {
+			int o = (int)(rng_next(&or->rng) % (uint64_t)p->nr_opt);
+
+			if (o != p->cur && p->opt[o].tier == 0 && fits(or, p, o)) {
+				apply(or, p, o);
+				moved++;
+				break;
+			}
+		}
 	}
-	free(order);
-	return ok && all_fit(or);
+	return moved > 0;
 }
 
 static double local_search(struct oracle *or, int restarts)
@@ -865,7 +883,7 @@ static double local_search(struct oracle *or, int restarts)
 	best = climb(or, objective(or));
 	keep_best(or);
 	for (int r = 1; r < restarts && or->evals < or->budget; r++) {
-		if (!random_start(or))
+		if (!perturb(or))
 			continue;
 		v = climb(or, objective(or));
 		if (v > best + IMPROVE) {
@@ -889,21 +907,32 @@ static long space_size(const struct oracle *or, long limit)
 	return size;
 }
 
-/* Searches the parts in or->live; leaves each at its best. True: exhaustive. */
-static bool search(struct oracle *or)
+/*
+ * Searches the parts in or->live; leaves each at its best. True: exhaustive.
+ * The first search of a run starts from the scenario's placement and kicks
+ * it `restarts` times; later ones start from the previous stretch's answer,
+ * which is mostly right already, and kick it a quarter as often.
+ */
+static bool search(struct oracle *or, bool first)
 {
 	long limit = or->o->oracle_exhaustive > 0 ? or->o->oracle_exhaustive :
-		     HS_EXHAUSTIVE_MAX, size = space_size(or, limit);
-	bool exact = size <= limit;
+		     HS_EXHAUSTIVE_MAX, size;
+	int restarts = or->o->oracle_restarts > 0 ? or->o->oracle_restarts :
+		       HS_ORACLE_RESTARTS;
+	bool exact;
 
+	/* alone, one guest's shapes: a small budget is plenty */
+	if (or->alone >= 0)
+		limit = MIN(limit, 5000);
+	size = space_size(or, limit);
+	exact = size <= limit;
 	or->evals = 0;
 	or->budget = exact ? limit + 1 : or->o->oracle_budget > 0 ?
 		     or->o->oracle_budget : HS_ORACLE_BUDGET;
 	if (exact)
 		exhaustive(or);
 	else
-		local_search(or, or->o->oracle_restarts > 0 ?
-			     or->o->oracle_restarts : HS_ORACLE_RESTARTS);
+		local_search(or, first ? restarts : MAX(2, (restarts + 3) / 4));
 	for (int i = 0; i < or->n; i++)
 		apply(or, or->live[i], or->live[i]->best);
 	return exact;
@@ -986,7 +1015,7 @@ static double solo(struct oracle *or, struct oguest *og)
 		add_live(or, p);
 	}
 	or->alone = og->g;
-	search(or);
+	search(or, true);
 	v = sim_settle_alone(or->s, og->g);
 	or->alone = -1;
 	for (int j = 0; j < og->nr_part; j++)
@@ -1120,7 +1149,7 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 			ref->alive[g] += end - t;
 		}
 		if (place) {
-			exact = search(&or);
+			exact = search(&or, r->segments == 0);
 			evals = or.evals;
 			sim_settle(or.s);
 			if (o->verbose)
