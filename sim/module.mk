@@ -36,6 +36,7 @@ sim-bench: $(SIM_BENCH)
 HARNESS_SRCS := \
 	sim/harness/compare.c \
 	sim/harness/csv.c \
+	sim/harness/generate.c \
 	sim/harness/guard.c \
 	sim/harness/main.c \
 	sim/harness/oracle.c \

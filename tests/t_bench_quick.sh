@@ -57,7 +57,7 @@ for q in none numad; do
 	expect_output "^policy/$def/margin-over-$q +$num % +>= 0  (pass|MISS)$" \
 		"the default's margin over $q, goal 0"
 done
-expect_output "^oracle/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
+expect_output "^oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
 	"no policy above the oracle, goal 1.01"
 for p in none numad static chaos brm locality spread; do
 	[ "$p" = "$def" ] && continue

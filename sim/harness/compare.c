@@ -281,7 +281,7 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 	}
 	if (o->bench && np > 0) {
 		short_name(scenarios[above_s], name, sizeof(name));
-		printf("BENCH name=%soracle/highest-policy value=%.4f unit=fraction "
+		printf("BENCH name=%soracle-bound/highest-policy value=%.4f unit=fraction "
 		       "goal=1.01 dir=max desc=the highest score of any policy over the "
 		       "oracle's on any of %d scenarios (%s on %s): above 1, the oracle "
 		       "is not an upper bound\n", b.prefix, above, ns, pol[above_p], name);

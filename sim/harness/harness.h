@@ -10,6 +10,7 @@
  *	score.c    per-guest progress against the reference, its mean
  *	compare.c  scenarios x policies, as fractions of the oracle
  *	guard.c    the rollback guard's verdicts against the truth
+ *	generate.c scenarios drawn from documented ranges, by seed
  *	csv.c      the per-tick timeline
  *	plot.c     the timeline drawn by gnuplot
  *	replay.c   a recorded trace through the advisory pipeline
@@ -160,6 +161,15 @@ int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
 	     const struct hs_opts *o);
 /* replay.c */
 int hs_replay(const char *trace, const struct hs_opts *o);
+
+/*
+ * generate.c: the scenario of a seed, as INI text (malloc'd; NULL when
+ * memory runs out). Seeds below HS_VALIDATION_SEED are the tuning family,
+ * from it to HS_SEED_MAX the validation family.
+ */
+#define HS_VALIDATION_SEED	1000000L
+#define HS_SEED_MAX		1999999L
+char *hs_generate(uint64_t seed);
 
 /* csv.c: the timeline, one row per tick. */
 struct hs_tick {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* vnumad-sim: the command line of the policy evaluation harness. */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ enum {
 	OPT_NUMAB,
 	OPT_SUITE,
 };
+
+#define PATH_MAX_LEN	4096
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -77,6 +80,10 @@ static void usage(FILE *f)
 "       vnumad-sim speed SCENARIO [--repeat N] [--name NAME --goal N]\n"
 "       vnumad-sim guard SCENARIO... [--policy NAME | --policies A,B,...]\n"
 "                  [--runs N] [--truth window|instant] [--bench] [-v]\n"
+"       vnumad-sim generate --seed N\n"
+"\n"
+"A SCENARIO is a file, or gen:N or gen:FIRST-LAST: generated scenarios\n"
+"(seeds up to 999999 the tuning family, 1000000 to 1999999 validation).\n"
 "\n"
 "Runs the vnumad core (the daemon's tick pipeline, guard and arbiter) on a\n"
 "simulated host and scores policies with the model's true figures.\n"
@@ -90,7 +97,8 @@ static void usage(FILE *f)
 "                          guard: default chaos,locality,spread\n"
 "      --interval DUR      seconds per tick (default: the configuration's)\n"
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
-"      --seed N            counter-noise seed instead of the scenario's\n"
+"      --seed N            counter-noise seed instead of the scenario's;\n"
+"                          generate: the scenario's seed\n"
 "      --dry-run           advise only: apply nothing\n"
 "      --csv FILE          run: the timeline, one row per tick\n"
 "      --plot FILE.png     run: throughput and remote ratio over time (gnuplot)\n"
@@ -140,6 +148,113 @@ static int positive_long(const char *opt, const char *arg, long *out)
 	if (parse_long(arg, out, &why) < 0 || *out < 1)
 		return bad_usage(opt, arg);
 	return 0;
+}
+
+static char gen_dir[64];
+
+/* Removes the generated scenarios at exit. */
+static void remove_generated(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[PATH_MAX_LEN];
+
+	if (!gen_dir[0] || !(d = opendir(gen_dir)))
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", gen_dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(gen_dir);
+}
+
+/* Writes the scenario of one seed into the temporary directory. */
+static char *write_generated(long seed)
+{
+	char path[PATH_MAX_LEN], *text;
+	FILE *f;
+
+	if (!gen_dir[0]) {
+		snprintf(gen_dir, sizeof(gen_dir), "%s/vnumad-sim-gen.XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (!mkdtemp(gen_dir)) {
+			perror("vnumad-sim: a directory for generated scenarios");
+			exit(1);
+		}
+		atexit(remove_generated);
+	}
+	snprintf(path, sizeof(path), "%s/gen-%ld.ini", gen_dir, seed);
+	text = hs_generate((uint64_t)seed);
+	f = fopen(path, "w");
+	if (!text || !f || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "vnumad-sim: cannot write %s\n", path);
+		exit(1);
+	}
+	free(text);
+	return xstrdup(path);
+}
+
+/*
+ * Scenarios named gen:N or gen:A-B (generated, see generate.c) become files
+ * in a temporary directory; other names stay. Returns the new list (*n
+ * updated), or NULL after saying what is wrong with a name.
+ */
+static char **expand_generated(char **args, int *n)
+{
+	char **out = NULL;
+	int len = 0;
+
+	for (int i = 0; i < *n; i++) {
+		const char *a = args[i], *why;
+		long lo, hi;
+		char *dash, buf[64];
+
+		if (strncmp(a, "gen:", 4) != 0) {
+			out = xreallocarray(out, len + 1, sizeof(*out));
+			out[len++] = xstrdup(a);
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%s", a + 4);
+		dash = strchr(buf, '-');
+		if (dash)
+			*dash = '\0';
+		if (parse_long(buf, &lo, &why) < 0 || lo < 0 || lo > HS_SEED_MAX ||
+		    (dash && (parse_long(dash + 1, &hi, &why) < 0 || hi < lo ||
+			      hi > HS_SEED_MAX || hi - lo >= 100000))) {
+			bad_usage("'%s': expected gen:SEED or gen:FIRST-LAST, seeds 0 to "
+				  "1999999 (1000000 and up: the validation family)", a);
+			return NULL;
+		}
+		if (!dash)
+			hi = lo;
+		for (long s = lo; s <= hi; s++) {
+			out = xreallocarray(out, len + 1, sizeof(*out));
+			out[len++] = write_generated(s);
+		}
+	}
+	*n = len;
+	return out;
+}
+
+/* generate: the scenario of a seed on stdout. */
+static int cmd_generate(long seed)
+{
+	char *text;
+
+	if (seed < 0)
+		return bad_usage("%s", "generate: --seed N is needed");
+	if (seed > HS_SEED_MAX)
+		return bad_usage("--seed %s: seeds go up to 1999999", "N");
+	text = hs_generate((uint64_t)seed);
+	if (!text) {
+		fprintf(stderr, "vnumad-sim: generate: out of memory\n");
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* run: one scenario, one policy (or the oracle), totals on stdout. */
@@ -400,7 +515,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return bad_usage("%s", "a command is needed: run, compare, replay, speed or guard");
+		return bad_usage("%s", "a command is needed: run, compare, replay, speed, guard "
+				 "or generate");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
@@ -412,6 +528,14 @@ int main(int argc, char **argv)
 	if (o.numa_balancing >= 0 && strcmp(cmd, "run") && strcmp(cmd, "compare"))
 		return bad_usage("%s", "--numa-balancing is for run and compare");
 
+	if (strcmp(cmd, "generate") == 0) {
+		if (nargs)
+			return bad_usage("%s", "generate takes no file: --seed N");
+		return cmd_generate(o.seed);
+	}
+	args = expand_generated(args, &nargs);
+	if (!args)
+		return 2;
 	if (strcmp(cmd, "guard") == 0) {
 		if (nargs < 1)
 			return bad_usage("%s", "guard: name at least one scenario");
@@ -451,6 +575,6 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "speed") == 0)
 		return cmd_speed(args[0], o.policy, &o, name, goal, repeat ? repeat : 1);
-	return bad_usage("unknown command '%s': expected run, compare, replay, speed "
-			 "or guard", cmd);
+	return bad_usage("unknown command '%s': expected run, compare, replay, speed, "
+			 "guard or generate", cmd);
 }

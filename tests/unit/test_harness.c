@@ -643,6 +643,76 @@ static void test_timeline(void **state)
 	hs_result_free(&r);
 }
 
+/*
+ * The generator: a seed is one scenario, always the same, and every seed of
+ * both families loads; over many seeds the drawn hosts and guests cover the
+ * ranges the README documents.
+ */
+static void test_generate(void **state)
+{
+	int multi = 0, cxl = 0, vnuma = 0, phases = 0, arrive = 0, leave = 0;
+	int over = 0, hot = 0, amd = 0, snc = 0, pinned = 0, n = 0;
+	char *a = hs_generate(7), *b = hs_generate(7), *c = hs_generate(8);
+
+	(void)state;
+	assert_non_null(a);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_non_null(strstr(a, "(tuning family)"));
+	free(a);
+	free(b);
+	free(c);
+	for (long seed = 1; seed <= 120; seed++) {
+		long s0 = seed <= 60 ? seed : HS_VALIDATION_SEED + seed;
+		char *text = hs_generate((uint64_t)s0);
+		struct vn_errors e = { 0 };
+		struct sim *s = sim_load_text("gen", text, &e);
+		double cpus = 0, demand = 0, start, stop;
+
+		if (!s)
+			errors_print(&e, stderr);
+		assert_non_null(s);
+		errors_free(&e);
+		assert_true(sim_nr_nodes(s) >= 2 && sim_nr_nodes(s) <= 9);
+		assert_true(sim_nr_guests(s) >= 1 && sim_nr_guests(s) <= 40);
+		assert_true(seed <= 60 ? strstr(text, "(tuning family)") != NULL :
+			    strstr(text, "(validation family)") != NULL);
+		for (int i = 0; i < sim_nr_nodes(s); i++) {
+			cpus += sim_node_cpus(s, i);
+			cxl += sim_node_cpus(s, i) == 0;
+			for (int j = 0; j < sim_nr_nodes(s); j++) {
+				int d = sim_distance(s, i, j);
+
+				assert_true(i == j ? d == 10 : d >= 11);
+				snc += d == 11 || d == 12;
+				amd += d == 32;
+			}
+		}
+		multi += sim_nr_nodes(s) > 2;
+		sim_step(s, 0.5);
+		for (int g = 0; g < sim_nr_guests(s); g++) {
+			vnuma += sim_guest_vnodes(s, g) > 1;
+			hot += sim_guest_hot(s, g) < 1;
+			pinned += !!(sim_guest_flags(s, g) & VNUMAD_GUEST_PINNED);
+			sim_guest_span(s, g, &start, &stop);
+			arrive += start > 0;
+			leave += stop >= 0;
+			if (start == 0)
+				demand += sim_guest_vcpus(s, g);
+		}
+		phases += strstr(text, "phases = ") != NULL;
+		over += demand > 1.2 * cpus;
+		n++;
+		sim_free(s);
+		free(text);
+	}
+	/* every kind of host and guest turns up */
+	assert_true(multi > n / 4);
+	assert_true(cxl > 0 && snc > 0 && amd > 0);
+	assert_true(vnuma > 0 && phases > n / 4 && arrive > n / 4 && leave > 0);
+	assert_true(over > 0 && hot > n && pinned > 0);
+}
+
 /* A broken scenario, configuration or policy stops a run before it starts. */
 static void test_errors(void **state)
 {
@@ -697,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_oracle_segments),
 		cmocka_unit_test(test_kernel_contender),
 		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_errors),
 	};
 
