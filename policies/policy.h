@@ -64,7 +64,8 @@ struct vnumad_node {
 	double bw_used;		/* bytes/s of DRAM traffic served by this node, as
 				 * charged from the vCPUs' access rates; 0 unknown */
 	double bw_max;		/* bytes/s the node sustains; 0 when unknown (most
-				 * real hosts; the simulated host knows it) */
+				 * real hosts; ACPI HMAT, where firmware has it, gives
+				 * the channels' peak, not what is sustained) */
 };
 
 /* vcpu flags */

@@ -96,7 +96,10 @@ static int sim_topology(struct vn_backend *b, struct vn_host *h)
 		nd->nr_cpus = s->node[n].cpus;
 		nd->mem_total = s->node[n].mem_total;
 		nd->mem_free = sim_node_mem_free(s, n);
-		nd->bw_max = s->node[n].bw_max;
+		/* only what a real host of its kind publishes ([host] bandwidth_info) */
+		nd->bw_max = s->bw_info == SIM_BW_CONFIGURED ? s->node[n].bw_max :
+			     s->bw_info == SIM_BW_HMAT ?
+			     s->node[n].bw_max / SIM_HMAT_SUSTAINED : 0;
 	}
 	memcpy(h->distance, s->distance, (size_t)nn * nn);
 	return 0;

@@ -28,6 +28,7 @@ struct sim_workload {
 	double cpi;		/* cycles per instruction with no DRAM miss */
 	double mlp;		/* misses in flight at once */
 	double demand;		/* share of one CPU it wants, 0..1 */
+	double prefetch;	/* share of its DRAM reads the prefetchers bring */
 };
 
 /* Which workload parameters a guest overrides. */
@@ -35,6 +36,24 @@ struct sim_workload {
 #define SIM_OVR_CPI	(1u << 1)
 #define SIM_OVR_MLP	(1u << 2)
 #define SIM_OVR_DEMAND	(1u << 3)
+#define SIM_OVR_PREFETCH	(1u << 4)
+
+/* What a backend tells of node bandwidth ([host] bandwidth_info). */
+enum sim_bw_info {
+	SIM_BW_NONE,		/* nothing: what libvirt and /proc give */
+	SIM_BW_HMAT,		/* ACPI HMAT: the firmware's peak */
+	SIM_BW_CONFIGURED,	/* an operator's measured figure */
+};
+
+/* Which DRAM accesses the counters see ([host] counters). */
+enum sim_counters {
+	SIM_COUNT_DEMAND,	/* demand reads: Intel OCR/MEM_LOAD, Zen 2 */
+	SIM_COUNT_FILLS,	/* demand and prefetch fills: Zen 3 to 5 */
+	SIM_COUNT_EXACT,	/* every access: the model's truth */
+};
+
+/* HMAT's bandwidth is the channels' peak; STREAM sustains this share. */
+#define SIM_HMAT_SUSTAINED	0.8
 
 struct sim_phase {
 	double at;		/* simulated time it begins */
@@ -53,6 +72,7 @@ struct sim_group {
 	int first;		/* its first vCPU */
 	int count;
 	double ips;
+	double lost;		/* share of its accesses the counters do not see */
 };
 
 /* One vCPU thread. */
@@ -88,7 +108,7 @@ struct sim_guest {
 	int phase;		/* current, -1 before the first */
 	struct sim_workload ovr;
 	unsigned ovr_mask;	/* SIM_OVR_* */
-	double mpi, cpi, mlp, demand;	/* in force now */
+	double mpi, cpi, mlp, demand, prefetch;	/* in force now */
 
 	/* placement asked for by the scenario */
 	uint64_t vcpu_nodes;
@@ -191,6 +211,12 @@ struct sim {
 	double queue_k;		/* latency * (1 + k u / (1 - u)) */
 	double imbalance;	/* scheduler: spread when load differs by more */
 	double link_bw;		/* bytes/s per node pair; 0: unlimited */
+	enum sim_bw_info bw_info;
+	enum sim_counters counters;
+	/* [from]: nodes whose DRAM a vCPU on `from` reads without any
+	 * counter seeing it ([host] uncounted) */
+	uint64_t lost_from[VN_MAX_NODES];
+	bool lose_snc, lose_memory_only;
 
 	/* the bandwidth solve: one unknown per node, then one per link */
 	int nr_vars;

@@ -48,6 +48,7 @@ static void resolve_workload(struct sim *s, struct sim_guest *g)
 	g->cpi = g->ovr_mask & SIM_OVR_CPI ? g->ovr.cpi : wl->cpi;
 	g->mlp = g->ovr_mask & SIM_OVR_MLP ? g->ovr.mlp : wl->mlp;
 	g->demand = g->ovr_mask & SIM_OVR_DEMAND ? g->ovr.demand : wl->demand;
+	g->prefetch = g->ovr_mask & SIM_OVR_PREFETCH ? g->ovr.prefetch : wl->prefetch;
 }
 
 /* Moves the phase on to the last one begun by now; true if it changed. */
@@ -604,6 +605,9 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 				gips += cnt * ips;
 				gacc += cnt * acc;
 				grem += cnt * (acc - loc);
+				gr->lost = 0;
+				for (uint64_t m = s->lost_from[c->node]; m; m &= m - 1)
+					gr->lost += row[__builtin_ctzll(m)];
 				continue;
 			}
 			/*
@@ -635,19 +639,20 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 		}
 		for (int v = 0; mode != PASS_JACOBIAN && v < g->nr_vcpus; v++) {
 			struct sim_vcpu *c = &g->vcpu[v];
-			double ips = s->grp[g->gidx[c->vnode * nn + c->node]].ips;
-			double acc, loc;
+			const struct sim_group *gr = &s->grp[g->gidx[c->vnode * nn + c->node]];
+			double acc, loc, seen = s->counters == SIM_COUNT_DEMAND ?
+				1 - g->prefetch : 1;
 
-			c->ips = ips;
+			c->ips = gr->ips;
 			if (mode == PASS_SPEED)
 				continue;
-			/* the same products as the rates, times h */
-			acc = ips * h * g->mpi;
+			/* the same products as the rates, times h; what the events see */
+			acc = gr->ips * h * g->mpi;
 			loc = acc * g->dist[c->vnode * nn + c->node];
-			c->instructions += ips * h;
+			c->instructions += gr->ips * h;
 			c->cycles += s->freq * c->share * h;
-			c->local += loc;
-			c->remote += acc - loc;
+			c->local += seen * loc;
+			c->remote += seen * MAX(0.0, acc - loc - acc * gr->lost);
 			c->cpu_time += c->share * h;
 			c->elapsed += h;
 		}
@@ -926,6 +931,36 @@ void sim_step(struct sim *s, double dt)
 	run_events(s);
 }
 
+/*
+ * The DRAM no counter sees from each node ([host] uncounted): the other
+ * nodes of its socket (SNC clusters, NPS quadrants: the CPU nodes closer
+ * than SLIT 20, transitively) and memory-only nodes.
+ */
+static void find_uncounted(struct sim *s)
+{
+	int nn = s->nr_nodes, sock[VN_MAX_NODES];
+
+	for (int a = 0; a < nn; a++)
+		sock[a] = a;
+	/* a few passes of min-label propagation: sockets have few nodes */
+	for (int pass = 0; pass < nn; pass++)
+		for (int a = 0; a < nn; a++)
+			for (int b = 0; b < nn; b++)
+				if (s->node[a].cpus && s->node[b].cpus &&
+				    s->distance[a * nn + b] < 20 && sock[b] < sock[a])
+					sock[a] = sock[b];
+	for (int a = 0; a < nn; a++) {
+		s->lost_from[a] = 0;
+		for (int b = 0; b < nn; b++) {
+			if (a == b)
+				continue;
+			if ((s->lose_snc && s->node[b].cpus && sock[a] == sock[b]) ||
+			    (s->lose_memory_only && !s->node[b].cpus))
+				s->lost_from[a] |= 1ULL << b;
+		}
+	}
+}
+
 /* Sets up the state at time 0 once the scenario is parsed. */
 void sim_init_state(struct sim *s)
 {
@@ -964,6 +999,7 @@ void sim_init_state(struct sim *s)
 		s->cap[i] = i < nn ? s->node[i].bw_max : s->link_bw;
 	}
 	sim_numab_init(s);
+	find_uncounted(s);
 	sim_seed(s, s->seed);
 	run_events(s);
 }

@@ -30,12 +30,15 @@
  * calibration they produce.
  */
 static const struct sim_workload builtin_wl[] = {
-	{ "cpu",	0.3,	0.6,	2.0,	1.0 },	/* compute kernels */
-	{ "latency",	15.0,	0.8,	1.5,	1.0 },	/* pointer chasing */
-	{ "bandwidth",	40.0,	0.5,	10.0,	1.0 },	/* streaming */
-	{ "mixed",	8.0,	0.7,	4.0,	0.8 },	/* typical server */
-	{ "idle",	2.0,	1.0,	2.0,	0.05 },	/* mostly halted */
+	{ "cpu",	0.3,	0.6,	2.0,	1.0,	0.3 },	/* compute kernels */
+	{ "latency",	15.0,	0.8,	1.5,	1.0,	0.05 },	/* pointer chasing */
+	{ "bandwidth",	40.0,	0.5,	10.0,	1.0,	0.75 },	/* streaming */
+	{ "mixed",	8.0,	0.7,	4.0,	0.8,	0.4 },	/* typical server */
+	{ "idle",	2.0,	1.0,	2.0,	0.05,	0.3 },	/* mostly halted */
 };
+
+static const char *const bw_info_names[] = { "none", "hmat", "configured", NULL };
+static const char *const counter_names[] = { "demand", "fills", "exact", NULL };
 
 static const char *const builtin_names[] = {
 	"cpu", "latency", "bandwidth", "mixed", "idle", NULL,
@@ -232,12 +235,16 @@ static void parse_node_keys(struct vn_ini *ini, struct vn_errors *e,
 	vn_ini_rate(ini, e, sec, "bandwidth", &nd->bw_max, 1e8, 1e13);
 }
 
+static void parse_uncounted(struct vn_ini *ini, struct vn_errors *e, bool *snc,
+			    bool *memory_only);
+
 /* [host]; returns -1 when the host is too broken to check guests against. */
 static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 {
 	struct lat_point lat[SIM_MAX_LAT_POINTS];
 	int nlat = (int)ARRAY_SIZE(default_lat);
 	struct sim_node proto = { .bw_max = 40e9 };
+	bool lose_snc = false, lose_memory_only = false;
 	int before = e->count, n;
 	long nodes = 0;
 	uint64_t page = 2 * MiB;
@@ -272,6 +279,15 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 	}
 	vn_ini_percent(ini, e, "host", "noise", &s->noise, 0, 1);
 	sim_numab_parse(ini, e, s);
+	{
+		int bw = SIM_BW_NONE, ct = SIM_COUNT_DEMAND;
+
+		vn_ini_enum(ini, e, "host", "bandwidth_info", bw_info_names, &bw);
+		vn_ini_enum(ini, e, "host", "counters", counter_names, &ct);
+		s->bw_info = (enum sim_bw_info)bw;
+		s->counters = (enum sim_counters)ct;
+	}
+	parse_uncounted(ini, e, &lose_snc, &lose_memory_only);
 	parse_latency(ini, e, lat, &nlat);
 	if (s->link_bw > 0 && nodes > SIM_MAX_LINK_NODES)
 		vn_ini_error(ini, e, "host", "link_bandwidth",
@@ -293,7 +309,42 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		return -1;
 	for (int i = 0; i < n * n; i++)
 		s->lat0[i] = interp_latency(lat, nlat, s->distance[i]) * 1e-9 * s->freq;
+	s->lose_snc = lose_snc;
+	s->lose_memory_only = lose_memory_only;
 	return 0;
+}
+
+/*
+ * uncounted = snc, memory-only: DRAM that today's event tables miss. With
+ * Sub-NUMA Clustering, Intel's LOCAL_DRAM counts the near cluster and
+ * REMOTE_DRAM other sockets, so the other clusters of the same socket are
+ * neither; CXL and other memory-only nodes have events of their own that
+ * the tables do not program.
+ */
+static void parse_uncounted(struct vn_ini *ini, struct vn_errors *e, bool *snc,
+			    bool *memory_only)
+{
+	const char *v = vn_ini_get(ini, "host", "uncounted");
+	char *copy, *items[8];
+	int n;
+
+	if (!v)
+		return;
+	copy = xstrdup(v);
+	n = split_list(copy, items, 8);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(items[i], "snc") == 0)
+			*snc = true;
+		else if (strcmp(items[i], "memory-only") == 0)
+			*memory_only = true;
+		else if (strcmp(items[i], "none") != 0)
+			vn_ini_error(ini, e, "host", "uncounted",
+				     "'%s': expected none, or snc and/or memory-only",
+				     items[i]);
+	}
+	if (n < 0)
+		vn_ini_error(ini, e, "host", "uncounted", "too many items");
+	free(copy);
 }
 
 /* [node.N]: one node differing from the [host] defaults. */
@@ -338,6 +389,8 @@ static unsigned parse_wl_keys(struct vn_ini *ini, struct vn_errors *e,
 		mask |= SIM_OVR_MLP;
 	if (vn_ini_percent(ini, e, sec, "demand", &w->demand, 0.01, 1) > 0)
 		mask |= SIM_OVR_DEMAND;
+	if (vn_ini_percent(ini, e, sec, "prefetch", &w->prefetch, 0, 1) > 0)
+		mask |= SIM_OVR_PREFETCH;
 	return mask;
 }
 

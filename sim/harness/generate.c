@@ -227,6 +227,27 @@ static void write_host(struct gen *g, uint64_t seed)
 	fprintf(g->f, "queue_factor = %.2f\n", uni(g, 0.3, 1.0));
 	fprintf(g->f, "sched_imbalance = %s\n", chance(g, 0.5) ? "17%" : "25%");
 	fprintf(g->f, "noise = %.1f%%\n", uni(g, 0, 5));
+	/*
+	 * What the host tells a policy: HMAT bandwidth on a fifth of the hosts
+	 * and a configured figure on a tenth, nothing on the rest; the event
+	 * tables of the generation (Intel and Zen 2 count demand reads, Zen 3
+	 * and later every fill), blind to the other SNC clusters of a socket
+	 * and to CXL memory, as vnumad's tables are today.
+	 */
+	{
+		double x = rng_uniform(&g->r);
+		bool fills = gn->amd && (strstr(gn->name, "Genoa") || chance(g, 0.5));
+
+		if (x < 0.2)
+			fprintf(g->f, "bandwidth_info = hmat\n");
+		else if (x < 0.3)
+			fprintf(g->f, "bandwidth_info = configured\n");
+		fprintf(g->f, "counters = %s\n", fills ? "fills" : "demand");
+		if ((!gn->amd && g->nps > 1) || g->cxl >= 0)
+			fprintf(g->f, "uncounted = %s%s%s\n", !gn->amd && g->nps > 1 ?
+				"snc" : "", !gn->amd && g->nps > 1 && g->cxl >= 0 ? ", " : "",
+				g->cxl >= 0 ? "memory-only" : "");
+	}
 	fprintf(g->f, "distances = ");
 	for (int a = 0; a < g->nodes; a++)
 		for (int b = 0; b < g->nodes; b++)

@@ -329,7 +329,8 @@ static void test_settle_alone(void **state)
 /* The noise-free totals are the integral of the counters, read or not. */
 static void test_totals(void **state)
 {
-	struct sim *s = load(HOST2 "[guest.a]\nworkload = mixed\nvcpus = 3\n"
+	struct sim *s = load(HOST2 "counters = exact\n"
+		"[guest.a]\nworkload = mixed\nvcpus = 3\n"
 		"memory = 4GiB\nvcpu_nodes = 1\nmem_nodes = 0:50%, 1:50%\n"
 		"phases = 4s:latency\n");
 	double ins = 0, dram = 0, rem = 0, ti, td, tr;
