@@ -708,6 +708,35 @@ static void test_drop_capacity(void **state)
 	close_core(c);
 }
 
+/*
+ * A whole-guest move needs CPU room only for the vCPUs not yet on its
+ * nodes: a guest whose vCPUs are home already, with its memory elsewhere,
+ * must be able to bring that memory back even though home is nearly full.
+ */
+static void test_guest_move_credits_vcpus_home(void **state)
+{
+	const struct vn_decision *d = NULL;
+	struct vn_core *c;
+	struct t_guest *g;
+
+	(void)state;
+	g = t_add("home", 4, 1, 2 * GiB);
+	g->demand = 0.75;	/* 3 of node 1's 4 CPUs */
+	g->mem[0] = 2 * GiB;
+	c = open_core();
+	ticks(c, 6);
+	propose_guest(c, "home", 1ULL << 1, 0.3);
+	ticks(c, 1);
+	for (int i = 0; i < c->dec.nr; i++)
+		if (c->dec.d[i].order == 0)
+			d = &c->dec.d[i];
+	assert_non_null(d);
+	if (!d->accepted)
+		fail_msg("dropped: %s", arbiter_drop_reason(d->why));
+	nr_proposals = 0;
+	close_core(c);
+}
+
 static void test_drop_memory_rules(void **state)
 {
 	struct vn_core *c;
@@ -848,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
 		cmocka_unit_test_setup(test_drop_hourly_cap_and_history, setup),
 		cmocka_unit_test_setup(test_drop_capacity, setup),
+		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_drop_memory_rules, setup),
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
 		cmocka_unit_test_setup(test_actuation_errors, setup),
