@@ -250,6 +250,14 @@ static int sampler_memory(struct vn_sampler *sp, struct vn_guest *g)
 		g->v.mem[n] = sg->mem_node[n];
 		g->v.mem_total += sg->mem_node[n];
 	}
+	/* each guest NUMA node's memory, as numa_maps of its memory backend
+	 * shows it on a real host */
+	if (g->vnode_mem && g->nr_vnodes == sg->nr_vnodes) {
+		for (int k = 0; k < sg->nr_vnodes; k++)
+			for (int n = 0; n < s->nr_nodes; n++)
+				g->vnode_mem[k * VN_MAX_NODES + n] = sg->mem[k * s->nr_nodes + n];
+		g->vnode_mem_valid = true;
+	}
 	return 0;
 }
 

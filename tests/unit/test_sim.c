@@ -895,6 +895,53 @@ static void test_backend_bandwidth(void **state)
 	}
 }
 
+/* The sampler tells each guest NUMA node's memory per node, as numa_maps would. */
+static void test_sampler_vnode_memory(void **state)
+{
+	char path[] = "/tmp/vnumad-test-sim.XXXXXX";
+	struct vn_config cfg = { .interval = 1, .scenario = path };
+	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
+	struct vn_sampler sp = { .ops = &sim_sampler_ops, .cfg = &cfg, .backend = &b };
+	struct vn_host h;
+	struct vn_guest *g;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	/* vnode 0 on node 1, vnode 1 on node 0: the scattered case */
+	fprintf(f, "%s[guest.v]\nvcpus = 4\nmemory = 8GiB\nvnodes = 2\n"
+		"vnode_nodes = 1, 0\n[guest.flat]\nvcpus = 2\nmemory = 2GiB\n", HOST2);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(b.ops->open(&b), 0);
+	assert_int_equal(sp.ops->open(&sp), 0);
+	host_init(&h);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(b.ops->topology(&b, &h), 0);
+	host_scan_begin(&h);
+	assert_int_equal(b.ops->scan(&b, &h), 0);
+	host_scan_end(&h);
+	g = host_find(&h, "v");
+	assert_int_equal(g->nr_vnodes, 2);
+	assert_false(g->vnode_mem_valid);
+	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	assert_true(g->vnode_mem_valid);
+	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 1], 4 * GiB);
+	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 0], 0);
+	assert_int_equal(g->vnode_mem[1 * VN_MAX_NODES + 0], 4 * GiB);
+	/* a guest without vNUMA has no vnodes */
+	g = host_find(&h, "flat");
+	assert_int_equal(g->nr_vnodes, 0);
+	assert_null(g->vnode_mem);
+	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	for (int i = 0; i < h.nr_guests; i++)
+		b.ops->forget(&b, h.guests[i]);
+	host_fini(&h);
+	sp.ops->close(&sp);
+	b.ops->close(&b);
+	unlink(path);
+}
+
 /* The backend and sampler as the core drives them, on the built-in demo. */
 static void test_backend(void **state)
 {
@@ -990,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_scenarios),
 		cmocka_unit_test(test_backend),
 		cmocka_unit_test(test_backend_bandwidth),
+		cmocka_unit_test(test_sampler_vnode_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
