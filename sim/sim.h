@@ -162,6 +162,12 @@ int sim_guest_workload(const struct sim *s, int g);
 int sim_place(struct sim *s, int g, const int *vcpu_node, const uint64_t *mem,
 	      const double *hot);
 /*
+ * For evaluations: sets a vCPU's affinity mask, even a pinned guest's, as
+ * sim_place left it before; the scheduler moves the vCPU in the next step
+ * or settle. Returns 0, -EINVAL or -ESRCH.
+ */
+int sim_set_allowed(struct sim *s, int g, int vcpu, uint64_t nodes);
+/*
  * Solves the model again at the current time, without moving time on or
  * counting: the host scheduler's pass, then the bandwidth fixed point to
  * convergence. sim_guest_ips() and the other figures of the last step then

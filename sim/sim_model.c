@@ -1445,6 +1445,16 @@ double sim_settle_alone(struct sim *s, int gi)
 	return ips;
 }
 
+int sim_set_allowed(struct sim *s, int gi, int v, uint64_t nodes)
+{
+	if (!vcpu_ok(s, gi, v) || !(nodes & s->cpu_nodes) || (nodes & ~s->online))
+		return -EINVAL;
+	if (s->guests[gi].state != SIM_LIVE)
+		return -ESRCH;
+	s->guests[gi].allowed[v] = nodes & s->cpu_nodes;
+	return 0;
+}
+
 int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)
 {
 	struct sim_guest *g;

@@ -80,6 +80,9 @@ struct option {
 	int k;			/* UNEVEN */
 	bool near;		/* PAIR: hot pages with the vCPUs first */
 	int tier;		/* 0: the plain shapes, tried first; 1: the rest */
+	bool keeps_memory;	/* memory (and hot pages) stay where they are */
+	bool solo_ok;		/* set by the guest's totals alone, not by where
+				 * it is: the shapes of the reference */
 	int *vcpu_node;		/* [part's vCPUs] */
 	uint64_t *mem;		/* [part's vnodes][nodes] bytes */
 	double *hot;		/* [part's vnodes][nodes] hot bytes */
@@ -87,8 +90,11 @@ struct option {
 	uint64_t nodes;		/* every node its vCPUs or memory touch */
 };
 
+struct oguest;
+
 /* A guest without vNUMA, or one vnode of a vNUMA guest. */
 struct part {
+	struct oguest *og;
 	int g;			/* guest index in the scenario */
 	int vnode;		/* -1: all of the guest */
 	int v0, nvn;		/* its vnodes: v0 .. v0 + nvn - 1 */
@@ -105,6 +111,7 @@ struct oguest {
 	int g;
 	bool known;		/* options built */
 	bool movable;
+	bool memmove;		/* its memory may move */
 	bool live;		/* running in the current stretch */
 	struct part *part;
 	int nr_part;
@@ -139,6 +146,26 @@ struct oracle {
 static int popcount(uint64_t m)
 {
 	return __builtin_popcountll(m);
+}
+
+/*
+ * Whether option k of part p may be used in this search: alone (the
+ * reference) only the shapes its totals set; together, for a guest whose
+ * memory cannot move, only those that leave it in place.
+ */
+static bool usable(const struct oracle *or, const struct part *p, int k)
+{
+	if (or->alone >= 0)
+		return p->opt[k].solo_ok;
+	return p->og->memmove || p->opt[k].keeps_memory;
+}
+
+/* The first usable option of part p from k on, or nr_opt. */
+static int next_usable(const struct oracle *or, const struct part *p, int k)
+{
+	while (k < p->nr_opt && !usable(or, p, k))
+		k++;
+	return k;
 }
 
 /* The i-th node of a mask, counting from the lowest. */
@@ -318,6 +345,10 @@ static void finish_option(const struct oracle *or, const struct part *p,
 	op->tier = op->shape == SHAPE_AS_PLACED || op->shape == SHAPE_SPREAD ||
 		   op->shape == SHAPE_MEM_HERE ||
 		   (op->shape == SHAPE_VCPUS && popcount(op->set) == 1) ? 0 : 1;
+	op->keeps_memory = op->shape == SHAPE_AS_PLACED || op->shape == SHAPE_VCPUS ||
+			   (op->shape == SHAPE_UNEVEN && !op->near);
+	op->solo_ok = op->shape == SHAPE_SPREAD || op->shape == SHAPE_PAIR ||
+		      (op->shape == SHAPE_UNEVEN && op->near);
 	op->nodes = 0;
 	for (int i = 0; i < p->nv; i++)
 		op->nodes |= 1ULL << op->vcpu_node[i];
@@ -377,7 +408,7 @@ static void vcpus_over(const struct part *p, uint64_t set, struct option *op)
  * vCPUs k on node a and the rest on b, for k over a grid (every k for a
  * part of up to 8 vCPUs, else eighths), memory with them or staying.
  */
-static void uneven(struct oracle *or, struct part *p, int a, int b, bool memmove)
+static void uneven(struct oracle *or, struct part *p, int a, int b)
 {
 	int last = -1;
 
@@ -387,7 +418,7 @@ static void uneven(struct oracle *or, struct part *p, int a, int b, bool memmove
 		if (k <= 0 || k >= p->nv || k == last)
 			continue;
 		last = k;
-		for (int stay = !memmove; stay < 2; stay++) {
+		for (int stay = 0; stay < 2; stay++) {
 			struct option *op = new_option(p, or->nn, SHAPE_UNEVEN);
 
 			op->set = 1ULL << a | 1ULL << b;
@@ -406,7 +437,7 @@ static void uneven(struct oracle *or, struct part *p, int a, int b, bool memmove
 }
 
 /* The options of a part, built when its guest is first seen running. */
-static void make_options(struct oracle *or, struct part *p, bool memmove)
+static void make_options(struct oracle *or, struct part *p)
 {
 	const struct sim *s = or->s;
 	int nn = or->nn;
@@ -426,15 +457,13 @@ static void make_options(struct oracle *or, struct part *p, bool memmove)
 
 		if (popcount(set) > p->nv)
 			continue;
-		if (memmove) {
-			op = new_option(p, nn, SHAPE_SPREAD);
-			op->set = set;
-			vcpus_over(p, set, op);
-			memory_with_vcpus(or, p, op, false);
-			finish_option(or, p, op);
-			if (popcount(set) == 1)
-				p->single[nth_node(set, 0)] = p->nr_opt - 1;
-		}
+		op = new_option(p, nn, SHAPE_SPREAD);
+		op->set = set;
+		vcpus_over(p, set, op);
+		memory_with_vcpus(or, p, op, false);
+		finish_option(or, p, op);
+		if (popcount(set) == 1)
+			p->single[nth_node(set, 0)] = p->nr_opt - 1;
 		op = new_option(p, nn, SHAPE_VCPUS);
 		op->set = set;
 		vcpus_over(p, set, op);
@@ -447,10 +476,8 @@ static void make_options(struct oracle *or, struct part *p, bool memmove)
 
 		if ((or->cpu_nodes >> a & 1) &&
 		    by_distance(or, a, or->cpu_nodes & ~(1ULL << a), order) > 0)
-			uneven(or, p, a, order[0], memmove);
+			uneven(or, p, a, order[0]);
 	}
-	if (!memmove)
-		return;
 	op = new_option(p, nn, SHAPE_MEM_HERE);
 	for (int i = 0; i < p->nv; i++)
 		op->vcpu_node[i] = sim_vcpu_node(s, p->g, p->vcpu[i]);
@@ -558,9 +585,8 @@ static void know_guest(struct oracle *or, struct oguest *og)
 {
 	const struct sim *s = or->s;
 	int g = og->g, nv = sim_guest_vcpus(s, g), nvn = sim_guest_vnodes(s, g);
-	bool memmove = !(sim_guest_flags(s, g) & VNUMAD_GUEST_NO_MEMMOVE);
-
 	og->known = true;
+	og->memmove = !(sim_guest_flags(s, g) & VNUMAD_GUEST_NO_MEMMOVE);
 	og->nr_part = nvn > 1 ? nvn : 1;
 	og->part = xcalloc(og->nr_part, sizeof(*og->part));
 	og->vcpu_node = xcalloc(nv + 1, sizeof(int));
@@ -573,8 +599,6 @@ static void know_guest(struct oracle *or, struct oguest *og)
 			og->mem[k * or->nn + n] = sim_guest_vnode_mem(s, g, k, n);
 			og->hot[k * or->nn + n] = sim_guest_vnode_hot(s, g, k, n);
 		}
-	if (!og->movable)
-		return;
 	for (int j = 0; j < og->nr_part; j++) {
 		struct part *p = &og->part[j];
 
@@ -586,7 +610,8 @@ static void know_guest(struct oracle *or, struct oguest *og)
 		for (int v = 0; v < nv; v++)
 			if (nvn <= 1 || sim_vcpu_vnode(s, g, v) == j)
 				p->vcpu[p->nv++] = v;
-		make_options(or, p, memmove);
+		p->og = og;
+		make_options(or, p);
 		p->cur = p->best = 0;
 	}
 }
@@ -655,14 +680,20 @@ static void keep_best(struct oracle *or)
 		or->live[i]->best = or->live[i]->cur;
 }
 
-/* Every assignment, in odometer order: few parts change between two. */
+/* Every usable assignment, in odometer order: few parts change between two. */
 static double exhaustive(struct oracle *or)
 {
 	int n = or->n, *k = xcalloc(n + 1, sizeof(int));
 	double best = -INFINITY;
 
-	for (int i = 0; i < n; i++)
-		apply(or, or->live[i], 0);
+	for (int i = 0; i < n; i++) {
+		k[i] = next_usable(or, or->live[i], 0);
+		if (k[i] == or->live[i]->nr_opt) {
+			free(k);
+			return best;	/* a part with nothing usable */
+		}
+		apply(or, or->live[i], k[i]);
+	}
 	for (;;) {
 		int i = 0;
 
@@ -674,9 +705,10 @@ static double exhaustive(struct oracle *or)
 				keep_best(or);
 			}
 		}
-		while (i < n && ++k[i] == or->live[i]->nr_opt) {
-			k[i] = 0;
-			apply(or, or->live[i], 0);
+		while (i < n && (k[i] = next_usable(or, or->live[i], k[i] + 1)) ==
+		       or->live[i]->nr_opt) {
+			k[i] = next_usable(or, or->live[i], 0);
+			apply(or, or->live[i], k[i]);
 			i++;
 		}
 		if (i == n)
@@ -722,7 +754,8 @@ static double climb_part(struct oracle *or, struct part *p, double v, int tier,
 	for (int k = 0; k < p->nr_opt && or->evals < or->budget; k++) {
 		double x;
 
-		if (k == start || p->opt[k].tier > tier || !fits(or, p, k))
+		if (k == start || p->opt[k].tier > tier || !usable(or, p, k) ||
+		    !fits(or, p, k))
 			continue;
 		apply(or, p, k);
 		x = objective(or);
@@ -751,7 +784,7 @@ static double try_swap(struct oracle *or, struct part *a, struct part *b,
 		return v;
 	ka = find_option(a, ob);
 	kb = find_option(b, oa);
-	if (ka < 0 || kb < 0)
+	if (ka < 0 || kb < 0 || !usable(or, a, ka) || !usable(or, b, kb))
 		return v;
 	apply(or, a, ka);
 	apply(or, b, kb);
@@ -786,7 +819,8 @@ static double try_pair(struct oracle *or, struct part *a, struct part *b,
 			int ka = a->single[x], kb = b->single[y];
 			double val;
 
-			if (ka < 0 || kb < 0 || (ka == was_a && kb == was_b))
+			if (ka < 0 || kb < 0 || (ka == was_a && kb == was_b) ||
+			    !usable(or, a, ka) || !usable(or, b, kb))
 				continue;
 			apply(or, a, ka);
 			apply(or, b, kb);
@@ -866,7 +900,8 @@ static bool perturb(struct oracle *or)
 		for (int tries = 0; tries < 2 * p->nr_opt; tries++) {
 			int o = (int)(rng_next(&or->rng) % (uint64_t)p->nr_opt);
 
-			if (o != p->cur && p->opt[o].tier == 0 && fits(or, p, o)) {
+			if (o != p->cur && p->opt[o].tier == 0 && usable(or, p, o) &&
+			    fits(or, p, o)) {
 				apply(or, p, o);
 				moved++;
 				break;
@@ -900,7 +935,12 @@ static long space_size(const struct oracle *or, long limit)
 	long size = 1;
 
 	for (int i = 0; i < or->n; i++) {
-		size *= or->live[i]->nr_opt;
+		const struct part *p = or->live[i];
+		long k = 0;
+
+		for (int o = 0; o < p->nr_opt; o++)
+			k += usable(or, p, o);
+		size *= MAX(k, 1);
 		if (size > limit)
 			return limit + 1;
 	}
@@ -987,41 +1027,78 @@ static void gather(struct oracle *or)
 
 /*
  * The reference of guest g: its instructions per second alone on the
- * host, best placed over its own shapes; the others' parts are left as
- * they are, and so is g's placement afterwards.
+ * host, best placed over the shapes its totals set (nodes S, pairs, uneven
+ * splits with their memory): not where it happens to be, so that the
+ * reference is the same in every run of the scenario, and the same for a
+ * guest that is pinned, opted out or cannot have its memory moved. The
+ * guest is put back as it was, affinity included.
  */
 static double solo(struct oracle *or, struct oguest *og)
 {
 	struct part **live = or->live;
-	int n = or->n, cap = or->cap_live, *was;
-	uint64_t fixed[VN_MAX_NODES], usage[VN_MAX_NODES];
-	double v;
+	int n = or->n, cap = or->cap_live, g = og->g, nv = sim_guest_vcpus(or->s, g);
+	int nvn = sim_guest_vnodes(or->s, g), nn = or->nn, *was, *node;
+	uint64_t fixed[VN_MAX_NODES], usage[VN_MAX_NODES], *allowed, *mem;
+	double v, *hot;
 
-	if (!og->movable)
-		return sim_settle_alone(or->s, og->g);
 	memcpy(fixed, or->fixed, sizeof(fixed));
 	memcpy(usage, or->usage, sizeof(usage));
 	was = xcalloc(og->nr_part + 1, sizeof(int));
+	node = xcalloc(nv + 1, sizeof(int));
+	allowed = xcalloc(nv + 1, sizeof(uint64_t));
+	mem = xcalloc((size_t)nvn * nn, sizeof(uint64_t));
+	hot = xcalloc((size_t)nvn * nn, sizeof(double));
+	for (int i = 0; i < nv; i++) {
+		node[i] = sim_vcpu_node(or->s, g, i);
+		allowed[i] = sim_vcpu_allowed(or->s, g, i);
+	}
+	for (int k = 0; k < nvn; k++)
+		for (int m = 0; m < nn; m++) {
+			mem[k * nn + m] = sim_guest_vnode_mem(or->s, g, k, m);
+			hot[k * nn + m] = sim_guest_vnode_hot(or->s, g, k, m);
+		}
 	or->live = NULL;
 	or->n = or->cap_live = 0;
 	memset(or->fixed, 0, sizeof(or->fixed));
 	memset(or->usage, 0, sizeof(or->usage));
+	or->alone = g;
 	for (int j = 0; j < og->nr_part; j++) {
 		struct part *p = &og->part[j];
 
 		was[j] = p->cur;
-		for (int k = 0; k < or->nn; k++)
+		for (int k = 0; k < nn; k++)
 			or->usage[k] += p->opt[p->cur].use[k];
 		add_live(or, p);
 	}
-	or->alone = og->g;
+	/* from shapes of the reference only: each part's first that fits */
+	for (int j = 0; j < og->nr_part; j++) {
+		struct part *p = &og->part[j];
+
+		for (int k = next_usable(or, p, 0); k < p->nr_opt;
+		     k = next_usable(or, p, k + 1))
+			if (fits(or, p, k)) {
+				apply(or, p, k);
+				break;
+			}
+	}
 	search(or, true);
-	v = sim_settle_alone(or->s, og->g);
+	v = sim_settle_alone(or->s, g);
 	or->alone = -1;
+	/* back as it was: the parts' options, the assembled arrays, the model */
 	for (int j = 0; j < og->nr_part; j++)
-		apply(or, &og->part[j], was[j]);
+		og->part[j].cur = was[j];
+	memcpy(og->vcpu_node, node, nv * sizeof(int));
+	memcpy(og->mem, mem, (size_t)nvn * nn * sizeof(uint64_t));
+	memcpy(og->hot, hot, (size_t)nvn * nn * sizeof(double));
+	if (sim_place(or->s, g, node, mem, hot) == 0)
+		for (int i = 0; i < nv; i++)
+			sim_set_allowed(or->s, g, i, allowed[i]);
 	free(or->live);
 	free(was);
+	free(node);
+	free(allowed);
+	free(mem);
+	free(hot);
 	or->live = live;
 	or->n = n;
 	or->cap_live = cap;
