@@ -218,8 +218,9 @@ static void write_host(struct gen *g, uint64_t seed)
 		g->cxl >= 0 ? ", a CXL memory expander" : "");
 	fprintf(g->f, "\n[sim]\nseed = %llu\nduration = %.0fs\n",
 		(unsigned long long)(seed % 0x7fffffff), g->duration);
+	/* CPUs as the host counts them: two hardware threads per core */
 	fprintf(g->f, "\n[host]\nnodes = %d\ncpus = %d\nmemory = %dGiB\n", g->nodes,
-		cores / g->nps, cores / g->nps * gib);
+		2 * (cores / g->nps), cores / g->nps * gib);
 	g->reserved = 1 + pick(g, 4);
 	fprintf(g->f, "reserved = %dGiB\n", g->reserved);
 	fprintf(g->f, "bandwidth = %.1fGB/s\n", stream / g->nps * uni(g, 0.95, 1.05));
@@ -258,7 +259,7 @@ static void write_host(struct gen *g, uint64_t seed)
 		fprintf(g->f, "%d:%.0fns%s", g->lat_d[i], g->lat_ns[i],
 			i + 1 < g->nr_lat ? ", " : "\n");
 	for (int n = 0; n < g->cpu_nodes; n++) {
-		g->cpus[n] = cores / g->nps;
+		g->cpus[n] = 2 * (cores / g->nps);
 		g->mem[n] = (uint64_t)(cores / g->nps * gib);
 	}
 	for (int n = 0; n < g->cpu_nodes; n++)
