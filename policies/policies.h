@@ -15,6 +15,7 @@
 #include "policy.h"
 
 /* The policies built into vnumad, one file each. */
+extern const struct vnumad_policy vn_policy_place;
 extern const struct vnumad_policy vn_policy_locality;
 extern const struct vnumad_policy vn_policy_spread;
 extern const struct vnumad_policy vn_policy_brm;

@@ -716,7 +716,7 @@ static void policy_section_unknown_policy(void **state)
 {
 	(void)state;
 	assert_int_equal(load("[policy]\nname = locality\n\n[policy.nosuch]\nfoo = 1\n"), -1);
-	expect_msg(0, ":4: [policy.nosuch]: no policy named 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos)");
+	expect_msg(0, ":4: [policy.nosuch]: no policy named 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos)");
 	assert_true(errs.count >= 1);
 }
 
@@ -727,7 +727,7 @@ static void policy_name_unknown(void **state)
 	(void)state;
 	snprintf(text, sizeof(text), "[policy]\nname = nosuch\ndir = %s\n", dir);
 	expect_one(load(text),
-		   ":2: [policy] name: unknown policy 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos; no %s/nosuch.so)",
+		   ":2: [policy] name: unknown policy 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos; no %s/nosuch.so)",
 		   dir);
 	assert_null(cfg.policy_desc);
 }
@@ -866,7 +866,7 @@ static void all_errors_reported(void **state)
 	assert_true(find_msg(":10: [guard] quarantine_max: quarantine_max must not be "
 			     "shorter than quarantine") >= 0);
 	assert_true(find_msg(":12: [policy.locality] cpu_headroom: 'maybe': not a number") >= 0);
-	assert_true(find_msg(":13: [policy.nosuch]: no policy named 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos)") >= 0);
+	assert_true(find_msg(":13: [policy.nosuch]: no policy named 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos)") >= 0);
 	assert_true(find_msg(":14: unknown section [bogus]") >= 0);
 	if (errs.count != 9) {
 		dump_errors();

@@ -156,6 +156,11 @@ static int tick(const struct vnumad_policy *p, void *priv)
 {
 	T.out = (struct vnumad_out){ .buf = T.buf, .cap = 256, .len = 0 };
 	assert_int_equal(p->tick(priv, &T.v, &T.out), 0);
+	if (getenv("TP_DEBUG"))
+		for (int i = 0; i < T.out.len; i++)
+			fprintf(stderr, "  %d g%d v%d %d->%d %llu %.3f %s\n", T.buf[i].kind,
+				T.buf[i].guest, T.buf[i].vcpu, T.buf[i].from, T.buf[i].to,
+				(unsigned long long)T.buf[i].bytes, T.buf[i].gain, T.buf[i].reason);
 	for (int i = 0; i < T.out.len; i++) {
 		assert_true(T.buf[i].guest >= 0 && T.buf[i].guest < T.v.nr_guests);
 		assert_true(T.buf[i].reason[0] != '\0');
@@ -259,6 +264,186 @@ static void none_proposes_nothing(void **state)
 	assert_int_equal(tick(&vn_policy_none, NULL), 0);
 	assert_null(vn_policy_none.init);
 	assert_null(vn_policy_none.fini);
+}
+
+/* The 1.2 view members: guest storage from guest_init, age, vnode memory. */
+static uint64_t vnode_mem[MAXG][2 * VNUMAD_MAX_NODES];
+
+static void abi12(const struct vnumad_policy *p, void *priv, double age)
+{
+	T.v.guest_size = sizeof(struct vnumad_guest);
+	T.v.migrate_rate = 256.0 * 1024 * 1024;
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		T.g[gi].id = 100 + gi;
+		T.g[gi].age = age;
+		if (p->guest_init && !T.g[gi].priv)
+			assert_int_equal(p->guest_init(priv, &T.g[gi], &T.g[gi].priv), 0);
+	}
+}
+
+static void abi12_done(const struct vnumad_policy *p, void *priv)
+{
+	for (int gi = 0; gi < T.v.nr_guests; gi++)
+		if (p->guest_exit && T.g[gi].priv)
+			p->guest_exit(priv, &T.g[gi], T.g[gi].priv);
+}
+
+/* place brings misplaced vCPUs home, the demo's answer, and only those. */
+static void place_moves_home(void **state)
+{
+	void *p;
+
+	(void)state;
+	demo();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	/* each web guest made local: its vCPUs home, or it all where they run */
+	tick(&vn_policy_place, p);
+	for (int gi = 0; gi < 2; gi++)
+		assert_true(count(VNUMAD_MOVE_VCPU, gi) == 4 ||
+			    count(VNUMAD_MOVE_GUEST, gi) == 1);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_true(T.buf[i].guest <= 1);	/* web1 or web2 */
+		if (T.buf[i].kind == VNUMAD_MOVE_VCPU)
+			assert_int_equal(T.buf[i].to, 0);
+		else
+			assert_int_equal(T.buf[i].nodes, 1ULL << 1);
+		assert_true(T.buf[i].gain > 0.2 && T.buf[i].gain < 0.9);
+	}
+	abi12_done(&vn_policy_place, p);
+	stop(&vn_policy_place, p);
+	/* a balanced host: nothing */
+	host(2);
+	guest("a", LATENCY, 4, NULL, ON0, 1, MEM0);
+	guest("b", MIXED, 4, NULL, ON1, 1, MEM1);
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	assert_int_equal(tick(&vn_policy_place, p), 0);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * A guest spread evenly over two nodes, vCPUs and memory alike, gains
+ * nothing from any vCPU move: the memory is half remote from every node.
+ * place gathers it onto one node, vCPUs and memory together.
+ */
+static void place_gathers_even_spread(void **state)
+{
+	static const int both[] = { 0, 1 };
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("even", LATENCY, 4, NULL, both, 2, (const double[]){ 4, 4 });
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_GUEST);
+	assert_true(T.buf[0].nodes == 1 || T.buf[0].nodes == 2);
+	assert_true(T.buf[0].gain >= 0.1);
+	abi12_done(&vn_policy_place, p);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * Migrating memory pays only if the guest lives long enough: a guest whose
+ * 48 GiB sit remote and whose vCPUs cannot go to them keeps its memory
+ * while young, and has it moved once it has shown it stays.
+ */
+static void place_weighs_life(void **state)
+{
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("big", LATENCY, 4, NULL, ON1, 1, (const double[]){ 48, 0 });
+	guest("full", CPU, 14, NULL, ON0, 1, (const double[]){ 4, 0 });	/* no room */
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 20);		/* 20 s old */
+	tick(&vn_policy_place, p);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, 0) + count(VNUMAD_MOVE_GUEST, 0), 0);
+	abi12(&vn_policy_place, p, 3600);	/* an hour */
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	/* its memory to node 1, where its vCPUs are: whole, or a batch */
+	if (T.buf[0].kind == VNUMAD_MOVE_GUEST) {
+		assert_int_equal(T.buf[0].nodes, 1ULL << 1);
+	} else {
+		assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_MEMORY);
+		assert_int_equal(T.buf[0].from, 0);
+		assert_int_equal(T.buf[0].to, 1);
+		assert_true(T.buf[0].bytes <= 4 * (uint64_t)GiB_B);
+	}
+	/* the gain is the whole move's, not a batch's share of it */
+	assert_true(T.buf[0].gain > 0.2);
+	abi12_done(&vn_policy_place, p);
+	stop(&vn_policy_place, p);
+}
+
+/* An over-committed node: place moves vCPUs off it to where there is room. */
+static void place_relieves_cpu(void **state)
+{
+	int gi;
+	void *p;
+
+	(void)state;
+	host(2);
+	/* 24 vCPUs asking a whole CPU each on 16: each gets two thirds */
+	gi = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[gi][i].cpu_demand = 16.0 / 24;
+	gi = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[gi][i].cpu_demand = 16.0 / 24;
+	T.nodes[0].cpu_load = 1.0;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	/* vCPUs (or a whole guest) to node 1, nothing anywhere else */
+	assert_true(tick(&vn_policy_place, p) >= 1);
+	for (int i = 0; i < T.out.len; i++) {
+		if (T.buf[i].kind == VNUMAD_MOVE_GUEST)
+			assert_int_equal(T.buf[i].nodes, 1ULL << 1);
+		else
+			assert_int_equal(T.buf[i].to, 1);
+		assert_true(T.buf[i].gain >= 0.1);
+	}
+	abi12_done(&vn_policy_place, p);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * A vNUMA guest whose vnodes sit each on the other's node, all its accesses
+ * remote: the counters cannot tell which vnode's memory is where, the
+ * view's vnode_mem can. place sends each vnode's vCPUs to its own memory.
+ */
+static void place_vnode_memory(void **state)
+{
+	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
+	int gi;
+	void *p;
+
+	(void)state;
+	host(2);
+	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
+	for (int i = 0; i < 4; i++)
+		T.vc[gi][i].remote_ratio = 0.9;
+	/* vnode 0's memory on node 1, vnode 1's on node 0 */
+	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
+	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
+	T.g[gi].nr_vnodes = 2;
+	T.g[gi].vnode_mem = vnode_mem[gi];
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 2);	/* one vnode a tick */
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, vn[T.buf[i].vcpu] == 0 ? 1 : 0);
+	}
+	abi12_done(&vn_policy_place, p);
+	stop(&vn_policy_place, p);
 }
 
 /* brm moves misplaced latency-bound vCPUs toward their memory, a few a tick. */
@@ -880,6 +1065,11 @@ int main(void)
 		cmocka_unit_test(locality_idle_small_node),
 		cmocka_unit_test(numad_cycles),
 		cmocka_unit_test(numad_uses_magnitude),
+		cmocka_unit_test(place_moves_home),
+		cmocka_unit_test(place_gathers_even_spread),
+		cmocka_unit_test(place_weighs_life),
+		cmocka_unit_test(place_relieves_cpu),
+		cmocka_unit_test(place_vnode_memory),
 		cmocka_unit_test(static_once),
 		cmocka_unit_test(chaos_rate),
 		cmocka_unit_test(vnode_homes),
