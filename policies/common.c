@@ -65,6 +65,25 @@ double pol_free_cpus(const struct vnumad_view *v, int n)
 	return f > 0 ? f : 0;
 }
 
+void pol_node_shares(const struct vnumad_view *v, double *share)
+{
+	for (int n = 0; n < v->nr_nodes; n++)
+		share[n] = 0;
+	for (int gi = 0; gi < v->nr_guests; gi++) {
+		const struct vnumad_guest *g = v->guests[gi];
+
+		for (int i = 0; i < g->nr_vcpus; i++) {
+			int n = g->vcpus[i].node;
+
+			if (n >= 0 && n < v->nr_nodes && g->vcpus[i].cpu_demand > share[n])
+				share[n] = g->vcpus[i].cpu_demand;
+		}
+	}
+	for (int n = 0; n < v->nr_nodes; n++)
+		if (v->nodes[n].cpu_load < POL_CPU_FULL || share[n] <= 0.05 || share[n] > 1)
+			share[n] = 1;
+}
+
 double pol_latency(double d)
 {
 	return d <= 10 ? 1.0 : 1.0 + (d - 10.0) / 20.0;

@@ -52,6 +52,16 @@ double pol_mean_distance(const struct vnumad_view *v,
 /* CPUs of a node not used by the vCPUs that ran there, never negative. */
 double pol_free_cpus(const struct vnumad_view *v, int n);
 
+#define POL_CPU_FULL	0.97	/* cpu_load from which vCPUs may be throttled */
+/*
+ * What the vCPUs of each node get of the CPU they ask for, share[n] in
+ * (0, 1]. cpu_load is measured use, so an over-committed node reads full and
+ * its vCPUs' demand reads low: time-sharing scales every vCPU there alike,
+ * and a vCPU asks at most one CPU, so the largest demand seen on a full node
+ * is (at least) that share. 1 on a node below POL_CPU_FULL.
+ */
+void pol_node_shares(const struct vnumad_view *v, double *share);
+
 /*
  * Unloaded DRAM latency at SLIT distance d relative to local: 1 + (d - 10) / 20,
  * so 1.55 at 21 and 2.05 at 31 -- the ratios measured on two- and four-socket
