@@ -133,6 +133,13 @@ uint64_t sim_page_size(const struct sim *s);
 uint64_t sim_node_mem_capacity(const struct sim *s, int node);
 /* When a guest arrives and leaves (stop -1: never), as the scenario says. */
 void sim_guest_span(const struct sim *s, int g, double *start, double *stop);
+/* What happens at time t (within a nanosecond): SIM_EV_* bits. */
+#define SIM_EV_ARRIVE	(1u << 0)
+#define SIM_EV_LEAVE	(1u << 1)
+#define SIM_EV_PHASE	(1u << 2)
+unsigned sim_event_kind(const struct sim *s, double t);
+/* Time of the first event after t (any kind); -1: none. */
+double sim_event_after(const struct sim *s, double t);
 /* Time of the next arrival, departure or phase change; -1: none left. */
 double sim_next_event(const struct sim *s);
 int sim_guest_vnodes(const struct sim *s, int g);

@@ -1244,6 +1244,32 @@ void sim_guest_span(const struct sim *s, int g, double *start, double *stop)
 	*stop = guest(s, g) ? s->guests[g].stop : -1;
 }
 
+unsigned sim_event_kind(const struct sim *s, double t)
+{
+	unsigned k = 0;
+
+	for (int i = 0; i < s->nr_guests; i++) {
+		const struct sim_guest *g = &s->guests[i];
+
+		if (fabs(g->start - t) <= SIM_TIME_EPS && t > 0)
+			k |= SIM_EV_ARRIVE;
+		if (g->stop >= 0 && fabs(g->stop - t) <= SIM_TIME_EPS)
+			k |= SIM_EV_LEAVE;
+		for (int p = 0; p < g->nr_phases; p++)
+			if (fabs(g->phases[p].at - t) <= SIM_TIME_EPS && t > 0)
+				k |= SIM_EV_PHASE;
+	}
+	return k;
+}
+
+double sim_event_after(const struct sim *s, double t)
+{
+	for (int i = 0; i < s->nr_events; i++)
+		if (s->events[i] > t + SIM_TIME_EPS)
+			return s->events[i];
+	return -1;
+}
+
 double sim_next_event(const struct sim *s)
 {
 	return s->next_event < s->nr_events ? s->events[s->next_event] : -1;

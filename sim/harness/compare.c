@@ -40,6 +40,7 @@ struct cell {
 	double ips;		/* aggregate instructions/s */
 	double gib;		/* migrated */
 	uint64_t moves;
+	double converge;	/* median ticks to 90% of an event's gain, -1 none */
 };
 
 /* "sim/scenarios/demo.ini" -> "demo"; "gen:7" stays. */
@@ -132,18 +133,19 @@ static double worst_ratio(const struct cell *c, int ns, int np, int p, int q, in
  * brm (a model of another project's heuristic) get none.
  */
 struct goals {
-	const char *vs_oracle, *worst, *margin, *vs_none_worst;
+	const char *vs_oracle, *worst, *margin, *vs_none_worst, *converge;
 };
 
 static struct goals goals_of(const char *policy, const char *def)
 {
-	struct goals g = { NULL, NULL, NULL, NULL };
+	struct goals g = { NULL, NULL, NULL, NULL, NULL };
 
 	if (def && strcmp(policy, def) == 0) {
 		g.vs_oracle = "0.95";
 		g.worst = "0.85";
 		g.margin = "0";
 		g.vs_none_worst = "0.99";
+		g.converge = "10";
 	}
 	return g;
 }
@@ -153,14 +155,22 @@ struct bench {
 	int ns;
 };
 
-static void bench_line(const struct bench *b, const char *policy, const char *figure,
-		       const char *fmt, double value, const char *unit,
-		       const char *goal, const char *desc)
+static void bench_dir(const struct bench *b, const char *policy, const char *figure,
+		      const char *fmt, double value, const char *unit,
+		      const char *goal, const char *dir, const char *desc)
 {
 	printf("BENCH name=%spolicy/%s/%s value=", b->prefix, policy, figure);
 	printf(fmt, value);
 	printf(" unit=%s goal=%s dir=%s desc=%s\n", unit, goal ? goal : "-",
-	       goal ? "min" : "-", desc);
+	       goal ? dir : "-", desc);
+}
+
+/* A figure where more is better. */
+static void bench_line(const struct bench *b, const char *policy, const char *figure,
+		       const char *fmt, double value, const char *unit,
+		       const char *goal, const char *desc)
+{
+	bench_dir(b, policy, figure, fmt, value, unit, goal, "min", desc);
 }
 
 /* A policy's margin over a baseline as a BENCH line. */
@@ -198,13 +208,13 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 		snprintf(col[k], sizeof(col[k]), "vs %s", baselines[k]);
 		printf(" %9s", col[k]);
 	}
-	printf(" %8s %10s %7s\n", "ips", "GiB moved", "moves");
+	printf(" %8s %6s %10s %7s\n", "ips", "conv", "GiB moved", "moves");
 	for (int p = 0; p < np; p++) {
-		double fr[ns + 1], worstg[ns + 1], ipsr[ns + 1], worst = INFINITY;
-		double gib = 0, f, fg, fi;
+		double fr[ns + 1], worstg[ns + 1], ipsr[ns + 1], cv[ns + 1], worst = INFINITY;
+		double gib = 0, f, fg, fi, conv = -1;
 		uint64_t moves = 0;
 		struct goals gl = goals_of(pol[p], def);
-		int w = 0;
+		int w = 0, ncv = 0;
 
 		for (int i = 0; i < ns; i++) {
 			const struct cell *x = &c[i * np + p];
@@ -214,6 +224,8 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 			ipsr[i] = x->ips / MAX(oracle[i].ips, 1e-9);
 			gib += x->gib;
 			moves += x->moves;
+			if (x->converge >= 0)
+				cv[ncv++] = x->converge;
 			if (fr[i] < worst) {
 				worst = fr[i];
 				w = i;
@@ -227,6 +239,8 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 		f = hs_geomean(fr, ns);
 		fg = hs_geomean(worstg, ns);
 		fi = hs_geomean(ipsr, ns);
+		if (ncv)
+			conv = median(cv, ncv);
 		short_name(scenarios[w], name, sizeof(name));
 		printf("%-16s %-12s %8.3f %8.3f %-16s %8.3f", "", pol[p], f, worst, name, fg);
 		for (int k = 0; baselines[k]; k++) {
@@ -237,7 +251,12 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 			else
 				printf(" %+8.1f%%", margin_pct(c, ns, np, p, q));
 		}
-		printf(" %8.3f %10.2f %7llu\n", fi, gib, (unsigned long long)moves);
+		if (conv >= 0)
+			printf(" %8.3f %6.1f %10.2f %7llu\n", fi, conv, gib,
+			       (unsigned long long)moves);
+		else
+			printf(" %8.3f %6s %10.2f %7llu\n", fi, "-", gib,
+			       (unsigned long long)moves);
 		if (!o->bench)
 			continue;
 		snprintf(desc, sizeof(desc), "%s score over the oracle's, geometric mean "
@@ -278,6 +297,14 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 		snprintf(desc, sizeof(desc), "memory %s migrated over the %d scenarios, "
 			 "%llu vCPU and memory moves", pol[p], ns, (unsigned long long)moves);
 		bench_line(&b, pol[p], "gib-migrated", "%.2f", gib, "GiB", NULL, desc);
+		if (conv >= 0) {
+			snprintf(desc, sizeof(desc), "ticks from an arrival or phase change "
+				 "to 90%% of the gain %s makes of it, median of each "
+				 "scenario's median over the %d of %d scenarios with such "
+				 "gains", pol[p], ncv, ns);
+			bench_dir(&b, pol[p], "convergence-median", "%.1f", conv, "ticks",
+				  gl.converge, "max", desc);
+		}
 	}
 	if (o->bench && np > 0) {
 		short_name(scenarios[above_s], name, sizeof(name));
@@ -319,6 +346,16 @@ static void row(FILE *f, const char *scen, const struct hs_result *r,
 
 static void keep(struct cell *c, const struct hs_result *r)
 {
+	double *x;
+
+	c->converge = -1;
+	if (r->nr_converge) {
+		x = xcalloc(r->nr_converge, sizeof(double));
+		for (int i = 0; i < r->nr_converge; i++)
+			x[i] = r->converge[i];
+		c->converge = median(x, r->nr_converge);
+		free(x);
+	}
 	c->score = r->score;
 	c->worst = r->worst;
 	c->ips = r->ips;

@@ -80,6 +80,12 @@ struct hs_result {
 	bool exhaustive;	/* every segment searched exhaustively */
 	int segments;		/* placements: one per stretch between events */
 	long evaluations;
+	/*
+	 * convergence: after each arrival or phase change that the run gained
+	 * from, the ticks until 90% of the stretch's gain was reached
+	 */
+	int *converge;		/* [nr_converge] ticks */
+	int nr_converge;
 	/* the score against a reference (hs_score_result) */
 	double *progress;	/* [nr_guests] throughput over alone; -1: did not run */
 	double score;		/* geometric mean of progress over the guests that ran */
