@@ -364,18 +364,6 @@ static void keep(struct cell *c, const struct hs_result *r)
 	c->moves = r->vcpu_moves + r->memory_moves;
 }
 
-/* The configuration's policy: the one whose figures have goals. */
-static char *default_policy(const char *scenario, const struct hs_opts *o)
-{
-	struct vn_config cfg;
-	char *name = NULL;
-
-	if (hs_config(o, scenario, NULL, &cfg) == 0 && cfg.policy)
-		name = xstrdup(cfg.policy);
-	config_free(&cfg);
-	return name;
-}
-
 int hs_compare(char **scenarios, int ns, const char *policies,
 	       const struct hs_opts *o)
 {
@@ -405,7 +393,7 @@ int hs_compare(char **scenarios, int ns, const char *policies,
 	}
 	if (bad)
 		goto out;
-	def = default_policy(scenarios[0], o);
+	def = hs_default_policy(scenarios[0], o);
 
 	header(stdout);
 	for (int i = 0; i < ns; i++) {

@@ -122,6 +122,11 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
  */
 int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	      struct vn_config *cfg);
+/*
+ * The configuration's policy (the one whose figures have goals), malloc'd,
+ * or NULL when the configuration does not load.
+ */
+char *hs_default_policy(const char *scenario, const struct hs_opts *o);
 /* Loads a scenario, printing every error (FILE:LINE: [section] key: why). */
 struct sim *hs_load(const char *scenario);
 /* Simulated seconds a run lasts: whole ticks covering the run length. */

@@ -94,7 +94,7 @@ static void usage(FILE *f)
 "                          on), or oracle (run only)\n"
 "      --policies A,B,...  compare: the policies (default: all built in and\n"
 "                          kernel);\n"
-"                          guard: default chaos,locality,spread\n"
+"                          guard: default chaos, the configuration's, spread\n"
 "      --interval DUR      seconds per tick (default: the configuration's)\n"
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
 "      --seed N            counter-noise seed instead of the scenario's;\n"
@@ -313,15 +313,20 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 
 /*
  * guard: the policies to run, from --policy or --policies, or chaos for
- * harmful moves and locality and spread for good ones.
+ * harmful moves and the configuration's policy and spread for good ones.
  */
 static int cmd_guard(char **scenarios, int n, const char *policy,
 		     const char *policies, int runs, const struct hs_opts *o)
 {
-	char *list = xstrdup(policy ? policy : policies ? policies :
-			     "chaos,locality,spread");
-	char *items[64];
-	int np = split_list(list, items, (int)ARRAY_SIZE(items)), ret;
+	char *def = !policy && !policies && n > 0 ? hs_default_policy(scenarios[0], o) : NULL;
+	char dflt[256], *list, *items[64];
+	int np, ret;
+
+	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : "place",
+		 def && strcmp(def, "spread") == 0 ? "" : ",spread");
+	free(def);
+	list = xstrdup(policy ? policy : policies ? policies : dflt);
+	np = split_list(list, items, (int)ARRAY_SIZE(items));
 
 	if (np <= 0) {
 		free(list);

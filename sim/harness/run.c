@@ -60,6 +60,17 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	return r;
 }
 
+char *hs_default_policy(const char *scenario, const struct hs_opts *o)
+{
+	struct vn_config cfg;
+	char *name = NULL;
+
+	if (hs_config(o, scenario, NULL, &cfg) == 0 && cfg.policy)
+		name = xstrdup(cfg.policy);
+	config_free(&cfg);
+	return name;
+}
+
 double hs_run_length(const struct sim *s, const struct hs_opts *o, double interval)
 {
 	double want = o->duration > 0 ? o->duration :
