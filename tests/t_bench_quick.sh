@@ -46,7 +46,7 @@ grep -q '"description": "simulated seconds per wall second through the core, med
 # (the default policy is the one of the built-in configuration)
 num='-?[0-9]+\.[0-9]+'
 def=$(awk '/^\[policy\]/ { f = 1; next } /^\[/ { f = 0 } f && $1 == "name" { print $3; exit }' etc/vnumad.conf)
-def=${def:-locality}
+def=${def:-place}
 expect_output "^policy/$def/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
 	"the default against the oracle, goal 0.95"
 expect_output "^policy/$def/vs-oracle-worst +$num fraction +>= 0\.85  (pass|MISS)$" \
@@ -59,7 +59,7 @@ for q in none numad; do
 done
 expect_output "^oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
 	"no policy above the oracle, goal 1.01"
-for p in none numad static chaos brm locality spread; do
+for p in none numad static chaos brm locality spread place; do
 	[ "$p" = "$def" ] && continue
 	expect_output "^policy/$p/vs-oracle-geomean +$num fraction *$" "$p against the oracle, no goal"
 done

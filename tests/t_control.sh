@@ -29,7 +29,7 @@ expect_output "another vnumad is running: its control socket $sock answers" "sec
 sleep 0.5
 
 expect_exit 0 "status" -- "$VNUMAD" status -c "$conf"
-expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy locality, tick [0-9]+$' "status header"
+expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy place, tick [0-9]+$' "status header"
 expect_output '^legacy +2 +1,1 +0:4.00 GiB +100% .* pinned$' "status shows the pinned guest"
 expect_exit 0 "status --json" -- "$VNUMAD" status -c "$conf" --json
 expect_output '"name": "web1"' "JSON lists guests"

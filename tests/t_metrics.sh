@@ -213,7 +213,7 @@ http GET /metrics
 promcheck_body "GET /metrics"
 cp "$TMP/body" "$TMP/first"
 
-expect 'vnumad_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'",backend="sim",sampler="sim",policy="locality"}' == 1
+expect 'vnumad_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'",backend="sim",sampler="sim",policy="place"}' == 1
 expect vnumad_dry_run == 1
 expect vnumad_policy_disabled == 0
 expect vnumad_ticks_total '>=' 5

@@ -59,7 +59,7 @@ expect_output '^            web1 +[0-9.]+ +[0-9.]+% +0\.[0-9]{4}$' "run prints e
 expect_output '^moves       [1-9][0-9]* vCPU' "locality moves vCPUs on the demo"
 expect_output '^            web1 ' "run prints each guest"
 expect_exit 0 "run --json" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --json
-expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"locality"' \
+expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"place"' \
 	"--json totals"
 expect_exit 0 "run oracle" -- "$SIM" run sim/scenarios/demo.ini --policy oracle -v
 expect_output 'oracle \(best-known, local search: 1 placement, [0-9]+ evaluations\)' \
@@ -130,7 +130,7 @@ grep -q 'recommend' "$TMP/live" || fail "the live run recommended nothing"
 expect_exit 0 "replay" -- "$SIM" replay "$TMP/t.trace" -v
 grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/replayed"
 diff -u "$TMP/live" "$TMP/replayed" >"$TMP/diff" || { fail "replay differs from the live run"; head -20 "$TMP/diff"; }
-expect_output "60 ticks recorded by vnumad .* replayed with policy locality" "replay summary"
+expect_output "60 ticks recorded by vnumad .* replayed with policy place" "replay summary"
 expect_exit 0 "replay, another policy" -- "$SIM" replay "$TMP/t.trace" --policy numad
 expect_exit 2 "replay the oracle" -- "$SIM" replay "$TMP/t.trace" --policy oracle
 
@@ -155,7 +155,7 @@ expect_exit 2 "--runs on run" -- "$SIM" run sim/scenarios/demo.ini --runs 2
 expect_exit 1 "guard with the guard off" -- "$SIM" guard sim/scenarios/demo.ini -c "$TMP/noguard.conf"
 expect_exit 0 "guard demo" -- "$SIM" guard sim/scenarios/demo.ini --runs 2 --duration 3min --bench -vv
 expect_output '^demo +chaos +2 +[1-9]' "guard: a row per scenario and policy, chaos made trials"
-expect_output '^demo +locality +2 +[1-9]' "guard: locality made trials"
+expect_output '^demo +place +2 +[1-9]' "guard: the default policy made trials"
 expect_output '^ +demo/chaos/[01]: [a-z0-9]+ tick [0-9]+, 1 vCPU move \(expected [-+0-9.]+%\): (harmful|neutral|good): truth ' \
 	"guard -vv: every trial, classified by the truth"
 expect_output '^chaos: [0-9]+ trials in 2 runs; harmful [1-9]' "guard: chaos made harmful trials"
@@ -197,8 +197,8 @@ if command -v man >/dev/null && command -v groff >/dev/null; then
 fi
 
 # --- the suite, short: every scenario, the oracle first, the ranking -------
-policies=locality
-"$VNUMAD" --help-policy none >/dev/null 2>&1 && policies=none,locality
+policies=locality,place
+"$VNUMAD" --help-policy none >/dev/null 2>&1 && policies=none,locality,place
 # (a smaller search budget keeps the eight-node oracle quick under sanitizers)
 expect_exit 0 "compare the suite" -- "$SIM" compare sim/scenarios/*.ini --policies "$policies" \
 	--duration 2min --oracle-budget 20000
@@ -214,6 +214,9 @@ awk -v none="${policies%%,*}" '
 			split(k, p, SUBSEP)
 			if (p[2] == "locality" && none == "none" && frac[k] < frac[p[1], "none"] - 0.002) {
 				print "locality below none on " p[1]; bad = 1 }
+			# the default: never more than 1% below no management
+			if (p[2] == "place" && none == "none" && frac[k] < frac[p[1], "none"] * 0.99) {
+				print "place more than 1% below none on " p[1]; bad = 1 }
 		}
 		exit bad
 	}' "$TMP/out" || fail "the suite's ranking"

@@ -128,7 +128,7 @@ static const struct conf_key conf_keys[] = {
 	  .unit = "seconds", .help = "half-life of the smoothed vCPU figures",
 	  .warn_above = 120, .warn = "the figures then take minutes to follow a change" },
 
-	{ KEY("policy", "name", CONF_STRING, policy, "locality"),
+	{ KEY("policy", "name", CONF_STRING, policy, "place"),
 	  .help = "a built-in policy, a plugin in dir, or a plugin's path" },
 	{ KEY("policy", "dir", CONF_STRING, policy_dir, VNUMAD_POLICYDIR),
 	  .help = "where plugins named without a path are found" },

@@ -182,7 +182,7 @@ static void check_defaults(const struct vn_config *c)
 	assert_int_equal(c->source, VN_SAMPLING_AUTO);
 	assert_true(c->memory_interval == 10.0);
 	assert_true(c->halflife == 4.0);
-	assert_string_equal(c->policy, "locality");
+	assert_string_equal(c->policy, "place");
 	assert_non_null(c->policy_dir);
 	assert_true(c->guard);
 	assert_true(c->baseline == 10.0);
@@ -199,6 +199,23 @@ static void check_defaults(const struct vn_config *c)
 	assert_int_equal(c->nr_exclude, 0);
 	assert_non_null(c->exclude);
 	assert_null(c->exclude[0]);
+}
+
+/* The place policy's options at their defaults, in the order of its table. */
+static void check_place_defaults(const struct vn_config *c)
+{
+	assert_ptr_equal(c->policy_desc, &vn_policy_place);
+	assert_null(c->policy_handle);
+	assert_int_equal(c->nr_policy_values, 9);
+	assert_true(c->policy_values[0].num == 0.5);		/* queue_factor */
+	assert_true(c->policy_values[1].num == 2.5e9);		/* bandwidth_per_cpu */
+	assert_true(c->policy_values[2].num == 0.5);		/* counted_share */
+	assert_true(c->policy_values[3].num == 0.05);		/* min_gain */
+	assert_true(c->policy_values[4].num == 0.05);		/* migration_cost */
+	assert_true(c->policy_values[5].num == 0.05);		/* cpu_headroom */
+	assert_true(c->policy_values[6].num == 512.0 * MiB);	/* memory_reserve */
+	assert_true(c->policy_values[7].num == 4.0 * GiB);	/* memory_batch */
+	assert_true(c->policy_values[8].num == 60);		/* hold */
 }
 
 /* The locality policy's options, in the order of its table. */
@@ -222,7 +239,7 @@ static void defaults_without_file(void **state)
 	expect_ok(config_load(&cfg, NULL, NULL, &errs));
 	assert_null(cfg.path);
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 
 	/* config_defaults alone gives the same figures */
 	config_free(&cfg);
@@ -236,7 +253,7 @@ static void empty_file_is_defaults(void **state)
 	expect_ok(load("# nothing but a comment\n\n; and another\n"));
 	assert_string_equal(cfg.path, path);
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 }
 
 /* Every section, every key, no value equal to its default. */
@@ -328,7 +345,7 @@ static void shipped_file_is_defaults(void **state)
 		skip();
 	expect_ok(config_load(&cfg, "etc/vnumad.conf", NULL, &errs));
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 }
 
 /* Names of sections and keys are case-insensitive; values keep their case. */
@@ -603,7 +620,7 @@ static void effective_configuration(void **state)
 	assert_non_null(strstr(text, "exclude            = a, b*"));
 	assert_non_null(strstr(text, "interval           = 5s                       # command line"));
 	assert_non_null(strstr(text, "judge              = 10s                      # default"));
-	assert_non_null(strstr(text, "[policy.locality]\n"));
+	assert_non_null(strstr(text, "[policy.place]\n"));
 	free(text);
 
 	/* no file at all */
@@ -693,15 +710,15 @@ static void directory_as_file(void **state)
 static void policy_section_bad_value(void **state)
 {
 	(void)state;
-	expect_one(load("[policy.locality]\nremote_threshold = lots\n"),
-		   ":2: [policy.locality] remote_threshold: 'lots': not a number");
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nremote_threshold = lots\n"),
+		   ":4: [policy.locality] remote_threshold: 'lots': not a number");
 	/* the default is kept for the plugin */
 	assert_true(cfg.policy_values[0].num == 0.3);
-	expect_one(load("[policy.locality]\nmemory_reserve = 5 bananas\n"),
-		   ":2: [policy.locality] memory_reserve: '5 bananas': "
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nmemory_reserve = 5 bananas\n"),
+		   ":4: [policy.locality] memory_reserve: '5 bananas': "
 		   "unknown unit (use B, KiB, MiB, GiB, TiB or kB, MB, GB, TB)");
-	expect_one(load("[policy.locality]\nmin_access_rate = -1\n"),
-		   ":2: [policy.locality] min_access_rate: '-1' is out of range (0 to 1e+12)");
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nmin_access_rate = -1\n"),
+		   ":4: [policy.locality] min_access_rate: '-1' is out of range (0 to 1e+12)");
 }
 
 static void policy_section_unknown_key(void **state)
