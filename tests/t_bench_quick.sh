@@ -59,6 +59,22 @@ for q in none numad; do
 done
 expect_output "^oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
 	"no policy above the oracle, goal 1.01"
+expect_output "^policy/$def/convergence-median +$num ticks +<= 10  (pass|MISS)$" \
+	"the default's convergence, goal 10 ticks"
+# the generated families: the same figures, named by family; on validation
+# the margin over numad and the GiB against numad's have goals too
+for fam in tuning validation; do
+	expect_output "^$fam/policy/$def/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
+		"$fam family: the default against the oracle"
+	expect_output "^$fam/oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
+		"$fam family: no policy above the oracle"
+done
+expect_output "^validation/policy/$def/margin-over-numad +$num % +>= 4  (pass|MISS)$" \
+	"validation family: the default 4% over numad"
+expect_output "^validation/policy/$def/gib-vs-numad +$num fraction +<= 0\.5  (pass|MISS)$" \
+	"validation family: at most half numad's GiB"
+expect_output "^tuning/policy/$def/gib-vs-numad +$num fraction *$" \
+	"tuning family: GiB against numad's, no goal"
 for p in none numad static chaos brm locality spread place; do
 	[ "$p" = "$def" ] && continue
 	expect_output "^policy/$p/vs-oracle-geomean +$num fraction *$" "$p against the oracle, no goal"

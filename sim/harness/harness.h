@@ -45,6 +45,8 @@ struct hs_opts {
 	bool partial;		/* replay: accept a trace cut short */
 	bool bench;		/* compare, guard: BENCH lines for tests/bench/run.sh */
 	const char *suite;	/* compare --bench: NAME/ before every figure */
+	bool validation;	/* every scenario of the validation family: its
+				 * goals apply (margin over numad, GiB) */
 	bool truth_instant;	/* guard: the truth from the tick before each move */
 	int numa_balancing;	/* the host's own balancing: 1 on, 0 off, -1 the scenario's */
 	const char *csv;	/* timeline file */

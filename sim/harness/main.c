@@ -201,11 +201,12 @@ static char *write_generated(long seed)
  * in a temporary directory; other names stay. Returns the new list (*n
  * updated), or NULL after saying what is wrong with a name.
  */
-static char **expand_generated(char **args, int *n)
+static char **expand_generated(char **args, int *n, bool *validation)
 {
 	char **out = NULL;
 	int len = 0;
 
+	*validation = *n > 0;
 	for (int i = 0; i < *n; i++) {
 		const char *a = args[i], *why;
 		long lo, hi;
@@ -214,6 +215,7 @@ static char **expand_generated(char **args, int *n)
 		if (strncmp(a, "gen:", 4) != 0) {
 			out = xreallocarray(out, len + 1, sizeof(*out));
 			out[len++] = xstrdup(a);
+			*validation = false;
 			continue;
 		}
 		snprintf(buf, sizeof(buf), "%s", a + 4);
@@ -229,6 +231,8 @@ static char **expand_generated(char **args, int *n)
 		}
 		if (!dash)
 			hi = lo;
+		if (lo < HS_VALIDATION_SEED)
+			*validation = false;
 		for (long s = lo; s <= hi; s++) {
 			out = xreallocarray(out, len + 1, sizeof(*out));
 			out[len++] = write_generated(s);
@@ -538,7 +542,7 @@ int main(int argc, char **argv)
 			return bad_usage("%s", "generate takes no file: --seed N");
 		return cmd_generate(o.seed);
 	}
-	args = expand_generated(args, &nargs);
+	args = expand_generated(args, &nargs, &o.validation);
 	if (!args)
 		return 2;
 	if (strcmp(cmd, "guard") == 0) {
