@@ -57,6 +57,8 @@ int sim_guest_vcpus(const struct sim *s, int g);
 unsigned sim_guest_flags(const struct sim *s, int g);	/* VNUMAD_GUEST_* */
 uint64_t sim_guest_mem(const struct sim *s, int g, int node);
 uint64_t sim_guest_mem_total(const struct sim *s, int g);
+/* The memory the scenario gives the guest, whether it runs yet or not. */
+uint64_t sim_guest_size(const struct sim *s, int g);
 
 /*
  * True figures of the last step, without counter noise: the ground truth a

@@ -1192,6 +1192,11 @@ uint64_t sim_guest_mem_total(const struct sim *s, int g)
 	return sum;
 }
 
+uint64_t sim_guest_size(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].memory : 0;
+}
+
 double sim_guest_ips(const struct sim *s, int g)
 {
 	return sim_guest_alive(s, g) ? s->guests[g].ips : 0;

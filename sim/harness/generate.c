@@ -18,8 +18,9 @@
  * instance families, workloads of every kind, placed as a host finds them
  * (most left to the scheduler and first touch, some bound, some drifted
  * away from their memory, some scattered, a few pinned), packed until the
- * CPU demand or the memory reaches a drawn level; some arrive during the
- * run, some leave, with lifetimes from minutes to days; some change phase.
+ * CPU demand or the memory reaches a drawn level, never beyond the memory
+ * the host has; some arrive during the run, some leave, with lifetimes from
+ * minutes to days; some change phase.
  */
 #include <math.h>
 #include <stdio.h>
@@ -338,9 +339,12 @@ static int other_node(struct gen *g, int a)
 
 /*
  * One guest; returns its CPU demand (in CPUs) when it is there from the
- * start, 0 otherwise, and its memory in *gib.
+ * start, 0 otherwise, and its memory in *gib. Like a cloud's placement
+ * service, it admits no guest the host has no memory for: a guest larger
+ * than `room` GiB gets what is left, and with less than 1 GiB left none is
+ * written (*gib 0).
  */
-static double write_guest(struct gen *g, int i, bool at_start, double *gib)
+static double write_guest(struct gen *g, int i, bool at_start, double room, double *gib)
 {
 	static const int sizes[] = { 1, 1, 1, 2, 2, 2, 4, 4, 4, 8, 8, 16, 32 };
 	static const int ratio[] = { 2, 4, 4, 8 };	/* GiB per vCPU */
@@ -356,6 +360,10 @@ static double write_guest(struct gen *g, int i, bool at_start, double *gib)
 	vcpus = MIN(vcpus, 256);
 	mem = vcpus * ratio[pick(g, 4)];
 	mem = MIN(mem, floor(0.6 * g->guest_mem));	/* a guest fits the host */
+	*gib = 0;
+	if (floor(room) < 1)
+		return 0;
+	mem = MIN(mem, floor(room));
 	if (vcpus > node_cpus && g->cpu_nodes > 1 && chance(g, 0.8))
 		vnodes = MIN((vcpus + node_cpus - 1) / node_cpus, g->cpu_nodes);
 	if (!at_start)
@@ -466,15 +474,22 @@ char *hs_generate(uint64_t seed)
 	while (n < GEN_MAX_GUESTS && demand < rho * cpus && used < phi * memory) {
 		double gib;
 
-		demand += write_guest(&g, n, true, &gib);
+		demand += write_guest(&g, n, true, g.guest_mem - used, &gib);
+		if (gib <= 0)
+			break;
 		used += gib;
 		n++;
 	}
+	/* arrivals are admitted against the memory of all before them, as if
+	 * none had left */
 	arrivals = (int)lround(n * uni(&g, 0, 0.4));
 	for (int k = 0; k < arrivals && n < GEN_MAX_GUESTS; k++, n++) {
 		double gib;
 
-		write_guest(&g, n, false, &gib);
+		write_guest(&g, n, false, g.guest_mem - used, &gib);
+		if (gib <= 0)
+			break;
+		used += gib;
 	}
 	fclose(g.f);
 	return text;

@@ -646,8 +646,9 @@ static void test_timeline(void **state)
 
 /*
  * The generator: a seed is one scenario, always the same, and every seed of
- * both families loads; over many seeds the drawn hosts and guests cover the
- * ranges the README documents.
+ * both families loads and admits only the guests its host has memory for;
+ * over many seeds the drawn hosts and guests cover the ranges the README
+ * documents.
  */
 static void test_generate(void **state)
 {
@@ -700,6 +701,26 @@ static void test_generate(void **state)
 			leave += stop >= 0;
 			if (start == 0)
 				demand += sim_guest_vcpus(s, g);
+		}
+		/* every guest is admitted: at each arrival, the memory of the
+		 * guests there then fits what the host lets guests use */
+		for (int g = 0; g < sim_nr_guests(s); g++) {
+			uint64_t room = 0, live = 0;
+
+			sim_guest_span(s, g, &start, &stop);
+			for (int i = 0; i < sim_nr_nodes(s); i++)
+				room += sim_node_mem_capacity(s, i);
+			for (int h = 0; h < sim_nr_guests(s); h++) {
+				double t0, t1;
+
+				sim_guest_span(s, h, &t0, &t1);
+				if (t0 <= start && (t1 < 0 || t1 > start))
+					live += sim_guest_size(s, h);
+			}
+			if (live > room)
+				fail_msg("seed %ld: guest %s arrives at %.0fs to %.1f GiB of "
+					 "guests, the host has %.1f", s0, sim_guest_name(s, g),
+					 start, live / 1073741824.0, room / 1073741824.0);
 		}
 		phases += strstr(text, "phases = ") != NULL;
 		over += demand > 1.2 * cpus;
