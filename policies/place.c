@@ -45,7 +45,9 @@
  * every tick, so that a plan stops when its reason goes.
  *
  * Candidates, for a guest without vNUMA: its vCPUs to the node holding most
- * of its memory (memory stays); the whole guest onto one node (the node
+ * of its memory (memory stays; as many as the node has room for, when it
+ * has none for all, so that guests each on the other's memory trade places
+ * over a few ticks); the whole guest onto one node (the node
  * with most of its memory, the one with most of its vCPUs, or the node with
  * the most free CPUs and memory) -- which is also how a guest scattered
  * evenly over nodes, which no single vCPU move helps, is gathered; its
@@ -82,7 +84,7 @@
 #define CPU_FULL	0.97	/* cpu_load from which vCPUs may be throttled */
 #define TROUBLE_MIN	0.02	/* estimated loss below which a guest is fine */
 #define VNODE_LOCALITY	0.9	/* share of a vNUMA vCPU's accesses to its vnode */
-#define UNSEEN_STALL	0.3	/* stall share of a vCPU whose accesses go uncounted */
+#define UNSEEN_STALL	0.6	/* stall share of a vCPU whose accesses go uncounted */
 
 enum {
 	OPT_QUEUE_FACTOR,
@@ -135,7 +137,8 @@ struct cand {
 	enum cand_kind kind;
 	int guest, vnode, from, to;
 	double bytes;		/* memory the whole plan moves */
-	double phi;		/* C_MEMORY, C_VNODE: share of `from`'s memory moved */
+	double phi;		/* C_MEMORY, C_VNODE: share of `from`'s memory moved;
+				 * C_RELIEVE, C_VCPUS: vCPUs moved (C_VCPUS: 0 all) */
 	double value;		/* change of the guests' sum of log-speed */
 	double own;		/* the moved guest's own speed-up - 1 */
 	double net;		/* value less the cost of the migration */
@@ -187,6 +190,9 @@ struct place {
 	int cap_c;
 	int *node2;
 	double *a2;
+	/* the best candidate's, kept by consider for commit */
+	int *best_node2;
+	double *best_a2;
 	unsigned char *moved;	/* [nr_guests] proposed this tick */
 };
 
@@ -223,6 +229,8 @@ static void place_fini(void *priv)
 	free(p->ready);
 	free(p->order);
 	free(p->node2);
+	free(p->best_node2);
+	free(p->best_a2);
 	free(p->a2);
 	free(p->moved);
 	free(p);
@@ -518,7 +526,8 @@ static int cand_begin(struct place *p, const struct vnumad_view *v, int gi)
 
 	prepare(p, v, gi);
 	if (n > p->cap_c) {
-		if (GROW(p->node2, n) || GROW(p->a2, (size_t)n * nn))
+		if (GROW(p->node2, n) || GROW(p->a2, (size_t)n * nn) ||
+		    GROW(p->best_node2, n) || GROW(p->best_a2, (size_t)n * nn))
 			return -1;
 		p->cap_c = n;
 	}
@@ -706,8 +715,14 @@ static void consider(struct place *p, const struct vnumad_view *v, struct cand *
 	c->net = net_value(p, c->value, c->own, c->bytes, life);
 	if (c->net < p->min_gain)
 		return;
-	if (best->kind == C_NONE || c->net > best->net + 1e-9)
+	if (best->kind == C_NONE || c->net > best->net + 1e-9) {
+		int n = p->first[c->guest + 1] - p->first[c->guest];
+
 		*best = *c;
+		/* the scratch is the next candidate's: commit needs this one's */
+		memcpy(p->best_node2, p->node2, (size_t)n * sizeof(*p->node2));
+		memcpy(p->best_a2, p->a2, (size_t)n * p->nn * sizeof(*p->a2));
+	}
 }
 
 /* The node where most of the guest's vCPUs (of `vnode`, or all) run. */
@@ -749,6 +764,53 @@ static int roomiest(const struct place *p, const struct vnumad_view *v, uint64_t
 	return best;
 }
 
+/*
+ * vCPUs of the guest (of `vnode`, or all) to node `to` where its memory is:
+ * all of them when the node has room for them, else as many as its room
+ * takes (the first ones not there yet; phi their number), so that two
+ * guests that each run where the other's memory is trade places over a
+ * few ticks, as the room each one leaves lets the other in.
+ */
+static int cand_vcpus(struct place *p, const struct vnumad_view *v, int gi, int vnode,
+		      int to, double life, struct cand *best)
+{
+	const struct vnumad_guest *g = v->guests[gi];
+	int n = p->first[gi + 1] - p->first[gi], want = 0, k = 0;
+	double room;
+	struct cand c;
+
+	if (g->quarantine >> to & 1)
+		return 0;
+	if (!cpu_room(p, v, gi, to, demand_off(p, v, gi, to, vnode))) {
+		if (!pol_node_usable(v, to))
+			return 0;
+		room = (1 - p->headroom) * v->nodes[to].nr_cpus - p->load[to];
+		for (int i = 0; i < n; i++) {
+			const struct mvcpu *m = &p->vc[p->first[gi] + i];
+
+			if (m->node < 0 || m->node == to ||
+			    (vnode >= 0 && g->vcpus[i].vnode != vnode))
+				continue;
+			if (m->wish > room)
+				break;
+			room -= m->wish;
+			want++;
+		}
+		if (!want)
+			return 0;
+	}
+	if (cand_begin(p, v, gi) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (p->node2[i] >= 0 && p->node2[i] != to &&
+		    (vnode < 0 || g->vcpus[i].vnode == vnode) && (!want || k++ < want))
+			p->node2[i] = to;
+	c = (struct cand){ .kind = C_VCPUS, .guest = gi, .vnode = vnode, .to = to,
+			   .from = -1, .phi = want };
+	consider(p, v, &c, life, best);
+	return 0;
+}
+
 /* The candidates of a guest without known vnodes; the best in *best. */
 static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 		      double life, struct cand *best)
@@ -760,17 +822,8 @@ static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 	struct cand c;
 
 	/* vCPUs to the memory, memory staying */
-	if (home >= 0 && !(g->quarantine >> home & 1) &&
-	    cpu_room(p, v, gi, home, demand_off(p, v, gi, home, -1))) {
-		if (cand_begin(p, v, gi) < 0)
-			return -1;
-		for (int i = 0; i < n; i++)
-			if (p->node2[i] >= 0)
-				p->node2[i] = home;
-		c = (struct cand){ .kind = C_VCPUS, .guest = gi, .vnode = -1, .to = home,
-				   .from = -1 };
-		consider(p, v, &c, life, best);
-	}
+	if (home >= 0 && cand_vcpus(p, v, gi, -1, home, life, best) < 0)
+		return -1;
 	if (!memmove)
 		return 0;
 	/* the whole guest onto one node: its memory's, its vCPUs', the roomiest */
@@ -868,17 +921,8 @@ static int weigh_vnodes(struct place *p, const struct vnumad_view *v, int gi,
 		if (home < 0 || vn < 0)
 			continue;
 		/* its vCPUs to its memory */
-		if (!(g->quarantine >> home & 1) &&
-		    cpu_room(p, v, gi, home, demand_off(p, v, gi, home, k))) {
-			if (cand_begin(p, v, gi) < 0)
-				return -1;
-			for (int i = 0; i < n; i++)
-				if (g->vcpus[i].vnode == k && p->node2[i] >= 0)
-					p->node2[i] = home;
-			c = (struct cand){ .kind = C_VCPUS, .guest = gi, .vnode = k, .to = home,
-					   .from = -1 };
-			consider(p, v, &c, life, best);
-		}
+		if (cand_vcpus(p, v, gi, k, home, life, best) < 0)
+			return -1;
 		/* its memory, alone on its node, to its vCPUs or to a node of its own */
 		if (!memmove || !vnode_alone(g, nvn, k, home))
 			continue;
@@ -990,24 +1034,29 @@ static const char *kind_words(enum cand_kind k)
 	}
 }
 
-/* Applies a chosen candidate to the model, so that later ones see it. */
+/*
+ * Applies a chosen candidate to the model, so that later ones see it: its
+ * placement as consider kept it (the scratch holds whatever was weighed
+ * last).
+ */
 static void commit(struct place *p, const struct vnumad_view *v, const struct cand *c)
 {
 	int gi = c->guest, nn = p->nn, g0 = p->first[gi], n = p->first[gi + 1] - g0;
 
 	for (int i = 0; i < n; i++) {
 		struct mvcpu *m = &p->vc[g0 + i];
-		double *a = &p->a[(size_t)(g0 + i) * nn], *a2 = &p->a2[(size_t)i * nn];
+		double *a = &p->a[(size_t)(g0 + i) * nn], *a2 = &p->best_a2[(size_t)i * nn];
+		int to = p->best_node2[i];
 
 		if (m->node < 0)
 			continue;
 		for (int k = 0; k < nn; k++)
 			p->traffic[k] += m->traffic * (a2[k] - a[k]);
 		memcpy(a, a2, nn * sizeof(double));
-		if (p->node2[i] != m->node) {
+		if (to != m->node) {
 			p->load[m->node] -= m->wish;
-			p->load[p->node2[i]] += m->wish;
-			m->node = p->node2[i];
+			p->load[to] += m->wish;
+			m->node = to;
 		}
 	}
 	for (int k = 0; k < nn; k++)
@@ -1094,7 +1143,8 @@ static int propose(struct place *p, const struct vnumad_view *v, const struct ca
 			    (c->vnode >= 0 && x->vnode != c->vnode) ||
 			    (c->kind == C_RELIEVE && x->node != c->from))
 				continue;
-			if (c->kind == C_RELIEVE && relieved++ >= (int)c->phi)
+			if ((c->kind == C_RELIEVE || (c->kind == C_VCPUS && c->phi > 0)) &&
+			    relieved++ >= (int)c->phi)
 				break;
 			q.vcpu = i;
 			q.from = x->node;

@@ -531,6 +531,40 @@ static void place_relieves_cpu(void **state)
 }
 
 /*
+ * Two guests of 12 vCPUs, each running on the node that holds the other's
+ * 48 GiB: neither can move its vCPUs home at once (12 more on 16 CPUs),
+ * nor its memory (no room). place moves as many vCPUs home as there is
+ * room for, so that the two trade places over a few ticks.
+ */
+static void place_trades_places(void **state)
+{
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("db1", LATENCY, 12, NULL, ON1, 1, (const double[]){ 48, 0 });
+	guest("db2", LATENCY, 12, NULL, ON0, 1, (const double[]){ 0, 48 });
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_true(tick(&vn_policy_place, p) >= 2);
+	for (int gi = 0; gi < 2; gi++) {
+		int n = count(VNUMAD_MOVE_VCPU, gi);
+
+		/* some of them, not all: the room keeps cpu_headroom free */
+		assert_true(n >= 1 && n < 12);
+	}
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, T.buf[i].guest == 0 ? 0 : 1);
+	}
+	/* no node is crowded by them: 12 vCPUs and the newcomers fit 16 CPUs */
+	assert_true(12 - count(VNUMAD_MOVE_VCPU, 1) + count(VNUMAD_MOVE_VCPU, 0) <= 16);
+	assert_true(12 - count(VNUMAD_MOVE_VCPU, 0) + count(VNUMAD_MOVE_VCPU, 1) <= 16);
+	stop(&vn_policy_place, p);
+}
+
+/*
  * A vNUMA guest whose vnodes sit each on the other's node, all its accesses
  * remote: the counters cannot tell which vnode's memory is where, the
  * view's vnode_mem can. place sends each vnode's vCPUs to its own memory.
@@ -1161,6 +1195,7 @@ int main(void)
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
 		cmocka_unit_test(place_relieves_cpu),
+		cmocka_unit_test(place_trades_places),
 		cmocka_unit_test(place_vnode_memory),
 		cmocka_unit_test(static_once),
 		cmocka_unit_test(chaos_rate),
