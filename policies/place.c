@@ -47,16 +47,17 @@
  * Candidates, for a guest without vNUMA: its vCPUs to the node holding most
  * of its memory (memory stays; as many as the node has room for, when it
  * has none for all, so that guests each on the other's memory trade places
- * over a few ticks); the whole guest onto one node (the node
- * with most of its memory, the one with most of its vCPUs, or the node with
- * the most free CPUs and memory) -- which is also how a guest scattered
- * evenly over nodes, which no single vCPU move helps, is gathered; its
- * memory to where its vCPUs run; the vCPUs it has on a crowded node to one
- * with room; half its memory on a node whose controllers are hot to a cool
- * one. For a vNUMA guest, per guest NUMA node (the view's vnode_mem, or
- * else pol_vnode_homes): its vCPUs to its memory's node; its vCPUs and
- * memory to a node of its own, when no other vnode shares its memory's
- * node (a migration takes pages of every vnode on its source).
+ * over a few ticks); the whole guest onto one node (the node with most of
+ * its memory, the one with most of its vCPUs, or the node with the most
+ * free CPUs and memory) -- which is also how a guest scattered evenly over
+ * nodes, which no single vCPU move helps, is gathered, and how a guest
+ * leaves a node whose controllers are hot; its memory to where its vCPUs
+ * run; the vCPUs it has on a crowded node to one with room. For a vNUMA
+ * guest whose vnodes' memory the view gives (vnode_mem; without it the
+ * guest is weighed as one), per guest NUMA node: its vCPUs to its memory's
+ * node; its vCPUs and memory to a node of its own, when no other vnode
+ * shares its memory's node (a migration takes pages of every vnode on its
+ * source).
  *
  * Work per tick is bounded: guests are weighed most troubled first, plain
  * moves cost little to weigh, and the model's steps stop at a budget, so
