@@ -235,11 +235,13 @@ expect_output '^host +320 MiB migrated by its NUMA balancing, [0-9]+ hinting fau
 	"run: the host's balancing moved remote's memory"
 expect_output '^migrated +0 B$' "run: kernel is no vnumad move"
 expect_exit 0 "compare with kernel" -- "$SIM" compare sim/scenarios/numavm/two.ini \
-	sim/scenarios/numavm/four.ini --policies none,locality,kernel --bench
-expect_output '^BENCH name=policy/locality/margin-over-kernel value=[-0-9.]+ unit=% goal=3 dir=min ' \
+	sim/scenarios/numavm/four.ini --policies none,place,locality,kernel --bench
+expect_output '^BENCH name=policy/place/margin-over-kernel value=[-0-9.]+ unit=% goal=3 dir=min ' \
 	"compare: the default policy's margin over kernel, with its goal"
-expect_output '^BENCH name=policy/locality/migrated-over-kernel value=0.333 unit=ratio goal=1 dir=max ' \
-	"compare: locality migrates a third of what kernel does (vCPUs move instead)"
+expect_output '^BENCH name=policy/place/migrated-over-kernel value=0.333 unit=fraction goal=1 dir=max ' \
+	"compare: place migrates a third of what kernel does (vCPUs move instead)"
+expect_output '^BENCH name=policy/locality/margin-over-kernel value=[-0-9.]+ unit=% goal=- dir=- ' \
+	"compare: no kernel goal for a policy that is not the default"
 expect_output '^ +kernel .* 0.31 +0 +0$' "compare: kernel's row counts the host's 320 MiB"
 # on with a policy: vnumad and the host's balancing together, unless disabled
 expect_exit 0 "--numa-balancing on" -- "$SIM" run sim/scenarios/numavm/two.ini --policy locality \

@@ -129,30 +129,33 @@ static double worst_ratio(const struct cell *c, int ns, int np, int p, int q, in
  * The goals of make bench, only where the project makes a claim: the
  * default policy (the configuration's) reaches 0.95 of the oracle on
  * average and 0.85 on its worst scenario, is never 1% below leaving the
- * host alone, beats every baseline on average and converges within 10
- * ticks (median). On the validation family, scenarios no rule was fitted
+ * host alone, beats every baseline on average (the kernel's own balancing
+ * by 3%, issue 17, while migrating less memory than it) and converges
+ * within 10 ticks (median). On the validation family, scenarios no rule was fitted
  * to, it also beats numad by 4% while migrating at most half numad's GiB.
  * Baselines, chaos and brm (a model of another project's heuristic) get
  * none.
  */
 struct goals {
-	const char *vs_oracle, *worst, *margin, *margin_numad, *vs_none_worst,
-		*converge, *gib_vs_numad;
+	const char *vs_oracle, *worst, *margin, *margin_numad, *margin_kernel,
+		*vs_none_worst, *converge, *gib_vs_numad, *gib_vs_kernel;
 };
 
 static struct goals goals_of(const char *policy, const char *def,
 			     const struct hs_opts *o)
 {
-	struct goals g = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct goals g = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 
 	if (def && strcmp(policy, def) == 0) {
 		g.vs_oracle = "0.95";
 		g.worst = "0.85";
 		g.margin = "0";
 		g.margin_numad = o->validation ? "4" : "0";
+		g.margin_kernel = "3";
 		g.vs_none_worst = "0.99";
 		g.converge = "10";
 		g.gib_vs_numad = o->validation ? "0.5" : NULL;
+		g.gib_vs_kernel = "1";
 	}
 	return g;
 }
@@ -190,6 +193,29 @@ static void margin_line(const struct bench *b, const char *policy, const char *b
 	snprintf(desc, sizeof(desc), "%s score over %s's on the same scenario in the "
 		 "same run, geometric mean over %d scenarios, minus 1", policy, base, b->ns);
 	bench_line(b, policy, figure, "%.2f", margin, "%", goal, desc);
+}
+
+/*
+ * Policy p's GiB migrated over a baseline's on the same scenarios, as a
+ * BENCH line where less is better; for kernel, the host's balancing's.
+ */
+static void gib_line(const struct bench *b, char **pol, int np, int p,
+		     const struct cell *c, double gib, const char *base,
+		     const char *figure, const char *goal)
+{
+	int q = policy_index(pol, np, base);
+	char desc[256];
+	double bg = 0;
+
+	if (q < 0 || q == p)
+		return;
+	for (int i = 0; i < b->ns; i++)
+		bg += c[i * np + q].gib;
+	snprintf(desc, sizeof(desc), "memory %s migrated over %s's on the same %d "
+		 "scenarios (%.1f GiB against %.1f)", pol[p], base, b->ns, gib, bg);
+	bench_dir(b, pol[p], figure, "%.3f",
+		  bg > 0 ? MIN(gib / bg, 1000) : gib > 0 ? 1000 : 0, "fraction",
+		  goal, "max", desc);
 }
 
 /*
@@ -291,7 +317,9 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 				margin_line(&b, pol[p], baselines[k],
 					    margin_pct(c, ns, np, p, q),
 					    strcmp(baselines[k], "numad") == 0 ?
-					    gl.margin_numad : gl.margin);
+					    gl.margin_numad :
+					    strcmp(baselines[k], HS_KERNEL) == 0 ?
+					    gl.margin_kernel : gl.margin);
 		}
 		if (policy_index(pol, np, "none") >= 0 && strcmp(pol[p], "none") != 0) {
 			int at = 0;
@@ -306,18 +334,10 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 		snprintf(desc, sizeof(desc), "memory %s migrated over the %d scenarios, "
 			 "%llu vCPU and memory moves", pol[p], ns, (unsigned long long)moves);
 		bench_line(&b, pol[p], "gib-migrated", "%.2f", gib, "GiB", NULL, desc);
-		if (policy_index(pol, np, "numad") >= 0 && strcmp(pol[p], "numad") != 0) {
-			double ng = 0;
-
-			for (int i = 0; i < ns; i++)
-				ng += c[i * np + policy_index(pol, np, "numad")].gib;
-			snprintf(desc, sizeof(desc), "memory %s migrated over numad's on "
-				 "the same %d scenarios (%.1f GiB against %.1f)", pol[p],
-				 ns, gib, ng);
-			bench_dir(&b, pol[p], "gib-vs-numad", "%.3f",
-				  ng > 0 ? MIN(gib / ng, 1000) : gib > 0 ? 1000 : 0, "fraction",
-				  gl.gib_vs_numad, "max", desc);
-		}
+		gib_line(&b, pol, np, p, c, gib, "numad", "gib-vs-numad",
+			 gl.gib_vs_numad);
+		gib_line(&b, pol, np, p, c, gib, HS_KERNEL, "migrated-over-kernel",
+			 gl.gib_vs_kernel);
 		if (conv >= 0) {
 			snprintf(desc, sizeof(desc), "ticks from an arrival or phase change "
 				 "to 90%% of the gain %s makes of it, median of each "
