@@ -59,6 +59,13 @@ for q in none numad; do
 done
 expect_output "^oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
 	"no policy above the oracle, goal 1.01"
+# issue 17's goals over the kernel's own balancing, for the default policy
+expect_output "^policy/$def/margin-over-kernel +$num % +>= 3  (pass|MISS)$" \
+	"the default 3% over kernel"
+expect_output "^policy/$def/migrated-over-kernel +$num fraction +<= 1  (pass|MISS)$" \
+	"the default migrates less than kernel"
+expect_output "^oracle-bound/kernel +$num fraction *$" \
+	"kernel's highest fraction of the oracle, no goal"
 expect_output "^policy/$def/convergence-median +$num ticks +<= 10  (pass|MISS)$" \
 	"the default's convergence, goal 10 ticks"
 # the generated families: the same figures, named by family; on validation
