@@ -86,6 +86,7 @@
 #define TROUBLE_MIN	0.02	/* estimated loss below which a guest is fine */
 #define VNODE_LOCALITY	0.9	/* share of a vNUMA vCPU's accesses to its vnode */
 #define UNSEEN_STALL	0.6	/* stall share of a vCPU whose accesses go uncounted */
+#define NOMINAL_IPS	1e9	/* per CPU, for a vCPU whose source counts no instructions */
 
 enum {
 	OPT_QUEUE_FACTOR,
@@ -345,6 +346,21 @@ static double stall_share(const struct vnumad_view *v, const struct vnumad_guest
 	return pol_stall_share(c);
 }
 
+/*
+ * The instructions per second a vCPU counts in the model. A source without
+ * instruction counters (the /proc fallback: access_rate -1) reports none,
+ * so a running vCPU is weighed by the CPU it uses instead, at a nominal
+ * rate: only the ratios between vCPUs matter to the model.
+ */
+static double model_ips(const struct vnumad_vcpu *c)
+{
+	if (c->ips > 0)
+		return c->ips;
+	if (c->access_rate < 0 && c->cpu_demand > 0)
+		return c->cpu_demand * NOMINAL_IPS;
+	return 0;
+}
+
 static double cpu_share(double cpus, double load)
 {
 	return load > cpus && load > 0 ? cpus / load : 1.0;
@@ -432,8 +448,8 @@ static int build(struct place *p, const struct vnumad_view *v)
 			struct mvcpu *m = &p->vc[nv];
 
 			m->guest = gi;
-			m->node = c->node >= 0 && c->node < nn && c->ips > 0 ? c->node : -1;
-			m->ips = c->ips > 0 ? c->ips : 0;
+			m->ips = model_ips(c);
+			m->node = c->node >= 0 && c->node < nn && m->ips > 0 ? c->node : -1;
 			m->b = stall_share(v, g, c);
 			m->traffic = c->access_rate > 0 ? c->access_rate * DRAM_LINE / p->counted : 0;
 			m->wish = c->cpu_demand;

@@ -443,6 +443,39 @@ static void place_moves_home(void **state)
 }
 
 /*
+ * The demo host as the /proc fallback reports it: locality from memory,
+ * no instruction counts, no traffic. place still brings each web guest's
+ * vCPUs home (it proposed nothing at all before, the test VMs showed).
+ */
+static void place_without_counters(void **state)
+{
+	void *p;
+
+	(void)state;
+	demo();
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		T.g[gi].ips = 0;
+		for (int i = 0; i < T.g[gi].nr_vcpus; i++) {
+			T.vc[gi][i].ips = 0;
+			T.vc[gi][i].ipc = 0;
+			T.vc[gi][i].access_rate = -1;
+			T.vc[gi][i].source = VNUMAD_SRC_ESTIMATE;
+		}
+	}
+	for (int n = 0; n < T.v.nr_nodes; n++)
+		T.nodes[n].bw_used = 0;
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	tick(&vn_policy_place, p);
+	for (int gi = 0; gi < 2; gi++)
+		assert_true(count(VNUMAD_MOVE_VCPU, gi) == 4 ||
+			    count(VNUMAD_MOVE_GUEST, gi) == 1);
+	for (int i = 0; i < T.out.len; i++)
+		assert_true(T.buf[i].guest <= 1);	/* web1 or web2 */
+	stop(&vn_policy_place, p);
+}
+
+/*
  * A guest spread evenly over two nodes, vCPUs and memory alike, gains
  * nothing from any vCPU move: the memory is half remote from every node.
  * place gathers it onto one node, vCPUs and memory together.
@@ -1192,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(locality_relieves_cpu),
 		cmocka_unit_test(brm_relieves_cpu),
 		cmocka_unit_test(place_moves_home),
+		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
 		cmocka_unit_test(place_relieves_cpu),
