@@ -114,16 +114,44 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	}
 	/* a model starts afresh each run and a dry run moves nothing */
 	if (!c->virtual_time && !c->cfg.dry_run) {
-		c->journal = journal_open(c->cfg.state_dir);
-		if (!c->journal)
-			log_warnx("no journal in %s: verdicts will not survive a restart",
-				  c->cfg.state_dir);
-		guard_restore(c);
+		r = core_journal_open(c);
+		if (r < 0) {
+			core_close(c);
+			return r;
+		}
 	}
 	log_info("backend %s, sampling %s, policy %s, interval %gs%s",
 		 c->backend.ops->name, c->sampler.ops->name, c->policy.desc->name,
 		 c->cfg.interval, c->cfg.dry_run ? ", dry run: nothing is applied" : "");
 	return 0;
+}
+
+int core_journal_open(struct vn_core *c)
+{
+	c->journal = journal_open(c->cfg.state_dir);
+	if (!c->journal) {
+		log_warnx("state directory %s refused: vnumad does not start (see vnumad(8), "
+			  "STATE DIRECTORY)", c->cfg.state_dir);
+		return -EPERM;
+	}
+	guard_restore(c);
+	core_journal_failing(c);
+	return 0;
+}
+
+bool core_journal_failing(struct vn_core *c)
+{
+	int err = c->journal ? journal_error(c->journal) : 0;
+
+	if (err && !c->journal_err)
+		log_warnx("journal %s cannot be written (%s): advising only, nothing is "
+			  "moved or undone until it can; tried again every tick",
+			  journal_path(c->journal), strerror(err));
+	else if (!err && c->journal_err)
+		log_info("journal %s can be written again: moves resume",
+			 journal_path(c->journal));
+	c->journal_err = err;
+	return err != 0;
 }
 
 /* Gives back the affinities vnumad changed, when the operator asked for it. */
@@ -222,6 +250,10 @@ int core_tick(struct vn_core *c)
 		c->host.now = now_monotonic() - c->start;
 	c->decided = false;
 	dec->nr = dec->nr_accepted = 0;
+	/* a journal that failed is tried again: it may have room now */
+	if (c->journal && journal_error(c->journal))
+		journal_retry(c->journal);
+	core_journal_failing(c);
 
 	if (stage_inventory(c) < 0)
 		return -1;
@@ -256,6 +288,10 @@ int core_tick(struct vn_core *c)
 	if (dec->nr_accepted && !core_advisory(c))
 		stage_publish(c);
 	stage_record(c, dec);
+	/* the tick's verdicts and progress, durable at once */
+	if (c->journal)
+		journal_commit(c->journal);
+	core_journal_failing(c);
 	c->stats.tick_wall = now_monotonic() - w0;
 	return 0;
 }
@@ -270,6 +306,11 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 	    (fresh->scenario && c->cfg.scenario &&
 	     strcmp(fresh->scenario, c->cfg.scenario) != 0))
 		log_warning("reload: backend settings change only at restart");
+	/* the journal stays where it was opened */
+	if (strcmp(fresh->state_dir, c->cfg.state_dir) != 0)
+		log_warning("reload: [daemon] state_dir changes only at restart");
+	free(fresh->state_dir);
+	fresh->state_dir = xstrdup(c->cfg.state_dir);
 	fresh->backend = c->cfg.backend;
 	free(fresh->uri);
 	fresh->uri = xstrdup(c->cfg.uri);

@@ -148,6 +148,7 @@ static void print_summary(struct vn_core *c)
 		first = 0;
 	}
 	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
+		c->journal_err ? "; journal failing: advising only" :
 		core_advisory(c) ? "; advisory-only policy" : "");
 }
 
