@@ -153,6 +153,14 @@ static void print_status(json_t *s)
 	       json_is_true(json_object_get(s, "policy_disabled")) ? " (disabled)" : "",
 	       (long long)json_integer_value(json_object_get(s, "tick")),
 	       json_is_true(json_object_get(s, "dry_run")) ? ", dry run" : "");
+	x = json_object_get(s, "journal");
+	if (json_is_object(x) && json_is_false(json_object_get(x, "writable")))
+		printf("journal %s cannot be written (%s) for %s: advising only, nothing "
+		       "is moved or undone until it can\n",
+		       json_string_value(json_object_get(x, "path")),
+		       json_string_value(json_object_get(x, "error")),
+		       fmt_duration(a, sizeof(a),
+				    json_number_value(json_object_get(x, "failing_for"))));
 	printf("\n%-6s %5s %6s %22s\n", "node", "cpus", "load", "memory free / total");
 	json_array_foreach(json_object_get(s, "nodes"), i, x)
 		printf("%-6lld %5lld %5.0f%% %10s / %-10s\n",

@@ -62,7 +62,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		       (unsigned long long)(c->stats.vcpu_moves + c->stats.memory_moves),
 		       (unsigned long long)c->stats.kept,
 		       (unsigned long long)c->stats.reverted,
-		       c->cfg.dry_run ? " (dry run)" : "");
+		       c->cfg.dry_run ? " (dry run)" :
+		       c->journal_err ? " (journal failing: advising only)" : "");
 	}
 	control_tick(d->control);
 	if ((d->once && c->decided) ||

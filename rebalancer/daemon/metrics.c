@@ -25,6 +25,7 @@
 #include <event2/util.h>
 
 #include "core.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -249,6 +250,12 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	family(r, "vnumad_policy_disabled", "gauge",
 	       "1 when the policy failed too often and the daemon only advises.");
 	sample(r, c->policy.disabled);
+	family(r, "vnumad_journal_failing", "gauge",
+	       "1 while the journal cannot be written: the daemon only advises until it can.");
+	sample(r, c->journal_err != 0);
+	family(r, "vnumad_journal_failures_total", "counter",
+	       "Journal writes and reads that failed (a full or read-only state directory).");
+	sample(r, c->journal ? (double)journal_failures(c->journal) : 0);
 	family(r, "vnumad_tick_interval_seconds", "gauge",
 	       "Configured time between two ticks.");
 	sample(r, c->cfg.interval);

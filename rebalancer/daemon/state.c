@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "journal.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -78,6 +79,24 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 	return o;
 }
 
+/* Where the journal is, and whether it can be written (else: advising only). */
+static json_t *journal_state(const struct vn_core *c)
+{
+	json_t *o;
+
+	if (!c->journal)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "path", json_string(journal_path(c->journal)));
+	json_object_set_new(o, "writable", json_boolean(!c->journal_err));
+	if (c->journal_err) {
+		json_object_set_new(o, "error", json_string(strerror(c->journal_err)));
+		json_object_set_new(o, "failing_for", json_real(round(MAX(0,
+			journal_wall() - journal_failed_at(c->journal)) * 10) / 10));
+	}
+	return o;
+}
+
 json_t *state_json(const struct vn_core *c)
 {
 	const struct vn_host *h = &c->host;
@@ -90,6 +109,7 @@ json_t *state_json(const struct vn_core *c)
 	json_object_set_new(o, "policy", json_string(c->policy.desc->name));
 	json_object_set_new(o, "policy_disabled", json_boolean(c->policy.disabled));
 	json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
+	json_object_set_new(o, "journal", journal_state(c));
 	json_object_set_new(o, "tick", json_integer((json_int_t)h->tick));
 	json_object_set_new(o, "time", json_real(round(h->now * 1e3) / 1e3));
 	json_object_set_new(o, "interval", json_real(c->cfg.interval));
@@ -112,7 +132,8 @@ json_t *state_json(const struct vn_core *c)
 	json_object_set_new(o, "guests", guests);
 	for (const struct vn_trial *t = c->trials; t; t = t->next) {
 		json_t *x = json_object();
-		static const char *const states[] = { "migrating", "settling", "judging" };
+		static const char *const states[] = { "migrating", "settling", "judging",
+						      "reverting" };
 
 		json_object_set_new(x, "guest", json_string(t->guest));
 		json_object_set_new(x, "moves", json_integer(t->nr_act));
@@ -365,6 +386,12 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 	}
 	if (c->cfg.dry_run) {
 		snprintf(why, len, "the daemon runs in dry-run mode: it applies nothing");
+		return -EROFS;
+	}
+	if (core_journal_failing(c)) {
+		snprintf(why, len, "the journal %s cannot be written (%s): the daemon "
+			 "moves nothing until it can", journal_path(c->journal),
+			 strerror(c->journal_err));
 		return -EROFS;
 	}
 	/* the view as the core knows it now, not as the last tick left it */
