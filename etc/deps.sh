@@ -25,6 +25,8 @@ TEST="$TEST systemd socat man-db gnuplot-nox"
 TEST="$TEST cpio busybox-static numactl numad"
 # make bench: the sampling benchmark's io_uring comparison
 TEST="$TEST liburing-dev"
+# tests/t_state_dir.sh: strace counts the journal's syncs
+TEST="$TEST strace"
 
 PKGS="$BUILD $TEST"
 

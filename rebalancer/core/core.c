@@ -130,8 +130,8 @@ int core_journal_open(struct vn_core *c)
 {
 	c->journal = journal_open(c->cfg.state_dir);
 	if (!c->journal) {
-		log_warnx("state directory %s refused: vnumad does not start (see vnumad(8), "
-			  "STATE DIRECTORY)", c->cfg.state_dir);
+		log_warnx("not starting: root writes its journal in [daemon] state_dir "
+			  "(see vnumad(8), STATE DIRECTORY)");
 		return -EPERM;
 	}
 	guard_restore(c);

@@ -12,6 +12,7 @@
 #include "control.h"
 #include "core.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "numab.h"
@@ -266,6 +267,20 @@ int main(int argc, char **argv)
 	log_init(true, LOG_INFO, "vnumad");
 
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
+	/* the daemon refuses a state directory it cannot trust: so does -n */
+	if (check && r == 0 && d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run) {
+		char unsafe[512];
+		int sr = journal_check_dir(d.core.cfg.state_dir, unsafe, sizeof(unsafe));
+
+		if (sr == -EPERM) {
+			errors_add(&e, "%s: [daemon] state_dir: %s", config ? config :
+				   "built-in defaults", unsafe);
+			r = -1;
+		} else if (sr < 0) {
+			fprintf(stderr, "warning: [daemon] state_dir: %s: the daemon would only "
+				"advise until it can write there\n", unsafe);
+		}
+	}
 	if (check) {
 		for (int i = 0; i < d.core.cfg.warnings.count; i++)
 			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
