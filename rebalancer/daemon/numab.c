@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "numab.h"
 #include "privs.h"
@@ -39,7 +40,7 @@ static int read_int(const char *path)
 {
 	char buf[32];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	long v;
 	char *end;
 
@@ -59,12 +60,21 @@ static int read_int(const char *path)
 	return (int)v;
 }
 
+/*
+ * Writes one integer to a file; O_CREAT makes the file afresh (O_EXCL, after
+ * removing what was there), so that a link planted in the state directory
+ * is never followed. 0 or -errno.
+ */
 static int write_int(const char *path, int v, int flags)
 {
 	char buf[16];
-	int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
-	int len = snprintf(buf, sizeof(buf), "%d\n", v), r = 0;
+	int len = snprintf(buf, sizeof(buf), "%d\n", v), r = 0, fd;
 
+	if ((flags & O_CREAT) && unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (flags & O_CREAT)
+		flags = (flags & ~O_TRUNC) | O_EXCL;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, 0644);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, buf, (size_t)len) != len)
@@ -128,9 +138,16 @@ int numab_setup(const struct vn_config *cfg)
 {
 	int cur = numab_read(), saved, r;
 
-	if (!nb.paths_set && cfg->state_dir)
-		snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
-			 cfg->state_dir);
+	/* in the state directory, when the journal may be kept there too */
+	if (!nb.paths_set && cfg->state_dir) {
+		char why[512];
+
+		if (journal_check_dir(cfg->state_dir, why, sizeof(why)) == 0)
+			snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
+				 cfg->state_dir);
+		else
+			log_debug("NUMA balancing setting not kept aside: %s", why);
+	}
 	if (cur == -ENOENT) {
 		log_debug("this kernel has no automatic NUMA balancing");
 		return 0;

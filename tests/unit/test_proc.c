@@ -607,6 +607,48 @@ static void numa_balancing_modes(void **state)
 	assert_false(numab_changed());
 }
 
+/*
+ * The saved value goes in the state directory: a link planted there as its
+ * file is neither followed when it is written (root would truncate the
+ * link's target) nor when it is read.
+ */
+static void numa_balancing_saved_not_followed(void **state)
+{
+	char victim[128];
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s.victim", nb_sysctl);
+	put(victim, "precious\n");
+	assert_int_equal(symlink(victim, nb_saved), 0);
+	put(nb_sysctl, "0\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	/* off already, and the "saved" value is not one to trust */
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+	put(nb_sysctl, "1\n");
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_saved), 1);
+	{
+		struct stat st;
+
+		assert_int_equal(lstat(nb_saved, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	{
+		char buf[32] = "";
+		FILE *f = fopen(victim, "r");
+
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		assert_string_equal(buf, "precious\n");
+	}
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 1);
+	unlink(victim);
+}
+
 static void numa_balancing_after_a_crash(void **state)
 {
 	(void)state;
@@ -691,6 +733,8 @@ int main(void)
 		cmocka_unit_test(privileges_dropped),
 		cmocka_unit_test_setup_teardown(numa_balancing_modes, nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_after_a_crash, nb_setup, nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_saved_not_followed, nb_setup,
+						nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
 	};
 
