@@ -120,8 +120,8 @@ static int plan(struct vn_core *c, struct vn_decision *d, int owner, struct vn_a
 	return n;
 }
 
-/* Applies one planned action; false (the decision's error set) if it failed. */
-static bool apply(struct vn_core *c, struct vn_decision *d, struct vn_action *a,
+/* Applies one planned action; a failed one is left in effect [0, 0]. */
+static void apply(struct vn_core *c, struct vn_decision *d, struct vn_action *a,
 		  const struct step *st)
 {
 	struct vn_guest *g = d->g;
@@ -149,10 +149,9 @@ static bool apply(struct vn_core *c, struct vn_decision *d, struct vn_action *a,
 		a->eff_lo = a->eff_hi = 0;
 		if (!d->error)
 			d->error = err;
-		return false;
+		return;
 	}
 	d->applied = true;
-	return true;
 }
 
 /* Says why a decision failed, and refuses the guest if it is for good. */
@@ -203,12 +202,14 @@ void actuate_guest(struct vn_core *c, struct vn_decision *d, int n)
 			planned = 0;
 		}
 	}
-	for (int i = 0; i < planned; i++) {
-		struct vn_action *a = &act[i];
-
-		if (apply(c, &d[st[i].owner], a, &st[i]))
-			act[done++] = *a;	/* a failed action stays in the journal, undone */
-	}
+	for (int i = 0; i < planned; i++)
+		apply(c, &d[st[i].owner], &act[i], &st[i]);
+	/* what was done, a failed move as nothing: no more to undo than that */
+	if (jid)
+		journal_update(c->journal, jid, act, planned, false);
+	for (int i = 0; i < planned; i++)
+		if (act[i].eff_hi)
+			act[done++] = act[i];
 	if (unjournaled)
 		log_warnx("guest %s: moves not made: the journal cannot hold them", g->name);
 	for (int j = 0; j < n; j++) {
@@ -222,12 +223,8 @@ void actuate_guest(struct vn_core *c, struct vn_decision *d, int n)
 		else if (d[j].applied)
 			expected += d[j].p.gain;
 	}
-	if (jid && !done) {
+	if (jid && !done)
 		journal_verdict(c->journal, jid, g->name, "not-applied", 0);
-	} else if (jid) {
-		/* what was done: no more to undo than that (synced with the tick) */
-		journal_update(c->journal, jid, act, done, false);
-	}
 	if (done) {
 		note_move(c, g);
 		if (c->cfg.guard)

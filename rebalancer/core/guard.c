@@ -148,8 +148,9 @@ static void restore_quarantine(struct vn_core *c, const struct journal_quarantin
 		q->next = c->quarantine;
 		c->quarantine = q;
 	}
+	/* no longer than this configuration would quarantine it */
 	q->strikes = MAX(q->strikes, jq->strikes);
-	q->until = MAX(q->until, c->host.now + (jq->until - wall));
+	q->until = MAX(q->until, c->host.now + MIN(jq->until - wall, c->cfg.quarantine_max));
 }
 
 /* Forgets quarantines long expired, so that strikes do not last forever. */

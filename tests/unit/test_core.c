@@ -54,6 +54,7 @@ static struct t_host {
 	int nr;
 	uint64_t mem_free[T_NODES];
 	int affinity_error;	/* set_affinity fails with this errno */
+	int migrate_error;	/* migrate (not an undo) fails with this errno */
 	int affinity_calls;
 	int bad_calls;		/* calls for a vCPU or node that does not exist */
 	bool slow_migrations;	/* migrations stay running */
@@ -176,6 +177,8 @@ static int tb_migrate(struct vn_backend *b, struct vn_guest *g, struct vn_migrat
 		th.undone += m->bytes;
 		th.last_undo = m;
 	} else {
+		if (th.migrate_error)
+			return -th.migrate_error;
 		th.migrations++;
 		th.last_mig = m;
 		if (th.on_apply)
@@ -1147,6 +1150,42 @@ static void test_journal_intent_before_apply(void **state)
 	}
 }
 
+/*
+ * A move that failed is nothing to undo: a restart does not take back
+ * memory the guest's own growth put on the node the failed migration
+ * aimed at, while the vCPU moved with it is moved back.
+ */
+static void test_journal_failed_move_not_undone(void **state)
+{
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	a = t_add("a", 2, 0, 2 * GiB);
+	a->mem[1] = 2 * GiB;
+	state_dir(NULL);
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	propose_memory(c, "a", 0, 1, 1 * GiB, 0.3);
+	th.migrate_error = ENOMEM;
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	crash_image();
+	kill_core(c);
+	/* meanwhile the guest grew on node 1 and shrank on node 0 by itself */
+	a->mem[0] -= 512 * MiB;
+	a->mem[1] += 512 * MiB;
+	nr_proposals = 0;
+	th.migrate_error = 0;
+	c = open_core_in(jimage);
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 0);
+	assert_int_equal(th.undos, 0);
+	close_core(c);
+	state_dir_remove();
+}
+
 /* A migration under way: the mover has done `bytes` of it so far. */
 static void mover_did(struct t_guest *g, struct vn_migration *m, uint64_t bytes)
 {
@@ -1448,6 +1487,7 @@ int main(void)
 		cmocka_unit_test_setup(test_journal_moot_trials_abandoned, setup),
 		cmocka_unit_test_setup(test_journal_intent_before_apply, setup),
 		cmocka_unit_test_setup(test_journal_partial_migration_undone, setup),
+		cmocka_unit_test_setup(test_journal_failed_move_not_undone, setup),
 		cmocka_unit_test_setup(test_journal_full_undo_once, setup),
 		cmocka_unit_test_setup(test_journal_full_at_start, setup),
 		cmocka_unit_test_setup(test_journal_full_midrun_advises, setup),
