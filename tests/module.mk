@@ -49,3 +49,11 @@ $(BENCH_DAEMON): tests/bench/bench_daemon.c tests/cgtest.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_DAEMON) $(VNUMAD)
+
+# bench-journal: the journal's cost at start (40,000 live, 80,000 settled
+# records) and per move.
+BENCH_JOURNAL := $(B)/tests/bench-journal
+$(BENCH_JOURNAL): tests/bench/bench_journal.c $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_JOURNAL)
