@@ -24,7 +24,7 @@ $(B)/tests/numavm/vmexit: tests/numavm/vmexit.c tests/numavm.mk
 CHECK_DEPS += $(NUMAVM_HELPERS)
 
 # Fuzz targets: tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput.
-FUZZ_TARGETS := config scenario trace numa_maps
+FUZZ_TARGETS := config scenario trace numa_maps journal
 FUZZ_SRCS_OF = tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h
 
 # Replayers: each target with a plain main() (tests/fuzz/standalone.c),
