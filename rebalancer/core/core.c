@@ -311,6 +311,12 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 		log_warning("reload: [daemon] state_dir changes only at restart");
 	free(fresh->state_dir);
 	fresh->state_dir = xstrdup(c->cfg.state_dir);
+	/* a dry run kept no journal: a daemon that starts to act needs one first */
+	if (!c->virtual_time && !fresh->dry_run && !c->journal && core_journal_open(c) < 0) {
+		log_warnx("reload: no journal can be kept in %s: the daemon stays in dry-run "
+			  "mode", c->cfg.state_dir);
+		fresh->dry_run = true;
+	}
 	fresh->backend = c->cfg.backend;
 	free(fresh->uri);
 	fresh->uri = xstrdup(c->cfg.uri);

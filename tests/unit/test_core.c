@@ -386,6 +386,8 @@ static FILE *out;
  * judge windows, 2 s hysteresis, memory read every tick, as a configuration
  * file would set them.
  */
+static bool open_dry_run;	/* the next open_core_in() is a dry run */
+
 static struct vn_core *open_core_in(const char *state_dir)
 {
 	static struct vn_core c;
@@ -411,6 +413,8 @@ static struct vn_core *open_core_in(const char *state_dir)
 		free(c.cfg.state_dir);
 		c.cfg.state_dir = xstrdup(state_dir);
 	}
+	c.cfg.dry_run = open_dry_run;
+	open_dry_run = false;
 	out = open_memstream(&out_text, &out_len);
 	assert_non_null(out);
 	assert_int_equal(core_open(&c, NULL, VN_OUT_TEXT, out), 0);
@@ -1186,6 +1190,44 @@ static void test_journal_failed_move_not_undone(void **state)
 	state_dir_remove();
 }
 
+/*
+ * A dry run keeps no journal; a reload that ends the dry run opens it
+ * before anything is moved, so that the moves are journaled (and the
+ * unjudged trials of a run before are taken up).
+ */
+static void test_journal_opened_when_dry_run_ends(void **state)
+{
+	struct vn_overrides ov = { .backend = -1, .policy = "none", .log_level = -1 };
+	struct vn_errors e = { 0 };
+	struct vn_config fresh;
+	char p[256];
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	a = t_add("a", 2, 0, 1 * GiB);
+	state_dir(NULL);
+	path_in(p, sizeof(p), jdir, "journal");
+	open_dry_run = true;
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(config_load(&fresh, NULL, &ov, &e), 0);
+	errors_free(&e);
+	fresh.policy_desc = &t_policy;
+	fresh.interval = 1;
+	free(fresh.state_dir);
+	fresh.state_dir = xstrdup(jdir);
+	core_reconfigure(c, &fresh);
+	assert_false(c->cfg.dry_run);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	assert_int_equal(count_text(p, "\"type\":\"trial\""), 1);
+	close_core(c);
+	state_dir_remove();
+}
+
 /* A migration under way: the mover has done `bytes` of it so far. */
 static void mover_did(struct t_guest *g, struct vn_migration *m, uint64_t bytes)
 {
@@ -1488,6 +1530,7 @@ int main(void)
 		cmocka_unit_test_setup(test_journal_intent_before_apply, setup),
 		cmocka_unit_test_setup(test_journal_partial_migration_undone, setup),
 		cmocka_unit_test_setup(test_journal_failed_move_not_undone, setup),
+		cmocka_unit_test_setup(test_journal_opened_when_dry_run_ends, setup),
 		cmocka_unit_test_setup(test_journal_full_undo_once, setup),
 		cmocka_unit_test_setup(test_journal_full_at_start, setup),
 		cmocka_unit_test_setup(test_journal_full_midrun_advises, setup),
