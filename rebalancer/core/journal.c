@@ -884,7 +884,7 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t max)
 			if (ferror(f))
 				return -2;
 			if (!len)
-				return 0;
+				return too_long ? -1 : 0;
 			break;
 		}
 		n = strlen(*buf + len);
