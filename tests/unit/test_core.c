@@ -1399,6 +1399,7 @@ static void test_journal_full_undo_once(void **state)
 	state_dir(NULL);
 	if (!tmpfs_at(jdir)) {
 		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
 		skip();
 	}
 	path_in(p, sizeof(p), jdir, "journal");
@@ -1434,6 +1435,7 @@ static void test_journal_full_at_start(void **state)
 	state_dir(NULL);
 	if (!tmpfs_at(jdir)) {
 		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
 		skip();
 	}
 	path_in(p, sizeof(p), jdir, "journal");
@@ -1485,6 +1487,7 @@ static void test_journal_full_midrun_advises(void **state)
 	state_dir(NULL);
 	if (!tmpfs_at(jdir)) {
 		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
 		skip();
 	}
 	c = open_core_in(jdir);
