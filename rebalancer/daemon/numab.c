@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -142,11 +143,14 @@ int numab_setup(const struct vn_config *cfg)
 	if (!nb.paths_set && cfg->state_dir) {
 		char why[512];
 
-		if (journal_check_dir(cfg->state_dir, why, sizeof(why)) == 0)
+		if (journal_check_dir(cfg->state_dir, why, sizeof(why)) == 0) {
+			/* the journal makes it too, later: the setting comes first */
+			mkdir(cfg->state_dir, 0700);
 			snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
 				 cfg->state_dir);
-		else
+		} else {
 			log_debug("NUMA balancing setting not kept aside: %s", why);
+		}
 	}
 	if (cur == -ENOENT) {
 		log_debug("this kernel has no automatic NUMA balancing");
@@ -184,9 +188,13 @@ int numab_setup(const struct vn_config *cfg)
 			    cfg->dry_run ? " (a dry run leaves it as it is)" : "");
 		return 0;
 	}
-	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0)
-		log_debug("cannot keep the NUMA balancing setting in %s: %s", nb.saved,
-			  strerror(-r));
+	/* written ahead: a vnumad that dies holding it off must find what it was */
+	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0) {
+		log_warnx("cannot keep the NUMA balancing setting in %s (%s): it is left %s, "
+			  "since a vnumad that died could not set it back; it will fight "
+			  "vnumad", nb.saved, strerror(-r), mode_name(cur));
+		return r;
+	}
 	r = write_int(nb.sysctl, 0, O_TRUNC);
 	if (r < 0) {
 		if (nb.saved[0])

@@ -649,6 +649,25 @@ static void numa_balancing_saved_not_followed(void **state)
 	unlink(victim);
 }
 
+/*
+ * Written ahead: when the value to restore cannot be kept (a full or
+ * missing state directory), NUMA balancing is left as it is, since a
+ * vnumad that died holding it off could not set it back.
+ */
+static void numa_balancing_left_when_unsaved(void **state)
+{
+	char saved[160];
+
+	(void)state;
+	snprintf(saved, sizeof(saved), "%s.missing/numa_balancing.saved", nb_sysctl);
+	numab_set_paths(nb_sysctl, saved);
+	put(nb_sysctl, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_true(numab_setup(&cfg) < 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 1);
+}
+
 static void numa_balancing_after_a_crash(void **state)
 {
 	(void)state;
@@ -734,6 +753,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(numa_balancing_modes, nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_after_a_crash, nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_saved_not_followed, nb_setup,
+						nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_left_when_unsaved, nb_setup,
 						nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
 	};
