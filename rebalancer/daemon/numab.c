@@ -33,7 +33,8 @@ void numab_set_paths(const char *sysctl, const char *saved)
 {
 	snprintf(nb.sysctl, sizeof(nb.sysctl), "%s", sysctl ? sysctl : SYSCTL);
 	snprintf(nb.saved, sizeof(nb.saved), "%s", saved ? saved : "");
-	nb.paths_set = sysctl || saved;
+	/* without a saved path, the daemon's: in cfg->state_dir */
+	nb.paths_set = saved != NULL;
 }
 
 /* Reads one small integer from a file; the value or -errno. */
@@ -137,13 +138,14 @@ static void restore_at_exit(void)
 
 int numab_setup(const struct vn_config *cfg)
 {
-	int cur = numab_read(), saved, r;
+	int cur = numab_read(), saved, r, dir_err = 0;
+	char why[512] = "";
 
 	/* in the state directory, when the journal may be kept there too */
 	if (!nb.paths_set && cfg->state_dir) {
-		char why[512];
-
-		if (journal_check_dir(cfg->state_dir, why, sizeof(why)) == 0) {
+		nb.saved[0] = '\0';
+		dir_err = journal_check_dir(cfg->state_dir, why, sizeof(why));
+		if (dir_err == 0) {
 			/* the journal makes it too, later: the setting comes first */
 			mkdir(cfg->state_dir, 0700);
 			snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
@@ -189,6 +191,12 @@ int numab_setup(const struct vn_config *cfg)
 		return 0;
 	}
 	/* written ahead: a vnumad that dies holding it off must find what it was */
+	if (dir_err < 0) {
+		log_warnx("cannot keep the NUMA balancing setting in [daemon] state_dir (%s): "
+			  "it is left %s, since a vnumad that died could not set it back; "
+			  "it will fight vnumad", why, mode_name(cur));
+		return dir_err;
+	}
 	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0) {
 		log_warnx("cannot keep the NUMA balancing setting in %s (%s): it is left %s, "
 			  "since a vnumad that died could not set it back; it will fight "

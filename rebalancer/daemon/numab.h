@@ -32,7 +32,10 @@ bool numab_changed(void);
 /* The current value (0 off, 1 on, 2 memory tiering, 3 both), or -errno. */
 int numab_read(void);
 
-/* Tests: other files instead of the sysctl and the saved value. */
+/*
+ * Tests: other files instead of the sysctl and the saved value (saved NULL:
+ * the daemon's, STATE_DIR/numa_balancing.saved).
+ */
 void numab_set_paths(const char *sysctl, const char *saved);
 
 #endif

@@ -668,6 +668,47 @@ static void numa_balancing_left_when_unsaved(void **state)
 	assert_int_equal(get(nb_sysctl), 1);
 }
 
+/*
+ * The daemon keeps the value in [daemon] state_dir: a state directory that
+ * cannot hold it (here under a regular file) leaves NUMA balancing as it
+ * is, as a full one does; a sound one gets numa_balancing.saved, mode 0644
+ * at most, in a directory of mode 0700 made for it.
+ */
+static void numa_balancing_left_when_state_dir_unusable(void **state)
+{
+	char file[128], dir[160], saved[192];
+	struct stat st;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s.file", nb_sysctl);
+	put(file, "not a directory\n");
+	snprintf(dir, sizeof(dir), "%s/state", file);
+	numab_set_paths(nb_sysctl, NULL);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup(dir);
+	put(nb_sysctl, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_true(numab_setup(&cfg) < 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 1);
+	unlink(file);
+	/* the same directory path, now possible: made, and the value kept there */
+	snprintf(dir, sizeof(dir), "%s.state", nb_sysctl);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup(dir);
+	snprintf(saved, sizeof(saved), "%s/numa_balancing.saved", dir);
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_sysctl), 0);
+	assert_int_equal(get(saved), 1);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 1);
+	assert_int_equal(access(saved, F_OK), -1);
+	rmdir(dir);
+}
+
 static void numa_balancing_after_a_crash(void **state)
 {
 	(void)state;
@@ -756,6 +797,8 @@ int main(void)
 						nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_left_when_unsaved, nb_setup,
 						nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_left_when_state_dir_unusable,
+						nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
 	};
 
