@@ -2,7 +2,8 @@
 # The state directory and the journal, on the real daemon (proc backend:
 # it keeps a journal; this host has no guests for it to move):
 #   - a state directory others can write is refused by vnumad -n and at start;
-#   - SIGHUP with another state_dir says that it changes only at restart;
+#   - SIGHUP with another state_dir, or numa_balancing, says that it
+#     changes only at restart (the journal stays, the sysctl is not touched);
 #   - a journal of 40,000 live records costs a few syncs at start, not one
 #     per record (strace counts them);
 #   - a full state filesystem (a tmpfs, as root): the daemon runs, says in
@@ -66,9 +67,10 @@ expect_exit 0 "vnumad -n, a state directory still to be made" -- "$VNUMAD" -n -c
 "$VNUMAD" -f -c "$TMP/ok.conf" --backend proc >"$TMP/hup.out" 2>"$TMP/hup.err" &
 pid=$!
 if wait_for 'backend proc, sampling' "$TMP/hup.err"; then
-	conf "$TMP/ok.conf" "$TMP/elsewhere"
+	conf "$TMP/ok.conf" "$TMP/elsewhere" '[backend]' 'numa_balancing = disable'
 	kill -HUP "$pid"
 	wait_for 'reload: \[daemon\] state_dir changes only at restart' "$TMP/hup.err"
+	wait_for 'reload: \[backend\] numa_balancing changes only at restart' "$TMP/hup.err"
 	wait_for 'configuration reloaded' "$TMP/hup.err"
 	[ -e "$TMP/elsewhere" ] && fail "the reload opened a journal in the new state_dir"
 	[ -f "$TMP/state/journal" ] || fail "the journal is not in the state_dir the daemon started with"

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "numab.h"
 #include "util.h"
 #include "virevent.h"
 
@@ -109,6 +110,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			log_warning("reload: [daemon] metrics changes only at restart");
 		if (strcmp(fresh.control, d->core.cfg.control) != 0)
 			log_warning("reload: [daemon] control changes only at restart");
+		numab_reload(&d->core.cfg, &fresh);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
 		notify("READY=1\nSTATUS=configuration reloaded");

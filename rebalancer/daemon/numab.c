@@ -219,3 +219,14 @@ int numab_setup(const struct vn_config *cfg)
 		 mode_name(cur));
 	return 0;
 }
+
+void numab_reload(const struct vn_config *cur, const struct vn_config *fresh)
+{
+	/* privileges are dropped by now: the sysctl is written only at start */
+	if (cur->backend == VN_BACKEND_SIM)
+		return;		/* a model's host has no kernel balancing of ours */
+	if (fresh->numa_balancing != cur->numa_balancing ||
+	    (fresh->numa_balancing == VN_NUMAB_DISABLE && cur->dry_run && !fresh->dry_run))
+		log_warning("reload: [backend] numa_balancing changes only at restart (the "
+			    "kernel's balancing stays %s)", nb.changed ? "off" : "as it is");
+}

@@ -23,6 +23,12 @@ struct vn_config;
  */
 int numab_setup(const struct vn_config *cfg);
 
+/*
+ * SIGHUP: says that a new [backend] numa_balancing (or the end of a dry run
+ * that left it on) takes effect only at restart.
+ */
+void numab_reload(const struct vn_config *cur, const struct vn_config *fresh);
+
 /* Gives back the value numab_setup changed; idempotent. */
 void numab_restore(void);
 
