@@ -163,6 +163,12 @@ int numab_setup(const struct vn_config *cfg)
 		return 0;
 	}
 	saved = nb.saved[0] ? read_int(nb.saved) : -ENOENT;
+	/* a value the kernel never had (0 to 3) is no setting to give back */
+	if (saved > 3) {
+		log_warning("%s holds %d, not a NUMA balancing setting: ignored", nb.saved,
+			    saved);
+		saved = -EINVAL;
+	}
 	if (saved > 0 && cur == 0) {
 		/* a vnumad that did not exit cleanly left it off */
 		log_info("kernel NUMA balancing was %s before a previous vnumad switched "

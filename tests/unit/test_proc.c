@@ -728,6 +728,14 @@ static void numa_balancing_after_a_crash(void **state)
 	assert_int_equal(numab_setup(&cfg), 0);
 	assert_int_equal(get(nb_sysctl), 2);
 	assert_false(numab_changed());
+	/* a value no kernel setting has is not given back */
+	put(nb_sysctl, "0\n");
+	put(nb_saved, "7\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 0);
+	cfg.numa_balancing = VN_NUMAB_WARN;
 	/* a stale file, someone switched it on since: forgotten */
 	put(nb_sysctl, "1\n");
 	put(nb_saved, "1\n");
