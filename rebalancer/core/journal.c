@@ -1025,6 +1025,27 @@ static int load(struct vn_journal *j)
 	return LOAD_OK;
 }
 
+/*
+ * Renames the journal to name, or to name.1 ... name.9 when files set aside
+ * earlier hold those (the last is replaced at need): another version's
+ * journal set aside twice keeps both. The name used goes in used.
+ */
+static int set_aside(struct vn_journal *j, const char *name, char *used, size_t len)
+{
+	snprintf(used, len, "%s", name);
+	for (int i = 1; i <= 10; i++) {
+		if (renameat2(j->dfd, JOURNAL_FILE, j->dfd, used, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EINVAL)
+			break;	/* a file system without RENAME_NOREPLACE */
+		if (errno != EEXIST)
+			return -1;
+		if (i < 10)
+			snprintf(used, len, "%s.%d", name, i);
+	}
+	return renameat(j->dfd, JOURNAL_FILE, j->dfd, used);
+}
+
 /* Reads the file, setting aside one that is not ours; 0 or -errno. */
 static int read_back(struct vn_journal *j)
 {
@@ -1040,14 +1061,15 @@ static int read_back(struct vn_journal *j)
 		[LOAD_NOT_A_FILE] = "is not a regular file",
 	};
 	int r = load(j);
+	char used[64];
 
 	if (r < 0)
 		return fail(j, -r, "cannot be read; it is kept as it is and read again later");
 	if (r != LOAD_OK) {
-		if (renameat(j->dfd, JOURNAL_FILE, j->dfd, aside[r]) < 0)
+		if (set_aside(j, aside[r], used, sizeof(used)) < 0)
 			return fail(j, errno, "cannot be set aside");
 		log_warning("journal %s %s: kept as %s/%s, starting afresh", j->path, what[r],
-			    j->dir, aside[r]);
+			    j->dir, used);
 	}
 	j->loaded = true;
 	return 0;

@@ -38,6 +38,11 @@ static void clean_dir(void)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
 		unlink(p);
+		/* and what set_aside() numbers when the name is taken */
+		for (int k = 1; k <= 9; k++) {
+			snprintf(p, sizeof(p), "%s/%s.%d", dir, names[i], k);
+			unlink(p);
+		}
 	}
 }
 

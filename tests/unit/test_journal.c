@@ -170,10 +170,10 @@ static void torn_line_skipped(void **state)
 	unlink(path);
 }
 
-/* A journal of another version is set aside, not misread. */
+/* A journal of another version is set aside, not misread; an earlier one stays. */
 static void other_version_set_aside(void **state)
 {
-	char aside[160];
+	char aside[160], second[170], line[64];
 	struct vn_journal *j;
 	FILE *f;
 
@@ -189,6 +189,25 @@ static void other_version_set_aside(void **state)
 	snprintf(aside, sizeof(aside), "%s.unknown-version", path);
 	assert_int_equal(access(aside, F_OK), 0);
 	journal_close(j);
+	/* a second one set aside keeps the first */
+	f = fopen(path, "w");
+	fputs("{\"vnumad_journal\":98}\n", f);
+	fclose(f);
+	j = journal_open(dir);
+	assert_non_null(j);
+	journal_close(j);
+	f = fopen(aside, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "{\"vnumad_journal\":99}\n");
+	snprintf(second, sizeof(second), "%s.1", aside);
+	f = fopen(second, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_string_equal(line, "{\"vnumad_journal\":98}\n");
+	unlink(second);
 	unlink(aside);
 	unlink(path);
 }
