@@ -49,3 +49,11 @@ $(BENCH_DAEMON): tests/bench/bench_daemon.c tests/cgtest.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_DAEMON) $(VNUMAD)
+
+# tests/connhold: the hostile client of t_control.sh and t_metrics.sh
+# (connections held open, requests sent a byte at a time or never read).
+CONNHOLD := $(B)/tests/connhold
+$(CONNHOLD): tests/connhold.c tests/module.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
+CHECK_DEPS += $(CONNHOLD)

@@ -61,8 +61,11 @@ struct conf_key {
 	 */
 	double warn_below, warn_above;
 	const char *warn;
-	/* a further check of a string; returns why it is refused, or NULL */
-	const char *(*check)(const char *value);
+	/*
+	 * a further check of a string: NULL, or why it is refused (a constant,
+	 * or written into buf)
+	 */
+	const char *(*check)(const char *value, char *buf, size_t len);
 };
 
 static const char *const log_names[] = { "error", "warning", "notice", "info",
@@ -71,13 +74,31 @@ static const int log_values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				  LOG_DEBUG };
 
 /* [daemon] metrics: ADDRESS:PORT, resolved only when the daemon listens. */
-static const char *check_address(const char *v)
+static const char *check_address(const char *v, char *buf, size_t len)
 {
 	char host[NI_MAXHOST];
 	unsigned port;
 	const char *why = NULL;
 
+	(void)buf;
+	(void)len;
 	return parse_address(v, host, sizeof(host), &port, &why) < 0 ? why : NULL;
+}
+
+/*
+ * [daemon] control: a Unix socket's path fits in sun_path with its NUL.
+ * What lies at the path (a socket or nothing, in a directory only root can
+ * write) is the daemon's to check, at start and by -n: control_check().
+ */
+static const char *check_control(const char *v, char *buf, size_t len)
+{
+	size_t n = strlen(v);
+
+	if (n < VN_SOCKET_PATH_MAX)
+		return NULL;
+	snprintf(buf, len, "%zu characters long; a Unix socket path is at most %d",
+		 n, VN_SOCKET_PATH_MAX - 1);
+	return buf;
 }
 
 #define KEY(sec, key, t, m, d) \
@@ -99,7 +120,7 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
 	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
 	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
-	  .help = "the control socket of vnumad status, place and migrate" },
+	  .check = check_control, .help = "the control socket of vnumad status, place and migrate" },
 
 	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,
 	  .help = "where guests are found: libvirt, proc or sim" },
@@ -234,6 +255,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		    char *why, size_t len)
 {
 	const char *w = NULL;
+	char cbuf[256];
 	void *p = member(c, k);
 	double x = 0;
 	long l;
@@ -270,7 +292,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		/* fall through */
 	case CONF_STRING:
 	case CONF_OPTIONAL:
-		if (k->check && *v && (w = k->check(v)))
+		if (k->check && *v && (w = k->check(v, cbuf, sizeof(cbuf))))
 			goto bad;
 		free(*(char **)p);
 		*(char **)p = k->type == CONF_OPTIONAL && !*v ? NULL : xstrdup(v);
@@ -762,6 +784,15 @@ void config_list_keys(FILE *f, bool detail)
 			else
 				fprintf(f, "policy.%s %s\n", vn_builtin_policies[i]->name, o->name);
 		}
+}
+
+int config_line(const struct vn_config *c, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++)
+		if (strcmp(conf_keys[i].section, sec) == 0 &&
+		    strcmp(conf_keys[i].name, key) == 0)
+			return c->key_line[i];
+	return 0;
 }
 
 /* A stored value written as the file would write it. */

@@ -128,6 +128,34 @@ static void raise_nofile_hard(void)
 		log_debug("cannot raise the hard descriptor limit: %s", strerror(errno));
 }
 
+/* An error about a key's value found on the host, worded as the file's are. */
+static void key_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		      const char *key, const char *value, const char *why)
+{
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: [%s] %s: '%s': %s", c->path, line, sec, key, value, why);
+	else
+		errors_add(e, "[%s] %s%s: '%s': %s", sec, key, line < 0 ?
+			   " (from the command line)" : " (the built-in default)", value, why);
+}
+
+/*
+ * What the daemon will check of the configuration on this host before it
+ * starts, so that -n refuses what the daemon would: the control path (when
+ * a control socket will be opened).
+ */
+static int check_host(const struct vn_config *c, bool control, struct vn_errors *e)
+{
+	char why[600];
+	int before = e->count;
+
+	if (control && control_check(c->control, why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "control", c->control, why);
+	return e->count > before ? -1 : 0;
+}
+
 static int help_policy(const char *name)
 {
 	struct vn_errors e = { 0 };
@@ -266,6 +294,9 @@ int main(int argc, char **argv)
 	log_init(true, LOG_INFO, "vnumad");
 
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
+	/* a bounded run is a one-off: it takes no control socket */
+	if (r == 0)
+		r = check_host(&d.core.cfg, check || (!d.once && !d.max_ticks), &e);
 	if (check) {
 		for (int i = 0; i < d.core.cfg.warnings.count; i++)
 			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
@@ -315,7 +346,8 @@ int main(int argc, char **argv)
 		int err;
 
 		d.control = control_open(d.base, d.core.cfg.control, &d.core, &err);
-		if (!d.control && err == -EADDRINUSE) {
+		/* another daemon, or a path that is not safe (checked just now) */
+		if (!d.control && (err == -EADDRINUSE || err == -EEXIST || err == -EPERM)) {
 			daemon_fini(&d);
 			config_free(&d.core.cfg);
 			return 1;
