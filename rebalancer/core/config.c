@@ -101,6 +101,47 @@ static const char *check_control(const char *v, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * [sampling] events: the PMU sampler takes exactly one name per role, none
+ * empty and none longer than its buffer; whether libpfm4 encodes them is
+ * for the sampler (and -n) to say on the host itself.
+ */
+static const char *check_events(const char *v, char *buf, size_t len)
+{
+	int n = 0;
+
+	for (const char *s = v;; n++) {
+		const char *end = strchr(s, ',');
+		size_t l = end ? (size_t)(end - s) : strlen(s);
+		const char *b = s;
+
+		while (l && (*b == ' ' || *b == '\t')) {
+			b++;
+			l--;
+		}
+		while (l && (b[l - 1] == ' ' || b[l - 1] == '\t'))
+			l--;
+		if (l == 0) {
+			snprintf(buf, len, "name %d of the list is empty", n + 1);
+			return buf;
+		}
+		if (l >= VN_EVENT_NAME_MAX) {
+			snprintf(buf, len, "name %d is %zu characters long, at most %d",
+				 n + 1, l, VN_EVENT_NAME_MAX - 1);
+			return buf;
+		}
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	if (n + 1 == VN_EVENTS_NR)
+		return NULL;
+	snprintf(buf, len, "%d name%s; the PMU sampler takes %d: cycles, "
+		 "instructions, local DRAM, remote DRAM", n + 1, n ? "s" : "",
+		 VN_EVENTS_NR);
+	return buf;
+}
+
 #define KEY(sec, key, t, m, d) \
 	.section = sec, .name = key, .type = t, .off = offsetof(struct vn_config, m), \
 	.def = d
@@ -142,7 +183,7 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("sampling", "memory_budget", CONF_DURATION, memory_budget, "20ms"),
 	  .min = 0, .max = 10, .unit = "seconds",
 	  .help = "CPU time per tick the memory reads may take, on average; 0: no limit" },
-	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""),
+	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""), .check = check_events,
 	  .help = "libpfm4 event names instead of the CPU model's table; empty: the table" },
 
 	{ KEY("model", "halflife", CONF_DURATION, halflife, "4s"), .min = 0, .max = 600,

@@ -19,6 +19,7 @@
 #include "policies.h"
 #include "privs.h"
 #include "registry.h"
+#include "sampling.h"
 #include "trace.h"
 #include "util.h"
 
@@ -144,7 +145,7 @@ static void key_error(const struct vn_config *c, struct vn_errors *e, const char
 /*
  * What the daemon will check of the configuration on this host before it
  * starts, so that -n refuses what the daemon would: the control path (when
- * a control socket will be opened).
+ * a control socket will be opened) and the PMU events named.
  */
 static int check_host(const struct vn_config *c, bool control, struct vn_errors *e)
 {
@@ -153,6 +154,8 @@ static int check_host(const struct vn_config *c, bool control, struct vn_errors 
 
 	if (control && control_check(c->control, why, sizeof(why)) < 0)
 		key_error(c, e, "daemon", "control", c->control, why);
+	if (c->backend != VN_BACKEND_SIM && sampling_check_events(c, why, sizeof(why)) < 0)
+		key_error(c, e, "sampling", "events", c->events, why);
 	return e->count > before ? -1 : 0;
 }
 
