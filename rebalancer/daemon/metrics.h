@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Prometheus endpoint: the text exposition format 0.0.4 over HTTP, served
- * by libevent's evhttp on the daemon's loop at [daemon] metrics = ADDR:PORT.
- * Every response is built from the core's state when it is asked for, so the
- * endpoint costs nothing per tick.
+ * The Prometheus endpoint: the text exposition format 0.0.4 over HTTP
+ * (httpd.c), on the daemon's loop at [daemon] metrics = ADDR:PORT. The
+ * first scrape after a tick renders the exposition; the others until the
+ * next tick get that copy, so that the endpoint costs at most one rendering
+ * a tick and nothing when nobody scrapes.
  */
 #ifndef VN_METRICS_H
 #define VN_METRICS_H
+
+#include <stdint.h>
 
 struct event_base;
 struct evbuffer;
@@ -17,7 +20,9 @@ struct vn_metrics;
  * Resolves and binds addr, and serves GET and HEAD of /metrics (and a short
  * pointer at /) on base from then on. Returns NULL after logging why: a bad
  * address, a name that does not resolve, a port already in use. c is read at
- * each request and must outlive the endpoint.
+ * the first request of each tick and must outlive the endpoint. At most
+ * HTTP_MAX_CONNECTIONS (16) at once, each closed HTTP_DEADLINE (10 s) after
+ * it opened, its request head at most HTTP_HEAD_MAX (8 KiB): see httpd.h.
  */
 struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 				struct vn_core *c);
@@ -26,5 +31,7 @@ void metrics_close(struct vn_metrics *m);
 
 /* Appends the whole exposition of c to b; returns 0, or -1 out of memory. */
 int metrics_render(const struct vn_core *c, struct evbuffer *b);
+/* Expositions rendered so far (the tests'). */
+uint64_t metrics_renders(const struct vn_metrics *m);
 
 #endif
