@@ -24,6 +24,12 @@ expect_exit 2 "--scenario with libvirt" -- "$VNUMAD" --backend libvirt --scenari
 expect_output "needs --backend sim" "--scenario conflict"
 expect_exit 1 "missing named config" -- "$VNUMAD" -n -c "$TMP/nope.conf"
 expect_output "nope.conf: No such file or directory" "missing config named"
+# an endless file: refused past 1 MiB, with the limit said (it grew to 1 GB)
+expect_exit 1 "-c /dev/zero" -- timeout 10 "$VNUMAD" -n -c /dev/zero
+expect_output '^/dev/zero: larger than 1024 KiB, the most a file of settings may be$' \
+	"-c /dev/zero says why"
+expect_exit 1 "-c a directory" -- "$VNUMAD" -n -c "$TMP"
+expect_output "^$TMP: Is a directory$" "-c a directory says so"
 expect_exit 0 "example config checks" -- "$VNUMAD" -n -c etc/vnumad.conf
 expect_output '^configuration OK$' "example config OK"
 expect_exit 1 "unknown policy" -- "$VNUMAD" -n -c etc/vnumad.conf --policy nosuch

@@ -68,6 +68,14 @@ t3=$(grep -c '^tick ' "$TMP/storm.out")
 printf '[daemon]\ninterval = 500ms\ncontrol = %s\n' "$TMP/storm.sock" >"$TMP/storm.conf"
 kill -HUP $storm
 wait_for "^tick $((t3 + 1)) " "$TMP/storm.out"
+# a reload of 100,000 keys is refused at once and the ticks go on (the scan
+# and iniparser looked each key up linearly: 50 s with the loop blocked)
+n=$(grep -c '^tick ' "$TMP/storm.out")
+{ printf '[daemon]\n'; seq 100000 | awk '{ printf "k%x=1\n", $1 }'; } >"$TMP/storm.conf"
+kill -HUP $storm
+wait_for 'more than 16384 keys and sections, the most a file may have' "$TMP/storm.err"
+wait_for 'reload rejected \(1 error\)' "$TMP/storm.err"
+wait_for "^tick $((n + 2)) " "$TMP/storm.out"
 kill -TERM $storm
 wait $storm || fail "the storm's daemon exit $?"
 
