@@ -46,6 +46,18 @@ expect_output '^tick 1 .*counters primed' "--once primes the counters first"
 [ "$(grep -c '^tick ' "$TMP/out")" -eq 2 ] || fail "--once ran other than two ticks"
 expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends on the demo"
 
+# output that cannot be written is a failure, said so (--record to a full
+# device said "recording stopped" and exited 0)
+expect_exit 1 "--record to a full device" -- \
+	"$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 --record /dev/full
+expect_output 'trace is incomplete: recording stopped during the run' "--record /dev/full says why"
+expect_exit 1 "recommendations to a full device" -- \
+	sh -c '"$0" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 >/dev/full' "$VNUMAD"
+expect_output 'standard output: No space left on device' "stdout /dev/full says why"
+expect_exit 0 "--record of a whole run" -- \
+	"$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 --record "$TMP/t.trace"
+[ -s "$TMP/t.trace" ] || fail "--record wrote no trace"
+
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once
 expect_output '^tick [12] \([0-9.]+m?s\): [0-9]+ guests' "proc backend decided once"

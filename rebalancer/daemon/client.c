@@ -572,5 +572,10 @@ int client_main(int argc, char **argv)
 	else
 		rc = usage();
 	free(path);
+	/* an answer that did not reach its reader is a failure */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc != 2) {
+		fprintf(stderr, "vnumad: standard output: %s\n", strerror(errno ? errno : EIO));
+		rc = 1;
+	}
 	return rc;
 }

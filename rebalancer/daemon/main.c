@@ -159,6 +159,31 @@ static int check_host(const struct vn_config *c, bool control, struct vn_errors 
 	return e->count > before ? -1 : 0;
 }
 
+/*
+ * Closes the --record trace; -1 when it is incomplete: a write failed
+ * during the run (the core then stopped recording and said so) or at the
+ * end.
+ */
+static int finish_trace(struct vn_core *c, const char *path)
+{
+	struct vn_trace *t = c->trace;
+	int r;
+
+	if (!t) {
+		log_warnx("--record %s: the trace is incomplete: recording stopped "
+			  "during the run", path);
+		return -1;
+	}
+	c->trace = NULL;
+	r = trace_close(t);
+	if (r < 0) {
+		log_warnx("--record %s: the trace could not be finished: %s", path,
+			  strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
 static int help_policy(const char *name)
 {
 	struct vn_errors e = { 0 };
@@ -413,6 +438,9 @@ int main(int argc, char **argv)
 	r = daemon_run(&d);
 	metrics_close(d.metrics);
 	control_close(d.control);
+	/* a trace cut short is a failed run, not a quiet partial success */
+	if (record && finish_trace(&d.core, record) < 0 && r == 0)
+		r = 1;
 	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
 		 "%llu kept, %llu reverted",
 		 (unsigned long long)d.core.stats.ticks,
@@ -424,5 +452,11 @@ int main(int argc, char **argv)
 	numab_restore();
 	daemon_fini(&d);
 	config_free(&d.core.cfg);
+	/* recommendations that did not reach their reader: say so, exit 1 */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		log_warnx("standard output: %s", strerror(errno ? errno : EIO));
+		if (r == 0)
+			r = 1;
+	}
 	return r;
 }
