@@ -104,6 +104,22 @@ expect_output 'from the running daemon' "live figures"
 expect_exit 1 "place too big" -- "$VNUMAD" place 64:200GiB -c "$conf"
 expect_output 'not enough' "too big for the host"
 
+# a user who may not open the socket hears so, and gets no fresh sample
+# in its place (EACCES was taken for ECONNREFUSED: "no daemon runs")
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$VNUMAD"; then
+	for c in "place 2:1GiB --backend sim" status; do
+		# shellcheck disable=SC2086
+		expect_exit 1 "$c as a user who may not open the socket" -- \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$VNUMAD" $c --socket "$sock"
+		expect_output "permission denied on the control socket $sock: only root may" \
+			"$c says permission was denied"
+	done
+else
+	echo "note: not root, no user nobody, or $VNUMAD not reachable by nobody: not tried"
+fi
+
 expect_exit 1 "migrate a pinned guest" -- "$VNUMAD" migrate legacy --to 0 -c "$conf"
 expect_output 'pinned by its user; --force moves it anyway' "pinned refused"
 expect_exit 1 "migrate an unknown guest" -- "$VNUMAD" migrate nosuch --to 0 -c "$conf"

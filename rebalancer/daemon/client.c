@@ -124,11 +124,20 @@ static json_t *next_reply(FILE *f)
 	return o;
 }
 
+/* Nothing listens there: no daemon runs (as opposed to one we may not reach). */
+static bool nobody_there(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED;
+}
+
 static void no_daemon(const char *path, int err)
 {
-	if (err == -ENOENT || err == -ECONNREFUSED)
+	if (nobody_there(err))
 		fprintf(stderr, "vnumad: no vnumad daemon is running (nothing answers on %s)\n",
 			path);
+	else if (err == -EACCES || err == -EPERM)
+		fprintf(stderr, "vnumad: permission denied on the control socket %s: only "
+			"root may talk to the daemon\n", path);
 	else
 		fprintf(stderr, "vnumad: cannot reach the daemon on %s: %s\n", path,
 			strerror(-err));
@@ -347,8 +356,13 @@ static int cmd_place(const struct client_opts *o, const char *path, const char *
 		return 2;
 	}
 	fd = dial(path);
-	if (fd < 0)
+	/* a fresh sample only when no daemon runs, not when one may not be asked */
+	if (fd < 0 && nobody_there(fd))
 		return place_fresh(o, ncpus, mem);
+	if (fd < 0) {
+		no_daemon(path, fd);
+		return 1;
+	}
 	req = json_pack("{s:s,s:i,s:I}", "cmd", "place", "vcpus", ncpus,
 			"memory", (json_int_t)mem);
 	f = fdopen(fd, "r");
