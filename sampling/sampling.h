@@ -37,12 +37,6 @@ extern const struct vn_sampler_ops procfs_sampler_ops;	/* name "procfs" */
  */
 const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
 					     char *why, size_t len);
-/*
- * Whether [sampling] events, when set and used (source auto or pmu), name
- * events libpfm4 encodes on this CPU, as the PMU source will ask at start:
- * 0, or -EINVAL with the reason in why. Opens no counter (vnumad -n).
- */
-int sampling_check_events(const struct vn_config *cfg, char *why, size_t len);
 
 /*
  * Adds up the N<node>=<pages> fields of numa_maps text, each times its

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "config.h"
 #include "sampling.h"
@@ -74,24 +73,6 @@ const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
 	return sampling_select_cpu(cfg, &id, why, len);
 }
 
+/* config.c checks [sampling] events against these without seeing them */
 _Static_assert(VN_EVENTS_NR == PMU_NR_ROLES && VN_EVENT_NAME_MAX == PMU_NAME_MAX,
 	       "config.h's [sampling] events bounds are not the PMU sampler's");
-
-int sampling_check_events(const struct vn_config *cfg, char *why, size_t len)
-{
-	struct pmu_event ev[PMU_NR_ROLES];
-	const struct pmu_model *m;
-	static const char prefix[] = "[sampling] events: ";
-	struct cpu_id id;
-	size_t n = sizeof(prefix) - 1;
-
-	if (!cfg->events || cfg->source == VN_SAMPLING_PROCFS)
-		return 0;
-	cpu_identify(&id);
-	if (pmu_resolve(cfg->events, &id, ev, &m, why, len) == 0)
-		return 0;
-	/* the caller names the key */
-	if (strncmp(why, prefix, n) == 0)
-		memmove(why, why + n, strlen(why + n) + 1);
-	return -EINVAL;
-}

@@ -53,10 +53,29 @@ expect_exit 1 "--record to a full device" -- \
 expect_output 'trace is incomplete: recording stopped during the run' "--record /dev/full says why"
 expect_exit 1 "recommendations to a full device" -- \
 	sh -c '"$0" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 >/dev/full' "$VNUMAD"
-expect_output 'standard output: No space left on device' "stdout /dev/full says why"
+expect_output 'standard output: (No space left on device|some of it could not be written)' \
+	"stdout /dev/full says why"
 expect_exit 0 "--record of a whole run" -- \
 	"$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 --record "$TMP/t.trace"
 [ -s "$TMP/t.trace" ] || fail "--record wrote no trace"
+
+# -n and the daemon agree on the counter source this host can give
+printf '[sampling]\nsource = pmu\n' >"$TMP/pmu.conf"
+"$VNUMAD" -c "$TMP/pmu.conf" --backend proc --dry-run --once >"$TMP/daemon" 2>&1
+d=$?
+"$VNUMAD" -n -c "$TMP/pmu.conf" --backend proc >"$TMP/check" 2>&1
+n=$?
+[ $d = $n ] || fail "source = pmu: the daemon exits $d here, vnumad -n $n"
+if [ $n = 1 ]; then
+	grep -q "pmu.conf:2: \[sampling\] source = pmu, but the PMU cannot be used" "$TMP/check" ||
+		fail "-n does not say why source = pmu is refused: $(head -1 "$TMP/check")"
+fi
+
+# a NOTIFY_SOCKET that is no socket path is said once, not at every tick
+NOTIFY_SOCKET=bogus "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 5 \
+	>/dev/null 2>"$TMP/notify"
+n=$(grep -c "NOTIFY_SOCKET 'bogus' is not a socket path" "$TMP/notify")
+[ "$n" = 1 ] || fail "a bad NOTIFY_SOCKET was said $n times in 5 ticks, want once"
 
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once

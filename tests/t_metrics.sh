@@ -403,6 +403,11 @@ else
 	[ $rc -eq 1 ] || fail "metrics = nowhere.invalid:$port: exit $rc, want 1"
 	expect_output "metrics 'nowhere\.invalid:$port': cannot resolve 'nowhere\.invalid'" \
 		"metrics = nowhere.invalid"
+	# and vnumad -n refuses what the daemon refused
+	expect_exit 1 "vnumad -n with metrics = nowhere.invalid" -- \
+		timeout 40 "$VNUMAD" -n -c "$TMP/bad.conf"
+	expect_output "\[daemon\] metrics: 'nowhere\.invalid:$port': cannot resolve" \
+		"vnumad -n, metrics = nowhere.invalid"
 fi
 
 # --- other addresses: a host name, IPv6 ------------------------------------

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -142,20 +143,41 @@ static void key_error(const struct vn_config *c, struct vn_errors *e, const char
 			   " (from the command line)" : " (the built-in default)", value, why);
 }
 
-/*
- * What the daemon will check of the configuration on this host before it
- * starts, so that -n refuses what the daemon would: the control path (when
- * a control socket will be opened) and the PMU events named.
- */
-static int check_host(const struct vn_config *c, bool control, struct vn_errors *e)
+/* An error the host's checker worded, naming the key itself. */
+static void host_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		       const char *key, const char *why)
 {
-	char why[600];
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: %s", c->path, line, why);
+	else
+		errors_add(e, "%s", why);
+}
+
+/*
+ * What the daemon will check of the configuration on this host when it
+ * starts, so that -n refuses what the daemon would: the control path (also
+ * before a daemon detaches, when a control socket will be opened), and for
+ * -n the metrics address, and the counter source with its events.
+ */
+static int check_host(const struct vn_config *c, bool check, bool control,
+		      struct vn_errors *e)
+{
+	char why[1200], host[1025], num[1025];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
 	int before = e->count;
 
 	if (control && control_check(c->control, why, sizeof(why)) < 0)
 		key_error(c, e, "daemon", "control", c->control, why);
-	if (c->backend != VN_BACKEND_SIM && sampling_check_events(c, why, sizeof(why)) < 0)
-		key_error(c, e, "sampling", "events", c->events, why);
+	if (!check)
+		return e->count > before ? -1 : 0;
+	if (c->metrics && metrics_resolve(c->metrics, &ss, &sslen, host, sizeof(host), num,
+					  sizeof(num), why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "metrics", c->metrics, why);
+	if (c->backend != VN_BACKEND_SIM && !sampling_select(c, why, sizeof(why)))
+		host_error(c, e, "sampling", c->events ? "events" : "source", why);
 	return e->count > before ? -1 : 0;
 }
 
@@ -182,6 +204,25 @@ static int finish_trace(struct vn_core *c, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * At exit, whatever the path: output that did not reach its reader (a full
+ * disk, a closed pipe) makes the run a failure, said so, as coreutils'
+ * close_stdout does.
+ */
+static void close_stdout(void)
+{
+	bool lost = ferror(stdout);
+	int err = fclose(stdout) != 0 ? errno : 0;
+
+	if (!lost && !err)
+		return;
+	if (err)
+		fprintf(stderr, "vnumad: standard output: %s\n", strerror(err));
+	else
+		fprintf(stderr, "vnumad: standard output: some of it could not be written\n");
+	_exit(1);
 }
 
 static int help_policy(const char *name)
@@ -216,6 +257,7 @@ int main(int argc, char **argv)
 	bool list_keys = false;
 	long ticks;
 
+	atexit(close_stdout);
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
 			 strcmp(argv[1], "migrate") == 0))
 		return client_main(argc - 1, argv + 1);
@@ -324,7 +366,7 @@ int main(int argc, char **argv)
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
 	/* a bounded run is a one-off: it takes no control socket */
 	if (r == 0)
-		r = check_host(&d.core.cfg, check || (!d.once && !d.max_ticks), &e);
+		r = check_host(&d.core.cfg, check, check || (!d.once && !d.max_ticks), &e);
 	if (check) {
 		for (int i = 0; i < d.core.cfg.warnings.count; i++)
 			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
@@ -452,11 +494,5 @@ int main(int argc, char **argv)
 	numab_restore();
 	daemon_fini(&d);
 	config_free(&d.core.cfg);
-	/* recommendations that did not reach their reader: say so, exit 1 */
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		log_warnx("standard output: %s", strerror(errno ? errno : EIO));
-		if (r == 0)
-			r = 1;
-	}
 	return r;
 }

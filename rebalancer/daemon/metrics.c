@@ -586,8 +586,9 @@ static const char *bind_error(int err)
 	}
 }
 
-struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
-				struct vn_core *c)
+int metrics_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen,
+		    char *host, size_t hostlen, char *num, size_t numlen,
+		    char *why, size_t whylen)
 {
 	struct evutil_addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -595,39 +596,53 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 		.ai_protocol = IPPROTO_TCP,
 	};
 	struct evutil_addrinfo *ai = NULL;
-	char host[NI_MAXHOST], num[NI_MAXHOST];
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	struct vn_metrics *m;
-	const char *why;
+	const char *w;
 	unsigned port;
 	int r;
 
-	if (parse_address(addr, host, sizeof(host), &port, &why) < 0) {
-		log_warnx("metrics '%s': %s", addr, why);
-		return NULL;
+	if (parse_address(addr, host, hostlen, &port, &w) < 0) {
+		snprintf(why, whylen, "%s", w);
+		return -1;
 	}
 	/* the first address of the name, said in the log as a number */
 	r = evutil_getaddrinfo(host, NULL, &hints, &ai);
 	if (r != 0) {
-		log_warnx("metrics '%s': cannot resolve '%s': %s", addr, host,
-			  evutil_gai_strerror(r));
-		return NULL;
+		snprintf(why, whylen, "cannot resolve '%s': %s", host, evutil_gai_strerror(r));
+		return -1;
 	}
-	sslen = (socklen_t)MIN(ai->ai_addrlen, sizeof(ss));
-	memcpy(&ss, ai->ai_addr, sslen);
-	if (ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-	else if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-	r = getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, num, sizeof(num),
+	*sslen = (socklen_t)MIN(ai->ai_addrlen, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, *sslen);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	r = getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, num, (socklen_t)numlen,
 			NULL, 0, NI_NUMERICHOST);
 	evutil_freeaddrinfo(ai);
 	if (r != 0) {
-		log_warnx("metrics '%s': cannot use the address of '%s': %s", addr,
-			  host, gai_strerror(r));
+		snprintf(why, whylen, "cannot use the address of '%s': %s", host,
+			 gai_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
+				struct vn_core *c)
+{
+	char host[NI_MAXHOST], num[NI_MAXHOST], why[NI_MAXHOST + 128];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct vn_metrics *m;
+	unsigned port;
+
+	if (metrics_resolve(addr, &ss, &sslen, host, sizeof(host), num, sizeof(num),
+			    why, sizeof(why)) < 0) {
+		log_warnx("metrics '%s': %s", addr, why);
 		return NULL;
 	}
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
 
 	m = xcalloc(1, sizeof(*m));
 	m->core = c;
@@ -650,6 +665,20 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 	else
 		log_info("metrics on http://%s/metrics", addr);
 	return m;
+}
+
+struct vn_metrics *metrics_new_unbound(struct event_base *base, struct vn_core *c)
+{
+	struct vn_metrics *m = xcalloc(1, sizeof(*m));
+
+	m->core = c;
+	m->http = httpd_new_unbound(base, on_request, m);
+	return m;
+}
+
+void metrics_adopt(struct vn_metrics *m, int fd)
+{
+	httpd_adopt(m->http, fd);
 }
 
 void metrics_close(struct vn_metrics *m)

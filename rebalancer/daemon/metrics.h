@@ -9,7 +9,9 @@
 #ifndef VN_METRICS_H
 #define VN_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct event_base;
 struct evbuffer;
@@ -26,6 +28,17 @@ struct vn_metrics;
  */
 struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 				struct vn_core *c);
+/*
+ * Parses and resolves ADDRESS:PORT to its first address (port set), with
+ * the host part in host and that address as a number in num; 0, or -1 with
+ * why. What metrics_open() binds, and what vnumad -n checks.
+ */
+int metrics_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen,
+		    char *host, size_t hostlen, char *num, size_t numlen,
+		    char *why, size_t whylen);
+/* An endpoint without a socket, and a connection served on fd: the tests'. */
+struct vn_metrics *metrics_new_unbound(struct event_base *base, struct vn_core *c);
+void metrics_adopt(struct vn_metrics *m, int fd);
 /* Closes the socket and every open connection; NULL is a no-op. */
 void metrics_close(struct vn_metrics *m);
 
