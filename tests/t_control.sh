@@ -203,8 +203,20 @@ expect_exit 0 "status once descriptors are back" -- "$VNUMAD" status --socket "$
 kill -TERM $few
 wait $few
 
+# a daemon gone in the middle of a memory move: the client says so, exit 1
+# (it printed nothing more and exited 0)
+"$VNUMAD" migrate web1 --to 1 --memory 6GiB -c "$conf" >"$TMP/cut" 2>&1 &
+cut=$!
+for _ in $(seq 50); do grep -q '^progress' "$TMP/cut" && break; sleep 0.1; done
+grep -q '^progress' "$TMP/cut" || fail "no progress before the daemon was killed (test assumption)"
+
 # a crash leaves a stale socket; the next daemon takes it over
 kill -KILL $pid
+wait $cut
+rc=$?
+[ $rc = 1 ] || fail "migrate cut short by the daemon's death: exit $rc, want 1"
+grep -q 'the daemon closed the connection before the migration ended' "$TMP/cut" ||
+	fail "migrate cut short does not say so: $(tail -1 "$TMP/cut")"
 wait $pid 2>/dev/null
 [ -S "$sock" ] || fail "the killed daemon's socket is gone (test assumption)"
 "$VNUMAD" -f -c "$conf" --backend sim --pace --interval 100ms >/dev/null 2>"$TMP/stderr2" &

@@ -94,6 +94,18 @@ static int dial(const char *path)
 	return fd;
 }
 
+/* The connection as a stream to read replies from; NULL (fd closed) if none. */
+static FILE *reply_stream(int fd)
+{
+	FILE *f = fdopen(fd, "r");
+
+	if (!f) {
+		fprintf(stderr, "vnumad: %s\n", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static int send_request(int fd, json_t *req)
 {
 	char *s = json_dumps(req, JSON_COMPACT);
@@ -242,7 +254,11 @@ static int cmd_status(const struct client_opts *o, const char *path)
 		no_daemon(path, fd);
 		return 1;
 	}
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -365,7 +381,11 @@ static int cmd_place(const struct client_opts *o, const char *path, const char *
 	}
 	req = json_pack("{s:s,s:i,s:I}", "cmd", "place", "vcpus", ncpus,
 			"memory", (json_int_t)mem);
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -476,7 +496,11 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_object_set_new(req, "vcpus", vcpus);
 	else if (o->memory)
 		json_object_set_new(req, "vcpus", json_array());	/* memory only */
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -492,6 +516,9 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		dump_line(rep);
 	else
 		printf("%s\n", json_string_value(json_object_get(rep, "message")));
+	/* when memory moves, the final reply is what says how it went */
+	if (json_is_true(json_object_get(rep, "follows")))
+		rc = -1;
 	json_decref(rep);
 	while ((rep = next_reply(f))) {
 		json_int_t total = json_integer_value(json_object_get(rep, "bytes"));
@@ -525,6 +552,14 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_decref(rep);
 	}
 	fclose(f);
+	if (rc < 0) {
+		/* the daemon stopped, or was stopped, with the move under way */
+		if (shown && tty)
+			printf("\n");
+		fprintf(stderr, "vnumad: the daemon closed the connection before the "
+			"migration ended; vnumad status shows where it stands\n");
+		rc = 1;
+	}
 	return rc;
 }
 
@@ -586,10 +621,5 @@ int client_main(int argc, char **argv)
 	else
 		rc = usage();
 	free(path);
-	/* an answer that did not reach its reader is a failure */
-	if ((fflush(stdout) != 0 || ferror(stdout)) && rc != 2) {
-		fprintf(stderr, "vnumad: standard output: %s\n", strerror(errno ? errno : EIO));
-		rc = 1;
-	}
 	return rc;
 }

@@ -191,6 +191,8 @@ static void do_migrate(struct client *cl, json_t *req)
 	json_object_set_new(o, "message", json_string(why));
 	json_object_set_new(o, "vcpus", json_integer(man.vcpus));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)man.bytes));
+	/* progress and a final reply follow: a client sees if they never come */
+	json_object_set_new(o, "follows", json_boolean(man.migrations > 0));
 	send_json(cl, o);
 	if (!man.migrations) {
 		finish(cl);
