@@ -50,6 +50,14 @@ $(BENCH_DAEMON): tests/bench/bench_daemon.c tests/cgtest.h $(LINK_LIBS)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_DAEMON) $(VNUMAD)
 
+# bench-inputs: what hostile input costs the loop (a configuration at the
+# limits, /metrics rendered and served from the tick's copy).
+BENCH_INPUTS := $(B)/tests/bench-inputs
+$(BENCH_INPUTS): tests/bench/bench_inputs.c $(DAEMON_LIB) $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_LIB) $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_INPUTS)
+
 # tests/connhold: the hostile client of t_control.sh and t_metrics.sh
 # (connections held open, requests sent a byte at a time or never read).
 CONNHOLD := $(B)/tests/connhold

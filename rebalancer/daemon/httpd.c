@@ -288,7 +288,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	size_t len = evbuffer_get_length(in);
 	long r;
 
-	if (c->replied) {
+	if (c->replied || len == 0) {
 		evbuffer_drain(in, len);	/* a body, or a request more: unread */
 		return;
 	}
