@@ -61,30 +61,6 @@ static const enum vnumad_source all_sources[] = {
 	VNUMAD_SRC_ESTIMATE,
 };
 
-/* Length of the valid UTF-8 sequence at s, or 0 if s does not start one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned lo, hi;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		/* no overlong forms, no UTF-16 surrogates */
-		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = s[0] == 0xed ? 0x9f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-			(s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 /*
  * A label value as the format wants it: backslash, double quote and newline
  * escaped, and (since Prometheus refuses a scrape with invalid UTF-8) every
@@ -96,7 +72,7 @@ static char *escape_label(const char *s)
 	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
 
 	while (*p) {
-		size_t k = utf8_len(p);
+		size_t k = utf8_len((const char *)p);
 
 		if (*p == '\\' || *p == '"') {
 			*o++ = '\\';
