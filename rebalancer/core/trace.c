@@ -583,6 +583,8 @@ static void parse_tick(struct vn_trace_reader *r, struct cursor *c)
 				break;
 			if (src > VNUMAD_SRC_ESTIMATE)
 				bad(c, "a vCPU's counter source is unknown");
+			else if (g->vnode[v] < -1 || g->vnode[v] >= VN_MAX_NODES)
+				bad(c, "a vCPU's guest NUMA node is out of range (-1 to 63)");
 			else if (d->node < -1 || d->node >= nn)
 				bad(c, "a vCPU ran on a node the topology does not have");
 			else if (!g->allowed[v] || (g->allowed[v] & ~o->online))
