@@ -76,8 +76,9 @@ struct vnumad_node {
 struct vnumad_vcpu {
 	int index;		/* vCPU number inside the guest */
 	int node;		/* node it ran on in the last tick, -1 unknown */
-	int vnode;		/* guest (virtual) NUMA node, -1 none; the view does
-				 * not say which memory is whose vnode's */
+	int vnode;		/* guest (virtual) NUMA node, -1 none, else below
+				 * VNUMAD_MAX_NODES; the view does not say
+				 * which memory is whose vnode's */
 	unsigned flags;		/* VNUMAD_VCPU_* */
 	uint64_t allowed;	/* node mask of its CPU affinity */
 	double ips;		/* instructions per second, 0 unknown */

@@ -160,6 +160,14 @@ static const char *size_str(char *buf, size_t len, json_int_t b)
 	return fmt_size(buf, len, (uint64_t)(b < 0 ? 0 : b));
 }
 
+/* A string member of the daemon's reply, "?" where it is missing. */
+static const char *jstr(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? s : "?";
+}
+
 static void print_status(json_t *s)
 {
 	json_t *x, *v;
@@ -167,10 +175,10 @@ static void print_status(json_t *s)
 	char a[32], b[32];
 
 	printf("vnumad %s: backend %s, sampling %s, policy %s%s, tick %lld%s\n",
-	       json_string_value(json_object_get(s, "version")),
-	       json_string_value(json_object_get(s, "backend")),
-	       json_string_value(json_object_get(s, "sampler")),
-	       json_string_value(json_object_get(s, "policy")),
+	       jstr(json_object_get(s, "version")),
+	       jstr(json_object_get(s, "backend")),
+	       jstr(json_object_get(s, "sampler")),
+	       jstr(json_object_get(s, "policy")),
 	       json_is_true(json_object_get(s, "policy_disabled")) ? " (disabled)" : "",
 	       (long long)json_integer_value(json_object_get(s, "tick")),
 	       json_is_true(json_object_get(s, "dry_run")) ? ", dry run" : "");
@@ -210,13 +218,13 @@ static void print_status(json_t *s)
 		json_array_foreach(json_object_get(x, "flags"), j, v)
 			if (off < sizeof(flags) - 24)
 				off += snprintf(flags + off, sizeof(flags) - off, "%s%s",
-						off ? "," : "", json_string_value(v));
+						off ? "," : "", jstr(v));
 		if (json_is_number(r))
 			snprintf(rem, sizeof(rem), "%.0f%%", json_number_value(r) * 100);
 		else
 			snprintf(rem, sizeof(rem), "?");
 		printf("%-16s %5zu %-20s %-24s %7s %10.3g  %s\n",
-		       json_string_value(json_object_get(x, "name")),
+		       jstr(json_object_get(x, "name")),
 		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
 		       (double)json_integer_value(json_object_get(x, "ips")), flags);
 	}
@@ -225,10 +233,10 @@ static void print_status(json_t *s)
 	json_array_foreach(x, i, v) {
 		json_t *in = json_object_get(v, "verdict_in");
 
-		printf("  %s: %lld move(s) %.0fs ago, %s", json_string_value(json_object_get(v, "guest")),
+		printf("  %s: %lld move(s) %.0fs ago, %s", jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "moves")),
 		       json_number_value(json_object_get(v, "applied_ago")),
-		       json_string_value(json_object_get(v, "state")));
+		       jstr(json_object_get(v, "state")));
 		if (json_is_number(in))
 			printf(", verdict in %.0fs", json_number_value(in));
 		printf("\n");
@@ -237,7 +245,7 @@ static void print_status(json_t *s)
 	printf("quarantines: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v)
 		printf("  %s -> node %lld: %s left (strike %lld)\n",
-		       json_string_value(json_object_get(v, "guest")),
+		       jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "node")),
 		       fmt_duration(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
 		       (long long)json_integer_value(json_object_get(v, "strikes")));

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "core.h"
 #include "log.h"
@@ -42,6 +44,8 @@ struct t_guest {
 	double ips;		/* instructions per second of the whole guest */
 	double slow_off_home;	/* IPS factor while vCPU 0 is off node 0 */
 	uint64_t mem[T_NODES];
+	int vnode[T_VCPUS];	/* reported when has_vnode */
+	bool has_vnode;
 };
 
 static struct t_host {
@@ -122,6 +126,7 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 		struct vn_guest_desc d = {
 			.name = t->name, .pid = 1000 + i, .flags = t->flags,
 			.nr_vcpus = t->nr_vcpus, .tids = tids, .allowed = t->allowed,
+			.vnode = t->has_vnode ? t->vnode : NULL, .priv = t,
 		};
 
 		if (!t->present)
@@ -136,7 +141,7 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 			   uint64_t nodes)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
 	th.affinity_calls++;
@@ -148,7 +153,7 @@ static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 
 static int tb_migrate(struct vn_backend *b, struct vn_guest *g, struct vn_migration *m)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
 	th.last_mig = m;
@@ -207,7 +212,7 @@ static void ts_detach(struct vn_sampler *s, struct vn_guest *g)
 /* Counts as the sim would: all local, the guest's IPS shared by its vCPUs. */
 static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 	double dt = s->cfg->interval;
 	double ips = t->ips * ((t->allowed[0] & 1) ? 1.0 : t->slow_off_home);
 
@@ -229,7 +234,7 @@ static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 
 static int ts_memory(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)s;
 	for (int n = 0; n < T_NODES; n++)
@@ -600,6 +605,38 @@ static struct vn_core *two_guests(void)
 	return open_core();
 }
 
+/*
+ * A guest's name reaches the operator as one clean line: a newline forged a
+ * line, escapes reached the terminal, a name that is not UTF-8 became
+ * "(null)" in status and vanished from its JSON. A vnode out of range is
+ * none (policies overflowed on vnode + 1).
+ */
+static void test_guest_names_shown_clean(void **state)
+{
+	struct t_guest *odd;
+	struct vn_core *c;
+	char *js;
+	json_t *st;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	odd = t_add("odd\xff\x1b[31m\nname", 2, 0, 4 * GiB);
+	odd->has_vnode = true;
+	odd->vnode[0] = 2147483647;
+	odd->vnode[1] = 1;
+	c = open_core();
+	ticks(c, 2);
+	assert_string_equal(c->host.guests[1]->name, "odd??[31m?name");
+	assert_int_equal(c->host.guests[1]->vv[0].vnode, -1);
+	assert_int_equal(c->host.guests[1]->vv[1].vnode, 1);
+	st = state_json(c);
+	js = json_dumps(st, JSON_COMPACT);
+	assert_non_null(strstr(js, "\"name\":\"odd??[31m?name\""));
+	free(js);
+	json_decref(st);
+	close_core(c);
+}
+
 static void test_drop_invalid(void **state)
 {
 	struct vn_core *c = two_guests();
@@ -852,6 +889,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
 		cmocka_unit_test_setup(test_actuation_errors, setup),
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
+		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
 	};
 
 	log_init(true, LOG_ERR, "test_core");
