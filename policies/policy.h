@@ -159,8 +159,10 @@ struct vnumad_proposal {
 	uint64_t nodes;		/* VNUMAD_MOVE_GUEST: node mask */
 	double gain;		/* expected relative throughput gain of the guest
 				 * (0.3: 30% faster); below [limits] min_gain the
-				 * proposal is dropped, the rest go best first */
-	char reason[VNUMAD_REASON_MAX];	/* plain words, shown to operators */
+				 * proposal is dropped, the rest go best first;
+				 * not finite or beyond +-1000: invalid */
+	char reason[VNUMAD_REASON_MAX];	/* plain words on one line, shown to
+					 * operators (control characters as ?) */
 };
 
 /* The bounded buffer the core hands to tick(); the core owns the memory. */

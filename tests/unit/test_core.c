@@ -637,6 +637,44 @@ static void test_guest_names_shown_clean(void **state)
 	close_core(c);
 }
 
+/*
+ * A plugin's reason is shown as one clean line. A dropped proposal with -v
+ * shows a vCPU out of range and a huge gain without reading out of bounds
+ * or printing "+inf%", and its JSON keeps the gain; such a gain is invalid.
+ */
+static void test_plugin_output_shown_clean(void **state)
+{
+	struct vn_core *c = two_guests();
+	const char *o;
+
+	(void)state;
+	c->verbose = true;
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	snprintf(proposals[0].reason, sizeof(proposals[0].reason),
+		 "good\nvnumad: error: forged\x1b[2J\xc2\x9b" "0m");
+	propose_vcpu(c, "a", 1 << 30, 1, 0.3);	/* with -v, g->vv[1 << 30] was read */
+	propose_vcpu(c, "a", 1, 1, 1e307);	/* "+inf%", and no gain in JSON */
+	ticks(c, 1);
+	o = output();
+	assert_null(strchr(o, '\x1b'));
+	assert_null(strstr(o, "\nvnumad: error: forged"));
+	assert_non_null(strstr(o, "expected gain +30%: good?vnumad: error: forged?[2J?0m\n"));
+	assert_non_null(strstr(o, "held back a: vCPU 1073741824 node 0 -> node 1"));
+	assert_null(strstr(o, "inf%"));
+	assert_non_null(strstr(o, "held back a: vCPU 1 node 0 -> node 1, remote 0% (sim), "
+			       "expected gain +1e+309%: the test says so [held back: invalid"));
+	assert_int_equal(dropped(c, VN_DROP_INVALID), 2);
+
+	/* the same in JSON: the huge gain is there, unrounded */
+	c->output = VN_OUT_JSON;
+	nr_proposals = 0;
+	propose_vcpu(c, "a", 1, 1, 1e307);
+	ticks(c, 1);
+	assert_non_null(strstr(output(), "\"gain\":1e307,"));
+	close_core(c);
+}
+
 static void test_drop_invalid(void **state)
 {
 	struct vn_core *c = two_guests();
@@ -890,6 +928,7 @@ int main(void)
 		cmocka_unit_test_setup(test_actuation_errors, setup),
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
 		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
+		cmocka_unit_test_setup(test_plugin_output_shown_clean, setup),
 	};
 
 	log_init(true, LOG_ERR, "test_core");
