@@ -134,11 +134,14 @@ static void do_place(struct client *cl, json_t *req)
 	json_t *o;
 	char why[256], nodes[200];
 	uint64_t set = 0;
-	json_int_t ncpus = json_integer_value(json_object_get(req, "vcpus"));
-	json_int_t mem = json_integer_value(json_object_get(req, "memory"));
+	json_t *jcpus = json_object_get(req, "vcpus"), *jmem = json_object_get(req, "memory");
+	json_int_t ncpus = json_integer_value(jcpus);
+	json_int_t mem = json_integer_value(jmem);
 	int r;
 
-	if (ncpus < 1 || ncpus > 4096 || mem < 0) {
+	/* json_integer_value() reads anything that is not an integer as 0 */
+	if (!json_is_integer(jcpus) || (jmem && !json_is_integer(jmem)) ||
+	    ncpus < 1 || ncpus > 4096 || mem < 0) {
 		reply_error(cl, "place: vcpus must be 1 to 4096 and memory not negative");
 		return;
 	}
@@ -157,7 +160,8 @@ static void do_migrate(struct client *cl, json_t *req)
 	struct vn_core *c = cl->ctl->core;
 	const char *guest = json_string_value(json_object_get(req, "guest"));
 	json_t *to = json_object_get(req, "to"), *vcpus = json_object_get(req, "vcpus");
-	json_int_t mem = json_integer_value(json_object_get(req, "memory"));
+	json_t *jmem = json_object_get(req, "memory"), *force = json_object_get(req, "force");
+	json_int_t mem = json_integer_value(jmem);
 	struct vn_manual man;
 	uint64_t mask = 0;
 	char why[256];
@@ -166,13 +170,39 @@ static void do_migrate(struct client *cl, json_t *req)
 	json_t *v;
 	int r;
 
-	if (!guest || !json_is_integer(to) || mem < 0) {
+	if (!guest || !json_is_integer(to)) {
 		reply_error(cl, "migrate: needs a guest name and a target node");
+		return;
+	}
+	/*
+	 * Every member is checked for its type and range before any is used:
+	 * json_integer_value() reads a string as vCPU 0, and a cast to int
+	 * made node 4294967296 node 0.
+	 */
+	if (json_integer_value(to) < 0 || json_integer_value(to) >= VN_MAX_NODES) {
+		reply_error(cl, "migrate: node %lld out of range (0 to %d)",
+			    (long long)json_integer_value(to), VN_MAX_NODES - 1);
+		return;
+	}
+	if ((jmem && !json_is_integer(jmem)) || mem < 0) {
+		reply_error(cl, "migrate: memory must be a number of bytes, not negative");
+		return;
+	}
+	if (vcpus && !json_is_array(vcpus)) {
+		reply_error(cl, "migrate: vcpus must be an array of vCPU numbers");
+		return;
+	}
+	if (force && !json_is_boolean(force)) {
+		reply_error(cl, "migrate: force must be true or false");
 		return;
 	}
 	json_array_foreach(vcpus, i, v) {
 		json_int_t x = json_integer_value(v);
 
+		if (!json_is_integer(v)) {
+			reply_error(cl, "migrate: vcpus must be an array of vCPU numbers");
+			return;
+		}
 		if (x < 0 || x > 63) {
 			reply_error(cl, "migrate: vCPU %lld out of range (0 to 63)", (long long)x);
 			return;
@@ -180,8 +210,7 @@ static void do_migrate(struct client *cl, json_t *req)
 		mask |= 1ULL << x;
 	}
 	r = state_migrate(c, guest, (int)json_integer_value(to), (uint64_t)mem,
-			  !json_is_array(vcpus), mask,
-			  json_is_true(json_object_get(req, "force")), &man, why, sizeof(why));
+			  !vcpus, mask, json_is_true(force), &man, why, sizeof(why));
 	if (r < 0) {
 		reply_error(cl, "%s", why);
 		return;
