@@ -640,6 +640,9 @@ static int read_all(struct vn_trace_reader *r, struct vn_errors *e)
 	r->data = xmalloc(cap);
 	while ((n = fread(r->data + r->size, 1, cap - r->size, f)) > 0) {
 		r->size += n;
+		/* no header, no trace: /dev/zero is not read until memory runs out */
+		if (r->size >= 8 && memcmp(r->data, TRACE_MAGIC, 8) != 0)
+			break;
 		if (r->size == cap) {
 			cap *= 2;
 			r->data = xreallocarray(r->data, cap, 1);

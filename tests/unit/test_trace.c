@@ -317,6 +317,8 @@ static void test_truncated(void **state)
 	expect_refused(bad, 0, "not a vnumad trace");
 	spit(bad, buf, 5);
 	expect_refused(bad, 0, "not a vnumad trace");
+	/* endless, without a header: refused at once (it was read until memory ran out) */
+	expect_refused("/dev/zero", 0, "not a vnumad trace");
 
 	/* partial: the complete ticks before the cut */
 	spit(bad, buf, size / 2);
