@@ -249,9 +249,19 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	if (rt->disabled || !rt->inited)
 		return -1;
 	r = rt->desc->tick(rt->priv, &c->view, out);
-	if (out->len < 0 || out->len > out->cap) {
-		log_warnx("policy %s: returned %d proposals in a buffer of %d",
-			  rt->desc->name, out->len, out->cap);
+	/*
+	 * The buffer is the core's, whatever the plugin did to out: a length
+	 * is judged against the core's capacity, not against a cap the plugin
+	 * may have raised, and the proposals are read from the core's buffer.
+	 */
+	if (out->buf != rt->buf || out->cap != rt->cap || out->len < 0 ||
+	    out->len > rt->cap) {
+		log_warnx("policy %s: returned %d proposals in a buffer of %d%s",
+			  rt->desc->name, out->len, rt->cap,
+			  out->buf != rt->buf || out->cap != rt->cap ?
+			  ", and changed the buffer itself" : "");
+		out->buf = rt->buf;
+		out->cap = rt->cap;
 		r = -EPROTO;
 	}
 	if (r < 0) {

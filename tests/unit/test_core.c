@@ -256,12 +256,19 @@ static const struct vn_sampler_ops t_sampler_ops = {
 static struct vnumad_proposal proposals[16];
 static int nr_proposals;
 
+/* Set: the policy raises the buffer's cap and claims more than fits. */
+static bool tp_lies;
+
 static int tp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	(void)priv;
 	(void)v;
 	for (int i = 0; i < nr_proposals; i++)
 		vnumad_propose(out, &proposals[i]);
+	if (tp_lies) {
+		out->len = out->cap + 100;
+		out->cap = 1 << 20;
+	}
 	return 0;
 }
 
@@ -597,6 +604,32 @@ static void expect_drop(struct vn_core *c, enum vn_drop why)
 	nr_proposals = 0;
 }
 
+/*
+ * A policy that raises out->cap and returns more proposals than the core's
+ * buffer holds fails its tick: the length was judged against the cap the
+ * plugin set, and the arbiter read past the buffer.
+ */
+static void test_policy_cannot_grow_its_buffer(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 3);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	tp_lies = true;
+	ticks(c, 1);
+	tp_lies = false;
+	assert_int_equal(c->policy.failures, 1);
+	assert_int_equal(c->dec.nr, 0);
+	/* the next honest tick is served from the core's own buffer */
+	ticks(c, 1);
+	assert_int_equal(c->policy.failures, 0);
+	assert_int_equal(c->dec.nr, 1);
+	close_core(c);
+}
+
 /* A two-guest host past its priming and baseline. */
 static struct vn_core *two_guests(void)
 {
@@ -929,6 +962,7 @@ int main(void)
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
 		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
 		cmocka_unit_test_setup(test_plugin_output_shown_clean, setup),
+		cmocka_unit_test_setup(test_policy_cannot_grow_its_buffer, setup),
 	};
 
 	log_init(true, LOG_ERR, "test_core");
