@@ -76,8 +76,9 @@ struct vnumad_node {
 struct vnumad_vcpu {
 	int index;		/* vCPU number inside the guest */
 	int node;		/* node it ran on in the last tick, -1 unknown */
-	int vnode;		/* guest (virtual) NUMA node, -1 none; the view does
-				 * not say which memory is whose vnode's */
+	int vnode;		/* guest (virtual) NUMA node, -1 none, else below
+				 * VNUMAD_MAX_NODES; the view does not say
+				 * which memory is whose vnode's */
 	unsigned flags;		/* VNUMAD_VCPU_* */
 	uint64_t allowed;	/* node mask of its CPU affinity */
 	double ips;		/* instructions per second, 0 unknown */
@@ -158,8 +159,10 @@ struct vnumad_proposal {
 	uint64_t nodes;		/* VNUMAD_MOVE_GUEST: node mask */
 	double gain;		/* expected relative throughput gain of the guest
 				 * (0.3: 30% faster); below [limits] min_gain the
-				 * proposal is dropped, the rest go best first */
-	char reason[VNUMAD_REASON_MAX];	/* plain words, shown to operators */
+				 * proposal is dropped, the rest go best first;
+				 * not finite or beyond +-1000: invalid */
+	char reason[VNUMAD_REASON_MAX];	/* plain words on one line, shown to
+					 * operators (control characters as ?) */
 };
 
 /* The bounded buffer the core hands to tick(); the core owns the memory. */

@@ -72,3 +72,7 @@ const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
 	cpu_identify(&id);
 	return sampling_select_cpu(cfg, &id, why, len);
 }
+
+/* config.c checks [sampling] events against these without seeing them */
+_Static_assert(VN_EVENTS_NR == PMU_NR_ROLES && VN_EVENT_NAME_MAX == PMU_NAME_MAX,
+	       "config.h's [sampling] events bounds are not the PMU sampler's");

@@ -3,7 +3,7 @@
 # UNIT_DAEMON names the test), golden files, and the driver tests/run.sh.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-UNIT_DAEMON := test_core test_proc
+UNIT_DAEMON := test_core test_proc test_httpd test_control
 
 $(UNIT_DAEMON:%=$(B)/tests/%): UNIT_LIBS = $(DAEMON_LIB)
 $(UNIT_DAEMON:%=$(B)/tests/%): $(DAEMON_LIB)
@@ -57,3 +57,18 @@ $(BENCH_JOURNAL): tests/bench/bench_journal.c $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_JOURNAL)
+# bench-inputs: what hostile input costs the loop (a configuration at the
+# limits, /metrics rendered and served from the tick's copy).
+BENCH_INPUTS := $(B)/tests/bench-inputs
+$(BENCH_INPUTS): tests/bench/bench_inputs.c $(DAEMON_LIB) $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_LIB) $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_INPUTS)
+
+# tests/connhold: the hostile client of t_control.sh and t_metrics.sh
+# (connections held open, requests sent a byte at a time or never read).
+CONNHOLD := $(B)/tests/connhold
+$(CONNHOLD): tests/connhold.c tests/module.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
+CHECK_DEPS += $(CONNHOLD)

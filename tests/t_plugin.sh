@@ -31,6 +31,13 @@ cat >"$TMP/plugin.c" <<'EOF'
 #ifndef SYMBOL
 #define SYMBOL vnumad_policy
 #endif
+#ifdef HOSTILE	/* words that forge a line and reach the terminal as escapes */
+#define TAIL "\nvnumad: error: forged\033[2J\302\233" "0m"
+#define DESCRIPTION "a test plugin\033]0;owned\007"
+#else
+#define TAIL ""
+#define DESCRIPTION "a test plugin"
+#endif
 
 static const struct vnumad_option options[] = {
 	{ "threshold", VNUMAD_OPT_PERCENT, "40%", 0, 1, "remote share that counts" },
@@ -58,8 +65,8 @@ static int init(void **priv, const struct vnumad_init_args *args)
 	s->threshold = args->values[0].num;
 	s->moves = (int)args->values[1].num;
 	snprintf(s->label, sizeof(s->label), "%s", args->values[2].str);
-	args->log(VNUMAD_LOG_INFO, "%s: threshold %.2f, %d moves", NAME,
-		  s->threshold, s->moves);
+	args->log(VNUMAD_LOG_INFO, "%s: threshold %.2f, %d moves%s", NAME,
+		  s->threshold, s->moves, TAIL);
 #ifdef INIT_FAILS
 	return -EINVAL;
 #endif
@@ -101,8 +108,8 @@ static int tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 
 			if (g->vcpus[i].remote_ratio < s->threshold || g->vcpus[i].node == home)
 				continue;
-			snprintf(p.reason, sizeof(p.reason), "%s: remote %.0f%%", s->label,
-				 g->vcpus[i].remote_ratio * 100);
+			snprintf(p.reason, sizeof(p.reason), "%s: remote %.0f%%%s", s->label,
+				 g->vcpus[i].remote_ratio * 100, TAIL);
 			vnumad_propose(out, &p);
 			n++;
 		}
@@ -115,7 +122,7 @@ const struct vnumad_policy SYMBOL = {
 	.abi_major = ABI,
 	.size = SIZE,
 	.name = NAME,
-	.description = "a test plugin",
+	.description = DESCRIPTION,
 	.flags = FLAGS,
 	.options = options,
 	.init = init,
@@ -146,6 +153,21 @@ expect_output 'policy good,|policy good$|policy good ' "the daemon names the plu
 expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*plugged: remote 100%' \
 	"good plugin's proposals are printed"
 expect_exit 0 "good plugin, relative path" -- run "./$(realpath --relative-to=. "$TMP/good.so")" 2
+
+# What a plugin writes (reasons, its log lines, its description) reaches
+# the terminal as one clean line each: a newline forged a line of vnumad's
+# own, escape sequences reached the operator's terminal.
+build hostile -DHOSTILE
+expect_exit 0 "a plugin whose words hold control characters runs" -- run "$TMP/hostile.so"
+expect_output 'plugged: remote 100%\?vnumad: error: forged\?\[2J\?0m$' \
+	"a reason's newline and escapes are shown as ?"
+expect_output 'policy: good: threshold 0\.40, 3 moves\?vnumad: error: forged\?\[2J\?0m$' \
+	"a plugin's log line is cleaned the same way"
+grep -q '^vnumad: error: forged' "$TMP/out" && fail "a plugin forged a line of output"
+grep -q "$(printf '\033')" "$TMP/out" && fail "a plugin's escape sequence reached the terminal"
+LC_ALL=C grep -q "$(printf '\302\233')" "$TMP/out" && fail "a plugin's C1 control reached the terminal"
+expect_exit 0 "--help-policy of that plugin" -- "$VNUMAD" --help-policy "$TMP/hostile.so"
+expect_output '^policy good: a test plugin\?\]0;owned\?$' "its description is shown clean"
 
 # An advisory-only plugin is never applied, even without --dry-run.
 build advisory -DFLAGS=VNUMAD_POLICY_F_ADVISORY_ONLY -DNAME='"advisory"'

@@ -61,8 +61,11 @@ struct conf_key {
 	 */
 	double warn_below, warn_above;
 	const char *warn;
-	/* a further check of a string; returns why it is refused, or NULL */
-	const char *(*check)(const char *value);
+	/*
+	 * a further check of a string: NULL, or why it is refused (a constant,
+	 * or written into buf)
+	 */
+	const char *(*check)(const char *value, char *buf, size_t len);
 };
 
 static const char *const log_names[] = { "error", "warning", "notice", "info",
@@ -71,13 +74,72 @@ static const int log_values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				  LOG_DEBUG };
 
 /* [daemon] metrics: ADDRESS:PORT, resolved only when the daemon listens. */
-static const char *check_address(const char *v)
+static const char *check_address(const char *v, char *buf, size_t len)
 {
 	char host[NI_MAXHOST];
 	unsigned port;
 	const char *why = NULL;
 
+	(void)buf;
+	(void)len;
 	return parse_address(v, host, sizeof(host), &port, &why) < 0 ? why : NULL;
+}
+
+/*
+ * [daemon] control: a Unix socket's path fits in sun_path with its NUL.
+ * What lies at the path (a socket or nothing, in a directory only root can
+ * write) is the daemon's to check, at start and by -n: control_check().
+ */
+static const char *check_control(const char *v, char *buf, size_t len)
+{
+	size_t n = strlen(v);
+
+	if (n < VN_SOCKET_PATH_MAX)
+		return NULL;
+	snprintf(buf, len, "%zu characters long; a Unix socket path is at most %d",
+		 n, VN_SOCKET_PATH_MAX - 1);
+	return buf;
+}
+
+/*
+ * [sampling] events: the PMU sampler takes exactly one name per role, none
+ * empty and none longer than its buffer; whether libpfm4 encodes them is
+ * for the sampler (and -n) to say on the host itself.
+ */
+static const char *check_events(const char *v, char *buf, size_t len)
+{
+	int n = 0;
+
+	for (const char *s = v;; n++) {
+		const char *end = strchr(s, ',');
+		size_t l = end ? (size_t)(end - s) : strlen(s);
+		const char *b = s;
+
+		while (l && (*b == ' ' || *b == '\t')) {
+			b++;
+			l--;
+		}
+		while (l && (b[l - 1] == ' ' || b[l - 1] == '\t'))
+			l--;
+		if (l == 0) {
+			snprintf(buf, len, "name %d of the list is empty", n + 1);
+			return buf;
+		}
+		if (l >= VN_EVENT_NAME_MAX) {
+			snprintf(buf, len, "name %d is %zu characters long, at most %d",
+				 n + 1, l, VN_EVENT_NAME_MAX - 1);
+			return buf;
+		}
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	if (n + 1 == VN_EVENTS_NR)
+		return NULL;
+	snprintf(buf, len, "%d name%s; the PMU sampler takes %d: cycles, "
+		 "instructions, local DRAM, remote DRAM", n + 1, n ? "s" : "",
+		 VN_EVENTS_NR);
+	return buf;
 }
 
 #define KEY(sec, key, t, m, d) \
@@ -99,7 +161,7 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
 	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
 	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
-	  .help = "the control socket of vnumad status, place and migrate" },
+	  .check = check_control, .help = "the control socket of vnumad status, place and migrate" },
 
 	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,
 	  .help = "where guests are found: libvirt, proc or sim" },
@@ -121,7 +183,7 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("sampling", "memory_budget", CONF_DURATION, memory_budget, "20ms"),
 	  .min = 0, .max = 10, .unit = "seconds",
 	  .help = "CPU time per tick the memory reads may take, on average; 0: no limit" },
-	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""),
+	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""), .check = check_events,
 	  .help = "libpfm4 event names instead of the CPU model's table; empty: the table" },
 
 	{ KEY("model", "halflife", CONF_DURATION, halflife, "4s"), .min = 0, .max = 600,
@@ -234,6 +296,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		    char *why, size_t len)
 {
 	const char *w = NULL;
+	char cbuf[256];
 	void *p = member(c, k);
 	double x = 0;
 	long l;
@@ -270,7 +333,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		/* fall through */
 	case CONF_STRING:
 	case CONF_OPTIONAL:
-		if (k->check && *v && (w = k->check(v)))
+		if (k->check && *v && (w = k->check(v, cbuf, sizeof(cbuf))))
 			goto bad;
 		free(*(char **)p);
 		*(char **)p = k->type == CONF_OPTIONAL && !*v ? NULL : xstrdup(v);
@@ -762,6 +825,15 @@ void config_list_keys(FILE *f, bool detail)
 			else
 				fprintf(f, "policy.%s %s\n", vn_builtin_policies[i]->name, o->name);
 		}
+}
+
+int config_line(const struct vn_config *c, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++)
+		if (strcmp(conf_keys[i].section, sec) == 0 &&
+		    strcmp(conf_keys[i].name, key) == 0)
+			return c->key_line[i];
+	return 0;
 }
 
 /* A stored value written as the file would write it. */

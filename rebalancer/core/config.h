@@ -11,6 +11,11 @@
 
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
+/* [daemon] control: sizeof(sun_path) of struct sockaddr_un, NUL included */
+#define VN_SOCKET_PATH_MAX	108
+/* [sampling] events: one name per PMU role, each shorter than the buffer */
+#define VN_EVENTS_NR		4
+#define VN_EVENT_NAME_MAX	160
 
 enum vn_backend_kind {
 	VN_BACKEND_LIBVIRT,
@@ -138,6 +143,11 @@ void config_list_keys(FILE *f, bool detail);
  * came from (file and line, default, command line), as an INI file.
  */
 void config_print(const struct vn_config *c, FILE *f);
+/*
+ * Where a key's value came from: its line in c->path, 0 for the built-in
+ * default, -1 for the command line.
+ */
+int config_line(const struct vn_config *c, const char *sec, const char *key);
 /* An option's range in the unit the operator writes ("0% to 90%"). */
 void config_option_range(const struct vnumad_option *o, char *buf, size_t len);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */

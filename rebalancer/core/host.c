@@ -97,26 +97,18 @@ static void unlink_guest(struct vn_host *h, struct vn_guest *g)
 		}
 }
 
-/*
- * A guest's name as vnumad shows it: control characters become '?', so
- * that a guest named with a newline cannot forge log or output lines.
- */
-static void clean_name(char *dst, size_t len, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src[i] && i + 1 < len; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-	dst[i] = '\0';
-}
-
 struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 {
 	char name[256];
 	struct vn_guest *g;
 	bool fresh = false;
 
-	clean_name(name, sizeof(name), d->name);
+	/*
+	 * The name as vnumad shows it, everywhere and in JSON: no control
+	 * character to forge an output line, valid UTF-8 (jansson refuses
+	 * anything else, and the guest vanished from --json).
+	 */
+	clean_text(name, sizeof(name), d->name);
 	g = host_find(h, name);
 
 	if (g && g->pid && d->pid && g->pid != d->pid) {
@@ -167,7 +159,9 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g->vv[i].allowed = d->allowed[i];
 		if (fresh || !g->vc[i].orig_allowed)
 			g->vc[i].orig_allowed = d->allowed[i];
-		g->vv[i].vnode = d->vnode ? d->vnode[i] : -1;
+		/* policies index arrays by vnode: one out of range is none */
+		g->vv[i].vnode = d->vnode && d->vnode[i] >= 0 &&
+				 d->vnode[i] < VN_MAX_NODES ? d->vnode[i] : -1;
 	}
 	g->seen = true;
 	if (fresh)

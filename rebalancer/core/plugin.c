@@ -174,9 +174,13 @@ static const char *const type_names[] = {
 	[VNUMAD_OPT_STRING] = "string",
 };
 
+/* The plugin's own words (description, defaults, help) are shown clean. */
 void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 {
-	fprintf(f, "policy %s: %s\n", p->name, p->description ? p->description : "");
+	char text[512], def[128];
+
+	fprintf(f, "policy %s: %s\n", p->name,
+		clean_text(text, sizeof(text), p->description ? p->description : ""));
 	if (!p->options || !p->options[0].name) {
 		fprintf(f, "\nno options\n");
 		return;
@@ -184,7 +188,7 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 	fprintf(f, "\noptions, in section [policy.%s]:\n", p->name);
 	for (const struct vnumad_option *o = p->options; o->name; o++) {
 		fprintf(f, "  %-20s %s, default %s", o->name,
-			type_names[o->type], o->def);
+			type_names[o->type], clean_text(def, sizeof(def), o->def));
 		if (o->min != o->max && o->type != VNUMAD_OPT_BOOL &&
 		    o->type != VNUMAD_OPT_STRING) {
 			char range[96];
@@ -192,7 +196,8 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 			config_option_range(o, range, sizeof(range));
 			fprintf(f, ", range %s", range);
 		}
-		fprintf(f, "\n  %-20s %s\n", "", o->help ? o->help : "");
+		fprintf(f, "\n  %-20s %s\n", "",
+			clean_text(text, sizeof(text), o->help ? o->help : ""));
 	}
 }
 
@@ -244,9 +249,19 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	if (rt->disabled || !rt->inited)
 		return -1;
 	r = rt->desc->tick(rt->priv, &c->view, out);
-	if (out->len < 0 || out->len > out->cap) {
-		log_warnx("policy %s: returned %d proposals in a buffer of %d",
-			  rt->desc->name, out->len, out->cap);
+	/*
+	 * The buffer is the core's, whatever the plugin did to out: a length
+	 * is judged against the core's capacity, not against a cap the plugin
+	 * may have raised, and the proposals are read from the core's buffer.
+	 */
+	if (out->buf != rt->buf || out->cap != rt->cap || out->len < 0 ||
+	    out->len > rt->cap) {
+		log_warnx("policy %s: returned %d proposals in a buffer of %d%s",
+			  rt->desc->name, out->len, rt->cap,
+			  out->buf != rt->buf || out->cap != rt->cap ?
+			  ", and changed the buffer itself" : "");
+		out->buf = rt->buf;
+		out->cap = rt->cap;
 		r = -EPROTO;
 	}
 	if (r < 0) {

@@ -94,6 +94,18 @@ static int dial(const char *path)
 	return fd;
 }
 
+/* The connection as a stream to read replies from; NULL (fd closed) if none. */
+static FILE *reply_stream(int fd)
+{
+	FILE *f = fdopen(fd, "r");
+
+	if (!f) {
+		fprintf(stderr, "vnumad: %s\n", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static int send_request(int fd, json_t *req)
 {
 	char *s = json_dumps(req, JSON_COMPACT);
@@ -124,11 +136,20 @@ static json_t *next_reply(FILE *f)
 	return o;
 }
 
+/* Nothing listens there: no daemon runs (as opposed to one we may not reach). */
+static bool nobody_there(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED;
+}
+
 static void no_daemon(const char *path, int err)
 {
-	if (err == -ENOENT || err == -ECONNREFUSED)
+	if (nobody_there(err))
 		fprintf(stderr, "vnumad: no vnumad daemon is running (nothing answers on %s)\n",
 			path);
+	else if (err == -EACCES || err == -EPERM)
+		fprintf(stderr, "vnumad: permission denied on the control socket %s: only "
+			"root may talk to the daemon\n", path);
 	else
 		fprintf(stderr, "vnumad: cannot reach the daemon on %s: %s\n", path,
 			strerror(-err));
@@ -139,6 +160,14 @@ static const char *size_str(char *buf, size_t len, json_int_t b)
 	return fmt_size(buf, len, (uint64_t)(b < 0 ? 0 : b));
 }
 
+/* A string member of the daemon's reply, "?" where it is missing. */
+static const char *jstr(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? s : "?";
+}
+
 static void print_status(json_t *s)
 {
 	json_t *x, *v;
@@ -146,10 +175,10 @@ static void print_status(json_t *s)
 	char a[32], b[32];
 
 	printf("vnumad %s: backend %s, sampling %s, policy %s%s, tick %lld%s\n",
-	       json_string_value(json_object_get(s, "version")),
-	       json_string_value(json_object_get(s, "backend")),
-	       json_string_value(json_object_get(s, "sampler")),
-	       json_string_value(json_object_get(s, "policy")),
+	       jstr(json_object_get(s, "version")),
+	       jstr(json_object_get(s, "backend")),
+	       jstr(json_object_get(s, "sampler")),
+	       jstr(json_object_get(s, "policy")),
 	       json_is_true(json_object_get(s, "policy_disabled")) ? " (disabled)" : "",
 	       (long long)json_integer_value(json_object_get(s, "tick")),
 	       json_is_true(json_object_get(s, "dry_run")) ? ", dry run" : "");
@@ -197,13 +226,13 @@ static void print_status(json_t *s)
 		json_array_foreach(json_object_get(x, "flags"), j, v)
 			if (off < sizeof(flags) - 24)
 				off += snprintf(flags + off, sizeof(flags) - off, "%s%s",
-						off ? "," : "", json_string_value(v));
+						off ? "," : "", jstr(v));
 		if (json_is_number(r))
 			snprintf(rem, sizeof(rem), "%.0f%%", json_number_value(r) * 100);
 		else
 			snprintf(rem, sizeof(rem), "?");
 		printf("%-16s %5zu %-20s %-24s %7s %10.3g  %s\n",
-		       json_string_value(json_object_get(x, "name")),
+		       jstr(json_object_get(x, "name")),
 		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
 		       (double)json_integer_value(json_object_get(x, "ips")), flags);
 	}
@@ -212,10 +241,10 @@ static void print_status(json_t *s)
 	json_array_foreach(x, i, v) {
 		json_t *in = json_object_get(v, "verdict_in");
 
-		printf("  %s: %lld move(s) %.0fs ago, %s", json_string_value(json_object_get(v, "guest")),
+		printf("  %s: %lld move(s) %.0fs ago, %s", jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "moves")),
 		       json_number_value(json_object_get(v, "applied_ago")),
-		       json_string_value(json_object_get(v, "state")));
+		       jstr(json_object_get(v, "state")));
 		if (json_is_number(in))
 			printf(", verdict in %.0fs", json_number_value(in));
 		printf("\n");
@@ -224,7 +253,7 @@ static void print_status(json_t *s)
 	printf("quarantines: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v)
 		printf("  %s -> node %lld: %s left (strike %lld)\n",
-		       json_string_value(json_object_get(v, "guest")),
+		       jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "node")),
 		       fmt_duration(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
 		       (long long)json_integer_value(json_object_get(v, "strikes")));
@@ -241,7 +270,11 @@ static int cmd_status(const struct client_opts *o, const char *path)
 		no_daemon(path, fd);
 		return 1;
 	}
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -355,11 +388,20 @@ static int cmd_place(const struct client_opts *o, const char *path, const char *
 		return 2;
 	}
 	fd = dial(path);
-	if (fd < 0)
+	/* a fresh sample only when no daemon runs, not when one may not be asked */
+	if (fd < 0 && nobody_there(fd))
 		return place_fresh(o, ncpus, mem);
+	if (fd < 0) {
+		no_daemon(path, fd);
+		return 1;
+	}
 	req = json_pack("{s:s,s:i,s:I}", "cmd", "place", "vcpus", ncpus,
 			"memory", (json_int_t)mem);
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -470,7 +512,11 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_object_set_new(req, "vcpus", vcpus);
 	else if (o->memory)
 		json_object_set_new(req, "vcpus", json_array());	/* memory only */
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -486,6 +532,9 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		dump_line(rep);
 	else
 		printf("%s\n", json_string_value(json_object_get(rep, "message")));
+	/* when memory moves, the final reply is what says how it went */
+	if (json_is_true(json_object_get(rep, "follows")))
+		rc = -1;
 	json_decref(rep);
 	while ((rep = next_reply(f))) {
 		json_int_t total = json_integer_value(json_object_get(rep, "bytes"));
@@ -519,6 +568,14 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_decref(rep);
 	}
 	fclose(f);
+	if (rc < 0) {
+		/* the daemon stopped, or was stopped, with the move under way */
+		if (shown && tty)
+			printf("\n");
+		fprintf(stderr, "vnumad: the daemon closed the connection before the "
+			"migration ended; vnumad status shows where it stands\n");
+		rc = 1;
+	}
 	return rc;
 }
 

@@ -21,14 +21,42 @@
 #include "util.h"
 #include "virevent.h"
 
+static struct timeval seconds_tv(double s)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (s > 0) {
+		tv.tv_sec = (time_t)s;
+		tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	}
+	return tv;
+}
+
+/* Arms the next tick one interval from now (at once on a model's own time). */
 static void schedule(struct vn_daemon *d)
 {
 	struct timeval tv = { 0, 0 };
 
-	if (!d->core.virtual_time || d->pace) {
-		tv.tv_sec = (time_t)d->core.cfg.interval;
-		tv.tv_usec = (suseconds_t)((d->core.cfg.interval - (double)tv.tv_sec) * 1e6);
-	}
+	d->armed_at = now_monotonic();
+	if (!d->core.virtual_time || d->pace)
+		tv = seconds_tv(d->core.cfg.interval);
+	evtimer_add(d->tick_ev, &tv);
+}
+
+/*
+ * After a reload: the next tick stays one interval after the last, and
+ * only a new interval moves it (to one new interval after the last tick,
+ * or now if that has passed). Re-arming a whole interval ahead at every
+ * SIGHUP let a stream of them stop the ticks altogether.
+ */
+static void reschedule(struct vn_daemon *d, double old_interval)
+{
+	struct timeval tv;
+
+	if ((d->core.virtual_time && !d->pace) || d->core.cfg.interval == old_interval)
+		return;
+	tv = seconds_tv(d->armed_at + d->core.cfg.interval - now_monotonic());
+	evtimer_del(d->tick_ev);
 	evtimer_add(d->tick_ev, &tv);
 }
 
@@ -80,6 +108,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct vn_daemon *d = arg;
 	struct vn_errors e = { 0 };
 	struct vn_config fresh;
+	double interval = d->core.cfg.interval;
 
 	(void)what;
 	switch (sig) {
@@ -114,10 +143,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
 		notify("READY=1\nSTATUS=configuration reloaded");
-		if (!d->core.virtual_time || d->pace) {
-			evtimer_del(d->tick_ev);
-			schedule(d);
-		}
+		reschedule(d, interval);
 		break;
 	case SIGUSR1:
 		core_dump_state(&d->core);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -20,6 +21,7 @@
 #include "policies.h"
 #include "privs.h"
 #include "registry.h"
+#include "sampling.h"
 #include "trace.h"
 #include "util.h"
 
@@ -129,6 +131,101 @@ static void raise_nofile_hard(void)
 		log_debug("cannot raise the hard descriptor limit: %s", strerror(errno));
 }
 
+/* An error about a key's value found on the host, worded as the file's are. */
+static void key_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		      const char *key, const char *value, const char *why)
+{
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: [%s] %s: '%s': %s", c->path, line, sec, key, value, why);
+	else
+		errors_add(e, "[%s] %s%s: '%s': %s", sec, key, line < 0 ?
+			   " (from the command line)" : " (the built-in default)", value, why);
+}
+
+/* An error the host's checker worded, naming the key itself. */
+static void host_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		       const char *key, const char *why)
+{
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: %s", c->path, line, why);
+	else
+		errors_add(e, "%s", why);
+}
+
+/*
+ * What the daemon will check of the configuration on this host when it
+ * starts, so that -n refuses what the daemon would: the control path (also
+ * before a daemon detaches, when a control socket will be opened), and for
+ * -n the metrics address, and the counter source with its events.
+ */
+static int check_host(const struct vn_config *c, bool check, bool control,
+		      struct vn_errors *e)
+{
+	char why[1200], host[1025], num[1025];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int before = e->count;
+
+	if (control && control_check(c->control, why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "control", c->control, why);
+	if (!check)
+		return e->count > before ? -1 : 0;
+	if (c->metrics && metrics_resolve(c->metrics, &ss, &sslen, host, sizeof(host), num,
+					  sizeof(num), why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "metrics", c->metrics, why);
+	if (c->backend != VN_BACKEND_SIM && !sampling_select(c, why, sizeof(why)))
+		host_error(c, e, "sampling", c->events ? "events" : "source", why);
+	return e->count > before ? -1 : 0;
+}
+
+/*
+ * Closes the --record trace; -1 when it is incomplete: a write failed
+ * during the run (the core then stopped recording and said so) or at the
+ * end.
+ */
+static int finish_trace(struct vn_core *c, const char *path)
+{
+	struct vn_trace *t = c->trace;
+	int r;
+
+	if (!t) {
+		log_warnx("--record %s: the trace is incomplete: recording stopped "
+			  "during the run", path);
+		return -1;
+	}
+	c->trace = NULL;
+	r = trace_close(t);
+	if (r < 0) {
+		log_warnx("--record %s: the trace could not be finished: %s", path,
+			  strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * At exit, whatever the path: output that did not reach its reader (a full
+ * disk, a closed pipe) makes the run a failure, said so, as coreutils'
+ * close_stdout does.
+ */
+static void close_stdout(void)
+{
+	bool lost = ferror(stdout);
+	int err = fclose(stdout) != 0 ? errno : 0;
+
+	if (!lost && !err)
+		return;
+	if (err)
+		fprintf(stderr, "vnumad: standard output: %s\n", strerror(err));
+	else
+		fprintf(stderr, "vnumad: standard output: some of it could not be written\n");
+	_exit(1);
+}
+
 static int help_policy(const char *name)
 {
 	struct vn_errors e = { 0 };
@@ -161,6 +258,7 @@ int main(int argc, char **argv)
 	bool list_keys = false;
 	long ticks;
 
+	atexit(close_stdout);
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
 			 strcmp(argv[1], "migrate") == 0))
 		return client_main(argc - 1, argv + 1);
@@ -281,6 +379,9 @@ int main(int argc, char **argv)
 				"advise until it can write there\n", unsafe);
 		}
 	}
+	/* a bounded run is a one-off: it takes no control socket */
+	if (r == 0)
+		r = check_host(&d.core.cfg, check, check || (!d.once && !d.max_ticks), &e);
 	if (check) {
 		for (int i = 0; i < d.core.cfg.warnings.count; i++)
 			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
@@ -330,7 +431,8 @@ int main(int argc, char **argv)
 		int err;
 
 		d.control = control_open(d.base, d.core.cfg.control, &d.core, &err);
-		if (!d.control && err == -EADDRINUSE) {
+		/* another daemon, or a path that is not safe (checked just now) */
+		if (!d.control && (err == -EADDRINUSE || err == -EEXIST || err == -EPERM)) {
 			daemon_fini(&d);
 			config_free(&d.core.cfg);
 			return 1;
@@ -393,6 +495,9 @@ int main(int argc, char **argv)
 	r = daemon_run(&d);
 	metrics_close(d.metrics);
 	control_close(d.control);
+	/* a trace cut short is a failed run, not a quiet partial success */
+	if (record && finish_trace(&d.core, record) < 0 && r == 0)
+		r = 1;
 	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
 		 "%llu kept, %llu reverted",
 		 (unsigned long long)d.core.stats.ticks,

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Metrics: the Prometheus text exposition format 0.0.4, served by evhttp on
- * the daemon's own loop. Each scrape renders the core's state as it stands
- * between two ticks, so nothing is kept or computed per tick for it.
+ * Metrics: the Prometheus text exposition format 0.0.4, served on the
+ * daemon's own loop by httpd.c. The first scrape after a tick renders the
+ * core's state as it stands then, and every scrape until the next tick is
+ * served from that copy, by reference: however many scrape, the loop
+ * renders at most once a tick (rendering 2,000 guests of 8 vCPUs takes
+ * some 0.2 s of CPU and 9 MB), and no tick waits for more.
  *
  * Families are written whole, one after the other, each with its HELP and
  * TYPE lines before its first sample; a family without a sample (say, remote
@@ -18,26 +21,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <event2/util.h>
 
 #include "core.h"
 #include "journal.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
 
 #define PROM_TYPE	"text/plain; version=0.0.4; charset=utf-8"
-#define HTTP_TIMEOUT	10		/* seconds a client may take */
-#define MAX_HEADERS	8192		/* bytes of request headers */
-#define MAX_BODY	4096		/* we read no body; refuse big ones early */
 
 struct vn_metrics {
 	struct vn_core *core;
-	struct evhttp *http;
+	struct vn_httpd *http;
+	struct evbuffer *copy;	/* the exposition of tick copy_tick, or NULL */
+	uint64_t copy_tick;
+	uint64_t renders;	/* expositions rendered */
 };
 
 /* Guest flags as the states of vnumad_guest_flag. */
@@ -58,30 +62,6 @@ static const enum vnumad_source all_sources[] = {
 	VNUMAD_SRC_ESTIMATE,
 };
 
-/* Length of the valid UTF-8 sequence at s, or 0 if s does not start one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned lo, hi;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		/* no overlong forms, no UTF-16 surrogates */
-		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = s[0] == 0xed ? 0x9f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-			(s[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 /*
  * A label value as the format wants it: backslash, double quote and newline
  * escaped, and (since Prometheus refuses a scrape with invalid UTF-8) every
@@ -93,7 +73,7 @@ static char *escape_label(const char *s)
 	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
 
 	while (*p) {
-		size_t k = utf8_len(p);
+		size_t k = utf8_len((const char *)p);
 
 		if (*p == '\\' || *p == '"') {
 			*o++ = '\\';
@@ -505,65 +485,73 @@ static const char root_page[] =
 	"<p>Prometheus metrics are at <a href=\"/metrics\">/metrics</a>.</p>\n"
 	"</body></html>\n";
 
-/* Sends body with its type; HEAD gets the length a GET would have, no body. */
-static void reply(struct evhttp_request *req, struct evbuffer *body, int code,
-		  const char *reason, const char *type)
+/* The endpoint's own figures, after the core's. */
+static void metrics_render_self(const struct vn_metrics *m, struct evbuffer *b)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char len[32];
+	struct render r = { .b = b };
 
-	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		/* evhttp 2.1 would send a body given to it, even for HEAD */
-		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
-		evhttp_add_header(h, "Content-Length", len);
-		evhttp_send_reply(req, code, reason, NULL);
-		return;
+	family(&r, "vnumad_metrics_renders_total", "counter",
+	       "Expositions rendered: at most one per tick, whatever the number of scrapes.");
+	sample(&r, (double)m->renders);
+	family(&r, "vnumad_metrics_connections", "gauge",
+	       "Connections to this endpoint open now, this one included.");
+	sample(&r, httpd_connections(m->http));
+}
+
+/* The exposition of the current tick: rendered by its first scrape only. */
+static struct evbuffer *exposition(struct vn_metrics *m)
+{
+	struct evbuffer *b;
+
+	if (m->copy && m->copy_tick == m->core->stats.ticks)
+		return m->copy;
+	b = evbuffer_new();
+	if (!b)
+		return NULL;
+	m->renders++;
+	if (metrics_render(m->core, b) < 0) {
+		evbuffer_free(b);
+		return NULL;
 	}
-	evhttp_send_reply(req, code, reason, body);
+	metrics_render_self(m, b);
+	/* replies still sending the old copy hold references of their own */
+	if (m->copy)
+		evbuffer_free(m->copy);
+	m->copy = b;
+	m->copy_tick = m->core->stats.ticks;
+	return b;
 }
 
 /* Every request: GET or HEAD of /metrics or /; anything else is refused. */
-static void on_request(struct evhttp_request *req, void *arg)
+static void on_request(const struct http_request *req, struct http_reply *rep, void *arg)
 {
 	struct vn_metrics *m = arg;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct evbuffer *body = evbuffer_new();
+	struct evbuffer *b;
 
-	if (!body) {
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
-	}
-	if (!path || !*path)
-		path = "/";
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-				  "GET, HEAD");
-		evbuffer_add_printf(body, "405 method not allowed: only GET and HEAD\n");
-		reply(req, body, HTTP_BADMETHOD, "Method Not Allowed",
-		      "text/plain; charset=utf-8");
-	} else if (strcmp(path, "/metrics") == 0) {
-		if (metrics_render(m->core, body) == 0) {
-			reply(req, body, HTTP_OK, "OK", PROM_TYPE);
+	rep->type = "text/plain; charset=utf-8";
+	if (req->method == HTTP_OTHER) {
+		rep->status = 405;
+		rep->allow = "GET, HEAD";
+		evbuffer_add_printf(rep->body, "405 method not allowed: only GET and HEAD\n");
+	} else if (strcmp(req->target, "/metrics") == 0) {
+		b = exposition(m);
+		if (b && evbuffer_add_buffer_reference(rep->body, b) == 0) {
+			rep->status = 200;
+			rep->type = PROM_TYPE;
 		} else {
 			log_warnx("metrics: out of memory building a response");
-			evbuffer_drain(body, evbuffer_get_length(body));
-			evbuffer_add_printf(body, "500 out of memory\n");
-			reply(req, body, HTTP_INTERNAL, "Internal Server Error",
-			      "text/plain; charset=utf-8");
+			evbuffer_drain(rep->body, evbuffer_get_length(rep->body));
+			rep->status = 500;
+			evbuffer_add_printf(rep->body, "500 out of memory\n");
 		}
-	} else if (strcmp(path, "/") == 0) {
-		evbuffer_add(body, root_page, sizeof(root_page) - 1);
-		reply(req, body, HTTP_OK, "OK", "text/html; charset=utf-8");
+	} else if (strcmp(req->target, "/") == 0) {
+		rep->status = 200;
+		rep->type = "text/html; charset=utf-8";
+		evbuffer_add(rep->body, root_page, sizeof(root_page) - 1);
 	} else {
-		evbuffer_add_printf(body, "404 not found: metrics are at /metrics\n");
-		reply(req, body, HTTP_NOTFOUND, "Not Found",
-		      "text/plain; charset=utf-8");
+		rep->status = 404;
+		evbuffer_add_printf(rep->body, "404 not found: metrics are at /metrics\n");
 	}
-	evbuffer_free(body);
 }
 
 /* Why a bind failed, in words an operator acts on. */
@@ -581,8 +569,9 @@ static const char *bind_error(int err)
 	}
 }
 
-struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
-				struct vn_core *c)
+int metrics_resolve(const char *addr, struct sockaddr_storage *ss, socklen_t *sslen,
+		    char *host, size_t hostlen, char *num, size_t numlen,
+		    char *why, size_t whylen)
 {
 	struct evutil_addrinfo hints = {
 		.ai_family = AF_UNSPEC,
@@ -590,56 +579,59 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 		.ai_protocol = IPPROTO_TCP,
 	};
 	struct evutil_addrinfo *ai = NULL;
-	char host[NI_MAXHOST], num[NI_MAXHOST];
-	struct vn_metrics *m;
-	const char *why;
+	const char *w;
 	unsigned port;
 	int r;
 
-	if (parse_address(addr, host, sizeof(host), &port, &why) < 0) {
-		log_warnx("metrics '%s': %s", addr, why);
-		return NULL;
+	if (parse_address(addr, host, hostlen, &port, &w) < 0) {
+		snprintf(why, whylen, "%s", w);
+		return -1;
 	}
-	/*
-	 * Resolve here, to a numeric address: evhttp would resolve again and
-	 * only warn through libevent's own log if the name were unknown.
-	 */
+	/* the first address of the name, said in the log as a number */
 	r = evutil_getaddrinfo(host, NULL, &hints, &ai);
 	if (r != 0) {
-		log_warnx("metrics '%s': cannot resolve '%s': %s", addr, host,
-			  evutil_gai_strerror(r));
-		return NULL;
+		snprintf(why, whylen, "cannot resolve '%s': %s", host, evutil_gai_strerror(r));
+		return -1;
 	}
-	r = getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, num, sizeof(num),
+	*sslen = (socklen_t)MIN(ai->ai_addrlen, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, *sslen);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	r = getnameinfo(ai->ai_addr, (socklen_t)ai->ai_addrlen, num, (socklen_t)numlen,
 			NULL, 0, NI_NUMERICHOST);
 	evutil_freeaddrinfo(ai);
 	if (r != 0) {
-		log_warnx("metrics '%s': cannot use the address of '%s': %s", addr,
-			  host, gai_strerror(r));
+		snprintf(why, whylen, "cannot use the address of '%s': %s", host,
+			 gai_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
+				struct vn_core *c)
+{
+	char host[NI_MAXHOST], num[NI_MAXHOST], why[NI_MAXHOST + 128];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct vn_metrics *m;
+	unsigned port;
+
+	if (metrics_resolve(addr, &ss, &sslen, host, sizeof(host), num, sizeof(num),
+			    why, sizeof(why)) < 0) {
+		log_warnx("metrics '%s': %s", addr, why);
 		return NULL;
 	}
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
 
 	m = xcalloc(1, sizeof(*m));
 	m->core = c;
-	m->http = evhttp_new(base);
-	if (!m->http) {
-		log_warnx("metrics '%s': cannot create the HTTP server", addr);
-		free(m);
-		return NULL;
-	}
-	/* every method reaches on_request, which answers 405 rather than 501 */
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-				   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
-				   EVHTTP_REQ_PATCH);
-	evhttp_set_timeout(m->http, HTTP_TIMEOUT);
-	evhttp_set_max_headers_size(m->http, MAX_HEADERS);
-	evhttp_set_max_body_size(m->http, MAX_BODY);
-	evhttp_set_gencb(m->http, on_request, m);
-
 	errno = 0;
-	if (!evhttp_bind_socket_with_handle(m->http, num, (ev_uint16_t)port)) {
+	m->http = httpd_new(base, (struct sockaddr *)&ss, sslen, on_request, m);
+	if (!m->http) {
 		int err = errno;
 
 		if (strcmp(host, num) != 0)
@@ -658,10 +650,31 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 	return m;
 }
 
+struct vn_metrics *metrics_new_unbound(struct event_base *base, struct vn_core *c)
+{
+	struct vn_metrics *m = xcalloc(1, sizeof(*m));
+
+	m->core = c;
+	m->http = httpd_new_unbound(base, on_request, m);
+	return m;
+}
+
+void metrics_adopt(struct vn_metrics *m, int fd)
+{
+	httpd_adopt(m->http, fd);
+}
+
 void metrics_close(struct vn_metrics *m)
 {
 	if (!m)
 		return;
-	evhttp_free(m->http);
+	httpd_free(m->http);
+	if (m->copy)
+		evbuffer_free(m->copy);
 	free(m);
+}
+
+uint64_t metrics_renders(const struct vn_metrics *m)
+{
+	return m ? m->renders : 0;
 }

@@ -5,6 +5,8 @@ DAEMON_SRCS := \
 	rebalancer/daemon/client.c \
 	rebalancer/daemon/control.c \
 	rebalancer/daemon/daemon.c \
+	rebalancer/daemon/httpd.c \
+	rebalancer/daemon/listen.c \
 	rebalancer/daemon/metrics.c \
 	rebalancer/daemon/notify.c \
 	rebalancer/daemon/numab.c \

@@ -2,6 +2,7 @@
 /* sd_notify's documented protocol, without libsystemd. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,12 @@ void notify(const char *fmt, ...)
 	if (!path || !*path)
 		return;
 	if ((path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path)) {
-		log_warnx("NOTIFY_SOCKET '%s' is not a socket path; not notifying", path);
+		static bool said;
+
+		/* once: notify() runs every tick */
+		if (!said)
+			log_warnx("NOTIFY_SOCKET '%s' is not a socket path; not notifying", path);
+		said = true;
 		return;
 	}
 	va_start(ap, fmt);

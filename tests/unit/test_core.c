@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "core.h"
 #include "log.h"
@@ -47,6 +49,8 @@ struct t_guest {
 	double ips;		/* instructions per second of the whole guest */
 	double slow_off_home;	/* IPS factor while vCPU 0 is off node 0 */
 	uint64_t mem[T_NODES];
+	int vnode[T_VCPUS];	/* reported when has_vnode */
+	bool has_vnode;
 };
 
 static struct t_host {
@@ -133,6 +137,7 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 		struct vn_guest_desc d = {
 			.name = t->name, .pid = 1000 + i, .flags = t->flags,
 			.nr_vcpus = t->nr_vcpus, .tids = tids, .allowed = t->allowed,
+			.vnode = t->has_vnode ? t->vnode : NULL, .priv = t,
 		};
 
 		if (!t->present)
@@ -147,7 +152,7 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 			   uint64_t nodes)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
 	if (!t || vcpu < 0 || vcpu >= t->nr_vcpus || !nodes || nodes >> T_NODES) {
@@ -165,7 +170,7 @@ static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 
 static int tb_migrate(struct vn_backend *b, struct vn_guest *g, struct vn_migration *m)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
 	if (!t || m->from < 0 || m->from >= T_NODES || m->to < 0 || m->to >= T_NODES) {
@@ -253,7 +258,7 @@ static void ts_detach(struct vn_sampler *s, struct vn_guest *g)
 /* Counts as the sim would: all local, the guest's IPS shared by its vCPUs. */
 static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 	double dt = s->cfg->interval;
 	double ips = t->ips * ((t->allowed[0] & 1) ? 1.0 : t->slow_off_home);
 
@@ -275,7 +280,7 @@ static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 
 static int ts_memory(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)s;
 	for (int n = 0; n < T_NODES; n++)
@@ -297,12 +302,19 @@ static const struct vn_sampler_ops t_sampler_ops = {
 static struct vnumad_proposal proposals[16];
 static int nr_proposals;
 
+/* Set: the policy raises the buffer's cap and claims more than fits. */
+static bool tp_lies;
+
 static int tp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	(void)priv;
 	(void)v;
 	for (int i = 0; i < nr_proposals; i++)
 		vnumad_propose(out, &proposals[i]);
+	if (tp_lies) {
+		out->len = out->cap + 100;
+		out->cap = 1 << 20;
+	}
 	return 0;
 }
 
@@ -651,12 +663,108 @@ static void expect_drop(struct vn_core *c, enum vn_drop why)
 	nr_proposals = 0;
 }
 
+/*
+ * A policy that raises out->cap and returns more proposals than the core's
+ * buffer holds fails its tick: the length was judged against the cap the
+ * plugin set, and the arbiter read past the buffer.
+ */
+static void test_policy_cannot_grow_its_buffer(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 3);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	tp_lies = true;
+	ticks(c, 1);
+	tp_lies = false;
+	assert_int_equal(c->policy.failures, 1);
+	assert_int_equal(c->dec.nr, 0);
+	/* the next honest tick is served from the core's own buffer */
+	ticks(c, 1);
+	assert_int_equal(c->policy.failures, 0);
+	assert_int_equal(c->dec.nr, 1);
+	close_core(c);
+}
+
 /* A two-guest host past its priming and baseline. */
 static struct vn_core *two_guests(void)
 {
 	t_add("a", 2, 0, 4 * GiB);
 	t_add("b", 2, 0, 4 * GiB);
 	return open_core();
+}
+
+/*
+ * A guest's name reaches the operator as one clean line: a newline forged a
+ * line, escapes reached the terminal, a name that is not UTF-8 became
+ * "(null)" in status and vanished from its JSON. A vnode out of range is
+ * none (policies overflowed on vnode + 1).
+ */
+static void test_guest_names_shown_clean(void **state)
+{
+	struct t_guest *odd;
+	struct vn_core *c;
+	char *js;
+	json_t *st;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	odd = t_add("odd\xff\x1b[31m\nname", 2, 0, 4 * GiB);
+	odd->has_vnode = true;
+	odd->vnode[0] = 2147483647;
+	odd->vnode[1] = 1;
+	c = open_core();
+	ticks(c, 2);
+	assert_string_equal(c->host.guests[1]->name, "odd??[31m?name");
+	assert_int_equal(c->host.guests[1]->vv[0].vnode, -1);
+	assert_int_equal(c->host.guests[1]->vv[1].vnode, 1);
+	st = state_json(c);
+	js = json_dumps(st, JSON_COMPACT);
+	assert_non_null(strstr(js, "\"name\":\"odd??[31m?name\""));
+	free(js);
+	json_decref(st);
+	close_core(c);
+}
+
+/*
+ * A plugin's reason is shown as one clean line. A dropped proposal with -v
+ * shows a vCPU out of range and a huge gain without reading out of bounds
+ * or printing "+inf%", and its JSON keeps the gain; such a gain is invalid.
+ */
+static void test_plugin_output_shown_clean(void **state)
+{
+	struct vn_core *c = two_guests();
+	const char *o;
+
+	(void)state;
+	c->verbose = true;
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	snprintf(proposals[0].reason, sizeof(proposals[0].reason),
+		 "good\nvnumad: error: forged\x1b[2J\xc2\x9b" "0m");
+	propose_vcpu(c, "a", 1 << 30, 1, 0.3);	/* with -v, g->vv[1 << 30] was read */
+	propose_vcpu(c, "a", 1, 1, 1e307);	/* "+inf%", and no gain in JSON */
+	ticks(c, 1);
+	o = output();
+	assert_null(strchr(o, '\x1b'));
+	assert_null(strstr(o, "\nvnumad: error: forged"));
+	assert_non_null(strstr(o, "expected gain +30%: good?vnumad: error: forged?[2J?0m\n"));
+	assert_non_null(strstr(o, "held back a: vCPU 1073741824 node 0 -> node 1"));
+	assert_null(strstr(o, "inf%"));
+	assert_non_null(strstr(o, "held back a: vCPU 1 node 0 -> node 1, remote 0% (sim), "
+			       "expected gain +1e+309%: the test says so [held back: invalid"));
+	assert_int_equal(dropped(c, VN_DROP_INVALID), 2);
+
+	/* the same in JSON: the huge gain is there, unrounded */
+	c->output = VN_OUT_JSON;
+	nr_proposals = 0;
+	propose_vcpu(c, "a", 1, 1, 1e307);
+	ticks(c, 1);
+	assert_non_null(strstr(output(), "\"gain\":1e307,"));
+	close_core(c);
 }
 
 static void test_drop_invalid(void **state)
@@ -1537,6 +1645,9 @@ int main(void)
 		cmocka_unit_test_setup(test_journal_full_undo_once, setup),
 		cmocka_unit_test_setup(test_journal_full_at_start, setup),
 		cmocka_unit_test_setup(test_journal_full_midrun_advises, setup),
+		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
+		cmocka_unit_test_setup(test_plugin_output_shown_clean, setup),
+		cmocka_unit_test_setup(test_policy_cannot_grow_its_buffer, setup),
 	};
 
 	log_init(true, LOG_ERR, "test_core");
