@@ -40,7 +40,8 @@ B       := build/default
 SANFLAGS :=
 endif
 
-PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0
+PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0 \
+               libseccomp
 # A missing package fails the build with its name (see pkg-ok below), not
 # with a compiler error about a header far from the cause.
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
