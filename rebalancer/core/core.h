@@ -153,9 +153,12 @@ struct vn_policy_rt {
 	void *priv;
 	bool inited;
 	int failures;		/* consecutive failed ticks */
-	bool disabled;		/* too many failures: advising only */
+	bool disabled;		/* too many failures: the default advises */
 	struct vnumad_proposal *buf;
 	int cap;
+	uint64_t seed;		/* the configuration's, for the fallback too */
+	struct vn_worker *worker;	/* worker.c: the plugin's process, or NULL */
+	struct vn_fallback *fallback;	/* worker.c: the default, once it advised */
 };
 
 struct vn_stats {
@@ -244,10 +247,13 @@ void core_dump_state(struct vn_core *c);
 /* "sim", "pmu", "faults", "estimate" or "none". */
 const char *core_source_name(enum vnumad_source s);
 
-/* True when nothing is applied: a dry run, or an advisory-only policy. */
+/*
+ * True when nothing is applied: a dry run, an advisory-only policy, or a
+ * disabled one in whose place the built-in default advises.
+ */
 static inline bool core_advisory(const struct vn_core *c)
 {
-	return c->cfg.dry_run || (c->policy.desc &&
+	return c->cfg.dry_run || c->policy.disabled || (c->policy.desc &&
 		(c->policy.desc->flags & VNUMAD_POLICY_F_ADVISORY_ONLY));
 }
 
