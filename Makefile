@@ -80,6 +80,7 @@ inc_for = $(strip \
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DVNUMAD_VERSION='"$(VERSION)"' \
               -DVNUMAD_SYSCONFDIR='"$(SYSCONFDIR)"' \
               -DVNUMAD_POLICYDIR='"$(LIBDIR)/vnumad/policies"' \
+              -DVNUMAD_WORKER='"$(LIBDIR)/vnumad/vnumad-worker"' \
               $(WARN) $(PKG_CFLAGS) $(PFM_CFLAGS) $(INI_CFLAGS) \
               $(SANFLAGS) -MMD -MP $(CFLAGS)
 # programs and tests see every layer

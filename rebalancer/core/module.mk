@@ -19,4 +19,5 @@ CORE_SRCS := \
 	rebalancer/core/record.c \
 	rebalancer/core/sample.c \
 	rebalancer/core/trace.c \
-	rebalancer/core/wire.c
+	rebalancer/core/wire.c \
+	rebalancer/core/worker.c
