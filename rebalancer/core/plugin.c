@@ -22,8 +22,8 @@
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
+#include "worker.h"
 
-#define POLICY_MAX_FAILURES	3
 #define POLICY_BUF		1024	/* proposals one tick may return */
 
 /* The version-1 descriptor ends with fini; older sizes are refused. */
@@ -38,6 +38,7 @@ void plugin_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	worker_sanitize(buf, sizeof(buf), buf);
 	log_at(level, "policy: %s", buf);
 }
 
@@ -210,6 +211,17 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	rt->desc = cfg->policy_desc;
 	rt->cap = POLICY_BUF;
 	rt->buf = xcalloc(rt->cap, sizeof(*rt->buf));
+	rt->seed = cfg->policy_seed;
+	if (cfg->policy_handle && cfg->worker) {
+		r = worker_open(rt, cfg);
+		if (r < 0) {
+			free(rt->buf);
+			rt->buf = NULL;
+			return r;
+		}
+		rt->inited = true;
+		return 0;
+	}
 	if (rt->desc->init)
 		r = rt->desc->init(&rt->priv, &args);
 	if (r < 0) {
@@ -227,8 +239,11 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 
 void plugin_stop(struct vn_policy_rt *rt)
 {
-	if (rt->inited && rt->desc->fini)
+	if (rt->worker)
+		worker_close(rt);
+	else if (rt->inited && rt->desc->fini)
 		rt->desc->fini(rt->priv);
+	worker_fallback_close(rt);
 	free(rt->buf);
 	memset(rt, 0, sizeof(*rt));
 }
@@ -241,8 +256,12 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	out->buf = rt->buf;
 	out->cap = rt->cap;
 	out->len = 0;
-	if (rt->disabled || !rt->inited)
+	if (rt->worker)
+		return worker_stage(c, &c->view, out);
+	if (!rt->inited)
 		return -1;
+	if (rt->disabled)
+		return worker_fallback(c, &c->view, out);
 	r = rt->desc->tick(rt->priv, &c->view, out);
 	if (out->len < 0 || out->len > out->cap) {
 		log_warnx("policy %s: returned %d proposals in a buffer of %d",
@@ -256,9 +275,9 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 			  strerror(r < -4095 ? EIO : -r), rt->failures);
 		if (rt->failures >= POLICY_MAX_FAILURES) {
 			rt->disabled = true;
-			log_warnx("policy %s disabled after %d failed ticks; "
-				  "vnumad now only advises (no proposals)",
-				  rt->desc->name, rt->failures);
+			log_warnx("policy %s disabled after %d failed ticks; the built-in "
+				  "default (%s) advises in its place, nothing is applied",
+				  rt->desc->name, rt->failures, VN_DEFAULT_POLICY);
 		}
 		return -1;
 	}
