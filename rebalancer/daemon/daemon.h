@@ -18,6 +18,7 @@ struct vn_daemon {
 	struct vn_core core;
 	struct event_base *base;
 	struct event *tick_ev;
+	struct event *watchdog_ev;	/* NULL: no watchdog asked for */
 	struct vn_control *control;	/* NULL: none */
 	struct vn_metrics *metrics;	/* NULL: off */
 	const char *config_path;	/* NULL: built-in defaults */
