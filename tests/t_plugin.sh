@@ -3,8 +3,10 @@
 # real vnumad. A good plugin loads, runs and proposes; every bad one (ABI,
 # size, symbol, name, flags, permissions, owner, unresolved symbol) is
 # refused with a message naming the file and exit 1; a tick that keeps
-# failing disables the policy; --help-policy lists a plugin's options and
-# [policy.NAME] keys of a plugin are parsed and range-checked.
+# failing disables the policy, in the worker and in process, and the
+# built-in default advises in its place; --help-policy lists a plugin's
+# options and [policy.NAME] keys of a plugin are parsed and range-checked.
+# (tests/t_worker.sh covers plugins that crash, hang or break the sandbox.)
 . "$(dirname "$0")/lib.sh"
 
 command -v cc >/dev/null || skip "no C compiler"
@@ -41,6 +43,9 @@ static const struct vnumad_option options[] = {
 
 struct state { double threshold; int moves; char label[32]; };
 
+/* fini has no log argument: what init got, kept */
+static void (*say)(int level, const char *fmt, ...);
+
 #ifdef UNRESOLVED
 extern int vnumad_no_such_function(void);
 #endif
@@ -55,6 +60,7 @@ static int init(void **priv, const struct vnumad_init_args *args)
 	if (!s)
 		return -ENOMEM;
 	*priv = s;
+	say = args->log;
 	s->threshold = args->values[0].num;
 	s->moves = (int)args->values[1].num;
 	snprintf(s->label, sizeof(s->label), "%s", args->values[2].str);
@@ -68,14 +74,8 @@ static int init(void **priv, const struct vnumad_init_args *args)
 
 static void fini(void *priv)
 {
-	const char *mark = getenv("PLUGIN_FINI_MARK");
-
-	if (mark) {
-		FILE *f = fopen(mark, "w");
-
-		if (f)
-			fclose(f);
-	}
+	if (say)
+		say(VNUMAD_LOG_INFO, "%s: fini ran", NAME);
 	free(priv);
 }
 
@@ -248,20 +248,54 @@ expect_output "$TMP/absent.so: No such file or directory" "missing plugin named"
 expect_exit 1 "a directory is no plugin" -- run "$TMP"
 expect_output "$TMP: not a regular file" "directory named"
 
-# A failing init stops the daemon, and fini still runs.
-build initfails -DINIT_FAILS
-PLUGIN_FINI_MARK="$TMP/fini-ran" expect_exit 1 "failing init" -- run "$TMP/initfails.so"
-expect_output 'policy good: init failed: Invalid argument' "failing init named"
-[ -e "$TMP/fini-ran" ] || fail "fini did not run after a failed init"
+# The same plugin in the daemon's own process, as [policy] worker = no runs it.
+printf '[policy]\nworker = no\n' >"$TMP/inproc.conf"
+inproc() {
+	"$VNUMAD" -c "$TMP/inproc.conf" --policy "$1" --backend sim --dry-run --ticks "${2:-4}"
+}
 
-# A tick that always fails: counted, disabled after 3, then advice only.
+# A failing init stops the daemon, and fini still runs; in the worker (the
+# default for a plugin) and in process alike.
+build initfails -DINIT_FAILS
+for how in run inproc; do
+	expect_exit 1 "failing init ($how)" -- $how "$TMP/initfails.so"
+	expect_output 'policy good: init failed: Invalid argument' "failing init named ($how)"
+	expect_output 'policy: good: fini ran' "fini ran after a failed init ($how)"
+done
+expect_exit 0 "fini at the end" -- run "$TMP/good.so" 2
+expect_output 'policy: good: fini ran' "fini ran at the end, in the worker"
+
+# A tick that always fails: counted, disabled after 3, then the built-in
+# default advises in its place (nothing applied) and says so. In process
+# the policy is not asked again; in the worker it is, after 1, 2, 4 ...
+# ticks, so that a policy that recovers is used again: within 8 ticks,
+# three failures either way.
 build tickfails -DTICK_FAILS
-expect_exit 0 "failing tick" -- run "$TMP/tickfails.so" 8
-expect_output 'policy good: tick failed: Input/output error \(1 in a row\)' "first failure logged"
-expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' "third failure logged"
-expect_output 'policy good disabled after 3 failed ticks; vnumad now only advises' \
-	"policy disabled with the reason logged"
-[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] || fail "a disabled policy's tick was called again"
-grep -q 'recommend' "$TMP/out" && fail "a failing policy's proposals were used"
+for how in run inproc; do
+	expect_exit 0 "failing tick ($how)" -- $how "$TMP/tickfails.so" 8
+	expect_output 'policy good: tick failed: Input/output error \(1 in a row\)' \
+		"first failure logged ($how)"
+	expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' \
+		"third failure logged ($how)"
+	expect_output 'policy good disabled after 3 failed ticks; the built-in default \(locality\) advises in its place, nothing is applied' \
+		"policy disabled with the reason logged ($how)"
+	[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] ||
+		fail "the failing policy was asked $(grep -c 'tick failed' "$TMP/out") times, want 3 ($how)"
+	grep -q 'recommend.*plugged' "$TMP/out" && fail "a failing policy's proposals were used ($how)"
+	expect_output '^  recommend +web[12]: vCPU .*of the guest.s memory' \
+		"the default's advice is printed ($how)"
+	expect_output '\[sim; dry run; policy good failed, the default advises\]' \
+		"the summary says who advises ($how)"
+done
+grep -q 'asked again at tick 3' "$TMP/out" && fail "in process, a failed tick is not asked again"
+run "$TMP/tickfails.so" 8 >"$TMP/out" 2>&1
+expect_output 'Input/output error \(1 in a row\); asked again at tick 3' "the worker is asked again"
+expect_output 'Input/output error \(3 in a row\); asked again at tick 9' "with backoff"
+
+# Applying, not a dry run: the default's advice is never applied.
+"$VNUMAD" --policy "$TMP/tickfails.so" --backend sim --ticks 12 >"$TMP/out" 2>&1 ||
+	fail "failing tick, applying: exit $?"
+expect_output '^  recommend ' "a failed policy's fallback recommends"
+grep -q '^  applied' "$TMP/out" && fail "the fallback's advice was applied"
 
 done_testing
