@@ -390,7 +390,7 @@ static int launcher_start(const struct vn_config *cfg, char *why, size_t len)
 	if (drop)
 		snprintf(launcher.user, sizeof(launcher.user), "user %.50s", cfg->worker_user);
 	else
-		snprintf(launcher.user, sizeof(launcher.user), "uid %u like vnumad",
+		snprintf(launcher.user, sizeof(launcher.user), "vnumad's user (uid %u)",
 			 (unsigned)uid);
 	r = launcher_wait(WIRE_READY, 0, now_monotonic() + LAUNCH_WAIT, &h, text,
 			  sizeof(text));
