@@ -21,7 +21,17 @@
  * of a structure travels by itself, unless it is a pointer. When one of
  * these sizes changes, look at what was added: a pointer member needs its
  * lines in pack and unpack (and its target's bounds checked), then update
- * the size here.
+ * the size here. For the ABI 1.x members planned:
+ *
+ *   a guest's stable id, its age    scalars: nothing to do
+ *   per-vnode memory                a pointer: pack its array after the
+ *                                   guest's vCPUs, relocate it in unpack
+ *   per-guest storage, guest_init   lives in the worker: serve.c calls
+ *   and guest_exit                  guest_init/guest_exit as ids appear in
+ *                                   and vanish from its views, and fills
+ *                                   the member in its copy of the guest
+ *   exit info to fini               a payload of WIRE_FINI (worker.c sends
+ *                                   why the policy stops, serve.c passes it)
  */
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(struct vnumad_view) == 88,
