@@ -41,7 +41,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +50,7 @@
 #include "config.h"
 #include "core.h"
 #include "log.h"
+#include "plugin.h"
 #include "policies.h"
 #include "util.h"
 #include "wire.h"
@@ -76,7 +76,8 @@ const char *const worker_lost_names[WORKER_LOST_NR] = {
 };
 
 struct vn_worker {
-	char *path;		/* the plugin's file */
+	char *path;		/* the plugin's file, for messages */
+	int plugin;		/* the descriptor the daemon loaded it from */
 	char *name;		/* its policy's name, for messages */
 	double deadline;	/* seconds a tick may take */
 	double start_deadline;	/* seconds for HELLO, init, fini */
@@ -549,21 +550,6 @@ static int worker_fail(struct vn_worker *w, int lost, char *why, size_t len)
 	return lost;
 }
 
-/* Refuses a plugin file that is not what the loader checked; 0 or -errno. */
-static int check_fd(int fd, const char *path, char *why, size_t len)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid())) {
-		snprintf(why, len, "%s: no longer a regular file of root or this user "
-			 "that only its owner may write", path);
-		return -EPERM;
-	}
-	return 0;
-}
-
 /* A sealed memfd of n bytes: neither side can shrink it under the other. */
 static int sealed_memfd(const char *name, size_t n)
 {
@@ -612,7 +598,7 @@ static int worker_spawn(struct vn_worker *w, const struct vn_config *cfg,
 {
 	struct wire_spawn sp = { .memory = w->memory, .out_cap = (uint32_t)w->cap };
 	char path[64], text[WIRE_TEXT_MAX];
-	int plugin = -1, view_ro = -1, out = -1, sv[2] = { -1, -1 }, fds[WIRE_NR_FDS];
+	int view_ro = -1, out = -1, sv[2] = { -1, -1 }, fds[WIRE_NR_FDS];
 	struct wire_hdr h;
 	double until;
 	int r, lost;
@@ -632,14 +618,7 @@ static int worker_spawn(struct vn_worker *w, const struct vn_config *cfg,
 		snprintf(why, len, "view memfd: %s", strerror(errno));
 		return WORKER_LOST_START;
 	}
-	plugin = open(w->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (plugin < 0) {
-		snprintf(why, len, "%s: %s", w->path, strerror(errno));
-		return WORKER_LOST_START;
-	}
 	lost = WORKER_LOST_START;
-	if (check_fd(plugin, w->path, why, len) < 0)
-		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", w->view_fd);
 	view_ro = open(path, O_RDONLY | O_CLOEXEC);
 	out = sealed_memfd("vnumad-proposals", sizeof(*w->out) * (size_t)w->cap);
@@ -657,7 +636,8 @@ static int worker_spawn(struct vn_worker *w, const struct vn_config *cfg,
 	fds[0] = sv[1];
 	fds[1] = view_ro;
 	fds[2] = out;
-	fds[3] = plugin;
+	/* the file the daemon checked and loaded, never opened again by name */
+	fds[3] = w->plugin;
 	r = wire_send(launcher.ctl, WIRE_SPAWN, 0, 0, 0, &sp, sizeof(sp), fds, WIRE_NR_FDS);
 	if (r == 0)
 		r = launcher_wait(WIRE_SPAWNED, 0, now_monotonic() + LAUNCH_WAIT, &h,
@@ -695,7 +675,6 @@ out:
 		close(view_ro);
 	if (out >= 0)
 		close(out);
-	close(plugin);
 	return lost;
 }
 
@@ -738,6 +717,8 @@ static void worker_free(struct vn_worker *w)
 		munmap(w->view, w->view_len);
 	if (w->view_fd >= 0)
 		close(w->view_fd);
+	if (w->plugin >= 0)
+		close(w->plugin);
 	free(w->init);
 	free(w->path);
 	free(w->name);
@@ -759,6 +740,13 @@ int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	w->chan = -1;
 	w->view_fd = -1;
 	w->refused = -1;
+	w->plugin = fcntl(plugin_fd(cfg->policy_handle), F_DUPFD_CLOEXEC, 3);
+	if (w->plugin < 0) {
+		r = -errno;
+		log_warnx("policy %s: %s: %s", w->name, w->path, strerror(errno));
+		worker_free(w);
+		return r;
+	}
 	if (8 * (uint64_t)cfg->nr_policy_values + 4096 > WIRE_MSG_MAX / 2) {
 		log_warnx("policy %s: too many options for its worker", w->name);
 		worker_free(w);
