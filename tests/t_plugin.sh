@@ -1,8 +1,10 @@
 #!/bin/bash
 # Policy plugins end to end: real shared objects built here, loaded by the
 # real vnumad. A good plugin loads, runs and proposes; every bad one (ABI,
-# size, symbol, name, flags, permissions, owner, unresolved symbol) is
-# refused with a message naming the file and exit 1; a tick that keeps
+# size, symbol, name, flags, permissions, owner, a directory on its path
+# that others can write, unresolved symbol) is refused with a message
+# naming the file and exit 1; a file swapped in between the check and the
+# load is never loaded; a tick that keeps
 # failing disables the policy, in the worker and in process, and the
 # built-in default advises in its place; --help-policy lists a plugin's
 # options and [policy.NAME] keys of a plugin are parsed and range-checked.
@@ -243,6 +245,100 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 else
 	echo "not root: the foreign-owner case is not checked"
 fi
+# Every directory from the root down is held to the same rule: one that
+# others can write (without the sticky bit of /tmp) lets them put a file of
+# their own where the plugin was.
+for d in gdir odir pdir/inner sticky; do
+	mkdir -p "$TMP/$d"
+	chmod 755 "$TMP/$d"
+	cp -p "$TMP/good.so" "$TMP/$d/good.so"
+done
+chmod g+w "$TMP/gdir"
+chmod o+w "$TMP/odir" "$TMP/pdir"
+chmod 1777 "$TMP/sticky"
+expect_refused gdir/good "refused: directory $TMP/gdir is writable by group or others"
+expect_refused odir/good "refused: directory $TMP/odir is writable by group or others"
+expect_refused pdir/inner/good "refused: directory $TMP/pdir is writable by group or others"
+# a link is followed to the file it names, and that file's directories count
+ln -s "$TMP/odir/good.so" "$TMP/link.so"
+expect_refused link "refused: directory $TMP/odir is writable by group or others"
+expect_exit 0 "a sticky directory others can write" -- run "$TMP/sticky/good.so" 2
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -p "$TMP/ndir"
+	cp -p "$TMP/good.so" "$TMP/ndir/good.so"
+	chown nobody "$TMP/ndir"
+	expect_refused ndir/good "refused: directory $TMP/ndir is owned by uid $(id -u nobody), neither root nor the daemon's user"
+fi
+
+# The file checked is the file loaded: a swap between the check and the
+# load does not reach the loader. An audit module (rtld-audit(7)) of the
+# dynamic loader swaps a file of its own in at the moment vnumad asks the
+# loader for the plugin, after every check passed.
+cat >"$TMP/evil.c" <<'EOF'
+#include <fcntl.h>
+#include <unistd.h>
+#include "policy.h"
+static void __attribute__((constructor)) ran(void)
+{
+	close(open(MARK, O_WRONLY | O_CREAT, 0644));
+}
+static int tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
+{
+	(void)priv; (void)v; (void)out;
+	return 0;
+}
+const struct vnumad_policy vnumad_policy = { VNUMAD_POLICY_INIT, .name = "evil",
+	.tick = tick };
+EOF
+cat >"$TMP/audit.c" <<'EOF'
+#define _GNU_SOURCE
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+unsigned int la_version(unsigned int v)
+{
+	return v < LAV_CURRENT ? v : LAV_CURRENT;
+}
+/* the first time the loader is asked for the plugin, by its name or by a
+ * descriptor, the evil file takes its place */
+char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag)
+{
+	static int done;
+	(void)cookie;
+	if (flag == LA_SER_ORIG && !done &&
+	    (strcmp(name, TARGET) == 0 || strncmp(name, "/proc/self/fd/", 14) == 0)) {
+		done = 1;
+		rename(EVIL, TARGET);
+	}
+	return (char *)name;
+}
+EOF
+mkdir -p "$TMP/swap"
+chmod 755 "$TMP/swap"
+cc -std=gnu11 -Wall -fPIC -shared -Ipolicies -DMARK="\"$TMP/evil-ran\"" \
+	-o "$TMP/evil.so" "$TMP/evil.c" || fail "cc evil"
+cc -std=gnu11 -Wall -fPIC -shared -DTARGET="\"$TMP/swap/good.so\"" \
+	-DEVIL="\"$TMP/swap/evil.so\"" -o "$TMP/audit.so" "$TMP/audit.c" || fail "cc audit"
+# (a sanitizer's runtime may refuse to share the process with an audit module)
+if LD_AUDIT=$TMP/audit.so "$VNUMAD" --version >/dev/null 2>&1; then
+	printf '[policy]\nworker = yes\n' >"$TMP/worker-yes.conf"
+	printf '[policy]\nworker = no\n' >"$TMP/worker-no.conf"
+	for how in yes no; do
+		cp -p "$TMP/good.so" "$TMP/swap/good.so"
+		cp -p "$TMP/evil.so" "$TMP/swap/evil.so"
+		rm -f "$TMP/evil-ran"
+		expect_exit 0 "a swap before the load (worker = $how)" -- \
+			env LD_AUDIT="$TMP/audit.so" "$VNUMAD" -c "$TMP/worker-$how.conf" \
+			--policy "$TMP/swap/good.so" --backend sim --dry-run --ticks 2
+		[ -e "$TMP/swap/evil.so" ] && fail "the audit module swapped nothing ($how)"
+		expect_output 'recommend .*plugged: remote' "the checked plugin ran ($how)"
+		grep -q "policy 'evil'\|policy evil" "$TMP/out" && fail "the swapped-in file was loaded ($how)"
+		[ -e "$TMP/evil-ran" ] && fail "the swapped-in file's constructor ran ($how)"
+	done
+else
+	echo "LD_AUDIT does not run beside this build: the swap is not checked"
+fi
+
 expect_exit 1 "missing plugin file" -- run "$TMP/absent.so"
 expect_output "$TMP/absent.so: No such file or directory" "missing plugin named"
 expect_exit 1 "a directory is no plugin" -- run "$TMP"
