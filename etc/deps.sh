@@ -9,9 +9,10 @@
 # Idempotent and quick when everything is present: one dpkg-query call.
 set -eu
 
-# build: compiler, pkg-config and the libraries' -dev packages
+# build: compiler, pkg-config and the libraries' -dev packages (libseccomp:
+# the policy worker's system-call filter)
 BUILD="gcc make pkg-config libevent-dev libvirt-dev libnuma-dev libjansson-dev
-libpfm4-dev libiniparser-dev libcap-ng-dev libxml2-dev"
+libpfm4-dev libiniparser-dev libcap-ng-dev libxml2-dev libseccomp-dev"
 # tests: cmocka, valgrind for the leak check; a real libvirtd running a
 # QEMU/KVM guest for tests/t_libvirt_kvm.sh (not libvirt-daemon-system: it
 # brings systemd and iptables; the test makes the libvirt-qemu user itself)

@@ -11,6 +11,8 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0755 $(VNUMAD) $(DESTDIR)$(SBINDIR)/vnumad
 	$(INSTALL) -m 0755 $(VNUMAD_SIM) $(DESTDIR)$(BINDIR)/vnumad-sim
+	@# the policy worker, where vnumad looks for it ($(LIBDIR)/vnumad)
+	$(INSTALL) -m 0755 $(VNUMAD_WORKER) $(DESTDIR)$(LIBDIR)/vnumad/vnumad-worker
 	$(INSTALL) -m 0644 sim/vnumad-sim.1 $(DESTDIR)$(MANDIR)/man1/vnumad-sim.1
 	@# the unit names the binary where this prefix puts it
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' etc/vnumad.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service
@@ -27,6 +29,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/vnumad $(DESTDIR)$(MANDIR)/man8/vnumad.8 \
 		$(DESTDIR)$(BINDIR)/vnumad-sim $(DESTDIR)$(MANDIR)/man1/vnumad-sim.1 \
+		$(DESTDIR)$(LIBDIR)/vnumad/vnumad-worker \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service \
 		$(DESTDIR)$(MANDIR)/man5/vnumad.conf.5 \
 		$(DESTDIR)$(INCDIR)/vnumad/policy.h \

@@ -247,12 +247,14 @@ struct vnumad_init_args {
  *        errno to refuse to start (the daemon exits; a reload keeps the old
  *        policy). *priv starts NULL and is handed back to tick and fini.
  * tick:  required. Called once per tick from the second on (the first only
- *        primes the counters), on the daemon's event loop: it must not
- *        block. Appends proposals to out and returns 0, or a negative errno:
- *        a failed tick's proposals are discarded, and after 3 failed ticks
- *        in a row the policy is disabled and the daemon falls back to
- *        advising only, with the reason logged. tick must not keep pointers
- *        into the view after it returns.
+ *        primes the counters); a plugin's runs in its worker process (see
+ *        vnumad-policy(7): no files, no sockets, no threads), and the daemon
+ *        waits for it at most [policy] deadline: it must not block. Appends
+ *        proposals to out and returns 0, or a negative errno: a failed
+ *        tick's proposals are discarded, and after 3 failed ticks in a row
+ *        the policy is disabled, with the reason logged, and the built-in
+ *        default advises in its place (applying nothing). tick must not
+ *        keep pointers into the view after it returns.
  * fini:  NULL means nothing to release. Called at shutdown, on reload (after
  *        the new configuration's policy started), and also after a failed
  *        init, with whatever init left in *priv.

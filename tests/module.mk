@@ -72,3 +72,16 @@ $(CONNHOLD): tests/connhold.c tests/module.mk
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
 CHECK_DEPS += $(CONNHOLD)
+# bench-worker: the per-tick cost of a plugin in its worker, on bench-core's
+# host, with policies/example built against the tree's header.
+BENCH_WORKER := $(B)/tests/bench-worker
+BENCH_EXAMPLE := $(B)/tests/example.so
+$(BENCH_WORKER): tests/bench/bench_worker.c $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+$(BENCH_EXAMPLE): policies/example/example.c policies/policy.h
+	@mkdir -p $(B)/tests/include/vnumad
+	cp policies/policy.h $(B)/tests/include/vnumad/policy.h
+	$(CC) -std=c11 -Wall -Wextra -fPIC -shared -Wl,--no-undefined \
+		-I$(B)/tests/include $(CFLAGS) -o $@ $<
+BENCH_DEPS += $(BENCH_WORKER) $(BENCH_EXAMPLE) $(VNUMAD_WORKER)

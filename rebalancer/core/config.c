@@ -35,6 +35,7 @@ enum conf_type {
 	CONF_DURATION,		/* double, seconds */
 	CONF_PERCENT,		/* double, a fraction */
 	CONF_RATE,		/* double, bytes per second */
+	CONF_SIZE,		/* double, bytes */
 	CONF_STRING,		/* char * */
 	CONF_OPTIONAL,		/* char *, "" is NULL: unset */
 	CONF_PATH,		/* char *, an absolute path */
@@ -142,6 +143,14 @@ static const char *check_events(const char *v, char *buf, size_t len)
 	return buf;
 }
 
+/* [policy] worker_user: a user name, never root's. */
+static const char *check_user(const char *v, char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return strcmp(v, "root") == 0 ? "the worker must not run as root" : NULL;
+}
+
 #define KEY(sec, key, t, m, d) \
 	.section = sec, .name = key, .type = t, .off = offsetof(struct vn_config, m), \
 	.def = d
@@ -190,12 +199,23 @@ static const struct conf_key conf_keys[] = {
 	  .unit = "seconds", .help = "half-life of the smoothed vCPU figures",
 	  .warn_above = 120, .warn = "the figures then take minutes to follow a change" },
 
-	{ KEY("policy", "name", CONF_STRING, policy, "locality"),
+	{ KEY("policy", "name", CONF_STRING, policy, VN_DEFAULT_POLICY),
 	  .help = "a built-in policy, a plugin in dir, or a plugin's path" },
 	{ KEY("policy", "dir", CONF_STRING, policy_dir, VNUMAD_POLICYDIR),
 	  .help = "where plugins named without a path are found" },
 	{ KEY("policy", "seed", CONF_LONG, policy_seed, "1"), .min = 0, .max = 2147483647,
 	  .help = "seed of policies that draw random numbers" },
+	{ KEY("policy", "worker", CONF_BOOL, worker, "yes"),
+	  .help = "run a plugin in a sandboxed worker process; no: inside vnumad, "
+	  "to debug it" },
+	{ KEY("policy", "deadline", CONF_PERCENT, worker_deadline, "25%"), .min = 0.01,
+	  .max = 0.9, .unit = "fraction",
+	  .help = "share of the interval a plugin's worker may take per tick (at most 5s)" },
+	{ KEY("policy", "worker_user", CONF_STRING, worker_user, "nobody"),
+	  .check = check_user, .help = "the user a plugin's worker runs as when vnumad is root" },
+	{ KEY("policy", "worker_memory", CONF_SIZE, worker_memory, "256MiB"),
+	  .min = 16.0 * MiB, .max = 64.0 * GiB, .unit = "bytes",
+	  .help = "address space a plugin's worker may map beyond the plugin" },
 
 	{ KEY("guard", "enabled", CONF_BOOL, guard, "yes"),
 	  .help = "judge every move and undo the losers" },
@@ -260,6 +280,7 @@ static double number(const struct vn_config *c, const struct conf_key *k)
 	case CONF_DURATION:
 	case CONF_PERCENT:
 	case CONF_RATE:
+	case CONF_SIZE:
 		return *(const double *)cmember(c, k);
 	default:
 		return 0;
@@ -281,6 +302,10 @@ static void range_text(const struct conf_key *k, char *buf, size_t len)
 		break;
 	case CONF_RATE:
 		snprintf(buf, len, "%s/s to %s/s", fmt_size(a, sizeof(a), (uint64_t)k->min),
+			 fmt_size(b, sizeof(b), (uint64_t)k->max));
+		break;
+	case CONF_SIZE:
+		snprintf(buf, len, "%s to %s", fmt_size(a, sizeof(a), (uint64_t)k->min),
 			 fmt_size(b, sizeof(b), (uint64_t)k->max));
 		break;
 	default:
@@ -325,6 +350,14 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		if (parse_rate(v, &x, &w) < 0)
 			goto bad;
 		break;
+	case CONF_SIZE: {
+		uint64_t sz;
+
+		if (parse_size(v, &sz, &w) < 0)
+			goto bad;
+		x = (double)sz;
+		break;
+	}
 	case CONF_PATH:
 		if (*v != '/') {
 			snprintf(why, len, "'%s' is not an absolute path", v);
@@ -417,6 +450,8 @@ void config_free(struct vn_config *c)
 	free(c->events);
 	free(c->policy);
 	free(c->policy_dir);
+	free(c->policy_path);
+	free(c->worker_user);
 	strv_free(c->exclude);
 	errors_free(&c->warnings);
 	free_values(c);
@@ -584,6 +619,8 @@ static const struct vnumad_policy *resolve_policy(struct vn_config *c,
 		}
 	}
 	p = plugin_load(path, &c->policy_handle, e);
+	if (p)
+		c->policy_path = xstrdup(path);
 	/* the loader names the file; say where it was asked for */
 	for (int i = before; !p && i < e->count; i++) {
 		char *m;
@@ -605,6 +642,8 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 	free_values(c);
 	plugin_unload(c->policy_handle);
 	c->policy_handle = NULL;
+	free(c->policy_path);
+	c->policy_path = NULL;
 	p = resolve_policy(c, ini, cli, e);
 	c->policy_desc = p;
 	if (!p)
@@ -856,7 +895,8 @@ static void value_text(const struct vn_config *c, const struct conf_key *k, char
 	case CONF_PERCENT:
 		snprintf(buf, len, "%g%%", x * 100);
 		break;
-	case CONF_RATE: {
+	case CONF_RATE:
+	case CONF_SIZE: {
 		static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
 		int u = 0;
 
@@ -864,7 +904,7 @@ static void value_text(const struct vn_config *c, const struct conf_key *k, char
 			x /= 1024;
 			u++;
 		}
-		snprintf(buf, len, "%.0f%s/s", x, unit[u]);
+		snprintf(buf, len, "%.0f%s%s", x, unit[u], k->type == CONF_RATE ? "/s" : "");
 		break;
 	}
 	case CONF_STRING:

@@ -10,6 +10,8 @@
 #include "policy.h"
 
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+/* The built-in default policy; it also advises for a policy that failed. */
+#define VN_DEFAULT_POLICY	"locality"
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
 /* [daemon] control: sizeof(sun_path) of struct sockaddr_un, NUL included */
 #define VN_SOCKET_PATH_MAX	108
@@ -74,6 +76,11 @@ struct vn_config {
 	long policy_seed;	/* for policies that draw random numbers */
 	const struct vnumad_policy *policy_desc;	/* resolved */
 	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
+	char *policy_path;	/* the plugin's file, or NULL */
+	bool worker;		/* a plugin runs in a worker process */
+	double worker_deadline;	/* share of the interval a tick may take */
+	char *worker_user;	/* the worker's user when vnumad runs as root */
+	double worker_memory;	/* address space a worker may add, bytes */
 	struct vnumad_value *policy_values;	/* one per option */
 	int nr_policy_values;
 

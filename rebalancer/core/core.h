@@ -172,9 +172,12 @@ struct vn_policy_rt {
 	void *priv;
 	bool inited;
 	int failures;		/* consecutive failed ticks */
-	bool disabled;		/* too many failures: advising only */
+	bool disabled;		/* too many failures: the default advises */
 	struct vnumad_proposal *buf;
 	int cap;
+	uint64_t seed;		/* the configuration's, for the fallback too */
+	struct vn_worker *worker;	/* worker.c: the plugin's process, or NULL */
+	struct vn_fallback *fallback;	/* worker.c: the default, once it advised */
 };
 
 struct vn_stats {
@@ -277,12 +280,14 @@ int core_journal_open(struct vn_core *c);
 bool core_journal_failing(struct vn_core *c);
 
 /*
- * True when nothing is applied: a dry run, an advisory-only policy, or a
- * journal that cannot be written (until it can).
+ * True when nothing is applied: a dry run, an advisory-only policy, a
+ * journal that cannot be written (until it can), or a disabled policy in
+ * whose place the built-in default advises.
  */
 static inline bool core_advisory(const struct vn_core *c)
 {
-	return c->cfg.dry_run || c->journal_err || (c->policy.desc &&
+	return c->cfg.dry_run || c->journal_err || c->policy.disabled ||
+		(c->policy.desc &&
 		(c->policy.desc->flags & VNUMAD_POLICY_F_ADVISORY_ONLY));
 }
 

@@ -131,6 +131,9 @@ static void print_summary(struct vn_core *c)
 		json_object_set_new(o, "remote_ratio", remote >= 0 ? jreal(remote, 1e-4) : json_null());
 		json_object_set_new(o, "ips", json_integer((json_int_t)llround(ips)));
 		json_object_set_new(o, "source", json_string(src));
+		if (c->policy.disabled)
+			json_object_set_new(o, "policy_failed",
+					    json_string(c->policy.desc->name));
 		for (int n = 0; n < h->nr_nodes; n++) {
 			json_t *x;
 
@@ -166,9 +169,13 @@ static void print_summary(struct vn_core *c)
 				h->node[n].mem_free) / (double)h->node[n].mem_total : 0);
 		first = 0;
 	}
-	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
+	if (c->policy.disabled)
+		snprintf(a, sizeof(a), "%s", c->policy.desc->name);
+	fprintf(c->out, " [%s%s%s%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
 		c->journal_err ? "; journal failing: advising only" :
-		core_advisory(c) ? "; advisory-only policy" : "");
+		core_advisory(c) && !c->policy.disabled ? "; advisory-only policy" : "",
+		c->policy.disabled ? "; policy " : "", c->policy.disabled ? a : "",
+		c->policy.disabled ? " failed, the default advises" : "");
 }
 
 static void print_decision(struct vn_core *c, const struct vn_decision *d)

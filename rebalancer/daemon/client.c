@@ -168,6 +168,44 @@ static const char *jstr(const json_t *v)
 	return s ? s : "?";
 }
 
+/* Where the policy runs and, when it failed, who advises in its place. */
+static void print_worker(json_t *s)
+{
+	json_t *w = json_object_get(s, "policy_worker");
+	json_t *pid = json_object_get(w, "pid"), *last = json_object_get(w, "last_failure");
+	const char *fb = json_string_value(json_object_get(w, "fallback"));
+	json_t *v;
+	const char *k;
+	char lost[256] = "";
+	size_t off = 0;
+
+	if (!json_is_true(json_object_get(w, "isolated"))) {
+		if (fb)
+			printf("policy %s failed: the built-in default %s advises, nothing "
+			       "is applied\n", json_string_value(json_object_get(s, "policy")), fb);
+		return;
+	}
+	json_object_foreach(json_object_get(w, "ticks_lost"), k, v)
+		if (json_integer_value(v) && off < sizeof(lost) - 40)
+			off += snprintf(lost + off, sizeof(lost) - off, "%s%s %lld",
+					off ? ", " : "", k, (long long)json_integer_value(v));
+	if (json_is_integer(pid))
+		printf("policy worker: pid %lld", (long long)json_integer_value(pid));
+	else
+		printf("policy worker: none running, next start at tick %lld",
+		       (long long)json_integer_value(json_object_get(w, "next_start")));
+	printf(", %lld restart%s; ticks lost: %s\n",
+	       (long long)json_integer_value(json_object_get(w, "restarts")),
+	       json_integer_value(json_object_get(w, "restarts")) == 1 ? "" : "s",
+	       *lost ? lost : "none");
+	if (json_is_string(last))
+		printf("last failure: %s\n", json_string_value(last));
+	if (fb)
+		printf("the policy failed %lld ticks in a row: the built-in default %s "
+		       "advises in its place, nothing is applied, until it answers again\n",
+		       (long long)json_integer_value(json_object_get(w, "failures")), fb);
+}
+
 static void print_status(json_t *s)
 {
 	json_t *x, *v;
@@ -190,6 +228,7 @@ static void print_status(json_t *s)
 		       json_string_value(json_object_get(x, "error")),
 		       fmt_duration(a, sizeof(a),
 				    json_number_value(json_object_get(x, "failing_for"))));
+	print_worker(s);
 	printf("\n%-6s %5s %6s %22s\n", "node", "cpus", "load", "memory free / total");
 	json_array_foreach(json_object_get(s, "nodes"), i, x)
 		printf("%-6lld %5lld %5.0f%% %10s / %-10s\n",

@@ -103,6 +103,39 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	schedule(d);
 }
 
+/*
+ * The systemd watchdog, fed from the loop itself: a loop that is stuck (a
+ * blocking call, an in-process plugin that never returns) stops feeding it,
+ * and so does a daemon whose ticks stopped. Either way systemd kills and
+ * restarts it, and the journal's recovery undoes the trials it left.
+ */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct vn_daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (evtimer_pending(d->tick_ev, NULL))
+		notify("WATCHDOG=1");
+	else
+		log_warning("no tick is scheduled: not feeding the watchdog");
+}
+
+/* Feeds the watchdog twice a period, as sd_watchdog_enabled(3) advises. */
+static void watchdog_start(struct vn_daemon *d)
+{
+	uint64_t usec = notify_watchdog_usec();
+	struct timeval tv;
+
+	if (!usec)
+		return;
+	tv.tv_sec = (time_t)(usec / 2 / 1000000);
+	tv.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	d->watchdog_ev = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	event_add(d->watchdog_ev, &tv);
+	log_info("watchdog: fed every %.3gs", (double)usec / 2e6);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct vn_daemon *d = arg;
@@ -170,6 +203,7 @@ int daemon_run(struct vn_daemon *d)
 	 * start rather than two.
 	 */
 	evtimer_add(d->tick_ev, &now);
+	watchdog_start(d);
 	notify("READY=1\nSTATUS=running: backend %s, policy %s%s",
 	       d->core.backend.ops->name, d->core.policy.desc->name,
 	       d->core.cfg.dry_run ? ", dry run" : "");
@@ -178,6 +212,9 @@ int daemon_run(struct vn_daemon *d)
 		r = 1;
 	}
 	event_free(d->tick_ev);
+	if (d->watchdog_ev)
+		event_free(d->watchdog_ev);
+	d->watchdog_ev = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		event_free(sigev[i]);
 	return r ? r : d->exit_code;

@@ -24,6 +24,7 @@
 #include "sampling.h"
 #include "trace.h"
 #include "util.h"
+#include "worker.h"
 
 enum {
 	OPT_DRY_RUN = 256,
@@ -506,6 +507,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)d.core.stats.kept,
 		 (unsigned long long)d.core.stats.reverted);
 	core_close(&d.core);
+	worker_shutdown();
 	numab_restore();
 	daemon_fini(&d);
 	config_free(&d.core.cfg);

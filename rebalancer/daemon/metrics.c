@@ -33,6 +33,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "worker.h"
 
 #define PROM_TYPE	"text/plain; version=0.0.4; charset=utf-8"
 
@@ -207,6 +208,38 @@ static bool node_online(const struct vn_host *h, int n)
 	return h->online >> n & 1;
 }
 
+/* The policy's worker process and the fallback to the built-in default. */
+static void render_worker(struct render *r, const struct vn_core *c)
+{
+	struct worker_info w;
+
+	worker_info(&c->policy, &w);
+	family(r, "vnumad_policy_fallback", "gauge",
+	       "1 while the built-in default policy advises in place of a failed one.");
+	sample(r, w.fallback != NULL);
+	family(r, "vnumad_policy_worker", "gauge",
+	       "1 when the policy runs in a worker process (a plugin), 0 in the daemon.");
+	sample(r, w.isolated);
+	if (!w.isolated)
+		return;
+	family(r, "vnumad_policy_worker_up", "gauge",
+	       "1 while a worker process runs the policy.");
+	sample(r, w.pid > 0);
+	family(r, "vnumad_policy_worker_restarts_total", "counter",
+	       "Workers started again after one failed.");
+	sample(r, (double)w.restarts);
+	family(r, "vnumad_policy_ticks_lost_total", "counter",
+	       "Ticks whose proposals were lost, by reason: the worker crashed, missed "
+	       "its deadline, answered nonsense, made a refused system call, returned "
+	       "an error or could not start.");
+	for (int k = WORKER_LOST_CRASH; k < WORKER_LOST_NR; k++)
+		sample_l(r, (double)w.lost[k], "reason=\"%s\"", worker_lost_names[k]);
+	family(r, "vnumad_policy_worker_tick_seconds", "gauge",
+	       "Wall time of the last tick's exchange with the worker, the policy's own "
+	       "time included.");
+	sample(r, w.tick_seconds);
+}
+
 /* What the daemon is and how it runs: info, configuration, tick cost. */
 static void render_daemon(struct render *r, const struct vn_core *c)
 {
@@ -236,6 +269,7 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	family(r, "vnumad_journal_failures_total", "counter",
 	       "Journal writes and reads that failed (a full or read-only state directory).");
 	sample(r, c->journal ? (double)journal_failures(c->journal) : 0);
+	render_worker(r, c);
 	family(r, "vnumad_tick_interval_seconds", "gauge",
 	       "Configured time between two ticks.");
 	sample(r, c->cfg.interval);

@@ -49,3 +49,23 @@ void notify(const char *fmt, ...)
 		log_debug("notify %s: %s", path, strerror(errno));
 	close(fd);
 }
+
+uint64_t notify_watchdog_usec(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!usec || !*usec)
+		return 0;
+	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;	/* meant for another process */
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	if (errno || *end || v == 0) {
+		log_warnx("WATCHDOG_USEC '%s' is not a number of microseconds; "
+			  "no watchdog", usec);
+		return 0;
+	}
+	return v;
+}

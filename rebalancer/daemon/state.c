@@ -19,6 +19,7 @@
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "worker.h"
 
 static json_t *ratio(double x)
 {
@@ -97,6 +98,31 @@ static json_t *journal_state(const struct vn_core *c)
 	return o;
 }
 
+/* Where the policy runs, how its worker fares, who advises in its place. */
+static json_t *worker_json(const struct vn_core *c)
+{
+	struct worker_info w;
+	json_t *o = json_object(), *lost;
+
+	worker_info(&c->policy, &w);
+	json_object_set_new(o, "isolated", json_boolean(w.isolated));
+	json_object_set_new(o, "fallback", w.fallback ? json_string(w.fallback) : json_null());
+	if (!w.isolated)
+		return o;
+	json_object_set_new(o, "pid", w.pid ? json_integer(w.pid) : json_null());
+	json_object_set_new(o, "restarts", json_integer((json_int_t)w.restarts));
+	json_object_set_new(o, "failures", json_integer(c->policy.failures));
+	json_object_set_new(o, "next_start", w.pid ? json_null() :
+			    json_integer((json_int_t)w.retry_tick));
+	lost = json_object();
+	for (int k = WORKER_LOST_CRASH; k < WORKER_LOST_NR; k++)
+		json_object_set_new(lost, worker_lost_names[k],
+				    json_integer((json_int_t)w.lost[k]));
+	json_object_set_new(o, "ticks_lost", lost);
+	json_object_set_new(o, "last_failure", *w.last ? json_string(w.last) : json_null());
+	return o;
+}
+
 json_t *state_json(const struct vn_core *c)
 {
 	const struct vn_host *h = &c->host;
@@ -108,6 +134,7 @@ json_t *state_json(const struct vn_core *c)
 	json_object_set_new(o, "sampler", json_string(c->sampler.ops->name));
 	json_object_set_new(o, "policy", json_string(c->policy.desc->name));
 	json_object_set_new(o, "policy_disabled", json_boolean(c->policy.disabled));
+	json_object_set_new(o, "policy_worker", worker_json(c));
 	json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
 	json_object_set_new(o, "journal", journal_state(c));
 	json_object_set_new(o, "tick", json_integer((json_int_t)h->tick));

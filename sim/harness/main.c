@@ -11,6 +11,7 @@
 #include "policies.h"
 #include "trace.h"
 #include "util.h"
+#include "worker.h"
 
 enum {
 	OPT_POLICY = 256,
@@ -34,6 +35,7 @@ enum {
 	OPT_TRUTH,
 	OPT_REPEAT,
 	OPT_NUMAB,
+	OPT_WORKER,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +61,7 @@ static const struct option long_options[] = {
 	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "numa-balancing", required_argument, NULL, OPT_NUMAB },
+	{ "worker", no_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -90,6 +93,8 @@ static void usage(FILE *f)
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
 "      --seed N            counter-noise seed instead of the scenario's\n"
 "      --dry-run           advise only: apply nothing\n"
+"      --worker            run a plugin in an isolated worker process, as\n"
+"                          vnumad does (default: in process, for speed)\n"
 "      --csv FILE          run: the timeline, one row per tick\n"
 "      --plot FILE.png     run: throughput and remote ratio over time (gnuplot)\n"
 "      --record FILE       run --dry-run: write a trace of the inventory and samples\n"
@@ -300,6 +305,9 @@ int main(int argc, char **argv)
 		case OPT_DRY_RUN:
 			o.dry_run = true;
 			break;
+		case OPT_WORKER:
+			o.worker = true;
+			break;
 		case OPT_CSV:
 			o.csv = optarg;
 			break;
@@ -386,6 +394,8 @@ int main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	log_init(true, o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARNING,
 		 "vnumad-sim");
+	/* the worker launcher, when --worker started one, ends with us */
+	atexit(worker_shutdown);
 
 	if (repeat && strcmp(cmd, "speed") != 0)
 		return bad_usage("%s", "--repeat is for speed");
