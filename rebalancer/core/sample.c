@@ -46,6 +46,7 @@ static void memory_read(struct vn_core *c, struct vn_guest *g)
 
 	if (s->ops->memory(s, g) < 0) {
 		c->stats.sample_errors++;
+		g->sample_errors++;
 		log_debug("guest %s: memory distribution unreadable", g->name);
 	} else {
 		g->mem_read_at = c->host.now;
@@ -147,6 +148,7 @@ void stage_sample(struct vn_core *c)
 			g->vc[v].delta.valid = false;
 		if (s->ops->read(s, g) < 0) {
 			c->stats.sample_errors++;
+			g->sample_errors++;
 			log_debug("guest %s: counters unreadable this tick", g->name);
 		}
 	}
