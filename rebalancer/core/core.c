@@ -248,10 +248,12 @@ int core_tick(struct vn_core *c)
 	stage_guard(c);
 	stage_publish(c);
 	/*
-	 * Counters need two readings: the first tick only primes them. A host
-	 * without guests has nothing to wait for.
+	 * Counters need two readings: the first tick only primes them. From
+	 * the second on the policy decides on what could be sampled, if
+	 * anything (a guest that cannot be measured has said why), so that
+	 * --once ends whatever the guests are.
 	 */
-	if ((has_readings(c) || (!c->host.nr_guests && c->host.tick > 1)) &&
+	if ((has_readings(c) || c->host.tick > 1) &&
 	    stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
