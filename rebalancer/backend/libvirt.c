@@ -50,6 +50,7 @@
 #include "registry.h"
 #include "util.h"
 #include "virevent.h"
+#include "vmm.h"
 #include "vnumad.h"
 
 #define VNUMAD_XMLNS	"https://vnumad.org/xmlns/guest/1"
@@ -664,13 +665,14 @@ static void read_pininfo(struct lv *lv, struct lv_dom *d)
 static int read_threads(struct lv_dom *d)
 {
 	pid_t tids[HI_MAX_VCPUS];
+	enum vmm_kind kind = VMM_QEMU;
 	int n;
 
 	if (!d->pid)
 		return 0;
 	if (!hostinfo_same_process(d->pid, d->starttime))
 		return -ESRCH;
-	n = hostinfo_vcpu_threads(d->pid, tids, HI_MAX_VCPUS);
+	n = vmm_vcpu_threads(d->pid, &kind, tids, HI_MAX_VCPUS, NULL);
 	if (n < 0)
 		return n;
 	if (n == 0)

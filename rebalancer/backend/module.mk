@@ -8,4 +8,5 @@ BACKEND_SRCS := \
 	rebalancer/backend/proc.c \
 	rebalancer/backend/registry.c \
 	rebalancer/backend/replay.c \
-	rebalancer/backend/virevent.c
+	rebalancer/backend/virevent.c \
+	rebalancer/backend/vmm.c

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The proc backend: plain QEMU/KVM processes, without libvirt. A guest is a
- * process with threads named "CPU n/KVM" (QEMU names its vCPU threads so
- * with KVM); its name comes from "-name guest=NAME" or "-name NAME" on the
- * command line, else "qemu-PID". vCPUs move with sched_setaffinity on their
- * threads, memory with the mover.
+ * The proc backend: VMM processes found in /proc, without libvirt. A guest
+ * is a process of a VMM vmm.c knows (QEMU under any accelerator,
+ * cloud-hypervisor, Firecracker) with its vCPU threads named as that VMM
+ * names them ("CPU n/KVM", "CPU n/TCG", "vcpuN", "fc_vcpu N"); its name
+ * comes from the command line (QEMU's -name, cloud-hypervisor's API
+ * socket, Firecracker's --id), else "VMM-PID". A QEMU whose threads bear
+ * no names (no debug-threads=on, or single-threaded TCG) is a guest that
+ * cannot be measured, and says why. vCPUs move with sched_setaffinity on
+ * their threads, memory with the mover.
  *
  * Every scan walks /proc. A process that is no guest is remembered by pid
  * and start time and looked at again only every RECHECK seconds once it is
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -31,16 +36,19 @@
 #include "mover.h"
 #include "registry.h"
 #include "util.h"
+#include "vmm.h"
 #include "vnumad.h"
 
 #define YOUNG	30.0	/* seconds a new process is looked at every scan */
 #define RECHECK	60.0	/* seconds between looks at an older non-guest */
 #define RELIST	30.0	/* seconds a guest's thread list is kept while its count holds */
+#define SETTLED	3.0	/* seconds after which a QEMU with no vCPU thread names has none */
 
-/* A QEMU process found in /proc. */
+/* A VMM process found in /proc. */
 struct pg {
 	pid_t pid;
 	uint64_t starttime;
+	enum vmm_kind kind;
 	char *name;
 	unsigned flags;
 	int nr_vcpus;
@@ -49,6 +57,9 @@ struct pg {
 	int nr_threads;		/* the process's thread count at the last listing */
 	double listed;		/* when its threads were last listed */
 	double found;		/* when it was found */
+	bool unnamed;		/* QEMU without vCPU thread names: not measurable */
+	char unmeasured[192];	/* why, "" when it is measured */
+	char memory_fixed[128];	/* why its memory cannot move, "" when it can */
 	bool seen;
 	uint64_t guest_id;
 	struct pg *next;
@@ -126,13 +137,14 @@ static bool user_pinned(pid_t pid)
 }
 
 /* Gives a new guest a name no other guest of ours has. */
-static char *guest_name(struct proc_be *pb, pid_t pid)
+static char *guest_name(struct proc_be *pb, pid_t pid, enum vmm_kind kind)
 {
+	const struct vmm *m = vmm_get(kind ? kind : VMM_QEMU);
 	char cmd[16384], name[256], *s;
 	ssize_t n = hostinfo_cmdline(pid, cmd, sizeof(cmd));
 
-	if (n <= 0 || !hostinfo_qemu_name(cmd, (size_t)n, name, sizeof(name)))
-		snprintf(name, sizeof(name), "qemu-%d", (int)pid);
+	if (n <= 0 || !vmm_guest_name(m->kind, cmd, (size_t)n, name, sizeof(name)))
+		snprintf(name, sizeof(name), "%s-%d", m->id, (int)pid);
 	for (struct pg *p = pb->guests; p; p = p->next)
 		if (!strcmp(p->name, name)) {
 			size_t l = strlen(name);
@@ -144,24 +156,95 @@ static char *guest_name(struct proc_be *pb, pid_t pid)
 	return s;
 }
 
-/* Reads a guest's vCPU threads and affinities; the count, or -ESRCH. */
+/* Seconds a process has run, from its start time in clock ticks since boot. */
+static double process_age(uint64_t starttime)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!starttime || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9 - (double)(starttime - 1) / (double)hz;
+}
+
+/*
+ * A QEMU with no vCPU thread of its own to read: a guest all the same,
+ * with as many vCPUs as its command line asks for, and the reason.
+ */
+static int pg_unnamed(struct pg *p, unsigned seen)
+{
+	char cmd[16384];
+	ssize_t len = hostinfo_cmdline(p->pid, cmd, sizeof(cmd));
+	int n = len > 0 ? vmm_vcpus_asked(VMM_QEMU, cmd, (size_t)len) : 0;
+
+	p->unnamed = true;
+	p->nr_vcpus = n > 0 ? n : 1;
+	memset(p->tids, 0, (size_t)p->nr_vcpus * sizeof(*p->tids));
+	if (seen & VMM_SEEN_SHARED)
+		snprintf(p->unmeasured, sizeof(p->unmeasured), "single-threaded TCG: one "
+			 "thread (\"ALL CPUs/TCG\") runs every vCPU, none has a thread "
+			 "to measure or move (-accel tcg,thread=multi gives each its own)");
+	else
+		snprintf(p->unmeasured, sizeof(p->unmeasured), "vCPU threads not found: "
+			 "QEMU without debug-threads? (-name NAME,debug-threads=on names them)");
+	return p->nr_vcpus;
+}
+
+/* Why the process's cpuset keeps its memory off some nodes, if it does. */
+static void pg_memory(struct pg *p)
+{
+	uint64_t mems, online = hostinfo_online_nodes();
+	char buf[64];
+
+	p->memory_fixed[0] = '\0';
+	p->flags &= ~VNUMAD_GUEST_NO_MEMMOVE;
+	if (vmm_mems_allowed(p->pid, &mems) == 0 && (online & ~mems)) {
+		snprintf(p->memory_fixed, sizeof(p->memory_fixed), "its cpuset "
+			 "(cpuset.mems) holds its memory on node%s %s",
+			 mems & (mems - 1) ? "s" : "", fmt_nodemask(buf, sizeof(buf), mems));
+		p->flags |= VNUMAD_GUEST_NO_MEMMOVE;
+	}
+}
+
+/*
+ * Reads a guest's vCPU threads and affinities; the count, or -ESRCH. A
+ * process without vCPU threads is no guest, or a guest shutting down;
+ * only a QEMU that has run a while without naming any is taken as one.
+ */
 static int pg_refresh(struct pg *p)
 {
+	enum vmm_kind kind = p->kind;
+	unsigned seen = 0;
 	int n;
 
 	if (!hostinfo_same_process(p->pid, p->starttime))
 		return -ESRCH;
-	n = hostinfo_vcpu_threads(p->pid, p->tids, HI_MAX_VCPUS);
-	if (n <= 0)
-		return n ? n : -ESRCH;	/* no vCPU threads left: shutting down */
-	p->nr_vcpus = n;
+	n = vmm_vcpu_threads(p->pid, &kind, p->tids, HI_MAX_VCPUS, &seen);
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		if (p->nr_vcpus && !p->unnamed)
+			return -ESRCH;	/* no vCPU threads left: shutting down */
+		if (p->kind != VMM_QEMU || process_age(p->starttime) < SETTLED)
+			return -ESRCH;	/* not a guest, or not yet */
+		n = pg_unnamed(p, seen);
+	} else {
+		p->kind = kind;
+		p->unnamed = false;
+		p->unmeasured[0] = '\0';
+		p->nr_vcpus = n;
+	}
 	for (int v = 0; v < n; v++) {
 		uint64_t nodes = 0;
 
 		if (p->tids[v] && hostinfo_thread_nodes(p->tids[v], &nodes) < 0)
 			nodes = 0;
+		/* no thread to read: what the process as a whole may use */
+		if (!p->tids[v] && hostinfo_thread_nodes(p->pid, &nodes) < 0)
+			nodes = 0;
 		p->allowed[v] = nodes;
 	}
+	pg_memory(p);
 	return n;
 }
 
@@ -202,12 +285,16 @@ static void report(struct vn_host *h, struct pg *p)
 		.tids = p->tids,
 		.allowed = p->allowed,
 		.priv = p,
+		.unmeasured = p->unmeasured[0] ? p->unmeasured : NULL,
+		.memory_fixed = p->memory_fixed[0] ? p->memory_fixed : NULL,
 	};
 	struct vn_guest *g = host_report(h, &d);
 
 	if (g->id != p->guest_id)
-		log_debug("guest %s: QEMU process %d with %d vCPU threads", p->name,
-			  (int)p->pid, p->nr_vcpus);
+		log_debug("guest %s: %s process %d with %d vCPU%s%s", p->name,
+			  vmm_get(p->kind ? p->kind : VMM_QEMU)->name, (int)p->pid,
+			  p->nr_vcpus, p->nr_vcpus == 1 ? "" : "s",
+			  p->unnamed ? ", threads unknown" : " threads");
 	p->guest_id = g->id;
 	g->backend = p;
 }
@@ -219,13 +306,15 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st)
 
 	p->pid = pid;
 	p->starttime = st;
+	/* by its executable; a VMM under another name by its thread names */
+	p->kind = vmm_of_process(pid);
 	p->tids = xcalloc(HI_MAX_VCPUS, sizeof(*p->tids));
 	p->allowed = xcalloc(HI_MAX_VCPUS, sizeof(*p->allowed));
 	if (pg_refresh(p) <= 0) {
 		pg_free(p);
 		return NULL;
 	}
-	p->name = guest_name(pb, pid);
+	p->name = guest_name(pb, pid, p->kind);
 	if (user_pinned(pid))
 		p->flags |= VNUMAD_GUEST_PINNED;
 	p->next = pb->guests;
@@ -365,9 +454,12 @@ static int proc_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 	if (!p || vcpu < 0 || vcpu >= p->nr_vcpus)
 		return -EINVAL;
 	tid = p->tids[vcpu];
+	/* a vCPU without a thread of its own cannot move alone */
+	if (!tid && p->unnamed)
+		return -EOPNOTSUPP;
 	/* only the very thread we identified: same process, same name */
 	if (!tid || !hostinfo_same_process(p->pid, p->starttime) ||
-	    !hostinfo_is_vcpu_thread(p->pid, tid, vcpu))
+	    !vmm_is_vcpu_thread(p->pid, tid, p->kind, vcpu))
 		return -ESRCH;
 	return hostinfo_set_thread_nodes(tid, nodes);
 }

@@ -47,6 +47,7 @@
 #include "registry.h"
 #include "util.h"
 #include "virevent.h"
+#include "vmm.h"
 #include "vnumad.h"
 
 #define NS "https://vnumad.org/xmlns/guest/1"
@@ -717,7 +718,11 @@ static void kvm_discovers_guest_and_threads(void **state)
 	fclose(f);
 	assert_int_equal(g->pid, pid);
 	assert_int_equal(g->nr_vcpus, 2);
-	assert_int_equal(hostinfo_vcpu_threads(pid, tids, HI_MAX_VCPUS), 2);
+	{
+		enum vmm_kind k = VMM_QEMU;
+
+		assert_int_equal(vmm_vcpu_threads(pid, &k, tids, HI_MAX_VCPUS, NULL), 2);
+	}
 	assert_int_equal(g->vc[0].tid, tids[0]);
 	assert_int_equal(g->vc[1].tid, tids[1]);
 	assert_true(tids[0] > 0 && tids[1] > 0 && tids[0] != tids[1]);

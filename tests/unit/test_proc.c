@@ -39,8 +39,52 @@
 #include "registry.h"
 #include "testlib.h"
 #include "util.h"
+#include "vmm.h"
 #include "vnumad.h"
 
+/* A process's vCPU threads by their names, its VMM found from them. */
+static int vcpu_threads(pid_t pid, pid_t *tids, int max)
+{
+	enum vmm_kind k = VMM_NONE;
+
+	return vmm_vcpu_threads(pid, &k, tids, max, NULL);
+}
+
+static char fg_dir[64];
+
+static void fg_dir_cleanup(void)
+{
+	tmpdir_remove(fg_dir);
+}
+
+/*
+ * Starts a copy of fakeguest called exe (cloud-hypervisor, firecracker,
+ * qemu-system-x86_64), so that /proc/PID/exe names that VMM: a copy, not a
+ * link, since the kernel resolves links.
+ */
+static void fg_start_as(struct fg *fg, const char *exe, const char *const *args)
+{
+	static char saved[512];
+	char path[256], cmd[1024];
+
+	if (!fg_dir[0]) {
+		assert_int_equal(tmpdir_make(fg_dir, sizeof(fg_dir), "vmm"), 0);
+		atexit(fg_dir_cleanup);
+	}
+	snprintf(path, sizeof(path), "%s/%s", fg_dir, exe);
+	if (access(path, X_OK) != 0) {
+		snprintf(cmd, sizeof(cmd), "cp %s %s", fakeguest_path(), path);
+		assert_int_equal(system(cmd), 0);
+	}
+	/* fg_spawn runs $FAKEGUEST when set */
+	snprintf(saved, sizeof(saved), "%s", getenv("FAKEGUEST") ? getenv("FAKEGUEST") : "");
+	setenv("FAKEGUEST", path, 1);
+	fg_start(fg, args);
+	if (saved[0])
+		setenv("FAKEGUEST", saved, 1);
+	else
+		unsetenv("FAKEGUEST");
+}
 
 static void thread_cpus(pid_t tid, char *buf, size_t len)
 {
@@ -144,7 +188,7 @@ static void qemu_names(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		bool ok = hostinfo_qemu_name(t[i].cmd, t[i].len - 1, name, sizeof(name));
+		bool ok = vmm_guest_name(VMM_QEMU, t[i].cmd, t[i].len - 1, name, sizeof(name));
 
 		if (ok != (t[i].want != NULL) || (ok && strcmp(name, t[i].want)))
 			fail_msg("case %zu: got %s '%s', want %s", i, ok ? "yes" : "no",
@@ -161,17 +205,17 @@ static void vcpu_threads_and_identity(void **state)
 
 	(void)state;
 	fg_start(&fg, args);
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), 3);
+	assert_int_equal(vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), 3);
 	for (int v = 0; v < 3; v++) {
 		assert_true(tids[v] > 0 && tids[v] != fg.pid);
-		assert_true(hostinfo_is_vcpu_thread(fg.pid, tids[v], v));
-		assert_false(hostinfo_is_vcpu_thread(fg.pid, tids[v], (v + 1) % 3));
+		assert_true(vmm_is_vcpu_thread(fg.pid, tids[v], VMM_QEMU, v));
+		assert_false(vmm_is_vcpu_thread(fg.pid, tids[v], VMM_QEMU, (v + 1) % 3));
 	}
-	assert_false(hostinfo_is_vcpu_thread(fg.pid, fg.pid, 0));
+	assert_false(vmm_is_vcpu_thread(fg.pid, fg.pid, VMM_QEMU, 0));
 	/* not a thread of this process */
-	assert_false(hostinfo_is_vcpu_thread(getpid(), tids[0], 0));
+	assert_false(vmm_is_vcpu_thread(getpid(), tids[0], VMM_QEMU, 0));
 	/* fewer slots than vCPUs: what fits */
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 2), 2);
+	assert_int_equal(vcpu_threads(fg.pid, tids, 2), 2);
 	st = hostinfo_starttime(fg.pid);
 	assert_true(st > 0);
 	assert_true(hostinfo_same_process(fg.pid, st));
@@ -184,7 +228,7 @@ static void vcpu_threads_and_identity(void **state)
 	assert_int_equal(hostinfo_starttime(fg.pid), 0);
 	assert_false(hostinfo_same_process(fg.pid, st));
 	fg_stop(&fg);
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), -ESRCH);
+	assert_int_equal(vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), -ESRCH);
 }
 
 /* --- the proc backend ------------------------------------------------------ */
@@ -257,7 +301,7 @@ static void finds_guests_by_thread_names(void **state)
 	assert_non_null(g);
 	assert_true(g->pid == a.pid || g->pid == c.pid);
 	assert_int_equal(g->nr_vcpus, 2);
-	hostinfo_vcpu_threads(g->pid, tids, HI_MAX_VCPUS);
+	vcpu_threads(g->pid, tids, HI_MAX_VCPUS);
 	assert_int_equal(g->vc[0].tid, tids[0]);
 	assert_int_equal(g->vc[1].tid, tids[1]);
 	assert_int_equal(g->v.flags, 0);
@@ -302,6 +346,169 @@ static void finds_a_guest_that_starts_late(void **state)
 	tick();
 	assert_non_null(host_find(&host, "late"));
 	fg_stop(&fg);
+}
+
+/*
+ * QEMU under TCG and MSHV, cloud-hypervisor and Firecracker, stood in for
+ * by fakeguest naming its threads as they do ("CPU n/TCG", "vcpuN",
+ * "fc_vcpu N") and run under their executables' names: found with their
+ * vCPU threads and the name their command line gives.
+ */
+static void finds_every_vmm(void **state)
+{
+	const char *tcg[] = { "-name", "guest=tcg1,debug-threads=on", "-smp", "2", "-m", "8",
+			      "-names", "tcg", NULL };
+	const char *mshv[] = { "-name", "guest=hv1", "-smp", "1", "-m", "8", "-names", "mshv",
+			       NULL };
+	const char *ch[] = { "--api-socket", "path=/run/ch/web1.sock", "--cpus", "boot=2",
+			     "-smp", "2", "-m", "8", "-names", "ch", NULL };
+	const char *ch_anon[] = { "--cpus", "boot=1", "-smp", "1", "-m", "8", "-names", "ch",
+				  NULL };
+	const char *fc[] = { "--id", "fc7", "--api-sock", "/tmp/x.socket", "-smp", "3",
+			     "-m", "8", "-names", "fc", NULL };
+	const char *fc_sock[] = { "--api-sock", "/run/fc/db2.socket", "-smp", "1", "-m", "8",
+				  "-names", "fc", NULL };
+	struct fg a, b, c, d, e, f, x;
+	struct vn_guest *g;
+	char name[64], got[64], want[64];
+
+	(void)state;
+	fg_start(&a, tcg);
+	fg_start(&b, mshv);
+	fg_start_as(&c, "cloud-hypervisor", ch);
+	fg_start_as(&d, "cloud-hypervisor", ch_anon);
+	fg_start_as(&e, "firecracker", fc);
+	fg_start_as(&f, "firecracker", fc_sock);
+	/* "vcpuN" is too plain a name to make a guest of any process */
+	fg_start(&x, ch_anon);
+	tick();
+	g = host_find(&host, "tcg1");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_true(g->vc[0].tid > 0 && g->vc[1].tid > 0);
+	assert_null(g->unmeasured);
+	g = host_find(&host, "hv1");
+	assert_non_null(g);
+	assert_true(g->vc[0].tid > 0);
+	/* cloud-hypervisor: named after its API socket, else after its pid */
+	g = host_find(&host, "web1");
+	assert_non_null(g);
+	assert_int_equal(g->pid, c.pid);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_true(g->vc[0].tid > 0 && g->vc[1].tid > 0 && g->vc[0].tid != g->vc[1].tid);
+	snprintf(name, sizeof(name), "cloud-hypervisor-%d", (int)d.pid);
+	assert_non_null(host_find(&host, name));
+	assert_null(guest_of_pid(x.pid));
+	/* a cloud-hypervisor vCPU moves like any other */
+	{
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		assert_int_equal(sched_setaffinity(g->vc[1].tid, sizeof(one), &one), 0);
+		assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
+		thread_cpus(g->vc[1].tid, got, sizeof(got));
+		cpus_of(1, want, sizeof(want));
+		assert_string_equal(got, want);
+	}
+	/* Firecracker: its --id, else its API socket */
+	g = host_find(&host, "fc7");
+	assert_non_null(g);
+	assert_int_equal(g->pid, e.pid);
+	assert_int_equal(g->nr_vcpus, 3);
+	assert_non_null(host_find(&host, "db2"));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	fg_stop(&d);
+	fg_stop(&e);
+	fg_stop(&f);
+	fg_stop(&x);
+	tick();
+	/* other guests may run on this host: ours are gone */
+	assert_null(guest_of_pid(a.pid));
+	assert_null(guest_of_pid(c.pid));
+	assert_null(guest_of_pid(e.pid));
+	assert_null(host_find(&host, "web1"));
+	assert_null(host_find(&host, "fc7"));
+}
+
+static bool settled(pid_t pid)
+{
+	char path[64], buf[1024];
+	double up = 0;
+	unsigned long long st = 0;
+	FILE *f = fopen("/proc/uptime", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &up) != 1)
+			up = 0;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *p = strrchr(buf, ')');
+
+			if (p)
+				sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+				       "%*d %*d %*d %*d %*d %*d %llu", &st);
+		}
+		fclose(f);
+	}
+	return up - (double)st / (double)sysconf(_SC_CLK_TCK) > 3.5;
+}
+
+/*
+ * A QEMU whose threads bear no names (no debug-threads=on) or that runs
+ * every vCPU in one thread (single-threaded TCG) is a guest that cannot be
+ * measured: listed once it has run a while, with the vCPUs its command
+ * line asks for and the reason; its vCPUs cannot move alone.
+ */
+static void qemu_without_vcpu_threads(void **state)
+{
+	const char *none[] = { "-name", "guest=anon", "-smp", "3", "-m", "8", "-names", "none",
+			       NULL };
+	const char *shared[] = { "-name", "guest=rr", "-smp", "cpus=2,sockets=2", "-m", "8",
+				 "-names", "shared", NULL };
+	struct fg a, b, c;
+	struct vn_guest *g;
+
+	(void)state;
+	fg_start_as(&a, "qemu-system-x86_64", none);
+	fg_start_as(&b, "qemu-system-x86_64", shared);
+	/* any other program without vCPU thread names is no guest at all */
+	fg_start(&c, none);
+	/* a QEMU that has just started may not have named its threads yet */
+	tick();
+	assert_null(host_find(&host, "anon"));
+	while (!settled(a.pid) || !settled(b.pid))
+		usleep(50000);
+	tick();
+	g = host_find(&host, "anon");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 3);
+	assert_int_equal(g->vc[0].tid, 0);
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "debug-threads"));
+	assert_int_not_equal(g->vv[0].allowed, 0);
+	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), -EOPNOTSUPP);
+	g = host_find(&host, "rr");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "single-threaded TCG"));
+	assert_null(guest_of_pid(c.pid));
+	/* it stays a guest while it runs, and goes when it exits */
+	tick();
+	assert_non_null(host_find(&host, "anon"));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	tick();
+	assert_null(host_find(&host, "anon"));
+	assert_null(host_find(&host, "rr"));
 }
 
 static void pinned_by_the_user(void **state)
@@ -353,9 +560,9 @@ static void affinity_on_the_right_thread_only(void **state)
 	/* a thread that no longer bears the vCPU's name is not touched */
 	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), 0);
 	kill(fg.pid, SIGUSR1);
-	for (int i = 0; i < 200 && hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0); i++)
+	for (int i = 0; i < 200 && vmm_is_vcpu_thread(fg.pid, g->vc[0].tid, VMM_QEMU, 0); i++)
 		usleep(5000);
-	assert_false(hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0));
+	assert_false(vmm_is_vcpu_thread(fg.pid, g->vc[0].tid, VMM_QEMU, 0));
 	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), -ESRCH);
 	/* nor the threads of a process that exited */
 	fg_stop(&fg);
@@ -493,7 +700,7 @@ static void privileges_dropped(void **state)
 	if (geteuid() != 0)
 		skip();
 	fg_ready(&fg, fg_spawn(&fg, args, -1, 65534));
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 4), 1);
+	assert_int_equal(vcpu_threads(fg.pid, tids, 4), 1);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chown(dir, 65534, 65534), 0);
 	assert_int_equal(chmod(dir, 0700), 0);
@@ -683,6 +890,8 @@ int main(void)
 		cmocka_unit_test(vcpu_threads_and_identity),
 		cmocka_unit_test_setup_teardown(finds_guests_by_thread_names, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(finds_a_guest_that_starts_late, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(finds_every_vmm, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_without_vcpu_threads, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
 						be_teardown),
