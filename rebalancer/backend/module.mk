@@ -4,6 +4,7 @@
 BACKEND_SRCS := \
 	rebalancer/backend/hostinfo.c \
 	rebalancer/backend/libvirt.c \
+	rebalancer/backend/lvstate.c \
 	rebalancer/backend/mover.c \
 	rebalancer/backend/proc.c \
 	rebalancer/backend/registry.c \

@@ -376,6 +376,10 @@ static void discovery_and_topology(void **state)
 	assert_int_equal(g->pid, 0);
 	assert_int_equal(g->vc[0].tid, 0);
 	assert_int_equal(g->v.flags, VNUMAD_GUEST_NO_MEMMOVE);
+	/* and it says why it has no figures */
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "no host threads"));
+	assert_non_null(g->memory_fixed);
 	assert_int_not_equal(g->vv[0].allowed, 0);
 	assert_ptr_equal(g->backend != NULL, true);
 	{
@@ -495,6 +499,18 @@ static void pinned_by_the_definition(void **state)
 	assert_int_equal(flags_of("cpuset", " cpuset='0-3'", NULL, NULL), VNUMAD_GUEST_PINNED);
 	assert_int_equal(flags_of("numatune", NULL,
 				  "<numatune><memory mode='strict' nodeset='0'/></numatune>",
+				  NULL), VNUMAD_GUEST_PINNED);
+	/* placement='auto' is numad's advice at start, not the user's pin */
+	assert_int_equal(flags_of("auto", " placement='auto'", NULL, NULL), 0);
+	assert_int_equal(flags_of("automem", NULL,
+				  "<numatune><memory mode='strict' placement='auto'/></numatune>",
+				  NULL), 0);
+	assert_int_equal(flags_of("autoboth", " placement='auto'",
+				  "<numatune><memory mode='interleave' placement='auto'/></numatune>",
+				  NULL), 0);
+	/* a nodeset of the user's own still pins, with vCPUs placed by numad */
+	assert_int_equal(flags_of("autonodes", " placement='auto'",
+				  "<numatune><memory mode='strict' nodeset='1'/></numatune>",
 				  NULL), VNUMAD_GUEST_PINNED);
 	/* the metadata opts a pinned guest in, or any guest out */
 	assert_int_equal(flags_of("optin", NULL,
