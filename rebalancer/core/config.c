@@ -98,7 +98,7 @@ static const struct conf_key conf_keys[] = {
 	  .values = log_values, .help = "least important message logged" },
 	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
 	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
-	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
+	{ KEY("daemon", "control", CONF_PATH, control, VN_DEFAULT_CONTROL),
 	  .help = "the control socket of vnumad status, place and migrate" },
 
 	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,

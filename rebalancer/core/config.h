@@ -10,6 +10,7 @@
 #include "policy.h"
 
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+#define VN_DEFAULT_CONTROL	"/run/vnumad/control.sock"	/* [daemon] control */
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
 
 enum vn_backend_kind {
