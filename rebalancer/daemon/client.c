@@ -199,6 +199,18 @@ static void print_status(json_t *s)
 		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
 		       (double)json_integer_value(json_object_get(x, "ips")), flags);
 	}
+	/* what keeps a guest from being measured or its memory from moving */
+	json_array_foreach(json_object_get(s, "guests"), i, x) {
+		json_t *um = json_object_get(x, "unmeasured");
+		json_t *mf = json_object_get(x, "memory_fixed");
+
+		if (json_is_string(um))
+			printf("  %s: cannot be measured: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(um));
+		if (json_is_string(mf))
+			printf("  %s: memory not movable: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(mf));
+	}
 	x = json_object_get(s, "trials");
 	printf("\ntrials under judgement: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v) {

@@ -44,11 +44,20 @@ static json_t *flags_json(unsigned f)
 static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 {
 	json_t *o = json_object(), *vcpus = json_array(), *mem = json_object();
-	char nodes[200], key[16];
+	char nodes[200], key[16], why[128];
+	const char *um = host_unmeasured(g, why, sizeof(why));
+	json_t *flags = flags_json(g->v.flags);
 
 	json_object_set_new(o, "name", json_string(g->name));
 	json_object_set_new(o, "pid", json_integer(g->pid));
-	json_object_set_new(o, "flags", flags_json(g->v.flags));
+	if (um)
+		json_array_append_new(flags, json_string("unmeasured"));
+	json_object_set_new(o, "flags", flags);
+	/* why it has no figures, why its memory stays: null when nothing stops it */
+	json_object_set_new(o, "unmeasured", um ? json_string(um) : json_null());
+	json_object_set_new(o, "memory_fixed", g->memory_fixed &&
+			    (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) ?
+			    json_string(g->memory_fixed) : json_null());
 	json_object_set_new(o, "ips", json_integer((json_int_t)llround(g->v.ips)));
 	json_object_set_new(o, "remote_ratio", ratio(g->v.remote_ratio));
 	for (int n = 0; n < c->host.nr_nodes; n++) {
