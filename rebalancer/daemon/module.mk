@@ -8,6 +8,7 @@ DAEMON_SRCS := \
 	rebalancer/daemon/metrics.c \
 	rebalancer/daemon/notify.c \
 	rebalancer/daemon/numab.c \
+	rebalancer/daemon/place.c \
 	rebalancer/daemon/privs.c \
 	rebalancer/daemon/state.c
 
@@ -16,3 +17,4 @@ BINS += $(VNUMAD)
 
 $(VNUMAD): $(B)/rebalancer/daemon/main.o $(DAEMON_LIB) $(LINK_LIBS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
