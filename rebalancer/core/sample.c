@@ -146,7 +146,8 @@ void stage_sample(struct vn_core *c)
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			g->vc[v].delta.valid = false;
-		if (s->ops->read(s, g) < 0) {
+		/* a guest known not to be measurable is no error each tick */
+		if (s->ops->read(s, g) < 0 && !g->unmeasured) {
 			c->stats.sample_errors++;
 			g->sample_errors++;
 			log_debug("guest %s: counters unreadable this tick", g->name);
