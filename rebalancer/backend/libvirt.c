@@ -1353,7 +1353,7 @@ static int lv_open(struct vn_backend *b)
 		return r;
 	}
 	log_info("libvirt: connected to %s (%s%s)", uri,
-		 lv->kind == LV_QEMU ? "QEMU/KVM" : lv->kind == LV_XEN ? "Xen" :
+		 lv->kind == LV_QEMU ? "QEMU" : lv->kind == LV_XEN ? "Xen" :
 		 lv->kind == LV_TEST ? "test driver" : "other driver",
 		 lv->kind == LV_XEN ? "; guest memory cannot be migrated on Xen" :
 		 lv->local || lv->kind == LV_TEST ? "" :

@@ -291,10 +291,10 @@ static void report(struct vn_host *h, struct pg *p)
 	struct vn_guest *g = host_report(h, &d);
 
 	if (g->id != p->guest_id)
-		log_debug("guest %s: %s process %d with %d vCPU%s%s", p->name,
+		log_debug("guest %s: %s process %d, %d vCPU%s, %s", p->name,
 			  vmm_get(p->kind ? p->kind : VMM_QEMU)->name, (int)p->pid,
 			  p->nr_vcpus, p->nr_vcpus == 1 ? "" : "s",
-			  p->unnamed ? ", threads unknown" : " threads");
+			  p->unnamed ? "their threads unknown" : "each its own thread");
 	p->guest_id = g->id;
 	g->backend = p;
 }
