@@ -9,3 +9,16 @@ $(FAKEGUEST): tests/fakeguest.c tests/fakeguest.mk
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $< -lpthread
 
 CHECK_DEPS += $(FAKEGUEST)
+
+# tests/spinguest.elf: a multiboot kernel that keeps every vCPU of a real
+# QEMU guest busy (tests/t_libvirt_qemu.sh, tests/t_proc_qemu.sh); x86 only.
+ifeq ($(shell uname -m),x86_64)
+SPINGUEST := $(B)/tests/spinguest.elf
+
+$(SPINGUEST): tests/spinguest.c tests/fakeguest.mk
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -ffreestanding -nostdlib -fno-pic -no-pie -static -O2 -fno-toplevel-reorder \
+		-Wall -Wextra -Wl,-Ttext=0x100000 -Wl,--build-id=none -o $@ $<
+
+CHECK_DEPS += $(SPINGUEST)
+endif

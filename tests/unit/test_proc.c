@@ -9,6 +9,10 @@
  * backend; then least privilege (the capabilities left after privs_drop and
  * what they allow) and the kernel's NUMA balancing switched off and restored
  * (on files standing in for the sysctl, and on the real one when root).
+ *
+ * With VNUMAD_QEMU_PID set (tests/t_proc_qemu.sh) it runs the real-QEMU
+ * cases instead, on a plain QEMU process named "plainq" with 2 vCPUs:
+ * found with its threads, a vCPU move, a memory move, killed mid-tick.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +20,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -608,6 +614,129 @@ static void memory_moves_through_the_backend(void **state)
 	fg_stop(&fg);
 }
 
+/* --- a real QEMU (tests/t_proc_qemu.sh) ------------------------------------ */
+
+static pid_t qemu_pid;		/* VNUMAD_QEMU_PID: a QEMU named "plainq", 2 vCPUs */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Found by its executable and "CPU n/TCG" (or KVM) thread names, named after -name. */
+static void qemu_found_with_its_threads(void **state)
+{
+	enum vmm_kind k = VMM_NONE;
+	pid_t tids[HI_MAX_VCPUS];
+	struct vn_guest *g;
+
+	(void)state;
+	tick();
+	g = host_find(&host, "plainq");
+	assert_non_null(g);
+	assert_int_equal(g->pid, qemu_pid);
+	assert_int_equal(vmm_of_process(qemu_pid), VMM_QEMU);
+	assert_int_equal(vmm_vcpu_threads(qemu_pid, &k, tids, HI_MAX_VCPUS, NULL), 2);
+	assert_int_equal(k, VMM_QEMU);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_int_equal(g->vc[0].tid, tids[0]);
+	assert_int_equal(g->vc[1].tid, tids[1]);
+	assert_null(g->unmeasured);
+	assert_int_equal(g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_NO_MEMMOVE), 0);
+}
+
+/* A vCPU narrowed to one CPU gets its node's CPUs back, on that thread only. */
+static void qemu_vcpu_moves(void **state)
+{
+	struct vn_guest *g;
+	char got[64], want[64], other[64];
+	cpu_set_t one;
+
+	(void)state;
+	tick();
+	g = host_find(&host, "plainq");
+	assert_non_null(g);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(g->vc[1].tid, sizeof(one), &one), 0);
+	thread_cpus(g->vc[0].tid, other, sizeof(other));
+	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
+	thread_cpus(g->vc[1].tid, got, sizeof(got));
+	cpus_of(1, want, sizeof(want));
+	assert_string_equal(got, want);
+	/* vCPU 0 untouched */
+	thread_cpus(g->vc[0].tid, got, sizeof(got));
+	assert_string_equal(got, other);
+	tick();
+	assert_int_equal(g->vv[1].allowed, 1);
+}
+
+/* Its guest RAM moves through the backend: onto node 0, where it is, on one node. */
+static void qemu_memory_moves(void **state)
+{
+	struct vn_migration m = { .from = 0, .to = 0, .bytes = 0, .state = VN_MIG_RUNNING };
+	struct vn_guest *g;
+	double t0;
+
+	(void)state;
+	tick();
+	g = host_find(&host, "plainq");
+	assert_non_null(g);
+	m.guest_id = g->id;
+	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
+	t0 = now_monotonic();
+	while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 20) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_true(m.done > 0);
+	assert_int_equal(m.failed, 0);
+	print_message("# %llu KiB of guest RAM moved within node 0\n",
+		      (unsigned long long)(m.done / 1024));
+}
+
+static void *kill_soon(void *arg)
+{
+	usleep(150000);
+	kill(*(pid_t *)arg, SIGKILL);
+	return NULL;
+}
+
+/* Killed while ticks run and vCPUs move: gone, nothing left open. */
+static void qemu_killed_mid_tick(void **state)
+{
+	struct vn_guest *g;
+	pthread_t t;
+	double t0;
+	int fds, moves = 0;
+
+	(void)state;
+	tick();
+	assert_non_null(host_find(&host, "plainq"));
+	fds = count_fds();
+	pthread_create(&t, NULL, kill_soon, &qemu_pid);
+	t0 = now_monotonic();
+	while ((g = host_find(&host, "plainq")) && now_monotonic() - t0 < 10) {
+		if (be.ops->set_affinity(&be, g, moves % 2, 1) == 0)
+			moves++;
+		tick();
+	}
+	pthread_join(t, NULL);
+	assert_null(host_find(&host, "plainq"));
+	assert_int_equal(count_fds(), fds);
+	print_message("# %d vCPU moves during the ticks before QEMU was gone\n", moves);
+}
+
 /* --- privileges ------------------------------------------------------------ */
 
 static uint64_t cap_line(const char *key)
@@ -903,6 +1032,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
 	};
 
+	const struct CMUnitTest qemu[] = {
+		cmocka_unit_test_setup_teardown(qemu_found_with_its_threads, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_vcpu_moves, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_memory_moves, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_killed_mid_tick, be_setup, be_teardown),
+	};
+
 	log_init(true, getenv("VERBOSE") ? LOG_DEBUG : LOG_WARNING, "vnumad");
+	/* tests/t_proc_qemu.sh: the same backend on a real QEMU */
+	if (getenv("VNUMAD_QEMU_PID")) {
+		qemu_pid = (pid_t)atoi(getenv("VNUMAD_QEMU_PID"));
+		return cmocka_run_group_tests_name("qemu", qemu, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
