@@ -26,8 +26,9 @@ $(VNUMAD): $(B)/rebalancer/daemon/main.o $(DAEMON_LIB) $(LINK_LIBS)
 VNUMAD_NUMAD := $(B)/vnumad-numad
 BINS += $(VNUMAD_NUMAD)
 NUMAD_OBJS := $(patsubst %.c,$(B)/%.o,rebalancer/daemon/numad_main.c \
-	rebalancer/daemon/numad.c rebalancer/daemon/place.c rebalancer/backend/hostinfo.c)
+	rebalancer/daemon/numad.c rebalancer/daemon/place.c)
 NUMAD_LIBS := $(shell pkg-config --libs numa jansson 2>/dev/null) $(INI_LIBS) -lpthread -lm
 
-$(VNUMAD_NUMAD): $(NUMAD_OBJS) $(BASE_LIB)
+# from the backend library the linker takes hostinfo.o alone: no libvirt
+$(VNUMAD_NUMAD): $(NUMAD_OBJS) $(BACKEND_LIB) $(BASE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NUMAD_LIBS)
