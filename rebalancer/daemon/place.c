@@ -6,6 +6,7 @@
  * while it starts a domain, and a call back into it would wait for the
  * start that waits for us.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,13 +92,21 @@ int place_nodes(const struct vn_host *h, int ncpus, uint64_t mem,
 
 int place_stat_read(struct place_stat *s)
 {
-	char line[512];
 	FILE *f = fopen("/proc/stat", "re");
-	int cap = hostinfo_nr_cpus();
 
 	memset(s, 0, sizeof(*s));
 	if (!f)
 		return -errno;
+	place_stat_parse(s, f, hostinfo_nr_cpus());
+	fclose(f);
+	return 0;
+}
+
+void place_stat_parse(struct place_stat *s, FILE *f, int cap)
+{
+	char line[512];
+
+	memset(s, 0, sizeof(*s));
 	s->busy = xcalloc((size_t)cap, sizeof(*s->busy));
 	s->total = xcalloc((size_t)cap, sizeof(*s->total));
 	s->nr = cap;
@@ -105,8 +114,10 @@ int place_stat_read(struct place_stat *s)
 		unsigned long long v[8] = { 0 }, sum = 0;
 		int cpu;
 
-		/* cpuN user nice system idle iowait irq softirq steal [guest ...] */
-		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu,
+		/* cpuN user nice system idle iowait irq softirq steal [guest ...];
+		 * the first line, "cpu  ...", sums them all */
+		if (strncmp(line, "cpu", 3) != 0 || !isdigit((unsigned char)line[3]) ||
+		    sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu,
 			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 5 ||
 		    cpu < 0 || cpu >= cap)
 			continue;
@@ -116,8 +127,6 @@ int place_stat_read(struct place_stat *s)
 		s->total[cpu] = sum;
 		s->busy[cpu] = sum - v[3] - v[4];
 	}
-	fclose(f);
-	return 0;
 }
 
 void place_stat_free(struct place_stat *s)

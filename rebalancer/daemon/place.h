@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct vn_host;
 
@@ -34,6 +35,8 @@ struct place_stat {
 
 /* Reads /proc/stat; returns 0 or a negative errno. */
 int place_stat_read(struct place_stat *s);
+/* The same from a stream in /proc/stat's format, for CPUs 0 to cap - 1. */
+void place_stat_parse(struct place_stat *s, FILE *f, int cap);
 void place_stat_free(struct place_stat *s);
 
 /*
