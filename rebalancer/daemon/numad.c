@@ -83,7 +83,8 @@ static int parse_request(const char *s, int *ncpus, uint64_t *mem)
 	if (colon && (parse_long(colon + 1, &mib, &why) < 0 || mib < 0))
 		return -1;
 	*ncpus = (int)n;
-	*mem = (uint64_t)mib * MiB;
+	/* more than any host has (1 EiB) is as good as 1 EiB: no overflow */
+	*mem = (uint64_t)MIN(mib, 1L << 40) * MiB;
 	return 0;
 }
 
