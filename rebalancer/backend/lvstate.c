@@ -184,16 +184,39 @@ int lvstate_read_vcpu_groups(const char *dir, int version, pid_t pid,
 	return set;
 }
 
+/* A whole file, NUL-terminated, however long (a container's mount table is); NULL on error. */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	size_t len = 0, cap = 16384;
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = xmalloc(cap);
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (len < cap - 1)
+			break;
+		cap *= 2;
+		buf = xreallocarray(buf, cap, 1);
+	}
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
 int lvstate_cgroup_threads(pid_t pid, pid_t *tids, int nr, enum lvstate_source *src)
 {
-	static char mountinfo[64 * 1024];
-	char path[64], cgroup[4096], dir[1100];
+	char path[64], cgroup[4096], dir[1100], *mountinfo;
 	int v, set = 0;
 
 	*src = LVS_NONE;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	if (hostinfo_read(path, cgroup, sizeof(cgroup)) <= 0 ||
-	    hostinfo_read("/proc/self/mountinfo", mountinfo, sizeof(mountinfo)) <= 0)
+	    !(mountinfo = read_all("/proc/self/mountinfo")))
 		return 0;
 	for (int i = 0; set < nr && (v = lvstate_cgroup_dir(cgroup, mountinfo, i, dir,
 							      sizeof(dir))); i++) {
@@ -203,6 +226,7 @@ int lvstate_cgroup_threads(pid_t pid, pid_t *tids, int nr, enum lvstate_source *
 			*src = v == 2 ? LVS_CGROUP2 : LVS_CGROUP1;
 		set += n;
 	}
+	free(mountinfo);
 	return set;
 }
 
