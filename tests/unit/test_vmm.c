@@ -24,6 +24,7 @@
 
 #include "hostinfo.h"
 #include "lvstate.h"
+#include "testlib.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -233,8 +234,7 @@ static void vcpu_groups_and_status_xml(void **state)
 		assert_int_equal(pthread_create(&th[i], NULL, idle_thread, &tid[i]), 0);
 	while (!tid[0] || !tid[1])
 		usleep(1000);
-	snprintf(dir, sizeof(dir), "/tmp/vnumad-lvstate-%d", (int)getpid());
-	mkdir(dir, 0755);
+	assert_int_equal(tmpdir_make(dir, sizeof(dir), "lvstate"), 0);
 	/* vcpu0 holds a thread of ours; vcpu1 a stranger first, then ours */
 	snprintf(path, sizeof(path), "%s/vcpu0", dir);
 	mkdir(path, 0755);
@@ -285,8 +285,7 @@ static void vcpu_groups_and_status_xml(void **state)
 		assert_int_equal(lvstate_cgroup_threads(getpid(), tids, 2, &src), 0);
 		assert_int_equal(src, LVS_NONE);
 	}
-	snprintf(text, sizeof(text), "rm -rf %s", dir);
-	assert_int_equal(system(text), 0);
+	tmpdir_remove(dir);
 	stop_threads = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
