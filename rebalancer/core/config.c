@@ -171,6 +171,10 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("guests", "exclude", CONF_LIST, exclude, ""),
 	  .off2 = offsetof(struct vn_config, nr_exclude),
 	  .help = "guest name patterns vnumad leaves alone" },
+	{ KEY("guests", "users", CONF_LIST, users, "libvirt-qemu, qemu"),
+	  .off2 = offsetof(struct vn_config, nr_users),
+	  .help = "users (names or uids) whose VMM processes the proc backend takes "
+	  "for guests, besides root and vnumad's own user" },
 };
 
 #undef KEY
@@ -329,6 +333,8 @@ void config_defaults(struct vn_config *c)
 			       conf_keys[i].name, why);
 	if (!c->exclude)
 		c->exclude = xcalloc(1, sizeof(char *));
+	if (!c->users)
+		c->users = xcalloc(1, sizeof(char *));
 }
 
 static void free_option_values(const struct vnumad_policy *p,
@@ -355,6 +361,7 @@ void config_free(struct vn_config *c)
 	free(c->policy);
 	free(c->policy_dir);
 	strv_free(c->exclude);
+	strv_free(c->users);
 	errors_free(&c->warnings);
 	free_values(c);
 	plugin_unload(c->policy_handle);

@@ -92,6 +92,8 @@ struct vn_config {
 	/* [guests] */
 	char **exclude;		/* glob patterns of guest names */
 	int nr_exclude;
+	char **users;		/* whose VMM processes the proc backend takes, besides root */
+	int nr_users;
 
 	/* where each value came from, for vnumad -n -v: the file's line, 0
 	 * the default, -1 the command line; per table key, then per option of
