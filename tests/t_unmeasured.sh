@@ -56,7 +56,7 @@ n=$(grep -c 'guest blind: cannot be measured: vCPU threads not found: QEMU witho
 [ "$n" -eq 1 ] || fail "--once: $n lines give the reason, want 1"
 
 # 2. a daemon, with a measurable guest beside it
-"$B/tests/fakeguest" -name guest=seen -smp 1 -m 8 -names tcg -busy >/dev/null &
+"$TMP/qemu-system-x86_64" -name guest=seen -smp 1 -m 8 -names tcg -busy >/dev/null &
 "$VNUMAD" -c "$conf" --dry-run -f >"$TMP/daemon.out" 2>"$TMP/daemon.err" &
 d=$!
 for _ in $(seq 100); do

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * The proc backend: VMM processes found in /proc, without libvirt. A guest
- * is a process of a VMM vmm.c knows (QEMU under any accelerator,
- * cloud-hypervisor, Firecracker) with its vCPU threads named as that VMM
- * names them ("CPU n/KVM", "CPU n/TCG", "vcpuN", "fc_vcpu N"); its name
- * comes from the command line (QEMU's -name, cloud-hypervisor's API
- * socket, Firecracker's --id), else "VMM-PID". A QEMU whose threads bear
- * no names (no debug-threads=on, or single-threaded TCG) is a guest that
+ * is a process whose executable is a VMM vmm.c knows (QEMU under any
+ * accelerator, cloud-hypervisor, Firecracker), run by root, by vnumad's
+ * own user or by one of [guests] users, with its vCPU threads named as
+ * that VMM names them ("CPU n/KVM", "CPU n/TCG", "vcpuN", "fc_vcpu N").
+ * Thread names and command lines are the process's own choice: they never
+ * make another user's process, or another program, a guest.
+ *
+ * A guest's name comes from its command line (QEMU's -name,
+ * cloud-hypervisor's API socket, Firecracker's --id), else "VMM-PID". A
+ * name already taken (what vnumad keeps by name: journal, quarantines,
+ * opt-outs) stays with the guest that has it, and among new processes
+ * with the pid order of a scan (a wrapped pid), the one started first
+ * gets it: the others get "-PID" appended. A QEMU whose threads bear no
+ * names (no debug-threads=on, or single-threaded TCG) is a guest that
  * cannot be measured, and says why. vCPUs move with sched_setaffinity on
  * their threads, memory with the mover.
  *
@@ -24,6 +32,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +52,7 @@
 #define RECHECK	60.0	/* seconds between looks at an older non-guest */
 #define RELIST	30.0	/* seconds a guest's thread list is kept while its count holds */
 #define SETTLED	3.0	/* seconds after which a QEMU with no vCPU thread names has none */
+#define MAX_USERS	32	/* uids of [guests] users, root and our own included */
 
 /* A VMM process found in /proc. */
 struct pg {
@@ -70,6 +80,7 @@ struct nonguest {
 	pid_t pid;
 	uint64_t starttime;
 	double first, checked;
+	bool told;		/* a VMM of a user not ours: logged once */
 };
 
 struct proc_be {
@@ -77,6 +88,10 @@ struct proc_be {
 	struct nonguest *neg;	/* sorted by pid */
 	int nr_neg;
 	struct vn_mover *mover;
+	uid_t uids[MAX_USERS];	/* whose VMM processes are guests */
+	int nr_uids;
+	char *users;		/* [guests] users they were resolved from, joined */
+	double users_at;	/* when */
 };
 
 static struct proc_be *pb_of(const struct vn_backend *b)
@@ -136,24 +151,122 @@ static bool user_pinned(pid_t pid)
 	return pinned;
 }
 
-/* Gives a new guest a name no other guest of ours has. */
+static bool name_taken(const struct proc_be *pb, const char *name)
+{
+	for (const struct pg *p = pb->guests; p; p = p->next)
+		if (p->name && !strcmp(p->name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Gives a new guest a name no guest of ours has: the one its command line
+ * gives, else "VMM-PID"; taken, with "-PID" appended (and "-N" after that
+ * while that too is taken, as by a guest that chose the very name). Control
+ * characters become '?' here, as the core shows them, so that two names
+ * the core would show alike are compared alike.
+ */
 static char *guest_name(struct proc_be *pb, pid_t pid, enum vmm_kind kind)
 {
 	const struct vmm *m = vmm_get(kind ? kind : VMM_QEMU);
-	char cmd[16384], name[256], *s;
+	char cmd[16384], name[256];
 	ssize_t n = hostinfo_cmdline(pid, cmd, sizeof(cmd));
+	size_t l;
 
 	if (n <= 0 || !vmm_guest_name(m->kind, cmd, (size_t)n, name, sizeof(name)))
 		snprintf(name, sizeof(name), "%s-%d", m->id, (int)pid);
-	for (struct pg *p = pb->guests; p; p = p->next)
-		if (!strcmp(p->name, name)) {
-			size_t l = strlen(name);
+	for (char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	l = MIN(strlen(name), sizeof(name) - 32);
+	for (int k = 1; name_taken(pb, name); k++) {
+		if (k == 1)
+			snprintf(name + l, sizeof(name) - l, "-%d", (int)pid);
+		else
+			snprintf(name + l, sizeof(name) - l, "-%d-%d", (int)pid, k);
+	}
+	return xstrdup(name);
+}
 
-			snprintf(name + MIN(l, sizeof(name) - 16), 16, "-%d", (int)pid);
-			break;
-		}
-	s = xstrdup(name);
-	return s;
+/*
+ * The uids whose VMM processes are guests: root, our own, and [guests]
+ * users, resolved again when the list changes and every RECHECK seconds
+ * (libvirt's user may be made after vnumad starts). True when they changed.
+ */
+static bool resolve_users(struct vn_backend *b, double now)
+{
+	struct proc_be *pb = pb_of(b);
+	char *const *users = b->cfg && b->cfg->users ? b->cfg->users : NULL;
+	uid_t was[MAX_USERS];
+	int nr_was = pb->nr_uids;
+	char joined[1024] = "";
+	size_t off = 0;
+
+	for (int i = 0; users && users[i]; i++)
+		off += (size_t)snprintf(joined + MIN(off, sizeof(joined) - 1),
+					sizeof(joined) - MIN(off, sizeof(joined) - 1),
+					"%s,", users[i]);
+	if (pb->users && !strcmp(pb->users, joined) && now - pb->users_at < RECHECK)
+		return false;
+	memcpy(was, pb->uids, sizeof(was));
+	free(pb->users);
+	pb->users = xstrdup(joined);
+	pb->users_at = now;
+	pb->nr_uids = 0;
+	pb->uids[pb->nr_uids++] = 0;
+	pb->uids[pb->nr_uids++] = getuid();
+	pb->uids[pb->nr_uids++] = geteuid();
+	for (int i = 0; users && users[i] && pb->nr_uids < MAX_USERS; i++) {
+		const char *u = users[i];
+		struct passwd *pw;
+		char *end;
+		unsigned long id;
+
+		errno = 0;
+		id = strtoul(u, &end, 10);
+		if (*u >= '0' && *u <= '9' && !*end && !errno && id < (uid_t)-1)
+			pb->uids[pb->nr_uids++] = (uid_t)id;
+		else if ((pw = getpwnam(u)))
+			pb->uids[pb->nr_uids++] = pw->pw_uid;
+		else
+			log_debug("[guests] users: no user %s here", u);
+	}
+	return nr_was != pb->nr_uids ||
+	       memcmp(was, pb->uids, (size_t)nr_was * sizeof(*was)) != 0;
+}
+
+static bool user_ours(const struct proc_be *pb, uid_t uid)
+{
+	for (int i = 0; i < pb->nr_uids; i++)
+		if (pb->uids[i] == uid)
+			return true;
+	return false;
+}
+
+/*
+ * May a process be a guest at all: a VMM's executable, run by one of our
+ * users (real and effective user both)? Cheap checks first: most
+ * processes are no VMM. A VMM of another user is logged once (*told).
+ */
+static enum vmm_kind candidate(const struct proc_be *pb, pid_t pid, bool *told)
+{
+	enum vmm_kind kind = vmm_of_process(pid);
+	uid_t ruid, euid;
+
+	if (kind == VMM_NONE || vmm_process_uids(pid, &ruid, &euid) < 0)
+		return VMM_NONE;
+	if (user_ours(pb, ruid) && user_ours(pb, euid))
+		return kind;
+	if (!*told) {
+		uid_t uid = user_ours(pb, ruid) ? euid : ruid;
+		struct passwd *pw = getpwuid(uid);
+
+		log_info("process %d: %s of uid %u (%s), not root nor one of [guests] "
+			 "users: no guest of ours", (int)pid, vmm_get(kind)->name,
+			 (unsigned)uid, pw ? pw->pw_name : "no such user");
+		*told = true;
+	}
+	return VMM_NONE;
 }
 
 /* Seconds a process has run, from its start time in clock ticks since boot. */
@@ -299,27 +412,52 @@ static void report(struct vn_host *h, struct pg *p)
 	g->backend = p;
 }
 
-/* Looks at one process not known as a guest; returns the guest it is, or NULL. */
-static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st)
+/*
+ * Looks at one process not known as a guest; returns the guest it is, not
+ * yet named nor listed, or NULL.
+ */
+static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st, bool *told)
 {
-	struct pg *p = xcalloc(1, sizeof(*p));
+	enum vmm_kind kind = candidate(pb, pid, told);
+	struct pg *p;
 
+	if (kind == VMM_NONE)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
 	p->starttime = st;
-	/* by its executable; a VMM under another name by its thread names */
-	p->kind = vmm_of_process(pid);
+	p->kind = kind;
 	p->tids = xcalloc(HI_MAX_VCPUS, sizeof(*p->tids));
 	p->allowed = xcalloc(HI_MAX_VCPUS, sizeof(*p->allowed));
 	if (pg_refresh(p) <= 0) {
 		pg_free(p);
 		return NULL;
 	}
-	p->name = guest_name(pb, pid, p->kind);
 	if (user_pinned(pid))
 		p->flags |= VNUMAD_GUEST_PINNED;
-	p->next = pb->guests;
-	pb->guests = p;
 	return p;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct pg *x = *(struct pg *const *)a, *y = *(struct pg *const *)b;
+
+	if (x->starttime != y->starttime)
+		return (x->starttime > y->starttime) - (x->starttime < y->starttime);
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Names the guests a scan found, the process started first first, and lists them. */
+static void adopt(struct proc_be *pb, struct pg **fresh, int n)
+{
+	qsort(fresh, (size_t)n, sizeof(*fresh), by_start);
+	for (int i = 0; i < n; i++) {
+		struct pg *p = fresh[i];
+
+		p->name = guest_name(pb, p->pid, p->kind);
+		p->next = pb->guests;
+		pb->guests = p;
+	}
 }
 
 /* Walks /proc: known guests refreshed, new processes looked at, the rest skipped. */
@@ -327,8 +465,10 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 {
 	struct proc_be *pb = pb_of(b);
 	struct nonguest *neg = NULL;
-	int nr_neg = 0, cap_neg = 0;
+	struct pg **fresh = NULL;
+	int nr_neg = 0, cap_neg = 0, nr_fresh = 0, cap_fresh = 0;
 	double now = now_monotonic();
+	bool users_changed = false;
 	struct pg **pp;
 	struct dirent *de;
 	DIR *dir;
@@ -338,6 +478,13 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 		log_warn("proc backend: /proc");
 		return -errno;
 	}
+	/* other users: every process is looked at again, every guest's user too */
+	if (resolve_users(b, now)) {
+		free(pb->neg);
+		pb->neg = NULL;
+		pb->nr_neg = 0;
+		users_changed = true;
+	}
 	for (struct pg *p = pb->guests; p; p = p->next)
 		p->seen = false;
 	while ((de = readdir(dir))) {
@@ -346,11 +493,16 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 		struct pg *p;
 		uint64_t st;
 		int threads = 0;
+		bool told;
 
 		if (pid <= 0 || !(st = hostinfo_starttime_threads(pid, &threads)))
 			continue;
 		p = pg_find(pb, pid);
 		if (p && p->starttime == st) {
+			bool quiet = true;
+
+			if (users_changed && candidate(pb, pid, &quiet) == VMM_NONE)
+				continue;	/* its user is no longer ours: gone */
 			if (pg_rescan(p, threads, now) > 0)
 				p->seen = true;
 			continue;
@@ -365,11 +517,17 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 			neg[nr_neg++] = *ng;
 			continue;
 		}
-		p = examine(pb, pid, st);
+		told = ng && ng->starttime == st && ng->told;
+		p = examine(pb, pid, st, &told);
 		if (p) {
 			p->nr_threads = threads;
 			p->listed = p->found = now;
 			p->seen = true;
+			if (nr_fresh == cap_fresh) {
+				cap_fresh = cap_fresh ? cap_fresh * 2 : 16;
+				fresh = xreallocarray(fresh, cap_fresh, sizeof(*fresh));
+			}
+			fresh[nr_fresh++] = p;
 			continue;
 		}
 		if (nr_neg == cap_neg) {
@@ -377,9 +535,11 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 			neg = xreallocarray(neg, cap_neg, sizeof(*neg));
 		}
 		neg[nr_neg++] = (struct nonguest){ pid, st,
-			ng && ng->starttime == st ? ng->first : now, now };
+			ng && ng->starttime == st ? ng->first : now, now, told };
 	}
 	closedir(dir);
+	adopt(pb, fresh, nr_fresh);
+	free(fresh);
 	qsort(neg, (size_t)nr_neg, sizeof(*neg), by_pid);
 	free(pb->neg);
 	pb->neg = neg;
@@ -434,6 +594,7 @@ static void proc_close(struct vn_backend *b)
 		pg_free(p);
 	}
 	free(pb->neg);
+	free(pb->users);
 	free(pb);
 	b->priv = NULL;
 }

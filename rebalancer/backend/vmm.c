@@ -319,28 +319,11 @@ const struct vmm *vmm_get(enum vmm_kind kind)
 	return kind > VMM_NONE && kind < VMM_NR ? &vmms[kind] : NULL;
 }
 
-/*
- * Does a name match an executable pattern? A command name is cut to 15
- * characters by the kernel: truncated says so, and then the pattern's
- * first 15 characters are enough.
- */
-static bool exe_matches(const char *pattern, const char *name, bool truncated)
-{
-	char cut[16];
-
-	if (fnmatch(pattern, name, 0) == 0)
-		return true;
-	if (!truncated || strlen(name) != 15)
-		return false;
-	snprintf(cut, sizeof(cut), "%s", pattern);
-	return fnmatch(cut, name, 0) == 0;
-}
-
-static enum vmm_kind kind_of_name(const char *base, bool truncated)
+static enum vmm_kind kind_of_name(const char *base)
 {
 	for (int k = VMM_NONE + 1; k < VMM_NR; k++)
 		for (const char *const *e = vmms[k].exes; *e; e++)
-			if (exe_matches(*e, base, truncated))
+			if (fnmatch(*e, base, 0) == 0)
 				return (enum vmm_kind)k;
 	return VMM_NONE;
 }
@@ -349,29 +332,28 @@ enum vmm_kind vmm_of_exe(const char *path)
 {
 	const char *base = strrchr(path, '/');
 
-	return kind_of_name(base ? base + 1 : path, false);
+	return kind_of_name(base ? base + 1 : path);
 }
 
+/*
+ * Only the executable counts: a process chooses its own command name and
+ * thread names, so that a process whose executable cannot be read (another
+ * user's, to a caller without CAP_SYS_PTRACE) is no VMM of ours.
+ */
 enum vmm_kind vmm_of_process(pid_t pid)
 {
-	char path[64], exe[PATH_MAX], comm[32];
+	char path[64], exe[PATH_MAX];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		/* an executable replaced since it started (a package upgrade) */
-		if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-			exe[n - 10] = '\0';
-		return vmm_of_exe(exe);
-	}
-	/* another user's process without CAP_SYS_PTRACE: its command name */
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (hostinfo_read(path, comm, sizeof(comm)) <= 0)
+	if (n <= 0)
 		return VMM_NONE;
-	comm[strcspn(comm, "\n")] = '\0';
-	return kind_of_name(comm, true);
+	exe[n] = '\0';
+	/* an executable replaced since it started (a package upgrade) */
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		exe[n - 10] = '\0';
+	return vmm_of_exe(exe);
 }
 
 int vmm_vcpu_of_name(enum vmm_kind kind, const char *comm, enum vmm_kind *found)
@@ -469,6 +451,22 @@ int vmm_vcpus_asked(enum vmm_kind kind, const char *cmdline, size_t len)
 	const struct vmm *m = vmm_get(kind);
 
 	return m ? m->vcpus_asked(cmdline, len) : 0;
+}
+
+int vmm_process_uids(pid_t pid, uid_t *ruid, uid_t *euid)
+{
+	char path[64], buf[4096], *line;
+	unsigned long r, e;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (hostinfo_read(path, buf, sizeof(buf)) <= 0)
+		return -ESRCH;
+	line = strstr(buf, "\nUid:");
+	if (!line || sscanf(line + 5, "%lu %lu", &r, &e) != 2)
+		return -ENOENT;
+	*ruid = (uid_t)r;
+	*euid = (uid_t)e;
+	return 0;
 }
 
 int vmm_mems_allowed(pid_t pid, uint64_t *nodes)

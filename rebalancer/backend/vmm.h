@@ -41,9 +41,10 @@ struct vmm {
 	const char *const *exes;
 	/*
 	 * Its vCPU thread names cannot be mistaken for another program's,
-	 * so that they identify it whatever its executable is called (a
-	 * QEMU built or wrapped under another name). cloud-hypervisor's
-	 * "vcpuN" is too plain for that: its executable must match.
+	 * so that a name alone says whose it is (vmm_vcpu_of_name with
+	 * VMM_NONE); cloud-hypervisor's "vcpuN" is too plain for that. A
+	 * name never makes a guest of a process: any process can choose
+	 * its threads' names, so the proc backend goes by the executable.
 	 */
 	bool names_identify;
 	/* vCPU number of a thread name, -1 when it names no vCPU */
@@ -65,8 +66,8 @@ const struct vmm *vmm_get(enum vmm_kind kind);
 enum vmm_kind vmm_of_exe(const char *path);
 
 /*
- * The VMM a process runs, from its executable (/proc/PID/exe), else from
- * its command name when the link cannot be read; VMM_NONE if none.
+ * The VMM a process runs, from its executable (/proc/PID/exe) alone;
+ * VMM_NONE if none, or when the link cannot be read.
  */
 enum vmm_kind vmm_of_process(pid_t pid);
 
@@ -99,6 +100,12 @@ bool vmm_guest_name(enum vmm_kind kind, const char *cmdline, size_t len,
 
 /* vCPUs a VMM's command line asks for; 0 when it does not say. */
 int vmm_vcpus_asked(enum vmm_kind kind, const char *cmdline, size_t len);
+
+/*
+ * A process's real and effective user ids (the Uid: line of
+ * /proc/PID/status). Returns 0 or a negative errno.
+ */
+int vmm_process_uids(pid_t pid, uid_t *ruid, uid_t *euid);
 
 /*
  * The nodes a process may have memory on (Mems_allowed_list of

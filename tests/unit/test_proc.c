@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,11 +32,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 
 #include "config.h"
 #include "hostinfo.h"
@@ -386,7 +389,7 @@ static void finds_every_vmm(void **state)
 	fg_start_as(&e, "firecracker", fc);
 	fg_start_as(&f, "firecracker", fc_sock);
 	/* "vcpuN" is too plain a name to make a guest of any process */
-	fg_start(&x, ch_anon);
+	fg_start_as(&x, "fakeguest", ch_anon);
 	tick();
 	g = host_find(&host, "tcg1");
 	assert_non_null(g);
@@ -485,7 +488,7 @@ static void qemu_without_vcpu_threads(void **state)
 	fg_start_as(&a, "qemu-system-x86_64", none);
 	fg_start_as(&b, "qemu-system-x86_64", shared);
 	/* any other program without vCPU thread names is no guest at all */
-	fg_start(&c, none);
+	fg_start_as(&c, "fakeguest", none);
 	/* a QEMU that has just started may not have named its threads yet */
 	tick();
 	assert_null(host_find(&host, "anon"));
@@ -515,6 +518,233 @@ static void qemu_without_vcpu_threads(void **state)
 	tick();
 	assert_null(host_find(&host, "anon"));
 	assert_null(host_find(&host, "rr"));
+}
+
+/*
+ * Starts fakeguest (as qemu-system-fakeguest) with a pid below `above`,
+ * so that a scan of /proc, in pid order, meets it before a process started
+ * earlier: clone3 with set_tid (root only). False when it cannot.
+ */
+static bool fg_start_below(struct fg *fg, pid_t above, const char *const *args)
+{
+	const char *argv[16];
+	int p[2], n = 0;
+	FILE *f;
+
+	argv[n++] = fakeguest_path();
+	for (int i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe(p), 0);
+	fg->pid = -1;
+	for (pid_t t = above - 1; t > 300 && fg->pid < 0; t--) {
+		pid_t tid = t;
+		struct clone_args ca = { .exit_signal = SIGCHLD, .set_tid = (uintptr_t)&tid,
+					 .set_tid_size = 1 };
+
+		if (kill(t, 0) == 0 || errno != ESRCH)
+			continue;
+		fg->pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (fg->pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			dup2(p[1], 1);
+			close(p[0]);
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
+		if (fg->pid < 0 && errno != EEXIST)
+			break;
+	}
+	close(p[1]);
+	if (fg->pid < 0) {
+		close(p[0]);
+		fg->pid = 0;
+		return false;
+	}
+	f = fdopen(p[0], "r");
+	fg_ready(fg, f);
+	return true;
+}
+
+/*
+ * A guest is a VMM's executable run by root, by vnumad's own user or by
+ * one of [guests] users. An unprivileged process with a guest's name and
+ * QEMU's thread names, started first, is no guest and takes nothing from
+ * the real one; nor is root's process of another program. Naming its user
+ * in [guests] (by name or uid) makes it a guest, under a name of its own;
+ * taking the user out again drops it.
+ */
+static void impostors_are_no_guests(void **state)
+{
+	const char *web[] = { "-name", "guest=imp-web,debug-threads=on", "-smp", "2", "-m", "8",
+			      NULL };
+	const char *tcg[] = { "-name", "guest=imp-tcg", "-smp", "1", "-m", "8", "-names", "tcg",
+			      NULL };
+	struct passwd *pw = getpwnam("nobody");
+	struct fg bad, prog, real;
+	struct vn_guest *g;
+	char name[64], uid[16];
+	uid_t nobody;
+
+	(void)state;
+	if (getuid() != 0 || !pw)
+		skip();
+	nobody = pw->pw_uid;
+	fg_ready(&bad, fg_spawn(&bad, web, -1, nobody));
+	fg_start_as(&prog, "fakeguest", tcg);
+	fg_start(&real, web);
+	assert_true(bad.pid < real.pid);
+	tick();
+	g = host_find(&host, "imp-web");
+	assert_non_null(g);
+	assert_int_equal(g->pid, real.pid);
+	assert_null(guest_of_pid(bad.pid));
+	assert_null(guest_of_pid(prog.pid));
+	assert_null(host_find(&host, "imp-tcg"));
+	tick();
+	assert_null(guest_of_pid(bad.pid));
+
+	/* its user named: a guest, whose name is its own */
+	strv_free(cfg.users);
+	cfg.users = split_list_dup("nobody", &cfg.nr_users);
+	tick();
+	g = guest_of_pid(bad.pid);
+	assert_non_null(g);
+	snprintf(name, sizeof(name), "imp-web-%d", (int)bad.pid);
+	assert_string_equal(g->name, name);
+	assert_int_equal(host_find(&host, "imp-web")->pid, real.pid);
+	/* taken out again: no longer a guest */
+	strv_free(cfg.users);
+	cfg.users = split_list_dup("libvirt-qemu, qemu", &cfg.nr_users);
+	tick();
+	assert_null(guest_of_pid(bad.pid));
+	assert_int_equal(host_find(&host, "imp-web")->pid, real.pid);
+	/* by uid */
+	snprintf(uid, sizeof(uid), "%u", (unsigned)nobody);
+	strv_free(cfg.users);
+	cfg.users = split_list_dup(uid, &cfg.nr_users);
+	tick();
+	assert_non_null(guest_of_pid(bad.pid));
+	assert_null(guest_of_pid(prog.pid));
+	fg_stop(&bad);
+	fg_stop(&prog);
+	fg_stop(&real);
+	tick();
+	assert_null(host_find(&host, "imp-web"));
+}
+
+/* Starts fakeguest with -name guest=NAME (and debug-threads=on), one vCPU. */
+static void fg_named(struct fg *fg, const char *name)
+{
+	char opt[300];
+	const char *args[] = { "-name", opt, "-smp", "1", "-m", "8", NULL };
+
+	snprintf(opt, sizeof(opt), "guest=%s,debug-threads=on", name);
+	fg_start(fg, args);
+}
+
+/*
+ * A name stays with the guest that has it: a later process asking for it
+ * gets "-PID", and one more "-N" when even that is a guest's own name; two
+ * names the core shows alike (control characters become '?') are the same
+ * name; among processes found in one scan, the one started first gets it,
+ * whatever their pids.
+ */
+static void names_stay_with_their_guests(void **state)
+{
+	struct fg a, b, c, d, e, f;
+	struct vn_guest *g;
+	pid_t held;
+	char name[64];
+	int hold[2];
+
+	(void)state;
+	fg_named(&a, "nm-dup");
+	tick();
+	assert_int_equal(host_find(&host, "nm-dup")->pid, a.pid);
+
+	/* b asks for nm-dup while c already runs as "nm-dup-<b's pid>" */
+	assert_int_equal(pipe(hold), 0);
+	held = fork();
+	assert_true(held >= 0);
+	if (held == 0) {
+		char opt[] = "guest=nm-dup,debug-threads=on";
+		const char *argv[] = { fakeguest_path(), "-name", opt, "-smp", "1", "-m", "8",
+				       NULL };
+		char x;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(hold[1]);
+		if (read(hold[0], &x, 1) != 1)
+			_exit(1);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(hold[0]);
+	b.pid = held;
+	snprintf(name, sizeof(name), "nm-dup-%d", (int)held);
+	fg_named(&c, name);
+	tick();
+	assert_int_equal(host_find(&host, name)->pid, c.pid);
+	assert_int_equal(write(hold[1], "x", 1), 1);
+	close(hold[1]);
+	for (int i = 0; i < 400; i++) {
+		pid_t tids[HI_MAX_VCPUS];
+
+		if (vcpu_threads(b.pid, tids, HI_MAX_VCPUS) == 1 && tids[0])
+			break;
+		usleep(10000);
+	}
+	tick();
+	assert_int_equal(host_find(&host, "nm-dup")->pid, a.pid);
+	g = host_find(&host, name);
+	assert_non_null(g);
+	assert_int_equal(g->pid, c.pid);
+	snprintf(name, sizeof(name), "nm-dup-%d-2", (int)b.pid);
+	g = host_find(&host, name);
+	assert_non_null(g);
+	assert_int_equal(g->pid, b.pid);
+
+	/* "nm-ctl?" and "nm-ctl\x01" are one name */
+	fg_named(&d, "nm-ctl?");
+	tick();
+	fg_named(&e, "nm-ctl\x01");
+	tick();
+	assert_int_equal(host_find(&host, "nm-ctl?")->pid, d.pid);
+	snprintf(name, sizeof(name), "nm-ctl?-%d", (int)e.pid);
+	assert_non_null(host_find(&host, name));
+
+	/* started first, found second in pid order: the name is its all the same */
+	fg_stop(&a);
+	tick();
+	assert_null(host_find(&host, "nm-dup"));
+	fg_named(&a, "nm-first");
+	usleep(50000);	/* start times count clock ticks */
+	{
+		const char *args[] = { "-name", "guest=nm-first,debug-threads=on", "-smp", "1",
+				       "-m", "8", NULL };
+
+		if (!fg_start_below(&f, a.pid, args)) {
+			fg_stop(&b);
+			fg_stop(&c);
+			fg_stop(&d);
+			fg_stop(&e);
+			fg_stop(&a);
+			skip();
+		}
+	}
+	assert_true(f.pid < a.pid);
+	tick();
+	assert_int_equal(host_find(&host, "nm-first")->pid, a.pid);
+	snprintf(name, sizeof(name), "nm-first-%d", (int)f.pid);
+	assert_non_null(host_find(&host, name));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	fg_stop(&d);
+	fg_stop(&e);
+	fg_stop(&f);
 }
 
 static void pinned_by_the_user(void **state)
@@ -1021,6 +1251,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(finds_a_guest_that_starts_late, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(finds_every_vmm, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(qemu_without_vcpu_threads, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(impostors_are_no_guests, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(names_stay_with_their_guests, be_setup,
+						be_teardown),
 		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
 						be_teardown),
