@@ -5,8 +5,9 @@
 # that busy TCG guests yield to the rest of the host, and undo everything
 # in lv_cleanup.
 #
-#   lv_require           skips unless root with the packages, no libvirtd
-#                        running (the tests start, kill and restart their own)
+#   lv_require           skips unless root with the packages, and no libvirtd
+#                        running after LV_WAIT (120) seconds (the tests start,
+#                        kill and restart their own)
 #   lv_setup             the libvirt-qemu user when missing, virtlogd
 #   lv_start [CMD...]    libvirtd -d, through CMD when given (nsenter ...)
 #   lv_kill              kill -9 libvirtd and wait until it is gone
@@ -34,6 +35,11 @@ wait_for() {
 	return 1
 }
 
+lv_none_runs() {
+	! $V version >/dev/null 2>&1 && ! pgrep -x -r R,S,D libvirtd >/dev/null &&
+		! pgrep -x -r R,S,D virtqemud >/dev/null
+}
+
 lv_require() {
 	[ "$(id -u)" -eq 0 ] || skip "not root: the test starts libvirtd"
 	for b in libvirtd virtlogd virsh qemu-system-x86_64; do
@@ -41,8 +47,8 @@ lv_require() {
 			skip "no $b (Debian: libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)"
 	done
 	[ -x "$SPIN" ] || skip "$SPIN is not built (an x86-64 host builds it)"
-	if $V version >/dev/null 2>&1 || pgrep -x -r R,S,D libvirtd >/dev/null ||
-		pgrep -x -r R,S,D virtqemud >/dev/null; then
+	# another test's libvirtd (a shared host) ends within a minute or two
+	if ! wait_for "${LV_WAIT:-120}" lv_none_runs; then
 		skip "a libvirtd runs already; this test starts, kills and restarts its own"
 	fi
 	# KVM where this host has it, TCG elsewhere: the same test either way

@@ -36,13 +36,14 @@ qemu() {
 }
 
 # --- 1. the backend, driven by test_proc --------------------------------------
-qemu guest=plainq,debug-threads=on
+# named after this shell: another run's plainq may be there too
+qemu guest=plainq-$$,debug-threads=on
 QP=${qpids[0]}
 for _ in $(seq 50); do
 	[ "$(grep -l '^CPU 1/' /proc/"$QP"/task/*/comm 2>/dev/null | wc -l)" -eq 1 ] && break
 	sleep 0.1
 done
-CMOCKA_MESSAGE_OUTPUT=TAP VNUMAD_QEMU_PID=$QP timeout 120 "$TP" >"$TMP/tp.out" 2>&1
+CMOCKA_MESSAGE_OUTPUT=TAP VNUMAD_QEMU_PID=$QP VNUMAD_QEMU_NAME=plainq-$$ timeout 120 "$TP" >"$TMP/tp.out" 2>&1
 rc=$?
 grep -E '^(ok|not ok|# )' "$TMP/tp.out"
 [ $rc -eq 0 ] || { fail "test_proc (qemu cases) exit $rc"; sed 's/^/    /' "$TMP/tp.out" | tail -20; }

@@ -11,7 +11,8 @@
  * (on files standing in for the sysctl, and on the real one when root).
  *
  * With VNUMAD_QEMU_PID set (tests/t_proc_qemu.sh) it runs the real-QEMU
- * cases instead, on a plain QEMU process named "plainq" with 2 vCPUs:
+ * cases instead, on a plain QEMU process with 2 vCPUs named
+ * VNUMAD_QEMU_NAME (default "plainq"; another test's QEMU may run too):
  * found with its threads, a vCPU move, a memory move, killed mid-tick.
  */
 #include <stdarg.h>
@@ -846,7 +847,8 @@ static void memory_moves_through_the_backend(void **state)
 
 /* --- a real QEMU (tests/t_proc_qemu.sh) ------------------------------------ */
 
-static pid_t qemu_pid;		/* VNUMAD_QEMU_PID: a QEMU named "plainq", 2 vCPUs */
+static pid_t qemu_pid;		/* VNUMAD_QEMU_PID: a QEMU of 2 vCPUs */
+static const char *qemu_name = "plainq";	/* its -name: VNUMAD_QEMU_NAME */
 
 static int count_fds(void)
 {
@@ -869,7 +871,7 @@ static void qemu_found_with_its_threads(void **state)
 
 	(void)state;
 	tick();
-	g = host_find(&host, "plainq");
+	g = host_find(&host, qemu_name);
 	assert_non_null(g);
 	assert_int_equal(g->pid, qemu_pid);
 	assert_int_equal(vmm_of_process(qemu_pid), VMM_QEMU);
@@ -891,7 +893,7 @@ static void qemu_vcpu_moves(void **state)
 
 	(void)state;
 	tick();
-	g = host_find(&host, "plainq");
+	g = host_find(&host, qemu_name);
 	assert_non_null(g);
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
@@ -917,7 +919,7 @@ static void qemu_memory_moves(void **state)
 
 	(void)state;
 	tick();
-	g = host_find(&host, "plainq");
+	g = host_find(&host, qemu_name);
 	assert_non_null(g);
 	m.guest_id = g->id;
 	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
@@ -952,17 +954,17 @@ static void qemu_killed_mid_tick(void **state)
 
 	(void)state;
 	tick();
-	assert_non_null(host_find(&host, "plainq"));
+	assert_non_null(host_find(&host, qemu_name));
 	fds = count_fds();
 	pthread_create(&t, NULL, kill_soon, &qemu_pid);
 	t0 = now_monotonic();
-	while ((g = host_find(&host, "plainq")) && now_monotonic() - t0 < 10) {
+	while ((g = host_find(&host, qemu_name)) && now_monotonic() - t0 < 10) {
 		if (be.ops->set_affinity(&be, g, moves % 2, 1) == 0)
 			moves++;
 		tick();
 	}
 	pthread_join(t, NULL);
-	assert_null(host_find(&host, "plainq"));
+	assert_null(host_find(&host, qemu_name));
 	assert_int_equal(count_fds(), fds);
 	print_message("# %d vCPU moves during the ticks before QEMU was gone\n", moves);
 }
@@ -1276,6 +1278,8 @@ int main(void)
 	/* tests/t_proc_qemu.sh: the same backend on a real QEMU */
 	if (getenv("VNUMAD_QEMU_PID")) {
 		qemu_pid = (pid_t)atoi(getenv("VNUMAD_QEMU_PID"));
+		if (getenv("VNUMAD_QEMU_NAME"))
+			qemu_name = getenv("VNUMAD_QEMU_NAME");
 		return cmocka_run_group_tests_name("qemu", qemu, NULL, NULL);
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
