@@ -169,7 +169,7 @@ static const struct conf_key conf_keys[] = {
 	  .values = log_values, .help = "least important message logged" },
 	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
 	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
-	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
+	{ KEY("daemon", "control", CONF_PATH, control, VN_DEFAULT_CONTROL),
 	  .check = check_control, .help = "the control socket of vnumad status, place and migrate" },
 
 	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,
@@ -253,6 +253,10 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("guests", "exclude", CONF_LIST, exclude, ""),
 	  .off2 = offsetof(struct vn_config, nr_exclude),
 	  .help = "guest name patterns vnumad leaves alone" },
+	{ KEY("guests", "users", CONF_LIST, users, "libvirt-qemu, qemu"),
+	  .off2 = offsetof(struct vn_config, nr_users),
+	  .help = "users (names or uids) whose VMM processes the proc backend takes "
+	  "for guests, besides root and vnumad's own user" },
 };
 
 #undef KEY
@@ -425,6 +429,8 @@ void config_defaults(struct vn_config *c)
 			       conf_keys[i].name, why);
 	if (!c->exclude)
 		c->exclude = xcalloc(1, sizeof(char *));
+	if (!c->users)
+		c->users = xcalloc(1, sizeof(char *));
 }
 
 static void free_option_values(const struct vnumad_policy *p,
@@ -453,6 +459,7 @@ void config_free(struct vn_config *c)
 	free(c->policy_path);
 	free(c->worker_user);
 	strv_free(c->exclude);
+	strv_free(c->users);
 	errors_free(&c->warnings);
 	free_values(c);
 	plugin_unload(c->policy_handle);

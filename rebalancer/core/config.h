@@ -12,6 +12,7 @@
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
 /* The built-in default policy; it also advises for a policy that failed. */
 #define VN_DEFAULT_POLICY	"locality"
+#define VN_DEFAULT_CONTROL	"/run/vnumad/control.sock"	/* [daemon] control */
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
 /* [daemon] control: sizeof(sun_path) of struct sockaddr_un, NUL included */
 #define VN_SOCKET_PATH_MAX	108
@@ -103,6 +104,8 @@ struct vn_config {
 	/* [guests] */
 	char **exclude;		/* glob patterns of guest names */
 	int nr_exclude;
+	char **users;		/* whose VMM processes the proc backend takes, besides root */
+	int nr_users;
 
 	/* where each value came from, for vnumad -n -v: the file's line, 0
 	 * the default, -1 the command line; per table key, then per option of

@@ -2,6 +2,7 @@
 /* The core: opening the backend, sampler and policy, and the tick itself. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,12 +28,18 @@ const char *core_source_name(enum vnumad_source s)
 static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 {
 	struct vn_core *c = arg;
+	int r = c->sampler.ops->attach(&c->sampler, g);
 	(void)h;
 
-	if (c->sampler.ops->attach(&c->sampler, g) < 0) {
+	if (r < 0) {
 		c->stats.sample_errors++;
-		log_warnx("guest %s: cannot sample its vCPUs", g->name);
+		g->sample_errors++;
+		if (g->sample_error != -r)
+			log_warnx("guest %s: cannot sample its vCPUs: %s", g->name,
+				  strerror(-r));
 	}
+	/* status and metrics say why a guest has no figures */
+	g->sample_error = r < 0 ? -r : 0;
 }
 
 static void on_gone_guest(struct vn_host *h, struct vn_guest *g, void *arg)
@@ -273,10 +280,12 @@ int core_tick(struct vn_core *c)
 	stage_guard(c);
 	stage_publish(c);
 	/*
-	 * Counters need two readings: the first tick only primes them. A host
-	 * without guests has nothing to wait for.
+	 * Counters need two readings: the first tick only primes them. From
+	 * the second on the policy decides on what could be sampled, if
+	 * anything (a guest that cannot be measured has said why), so that
+	 * --once ends whatever the guests are.
 	 */
-	if ((has_readings(c) || (!c->host.nr_guests && c->host.tick > 1)) &&
+	if ((has_readings(c) || c->host.tick > 1) &&
 	    stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
@@ -372,10 +381,19 @@ void core_dump_state(struct vn_core *c)
 		for (int v = 0; v < g->nr_vcpus && off < sizeof(nodes) - 8; v++)
 			off += snprintf(nodes + off, sizeof(nodes) - off, "%s%d",
 					v ? "," : "", g->vv[v].node);
-		log_info("  guest %s: vCPUs on nodes [%s], remote %.0f%%, %.3g instr/s%s%s",
-			 g->name, nodes, g->v.remote_ratio * 100, g->v.ips,
+		char remote[16], why[128];
+		const char *um = host_unmeasured(g, why, sizeof(why));
+
+		/* a guest not measured yet has no remote share: never -100% */
+		if (g->v.remote_ratio >= 0)
+			snprintf(remote, sizeof(remote), "%.0f%%", g->v.remote_ratio * 100);
+		else
+			snprintf(remote, sizeof(remote), "unknown");
+		log_info("  guest %s: vCPUs on nodes [%s], remote %s, %.3g instr/s%s%s%s%s",
+			 g->name, nodes, remote, g->v.ips,
 			 g->v.flags & VNUMAD_GUEST_IN_TRIAL ? ", in trial" : "",
-			 g->refused ? ", refused by the backend" : "");
+			 g->refused ? ", refused by the backend" : "",
+			 um ? "; cannot be measured: " : "", um ? um : "");
 	}
 	for (struct vn_trial *t = c->trials; t; t = t->next)
 		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",

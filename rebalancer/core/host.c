@@ -5,6 +5,7 @@
  * are dropped at the end of the scan, and backends with events may add or
  * drop one between scans.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,8 @@ int host_distance(const struct vn_host *h, int a, int b)
 
 static void free_guest(struct vn_guest *g)
 {
+	free(g->unmeasured);
+	free(g->memory_fixed);
 	free(g->name);
 	free(g->vv);
 	free(g->vc);
@@ -95,6 +98,30 @@ static void unlink_guest(struct vn_host *h, struct vn_guest *g)
 			h->nr_guests--;
 			break;
 		}
+}
+
+/* Keeps a reason string; true when it changed. */
+static bool set_reason(char **slot, const char *why)
+{
+	if (!why && !*slot)
+		return false;
+	if (why && *slot && !strcmp(why, *slot))
+		return false;
+	free(*slot);
+	*slot = why ? xstrdup(why) : NULL;
+	return true;
+}
+
+const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len)
+{
+	if (g->unmeasured)
+		return g->unmeasured;
+	if (g->sample_error) {
+		snprintf(buf, len, "its counters cannot be opened: %s",
+			 strerror(g->sample_error));
+		return buf;
+	}
+	return NULL;
 }
 
 struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
@@ -168,6 +195,17 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		log_info("guest %s: %d vCPUs%s%s", g->name, g->nr_vcpus,
 			 g->v.flags & VNUMAD_GUEST_PINNED ? ", pinned by the user" : "",
 			 g->v.flags & VNUMAD_GUEST_OPTED_OUT ? ", opted out" : "");
+	/* one line when a reason appears, changes or goes, not one per scan */
+	if (set_reason(&g->unmeasured, d->unmeasured)) {
+		if (g->unmeasured)
+			log_info("guest %s: cannot be measured: %s", g->name, g->unmeasured);
+		else if (!fresh)
+			log_info("guest %s: its vCPU threads are known now: measuring it",
+				 g->name);
+	}
+	if (set_reason(&g->memory_fixed, d->memory_fixed) && g->memory_fixed)
+		log_info("guest %s: its memory stays where it is: %s", g->name,
+			 g->memory_fixed);
 	/* a new guest, or new threads: (re)start counting */
 	if (changed && h->on_new)
 		h->on_new(h, g, h->cb_arg);

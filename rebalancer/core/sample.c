@@ -46,6 +46,7 @@ static void memory_read(struct vn_core *c, struct vn_guest *g)
 
 	if (s->ops->memory(s, g) < 0) {
 		c->stats.sample_errors++;
+		g->sample_errors++;
 		log_debug("guest %s: memory distribution unreadable", g->name);
 	} else {
 		g->mem_read_at = c->host.now;
@@ -145,8 +146,10 @@ void stage_sample(struct vn_core *c)
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			g->vc[v].delta.valid = false;
-		if (s->ops->read(s, g) < 0) {
+		/* a guest known not to be measurable is no error each tick */
+		if (s->ops->read(s, g) < 0 && !g->unmeasured) {
 			c->stats.sample_errors++;
+			g->sample_errors++;
 			log_debug("guest %s: counters unreadable this tick", g->name);
 		}
 	}

@@ -8,6 +8,7 @@
 #define VNUMAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -67,6 +68,10 @@ struct vn_guest {
 				 * configuration is reloaded */
 	void *backend;		/* backend's per-guest state */
 	void *sampler;		/* sampler's per-guest state */
+	char *unmeasured;	/* why the backend cannot give its vCPU threads, NULL: it can */
+	char *memory_fixed;	/* why its memory cannot move, NULL: it can */
+	int sample_error;	/* errno of the sampler's last attach, 0: counting */
+	uint64_t sample_errors;	/* readings of it that failed */
 	struct vn_guest *hnext;	/* name hash chain */
 };
 
@@ -80,6 +85,10 @@ struct vn_guest_desc {
 	const uint64_t *allowed;	/* [nr_vcpus] node masks of their affinity */
 	const int *vnode;	/* [nr_vcpus] guest NUMA node, or NULL */
 	void *priv;		/* becomes g->backend when the guest is new */
+	/* why its vCPUs cannot be measured ("vCPU threads not found"), NULL: they can */
+	const char *unmeasured;
+	/* why its memory cannot move (with VNUMAD_GUEST_NO_MEMMOVE), NULL: no reason given */
+	const char *memory_fixed;
 };
 
 #define VN_HASH_SIZE 1024
@@ -112,6 +121,11 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d);
 void host_remove(struct vn_host *h, struct vn_guest *g);
 struct vn_guest *host_find(const struct vn_host *h, const char *name);
 struct vn_guest *host_find_id(const struct vn_host *h, uint64_t id);
+/*
+ * Why a guest's vCPUs cannot be measured, in plain words: the backend's
+ * reason, else the sampler's error; NULL when nothing stands in the way.
+ */
+const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len);
 /* Starts a scan (clears seen); ends it by dropping guests not reported. */
 void host_scan_begin(struct vn_host *h);
 void host_scan_end(struct vn_host *h);

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "core.h"
 #include "log.h"
+#include "place.h"
 #include "registry.h"
 #include "state.h"
 #include "util.h"
@@ -275,6 +276,18 @@ static void print_status(json_t *s)
 		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
 		       (double)json_integer_value(json_object_get(x, "ips")), flags);
 	}
+	/* what keeps a guest from being measured or its memory from moving */
+	json_array_foreach(json_object_get(s, "guests"), i, x) {
+		json_t *um = json_object_get(x, "unmeasured");
+		json_t *mf = json_object_get(x, "memory_fixed");
+
+		if (json_is_string(um))
+			printf("  %s: cannot be measured: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(um));
+		if (json_is_string(mf))
+			printf("  %s: memory not movable: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(mf));
+	}
 	x = json_object_get(s, "trials");
 	printf("\ntrials under judgement: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v) {
@@ -355,7 +368,66 @@ static int parse_shape(const char *s, int *ncpus, uint64_t *mem)
 	return parse_size(colon + 1, mem, &why);
 }
 
-/* Placement from a fresh sample when no daemon runs: two ticks, dry run. */
+/* The answer of a placement, printed; the exit status. */
+static int place_print(const struct client_opts *o, int r, uint64_t set, const char *why,
+		       const char *source, const char *from)
+{
+	char nodes[200];
+
+	if (o->json) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "ok", json_boolean(r == 0));
+		json_object_set_new(x, "nodes", json_string(fmt_nodemask(nodes, sizeof(nodes), set)));
+		json_object_set_new(x, "why", json_string(why));
+		json_object_set_new(x, "source", json_string(source));
+		json_dumpf(x, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("\n");
+		json_decref(x);
+	} else {
+		if (set)
+			printf("%s\n", fmt_nodemask(nodes, sizeof(nodes), set));
+		fprintf(stderr, "vnumad: %s (from %s: no daemon runs)\n", why, from);
+	}
+	return r == 0 ? 0 : 1;
+}
+
+/*
+ * Placement on a real host when no daemon runs: the kernel's view alone
+ * (CPU time over half a second, libnuma's nodes and memory), never
+ * libvirt's: the question may come while libvirtd starts the very domain
+ * (numad -w), and a call back into it would wait for that start.
+ */
+static int place_host_sample(const struct client_opts *o, int ncpus, uint64_t mem)
+{
+	static struct vn_host h;
+	struct timespec ts = { 0, 500000000 };
+	struct place_stat before, after;
+	char why[256];
+	uint64_t set = 0;
+	int r;
+
+	if (place_stat_read(&before) < 0) {
+		fprintf(stderr, "vnumad: cannot read /proc/stat\n");
+		return 1;
+	}
+	nanosleep(&ts, NULL);
+	r = place_stat_read(&after);
+	if (r == 0)
+		r = place_host(&h, &before, &after);
+	if (r == 0)
+		r = place_nodes(&h, ncpus, mem, &set, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "cannot read the host: %s", strerror(-r));
+	place_stat_free(&before);
+	place_stat_free(&after);
+	return place_print(o, r, set, why, "host sample", "/proc/stat and libnuma");
+}
+
+/*
+ * Placement from a fresh sample when no daemon runs: on the simulated
+ * host two ticks of a dry run, on a real one the kernel's view.
+ */
 static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 {
 	static struct vn_core c;
@@ -363,7 +435,7 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 	struct vn_overrides ov = o->ov;
 	struct event_base *base;
 	const char *file = o->config;
-	char why[256], nodes[200];
+	char why[256];
 	uint64_t set = 0;
 	int r;
 
@@ -377,6 +449,10 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 		return 1;
 	}
 	errors_free(&e);
+	if (c.cfg.backend != VN_BACKEND_SIM) {
+		config_free(&c.cfg);
+		return place_host_sample(o, ncpus, mem);
+	}
 	base = event_base_new();
 	if (!base || registry_pick(&c) < 0 || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
 		core_close(&c);
@@ -393,25 +469,11 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 	}
 	core_tick(&c);
 	r = state_place(&c, ncpus, mem, &set, why, sizeof(why));
-	if (o->json) {
-		json_t *x = json_object();
-
-		json_object_set_new(x, "ok", json_boolean(r == 0));
-		json_object_set_new(x, "nodes", json_string(fmt_nodemask(nodes, sizeof(nodes), set)));
-		json_object_set_new(x, "why", json_string(why));
-		json_object_set_new(x, "source", json_string("fresh sample"));
-		json_dumpf(x, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		printf("\n");
-		json_decref(x);
-	} else {
-		if (set)
-			printf("%s\n", fmt_nodemask(nodes, sizeof(nodes), set));
-		fprintf(stderr, "vnumad: %s (from a fresh sample: no daemon runs)\n", why);
-	}
+	r = place_print(o, r, set, why, "fresh sample", "a fresh sample");
 	core_close(&c);
 	config_free(&c.cfg);
 	event_base_free(base);
-	return r == 0 ? 0 : 1;
+	return r;
 }
 
 static int cmd_place(const struct client_opts *o, const char *path, const char *shape)

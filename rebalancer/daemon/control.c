@@ -146,6 +146,11 @@ static void do_place(struct client *cl, json_t *req)
 		return;
 	}
 	r = state_place(cl->ctl->core, (int)ncpus, (uint64_t)mem, &set, why, sizeof(why));
+	/* libvirt's placement='auto' asks through numad -w: say what it got */
+	log_info("placement asked for %lld vCPUs and %lld MiB: node%s %s (%s)",
+		 (long long)ncpus, (long long)(mem / (json_int_t)MiB),
+		 set & (set - 1) ? "s" : "", set ? fmt_nodemask(nodes, sizeof(nodes), set) : "none",
+		 why);
 	o = json_object();
 	json_object_set_new(o, "ok", json_boolean(r == 0));
 	json_object_set_new(o, "nodes", json_string(set ? fmt_nodemask(nodes, sizeof(nodes), set) : ""));

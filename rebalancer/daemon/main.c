@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "numab.h"
+#include "numad.h"
 #include "plugin.h"
 #include "policies.h"
 #include "privs.h"
@@ -70,6 +71,7 @@ static void usage(FILE *f)
 "       vnumad status [-c FILE] [--json]\n"
 "       vnumad place NCPUS:MEMORY [-c FILE] [--json]\n"
 "       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force] [--json]\n"
+"       vnumad numad -w NCPUS[:MIB]   (numad's placement interface, for libvirt)\n"
 "\n"
 "Keeps the vCPUs of KVM and Xen guests close to their memory, measured with\n"
 "performance counters, and undoes every move that made a guest slower.\n"
@@ -260,6 +262,11 @@ int main(int argc, char **argv)
 	long ticks;
 
 	atexit(close_stdout);
+	/* /usr/bin/numad may be this program (vnumad(8)): numad's command line */
+	if (strcmp(strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0], "numad") == 0)
+		return numad_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "numad") == 0)
+		return numad_main(argc - 1, argv + 1);
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
 			 strcmp(argv[1], "migrate") == 0))
 		return client_main(argc - 1, argv + 1);

@@ -390,6 +390,19 @@ static void render_guests(struct render *r, const struct vn_core *c,
 		for (size_t k = 0; k < ARRAY_SIZE(guest_flags); k++)
 			sample_l(r, !!(h->guests[i]->v.flags & guest_flags[k].bit),
 				 "guest=\"%s\",flag=\"%s\"", esc[i], guest_flags[k].name);
+	family(r, "vnumad_guest_measured", "gauge",
+	       "1 where the guest's vCPUs can be measured, 0 where they cannot "
+	       "(vnumad status says why).");
+	for (int i = 0; i < h->nr_guests; i++) {
+		char why[128];
+
+		sample_l(r, !host_unmeasured(h->guests[i], why, sizeof(why)), "guest=\"%s\"",
+			 esc[i]);
+	}
+	family(r, "vnumad_guest_sample_errors_total", "counter",
+	       "Failures to read or start the guest's counters.");
+	for (int i = 0; i < h->nr_guests; i++)
+		sample_l(r, (double)h->guests[i]->sample_errors, "guest=\"%s\"", esc[i]);
 	family(r, "vnumad_guest_remote_ratio", "gauge",
 	       "Share of the guest's DRAM accesses served by a remote node, "
 	       "weighted by the accesses of its vCPUs.");

@@ -17,6 +17,7 @@
 #include "core.h"
 #include "journal.h"
 #include "log.h"
+#include "place.h"
 #include "state.h"
 #include "util.h"
 #include "worker.h"
@@ -46,11 +47,20 @@ static json_t *flags_json(unsigned f)
 static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 {
 	json_t *o = json_object(), *vcpus = json_array(), *mem = json_object();
-	char nodes[200], key[16];
+	char nodes[200], key[16], why[128];
+	const char *um = host_unmeasured(g, why, sizeof(why));
+	json_t *flags = flags_json(g->v.flags);
 
 	json_object_set_new(o, "name", json_string(g->name));
 	json_object_set_new(o, "pid", json_integer(g->pid));
-	json_object_set_new(o, "flags", flags_json(g->v.flags));
+	if (um)
+		json_array_append_new(flags, json_string("unmeasured"));
+	json_object_set_new(o, "flags", flags);
+	/* why it has no figures, why its memory stays: null when nothing stops it */
+	json_object_set_new(o, "unmeasured", um ? json_string(um) : json_null());
+	json_object_set_new(o, "memory_fixed", g->memory_fixed &&
+			    (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) ?
+			    json_string(g->memory_fixed) : json_null());
 	json_object_set_new(o, "ips", json_integer((json_int_t)llround(g->v.ips)));
 	json_object_set_new(o, "remote_ratio", ratio(g->v.remote_ratio));
 	for (int n = 0; n < c->host.nr_nodes; n++) {
@@ -194,78 +204,11 @@ json_t *state_json(const struct vn_core *c)
 	return o;
 }
 
-/*
- * The best nodes for a guest about to start: the question libvirt's
- * placement='auto' asks numad. One node if one can hold it, the one with the
- * most room left (free CPUs x free memory, numad's magnitude, after the
- * guest); else the fewest nodes, grown from the roomiest by SLIT distance.
- */
+/* The placement question of libvirt's placement='auto' (place.c), on the daemon's view. */
 int state_place(const struct vn_core *c, int ncpus, uint64_t mem,
 		uint64_t *nodes, char *why, size_t len)
 {
-	const struct vn_host *h = &c->host;
-	double fcpu[VN_MAX_NODES], fmem[VN_MAX_NODES], best = -1;
-	int pick = -1;
-	uint64_t set;
-	double cpus = 0, memsum = 0;
-
-	for (int n = 0; n < h->nr_nodes; n++) {
-		fcpu[n] = h->node[n].nr_cpus * (1.0 - MIN(h->node[n].cpu_load, 1.0));
-		fmem[n] = (double)h->node[n].mem_free;
-		if (!(h->online >> n & 1) || !h->node[n].nr_cpus)
-			continue;
-		if (fcpu[n] + 1e-9 >= ncpus && fmem[n] >= (double)mem) {
-			double mag = (fcpu[n] - ncpus + 1) * (fmem[n] - (double)mem + 1);
-
-			if (mag > best) {
-				best = mag;
-				pick = n;
-			}
-		}
-	}
-	if (pick >= 0) {
-		*nodes = 1ULL << pick;
-		snprintf(why, len, "node %d fits it with %.1f CPUs and %.1f GiB to spare",
-			 pick, fcpu[pick] - ncpus, (fmem[pick] - (double)mem) / GiB);
-		return 0;
-	}
-	/* no single node: start from the roomiest, add the nearest */
-	for (int n = 0; n < h->nr_nodes; n++)
-		if ((h->online >> n & 1) && h->node[n].nr_cpus &&
-		    (pick < 0 || fcpu[n] * fmem[n] > fcpu[pick] * fmem[pick]))
-			pick = n;
-	if (pick < 0) {
-		snprintf(why, len, "the host has no node with CPUs");
-		return -ENOENT;
-	}
-	set = 1ULL << pick;
-	cpus = fcpu[pick];
-	memsum = fmem[pick];
-	while (cpus + 1e-9 < ncpus || memsum < (double)mem) {
-		int next = -1;
-
-		for (int n = 0; n < h->nr_nodes; n++) {
-			if ((set >> n & 1) || !(h->online >> n & 1) || !h->node[n].nr_cpus)
-				continue;
-			if (next < 0 || host_distance(h, pick, n) < host_distance(h, pick, next) ||
-			    (host_distance(h, pick, n) == host_distance(h, pick, next) &&
-			     fcpu[n] * fmem[n] > fcpu[next] * fmem[next]))
-				next = n;
-		}
-		if (next < 0) {
-			snprintf(why, len, "the whole host has %.1f free CPUs and %.1f GiB free: "
-				 "not enough", cpus, memsum / GiB);
-			*nodes = set;
-			return -ENOSPC;
-		}
-		set |= 1ULL << next;
-		cpus += fcpu[next];
-		memsum += fmem[next];
-	}
-	*nodes = set;
-	snprintf(why, len, "no single node fits it; the %d nearest together have %.1f "
-		 "free CPUs and %.1f GiB free", __builtin_popcountll(set), cpus, memsum / GiB);
-	return 0;
+	return place_nodes(&c->host, ncpus, mem, nodes, why, len);
 }
 
 /* What the guard will make of a manual move, in words. */
