@@ -519,3 +519,35 @@ struct vcpu_thread *threads_get(const struct vn_guest *g, int i)
 
 	return tab && i < tab->nr ? tab->t[i] : NULL;
 }
+
+static char sysfs_root[512] = "/sys";
+
+void sampling_set_sysfs_root(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root ? root : "/sys");
+}
+
+const char *sampling_sysfs_root(void)
+{
+	return sysfs_root;
+}
+
+ssize_t sysfs_read(const char *rel, char *buf, size_t len)
+{
+	char path[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", sysfs_root, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread_all(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return n;
+}

@@ -221,6 +221,10 @@ static int pmu_open(struct vn_sampler *s)
 		log_warnx("sampling: %s", err);
 		return events ? -EINVAL : -ENOTSUP;
 	}
+	if (!events && pmu_kernel_check(m, err, sizeof(err)) < 0) {
+		log_warnx("sampling: %s", err);
+		return -ENOTSUP;
+	}
 	r = pmu_open_events(s, ev, PMU_NR_ROLES);
 	if (r < 0)
 		return r;

@@ -52,11 +52,34 @@ struct cpu_id {
 };
 
 /*
- * One CPU model: the CPUID range it covers and the libpfm4 names of its four
- * events, with the encodings libpfm4 must produce for them. pfm_pmu names
- * the libpfm4 PMU table the names come from; it is not always the model's
- * own (libpfm4 4.13 has no EMR, GNR or Zen 5 table: those borrow SPR's and
- * Zen 4's, whose events they share).
+ * The events of one family of CPU models: the libpfm4 names of its four
+ * events in a libpfm4 PMU table, the encodings libpfm4 must produce for
+ * them, and what the kernel must call the PMU for the offcore MSR values to
+ * mean anything. sampling/EVENTS.md gives the source of every entry.
+ */
+struct pmu_table {
+	const char *pfm_pmu;	/* "spr" */
+	const char *event[PMU_NR_ROLES];
+	uint64_t config[PMU_NR_ROLES];	/* expected attr.config */
+	uint64_t config1[PMU_NR_ROLES];	/* attr.config1 counted with (offcore MSR) */
+	/*
+	 * Where libpfm4 cannot express Intel's MSR value (HSX, BDX, the
+	 * not-local masks of ICX and later), what it encodes for the name;
+	 * vnumad then sets config1 itself. 0: libpfm4 encodes config1.
+	 */
+	uint64_t pfm_config1[PMU_NR_ROLES];
+	/*
+	 * The values of /sys/bus/event_source/devices/cpu/caps/pmu_name of a
+	 * kernel that knows the model (NULL-terminated), or NULL where the
+	 * kernel publishes no name (AMD) and the events need no model support.
+	 */
+	const char *const *pmu_names;
+};
+
+/*
+ * One CPU model: the CPUID range it covers and its table. The table is not
+ * always the model's own in libpfm4 (4.13 has no EMR, GNR or Zen 5 table:
+ * those borrow SPR's and Zen 4's, whose events they share).
  */
 struct pmu_model {
 	const char *name;	/* "Intel Sapphire Rapids" */
@@ -64,20 +87,30 @@ struct pmu_model {
 	int family;
 	int model_lo, model_hi;
 	int step_lo, step_hi;
-	const char *pfm_pmu;	/* "spr" */
-	const char *event[PMU_NR_ROLES];
-	uint64_t config[PMU_NR_ROLES];	/* expected attr.config */
-	uint64_t config1[PMU_NR_ROLES];	/* expected attr.config1 (offcore MSR) */
+	const struct pmu_table *tab;
+	const char *why;	/* refused models (tab NULL): the reason */
 };
 
 extern const struct pmu_model pmu_models[];
 extern const int pmu_nr_models;
+/* Models recognised and refused (Zen 6, ...), with the reason. */
+extern const struct pmu_model pmu_refused[];
+extern const int pmu_nr_refused;
 
 void cpu_identify(struct cpu_id *id);
 /* The table entry for a CPU, or NULL when vnumad does not know it. */
 const struct pmu_model *pmu_model_find(const struct cpu_id *id);
+/* The refused entry for a CPU vnumad recognises but has no events for. */
+const struct pmu_model *pmu_model_refused(const struct cpu_id *id);
 /* "vendor GenuineIntel family 6 model 0x97 stepping 2", for messages. */
 char *cpu_id_str(const struct cpu_id *id, char *buf, size_t len);
+/*
+ * Whether the running kernel knows the model: caps/pmu_name under the
+ * sysfs root is one of the table's names. A kernel that does not know it
+ * ignores the offcore MSR value (config1) without an error, so OCR counts
+ * would mean nothing. 0, or -1 with the reason in why.
+ */
+int pmu_kernel_check(const struct pmu_model *m, char *why, size_t len);
 
 #define PMU_NAME_MAX	160
 
@@ -148,6 +181,17 @@ int procfs_nr_fds(const struct vn_sampler *s);
 bool procfs_uses_faults(const struct vn_sampler *s);
 
 /* ---- shared helpers (common.c, numa_maps.c) ---- */
+
+/*
+ * The sysfs tree the samplers read ("/sys"; the tests point it at a fake
+ * tree): the core PMU's caps/pmu_name, KVM's module parameters, the memory
+ * controllers' PMUs.
+ */
+void sampling_set_sysfs_root(const char *root);
+const char *sampling_sysfs_root(void);
+/* Reads ROOT/rel into buf, NUL-terminated, one trailing newline cut;
+ * its length, or a negative errno. */
+ssize_t sysfs_read(const char *rel, char *buf, size_t len);
 
 /* Fills g->v.mem[] and mem_total from /proc/PID/numa_maps of g->pid. */
 int numa_maps_guest(struct vn_guest *g);

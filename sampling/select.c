@@ -13,7 +13,10 @@
 #include "sampling.h"
 #include "sampling_impl.h"
 
-/* Whether the PMU source would work: events known and a trial group opens. */
+/*
+ * Whether the PMU source would work: events known, the kernel knows the
+ * model, and a trial group opens.
+ */
 static int pmu_usable(const char *events, const struct cpu_id *id, char *msg,
 		      size_t len)
 {
@@ -23,6 +26,10 @@ static int pmu_usable(const char *events, const struct cpu_id *id, char *msg,
 
 	if (pmu_resolve(events, id, ev, &m, msg, len) < 0)
 		return events ? -EINVAL : -1;
+	if (!events && pmu_kernel_check(m, why, sizeof(why)) < 0) {
+		snprintf(msg, len, "%s", why);
+		return -1;
+	}
 	if (pmu_probe(ev, PMU_NR_ROLES, why, sizeof(why)) < 0) {
 		snprintf(msg, len, "%s: %s", events ? "[sampling] events" :
 			 m->name, why);

@@ -294,21 +294,39 @@ static void test_model_lookup(void **state)
 		{ CPU_VENDOR_INTEL, 6, 85, 7, "Intel Cascade Lake-SP" },
 		{ CPU_VENDOR_INTEL, 6, 85, 11, "Intel Cascade Lake-SP" },
 		{ CPU_VENDOR_INTEL, 6, 106, 6, "Intel Ice Lake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 108, 1, "Intel Ice Lake-D" },
 		{ CPU_VENDOR_INTEL, 6, 143, 8, "Intel Sapphire Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 207, 2, "Intel Emerald Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 173, 1, "Intel Granite Rapids" },
+		{ CPU_VENDOR_INTEL, 6, 174, 1, "Intel Granite Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 0x97, 2, NULL },	/* Alder Lake: no table */
 		{ CPU_VENDOR_INTEL, 6, 44, 2, NULL },	/* Westmere-EP */
 		{ CPU_VENDOR_AMD, 0x17, 0x01, 2, NULL },	/* Zen 1 */
 		{ CPU_VENDOR_AMD, 0x17, 0x31, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0x50, 0, NULL },	/* Zen 1 again */
+		{ CPU_VENDOR_AMD, 0x17, 0x71, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0x90, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0xa0, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0xb0, 0, NULL },
 		{ CPU_VENDOR_AMD, 0x19, 0x01, 1, "AMD Zen 3" },
 		{ CPU_VENDOR_AMD, 0x19, 0x21, 0, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x30, 0, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x50, 0, "AMD Zen 3" },
 		{ CPU_VENDOR_AMD, 0x19, 0x11, 1, "AMD Zen 4" },
 		{ CPU_VENDOR_AMD, 0x19, 0x61, 2, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x80, 0, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x90, 1, "AMD Zen 4" },
 		{ CPU_VENDOR_AMD, 0x19, 0xa0, 2, "AMD Zen 4" },
-		{ CPU_VENDOR_AMD, 0x19, 0x30, 0, NULL },
+		{ CPU_VENDOR_AMD, 0x19, 0xb0, 0, NULL },
 		{ CPU_VENDOR_AMD, 0x1a, 0x02, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x24, 0, "AMD Zen 5" },
 		{ CPU_VENDOR_AMD, 0x1a, 0x44, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x68, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x70, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x30, 0, NULL },	/* not Zen 5 */
+		{ CPU_VENDOR_AMD, 0x1a, 0x50, 0, NULL },	/* Zen 6 */
+		{ CPU_VENDOR_AMD, 0x1a, 0x80, 0, NULL },
+		{ CPU_VENDOR_AMD, 0x1a, 0xc0, 0, NULL },
 		{ CPU_VENDOR_OTHER, 6, 85, 4, NULL },
 	};
 	(void)state;
@@ -351,39 +369,42 @@ static void test_cpu_identify(void **state)
 static int child_encode_model(void *arg, char *msg, size_t len)
 {
 	const struct pmu_model *m = arg;
+	const struct pmu_table *t = m->tab;
 	char err[300];
 
-	setenv("LIBPFM_FORCE_PMU", m->pfm_pmu, 1);
+	setenv("LIBPFM_FORCE_PMU", t->pfm_pmu, 1);
 	for (int k = 0; k < PMU_NR_ROLES; k++) {
 		struct pmu_event ev;
-		uint64_t code = m->config[k] & 0xff, umask = m->config[k] >> 8 & 0xff;
+		uint64_t code = t->config[k] & 0xff, umask = t->config[k] >> 8 & 0xff;
+		/* what libpfm4 itself must produce for the name */
+		uint64_t c1 = t->pfm_config1[k] ? t->pfm_config1[k] : t->config1[k];
 
-		CHECK(pmu_encode(m->event[k], NULL, &ev, err, sizeof(err)) == 0,
-		      "%s (forced %s): %s: %s", m->name, m->pfm_pmu, m->event[k], err);
+		CHECK(pmu_encode(t->event[k], NULL, &ev, err, sizeof(err)) == 0,
+		      "%s (forced %s): %s: %s", m->name, t->pfm_pmu, t->event[k], err);
 		CHECK((ev.attr.config & 0xff) == code,
-		      "%s %s: event code %#llx, want %#llx", m->name, m->event[k],
+		      "%s %s: event code %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)(ev.attr.config & 0xff),
 		      (unsigned long long)code);
 		CHECK((ev.attr.config >> 8 & 0xff) == umask,
-		      "%s %s: umask %#llx, want %#llx", m->name, m->event[k],
+		      "%s %s: umask %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)(ev.attr.config >> 8 & 0xff),
 		      (unsigned long long)umask);
-		CHECK(ev.attr.config == m->config[k],
-		      "%s %s: config %#llx, want %#llx", m->name, m->event[k],
+		CHECK(ev.attr.config == t->config[k],
+		      "%s %s: config %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)ev.attr.config,
-		      (unsigned long long)m->config[k]);
-		CHECK(ev.attr.config1 == m->config1[k],
+		      (unsigned long long)t->config[k]);
+		CHECK(ev.attr.config1 == c1,
 		      "%s %s: offcore config1 %#llx, want %#llx", m->name,
-		      m->event[k], (unsigned long long)ev.attr.config1,
-		      (unsigned long long)m->config1[k]);
+		      t->event[k], (unsigned long long)ev.attr.config1,
+		      (unsigned long long)c1);
 		CHECK(ev.attr.exclude_guest == 0, "%s %s: exclude_guest is set",
-		      m->name, m->event[k]);
+		      m->name, t->event[k]);
 		CHECK(ev.attr.exclude_host == 0, "%s %s: exclude_host is set",
-		      m->name, m->event[k]);
+		      m->name, t->event[k]);
 		CHECK(ev.attr.type == PERF_TYPE_RAW, "%s %s: type %u, want raw",
-		      m->name, m->event[k], ev.attr.type);
+		      m->name, t->event[k], ev.attr.type);
 		CHECK(ev.attr.sample_period == 0 && ev.attr.precise_ip == 0,
-		      "%s %s: not a counting event", m->name, m->event[k]);
+		      "%s %s: not a counting event", m->name, t->event[k]);
 	}
 	return 0;
 }
@@ -413,16 +434,17 @@ static int child_resolve_all(void *arg, char *msg, size_t len)
 		      "%s: %s", m->name, err);
 		CHECK(got == m, "%s resolved to %s", m->name, got ? got->name : "none");
 		for (int k = 0; k < PMU_NR_ROLES; k++) {
-			CHECK(ev[k].attr.config == m->config[k] &&
-			      ev[k].attr.config1 == m->config1[k],
+			CHECK(ev[k].attr.config == m->tab->config[k] &&
+			      ev[k].attr.config1 == m->tab->config1[k],
 			      "%s %s: config %#llx config1 %#llx", m->name,
 			      ev[k].name, (unsigned long long)ev[k].attr.config,
 			      (unsigned long long)ev[k].attr.config1);
 			CHECK(ev[k].attr.exclude_guest == 0,
 			      "%s %s: exclude_guest is set", m->name, ev[k].name);
-			CHECK(strncmp(ev[k].name, m->pfm_pmu, strlen(m->pfm_pmu)) == 0,
+			CHECK(strncmp(ev[k].name, m->tab->pfm_pmu,
+				      strlen(m->tab->pfm_pmu)) == 0,
 			      "%s: %s is not qualified by %s", m->name, ev[k].name,
-			      m->pfm_pmu);
+			      m->tab->pfm_pmu);
 		}
 	}
 	return 0;
@@ -432,6 +454,174 @@ static void test_table_resolve_unforced(void **state)
 {
 	(void)state;
 	in_child(child_resolve_all, NULL);
+}
+
+/* The table entry of a model by name. */
+static const struct pmu_model *model_named(const char *name)
+{
+	for (int i = 0; i < pmu_nr_models; i++)
+		if (strcmp(pmu_models[i].name, name) == 0)
+			return &pmu_models[i];
+	fail_msg("no model %s", name);
+	return NULL;
+}
+
+/*
+ * "Remote" is everything the vCPU's node does not serve: on Intel's OCR
+ * tables the not-local mask holds the supplier bits of Intel's REMOTE_DRAM
+ * (28-29), SNC_DRAM (27, the distant clusters of a socket under SNC) and,
+ * where Intel's file has them, PMM / CXL memory (22-25), and never the
+ * local supplier; HSX and BDX use Intel's matrix values.
+ */
+static void test_not_local_covers_snc_pmm_cxl(void **state)
+{
+	static const struct {
+		const char *model;
+		uint64_t must;		/* supplier bits the not-local mask holds */
+	} cases[] = {
+		{ "Intel Ice Lake-SP", 0x3bc00000 },
+		{ "Intel Ice Lake-D", 0x3bc00000 },
+		{ "Intel Sapphire Rapids", 0x3bc00000 },
+		{ "Intel Emerald Rapids", 0x38000000 },
+		{ "Intel Granite Rapids", 0x3bc00000 },
+	};
+	const uint64_t supplier = 0x3fc00000;	/* bits 22-29 */
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pmu_table *t = model_named(cases[i].model)->tab;
+		uint64_t local = t->config1[PMU_LOCAL_DRAM];
+		uint64_t remote = t->config1[PMU_REMOTE_DRAM];
+
+		assert_int_equal(local, 0x104000001);	/* OCR...LOCAL_DRAM */
+		assert_int_equal(remote & cases[i].must, cases[i].must);
+		assert_int_equal(remote & supplier, cases[i].must);
+		assert_int_equal(local & remote & supplier, 0);
+		/* demand data reads, with REMOTE_DRAM's snoop bits */
+		assert_int_equal(remote & 0xffff, 1);
+		assert_int_equal(remote >> 32, 0x7);
+	}
+	assert_int_equal(model_named("Intel Haswell-EP")->tab->config1[PMU_REMOTE_DRAM],
+			 0x63f800001);
+	assert_int_equal(model_named("Intel Broadwell-EP")->tab->config1[PMU_REMOTE_DRAM],
+			 0x63bc00001);
+	assert_int_equal(model_named("Intel Broadwell-EP")->tab->config1[PMU_LOCAL_DRAM],
+			 0x604000001);
+}
+
+/*
+ * Zen 3 to 5 count demand fills (event 0x43), as Zen 2 and Intel do, not
+ * 0x44 with its prefetch fills; Zen 4 and 5 put extension memory (CXL, a
+ * node of its own) on the far side.
+ */
+static void test_amd_demand_fills(void **state)
+{
+	static const char *const zen[] = { "AMD Zen 2", "AMD Zen 3", "AMD Zen 4",
+					   "AMD Zen 5" };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(zen) / sizeof(zen[0]); i++) {
+		const struct pmu_table *t = model_named(zen[i])->tab;
+
+		assert_int_equal(t->config[PMU_LOCAL_DRAM], 0x843);
+		assert_int_equal(t->config[PMU_REMOTE_DRAM] & 0xff, 0x43);
+		assert_true(t->config[PMU_REMOTE_DRAM] >> 8 & 0x40);
+		assert_int_equal(t->config[PMU_LOCAL_DRAM] >> 8 &
+				 t->config[PMU_REMOTE_DRAM] >> 8, 0);
+	}
+	assert_int_equal(model_named("AMD Zen 4")->tab->config[PMU_REMOTE_DRAM], 0xc043);
+	assert_int_equal(model_named("AMD Zen 5")->tab->config[PMU_REMOTE_DRAM], 0xc043);
+}
+
+/* Zen 6 and other models of a known family: refused, saying why. */
+static void test_refused_models(void **state)
+{
+	struct cpu_id zen6 = { .vendor = CPU_VENDOR_AMD, .family = 0x1a,
+			       .model = 0x50 };
+	struct pmu_event ev[PMU_NR_ROLES];
+	const struct pmu_model *m;
+	char err[600];
+	(void)state;
+
+	assert_null(pmu_model_find(&zen6));
+	assert_non_null(pmu_model_refused(&zen6));
+	assert_int_equal(pmu_resolve(NULL, &zen6, ev, &m, err, sizeof(err)), -1);
+	assert_null(m);
+	assert_non_null(strstr(err, "Zen 6"));
+	assert_non_null(strstr(err, "model 0x50"));
+	assert_non_null(strstr(err, "[sampling] events"));
+	/* a Zen 5 model is no refusal */
+	zen6.model = 0x44;
+	assert_null(pmu_model_refused(&zen6));
+}
+
+/* Writes ROOT/rel with the text, making the directories. */
+static void write_file(const char *root, const char *rel, const char *text)
+{
+	char path[1024], cmd[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *fake_root(void)
+{
+	char *d = strdup("/tmp/vnumad-sysfs-XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rm_tree(char *d)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+	free(d);
+}
+
+/*
+ * A kernel that does not know the model names its PMU generic_arch_*: it
+ * would ignore the offcore MSR, so the table is refused there.
+ */
+static void test_kernel_knows_model(void **state)
+{
+	const struct pmu_model *spr = model_named("Intel Sapphire Rapids");
+	const struct pmu_model *gnr = model_named("Intel Granite Rapids");
+	const struct pmu_model *zen = model_named("AMD Zen 4");
+	char *root = fake_root(), why[512];
+	(void)state;
+
+	sampling_set_sysfs_root(root);
+	/* no caps/pmu_name (kernels before 4.14): nothing to check */
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "generic_arch_v5+\n");
+	why[0] = '\0';
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "generic_arch_v5+"));
+	assert_non_null(strstr(why, "sapphire_rapids"));
+	assert_non_null(strstr(why, "mean nothing"));
+	/* AMD publishes no name and needs none */
+	assert_int_equal(pmu_kernel_check(zen, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "sapphire_rapids\n");
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), 0);
+	/* a kernel from before the Granite Rapids name */
+	assert_int_equal(pmu_kernel_check(gnr, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "granite_rapids\n");
+	assert_int_equal(pmu_kernel_check(gnr, why, sizeof(why)), 0);
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), -1);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
 }
 
 /* [sampling] events: four names in role order; bad ones named. */
@@ -547,6 +737,24 @@ static int child_select(void *arg, char *msg, size_t len)
 	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
 	CHECK(!ops, "unknown CPU, pmu: got %s", ops ? ops->name : "");
 	CHECK(strstr(why, "source = pmu") && strstr(why, "model 0x97"), "why: %s", why);
+
+	/* a kernel that does not know the model: not the PMU, and why */
+	{
+		struct cpu_id spr = { .vendor = CPU_VENDOR_INTEL, .family = 6,
+				      .model = 143, .stepping = 8 };
+		char *root = fake_root();
+
+		write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+			   "generic_arch_v5+\n");
+		sampling_set_sysfs_root(root);
+		cfg.source = VN_SAMPLING_AUTO;
+		ops = sampling_select_cpu(&cfg, &spr, why, sizeof(why));
+		CHECK(ops == &procfs_sampler_ops && strstr(why, "does not know") &&
+		      strstr(why, "generic_arch_v5+"), "unknown to the kernel: %s", why);
+		sampling_set_sysfs_root(NULL);
+		rm_tree(root);
+	}
+	cfg.source = VN_SAMPLING_PMU;
 
 	/* [sampling] events overrides the table: software events open anywhere */
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
@@ -972,6 +1180,10 @@ int main(void)
 		cmocka_unit_test(test_cpu_identify),
 		cmocka_unit_test(test_table_encodings_forced),
 		cmocka_unit_test(test_table_resolve_unforced),
+		cmocka_unit_test(test_not_local_covers_snc_pmm_cxl),
+		cmocka_unit_test(test_amd_demand_fills),
+		cmocka_unit_test(test_refused_models),
+		cmocka_unit_test(test_kernel_knows_model),
 		cmocka_unit_test(test_events_override),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_open_with_events),
