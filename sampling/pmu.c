@@ -62,7 +62,17 @@ struct pmu_priv {
 	int nroles;
 	int nr_fds;		/* descriptors held */
 	int logged;		/* errno of the last warning, to log each kind once */
-	char err[512];
+	bool core;		/* the events are the core PMU's (count guest mode) */
+	bool may_fall_back;	/* [sampling] source = auto */
+	bool confirmed;		/* a group opened on a real vCPU thread */
+	/*
+	 * After a fallback, the procfs source this one hands every call to
+	 * (fb.ops set); the guests attached, to hand them over.
+	 */
+	struct vn_sampler fb;
+	struct vn_guest **att;
+	int nr_att, cap_att;
+	char err[1024];
 };
 
 static long perf_open(struct perf_event_attr *a, pid_t pid, int group)
@@ -200,6 +210,8 @@ int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n)
 	p = xcalloc(1, sizeof(*p));
 	p->nroles = n;
 	p->nev = with_migrations(p->ev, ev, n);
+	p->core = pmu_counts_core(ev, n);
+	p->may_fall_back = s->cfg && s->cfg->source == VN_SAMPLING_AUTO;
 	s->priv = p;
 	cpu_to_node(0);		/* builds the CPU-to-node map now, not in a tick */
 	return 0;
@@ -211,7 +223,7 @@ static int pmu_open(struct vn_sampler *s)
 	const struct pmu_model *m;
 	struct pmu_event ev[PMU_NR_ROLES];
 	struct cpu_id id;
-	char err[600], cpu[128];
+	char err[SAMPLING_REASON_MAX], cpu[128];
 	int r;
 
 	if (s->cfg)
@@ -228,9 +240,9 @@ static int pmu_open(struct vn_sampler *s)
 	r = pmu_open_events(s, ev, PMU_NR_ROLES);
 	if (r < 0)
 		return r;
-	log_info("sampling: PMU counters, %s (%s)",
-		 events ? "events from [sampling] events" : m->name,
-		 cpu_id_str(&id, cpu, sizeof(cpu)));
+	log_info("sampling: PMU counters, %s (%s), confirmed once the first "
+		 "vCPU thread counts", events ? "events from [sampling] events" :
+		 m->name, cpu_id_str(&id, cpu, sizeof(cpu)));
 	return 0;
 }
 
@@ -240,9 +252,12 @@ static void pmu_close(struct vn_sampler *s)
 
 	if (!p)
 		return;
+	if (p->fb.ops)
+		p->fb.ops->close(&p->fb);
 	if (p->nr_fds)
 		log_warnx("sampling: %d counter descriptors still open at close "
 			  "(a guest was not detached)", p->nr_fds);
+	free(p->att);
 	free(p);
 	s->priv = NULL;
 }
@@ -327,17 +342,114 @@ static struct thread_ops thread_ops(const struct pmu_priv *p)
 	return (struct thread_ops){ thread_open_cb, thread_free_cb, no_room, p->nev + 1 };
 }
 
+/* Remembers a guest attached, once, for a fallback to hand over. */
+static void att_add(struct pmu_priv *p, struct vn_guest *g)
+{
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->att[i] == g)
+			return;
+	if (p->nr_att == p->cap_att) {
+		p->cap_att = p->cap_att ? 2 * p->cap_att : 16;
+		p->att = xreallocarray(p->att, (size_t)p->cap_att, sizeof(*p->att));
+	}
+	p->att[p->nr_att++] = g;
+}
+
+static void att_del(struct pmu_priv *p, struct vn_guest *g)
+{
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->att[i] == g) {
+			p->att[i] = p->att[--p->nr_att];
+			return;
+		}
+}
+
+/*
+ * Gives up the PMU for good: every group is closed and every guest, the
+ * ones attached so far too, is counted by the procfs source from now on.
+ */
+static void fall_back(struct vn_sampler *s, struct pmu_priv *p, const char *why)
+{
+	struct thread_ops ops = thread_ops(p);
+
+	log_warning("sampling: %s; counting with /proc from now on (procfs: "
+		    "locality figures are estimates)", why);
+	for (int i = 0; i < p->nr_att; i++)
+		threads_detach(p->att[i], &ops, p);
+	p->fb = (struct vn_sampler){ .ops = &procfs_sampler_ops, .cfg = s->cfg,
+				     .backend = s->backend };
+	p->fb.ops->open(&p->fb);
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->fb.ops->attach(&p->fb, p->att[i]) < 0)
+			log_warnx("sampling: guest %s: procfs cannot count it either",
+				  p->att[i]->name ? p->att[i]->name : "?");
+}
+
+/* Errors that say the PMU cannot count guests here at all, not just now. */
+static bool permanent(int err)
+{
+	return err == EACCES || err == EPERM || err == EOPNOTSUPP ||
+	       err == ENOENT || err == ENODEV || err == EINVAL;
+}
+
+/* The first vCPU of the guest whose group is open, or -1. */
+static int first_counted(const struct vn_guest *g)
+{
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vcpu_thread *t = threads_get(g, i);
+
+		if (t && !t->gone && t->tid == g->vc[i].tid)
+			return i;
+	}
+	return -1;
+}
+
 /*
  * Counts the guest's vCPU threads. Called again after a vCPU change, it keeps
  * the groups of threads that are still there (their counts continue), opens
  * the new ones and closes the rest.
+ *
+ * The source is declared only once a group opens on a real vCPU thread:
+ * under [sampling] source = auto a first attach that fails for a reason
+ * that will not pass (permissions, a mediated vPMU, events the PMU does not
+ * take) hands everything to the procfs source. So does KVM's mediated vPMU
+ * enabled after start-up (kvm_intel or kvm_amd loaded later): counters that
+ * count guest mode would stop its guests from starting.
  */
 static int pmu_attach(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pmu_priv *p = s->priv;
 	struct thread_ops ops = thread_ops(p);
+	char mod[32], why[SAMPLING_REASON_MAX];
+	int r, v;
 
-	return threads_attach(g, &ops, p, &p->nr_fds);
+	if (p->fb.ops)
+		return p->fb.ops->attach(&p->fb, g);
+	if (p->core && p->may_fall_back && kvm_mediated_pmu(mod, sizeof(mod))) {
+		att_add(p, g);
+		snprintf(why, sizeof(why), "KVM's mediated vPMU is now enabled (%s "
+			 "enable_mediated_pmu=Y): counters that count guest mode "
+			 "on the core PMU would stop guests with a mediated PMU "
+			 "from starting (KVM_CREATE_VCPU fails with EBUSY)", mod);
+		fall_back(s, p, why);
+		return 0;
+	}
+	r = threads_attach(g, &ops, p, &p->nr_fds);
+	att_add(p, g);
+	v = first_counted(g);
+	if (v >= 0 && !p->confirmed) {
+		p->confirmed = true;
+		log_info("sampling: PMU counters confirmed on guest %s vCPU %d "
+			 "(thread %d)", g->name ? g->name : "?", v, (int)g->vc[v].tid);
+	}
+	if (r < 0 && p->may_fall_back && permanent(-r) &&
+	    (!p->confirmed || (r == -EOPNOTSUPP && p->core))) {
+		snprintf(why, sizeof(why), "the PMU cannot count guest %.64s's "
+			 "vCPU threads: %.900s", g->name ? g->name : "?", p->err);
+		fall_back(s, p, why);
+		return 0;
+	}
+	return r;
 }
 
 static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
@@ -345,6 +457,11 @@ static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
 	struct pmu_priv *p = s->priv;
 	struct thread_ops ops = thread_ops(p);
 
+	att_del(p, g);
+	if (p->fb.ops) {
+		p->fb.ops->detach(&p->fb, g);
+		return;
+	}
 	threads_detach(g, &ops, p);
 }
 
@@ -486,6 +603,9 @@ static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 	struct pmu_priv *p = s->priv;
 	int live = 0, dead = 0;
 
+	if (p->fb.ops)
+		return p->fb.ops->read(&p->fb, g);
+
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		struct vn_counts *c = &g->vc[i].delta;
 		struct pmu_thread *t = (struct pmu_thread *)threads_get(g, i);
@@ -508,6 +628,7 @@ static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 static int pmu_memory(struct vn_sampler *s, struct vn_guest *g)
 {
 	(void)s;
+	/* The /proc fallback reads memory the same way: one path for both. */
 	return guest_memory(g);
 }
 
@@ -515,7 +636,23 @@ int pmu_nr_fds(const struct vn_sampler *s)
 {
 	const struct pmu_priv *p = s->priv;
 
+	if (p && p->fb.ops)
+		return procfs_nr_fds(&p->fb);
 	return p ? p->nr_fds : 0;
+}
+
+void pmu_assume_core(struct vn_sampler *s)
+{
+	struct pmu_priv *p = s->priv;
+
+	p->core = true;
+}
+
+bool pmu_fell_back(const struct vn_sampler *s)
+{
+	const struct pmu_priv *p = s->priv;
+
+	return p && p->fb.ops;
 }
 
 const char *pmu_last_error(const struct vn_sampler *s)

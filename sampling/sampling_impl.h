@@ -148,8 +148,15 @@ int pmu_resolve(const char *events, const struct cpu_id *id,
  * The unit tests and the benchmark use software events through this.
  */
 int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n);
-/* Descriptors the sampler holds open. */
+/* Descriptors the sampler holds open (the procfs source's after a fallback). */
 int pmu_nr_fds(const struct vn_sampler *s);
+/*
+ * Tests: treat the events as the core PMU's, as if they counted guest mode
+ * (software events stand in for them where there is no hardware PMU).
+ */
+void pmu_assume_core(struct vn_sampler *s);
+/* Whether the PMU source gave up and hands everything to procfs. */
+bool pmu_fell_back(const struct vn_sampler *s);
 /* The last error message logged, "" when none. */
 const char *pmu_last_error(const struct vn_sampler *s);
 /*
@@ -309,6 +316,17 @@ struct vcpu_thread *threads_get(const struct vn_guest *g, int i);
 int fd_raise_after_emfile(void);
 /* Explains a perf_event_open failure with what to change. */
 char *perf_errstr(int err, char *buf, size_t len);
+/*
+ * Whether KVM's mediated vPMU is enabled: the enable_mediated_pmu
+ * parameter of kvm_intel or kvm_amd under the sysfs root reads Y (which
+ * names the module). While a guest with a mediated PMU exists, the kernel
+ * refuses core PMU events that count guest mode (EOPNOTSUPP); while such an
+ * event exists, a new mediated guest's first vCPU cannot be created
+ * (EBUSY). 1 or 0.
+ */
+int kvm_mediated_pmu(char *which, size_t len);
+/* Whether some of the events are the core PMU's, not software events. */
+bool pmu_counts_core(const struct pmu_event *ev, int n);
 /* kernel.perf_event_paranoid, or INT_MIN when the file is missing. */
 int perf_paranoid(void);
 /* Whether the effective capabilities include cap (a CAP_* number). */

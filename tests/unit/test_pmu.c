@@ -828,6 +828,71 @@ static void test_open_with_events(void **state)
 	in_child(child_open_with_events, NULL);
 }
 
+/* ---- KVM's mediated vPMU ---- */
+
+/* A fake sysfs tree where kvm_amd's enable_mediated_pmu reads val. */
+static char *mediated_root(const char *val)
+{
+	char *root = fake_root();
+
+	write_file(root, "module/kvm_amd/parameters/enable_mediated_pmu", val);
+	write_file(root, "module/kvm_amd/parameters/nested", "1\n");
+	return root;
+}
+
+/*
+ * With the mediated vPMU enabled, auto holds no core PMU event that counts
+ * guest mode (it would stop mediated guests from starting) and says why;
+ * pmu is refused; software events are not the core PMU's and may stay.
+ */
+static int child_mediated_select(void *arg, char *msg, size_t len)
+{
+	struct cpu_id zen4 = { .vendor = CPU_VENDOR_AMD, .family = 0x19,
+			       .model = 0x11 };
+	const struct vn_sampler_ops *ops;
+	struct vn_config cfg;
+	char why[SAMPLING_REASON_MAX], *root = mediated_root("Y\n");
+	(void)arg;
+
+	config_defaults(&cfg);
+	sampling_set_sysfs_root(root);
+	CHECK(kvm_mediated_pmu(NULL, 0) == 1, "parameter not seen");
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(ops == &procfs_sampler_ops, "auto: %s", ops ? ops->name : "NULL");
+	CHECK(strstr(why, "mediated vPMU") && strstr(why, "kvm_amd") &&
+	      strstr(why, "EBUSY") && strstr(why, "procfs") && !strchr(why, '\n'),
+	      "auto: %s", why);
+	cfg.source = VN_SAMPLING_PMU;
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(!ops && strstr(why, "source = pmu") && strstr(why, "mediated"),
+	      "pmu: %s", why);
+	cfg.events = strdup("perf::task-clock,perf::page-faults,"
+			    "perf::context-switches,perf::cpu-migrations");
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(ops == &pmu_sampler_ops, "software events refused: %s", why);
+	free(cfg.events);
+	cfg.events = NULL;
+
+	/* N: no mediated vPMU, whatever else decides */
+	rm_tree(root);
+	root = mediated_root("N\n");
+	sampling_set_sysfs_root(root);
+	CHECK(kvm_mediated_pmu(NULL, 0) == 0, "N read as enabled");
+	cfg.source = VN_SAMPLING_AUTO;
+	sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(!strstr(why, "mediated vPMU is enabled"), "N: %s", why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_mediated_select(void **state)
+{
+	(void)state;
+	in_child(child_mediated_select, NULL);
+}
+
 /* ---- scaling ---- */
 
 static void test_scale(void **state)
@@ -1055,6 +1120,135 @@ static void test_hotplug(void **state)
 	guest_free(&g);
 }
 
+/* ---- falling back to procfs at run time ---- */
+
+/*
+ * The mediated vPMU enabled after start-up (kvm_amd loaded later): the next
+ * attach closes every group, the guests attached before too, and procfs
+ * counts them all from then on.
+ */
+static int child_mediated_runtime(void *arg, char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[3];
+	struct vn_guest a, b;
+	struct vn_config cfg;
+	char *root;
+	int before;
+	(void)arg;
+
+	log_init(true, LOG_CRIT, "test_pmu");
+	config_defaults(&cfg);		/* source = auto */
+	s.cfg = &cfg;
+	for (int i = 0; i < 3; i++)
+		worker_start(&w[i], i);
+	guest_init(&a, 2, w);
+	guest_init(&b, 1, w + 2);
+	b.name = "second";
+	sw_events(ev);
+	before = count_fds();
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	pmu_assume_core(&s);
+	CHECK(s.ops->attach(&s, &a) == 0, "attach a: %s", pmu_last_error(&s));
+	CHECK(!pmu_fell_back(&s) && count_fds() == before + 6, "%d descriptors",
+	      count_fds() - before);
+	worker_do(&w[0], CMD_TOUCH, 100);
+	CHECK(s.ops->read(&s, &a) == 0 && a.vc[0].delta.source == VNUMAD_SRC_PMU,
+	      "pmu reading");
+
+	root = mediated_root("Y\n");
+	sampling_set_sysfs_root(root);
+	CHECK(s.ops->attach(&s, &b) == 0, "attach b");
+	CHECK(pmu_fell_back(&s), "no fallback with the mediated vPMU enabled");
+	/* one stat file per thread, no counter left */
+	CHECK(count_fds() == before + 3, "%d descriptors after the fallback",
+	      count_fds() - before);
+	worker_do(&w[0], CMD_SPIN, 20 * 1000000L);
+	CHECK(s.ops->read(&s, &a) == 0, "read a");
+	CHECK(s.ops->read(&s, &a) == 0 && s.ops->read(&s, &b) == 0, "read");
+	CHECK(a.vc[0].delta.source == VNUMAD_SRC_ESTIMATE ||
+	      a.vc[0].delta.source == VNUMAD_SRC_FAULTS, "a counted by %d",
+	      a.vc[0].delta.source);
+	CHECK(b.vc[0].delta.source != VNUMAD_SRC_PMU, "b counted by the PMU");
+	s.ops->detach(&s, &a);
+	s.ops->detach(&s, &b);
+	CHECK(count_fds() == before, "%d descriptors left", count_fds() - before);
+	s.ops->close(&s);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	for (int i = 0; i < 3; i++)
+		worker_stop(&w[i]);
+	guest_free(&a);
+	guest_free(&b);
+	return 0;
+}
+
+static void test_mediated_runtime(void **state)
+{
+	(void)state;
+	in_child(child_mediated_runtime, NULL);
+}
+
+/*
+ * The source is declared once a group opens on a real vCPU thread: under
+ * auto, a first attach refused for good hands over to procfs; under pmu it
+ * fails and stays.
+ */
+static int child_first_attach(void *arg, char *msg, size_t len)
+{
+	const int caps[] = { 21 /* CAP_SYS_ADMIN */, 38 /* CAP_PERFMON */ };
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	int source = *(int *)arg, r;
+	struct pmu_event ev[2];
+	struct vn_config cfg;
+	struct worker w;
+	struct vn_guest g;
+
+	log_init(true, LOG_CRIT, "test_pmu");
+	config_defaults(&cfg);
+	cfg.source = source;
+	s.cfg = &cfg;
+	worker_start(&w, 0);
+	guest_init(&g, 1, &w);
+	sw_events(ev);
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	/* kernel-mode counting is refused from now on (paranoid 2) */
+	CHECK(drop_caps(caps, 2) == 0, "capset: %s", strerror(errno));
+	r = s.ops->attach(&s, &g);
+	if (source == VN_SAMPLING_AUTO) {
+		CHECK(r == 0 && pmu_fell_back(&s), "auto: attach %d, fell back %d",
+		      r, pmu_fell_back(&s));
+		worker_do(&w, CMD_SPIN, 20 * 1000000L);
+		CHECK(s.ops->read(&s, &g) == 0, "read");
+		CHECK(g.vc[0].delta.source != VNUMAD_SRC_PMU, "still the PMU");
+	} else {
+		CHECK((r == -EACCES || r == -EPERM) && !pmu_fell_back(&s),
+		      "pmu: attach %d, fell back %d", r, pmu_fell_back(&s));
+		CHECK(strstr(pmu_last_error(&s), "CAP_PERFMON"), "error: %s",
+		      pmu_last_error(&s));
+	}
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	worker_stop(&w);
+	guest_free(&g);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_first_attach_falls_back(void **state)
+{
+	static int sources[] = { VN_SAMPLING_AUTO, VN_SAMPLING_PMU };
+	(void)state;
+
+	if (perf_paranoid() < 2) {
+		skip();	/* the kernel lets anyone count: nothing refuses the attach */
+		return;
+	}
+	in_child(child_first_attach, &sources[0]);
+	in_child(child_first_attach, &sources[1]);
+}
+
 /* ---- descriptor limits and permission messages ---- */
 
 struct limit_case {
@@ -1143,6 +1337,38 @@ static void test_errstr(void **state)
 	assert_non_null(strstr(buf, "PMU"));
 	perf_errstr(EACCES, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "ermission denied"));
+	/* a group that can never fit, not the NMI watchdog */
+	perf_errstr(EINVAL, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "never fit"));
+	assert_null(strstr(buf, "watchdog"));
+	/* guest mode refused while a mediated-vPMU guest runs */
+	perf_errstr(EOPNOTSUPP, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "mediated vPMU"));
+	perf_errstr(ENODEV, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "feature"));
+	perf_errstr(ENXIO, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "No such device or address"));
+	assert_non_null(strstr(buf, "driver"));
+}
+
+/* CAP_PERFMON alone lets vnumad count any thread: the advice says so. */
+static int child_perfmon_alone(void *arg, char *msg, size_t len)
+{
+	const int caps[] = { 21 /* CAP_SYS_ADMIN */, 38 /* CAP_PERFMON */ };
+	char buf[512];
+	(void)arg;
+
+	CHECK(drop_caps(caps, 2) == 0, "capset: %s", strerror(errno));
+	perf_errstr(EACCES, buf, sizeof(buf));
+	CHECK(strstr(buf, "CAP_PERFMON") && !strstr(buf, "CAP_SYS_PTRACE"),
+	      "advice: %s", buf);
+	return 0;
+}
+
+static void test_perfmon_alone(void **state)
+{
+	(void)state;
+	in_child(child_perfmon_alone, NULL);
 }
 
 /* Without CAP_PERFMON and CAP_SYS_ADMIN, paranoid 2 forbids kernel counting. */
@@ -1186,15 +1412,19 @@ int main(void)
 		cmocka_unit_test(test_kernel_knows_model),
 		cmocka_unit_test(test_events_override),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_mediated_select),
 		cmocka_unit_test(test_open_with_events),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_read_delta_real_threads),
 		cmocka_unit_test(test_thread_exit),
 		cmocka_unit_test(test_hotplug),
+		cmocka_unit_test(test_mediated_runtime),
+		cmocka_unit_test(test_first_attach_falls_back),
 		cmocka_unit_test(test_emfile),
 		cmocka_unit_test(test_nofile_raised),
 		cmocka_unit_test(test_small_hard_limit),
 		cmocka_unit_test(test_errstr),
+		cmocka_unit_test(test_perfmon_alone),
 		cmocka_unit_test(test_paranoid_message),
 	};
 
