@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "registry.h"
 #include "sampling.h"
 #include "sampling_impl.h"
 
@@ -893,6 +894,57 @@ static void test_mediated_select(void **state)
 	in_child(child_mediated_select, NULL);
 }
 
+/* Reads stderr's output of fn into buf (fn runs with stderr on a file). */
+static void capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t len)
+{
+	char path[] = "/tmp/vnumad-stderr-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, len - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void pick_sampler(void *arg)
+{
+	registry_sampler(&proc_backend_ops, arg);
+}
+
+/* The reason the registry logs is the whole of what sampling_select says. */
+static int child_registry_reason(void *arg, char *msg, size_t len)
+{
+	struct vn_config cfg;
+	char why[SAMPLING_REASON_MAX], out[8192], *root = mediated_root("Y\n");
+	(void)arg;
+
+	log_init(true, LOG_INFO, "test_pmu");
+	config_defaults(&cfg);
+	sampling_set_sysfs_root(root);
+	sampling_select(&cfg, why, sizeof(why));
+	CHECK(strlen(why) > 256, "the reason is short (%zu): %s", strlen(why), why);
+	capture_stderr(pick_sampler, &cfg, out, sizeof(out));
+	CHECK(strstr(out, why), "logged: %s\nwanted: %s", out, why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_registry_reason_whole(void **state)
+{
+	(void)state;
+	in_child(child_registry_reason, NULL);
+}
+
 /* ---- scaling ---- */
 
 static void test_scale(void **state)
@@ -1413,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(test_events_override),
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_mediated_select),
+		cmocka_unit_test(test_registry_reason_whole),
 		cmocka_unit_test(test_open_with_events),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_read_delta_real_threads),
