@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -167,6 +168,40 @@ static int with_migrations(struct pmu_event *out, const struct pmu_event *ev,
 	return n + 1;
 }
 
+/* Bytes of fresh memory the self-test reads from DRAM. */
+#define SELFTEST_BYTES	(4u << 20)
+
+/*
+ * Makes the calling thread read SELFTEST_BYTES that only DRAM can serve:
+ * fresh pages (each faults in), every line flushed from the caches, then
+ * read in an order the prefetchers do not follow (a stride coprime with
+ * the number of lines).
+ */
+static void touch_memory(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t lines = SELFTEST_BYTES / 64;
+	volatile char *m;
+	unsigned sum = 0;
+
+	m = mmap(NULL, SELFTEST_BYTES, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	madvise((void *)m, SELFTEST_BYTES, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < SELFTEST_BYTES; i += (size_t)pg)
+		m[i] = 1;
+#if defined(__x86_64__) || defined(__i386__)
+	for (size_t i = 0; i < lines; i++)
+		__builtin_ia32_clflush((const void *)(m + i * 64));
+	__builtin_ia32_mfence();
+#endif
+	for (size_t i = 0; i < lines; i++)
+		sum += (unsigned)m[(i * 7919 % lines) * 64];
+	munmap((void *)m, SELFTEST_BYTES);
+	(void)sum;
+}
+
 int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len)
 {
 	struct pmu_event all[PMU_MAX_FDS];
@@ -187,10 +222,24 @@ int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len)
 			 perf_errstr(-r, e, sizeof(e)));
 		return r;
 	}
+	/* the self-test: DRAM the thread reads must be counted */
+	if (n > PMU_LOCAL_DRAM)
+		touch_memory();
 	r = read(fd[0], buf, sizeof(buf)) == (ssize_t)((3 + nev) * sizeof(uint64_t)) ?
 		0 : -EIO;
-	if (r < 0)
+	if (r < 0) {
 		snprintf(why, len, "the counter group of %s reads short", all[0].name);
+	} else if (n > PMU_LOCAL_DRAM &&
+		   buf[3 + PMU_LOCAL_DRAM] + (n > PMU_REMOTE_DRAM ?
+					       buf[3 + PMU_REMOTE_DRAM] : 0) == 0) {
+		snprintf(why, len, "the self-test read %u MiB of fresh memory from "
+			 "DRAM and the DRAM events (%s%s%s) counted nothing: they "
+			 "do not count what they claim on this CPU and kernel",
+			 SELFTEST_BYTES >> 20, all[PMU_LOCAL_DRAM].name,
+			 n > PMU_REMOTE_DRAM ? ", " : "",
+			 n > PMU_REMOTE_DRAM ? all[PMU_REMOTE_DRAM].name : "");
+		r = -ENODATA;
+	}
 	for (int k = 0; k < nev; k++)
 		close(fd[k]);
 	return r;

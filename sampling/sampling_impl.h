@@ -160,8 +160,11 @@ bool pmu_fell_back(const struct vn_sampler *s);
 /* The last error message logged, "" when none. */
 const char *pmu_last_error(const struct vn_sampler *s);
 /*
- * Checks that the events open on this CPU: one trial group on the calling
- * thread. Returns 0 or a negative errno with the reason in why.
+ * Checks that the events open on this CPU and mean something: one trial
+ * group on the calling thread, which then reads 4 MiB of fresh, flushed
+ * memory; with DRAM roles given, they must count some of it (-ENODATA
+ * when they count nothing). Returns 0 or a negative errno with the reason
+ * in why.
  */
 int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len);
 

@@ -759,7 +759,7 @@ static int child_select(void *arg, char *msg, size_t len)
 
 	/* [sampling] events overrides the table: software events open anywhere */
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
-			    "perf::context-switches,perf::cpu-migrations");
+			    "perf::minor-faults,perf::page-faults");
 	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
 	CHECK(ops == &pmu_sampler_ops, "events override, pmu: %s", why);
 	cfg.source = VN_SAMPLING_AUTO;
@@ -799,7 +799,7 @@ static int child_open_with_events(void *arg, char *msg, size_t len)
 	config_defaults(&cfg);
 	cfg.source = VN_SAMPLING_PMU;
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
-			    "perf::context-switches,perf::cpu-migrations");
+			    "perf::minor-faults,perf::page-faults");
 	s.cfg = &cfg;
 	CHECK(s.ops->open(&s) == 0, "open with software events failed");
 	worker_start(&w, 0);
@@ -827,6 +827,30 @@ static void test_open_with_events(void **state)
 {
 	(void)state;
 	in_child(child_open_with_events, NULL);
+}
+
+/*
+ * The self-test: a probe whose DRAM events count nothing while the thread
+ * reads fresh memory is refused (alignment and emulation faults never
+ * happen on x86); page faults, which reading fresh memory makes, pass.
+ */
+static void test_probe_self_test(void **state)
+{
+	struct pmu_event ev[4];
+	char why[1024];
+	(void)state;
+
+	sw_events(ev);
+	sw_event(&ev[2], "perf::alignment-faults", PERF_COUNT_SW_ALIGNMENT_FAULTS);
+	sw_event(&ev[3], "perf::emulation-faults", PERF_COUNT_SW_EMULATION_FAULTS);
+	assert_int_equal(pmu_probe(ev, 4, why, sizeof(why)), -ENODATA);
+	assert_non_null(strstr(why, "self-test"));
+	assert_non_null(strstr(why, "perf::alignment-faults"));
+	assert_non_null(strstr(why, "counted nothing"));
+	sw_event(&ev[2], "perf::minor-faults", PERF_COUNT_SW_PAGE_FAULTS_MIN);
+	assert_int_equal(pmu_probe(ev, 4, why, sizeof(why)), 0);
+	/* without DRAM roles there is nothing to check */
+	assert_int_equal(pmu_probe(ev, 2, why, sizeof(why)), 0);
 }
 
 /* ---- KVM's mediated vPMU ---- */
@@ -868,7 +892,7 @@ static int child_mediated_select(void *arg, char *msg, size_t len)
 	CHECK(!ops && strstr(why, "source = pmu") && strstr(why, "mediated"),
 	      "pmu: %s", why);
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
-			    "perf::context-switches,perf::cpu-migrations");
+			    "perf::minor-faults,perf::page-faults");
 	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
 	CHECK(ops == &pmu_sampler_ops, "software events refused: %s", why);
 	free(cfg.events);
@@ -1464,6 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_knows_model),
 		cmocka_unit_test(test_events_override),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_probe_self_test),
 		cmocka_unit_test(test_mediated_select),
 		cmocka_unit_test(test_registry_reason_whole),
 		cmocka_unit_test(test_open_with_events),
