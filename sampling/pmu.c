@@ -12,12 +12,13 @@
  *
  * Threads come and go. A group of an exited thread still reads its final
  * counts: when a thread shows no CPU time in an interval after having had
- * some, a null signal (tgkill 0) tells whether it still exists; once it is
- * gone its last counts are delivered, its descriptors closed, and its vCPU
- * reads invalid until the backend reports a new thread and the core
- * attaches again.
+ * some, its stat file, opened with the group and kept, tells whether it
+ * still exists (ESRCH once it is gone, even when a new thread took its
+ * number; PF_EXITING before); once it is gone its last counts are
+ * delivered, its descriptors closed, and its vCPU reads invalid until the
+ * backend reports a new thread and the core attaches again.
  *
- * The node a thread ran on comes from field 39 of its stat file, read only
+ * The node a thread ran on comes from field 39 of the same file, read only
  * when its cpu-migrations count moved (or the group was multiplexed, which
  * may hide a migration), and never when its affinity holds one node.
  */
@@ -47,7 +48,8 @@ struct pmu_thread {
 	struct vcpu_thread th;	/* first: the thread table's part */
 	int nfd;
 	int fd[PMU_MAX_FDS];	/* fd[0] leads the group */
-	int stat_fd;		/* /proc/PID/task/TID/stat once needed, or -1 */
+	int stat_fd;		/* /proc/PID/task/TID/stat, kept open: it is the
+				 * thread itself, ESRCH once it exited */
 	uint64_t val[PMU_MAX_FDS];	/* raw counts at the previous read */
 	uint64_t enabled, running;	/* times at the previous read, ns */
 	double at;		/* monotonic time of the previous read */
@@ -334,7 +336,36 @@ static void thread_free(struct pmu_priv *p, struct pmu_thread *t)
 	free(t);
 }
 
-/* Opens one thread's group; 0, or a negative errno (-ESRCH: it is gone). */
+/*
+ * Opens the thread's stat file. The descriptor holds the thread itself, not
+ * its number: once the thread exits it reads ESRCH, even when a new thread
+ * has taken the number (a null signal, or a fresh open, would find that one).
+ */
+static int stat_open(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
+{
+	char path[64];
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+			 (int)t->th.tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
+	t->stat_fd = open_retry(path, O_RDONLY);
+	if (t->stat_fd < 0) {
+		int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
+
+		t->stat_fd = -1;
+		return r;
+	}
+	p->nr_fds++;
+	return 0;
+}
+
+/*
+ * Opens one thread's stat file, then its group (the group counts the thread
+ * the stat file holds, should the number be reused in between); 0, or a
+ * negative errno (-ESRCH: it is gone).
+ */
 static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 		       struct pmu_thread **out)
 {
@@ -344,9 +375,14 @@ static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 
 	t->th.tid = g->vc[vcpu].tid;
 	t->th.node = -1;
-	t->stat_fd = -1;
-	r = group_open(p->ev, p->nev, t->th.tid, t->fd, &failed);
+	r = stat_open(p, g->pid, t);
+	if (r == 0)
+		r = group_open(p->ev, p->nev, t->th.tid, t->fd, &failed);
 	if (r < 0) {
+		if (t->stat_fd >= 0) {
+			close(t->stat_fd);
+			p->nr_fds--;
+		}
 		free(t);
 		if (r != -ESRCH)
 			pmu_error(p, -r, "guest %s vCPU %d (thread %d): cannot open "
@@ -514,40 +550,38 @@ static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
 	threads_detach(g, &ops, p);
 }
 
-/* Whether the thread still exists: a null signal costs one syscall. */
-static bool thread_alive(pid_t pid, pid_t tid)
-{
-	long r = pid > 0 ? syscall(SYS_tgkill, pid, tid, 0) :
-			   syscall(SYS_tkill, tid, 0);
+#define PF_EXITING	0x00000004	/* task flag (stat field 9): in do_exit */
 
-	return r == 0 || errno != ESRCH;
+/*
+ * Whether the thread still exists: its stat file answers ESRCH once it is
+ * gone, whoever has the number since, and shows it exiting before that
+ * (PF_EXITING, or a zombie or dead state), when its counts are final.
+ */
+static bool thread_alive(const struct pmu_thread *t)
+{
+	char buf[512], state = 0, *q;
+	unsigned flags = 0;
+	ssize_t n;
+
+	n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return errno != ESRCH;
+	buf[n] = '\0';
+	/* the command name may hold ") ": state and flags follow the last ')' */
+	q = strrchr(buf, ')');
+	if (!q || sscanf(q + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+		return true;
+	return !(flags & PF_EXITING) && state != 'Z' && state != 'X' && state != 'x';
 }
 
 /* The CPU the thread last ran on, from its stat file; -ESRCH once it exited. */
-static int thread_cpu(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
+static int thread_cpu(const struct pmu_thread *t)
 {
 	char buf[1024];
 	uint64_t ticks;
 	ssize_t n;
 	int cpu;
 
-	if (t->stat_fd < 0) {
-		char path[64];
-
-		if (pid > 0)
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat",
-				 (int)pid, (int)t->th.tid);
-		else
-			snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
-		t->stat_fd = open_retry(path, O_RDONLY);
-		if (t->stat_fd < 0) {
-			int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
-
-			t->stat_fd = -1;
-			return r;
-		}
-		p->nr_fds++;
-	}
 	n = pread_all(t->stat_fd, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
@@ -587,7 +621,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	if (d_en == 0) {
 		t->idle++;
 		if ((t->idle == 1 || t->idle % IDLE_RECHECK == 0) &&
-		    !thread_alive(g->pid, t->th.tid))
+		    !thread_alive(t))
 			exited = true;
 	} else {
 		t->idle = 0;
@@ -598,7 +632,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	} else if (!exited && (t->th.node < 0 || buf[3 + t->nfd - 1] != t->val[t->nfd - 1] ||
 			       buf[2] - t->running != d_en)) {
 		/* it migrated, or was not watched all the time: look again */
-		int cpu = thread_cpu(p, g->pid, t);
+		int cpu = thread_cpu(t);
 
 		if (cpu == -ESRCH)
 			exited = true;

@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1006,9 +1008,9 @@ static void test_read_delta_real_threads(void **state)
 	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
 	assert_int_equal(count_fds(), before);	/* the probe closed its group */
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	/* two events and cpu-migrations per thread */
-	assert_int_equal(pmu_nr_fds(&s), 9);
-	assert_int_equal(count_fds(), before + 9);
+	/* two events, cpu-migrations and the stat file per thread */
+	assert_int_equal(pmu_nr_fds(&s), 12);
+	assert_int_equal(count_fds(), before + 12);
 	for (int i = 0; i < 3; i++)
 		assert_ptr_not_equal(g.vc[i].sampler, NULL);
 
@@ -1083,7 +1085,7 @@ static void test_thread_exit(void **state)
 	before = count_fds();
 	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 6);
+	assert_int_equal(count_fds(), before + 8);
 
 	/* work, then exit before anyone reads */
 	worker_do(&w[1], CMD_TOUCH, 1500);
@@ -1095,7 +1097,7 @@ static void test_thread_exit(void **state)
 
 	/*
 	 * The next read finds it gone: invalid, and its descriptors closed.
-	 * vCPU 0 keeps its 3 counters and the stat file its node came from.
+	 * vCPU 0 keeps its 3 counters and its stat file.
 	 */
 	assert_int_equal(s.ops->read(&s, &g), 0);
 	assert_false(g.vc[1].delta.valid);
@@ -1132,6 +1134,123 @@ static void test_thread_exit(void **state)
 	guest_free(&g);
 }
 
+/*
+ * The body of the TID reuse test, as pid 1 of a fresh pid namespace with
+ * its own /proc, where ns_last_pid picks the next thread id: vCPU 0's
+ * thread exits and a new thread of the same process gets its number. The
+ * sampler must see the vCPU's thread gone: a null signal, or a stat file
+ * opened by number, would find the new thread alive.
+ */
+static int tid_reuse_body(char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[2], again;
+	struct vn_guest g;
+	pid_t old;
+	FILE *f;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", 0, NULL) < 0) {
+		snprintf(msg, len, "SKIP: cannot mount /proc in the namespace: %s",
+			 strerror(errno));
+		return 77;
+	}
+	log_init(true, LOG_CRIT, "test_pmu");
+	for (int i = 0; i < 2; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 2, w);
+	/* affinity within one node: only the exit check looks at the thread */
+	g.vv[0].allowed = g.vv[1].allowed = 1;
+	sw_events(ev);
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	CHECK(s.ops->attach(&s, &g) == 0, "attach: %s", pmu_last_error(&s));
+	worker_do(&w[0], CMD_TOUCH, 200);
+	old = w[0].tid;
+	worker_do(&w[0], CMD_EXIT, 0);
+	/* the final counts */
+	CHECK(s.ops->read(&s, &g) == 0 && g.vc[0].delta.valid &&
+	      g.vc[0].delta.instructions >= 200, "final counts");
+	/*
+	 * The next thread of this namespace gets the old number, once the
+	 * kernel released it (the join returns before): ask for it until then.
+	 */
+	for (int tries = 0;; tries++) {
+		f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+		CHECK(f, "ns_last_pid: %s", strerror(errno));
+		fprintf(f, "%d", (int)old - 1);
+		CHECK(fclose(f) == 0, "ns_last_pid: %s", strerror(errno));
+		worker_start(&again, 0);
+		if (again.tid == old)
+			break;
+		worker_stop(&again);
+		if (tries == 200) {
+			snprintf(msg, len, "SKIP: thread number %d never came back",
+				 (int)old);
+			return 77;
+		}
+		usleep(5000);
+	}
+	/* the backend still reports the number: the core has not rescanned */
+	CHECK(s.ops->read(&s, &g) == 0, "read");
+	CHECK(!g.vc[0].delta.valid, "the exited thread reads valid: fooled by "
+	      "the reused number %d", (int)old);
+	CHECK(pmu_nr_fds(&s) == 4, "%d descriptors: the exited thread's are "
+	      "not closed", pmu_nr_fds(&s));
+	CHECK(s.ops->read(&s, &g) == 0 && !g.vc[0].delta.valid &&
+	      g.vc[1].delta.valid, "later reads");
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	worker_stop(&again);
+	worker_stop(&w[0]);
+	worker_stop(&w[1]);
+	guest_free(&g);
+	return 0;
+}
+
+static int child_tid_reuse(void *arg, char *msg, size_t len)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+	(void)arg;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0) {
+		snprintf(msg, len, "SKIP: no pid namespace: %s", strerror(errno));
+		return 0;
+	}
+	CHECK(pipe(pfd) == 0, "pipe");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		char m[2048] = "";
+		int rc;
+
+		close(pfd[0]);
+		rc = tid_reuse_body(m, sizeof(m));
+		if (write(pfd[1], m, strlen(m)) < 0)
+			rc = 2;
+		_exit(rc);
+	}
+	close(pfd[1]);
+	while ((r = read(pfd[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = '\0';
+	close(pfd[0]);
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return 0;	/* the message says SKIP and why */
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* A thread number reused by a new thread does not keep a gone vCPU alive. */
+static void test_tid_reuse(void **state)
+{
+	(void)state;
+	in_child(child_tid_reuse, NULL);
+}
+
 /* vCPU hot-plug and unplug: groups of remaining threads keep counting. */
 static void test_hotplug(void **state)
 {
@@ -1156,14 +1275,14 @@ static void test_hotplug(void **state)
 	guest_free(&never);
 
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 6);
+	assert_int_equal(count_fds(), before + 8);
 	kept = g.vc[0].sampler;
 	worker_do(&w[0], CMD_TOUCH, 400);
 
 	/* plug vCPU 2 */
 	guest_resize(&g, 3, w);
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 9);
+	assert_int_equal(count_fds(), before + 12);
 	assert_ptr_equal(g.vc[0].sampler, kept);
 	assert_int_equal(s.ops->read(&s, &g), 0);
 	/* counted across the re-attach */
@@ -1227,7 +1346,7 @@ static int child_mediated_runtime(void *arg, char *msg, size_t len)
 	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
 	pmu_assume_core(&s);
 	CHECK(s.ops->attach(&s, &a) == 0, "attach a: %s", pmu_last_error(&s));
-	CHECK(!pmu_fell_back(&s) && count_fds() == before + 6, "%d descriptors",
+	CHECK(!pmu_fell_back(&s) && count_fds() == before + 8, "%d descriptors",
 	      count_fds() - before);
 	worker_do(&w[0], CMD_TOUCH, 100);
 	CHECK(s.ops->read(&s, &a) == 0 && a.vc[0].delta.source == VNUMAD_SRC_PMU,
@@ -1367,7 +1486,7 @@ static int child_limits(void *arg, char *msg, size_t len)
 		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 		      rl.rlim_cur > (rlim_t)open_now + lc->soft,
 		      "soft limit not raised: %llu", (unsigned long long)rl.rlim_cur);
-		CHECK(pmu_nr_fds(&s) == 12, "%d descriptors", pmu_nr_fds(&s));
+		CHECK(pmu_nr_fds(&s) == 16, "%d descriptors", pmu_nr_fds(&s));
 	}
 	s.ops->detach(&s, &g);
 	CHECK(count_fds() == open_now, "descriptors leaked: %d, were %d",
@@ -1495,6 +1614,7 @@ int main(void)
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_read_delta_real_threads),
 		cmocka_unit_test(test_thread_exit),
+		cmocka_unit_test(test_tid_reuse),
 		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_mediated_runtime),
 		cmocka_unit_test(test_first_attach_falls_back),
