@@ -6,9 +6,12 @@
  *
  * Smoothing is an EWMA with a half-life h (the [model] halflife key): a
  * reading covering dt seconds gets the weight a = 1 - 2^(-dt/h), so the
- * figures mean the same whatever the tick interval. The remote-ratio trend
- * is the gap between this EWMA and a slow one with half-life 4h, divided by
- * the gap of their lags (3h / ln 2), per minute.
+ * figures mean the same whatever the tick interval. The remote ratio is the
+ * ratio of the smoothed local and remote access rates, not a smoothed
+ * ratio: an interval with 3 accesses weighs as much as its 3 accesses, not
+ * as much as one with 10 million. Its trend is the gap between this ratio
+ * and the one of EWMAs with half-life 4h, divided by the gap of their lags
+ * (3h / ln 2), per minute.
  */
 #include <math.h>
 #include <string.h>
@@ -41,6 +44,28 @@ static void smoothing(double hl, double dt, double *a, double *a_slow)
 	}
 	*a = wa;
 	*a_slow = wa_slow;
+}
+
+/*
+ * Smooths the vCPU's local and remote access rates. The first reading with
+ * accesses starts them; a reading without any lets both decay alike, which
+ * leaves their ratio as it was.
+ */
+static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
+			  double a, double a_slow)
+{
+	double l = (double)d->local_dram / d->elapsed;
+	double r = (double)d->remote_dram / d->elapsed;
+
+	if (p->local_s + p->remote_s > 0) {
+		p->local_s += a * (l - p->local_s);
+		p->remote_s += a * (r - p->remote_s);
+		p->local_slow += a_slow * (l - p->local_slow);
+		p->remote_slow += a_slow * (r - p->remote_slow);
+	} else if (l + r > 0) {
+		p->local_s = p->local_slow = l;
+		p->remote_s = p->remote_slow = r;
+	}
 }
 
 /* Updates one vCPU from its last reading; returns its instantaneous IPS. */
@@ -86,15 +111,13 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	}
 	if (v->cpu_demand > 1)
 		v->cpu_demand = 1;
-	if (accesses > 0) {
-		double r = (double)d->remote_dram / accesses;
-
-		v->remote_ratio = blend(v->remote_ratio, r, a);
-		p->remote_slow = blend(p->remote_slow, r, a_slow);
-	}
+	smooth_counts(p, d, a, a_slow);
+	if (p->local_s + p->remote_s > 0)
+		v->remote_ratio = p->remote_s / (p->local_s + p->remote_s);
 	lag = hl > 0 ? 3.0 * hl / M_LN2 : 0;
-	v->remote_trend = lag > 0 && p->remote_slow >= 0 ?
-		(v->remote_ratio - p->remote_slow) / lag * 60.0 : 0;
+	v->remote_trend = lag > 0 && p->local_slow + p->remote_slow > 0 ?
+		(v->remote_ratio - p->remote_slow / (p->local_slow + p->remote_slow)) /
+		lag * 60.0 : 0;
 	/* a guest's remote ratio weighs its vCPUs by traffic, else by CPU use */
 	weight = v->access_rate >= 0 ? v->access_rate : v->cpu_demand;
 	*acc += weight;

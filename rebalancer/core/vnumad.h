@@ -38,7 +38,13 @@ struct vn_vcpu {
 	pid_t tid;		/* host thread, 0 unknown */
 	struct vn_counts delta;	/* last reading */
 	double last_move;	/* time vnumad last moved it, -1 never */
-	double remote_slow;	/* slow EWMA of the remote ratio, for the trend */
+	/*
+	 * EWMAs of its local and remote DRAM accesses per second, and the same
+	 * with 4x the half-life for the trend: the remote ratio is theirs, so
+	 * that each interval weighs as much as its traffic.
+	 */
+	double local_s, remote_s;
+	double local_slow, remote_slow;
 	uint64_t orig_allowed;	/* affinity when first seen, for restore */
 	void *sampler;		/* sampler's per-thread state */
 };
