@@ -19,6 +19,9 @@ const char *core_source_name(enum vnumad_source s)
 	case VNUMAD_SRC_PMU: return "pmu";
 	case VNUMAD_SRC_FAULTS: return "faults";
 	case VNUMAD_SRC_ESTIMATE: return "estimate";
+	case VNUMAD_SRC_HMAT: return "hmat";
+	case VNUMAD_SRC_CONFIG: return "config";
+	case VNUMAD_SRC_UNCORE: return "uncore";
 	default: return "none";
 	}
 }

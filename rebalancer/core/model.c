@@ -126,9 +126,16 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	return ips;
 }
 
-/* DRAM traffic of a guest's vCPUs, charged to the nodes that serve it. */
-static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
+/*
+ * DRAM traffic of a guest's vCPUs, charged to the nodes that serve it,
+ * except those whose memory controllers measured theirs (in measured).
+ * Returns whether any vCPU had traffic figures to charge.
+ */
+static bool charge_bandwidth(struct vn_host *h, const struct vn_guest *g,
+			     uint64_t measured)
 {
+	bool any = false;
+
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *v = &g->vv[i];
 		double local, remote, far = 0;
@@ -136,26 +143,36 @@ static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
 		if (v->node < 0 || v->node >= h->nr_nodes || v->remote_ratio < 0 ||
 		    v->access_rate < 0)
 			continue;
+		any = true;
 		local = v->access_rate * (1 - v->remote_ratio) * DRAM_LINE;
 		remote = v->access_rate * v->remote_ratio * DRAM_LINE;
-		h->node[v->node].bw_used += local;
+		if (!(measured >> v->node & 1))
+			h->node[v->node].bw_used += local;
 		/* remote traffic is served where the rest of the memory is */
 		for (int n = 0; n < h->nr_nodes; n++)
 			if (n != v->node)
 				far += (double)g->v.mem[n];
 		for (int n = 0; remote > 0 && far > 0 && n < h->nr_nodes; n++)
-			if (n != v->node)
+			if (n != v->node && !(measured >> n & 1))
 				h->node[n].bw_used += remote * (double)g->v.mem[n] / far;
 	}
+	return any;
 }
 
 void stage_model(struct vn_core *c)
 {
 	struct vn_host *h = &c->host;
 	double demand[VN_MAX_NODES] = { 0 };
+	uint64_t measured = 0;
+	bool estimated = false;
 
-	for (int n = 0; n < h->nr_nodes; n++)
-		h->node[n].bw_used = 0;
+	/* what the memory controllers measured stays; the rest is charged */
+	for (int n = 0; n < h->nr_nodes; n++) {
+		if (h->node_info[n].bw_used_source == VNUMAD_SRC_UNCORE)
+			measured |= 1ULL << n;
+		else
+			h->node[n].bw_used = 0;
+	}
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
@@ -196,8 +213,12 @@ void stage_model(struct vn_core *c)
 		else
 			history_record(g, h->tick, local_now + remote_now > 0 ?
 				       0.01 + local_now / (local_now + remote_now) : NAN);
-		charge_bandwidth(h, g);
+		estimated |= charge_bandwidth(h, g, measured);
 	}
+	for (int n = 0; n < h->nr_nodes; n++)
+		if (!(measured >> n & 1))
+			h->node_info[n].bw_used_source = estimated ?
+				VNUMAD_SRC_ESTIMATE : VNUMAD_SRC_NONE;
 	for (int n = 0; n < h->nr_nodes; n++)
 		h->node[n].cpu_load = h->node[n].nr_cpus ?
 			demand[n] / h->node[n].nr_cpus : 0;
