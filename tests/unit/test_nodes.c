@@ -22,6 +22,7 @@
 
 #include "core.h"
 #include "hostinfo.h"
+#include "registry.h"
 #include "policies.h"
 #include "util.h"
 
@@ -259,6 +260,77 @@ static void test_hmat(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * [host] bandwidth wins over the firmware's figure, and the source says so;
+ * the inventory applies it after the backend's topology.
+ */
+static void test_configured_bandwidth(void **state)
+{
+	struct vn_errors e = { 0 };
+	struct vn_config cfg;
+	FILE *fp;
+	char path[] = "/tmp/vnumad-bw-XXXXXX";
+	int fd = mkstemp(path);
+	(void)state;
+
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs("[host]\nbandwidth = 12GiB/s, 1:3GB/s\n", fp);
+	fclose(fp);
+	assert_int_equal(config_load(&cfg, path, NULL, &e), 0);
+	assert_int_equal(cfg.node_bw_set, ~0ULL);
+	assert_true(cfg.node_bw[0] == 12.0 * GiB);
+	assert_true(cfg.node_bw[1] == 3e9);
+	config_free(&cfg);
+
+	/* a bad item refuses the key, naming the item */
+	{
+		static const struct { const char *v, *want; } bad[] = {
+			{ "5:fast", "'5:fast': not a number" },
+			{ "40", "'40' is out of range" },
+			{ "x:1GB/s", "the node before ':' must be 0 to 63" },
+			{ "64:1GB/s", "the node before ':' must be 0 to 63" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct vn_errors e2 = { 0 };
+			char p2[] = "/tmp/vnumad-bw-XXXXXX";
+			int f2 = mkstemp(p2);
+			FILE *fp2 = fdopen(f2, "w");
+
+			fprintf(fp2, "[host]\nbandwidth = 1:2GB/s, %s\n", bad[i].v);
+			fclose(fp2);
+			assert_int_equal(config_load(&cfg, p2, NULL, &e2), -1);
+			assert_int_equal(e2.count, 1);
+			assert_non_null(strstr(e2.msg[0], bad[i].want));
+			assert_int_equal(cfg.node_bw_set, 0);	/* nothing kept */
+			config_free(&cfg);
+			errors_free(&e2);
+			unlink(p2);
+		}
+	}
+
+	/* the simulated host's own figures give way to the configured ones */
+	{
+		struct vn_overrides ov = { .backend = VN_BACKEND_SIM, .dry_run = true,
+					   .log_level = -1 };
+		static struct vn_core c;
+
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(config_load(&c.cfg, path, &ov, &e), 0);
+		assert_int_equal(registry_pick(&c), 0);
+		assert_int_equal(core_open(&c, NULL, VN_OUT_NONE, NULL), 0);
+		assert_int_equal(core_tick(&c), 0);
+		assert_true(c.host.node[0].bw_max == 12.0 * GiB);
+		assert_true(c.host.node[1].bw_max == 3e9);
+		assert_int_equal(c.host.node_info[1].bw_max_source, VNUMAD_SRC_CONFIG);
+		core_close(&c);
+		config_free(&c.cfg);
+	}
+	unlink(path);
+	errors_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_locality),
 		cmocka_unit_test(test_hmat),
+		cmocka_unit_test(test_configured_bandwidth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
