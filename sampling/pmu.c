@@ -73,6 +73,7 @@ struct pmu_priv {
 	 * (fb.ops set); the guests attached, to hand them over.
 	 */
 	struct vn_sampler fb;
+	struct mc_bw *mc;	/* the memory controllers' counters, or NULL */
 	struct vn_guest **att;
 	int nr_att, cap_att;
 	char err[1024];
@@ -263,6 +264,7 @@ int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n)
 	p->nev = with_migrations(p->ev, ev, n);
 	p->core = pmu_counts_core(ev, n);
 	p->may_fall_back = s->cfg && s->cfg->source == VN_SAMPLING_AUTO;
+	p->mc = mc_bw_get();
 	s->priv = p;
 	cpu_to_node(0);		/* builds the CPU-to-node map now, not in a tick */
 	return 0;
@@ -308,6 +310,7 @@ static void pmu_close(struct vn_sampler *s)
 	if (p->nr_fds)
 		log_warnx("sampling: %d counter descriptors still open at close "
 			  "(a guest was not detached)", p->nr_fds);
+	mc_bw_put(p->mc);
 	free(p->att);
 	free(p);
 	s->priv = NULL;
@@ -715,6 +718,15 @@ static int pmu_memory(struct vn_sampler *s, struct vn_guest *g)
 	return guest_memory(g);
 }
 
+/* Node bandwidth where the memory controllers count it (a fallback too). */
+static void pmu_nodes(struct vn_sampler *s, struct vn_host *h)
+{
+	struct pmu_priv *p = s->priv;
+
+	if (p)
+		mc_bw_fill(p->mc, h);
+}
+
 int pmu_nr_fds(const struct vn_sampler *s)
 {
 	const struct pmu_priv *p = s->priv;
@@ -753,4 +765,5 @@ const struct vn_sampler_ops pmu_sampler_ops = {
 	.detach = pmu_detach,
 	.read = pmu_read,
 	.memory = pmu_memory,
+	.nodes = pmu_nodes,
 };

@@ -183,6 +183,41 @@ const struct vn_sampler_ops *sampling_select_cpu(const struct vn_config *cfg,
 						 const struct cpu_id *id,
 						 char *why, size_t len);
 
+/* ---- the memory controllers (uncore.c) ---- */
+
+/* One counter the memory controllers of a node would need. */
+struct mc_plan {
+	char pmu[32];		/* "uncore_imc_3", "amd_umc_0" */
+	int type;		/* the PMU's perf type */
+	uint64_t config;	/* CAS reads or writes, through its formats */
+	int cpu;		/* the CPU it counts on (the PMU's cpumask) */
+	int node;		/* the node it serves */
+	double bytes;		/* bytes per count */
+};
+
+/*
+ * The counters the memory-controller PMUs under the sysfs root would need
+ * (up to max); how many. why says what is left out and why (empty: none).
+ */
+int mc_bw_plan(struct mc_plan *out, int max, char *why, size_t len);
+
+struct mc_bw;
+/*
+ * Opens the memory controllers' counters, shared by whoever asks (the PMU
+ * source and its procfs fallback alike); NULL, with the reason logged, when
+ * no node's controllers can be counted. mc_bw_put() releases.
+ */
+struct mc_bw *mc_bw_get(void);
+void mc_bw_put(struct mc_bw *m);
+/*
+ * Bytes per second each measured node's controllers moved since the last
+ * call into bw; returns the nodes measured (0 at the first call, which
+ * starts the interval).
+ */
+uint64_t mc_bw_read(struct mc_bw *m, double bw[VN_MAX_NODES]);
+/* A sampler's nodes(): the measured nodes' bw_used, labelled uncore. */
+void mc_bw_fill(struct mc_bw *m, struct vn_host *h);
+
 /* ---- the procfs sampler (procfs.c) ---- */
 
 /* Descriptors the procfs sampler holds open. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The model stage on hand-made readings: the remote ratio weighs each
- * interval by its traffic.
+ * interval by its traffic; node bandwidth keeps what was measured.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -99,11 +99,38 @@ static void test_ratio_unknown_without_traffic(void **state)
 	teardown(&f);
 }
 
+/*
+ * Node bandwidth: what the memory controllers measured (labelled uncore by
+ * the sampler) stays; the other nodes get the per-vCPU estimate, labelled
+ * estimate.
+ */
+static void test_node_bandwidth_sources(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	f.g->v.mem[1] = 1 << 30;	/* its remote traffic is served by node 1 */
+	tick(&f, 9000000, 1000000);
+	assert_int_equal(f.c.host.node_info[0].bw_used_source, VNUMAD_SRC_ESTIMATE);
+	assert_true(f.c.host.node[0].bw_used > 0);
+	assert_true(f.c.host.node[1].bw_used > 0);
+	/* node 1's controllers measured 5 GB/s this tick */
+	f.c.host.node[1].bw_used = 5e9;
+	f.c.host.node_info[1].bw_used_source = VNUMAD_SRC_UNCORE;
+	tick(&f, 9000000, 1000000);
+	assert_true(f.c.host.node[1].bw_used == 5e9);
+	assert_int_equal(f.c.host.node_info[1].bw_used_source, VNUMAD_SRC_UNCORE);
+	assert_int_equal(f.c.host.node_info[0].bw_used_source, VNUMAD_SRC_ESTIMATE);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ratio_weighed_by_traffic),
 		cmocka_unit_test(test_ratio_unknown_without_traffic),
+		cmocka_unit_test(test_node_bandwidth_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
