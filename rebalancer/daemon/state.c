@@ -369,8 +369,14 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		snprintf(why, len, "no guest named '%s'", guest);
 		return -ENOENT;
 	}
-	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1) || !h->node[to].nr_cpus) {
-		snprintf(why, len, "node %d does not exist or has no CPUs", to);
+	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1)) {
+		snprintf(why, len, "node %d does not exist", to);
+		return -EINVAL;
+	}
+	/* a memory-only node takes memory, never vCPUs */
+	if (!h->node[to].nr_cpus && (all_vcpus || vcpus)) {
+		snprintf(why, len, "node %d has no CPUs (a memory-only node): move "
+			 "memory there with --memory alone", to);
 		return -EINVAL;
 	}
 	if (c->cfg.dry_run) {
