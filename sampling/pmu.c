@@ -68,6 +68,7 @@ struct pmu_priv {
 	bool core;		/* the events are the core PMU's (count guest mode) */
 	bool may_fall_back;	/* [sampling] source = auto */
 	bool confirmed;		/* a group opened on a real vCPU thread */
+	bool told_mediated;	/* source = pmu: the mediated vPMU was logged */
 	/*
 	 * After a fallback, the procfs source this one hands every call to
 	 * (fb.ops set); the guests attached, to hand them over.
@@ -513,6 +514,15 @@ static int pmu_attach(struct vn_sampler *s, struct vn_guest *g)
 
 	if (p->fb.ops)
 		return p->fb.ops->attach(&p->fb, g);
+	if (p->core && !p->may_fall_back && !p->told_mediated &&
+	    kvm_mediated_pmu(mod, sizeof(mod))) {
+		p->told_mediated = true;
+		log_warning("sampling: KVM's mediated vPMU is now enabled (%s "
+			    "enable_mediated_pmu=Y): with [sampling] source = pmu "
+			    "vnumad keeps counting guest mode on the core PMU, and no "
+			    "guest with a mediated PMU can start; set source = auto "
+			    "or procfs and restart vnumad", mod);
+	}
 	if (p->core && p->may_fall_back && kvm_mediated_pmu(mod, sizeof(mod))) {
 		att_add(p, g);
 		snprintf(why, sizeof(why), "KVM's mediated vPMU is now enabled (%s "
