@@ -459,10 +459,16 @@ char *perf_errstr(int err, char *buf, size_t len)
 			 "model)", strerror(err));
 		break;
 	case ENXIO:
-		snprintf(buf, len, "%s: not an error perf_event_open documents; "
-			 "the PMU driver found no device for the event (a PMU of "
-			 "this kind that is absent on this CPU or socket)",
-			 strerror(err));
+		/*
+		 * x86_pmu_extra_regs() (arch/x86/events/core.c): the event
+		 * needs an extra MSR, which the kernel found at boot it cannot
+		 * write safely (a hypervisor that does not emulate it).
+		 */
+		snprintf(buf, len, "%s: the event needs the offcore response "
+			 "MSR (the value in config1), and the kernel found at boot "
+			 "that it cannot write it: a hypervisor that does not "
+			 "emulate MSR_OFFCORE_RSP (run vnumad on the host, not in "
+			 "a guest)", strerror(err));
 		break;
 	case EBUSY:
 		snprintf(buf, len, "%s: another user of the PMU holds the counters "

@@ -478,7 +478,7 @@ static void fall_back(struct vn_sampler *s, struct pmu_priv *p, const char *why)
 static bool permanent(int err)
 {
 	return err == EACCES || err == EPERM || err == EOPNOTSUPP ||
-	       err == ENOENT || err == ENODEV || err == EINVAL;
+	       err == ENOENT || err == ENODEV || err == EINVAL || err == ENXIO;
 }
 
 /* The first vCPU of the guest whose group is open, or -1. */
