@@ -921,6 +921,48 @@ static void test_mediated_select(void **state)
 	in_child(child_mediated_select, NULL);
 }
 
+/*
+ * EOPNOTSUPP at open, with the mediated vPMU enabled, is blamed on it, not
+ * on a missing PMU. The kernel refuses a software event that asks for a
+ * branch stack with EOPNOTSUPP, as it refuses a guest-counting core event
+ * while a mediated guest runs: the probe gets the real error.
+ */
+static int child_eopnotsupp(void *arg, char *msg, size_t len)
+{
+	struct pmu_event ev[2];
+	char why[SAMPLING_REASON_MAX], *root = mediated_root("Y\n");
+	int r;
+	(void)arg;
+
+	sw_events(ev);
+	ev[0].attr.sample_type = PERF_SAMPLE_BRANCH_STACK;
+	ev[0].attr.branch_sample_type = PERF_SAMPLE_BRANCH_ANY |
+					PERF_SAMPLE_BRANCH_USER;
+	ev[0].attr.exclude_kernel = 1;
+	sampling_set_sysfs_root(root);
+	r = pmu_probe(ev, 2, why, sizeof(why));
+	CHECK(r == -EOPNOTSUPP, "probe gave %d: %s", r, why);
+	CHECK(strstr(why, "mediated vPMU is enabled") && strstr(why, "kvm_amd") &&
+	      !strstr(why, "no hardware PMU") && !strstr(why, "no PMU"),
+	      "with the parameter Y: %s", why);
+	rm_tree(root);
+	root = mediated_root("N\n");
+	sampling_set_sysfs_root(root);
+	r = pmu_probe(ev, 2, why, sizeof(why));
+	CHECK(r == -EOPNOTSUPP && !strstr(why, "is enabled") &&
+	      strstr(why, "mediated vPMU") && strstr(why, "feature"),
+	      "with the parameter N: %s", why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	return 0;
+}
+
+static void test_eopnotsupp_blames_mediated(void **state)
+{
+	(void)state;
+	in_child(child_eopnotsupp, NULL);
+}
+
 /* Reads stderr's output of fn into buf (fn runs with stderr on a file). */
 static void capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t len)
 {
@@ -1689,6 +1731,7 @@ int main(void)
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_probe_self_test),
 		cmocka_unit_test(test_mediated_select),
+		cmocka_unit_test(test_eopnotsupp_blames_mediated),
 		cmocka_unit_test(test_registry_reason_whole),
 		cmocka_unit_test(test_open_with_events),
 		cmocka_unit_test(test_scale),
