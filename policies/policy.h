@@ -39,32 +39,66 @@ extern "C" {
 #define VNUMAD_MAX_NODES	64
 #define VNUMAD_REASON_MAX	160
 
-/* Where a figure came from, so nobody mistakes an estimate for a measurement. */
+/*
+ * Where a figure came from, so nobody mistakes an estimate for a
+ * measurement. New values may be added within major version 1: treat one
+ * you do not know as VNUMAD_SRC_NONE's "not measured".
+ */
 enum vnumad_source {
 	VNUMAD_SRC_NONE = 0,	/* no figure yet */
 	VNUMAD_SRC_SIM,		/* the simulated host's counters */
 	VNUMAD_SRC_PMU,		/* hardware counters */
 	VNUMAD_SRC_FAULTS,	/* kernel NUMA-balancing fault statistics */
-	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node */
+	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node; for a
+				 * node's bw_used: charged from its guests'
+				 * per-vCPU access rates */
+	/* 1.2, node bandwidth (struct vnumad_node_info) */
+	VNUMAD_SRC_HMAT,	/* the firmware's ACPI HMAT, through sysfs */
+	VNUMAD_SRC_CONFIG,	/* the operator's [host] bandwidth */
+	VNUMAD_SRC_UNCORE,	/* the memory controllers' counters (Intel
+				 * uncore_imc CAS, AMD amd_umc umc_cas_cmd) */
 };
 
 /* True when the structure *p (with a size member) includes `member`. */
 #define VNUMAD_HAS(type, p, member) \
 	((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
-/* One NUMA node of the host, indexed by its node number. */
+/*
+ * One NUMA node of the host, indexed by its node number. A node exists
+ * when its bit in the view's online mask is set; one that exists with
+ * nr_cpus 0 is a memory-only node (a CXL memory expander, HBM in flat
+ * mode, PMM given to the kernel as memory): memory may move to and from
+ * it, vCPUs never go there (the core drops such moves). Before 1.2 the
+ * core reported no such nodes and nr_cpus 0 meant "no such node".
+ */
 struct vnumad_node {
 	int id;
-	int nr_cpus;		/* 0: no such node (sparse numbering) */
+	int nr_cpus;		/* 0: no CPUs (memory-only node, or no node) */
 	uint64_t mem_total;	/* bytes */
 	uint64_t mem_free;	/* bytes */
 	double cpu_load;	/* CPU time used by the vCPUs that ran here / nr_cpus:
 				 * measured use, so an over-committed node reads
 				 * about 1, not what its vCPUs would want */
-	double bw_used;		/* bytes/s of DRAM traffic served by this node, as
-				 * charged from the vCPUs' access rates; 0 unknown */
-	double bw_max;		/* bytes/s the node sustains; 0 when unknown (most
-				 * real hosts; the simulated host knows it) */
+	double bw_used;		/* bytes/s of DRAM traffic served by this node:
+				 * measured by its memory controllers, or charged
+				 * from the vCPUs' access rates (node_info says
+				 * which); 0 unknown */
+	double bw_max;		/* bytes/s the node sustains: from ACPI HMAT, the
+				 * configuration or the simulated host; 0 unknown */
+};
+
+/*
+ * 1.2: more about each node, where the view's node_info points, indexed
+ * like nodes. Its layout is fixed for major version 1 (an array of it).
+ */
+struct vnumad_node_info {
+	enum vnumad_source bw_max_source;	/* HMAT, CONFIG, SIM; NONE: bw_max 0
+						 * or not known where it came from */
+	enum vnumad_source bw_used_source;	/* UNCORE, ESTIMATE; NONE: bw_used 0 */
+	double read_latency;	/* ns from the node's nearest CPUs (HMAT), 0 unknown */
+	double write_latency;
+	double read_bandwidth;	/* bytes/s from the nearest CPUs (HMAT), 0 unknown */
+	double write_bandwidth;
 };
 
 /* vcpu flags */
@@ -133,6 +167,8 @@ struct vnumad_view {
 	double migrate_budget;	/* bytes of migration the core would accept in
 				 * this tick ([limits] migrate_rate x 60 s, less
 				 * what is queued); 0 unknown */
+	/* 1.2 */
+	const struct vnumad_node_info *node_info;	/* [nr_nodes] */
 };
 
 enum vnumad_proposal_kind {

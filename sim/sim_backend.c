@@ -97,6 +97,8 @@ static int sim_topology(struct vn_backend *b, struct vn_host *h)
 		nd->mem_total = s->node[n].mem_total;
 		nd->mem_free = sim_node_mem_free(s, n);
 		nd->bw_max = s->node[n].bw_max;
+		h->node_info[n].bw_max_source = nd->bw_max > 0 ? VNUMAD_SRC_SIM :
+						 VNUMAD_SRC_NONE;
 	}
 	memcpy(h->distance, s->distance, (size_t)nn * nn);
 	return 0;

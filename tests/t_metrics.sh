@@ -242,6 +242,9 @@ for n in 0 1; do
 	expect "vnumad_node_memory_free_bytes{node=\"$n\"}" '>' 0
 	expect "vnumad_node_cpu_load{node=\"$n\"}" '>' 0
 	expect "vnumad_node_memory_bandwidth_bytes_per_second{node=\"$n\"}" '>' 0
+	# the simulated host charges bw_used from the vCPUs and knows bw_max
+	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"used\",source=\"estimate\"}" == 1
+	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"max\",source=\"sim\"}" == 1
 done
 # web1 runs on node 1 with its 8 GiB on node 0: every access is remote
 expect 'vnumad_guest_remote_ratio{guest="web1"}' '>' 0.9

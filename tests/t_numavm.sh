@@ -14,6 +14,10 @@
 #              full (ENOMEM), the daemon killed with SIGKILL in a trial and
 #              in a migration and started again, the descriptor limit
 #              exhausted
+#   hmat       QEMU's ACPI HMAT (-machine hmat=on, -numa hmat-lb): vnumad
+#              reads each node's bandwidth and latency as QEMU declared them
+#   memonly    a CPU-less node: memory moves onto it and off it, vCPUs never
+#              go there
 #
 # NUMAVM_CASES="two_node faults" runs some only; NUMAVM_VERBOSE=1 prints
 # the daemon's log of passing cases too. Skips when QEMU is missing,
@@ -35,6 +39,8 @@ cases=(
 	"two_node 2node 110"
 	"four_node 4node 60"
 	"faults 2node:384:768 100"
+	"hmat hmat 45"
+	"memonly hmat 80"
 )
 summary=()
 start=$SECONDS

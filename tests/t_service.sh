@@ -20,6 +20,12 @@ for k in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes
 	StateDirectory=vnumad Restart=on-failure WatchdogSec=30s; do
 	grep -q "^$k\$" "$unit" || fail "unit lacks $k"
 done
+# the bounding set holds every capability privs.c may keep: CAP_SYS_ADMIN
+# too, for kernels before 5.8 (no CAP_PERFMON) and numa_balancing = disable
+bound=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
+for cap in CAP_SYS_NICE CAP_SYS_PTRACE CAP_PERFMON CAP_SYS_ADMIN; do
+	[[ " $bound " == *" $cap "* ]] || fail "CapabilityBoundingSet lacks $cap (it has: $bound)"
+done
 # verify the unit as installed, its binary and man pages taken from the tree
 sed "s|/usr/sbin/vnumad|$root/usr/sbin/vnumad|g" "$unit" >"$TMP/vnumad.service"
 MANPATH=$root/usr/share/man systemd-analyze verify "$TMP/vnumad.service" >"$TMP/out" 2>&1 ||

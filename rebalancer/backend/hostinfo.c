@@ -134,14 +134,77 @@ int hostinfo_cpu_node(int cpu)
 	return hi.numa ? hi.cpu_node[cpu] : 0;
 }
 
+/* The sysfs tree the topology reads HMAT from (the tests give a fake one). */
+static char sysfs_root[512] = "/sys";
+
+/*
+ * What ACPI HMAT says of each node, through sysfs: read once, the firmware's
+ * figures do not change while the host runs.
+ */
+static struct {
+	bool loaded;
+	struct vnumad_node_info info[VN_MAX_NODES];
+} hmat;
+
+void hostinfo_set_sysfs_root(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root ? root : "/sys");
+	hmat.loaded = false;
+}
+
+/* A number in a node's access0/initiators/ file, or 0 when there is none. */
+static double hmat_value(int node, const char *file)
+{
+	char path[640], buf[64], *end;
+	double v;
+
+	snprintf(path, sizeof(path), "%s/devices/system/node/node%d/access0/"
+		 "initiators/%s", sysfs_root, node, file);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	v = strtod(buf, &end);
+	return end != buf && v > 0 && v < 1e12 ? v : 0;
+}
+
+/*
+ * Reads the performance of each node as seen from its nearest initiators
+ * (access class 0, Documentation/admin-guide/mm/numaperf.rst): bandwidth in
+ * MiB/s, latency in ns, where firmware published an HMAT.
+ */
+static void hmat_load(void)
+{
+	int found = 0;
+
+	memset(&hmat, 0, sizeof(hmat));
+	for (int n = 0; n < VN_MAX_NODES; n++) {
+		struct vnumad_node_info *in = &hmat.info[n];
+
+		in->read_bandwidth = hmat_value(n, "read_bandwidth") * MiB;
+		in->write_bandwidth = hmat_value(n, "write_bandwidth") * MiB;
+		in->read_latency = hmat_value(n, "read_latency");
+		in->write_latency = hmat_value(n, "write_latency");
+		if (in->read_bandwidth > 0) {
+			in->bw_max_source = VNUMAD_SRC_HMAT;
+			found++;
+		}
+	}
+	hmat.loaded = true;
+	if (found)
+		log_info("topology: memory bandwidth and latency of %d node%s from "
+			 "ACPI HMAT", found, found > 1 ? "s" : "");
+}
+
 int hostinfo_topology(struct vn_host *h)
 {
 	struct sysinfo si;
 
 	hostinfo_init();
+	if (!hmat.loaded)
+		hmat_load();
 	h->nr_nodes = hi.nr_nodes;
 	h->online = hi.online;
 	memset(h->node, 0, sizeof(h->node));
+	memset(h->node_info, 0, sizeof(h->node_info));
 	for (int c = 0; c < hi.nr_cpus; c++) {
 		int n = hostinfo_cpu_node(c);
 
@@ -155,6 +218,9 @@ int hostinfo_topology(struct vn_host *h)
 		nd->id = n;
 		if (!(h->online >> n & 1))
 			continue;
+		/* a memory-only node exists (online) with no CPUs */
+		h->node_info[n] = hmat.info[n];
+		nd->bw_max = hmat.info[n].read_bandwidth;
 		if (hi.numa) {
 			total = numa_node_size64(n, &free_bytes);
 			nd->mem_total = total > 0 ? (uint64_t)total : 0;

@@ -30,8 +30,15 @@
  */
 int hostinfo_init(void);
 
-/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+/*
+ * Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance, and
+ * from ACPI HMAT (sysfs access0, read once) each node's bw_max and
+ * node_info[] (read bandwidth and latency from its nearest CPUs). A node
+ * with memory and no CPUs is online with nr_cpus 0.
+ */
 int hostinfo_topology(struct vn_host *h);
+/* Tests: the sysfs tree HMAT is read from (NULL: /sys); read again. */
+void hostinfo_set_sysfs_root(const char *root);
 
 /* Highest CPU number + 1, and the node of a CPU (-1 when unknown). */
 int hostinfo_nr_cpus(void);

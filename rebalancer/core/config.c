@@ -41,6 +41,8 @@ enum conf_type {
 	CONF_PATH,		/* char *, an absolute path */
 	CONF_ENUM,		/* int: values[i] of names[i], or i */
 	CONF_LIST,		/* char ** NULL-terminated; its length in off2 */
+	CONF_NODE_RATES,	/* double[VNUMAD_MAX_NODES], bytes per second; the
+				 * uint64_t mask of the nodes set in off2 */
 };
 
 /* One key of the configuration. */
@@ -49,7 +51,8 @@ struct conf_key {
 	const char *name;
 	enum conf_type type;
 	size_t off;		/* of its member in struct vn_config */
-	size_t off2;		/* CONF_LIST: of the int that counts it */
+	size_t off2;		/* CONF_LIST: of the int that counts it;
+				 * CONF_NODE_RATES: of its node mask */
 	const char *def;	/* the default, as it is written in the file */
 	double min, max;	/* range in the stored unit; min == max: none */
 	const char *const *names;	/* CONF_ENUM */
@@ -184,6 +187,11 @@ static const struct conf_key conf_keys[] = {
 	  .names = vn_numab_names,
 	  .help = "the kernel's automatic NUMA balancing: leave, warn or disable" },
 
+	{ KEY("host", "bandwidth", CONF_NODE_RATES, node_bw, ""),
+	  .off2 = offsetof(struct vn_config, node_bw_set), .min = 1e6, .max = 1e14,
+	  .unit = "bytes/s", .help = "memory bandwidth per node (RATE, or NODE:RATE "
+	  "items); wins over ACPI HMAT; empty: HMAT's, or unknown" },
+
 	{ KEY("sampling", "source", CONF_ENUM, source, "auto"), .names = vn_sampling_names,
 	  .help = "counter source: auto, pmu or procfs" },
 	{ KEY("sampling", "memory_interval", CONF_DURATION, memory_interval, "10s"),
@@ -305,6 +313,7 @@ static void range_text(const struct conf_key *k, char *buf, size_t len)
 			 fmt_duration(b, sizeof(b), k->max));
 		break;
 	case CONF_RATE:
+	case CONF_NODE_RATES:
 		snprintf(buf, len, "%s/s to %s/s", fmt_size(a, sizeof(a), (uint64_t)k->min),
 			 fmt_size(b, sizeof(b), (uint64_t)k->max));
 		break;
@@ -315,6 +324,62 @@ static void range_text(const struct conf_key *k, char *buf, size_t len)
 	default:
 		snprintf(buf, len, "%.0f to %.0f", k->min, k->max);
 	}
+}
+
+/*
+ * [host] bandwidth: "RATE" for every node, or comma-separated "NODE:RATE"
+ * items, each in k's range. Stored only when every item is good; 0, or -1
+ * with the first bad item and why.
+ */
+static int node_rates_set(struct vn_config *c, const struct conf_key *k,
+			  const char *v, char *why, size_t len)
+{
+	double *bw = member(c, k), set[VNUMAD_MAX_NODES];
+	uint64_t mask = 0;
+	int n, r = 0;
+	char **items = split_list_dup(v, &n);
+
+	for (int i = 0; i < n && r == 0; i++) {
+		const char *rate = items[i], *colon = strchr(items[i], ':'), *w;
+		long node = -1;
+		double x;
+
+		if (colon) {
+			char *end;
+
+			node = strtol(items[i], &end, 10);
+			if (end != colon || end == items[i] || node < 0 ||
+			    node >= VNUMAD_MAX_NODES) {
+				snprintf(why, len, "'%s': the node before ':' must be 0 "
+					 "to %d", items[i], VNUMAD_MAX_NODES - 1);
+				r = -1;
+				break;
+			}
+			rate = colon + 1;
+		}
+		if (parse_rate(rate, &x, &w) < 0) {
+			snprintf(why, len, "'%s': %s", items[i], w);
+			r = -1;
+		} else if (x < k->min || x > k->max) {
+			char rg[96];
+
+			range_text(k, rg, sizeof(rg));
+			snprintf(why, len, "'%s' is out of range (%s)", items[i], rg);
+			r = -1;
+		}
+		for (int m = 0; r == 0 && m < VNUMAD_MAX_NODES; m++)
+			if (node < 0 || m == node) {
+				set[m] = x;
+				mask |= 1ULL << m;
+			}
+	}
+	strv_free(items);
+	if (r < 0)
+		return -1;
+	for (int m = 0; m < VNUMAD_MAX_NODES; m++)
+		bw[m] = mask >> m & 1 ? set[m] : 0;
+	*(uint64_t *)((char *)c + k->off2) = mask;
+	return 0;
 }
 
 /*
@@ -400,6 +465,8 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		*(int *)((char *)c + k->off2) = n;
 		return 0;
 	}
+	case CONF_NODE_RATES:
+		return node_rates_set(c, k, v, why, len);
 	}
 	if (k->min != k->max && (x < k->min || x > k->max)) {
 		char r[96];
@@ -882,6 +949,24 @@ int config_line(const struct vn_config *c, const char *sec, const char *key)
 	return 0;
 }
 
+/* A size or rate as the file would write it: "4GiB", "256MiB/s". */
+static void unit_text(char *buf, size_t len, double x, const char *suffix)
+{
+	static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (u < 4 && x >= 1024 && fmod(x, 1024) == 0) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.0f%s%s", x, unit[u], suffix);
+}
+
+static void rate_text(char *buf, size_t len, double x)
+{
+	unit_text(buf, len, x, "/s");
+}
+
 /* A stored value written as the file would write it. */
 static void value_text(const struct vn_config *c, const struct conf_key *k, char *buf,
 		       size_t len)
@@ -903,15 +988,34 @@ static void value_text(const struct vn_config *c, const struct conf_key *k, char
 		snprintf(buf, len, "%g%%", x * 100);
 		break;
 	case CONF_RATE:
-	case CONF_SIZE: {
-		static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
-		int u = 0;
+		rate_text(buf, len, x);
+		break;
+	case CONF_SIZE:
+		unit_text(buf, len, x, "");
+		break;
+	case CONF_NODE_RATES: {
+		const double *bw = p;
+		uint64_t mask = *(const uint64_t *)((const char *)c + k->off2);
+		size_t off = 0;
+		char r[32];
 
-		while (u < 4 && x >= 1024 && fmod(x, 1024) == 0) {
-			x /= 1024;
-			u++;
+		buf[0] = '\0';
+		if (mask == ~0ULL) {
+			bool same = true;
+
+			for (int n = 1; n < VNUMAD_MAX_NODES; n++)
+				same &= bw[n] == bw[0];
+			if (same) {
+				rate_text(buf, len, bw[0]);
+				break;
+			}
 		}
-		snprintf(buf, len, "%.0f%s%s", x, unit[u], k->type == CONF_RATE ? "/s" : "");
+		for (int n = 0; n < VNUMAD_MAX_NODES && off < len; n++)
+			if (mask >> n & 1) {
+				rate_text(r, sizeof(r), bw[n]);
+				off += snprintf(buf + off, len - off, "%s%d:%s",
+						off ? ", " : "", n, r);
+			}
 		break;
 	}
 	case CONF_STRING:

@@ -62,6 +62,10 @@ struct vn_config {
 	bool restore_affinity;	/* give back changed affinities at exit */
 	int numa_balancing;	/* enum vn_numab: the kernel's own balancing */
 
+	/* [host] */
+	double node_bw[VNUMAD_MAX_NODES];	/* bytes/s each node sustains */
+	uint64_t node_bw_set;	/* nodes whose node_bw was configured */
+
 	/* [sampling] */
 	int source;		/* enum vn_sampling_kind */
 	double memory_interval;	/* seconds between reads of guest memory */

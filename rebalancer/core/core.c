@@ -20,6 +20,9 @@ const char *core_source_name(enum vnumad_source s)
 	case VNUMAD_SRC_PMU: return "pmu";
 	case VNUMAD_SRC_FAULTS: return "faults";
 	case VNUMAD_SRC_ESTIMATE: return "estimate";
+	case VNUMAD_SRC_HMAT: return "hmat";
+	case VNUMAD_SRC_CONFIG: return "config";
+	case VNUMAD_SRC_UNCORE: return "uncore";
 	default: return "none";
 	}
 }
@@ -368,10 +371,15 @@ void core_dump_state(struct vn_core *c)
 	for (int n = 0; n < h->nr_nodes; n++) {
 		if (!(h->online >> n & 1))
 			continue;
-		log_info("  node %d: %d CPUs, load %.0f%%, %s free of %s", n,
+		log_info("  node %d: %d CPUs, load %.0f%%, %s free of %s, bandwidth "
+			 "%.3g GB/s (%s) of %.3g GB/s (%s)", n,
 			 h->node[n].nr_cpus, h->node[n].cpu_load * 100,
 			 fmt_size(a, sizeof(a), h->node[n].mem_free),
-			 fmt_size(b, sizeof(b), h->node[n].mem_total));
+			 fmt_size(b, sizeof(b), h->node[n].mem_total),
+			 h->node[n].bw_used / 1e9,
+			 core_source_name(h->node_info[n].bw_used_source),
+			 h->node[n].bw_max / 1e9,
+			 core_source_name(h->node_info[n].bw_max_source));
 	}
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];

@@ -73,7 +73,6 @@ static void resize_vcpus(struct vn_guest *g, int n)
 		g->vv[i].remote_ratio = -1;
 		g->vv[i].last_move_age = -1;
 		g->vc[i].last_move = -1;
-		g->vc[i].remote_slow = -1;
 	}
 	g->nr_vcpus = n;
 	g->v.nr_vcpus = n;

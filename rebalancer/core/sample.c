@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stage 2, sample: per-vCPU counter deltas every tick, and each guest's
- * memory distribution at the slower memory_interval cadence.
+ * Stage 2, sample: per-vCPU counter deltas every tick, node bandwidth where
+ * the memory controllers count it, and each guest's memory distribution at
+ * the slower memory_interval cadence.
  *
  * A memory reading costs little from a memory cgroup and a lot from
  * numa_maps (the kernel walks the guest's page tables: milliseconds per
@@ -133,6 +134,11 @@ void stage_sample(struct vn_core *c)
 	struct vn_sampler *s = &c->sampler;
 	struct vn_host *h = &c->host;
 
+	/* node bandwidth the memory controllers measure; the model estimates the rest */
+	for (int n = 0; n < VN_MAX_NODES; n++)
+		h->node_info[n].bw_used_source = VNUMAD_SRC_NONE;
+	if (s->ops->nodes)
+		s->ops->nodes(s, h);
 	/*
 	 * A guest with no memory reading has one before its counters are
 	 * read: a source that estimates locality from the memory (procfs)

@@ -39,7 +39,13 @@ struct vn_vcpu {
 	pid_t tid;		/* host thread, 0 unknown */
 	struct vn_counts delta;	/* last reading */
 	double last_move;	/* time vnumad last moved it, -1 never */
-	double remote_slow;	/* slow EWMA of the remote ratio, for the trend */
+	/*
+	 * EWMAs of its local and remote DRAM accesses per second, and the same
+	 * with 4x the half-life for the trend: the remote ratio is theirs, so
+	 * that each interval weighs as much as its traffic.
+	 */
+	double local_s, remote_s;
+	double local_slow, remote_slow;
 	uint64_t orig_allowed;	/* affinity when first seen, for restore */
 	void *sampler;		/* sampler's per-thread state */
 };
@@ -98,6 +104,7 @@ struct vn_host {
 	int nr_nodes;		/* highest node number + 1 */
 	uint64_t online;	/* nodes that exist */
 	struct vnumad_node node[VN_MAX_NODES];
+	struct vnumad_node_info node_info[VN_MAX_NODES];	/* bandwidth sources */
 	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [i * nr_nodes + j] */
 	struct vn_guest **guests;
 	int nr_guests;
@@ -172,7 +179,11 @@ struct vn_backend_ops {
 	void (*close)(struct vn_backend *b);
 	/* VIRTUAL_TIME only: runs the model for dt seconds. */
 	int (*advance)(struct vn_backend *b, double dt);
-	/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+	/*
+	 * Fills nr_nodes, online (memory-only nodes too), node[] (id, nr_cpus,
+	 * memory, bw_max where known), node_info[] (bw_max_source, latency)
+	 * and distance.
+	 */
 	int (*topology)(struct vn_backend *b, struct vn_host *h);
 	/* Reports every guest with host_report() between scan begin/end. */
 	int (*scan)(struct vn_backend *b, struct vn_host *h);
@@ -214,6 +225,12 @@ struct vn_sampler_ops {
 	int (*read)(struct vn_sampler *s, struct vn_guest *g);
 	/* Fills g->v.mem[] with bytes per node (slow; called less often). */
 	int (*memory)(struct vn_sampler *s, struct vn_guest *g);
+	/*
+	 * Once per tick, before read: sets node[n].bw_used and node_info[n].
+	 * bw_used_source for the nodes whose memory controllers it measures.
+	 * NULL, or nodes it leaves alone: the model estimates them.
+	 */
+	void (*nodes)(struct vn_sampler *s, struct vn_host *h);
 };
 
 struct vn_sampler {

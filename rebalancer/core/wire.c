@@ -34,7 +34,7 @@
  *                                   why the policy stops, serve.c passes it)
  */
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(struct vnumad_view) == 88,
+_Static_assert(sizeof(struct vnumad_view) == 96,
 	       "struct vnumad_view changed: check wire_view_pack for new pointer members");
 _Static_assert(sizeof(struct vnumad_guest) == 568,
 	       "struct vnumad_guest changed: check wire_view_pack for new pointer members");
@@ -203,6 +203,8 @@ static uint64_t put(struct packer *p, const void *src, size_t n)
  *
  *   view.nodes     [nr_nodes] struct vnumad_node, copied whole
  *   view.distance  [nr_nodes * nr_nodes] bytes
+ *   view.node_info [nr_nodes] struct vnumad_node_info, copied whole; offset
+ *                  0 (the header's) stands for NULL
  *   view.guests    [nr_guests] offsets of struct vnumad_guest
  *   guest.name     NUL-terminated
  *   guest.vcpus    [nr_vcpus] struct vnumad_vcpu, copied whole
@@ -232,6 +234,9 @@ size_t wire_view_pack(void *map, size_t cap, const struct vnumad_view *v,
 	off = put(&p, v->distance, (size_t)nn * (size_t)nn);
 	if (vv)
 		put_off(&vv->distance, off);
+	off = v->node_info ? put(&p, v->node_info, sizeof(*v->node_info) * (size_t)nn) : 0;
+	if (vv)
+		put_off(&vv->node_info, off);
 	tab = reserve(&p, sizeof(uint64_t) * (size_t)ng, &table);
 	if (vv)
 		put_off(&vv->guests, table);
@@ -315,6 +320,13 @@ int wire_view_unpack(const void *mapv, size_t len, uint64_t seq,
 			   sizeof(struct vnumad_node) * (uint64_t)nn);
 	u->view.distance = at(map, len, get_off(&vv->distance), (uint64_t)nn * nn);
 	tab = at(map, len, get_off(&vv->guests), sizeof(uint64_t) * (uint64_t)ng);
+	u->view.node_info = NULL;
+	if (get_off(&vv->node_info)) {
+		u->view.node_info = at(map, len, get_off(&vv->node_info),
+				       sizeof(struct vnumad_node_info) * (uint64_t)nn);
+		if (!u->view.node_info)
+			tab = NULL;
+	}
 	if (!u->view.nodes || !u->view.distance || !tab) {
 		*why = "a table of the view lies outside its map";
 		return -1;

@@ -207,6 +207,23 @@ static void print_worker(json_t *s)
 		       (long long)json_integer_value(json_object_get(w, "failures")), fb);
 }
 
+/* "1.2GiB/s (uncore) / 20GiB/s (hmat)" of a node; "-" for what is not known. */
+static void bw_str(char *buf, size_t len, json_t *node)
+{
+	double used = json_number_value(json_object_get(node, "bw_used"));
+	double max = json_number_value(json_object_get(node, "bw_max"));
+	const char *us = json_string_value(json_object_get(node, "bw_used_source"));
+	const char *ms = json_string_value(json_object_get(node, "bw_max_source"));
+	char a[32] = "-", b[32] = "-";
+
+	if (used > 0)
+		fmt_size(a, sizeof(a), (uint64_t)used);
+	if (max > 0)
+		fmt_size(b, sizeof(b), (uint64_t)max);
+	snprintf(buf, len, "%s%s (%s) / %s%s (%s)", a, used > 0 ? "/s" : "",
+		 us ? us : "none", b, max > 0 ? "/s" : "", ms ? ms : "none");
+}
+
 static void print_status(json_t *s)
 {
 	json_t *x, *v;
@@ -230,14 +247,20 @@ static void print_status(json_t *s)
 		       fmt_duration(a, sizeof(a),
 				    json_number_value(json_object_get(x, "failing_for"))));
 	print_worker(s);
-	printf("\n%-6s %5s %6s %22s\n", "node", "cpus", "load", "memory free / total");
-	json_array_foreach(json_object_get(s, "nodes"), i, x)
-		printf("%-6lld %5lld %5.0f%% %10s / %-10s\n",
+	printf("\n%-6s %5s %6s %22s  %s\n", "node", "cpus", "load", "memory free / total",
+	       "bandwidth used / max (source)");
+	json_array_foreach(json_object_get(s, "nodes"), i, x) {
+		char bw[96];
+
+		bw_str(bw, sizeof(bw), x);
+		printf("%-6lld %5lld %5.0f%% %10s / %-10s %s\n",
 		       (long long)json_integer_value(json_object_get(x, "node")),
 		       (long long)json_integer_value(json_object_get(x, "cpus")),
 		       json_number_value(json_object_get(x, "cpu_load")) * 100,
 		       size_str(a, sizeof(a), json_integer_value(json_object_get(x, "mem_free"))),
-		       size_str(b, sizeof(b), json_integer_value(json_object_get(x, "mem_total"))));
+		       size_str(b, sizeof(b), json_integer_value(json_object_get(x, "mem_total"))),
+		       bw);
+	}
 	printf("\n%-16s %5s %-20s %-24s %7s %10s  %s\n", "guest", "vcpus",
 	       "vCPU nodes", "memory by node", "remote", "instr/s", "state");
 	json_array_foreach(json_object_get(s, "guests"), i, x) {

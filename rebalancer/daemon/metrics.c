@@ -360,15 +360,27 @@ static void render_nodes(struct render *r, const struct vn_host *h)
 		if (node_online(h, n))
 			sample_l(r, (double)h->node[n].mem_free, "node=\"%d\"", n);
 	family(r, "vnumad_node_memory_bandwidth_bytes_per_second", "gauge",
-	       "DRAM traffic the node serves to guests, estimated from their counters.");
+	       "DRAM traffic the node serves: measured by its memory controllers "
+	       "(source uncore) or charged from the guests' counters (estimate).");
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n))
 			sample_l(r, h->node[n].bw_used, "node=\"%d\"", n);
 	family(r, "vnumad_node_memory_bandwidth_max_bytes_per_second", "gauge",
-	       "DRAM bandwidth the node sustains, where known.");
+	       "DRAM bandwidth the node sustains, where known (source hmat, config "
+	       "or sim).");
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n) && h->node[n].bw_max > 0)
 			sample_l(r, h->node[n].bw_max, "node=\"%d\"", n);
+	family(r, "vnumad_node_memory_bandwidth_source", "gauge",
+	       "Where the two bandwidth figures of the node come from: 1 for the "
+	       "source of each (figure used or max).");
+	for (int n = 0; n < h->nr_nodes; n++)
+		if (node_online(h, n)) {
+			sample_l(r, 1, "node=\"%d\",figure=\"used\",source=\"%s\"", n,
+				 core_source_name(h->node_info[n].bw_used_source));
+			sample_l(r, 1, "node=\"%d\",figure=\"max\",source=\"%s\"", n,
+				 core_source_name(h->node_info[n].bw_max_source));
+		}
 }
 
 /* Per guest, then per vCPU; esc[i] is the escaped name of guest i. */

@@ -161,6 +161,16 @@ json_t *state_json(const struct vn_core *c)
 		json_object_set_new(x, "cpu_load", ratio(h->node[n].cpu_load));
 		json_object_set_new(x, "mem_total", json_integer((json_int_t)h->node[n].mem_total));
 		json_object_set_new(x, "mem_free", json_integer((json_int_t)h->node[n].mem_free));
+		/* bandwidth, with where each figure comes from */
+		json_object_set_new(x, "bw_used", json_real(round(h->node[n].bw_used)));
+		json_object_set_new(x, "bw_used_source",
+				    json_string(core_source_name(h->node_info[n].bw_used_source)));
+		json_object_set_new(x, "bw_max", json_real(round(h->node[n].bw_max)));
+		json_object_set_new(x, "bw_max_source",
+				    json_string(core_source_name(h->node_info[n].bw_max_source)));
+		if (h->node_info[n].read_latency > 0)
+			json_object_set_new(x, "read_latency_ns",
+					    json_real(h->node_info[n].read_latency));
 		json_array_append_new(nodes, x);
 	}
 	json_object_set_new(o, "nodes", nodes);
@@ -350,8 +360,14 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		snprintf(why, len, "no guest named '%s'", guest);
 		return -ENOENT;
 	}
-	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1) || !h->node[to].nr_cpus) {
-		snprintf(why, len, "node %d does not exist or has no CPUs", to);
+	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1)) {
+		snprintf(why, len, "node %d does not exist", to);
+		return -EINVAL;
+	}
+	/* a memory-only node takes memory, never vCPUs */
+	if (!h->node[to].nr_cpus && (all_vcpus || vcpus)) {
+		snprintf(why, len, "node %d has no CPUs (a memory-only node): move "
+			 "memory there with --memory alone", to);
 		return -EINVAL;
 	}
 	if (c->cfg.dry_run) {
