@@ -27,6 +27,7 @@
 /* A view and everything it points to, with figures in every member. */
 struct tv {
 	struct vnumad_node nodes[3];
+	struct vnumad_node_info info[3];
 	uint8_t dist[9];
 	struct vnumad_guest g[NG];
 	struct vnumad_vcpu vc[NG][5];
@@ -47,6 +48,9 @@ static void fill(void)
 		T.nodes[n] = (struct vnumad_node){ .id = n, .nr_cpus = 8 + n,
 			.mem_total = 64ULL << 30, .mem_free = (10ULL + n) << 30,
 			.cpu_load = 0.25 * n, .bw_used = 1e9 * n, .bw_max = 4e10 };
+		T.info[n] = (struct vnumad_node_info){ .bw_max_source = VNUMAD_SRC_HMAT,
+			.bw_used_source = VNUMAD_SRC_UNCORE, .read_latency = 80 + n,
+			.write_latency = 90 + n, .read_bandwidth = 3e10, .write_bandwidth = 2e10 };
 		for (int m = 0; m < 3; m++)
 			T.dist[n * 3 + m] = n == m ? 10 : (uint8_t)(20 + n + m);
 	}
@@ -74,7 +78,7 @@ static void fill(void)
 	T.v = (struct vnumad_view){ .size = sizeof(T.v), .tick = 77, .now = 154.5,
 		.interval = 2, .nr_nodes = 3, .online = 7, .nodes = T.nodes,
 		.distance = T.dist, .nr_guests = NG, .guests = T.gp,
-		.migrate_budget = 1.5e10 };
+		.migrate_budget = 1.5e10, .node_info = T.info };
 }
 
 static bool in_map(const void *p, size_t len)
@@ -113,8 +117,12 @@ static void test_round_trip(void **state)
 	x.nodes = y.nodes = NULL;
 	x.distance = y.distance = NULL;
 	x.guests = y.guests = NULL;
+	x.node_info = y.node_info = NULL;
 	assert_memory_equal(&x, &y, sizeof(x));
 	assert_memory_equal(u.view.nodes, T.nodes, sizeof(T.nodes));
+	assert_non_null(u.view.node_info);
+	assert_true(in_map(u.view.node_info, len));
+	assert_memory_equal(u.view.node_info, T.info, sizeof(T.info));
 	assert_memory_equal(u.view.distance, T.dist, sizeof(T.dist));
 	for (int i = 0; i < NG; i++)
 		assert_guest_equal(T.gp[i], u.view.guests[i]);
@@ -125,6 +133,13 @@ static void test_round_trip(void **state)
 		assert_true(in_map(u.view.guests[i]->vcpus, len));
 		assert_false(in_map(u.view.guests[i], len));
 	}
+	wire_unpacked_free(&u);
+
+	/* a view without node_info (before 1.2) comes back without it */
+	T.v.node_info = NULL;
+	len = wire_view_pack(map, sizeof(map), &T.v, 10);
+	assert_int_equal(wire_view_unpack(map, len, 10, &u, &why), 0);
+	assert_null(u.view.node_info);
 	wire_unpacked_free(&u);
 }
 
