@@ -22,7 +22,7 @@ for k in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes
 done
 # the bounding set holds every capability privs.c may keep: CAP_SYS_ADMIN
 # too, for kernels before 5.8 (no CAP_PERFMON) and numa_balancing = disable
-bound=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")
+bound=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr '\n' ' ')
 for cap in CAP_SYS_NICE CAP_SYS_PTRACE CAP_PERFMON CAP_SYS_ADMIN; do
 	[[ " $bound " == *" $cap "* ]] || fail "CapabilityBoundingSet lacks $cap (it has: $bound)"
 done

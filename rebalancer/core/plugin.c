@@ -39,7 +39,7 @@ void plugin_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	worker_sanitize(buf, sizeof(buf), buf);
+	clean_text(buf, sizeof(buf), buf);
 	log_at(level, "policy: %s", buf);
 }
 

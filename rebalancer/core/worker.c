@@ -123,17 +123,6 @@ static struct {
 	int nexits;
 } launcher = { .ctl = -1 };
 
-void worker_sanitize(char *dst, size_t len, const char *src)
-{
-	size_t i = 0;
-
-	if (!len)
-		return;
-	for (; src[i] && i + 1 < len; i++)
-		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
-	dst[i] = '\0';
-}
-
 /* A plugin's line in the daemon's log: sanitised, at most LOGS_PER_TICK a tick. */
 static void plugin_line(struct vn_worker *w, long level, const char *text)
 {
@@ -146,7 +135,7 @@ static void plugin_line(struct vn_worker *w, long level, const char *text)
 	w->logs++;
 	if (level < VNUMAD_LOG_ERR || level > VNUMAD_LOG_DEBUG)
 		level = VNUMAD_LOG_INFO;
-	worker_sanitize(clean, sizeof(clean), text);
+	clean_text(clean, sizeof(clean), text);
 	log_at((int)level, "policy: %s", clean);
 }
 

@@ -76,11 +76,6 @@ int worker_fallback(struct vn_core *c, const struct vnumad_view *v,
 /* Releases the fallback's state. */
 void worker_fallback_close(struct vn_policy_rt *rt);
 void worker_info(const struct vn_policy_rt *rt, struct worker_info *i);
-/*
- * Copies a plugin's log line, making it safe to log: every byte outside
- * printable ASCII (newlines, escapes, invalid UTF-8 alike) becomes '?'.
- */
-void worker_sanitize(char *dst, size_t len, const char *src);
 /* Ends the launcher (its workers with it); at exit. */
 void worker_shutdown(void);
 
