@@ -40,7 +40,8 @@ B       := build/default
 SANFLAGS :=
 endif
 
-PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0
+PKGS        := libevent libevent_pthreads libvirt numa jansson libcap-ng libxml-2.0 \
+               libseccomp
 # A missing package fails the build with its name (see pkg-ok below), not
 # with a compiler error about a header far from the cause.
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
@@ -59,7 +60,8 @@ CMOCKA_LIBS   := $(or $(shell pkg-config --libs cmocka 2>/dev/null),-lcmocka)
 #   base      rebalancer/base
 #   core      + rebalancer/core, policies (the plugin ABI and built-ins)
 #   backend   + rebalancer/backend, sampling, sim (the simulated host)
-#   top       + rebalancer/daemon, sim/harness: vnumad, vnumad-sim, tests
+#   top       + rebalancer/daemon, rebalancer/worker, sim/harness: vnumad,
+#             vnumad-worker, vnumad-sim, tests
 #
 # policies/*.c see policies/ alone. The include path of an object follows
 # its directory (inc_for), so a header from a layer above does not compile.
@@ -67,7 +69,7 @@ INC_POLICY  := -Ipolicies
 INC_BASE    := -Irebalancer/base
 INC_CORE    := $(INC_BASE) -Irebalancer/core $(INC_POLICY)
 INC_BACKEND := $(INC_CORE) -Irebalancer/backend -Isampling -Isim -I$(B)/sim
-INC_TOP     := $(INC_BACKEND) -Irebalancer/daemon -Isim/harness
+INC_TOP     := $(INC_BACKEND) -Irebalancer/daemon -Irebalancer/worker -Isim/harness
 inc_for = $(strip \
 	$(if $(filter rebalancer/base/%,$(1)),$(INC_BASE), \
 	$(if $(filter rebalancer/core/%,$(1)),$(INC_CORE), \
@@ -78,6 +80,7 @@ inc_for = $(strip \
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DVNUMAD_VERSION='"$(VERSION)"' \
               -DVNUMAD_SYSCONFDIR='"$(SYSCONFDIR)"' \
               -DVNUMAD_POLICYDIR='"$(LIBDIR)/vnumad/policies"' \
+              -DVNUMAD_WORKER='"$(LIBDIR)/vnumad/vnumad-worker"' \
               $(WARN) $(PKG_CFLAGS) $(PFM_CFLAGS) $(INI_CFLAGS) \
               $(SANFLAGS) -MMD -MP $(CFLAGS)
 # programs and tests see every layer
@@ -105,6 +108,7 @@ include rebalancer/base/module.mk
 include rebalancer/core/module.mk
 include rebalancer/backend/module.mk
 include rebalancer/daemon/module.mk
+include rebalancer/worker/module.mk
 include policies/module.mk
 include sampling/module.mk
 include sim/module.mk

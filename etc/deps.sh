@@ -9,14 +9,17 @@
 # Idempotent and quick when everything is present: one dpkg-query call.
 set -eu
 
-# build: compiler, pkg-config and the libraries' -dev packages
+# build: compiler, pkg-config and the libraries' -dev packages (libseccomp:
+# the policy worker's system-call filter)
 BUILD="gcc make pkg-config libevent-dev libvirt-dev libnuma-dev libjansson-dev
-libpfm4-dev libiniparser-dev libcap-ng-dev libxml2-dev"
-# tests: cmocka, valgrind for the leak check; a real libvirtd running a
-# QEMU/KVM guest for tests/t_libvirt_kvm.sh (not libvirt-daemon-system: it
-# brings systemd and iptables; the test makes the libvirt-qemu user itself)
+libpfm4-dev libiniparser-dev libcap-ng-dev libxml2-dev libseccomp-dev"
+# tests: cmocka, valgrind for the leak check; a real libvirtd running QEMU
+# guests (KVM or TCG) for tests/t_libvirt_qemu.sh and t_numad_libvirt.sh,
+# plain QEMU for t_proc_qemu.sh (not libvirt-daemon-system: it brings
+# systemd and iptables; the tests make the libvirt-qemu user themselves);
+# iproute2 brings up loopback in t_unmeasured.sh's network namespace
 TEST="libcmocka-dev valgrind libvirt-daemon libvirt-daemon-driver-qemu
-libvirt-clients qemu-system-x86"
+libvirt-clients qemu-system-x86 iproute2"
 # tests: systemd-analyze verifies the unit, socat listens to the notify
 # socket, man renders the manual pages, gnuplot draws vnumad-sim --plot
 TEST="$TEST systemd socat man-db gnuplot-nox"
@@ -25,6 +28,8 @@ TEST="$TEST systemd socat man-db gnuplot-nox"
 TEST="$TEST cpio busybox-static numactl numad"
 # make bench: the sampling benchmark's io_uring comparison
 TEST="$TEST liburing-dev"
+# tests/t_state_dir.sh: strace counts the journal's syncs
+TEST="$TEST strace"
 
 PKGS="$BUILD $TEST"
 

@@ -16,8 +16,12 @@ int pol_dist(const struct vnumad_view *v, int a, int b)
 
 bool pol_node_usable(const struct vnumad_view *v, int n)
 {
-	return n >= 0 && n < v->nr_nodes && n < 64 && (v->online >> n & 1) &&
-	       v->nodes[n].nr_cpus > 0;
+	return pol_node_exists(v, n) && v->nodes[n].nr_cpus > 0;
+}
+
+bool pol_node_exists(const struct vnumad_view *v, int n)
+{
+	return n >= 0 && n < v->nr_nodes && n < 64 && (v->online >> n & 1);
 }
 
 bool pol_guest_managed(const struct vnumad_guest *g)

@@ -40,6 +40,11 @@ extern const struct vnumad_policy *const vn_builtin_policies[];
 int pol_dist(const struct vnumad_view *v, int a, int b);
 /* True for a node that exists and has CPUs, so vCPUs may go there. */
 bool pol_node_usable(const struct vnumad_view *v, int n);
+/*
+ * True for a node that exists, with or without CPUs: memory may go there
+ * (a memory-only node, such as a CXL expander, has memory and no CPUs).
+ */
+bool pol_node_exists(const struct vnumad_view *v, int n);
 /* True unless the user pinned the guest or opted it out. */
 bool pol_guest_managed(const struct vnumad_guest *g);
 /* Sum of the CPU demand of the guest's vCPUs, in CPUs. */

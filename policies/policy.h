@@ -42,35 +42,66 @@ extern "C" {
 #define VNUMAD_MAX_NODES	64
 #define VNUMAD_REASON_MAX	160
 
-/* Where a figure came from, so nobody mistakes an estimate for a measurement. */
+/*
+ * Where a figure came from, so nobody mistakes an estimate for a
+ * measurement. New values may be added within major version 1: treat one
+ * you do not know as VNUMAD_SRC_NONE's "not measured".
+ */
 enum vnumad_source {
 	VNUMAD_SRC_NONE = 0,	/* no figure yet */
 	VNUMAD_SRC_SIM,		/* the simulated host's counters */
 	VNUMAD_SRC_PMU,		/* hardware counters */
 	VNUMAD_SRC_FAULTS,	/* kernel NUMA-balancing fault statistics */
-	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node */
+	VNUMAD_SRC_ESTIMATE,	/* memory share not on the thread's node; for a
+				 * node's bw_used: charged from its guests'
+				 * per-vCPU access rates */
+	/* 1.2, node bandwidth (struct vnumad_node_info) */
+	VNUMAD_SRC_HMAT,	/* the firmware's ACPI HMAT, through sysfs */
+	VNUMAD_SRC_CONFIG,	/* the operator's [host] bandwidth */
+	VNUMAD_SRC_UNCORE,	/* the memory controllers' counters (Intel
+				 * uncore_imc CAS, AMD amd_umc umc_cas_cmd) */
 };
 
 /* True when the structure *p (with a size member) includes `member`. */
 #define VNUMAD_HAS(type, p, member) \
 	((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
-/* One NUMA node of the host, indexed by its node number. */
+/*
+ * One NUMA node of the host, indexed by its node number. A node exists
+ * when its bit in the view's online mask is set; one that exists with
+ * nr_cpus 0 is a memory-only node (a CXL memory expander, HBM in flat
+ * mode, PMM given to the kernel as memory): memory may move to and from
+ * it, vCPUs never go there (the core drops such moves). Before 1.2 the
+ * core reported no such nodes and nr_cpus 0 meant "no such node".
+ */
 struct vnumad_node {
 	int id;
-	int nr_cpus;		/* 0: no such node (sparse numbering), or, when
-				 * the node is in view->online, a memory-only node
-				 * (CXL, HBM): memory may move there, vCPUs not */
+	int nr_cpus;		/* 0: no CPUs (memory-only node, or no node) */
 	uint64_t mem_total;	/* bytes */
 	uint64_t mem_free;	/* bytes */
 	double cpu_load;	/* CPU time used by the vCPUs that ran here / nr_cpus:
 				 * measured use, so an over-committed node reads
 				 * about 1, not what its vCPUs would want */
-	double bw_used;		/* bytes/s of DRAM traffic served by this node, as
-				 * charged from the vCPUs' access rates; 0 unknown */
-	double bw_max;		/* bytes/s the node sustains; 0 when unknown (most
-				 * real hosts; ACPI HMAT, where firmware has it, gives
-				 * the channels' peak, not what is sustained) */
+	double bw_used;		/* bytes/s of DRAM traffic served by this node:
+				 * measured by its memory controllers, or charged
+				 * from the vCPUs' access rates (node_info says
+				 * which); 0 unknown */
+	double bw_max;		/* bytes/s the node sustains: from ACPI HMAT, the
+				 * configuration or the simulated host; 0 unknown */
+};
+
+/*
+ * 1.2: more about each node, where the view's node_info points, indexed
+ * like nodes. Its layout is fixed for major version 1 (an array of it).
+ */
+struct vnumad_node_info {
+	enum vnumad_source bw_max_source;	/* HMAT, CONFIG, SIM; NONE: bw_max 0
+						 * or not known where it came from */
+	enum vnumad_source bw_used_source;	/* UNCORE, ESTIMATE; NONE: bw_used 0 */
+	double read_latency;	/* ns from the node's nearest CPUs (HMAT), 0 unknown */
+	double write_latency;
+	double read_bandwidth;	/* bytes/s from the nearest CPUs (HMAT), 0 unknown */
+	double write_bandwidth;
 };
 
 /* vcpu flags */
@@ -82,8 +113,9 @@ struct vnumad_node {
 struct vnumad_vcpu {
 	int index;		/* vCPU number inside the guest */
 	int node;		/* node it ran on in the last tick, -1 unknown */
-	int vnode;		/* guest (virtual) NUMA node, -1 none; the view does
-				 * not say which memory is whose vnode's */
+	int vnode;		/* guest (virtual) NUMA node, -1 none, else below
+				 * VNUMAD_MAX_NODES; the view does not say
+				 * which memory is whose vnode's */
 	unsigned flags;		/* VNUMAD_VCPU_* */
 	uint64_t allowed;	/* node mask of its CPU affinity */
 	double ips;		/* instructions per second, 0 unknown */
@@ -151,6 +183,7 @@ struct vnumad_view {
 				 * this tick ([limits] migrate_rate x 60 s, less
 				 * what is queued); 0 unknown */
 	/* 1.2 */
+	const struct vnumad_node_info *node_info;	/* [nr_nodes] */
 	uint32_t guest_size;	/* sizeof(struct vnumad_guest) of the core */
 	double migrate_rate;	/* bytes/s all migrations share ([limits]
 				 * migrate_rate): what a move costs in time; 0
@@ -187,8 +220,10 @@ struct vnumad_proposal {
 	uint64_t nodes;		/* VNUMAD_MOVE_GUEST: node mask */
 	double gain;		/* expected relative throughput gain of the guest
 				 * (0.3: 30% faster); below [limits] min_gain the
-				 * proposal is dropped, the rest go best first */
-	char reason[VNUMAD_REASON_MAX];	/* plain words, shown to operators */
+				 * proposal is dropped, the rest go best first;
+				 * not finite or beyond +-1000: invalid */
+	char reason[VNUMAD_REASON_MAX];	/* plain words on one line, shown to
+					 * operators (control characters as ?) */
 };
 
 /* The bounded buffer the core hands to tick(); the core owns the memory. */
@@ -291,12 +326,14 @@ struct vnumad_exit_info {
  *        errno to refuse to start (the daemon exits; a reload keeps the old
  *        policy). *priv starts NULL and is handed back to tick and fini.
  * tick:  required. Called once per tick from the second on (the first only
- *        primes the counters), on the daemon's event loop: it must not
- *        block. Appends proposals to out and returns 0, or a negative errno:
- *        a failed tick's proposals are discarded, and after 3 failed ticks
- *        in a row the policy is disabled and the daemon falls back to
- *        advising only, with the reason logged. tick must not keep pointers
- *        into the view after it returns.
+ *        primes the counters); a plugin's runs in its worker process (see
+ *        vnumad-policy(7): no files, no sockets, no threads), and the daemon
+ *        waits for it at most [policy] deadline: it must not block. Appends
+ *        proposals to out and returns 0, or a negative errno: a failed
+ *        tick's proposals are discarded, and after 3 failed ticks in a row
+ *        the policy is disabled, with the reason logged, and the built-in
+ *        default advises in its place (applying nothing). tick must not
+ *        keep pointers into the view after it returns.
  * fini:  NULL means nothing to release. Called at shutdown, on reload (after
  *        the new configuration's policy started), and also after a failed
  *        init, with whatever init left in *priv.

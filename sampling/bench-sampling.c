@@ -383,7 +383,7 @@ static int bench_read(int n, int runs)
 		       "here: %d processes share them, each reading its own\n",
 		       shard_capacity(), nshards);
 	printf("# threads asleep: %.3f us per thread, %.3f at the first tick they "
-	       "slept through (a null signal checks they still exist)\n",
+	       "slept through (their stat file checks they still exist)\n",
 	       median(t[CMD_IDLE], runs), median(t[CMD_FIRST_IDLE], runs));
 	printf("# threads free to run on any node, each of which ran: %.3f us per "
 	       "thread (its node read from /proc after a migration)\n",

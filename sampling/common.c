@@ -383,10 +383,16 @@ char *perf_errstr(int err, char *buf, size_t len)
 {
 	int paranoid = perf_paranoid();
 	struct rlimit rl = { 0, 0 };
+	char mod[32];
 
 	switch (err) {
 	case EACCES:
 	case EPERM:
+		/*
+		 * perf_event_open on another task checks perfmon_capable() ||
+		 * ptrace_may_access(): CAP_PERFMON alone is enough, whoever
+		 * owns the thread and whatever perf_event_paranoid says.
+		 */
 		if (paranoid == INT_MIN) {
 			snprintf(buf, len, "%s: this kernel has no perf events "
 				 "(/proc/sys/kernel/perf_event_paranoid is missing)",
@@ -395,17 +401,17 @@ char *perf_errstr(int err, char *buf, size_t len)
 			   paranoid > 1) {
 			snprintf(buf, len, "%s: kernel.perf_event_paranoid is %d and "
 				 "vnumad has neither CAP_PERFMON nor CAP_SYS_ADMIN; run "
-				 "it as root, or grant CAP_PERFMON and CAP_SYS_PTRACE "
-				 "(AmbientCapabilities= in vnumad.service), or set "
-				 "`sysctl kernel.perf_event_paranoid=1`",
-				 strerror(err), paranoid);
-		} else if (!have_cap(CAP_SYS_PTRACE_NR)) {
-			snprintf(buf, len, "%s: counting threads of a process of "
-				 "another user (QEMU runs as its own user) needs "
-				 "CAP_SYS_PTRACE besides CAP_PERFMON; run vnumad as "
-				 "root or grant CAP_SYS_PTRACE", strerror(err));
+				 "it as root or grant CAP_PERFMON (AmbientCapabilities= "
+				 "in vnumad.service; CAP_SYS_ADMIN before Linux 5.8): it "
+				 "alone lets vnumad count any thread; or set `sysctl "
+				 "kernel.perf_event_paranoid=1`", strerror(err), paranoid);
+		} else if (!have_cap(CAP_PERFMON_NR) && !have_cap(CAP_SYS_ADMIN_NR)) {
+			snprintf(buf, len, "%s: counting a thread of another user "
+				 "(QEMU runs as its own user) needs CAP_PERFMON "
+				 "(CAP_SYS_ADMIN before Linux 5.8) or ptrace access to "
+				 "it; grant CAP_PERFMON", strerror(err));
 		} else {
-			snprintf(buf, len, "%s although vnumad has the capabilities "
+			snprintf(buf, len, "%s although vnumad has CAP_PERFMON "
 				 "(kernel.perf_event_paranoid is %d): a security "
 				 "module or kernel lockdown forbids perf events",
 				 strerror(err), paranoid);
@@ -424,16 +430,45 @@ char *perf_errstr(int err, char *buf, size_t len)
 			 "raise fs.file-max");
 		break;
 	case ENOENT:
+		snprintf(buf, len, "%s: no PMU of this kernel takes the event: there "
+			 "is no hardware PMU (a VM without a virtual PMU), or the "
+			 "event's type is unknown to this kernel", strerror(err));
+		break;
 	case ENODEV:
+		snprintf(buf, len, "%s: the PMU is there but cannot count the "
+			 "event: it needs a feature this CPU lacks, or the CPU it "
+			 "must count on is offline", strerror(err));
+		break;
 	case EOPNOTSUPP:
-		snprintf(buf, len, "%s: the PMU lacks this event (no hardware "
-			 "PMU, as in a VM without a virtual PMU?)", strerror(err));
+		if (kvm_mediated_pmu(mod, sizeof(mod)))
+			snprintf(buf, len, "%s: KVM's mediated vPMU is enabled (%s "
+				 "enable_mediated_pmu=Y) and a guest with a mediated "
+				 "PMU is running: the kernel refuses core PMU events "
+				 "that count guest mode then", strerror(err), mod);
+		else
+			snprintf(buf, len, "%s: the kernel refuses the event: a KVM "
+				 "guest with a mediated vPMU runs (core PMU events that "
+				 "count guest mode are refused then), or the PMU lacks "
+				 "a feature the event asks for", strerror(err));
 		break;
 	case EINVAL:
-		snprintf(buf, len, "%s: the kernel refused the event encoding or "
-			 "the group does not fit the PMU's counters (the NMI "
-			 "watchdog holds one: `sysctl kernel.nmi_watchdog=0`)",
-			 strerror(err));
+		snprintf(buf, len, "%s: the kernel refused the event: on x86 the "
+			 "group can never fit the PMU (more events than counters, "
+			 "or events limited to the same counters), or the encoding "
+			 "sets bits this CPU does not have (the wrong table for the "
+			 "model)", strerror(err));
+		break;
+	case ENXIO:
+		/*
+		 * x86_pmu_extra_regs() (arch/x86/events/core.c): the event
+		 * needs an extra MSR, which the kernel found at boot it cannot
+		 * write safely (a hypervisor that does not emulate it).
+		 */
+		snprintf(buf, len, "%s: the event needs the offcore response "
+			 "MSR (the value in config1), and the kernel found at boot "
+			 "that it cannot write it: a hypervisor that does not "
+			 "emulate MSR_OFFCORE_RSP (run vnumad on the host, not in "
+			 "a guest)", strerror(err));
 		break;
 	case EBUSY:
 		snprintf(buf, len, "%s: another user of the PMU holds the counters "
@@ -444,6 +479,35 @@ char *perf_errstr(int err, char *buf, size_t len)
 		break;
 	}
 	return buf;
+}
+
+int kvm_mediated_pmu(char *which, size_t len)
+{
+	static const char *const mods[] = { "kvm_intel", "kvm_amd" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		char rel[96], v[16];
+
+		snprintf(rel, sizeof(rel), "/module/%s/parameters/enable_mediated_pmu",
+			 mods[i]);
+		if (sysfs_read(rel, v, sizeof(v)) > 0 &&
+		    (v[0] == 'Y' || v[0] == 'y' || v[0] == '1')) {
+			if (which)
+				snprintf(which, len, "%s", mods[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+bool pmu_counts_core(const struct pmu_event *ev, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ev[i].attr.type != PERF_TYPE_SOFTWARE &&
+		    ev[i].attr.type != PERF_TYPE_TRACEPOINT &&
+		    ev[i].attr.type != PERF_TYPE_BREAKPOINT)
+			return true;
+	return false;
 }
 
 /* Takes the state of tid out of the old table, if it is there and alive. */
@@ -518,4 +582,36 @@ struct vcpu_thread *threads_get(const struct vn_guest *g, int i)
 	const struct thread_table *tab = g->sampler;
 
 	return tab && i < tab->nr ? tab->t[i] : NULL;
+}
+
+static char sysfs_root[512] = "/sys";
+
+void sampling_set_sysfs_root(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root ? root : "/sys");
+}
+
+const char *sampling_sysfs_root(void)
+{
+	return sysfs_root;
+}
+
+ssize_t sysfs_read(const char *rel, char *buf, size_t len)
+{
+	char path[1024];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", sysfs_root, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread_all(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return n;
 }

@@ -8,7 +8,8 @@ SAMPLING_SRCS := \
 	sampling/pmu.c \
 	sampling/pmu_events.c \
 	sampling/procfs.c \
-	sampling/select.c
+	sampling/select.c \
+	sampling/uncore.c
 
 SAMPLING_BENCH := $(B)/sampling/bench-sampling
 

@@ -12,12 +12,13 @@
  *
  * Threads come and go. A group of an exited thread still reads its final
  * counts: when a thread shows no CPU time in an interval after having had
- * some, a null signal (tgkill 0) tells whether it still exists; once it is
- * gone its last counts are delivered, its descriptors closed, and its vCPU
- * reads invalid until the backend reports a new thread and the core
- * attaches again.
+ * some, its stat file, opened with the group and kept, tells whether it
+ * still exists (ESRCH once it is gone, even when a new thread took its
+ * number; PF_EXITING before); once it is gone its last counts are
+ * delivered, its descriptors closed, and its vCPU reads invalid until the
+ * backend reports a new thread and the core attaches again.
  *
- * The node a thread ran on comes from field 39 of its stat file, read only
+ * The node a thread ran on comes from field 39 of the same file, read only
  * when its cpu-migrations count moved (or the group was multiplexed, which
  * may hide a migration), and never when its affinity holds one node.
  */
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,7 +48,8 @@ struct pmu_thread {
 	struct vcpu_thread th;	/* first: the thread table's part */
 	int nfd;
 	int fd[PMU_MAX_FDS];	/* fd[0] leads the group */
-	int stat_fd;		/* /proc/PID/task/TID/stat once needed, or -1 */
+	int stat_fd;		/* /proc/PID/task/TID/stat, kept open: it is the
+				 * thread itself, ESRCH once it exited */
 	uint64_t val[PMU_MAX_FDS];	/* raw counts at the previous read */
 	uint64_t enabled, running;	/* times at the previous read, ns */
 	double at;		/* monotonic time of the previous read */
@@ -62,7 +65,19 @@ struct pmu_priv {
 	int nroles;
 	int nr_fds;		/* descriptors held */
 	int logged;		/* errno of the last warning, to log each kind once */
-	char err[512];
+	bool core;		/* the events are the core PMU's (count guest mode) */
+	bool may_fall_back;	/* [sampling] source = auto */
+	bool confirmed;		/* a group opened on a real vCPU thread */
+	bool told_mediated;	/* source = pmu: the mediated vPMU was logged */
+	/*
+	 * After a fallback, the procfs source this one hands every call to
+	 * (fb.ops set); the guests attached, to hand them over.
+	 */
+	struct vn_sampler fb;
+	struct mc_bw *mc;	/* the memory controllers' counters, or NULL */
+	struct vn_guest **att;
+	int nr_att, cap_att;
+	char err[1024];
 };
 
 static long perf_open(struct perf_event_attr *a, pid_t pid, int group)
@@ -157,6 +172,40 @@ static int with_migrations(struct pmu_event *out, const struct pmu_event *ev,
 	return n + 1;
 }
 
+/* Bytes of fresh memory the self-test reads from DRAM. */
+#define SELFTEST_BYTES	(4u << 20)
+
+/*
+ * Makes the calling thread read SELFTEST_BYTES that only DRAM can serve:
+ * fresh pages (each faults in), every line flushed from the caches, then
+ * read in an order the prefetchers do not follow (a stride coprime with
+ * the number of lines).
+ */
+static void touch_memory(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t lines = SELFTEST_BYTES / 64;
+	volatile char *m;
+	unsigned sum = 0;
+
+	m = mmap(NULL, SELFTEST_BYTES, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	madvise((void *)m, SELFTEST_BYTES, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < SELFTEST_BYTES; i += (size_t)pg)
+		m[i] = 1;
+#if defined(__x86_64__) || defined(__i386__)
+	for (size_t i = 0; i < lines; i++)
+		__builtin_ia32_clflush((const void *)(m + i * 64));
+	__builtin_ia32_mfence();
+#endif
+	for (size_t i = 0; i < lines; i++)
+		sum += (unsigned)m[(i * 7919 % lines) * 64];
+	munmap((void *)m, SELFTEST_BYTES);
+	(void)sum;
+}
+
 int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len)
 {
 	struct pmu_event all[PMU_MAX_FDS];
@@ -177,10 +226,24 @@ int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len)
 			 perf_errstr(-r, e, sizeof(e)));
 		return r;
 	}
+	/* the self-test: DRAM the thread reads must be counted */
+	if (n > PMU_LOCAL_DRAM)
+		touch_memory();
 	r = read(fd[0], buf, sizeof(buf)) == (ssize_t)((3 + nev) * sizeof(uint64_t)) ?
 		0 : -EIO;
-	if (r < 0)
+	if (r < 0) {
 		snprintf(why, len, "the counter group of %s reads short", all[0].name);
+	} else if (n > PMU_LOCAL_DRAM &&
+		   buf[3 + PMU_LOCAL_DRAM] + (n > PMU_REMOTE_DRAM ?
+					       buf[3 + PMU_REMOTE_DRAM] : 0) == 0) {
+		snprintf(why, len, "the self-test read %u MiB of fresh memory from "
+			 "DRAM and the DRAM events (%s%s%s) counted nothing: they "
+			 "do not count what they claim on this CPU and kernel",
+			 SELFTEST_BYTES >> 20, all[PMU_LOCAL_DRAM].name,
+			 n > PMU_REMOTE_DRAM ? ", " : "",
+			 n > PMU_REMOTE_DRAM ? all[PMU_REMOTE_DRAM].name : "");
+		r = -ENODATA;
+	}
 	for (int k = 0; k < nev; k++)
 		close(fd[k]);
 	return r;
@@ -200,6 +263,9 @@ int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n)
 	p = xcalloc(1, sizeof(*p));
 	p->nroles = n;
 	p->nev = with_migrations(p->ev, ev, n);
+	p->core = pmu_counts_core(ev, n);
+	p->may_fall_back = s->cfg && s->cfg->source == VN_SAMPLING_AUTO;
+	p->mc = mc_bw_get();
 	s->priv = p;
 	cpu_to_node(0);		/* builds the CPU-to-node map now, not in a tick */
 	return 0;
@@ -211,7 +277,7 @@ static int pmu_open(struct vn_sampler *s)
 	const struct pmu_model *m;
 	struct pmu_event ev[PMU_NR_ROLES];
 	struct cpu_id id;
-	char err[600], cpu[128];
+	char err[SAMPLING_REASON_MAX], cpu[128];
 	int r;
 
 	if (s->cfg)
@@ -221,12 +287,16 @@ static int pmu_open(struct vn_sampler *s)
 		log_warnx("sampling: %s", err);
 		return events ? -EINVAL : -ENOTSUP;
 	}
+	if (!events && pmu_kernel_check(m, err, sizeof(err)) < 0) {
+		log_warnx("sampling: %s", err);
+		return -ENOTSUP;
+	}
 	r = pmu_open_events(s, ev, PMU_NR_ROLES);
 	if (r < 0)
 		return r;
-	log_info("sampling: PMU counters, %s (%s)",
-		 events ? "events from [sampling] events" : m->name,
-		 cpu_id_str(&id, cpu, sizeof(cpu)));
+	log_info("sampling: PMU counters, %s (%s), confirmed once the first "
+		 "vCPU thread counts", events ? "events from [sampling] events" :
+		 m->name, cpu_id_str(&id, cpu, sizeof(cpu)));
 	return 0;
 }
 
@@ -236,9 +306,13 @@ static void pmu_close(struct vn_sampler *s)
 
 	if (!p)
 		return;
+	if (p->fb.ops)
+		p->fb.ops->close(&p->fb);
 	if (p->nr_fds)
 		log_warnx("sampling: %d counter descriptors still open at close "
 			  "(a guest was not detached)", p->nr_fds);
+	mc_bw_put(p->mc);
+	free(p->att);
 	free(p);
 	s->priv = NULL;
 }
@@ -266,7 +340,36 @@ static void thread_free(struct pmu_priv *p, struct pmu_thread *t)
 	free(t);
 }
 
-/* Opens one thread's group; 0, or a negative errno (-ESRCH: it is gone). */
+/*
+ * Opens the thread's stat file. The descriptor holds the thread itself, not
+ * its number: once the thread exits it reads ESRCH, even when a new thread
+ * has taken the number (a null signal, or a fresh open, would find that one).
+ */
+static int stat_open(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
+{
+	char path[64];
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+			 (int)t->th.tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
+	t->stat_fd = open_retry(path, O_RDONLY);
+	if (t->stat_fd < 0) {
+		int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
+
+		t->stat_fd = -1;
+		return r;
+	}
+	p->nr_fds++;
+	return 0;
+}
+
+/*
+ * Opens one thread's stat file, then its group (the group counts the thread
+ * the stat file holds, should the number be reused in between); 0, or a
+ * negative errno (-ESRCH: it is gone).
+ */
 static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 		       struct pmu_thread **out)
 {
@@ -276,9 +379,14 @@ static int thread_open(struct pmu_priv *p, struct vn_guest *g, int vcpu,
 
 	t->th.tid = g->vc[vcpu].tid;
 	t->th.node = -1;
-	t->stat_fd = -1;
-	r = group_open(p->ev, p->nev, t->th.tid, t->fd, &failed);
+	r = stat_open(p, g->pid, t);
+	if (r == 0)
+		r = group_open(p->ev, p->nev, t->th.tid, t->fd, &failed);
 	if (r < 0) {
+		if (t->stat_fd >= 0) {
+			close(t->stat_fd);
+			p->nr_fds--;
+		}
 		free(t);
 		if (r != -ESRCH)
 			pmu_error(p, -r, "guest %s vCPU %d (thread %d): cannot open "
@@ -323,17 +431,123 @@ static struct thread_ops thread_ops(const struct pmu_priv *p)
 	return (struct thread_ops){ thread_open_cb, thread_free_cb, no_room, p->nev + 1 };
 }
 
+/* Remembers a guest attached, once, for a fallback to hand over. */
+static void att_add(struct pmu_priv *p, struct vn_guest *g)
+{
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->att[i] == g)
+			return;
+	if (p->nr_att == p->cap_att) {
+		p->cap_att = p->cap_att ? 2 * p->cap_att : 16;
+		p->att = xreallocarray(p->att, (size_t)p->cap_att, sizeof(*p->att));
+	}
+	p->att[p->nr_att++] = g;
+}
+
+static void att_del(struct pmu_priv *p, struct vn_guest *g)
+{
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->att[i] == g) {
+			p->att[i] = p->att[--p->nr_att];
+			return;
+		}
+}
+
+/*
+ * Gives up the PMU for good: every group is closed and every guest, the
+ * ones attached so far too, is counted by the procfs source from now on.
+ */
+static void fall_back(struct vn_sampler *s, struct pmu_priv *p, const char *why)
+{
+	struct thread_ops ops = thread_ops(p);
+
+	log_warning("sampling: %s; counting with /proc from now on (procfs: "
+		    "locality figures are estimates)", why);
+	for (int i = 0; i < p->nr_att; i++)
+		threads_detach(p->att[i], &ops, p);
+	p->fb = (struct vn_sampler){ .ops = &procfs_sampler_ops, .cfg = s->cfg,
+				     .backend = s->backend };
+	p->fb.ops->open(&p->fb);
+	for (int i = 0; i < p->nr_att; i++)
+		if (p->fb.ops->attach(&p->fb, p->att[i]) < 0)
+			log_warnx("sampling: guest %s: procfs cannot count it either",
+				  p->att[i]->name ? p->att[i]->name : "?");
+}
+
+/* Errors that say the PMU cannot count guests here at all, not just now. */
+static bool permanent(int err)
+{
+	return err == EACCES || err == EPERM || err == EOPNOTSUPP ||
+	       err == ENOENT || err == ENODEV || err == EINVAL || err == ENXIO;
+}
+
+/* The first vCPU of the guest whose group is open, or -1. */
+static int first_counted(const struct vn_guest *g)
+{
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vcpu_thread *t = threads_get(g, i);
+
+		if (t && !t->gone && t->tid == g->vc[i].tid)
+			return i;
+	}
+	return -1;
+}
+
 /*
  * Counts the guest's vCPU threads. Called again after a vCPU change, it keeps
  * the groups of threads that are still there (their counts continue), opens
  * the new ones and closes the rest.
+ *
+ * The source is declared only once a group opens on a real vCPU thread:
+ * under [sampling] source = auto a first attach that fails for a reason
+ * that will not pass (permissions, a mediated vPMU, events the PMU does not
+ * take) hands everything to the procfs source. So does KVM's mediated vPMU
+ * enabled after start-up (kvm_intel or kvm_amd loaded later): counters that
+ * count guest mode would stop its guests from starting.
  */
 static int pmu_attach(struct vn_sampler *s, struct vn_guest *g)
 {
 	struct pmu_priv *p = s->priv;
 	struct thread_ops ops = thread_ops(p);
+	char mod[32], why[SAMPLING_REASON_MAX];
+	int r, v;
 
-	return threads_attach(g, &ops, p, &p->nr_fds);
+	if (p->fb.ops)
+		return p->fb.ops->attach(&p->fb, g);
+	if (p->core && !p->may_fall_back && !p->told_mediated &&
+	    kvm_mediated_pmu(mod, sizeof(mod))) {
+		p->told_mediated = true;
+		log_warning("sampling: KVM's mediated vPMU is now enabled (%s "
+			    "enable_mediated_pmu=Y): with [sampling] source = pmu "
+			    "vnumad keeps counting guest mode on the core PMU, and no "
+			    "guest with a mediated PMU can start; set source = auto "
+			    "or procfs and restart vnumad", mod);
+	}
+	if (p->core && p->may_fall_back && kvm_mediated_pmu(mod, sizeof(mod))) {
+		att_add(p, g);
+		snprintf(why, sizeof(why), "KVM's mediated vPMU is now enabled (%s "
+			 "enable_mediated_pmu=Y): counters that count guest mode "
+			 "on the core PMU would stop guests with a mediated PMU "
+			 "from starting (KVM_CREATE_VCPU fails with EBUSY)", mod);
+		fall_back(s, p, why);
+		return 0;
+	}
+	r = threads_attach(g, &ops, p, &p->nr_fds);
+	att_add(p, g);
+	v = first_counted(g);
+	if (v >= 0 && !p->confirmed) {
+		p->confirmed = true;
+		log_info("sampling: PMU counters confirmed on guest %s vCPU %d "
+			 "(thread %d)", g->name ? g->name : "?", v, (int)g->vc[v].tid);
+	}
+	if (r < 0 && p->may_fall_back && permanent(-r) &&
+	    (!p->confirmed || (r == -EOPNOTSUPP && p->core))) {
+		snprintf(why, sizeof(why), "the PMU cannot count guest %.64s's "
+			 "vCPU threads: %.900s", g->name ? g->name : "?", p->err);
+		fall_back(s, p, why);
+		return 0;
+	}
+	return r;
 }
 
 static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
@@ -341,43 +555,46 @@ static void pmu_detach(struct vn_sampler *s, struct vn_guest *g)
 	struct pmu_priv *p = s->priv;
 	struct thread_ops ops = thread_ops(p);
 
+	att_del(p, g);
+	if (p->fb.ops) {
+		p->fb.ops->detach(&p->fb, g);
+		return;
+	}
 	threads_detach(g, &ops, p);
 }
 
-/* Whether the thread still exists: a null signal costs one syscall. */
-static bool thread_alive(pid_t pid, pid_t tid)
-{
-	long r = pid > 0 ? syscall(SYS_tgkill, pid, tid, 0) :
-			   syscall(SYS_tkill, tid, 0);
+#define PF_EXITING	0x00000004	/* task flag (stat field 9): in do_exit */
 
-	return r == 0 || errno != ESRCH;
+/*
+ * Whether the thread still exists: its stat file answers ESRCH once it is
+ * gone, whoever has the number since, and shows it exiting before that
+ * (PF_EXITING, or a zombie or dead state), when its counts are final.
+ */
+static bool thread_alive(const struct pmu_thread *t)
+{
+	char buf[512], state = 0, *q;
+	unsigned flags = 0;
+	ssize_t n;
+
+	n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return errno != ESRCH;
+	buf[n] = '\0';
+	/* the command name may hold ") ": state and flags follow the last ')' */
+	q = strrchr(buf, ')');
+	if (!q || sscanf(q + 1, " %c %*d %*d %*d %*d %*d %u", &state, &flags) != 2)
+		return true;
+	return !(flags & PF_EXITING) && state != 'Z' && state != 'X' && state != 'x';
 }
 
 /* The CPU the thread last ran on, from its stat file; -ESRCH once it exited. */
-static int thread_cpu(struct pmu_priv *p, pid_t pid, struct pmu_thread *t)
+static int thread_cpu(const struct pmu_thread *t)
 {
 	char buf[1024];
 	uint64_t ticks;
 	ssize_t n;
 	int cpu;
 
-	if (t->stat_fd < 0) {
-		char path[64];
-
-		if (pid > 0)
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/stat",
-				 (int)pid, (int)t->th.tid);
-		else
-			snprintf(path, sizeof(path), "/proc/%d/stat", (int)t->th.tid);
-		t->stat_fd = open_retry(path, O_RDONLY);
-		if (t->stat_fd < 0) {
-			int r = t->stat_fd == -ENOENT ? -ESRCH : t->stat_fd;
-
-			t->stat_fd = -1;
-			return r;
-		}
-		p->nr_fds++;
-	}
 	n = pread_all(t->stat_fd, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
@@ -417,7 +634,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	if (d_en == 0) {
 		t->idle++;
 		if ((t->idle == 1 || t->idle % IDLE_RECHECK == 0) &&
-		    !thread_alive(g->pid, t->th.tid))
+		    !thread_alive(t))
 			exited = true;
 	} else {
 		t->idle = 0;
@@ -428,7 +645,7 @@ static bool thread_read(struct pmu_priv *p, struct vn_guest *g, int i,
 	} else if (!exited && (t->th.node < 0 || buf[3 + t->nfd - 1] != t->val[t->nfd - 1] ||
 			       buf[2] - t->running != d_en)) {
 		/* it migrated, or was not watched all the time: look again */
-		int cpu = thread_cpu(p, g->pid, t);
+		int cpu = thread_cpu(t);
 
 		if (cpu == -ESRCH)
 			exited = true;
@@ -482,6 +699,9 @@ static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 	struct pmu_priv *p = s->priv;
 	int live = 0, dead = 0;
 
+	if (p->fb.ops)
+		return p->fb.ops->read(&p->fb, g);
+
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		struct vn_counts *c = &g->vc[i].delta;
 		struct pmu_thread *t = (struct pmu_thread *)threads_get(g, i);
@@ -504,14 +724,40 @@ static int pmu_read(struct vn_sampler *s, struct vn_guest *g)
 static int pmu_memory(struct vn_sampler *s, struct vn_guest *g)
 {
 	(void)s;
+	/* The /proc fallback reads memory the same way: one path for both. */
 	return guest_memory(g);
+}
+
+/* Node bandwidth where the memory controllers count it (a fallback too). */
+static void pmu_nodes(struct vn_sampler *s, struct vn_host *h)
+{
+	struct pmu_priv *p = s->priv;
+
+	if (p)
+		mc_bw_fill(p->mc, h);
 }
 
 int pmu_nr_fds(const struct vn_sampler *s)
 {
 	const struct pmu_priv *p = s->priv;
 
+	if (p && p->fb.ops)
+		return procfs_nr_fds(&p->fb);
 	return p ? p->nr_fds : 0;
+}
+
+void pmu_assume_core(struct vn_sampler *s)
+{
+	struct pmu_priv *p = s->priv;
+
+	p->core = true;
+}
+
+bool pmu_fell_back(const struct vn_sampler *s)
+{
+	const struct pmu_priv *p = s->priv;
+
+	return p && p->fb.ops;
 }
 
 const char *pmu_last_error(const struct vn_sampler *s)
@@ -529,4 +775,5 @@ const struct vn_sampler_ops pmu_sampler_ops = {
 	.detach = pmu_detach,
 	.read = pmu_read,
 	.memory = pmu_memory,
+	.nodes = pmu_nodes,
 };

@@ -46,6 +46,7 @@ struct pfs_thread {
 };
 
 struct pfs_priv {
+	struct mc_bw *mc;	/* the memory controllers' counters, or NULL */
 	int nr_fds;
 	bool faults;		/* NUMA balancing runs: read fault statistics */
 	double faults_checked;
@@ -94,6 +95,7 @@ static int pfs_open(struct vn_sampler *s)
 	p->faults_checked = now_monotonic();
 	s->priv = p;
 	cpu_to_node(0);		/* builds the CPU-to-node map now, not in a tick */
+	p->mc = mc_bw_get();
 	log_info("sampling: procfs, locality from %s", p->faults ?
 		 "NUMA-balancing fault statistics where threads have them, else "
 		 "the memory-share estimate" : "the memory-share estimate "
@@ -110,6 +112,7 @@ static void pfs_close(struct vn_sampler *s)
 	if (p->nr_fds)
 		log_warnx("sampling: %d /proc descriptors still open at close "
 			  "(a guest was not detached)", p->nr_fds);
+	mc_bw_put(p->mc);
 	free(p);
 	s->priv = NULL;
 }
@@ -397,6 +400,14 @@ bool procfs_uses_faults(const struct vn_sampler *s)
 	return p && p->faults;
 }
 
+/* Node bandwidth where the memory controllers count it: no core PMU needed. */
+static void pfs_nodes(struct vn_sampler *s, struct vn_host *h)
+{
+	struct pfs_priv *p = s->priv;
+
+	mc_bw_fill(p->mc, h);
+}
+
 const struct vn_sampler_ops procfs_sampler_ops = {
 	.name = "procfs",
 	.open = pfs_open,
@@ -405,4 +416,5 @@ const struct vn_sampler_ops procfs_sampler_ops = {
 	.detach = pfs_detach,
 	.read = pfs_read,
 	.memory = pfs_memory,
+	.nodes = pfs_nodes,
 };

@@ -27,13 +27,18 @@ struct vn_config;
 extern const struct vn_sampler_ops pmu_sampler_ops;	/* name "pmu" */
 extern const struct vn_sampler_ops procfs_sampler_ops;	/* name "procfs" */
 
+/* Room for sampling_select()'s reason: one line with its advice. */
+#define SAMPLING_REASON_MAX	1024
+
 /*
  * Picks the source for [sampling] source on a real host. auto: the PMU when
  * this CPU model is known (or [sampling] events is set), the events encode
  * and a trial group opens on the calling thread; otherwise procfs, with the
  * reason in why (one line, for the caller to log once). pmu: the PMU or NULL
  * with the reason. procfs: procfs. [sampling] events naming an event libpfm4
- * cannot encode gives NULL under auto too. why is always filled.
+ * cannot encode gives NULL under auto too. With KVM's mediated vPMU
+ * enabled, auto gives procfs and pmu NULL: vnumad then holds no core PMU
+ * events that count guest mode. why is always filled (SAMPLING_REASON_MAX).
  */
 const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
 					     char *why, size_t len);

@@ -52,11 +52,34 @@ struct cpu_id {
 };
 
 /*
- * One CPU model: the CPUID range it covers and the libpfm4 names of its four
- * events, with the encodings libpfm4 must produce for them. pfm_pmu names
- * the libpfm4 PMU table the names come from; it is not always the model's
- * own (libpfm4 4.13 has no EMR, GNR or Zen 5 table: those borrow SPR's and
- * Zen 4's, whose events they share).
+ * The events of one family of CPU models: the libpfm4 names of its four
+ * events in a libpfm4 PMU table, the encodings libpfm4 must produce for
+ * them, and what the kernel must call the PMU for the offcore MSR values to
+ * mean anything. sampling/EVENTS.md gives the source of every entry.
+ */
+struct pmu_table {
+	const char *pfm_pmu;	/* "spr" */
+	const char *event[PMU_NR_ROLES];
+	uint64_t config[PMU_NR_ROLES];	/* expected attr.config */
+	uint64_t config1[PMU_NR_ROLES];	/* attr.config1 counted with (offcore MSR) */
+	/*
+	 * Where libpfm4 cannot express Intel's MSR value (HSX, BDX, the
+	 * not-local masks of ICX and later), what it encodes for the name;
+	 * vnumad then sets config1 itself. 0: libpfm4 encodes config1.
+	 */
+	uint64_t pfm_config1[PMU_NR_ROLES];
+	/*
+	 * The values of /sys/bus/event_source/devices/cpu/caps/pmu_name of a
+	 * kernel that knows the model (NULL-terminated), or NULL where the
+	 * kernel publishes no name (AMD) and the events need no model support.
+	 */
+	const char *const *pmu_names;
+};
+
+/*
+ * One CPU model: the CPUID range it covers and its table. The table is not
+ * always the model's own in libpfm4 (4.13 has no EMR, GNR or Zen 5 table:
+ * those borrow SPR's and Zen 4's, whose events they share).
  */
 struct pmu_model {
 	const char *name;	/* "Intel Sapphire Rapids" */
@@ -64,20 +87,30 @@ struct pmu_model {
 	int family;
 	int model_lo, model_hi;
 	int step_lo, step_hi;
-	const char *pfm_pmu;	/* "spr" */
-	const char *event[PMU_NR_ROLES];
-	uint64_t config[PMU_NR_ROLES];	/* expected attr.config */
-	uint64_t config1[PMU_NR_ROLES];	/* expected attr.config1 (offcore MSR) */
+	const struct pmu_table *tab;
+	const char *why;	/* refused models (tab NULL): the reason */
 };
 
 extern const struct pmu_model pmu_models[];
 extern const int pmu_nr_models;
+/* Models recognised and refused (Zen 6, ...), with the reason. */
+extern const struct pmu_model pmu_refused[];
+extern const int pmu_nr_refused;
 
 void cpu_identify(struct cpu_id *id);
 /* The table entry for a CPU, or NULL when vnumad does not know it. */
 const struct pmu_model *pmu_model_find(const struct cpu_id *id);
+/* The refused entry for a CPU vnumad recognises but has no events for. */
+const struct pmu_model *pmu_model_refused(const struct cpu_id *id);
 /* "vendor GenuineIntel family 6 model 0x97 stepping 2", for messages. */
 char *cpu_id_str(const struct cpu_id *id, char *buf, size_t len);
+/*
+ * Whether the running kernel knows the model: caps/pmu_name under the
+ * sysfs root is one of the table's names. A kernel that does not know it
+ * ignores the offcore MSR value (config1) without an error, so OCR counts
+ * would mean nothing. 0, or -1 with the reason in why.
+ */
+int pmu_kernel_check(const struct pmu_model *m, char *why, size_t len);
 
 #define PMU_NAME_MAX	160
 
@@ -115,13 +148,23 @@ int pmu_resolve(const char *events, const struct cpu_id *id,
  * The unit tests and the benchmark use software events through this.
  */
 int pmu_open_events(struct vn_sampler *s, const struct pmu_event *ev, int n);
-/* Descriptors the sampler holds open. */
+/* Descriptors the sampler holds open (the procfs source's after a fallback). */
 int pmu_nr_fds(const struct vn_sampler *s);
+/*
+ * Tests: treat the events as the core PMU's, as if they counted guest mode
+ * (software events stand in for them where there is no hardware PMU).
+ */
+void pmu_assume_core(struct vn_sampler *s);
+/* Whether the PMU source gave up and hands everything to procfs. */
+bool pmu_fell_back(const struct vn_sampler *s);
 /* The last error message logged, "" when none. */
 const char *pmu_last_error(const struct vn_sampler *s);
 /*
- * Checks that the events open on this CPU: one trial group on the calling
- * thread. Returns 0 or a negative errno with the reason in why.
+ * Checks that the events open on this CPU and mean something: one trial
+ * group on the calling thread, which then reads 4 MiB of fresh, flushed
+ * memory; with DRAM roles given, they must count some of it (-ENODATA
+ * when they count nothing). Returns 0 or a negative errno with the reason
+ * in why.
  */
 int pmu_probe(const struct pmu_event *ev, int n, char *why, size_t len);
 
@@ -140,6 +183,41 @@ const struct vn_sampler_ops *sampling_select_cpu(const struct vn_config *cfg,
 						 const struct cpu_id *id,
 						 char *why, size_t len);
 
+/* ---- the memory controllers (uncore.c) ---- */
+
+/* One counter the memory controllers of a node would need. */
+struct mc_plan {
+	char pmu[32];		/* "uncore_imc_3", "amd_umc_0" */
+	int type;		/* the PMU's perf type */
+	uint64_t config;	/* CAS reads or writes, through its formats */
+	int cpu;		/* the CPU it counts on (the PMU's cpumask) */
+	int node;		/* the node it serves */
+	double bytes;		/* bytes per count */
+};
+
+/*
+ * The counters the memory-controller PMUs under the sysfs root would need
+ * (up to max); how many. why says what is left out and why (empty: none).
+ */
+int mc_bw_plan(struct mc_plan *out, int max, char *why, size_t len);
+
+struct mc_bw;
+/*
+ * Opens the memory controllers' counters, shared by whoever asks (the PMU
+ * source and its procfs fallback alike); NULL, with the reason logged, when
+ * no node's controllers can be counted. mc_bw_put() releases.
+ */
+struct mc_bw *mc_bw_get(void);
+void mc_bw_put(struct mc_bw *m);
+/*
+ * Bytes per second each measured node's controllers moved since the last
+ * call into bw; returns the nodes measured (0 at the first call, which
+ * starts the interval).
+ */
+uint64_t mc_bw_read(struct mc_bw *m, double bw[VN_MAX_NODES]);
+/* A sampler's nodes(): the measured nodes' bw_used, labelled uncore. */
+void mc_bw_fill(struct mc_bw *m, struct vn_host *h);
+
 /* ---- the procfs sampler (procfs.c) ---- */
 
 /* Descriptors the procfs sampler holds open. */
@@ -148,6 +226,17 @@ int procfs_nr_fds(const struct vn_sampler *s);
 bool procfs_uses_faults(const struct vn_sampler *s);
 
 /* ---- shared helpers (common.c, numa_maps.c) ---- */
+
+/*
+ * The sysfs tree the samplers read ("/sys"; the tests point it at a fake
+ * tree): the core PMU's caps/pmu_name, KVM's module parameters, the memory
+ * controllers' PMUs.
+ */
+void sampling_set_sysfs_root(const char *root);
+const char *sampling_sysfs_root(void);
+/* Reads ROOT/rel into buf, NUL-terminated, one trailing newline cut;
+ * its length, or a negative errno. */
+ssize_t sysfs_read(const char *rel, char *buf, size_t len);
 
 /* Fills g->v.mem[] and mem_total from /proc/PID/numa_maps of g->pid. */
 int numa_maps_guest(struct vn_guest *g);
@@ -265,6 +354,17 @@ struct vcpu_thread *threads_get(const struct vn_guest *g, int i);
 int fd_raise_after_emfile(void);
 /* Explains a perf_event_open failure with what to change. */
 char *perf_errstr(int err, char *buf, size_t len);
+/*
+ * Whether KVM's mediated vPMU is enabled: the enable_mediated_pmu
+ * parameter of kvm_intel or kvm_amd under the sysfs root reads Y (which
+ * names the module). While a guest with a mediated PMU exists, the kernel
+ * refuses core PMU events that count guest mode (EOPNOTSUPP); while such an
+ * event exists, a new mediated guest's first vCPU cannot be created
+ * (EBUSY). 1 or 0.
+ */
+int kvm_mediated_pmu(char *which, size_t len);
+/* Whether some of the events are the core PMU's, not software events. */
+bool pmu_counts_core(const struct pmu_event *ev, int n);
 /* kernel.perf_event_paranoid, or INT_MIN when the file is missing. */
 int perf_paranoid(void);
 /* Whether the effective capabilities include cap (a CAP_* number). */

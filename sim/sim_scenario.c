@@ -20,6 +20,14 @@
 #define SIM_MAX_CPUS		4096		/* per node */
 #define SIM_MAX_VCPUS		1024		/* per guest */
 #define SIM_MAX_GUESTS		100000
+/*
+ * Totals of a scenario, each in range alone: 100,000 guests of 1,024 vCPUs
+ * allocated until memory ran out. About 600 bytes per vCPU and 28 per
+ * guest vnode and host node (the memory layout), so these two cost some
+ * 150 and 230 MB at most, and 100,000 guests some 400 MB more.
+ */
+#define SIM_MAX_TOTAL_VCPUS	262144		/* 64 nodes of 4,096 CPUs */
+#define SIM_MAX_TOTAL_CELLS	8388608		/* guests x vnodes x nodes */
 #define SIM_MAX_LAT_POINTS	16
 #define SIM_FIRST_PID		1000
 #define SIM_MAX_LINK_NODES	16		/* 136 unknowns in the solve */
@@ -815,7 +823,7 @@ static void parse_guests(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 	long *counts = xcalloc(nsec + 1, sizeof(*counts));
 	const char **tsec = xcalloc(nsec + 1, sizeof(*tsec));
 	char **gsec;
-	long total = 0;
+	long total = 0, vcpus = 0, cells = 0;
 	pid_t pid = SIM_FIRST_PID;
 
 	for (int i = 0; i < nsec; i++) {
@@ -831,6 +839,8 @@ static void parse_guests(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		tsec[nt] = sec;
 		counts[nt] = parse_guest_section(ini, e, s, sec, &tmpl[nt], &names[nt]);
 		total += counts[nt];
+		vcpus += counts[nt] * tmpl[nt].nr_vcpus;
+		cells += counts[nt] * tmpl[nt].nr_vnodes * s->nr_nodes;
 		nt++;
 	}
 	if (nt == 0)
@@ -839,6 +849,13 @@ static void parse_guests(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 	if (total > SIM_MAX_GUESTS)
 		errors_add(e, "%s: %ld guests in all, at most %d", vn_ini_path(ini),
 			   total, SIM_MAX_GUESTS);
+	else if (vcpus > SIM_MAX_TOTAL_VCPUS)
+		errors_add(e, "%s: %ld vCPUs in all (count times vcpus, over every guest "
+			   "section), at most %d", vn_ini_path(ini), vcpus, SIM_MAX_TOTAL_VCPUS);
+	else if (cells > SIM_MAX_TOTAL_CELLS)
+		errors_add(e, "%s: %ld guests' vnodes times %d host nodes make %ld memory "
+			   "cells in all, at most %d", vn_ini_path(ini), total, s->nr_nodes,
+			   cells, SIM_MAX_TOTAL_CELLS);
 	if (e->count == before) {
 		char buf[96];
 

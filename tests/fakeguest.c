@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * A stand-in for a QEMU/KVM process, for the tests of the proc backend and
- * the memory mover: vCPU threads named "CPU n/KVM" and guest RAM that is
- * allocated and touched. Options use QEMU's spelling where QEMU has one.
+ * A stand-in for a VMM process, for the tests of the proc backend and the
+ * memory mover: vCPU threads named as a VMM names them and guest RAM that
+ * is allocated and touched. Options use QEMU's spelling where QEMU has one.
  *
  *   fakeguest [-name guest=NAME] [-smp N] [-m MIB] [-touch MIB] [-thp] [-memfd]
  *             [-busy]
+ *             [-names kvm|tcg|mshv|shared|none|ch|fc]
+ *             [--api-socket ARG] [--api-sock PATH] [--id ID] [--cpus ARG]
+ *
+ * -names says how the vCPU threads are named: "CPU n/KVM" (kvm, the
+ * default), "CPU n/TCG", "CPU n/MSHV" (QEMU), one "ALL CPUs/TCG" thread for
+ * all (shared: QEMU's single-threaded TCG), not at all (none: QEMU without
+ * debug-threads=on), "vcpuN" (ch: cloud-hypervisor), "fc_vcpu N" (fc:
+ * Firecracker). The -- options are cloud-hypervisor's and Firecracker's,
+ * there for the proc backend to read in /proc/PID/cmdline. Run a copy named
+ * cloud-hypervisor or firecracker to stand in for those.
  *
  * -touch makes only the first MIB of the RAM resident (default: all of it),
  * as a guest that has not yet used all its memory.
@@ -42,6 +52,7 @@ int main(int argc, char **argv)
 {
 	long smp = 2, mib = 64, touch = -1;
 	int thp = 0, memfd = 0;
+	const char *names = "kvm";
 	size_t len;
 	char *ram;
 	sigset_t set;
@@ -49,8 +60,12 @@ int main(int argc, char **argv)
 	int sig;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-smp") && i + 1 < argc)
-			smp = strtol(argv[++i], NULL, 10);
+		if (!strcmp(argv[i], "-smp") && i + 1 < argc) {
+			const char *v = argv[++i], *c = strstr(v, "cpus=");
+
+			/* -smp N or -smp cpus=N,... as QEMU takes it */
+			smp = strtol(c ? c + 5 : v, NULL, 10);
+		}
 		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
 			mib = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-touch") && i + 1 < argc)
@@ -63,6 +78,11 @@ int main(int argc, char **argv)
 			memfd = 1;
 		else if (!strcmp(argv[i], "-busy"))
 			busy = 1;
+		else if (!strcmp(argv[i], "-names") && i + 1 < argc)
+			names = argv[++i];
+		else if ((!strcmp(argv[i], "--api-socket") || !strcmp(argv[i], "--api-sock") ||
+			  !strcmp(argv[i], "--id") || !strcmp(argv[i], "--cpus")) && i + 1 < argc)
+			i++;	/* read by the proc backend from /proc/PID/cmdline */
 		else {
 			fprintf(stderr, "fakeguest: unknown argument %s\n", argv[i]);
 			return 2;
@@ -105,17 +125,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fakeguest: -smp 1 to 4096\n");
 		return 2;
 	}
+	/* one thread runs every vCPU in QEMU's single-threaded TCG */
+	if (!strcmp(names, "shared"))
+		smp = 1;
 	for (int v = 0; v < smp; v++) {
-		char name[32];	/* "CPU 4095/KVM" at most: within the 15 a name holds */
+		char name[32];	/* "CPU 4095/MSHV" at most: within the 15 a name holds */
 		pthread_t t;
 
+		if (!strcmp(names, "kvm") || !strcmp(names, "tcg") || !strcmp(names, "mshv"))
+			snprintf(name, sizeof(name), "CPU %d/%s", v, !strcmp(names, "kvm") ?
+				 "KVM" : !strcmp(names, "tcg") ? "TCG" : "MSHV");
+		else if (!strcmp(names, "shared"))
+			snprintf(name, sizeof(name), "ALL CPUs/TCG");
+		else if (!strcmp(names, "ch"))
+			snprintf(name, sizeof(name), "vcpu%d", v);
+		else if (!strcmp(names, "fc"))
+			snprintf(name, sizeof(name), "fc_vcpu %d", v);
+		else if (strcmp(names, "none") != 0) {
+			fprintf(stderr, "fakeguest: -names kvm, tcg, mshv, shared, none, ch or fc\n");
+			return 2;
+		}
 		if (pthread_create(&t, NULL, vcpu, NULL)) {
 			perror("fakeguest: thread");
 			return 1;
 		}
 		/* named here, so that every name is in place before "ready" */
-		snprintf(name, sizeof(name), "CPU %d/KVM", v);
-		pthread_setname_np(t, name);
+		if (strcmp(names, "none") != 0)
+			pthread_setname_np(t, name);
 		if (!v)
 			first = t;
 	}

@@ -3,7 +3,7 @@
 # UNIT_DAEMON names the test), golden files, and the driver tests/run.sh.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-UNIT_DAEMON := test_core test_proc
+UNIT_DAEMON := test_core test_place test_proc test_httpd test_control
 
 $(UNIT_DAEMON:%=$(B)/tests/%): UNIT_LIBS = $(DAEMON_LIB)
 $(UNIT_DAEMON:%=$(B)/tests/%): $(DAEMON_LIB)
@@ -49,3 +49,39 @@ $(BENCH_DAEMON): tests/bench/bench_daemon.c tests/cgtest.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_DAEMON) $(VNUMAD)
+
+# bench-journal: the journal's cost at start (40,000 live, 80,000 settled
+# records) and per move.
+BENCH_JOURNAL := $(B)/tests/bench-journal
+$(BENCH_JOURNAL): tests/bench/bench_journal.c $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_JOURNAL)
+# bench-inputs: what hostile input costs the loop (a configuration at the
+# limits, /metrics rendered and served from the tick's copy).
+BENCH_INPUTS := $(B)/tests/bench-inputs
+$(BENCH_INPUTS): tests/bench/bench_inputs.c $(DAEMON_LIB) $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_LIB) $(LINK_LIBS) $(LIBS)
+BENCH_DEPS += $(BENCH_INPUTS)
+
+# tests/connhold: the hostile client of t_control.sh and t_metrics.sh
+# (connections held open, requests sent a byte at a time or never read).
+CONNHOLD := $(B)/tests/connhold
+$(CONNHOLD): tests/connhold.c tests/module.mk
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -o $@ $<
+CHECK_DEPS += $(CONNHOLD)
+# bench-worker: the per-tick cost of a plugin in its worker, on bench-core's
+# host, with policies/example built against the tree's header.
+BENCH_WORKER := $(B)/tests/bench-worker
+BENCH_EXAMPLE := $(B)/tests/example.so
+$(BENCH_WORKER): tests/bench/bench_worker.c $(LINK_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
+$(BENCH_EXAMPLE): policies/example/example.c policies/policy.h
+	@mkdir -p $(B)/tests/include/vnumad
+	cp policies/policy.h $(B)/tests/include/vnumad/policy.h
+	$(CC) -std=c11 -Wall -Wextra -fPIC -shared -Wl,--no-undefined \
+		-I$(B)/tests/include $(CFLAGS) -o $@ $<
+BENCH_DEPS += $(BENCH_WORKER) $(BENCH_EXAMPLE) $(VNUMAD_WORKER)

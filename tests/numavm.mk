@@ -23,8 +23,9 @@ $(B)/tests/numavm/vmexit: tests/numavm/vmexit.c tests/numavm.mk
 
 CHECK_DEPS += $(NUMAVM_HELPERS)
 
-# Fuzz targets: tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput.
-FUZZ_TARGETS := config scenario trace numa_maps
+# Fuzz targets: tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput;
+# control and http serve the daemon's sockets, so they link its layer too.
+FUZZ_TARGETS := config scenario trace numa_maps journal control http
 FUZZ_SRCS_OF = tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h
 
 # Replayers: each target with a plain main() (tests/fuzz/standalone.c),
@@ -33,10 +34,11 @@ FUZZ_SRCS_OF = tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz.h
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/replay_%)
 FUZZ_LINK_CFLAGS = $(filter-out -MMD -MP,$(TOP_CFLAGS)) -Itests/fuzz
 
-$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c tests/fuzz/fuzz.h $(LINK_LIBS)
+$(B)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c tests/fuzz/fuzz.h \
+		tests/fuzz/fuzz_daemon.h $(DAEMON_LIB) $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(FUZZ_LINK_CFLAGS) $(ALL_LDFLAGS) -o $@ tests/fuzz/fuzz_$*.c \
-		tests/fuzz/standalone.c $(LINK_LIBS) $(LIBS)
+		tests/fuzz/standalone.c $(DAEMON_LIB) $(LINK_LIBS) $(LIBS)
 
 CHECK_DEPS += $(FUZZ_REPLAY)
 
@@ -49,6 +51,7 @@ FUZZ_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize-recover=% -MMD -MP -Werror
 	      -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_OBJS := $(filter-out $(DAEMON_SRCS:%.c=$(FUZZ_B)/%.o),$(LIB_SRCS:%.c=$(FUZZ_B)/%.o))
 FUZZ_LIB  := $(FUZZ_B)/libvnumad.a
+FUZZ_DAEMON_LIB := $(FUZZ_B)/libvnumad-daemon.a
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 
 $(FUZZ_B)/%.o: %.c
@@ -61,8 +64,14 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_TOP) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LIBS)
+$(FUZZ_DAEMON_LIB): $(DAEMON_SRCS:%.c=$(FUZZ_B)/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_daemon.h \
+		$(FUZZ_DAEMON_LIB) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_TOP) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_DAEMON_LIB) $(FUZZ_LIB) $(LIBS)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)

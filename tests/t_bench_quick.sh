@@ -37,6 +37,7 @@ expect_output '^sampling.numa_maps_4k_ms_per_gib +[0-9.]+ ms/GiB' "numa_maps of 
 expect_output '^daemon.cpu_pct_of_core +[0-9.]+ % +<= 0.5 ' "the whole daemon's cost with its goal"
 expect_output '^sim-speed/4-nodes-64-guests ' "simulator speed"
 expect_output '^guard.harmful_reverted_pct +[0-9.]+ % +>= 95 ' "guard accuracy"
+expect_output '^numad/no-daemon +[0-9.]+ ms +<= 100 ' "numad -w's answer time"
 expect_output '^[0-9]+ figures \([0-9]+ per-scenario figures in bench.json and bench.log only\), QUICK run; bench.json written$' \
 	"the closing line"
 grep -q '"description": "simulated seconds per wall second through the core, median of 3 runs' \

@@ -24,6 +24,12 @@ expect_exit 2 "--scenario with libvirt" -- "$VNUMAD" --backend libvirt --scenari
 expect_output "needs --backend sim" "--scenario conflict"
 expect_exit 1 "missing named config" -- "$VNUMAD" -n -c "$TMP/nope.conf"
 expect_output "nope.conf: No such file or directory" "missing config named"
+# an endless file: refused past 1 MiB, with the limit said (it grew to 1 GB)
+expect_exit 1 "-c /dev/zero" -- timeout 10 "$VNUMAD" -n -c /dev/zero
+expect_output '^/dev/zero: larger than 1024 KiB, the most a file of settings may be$' \
+	"-c /dev/zero says why"
+expect_exit 1 "-c a directory" -- "$VNUMAD" -n -c "$TMP"
+expect_output "^$TMP: Is a directory$" "-c a directory says so"
 expect_exit 0 "example config checks" -- "$VNUMAD" -n -c etc/vnumad.conf
 expect_output '^configuration OK$' "example config OK"
 expect_exit 1 "unknown policy" -- "$VNUMAD" -n -c etc/vnumad.conf --policy nosuch
@@ -39,6 +45,37 @@ expect_exit 0 "--once" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run -
 expect_output '^tick 1 .*counters primed' "--once primes the counters first"
 [ "$(grep -c '^tick ' "$TMP/out")" -eq 2 ] || fail "--once ran other than two ticks"
 expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends on the demo"
+
+# output that cannot be written is a failure, said so (--record to a full
+# device said "recording stopped" and exited 0)
+expect_exit 1 "--record to a full device" -- \
+	"$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 --record /dev/full
+expect_output 'trace is incomplete: recording stopped during the run' "--record /dev/full says why"
+expect_exit 1 "recommendations to a full device" -- \
+	sh -c '"$0" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 >/dev/full' "$VNUMAD"
+expect_output 'standard output: (No space left on device|some of it could not be written)' \
+	"stdout /dev/full says why"
+expect_exit 0 "--record of a whole run" -- \
+	"$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 3 --record "$TMP/t.trace"
+[ -s "$TMP/t.trace" ] || fail "--record wrote no trace"
+
+# -n and the daemon agree on the counter source this host can give
+printf '[sampling]\nsource = pmu\n' >"$TMP/pmu.conf"
+"$VNUMAD" -c "$TMP/pmu.conf" --backend proc --dry-run --once >"$TMP/daemon" 2>&1
+d=$?
+"$VNUMAD" -n -c "$TMP/pmu.conf" --backend proc >"$TMP/check" 2>&1
+n=$?
+[ $d = $n ] || fail "source = pmu: the daemon exits $d here, vnumad -n $n"
+if [ $n = 1 ]; then
+	grep -q "pmu.conf:2: \[sampling\] source = pmu, but the PMU cannot be used" "$TMP/check" ||
+		fail "-n does not say why source = pmu is refused: $(head -1 "$TMP/check")"
+fi
+
+# a NOTIFY_SOCKET that is no socket path is said once, not at every tick
+NOTIFY_SOCKET=bogus "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks 5 \
+	>/dev/null 2>"$TMP/notify"
+n=$(grep -c "NOTIFY_SOCKET 'bogus' is not a socket path" "$TMP/notify")
+[ "$n" = 1 ] || fail "a bad NOTIFY_SOCKET was said $n times in 5 ticks, want once"
 
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once

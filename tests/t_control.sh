@@ -9,6 +9,67 @@ conf=$TMP/vnumad.conf
 sock=$TMP/run/control.sock
 sed "s|^control = .*|control = $sock|" etc/vnumad.conf >"$conf"
 
+# --- what the daemon requires of its control path (vnumad.8) --------------
+
+# ctlconf NAME PATH: a configuration whose control socket is PATH
+ctlconf() {
+	sed "s|^control = .*|control = $2|" etc/vnumad.conf >"$TMP/$1.conf"
+}
+
+# too long for sun_path: refused by -n and by the daemon, which overflowed
+# its stack copying it
+ctlconf long "$TMP/$(printf 'd%.0s' $(seq 120))/control.sock"
+expect_exit 1 "-n: a control path too long" -- "$VNUMAD" -n -c "$TMP/long.conf"
+expect_output '\[daemon\] control: .*: 1[0-9]{2} characters long; a Unix socket path is at most 107$' \
+	"-n says the path is too long"
+expect_exit 1 "a daemon with a control path too long" -- \
+	timeout 10 "$VNUMAD" -f -c "$TMP/long.conf" --backend sim
+expect_output 'a Unix socket path is at most 107' "the daemon says the path is too long"
+
+# a regular file there: refused, and left alone (it was unlinked)
+echo keep >"$TMP/precious"
+ctlconf file "$TMP/precious"
+expect_exit 1 "-n: a regular file at the control path" -- "$VNUMAD" -n -c "$TMP/file.conf"
+expect_output "control: .*precious exists and is a regular file, not a socket" \
+	"-n says it is not a socket"
+expect_exit 1 "a daemon with a regular file at its control path" -- \
+	timeout 10 "$VNUMAD" -f -c "$TMP/file.conf" --backend sim
+expect_output "exists and is a regular file, not a socket" "the daemon says it is not a socket"
+[ "$(cat "$TMP/precious" 2>/dev/null)" = keep ] ||
+	fail "the daemon removed the regular file at its control path"
+
+# a directory others can write, where another user's socket squats: the
+# daemon refused to start, saying only that "another vnumad" answered
+mkdir "$TMP/shared" && chmod 1777 "$TMP/shared"
+ctlconf shared "$TMP/shared/control.sock"
+expect_exit 1 "-n: a control directory others can write" -- "$VNUMAD" -n -c "$TMP/shared.conf"
+expect_output "shared is writable by others \(mode 1777\): another user could put a socket" \
+	"-n names the directory and its mode"
+if command -v socat >/dev/null && [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 755 "$TMP"	# nobody reaches the shared directory
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		socat UNIX-LISTEN:"$TMP/shared/control.sock",fork /dev/null 2>/dev/null &
+	squat=$!
+	for _ in $(seq 50); do [ -S "$TMP/shared/control.sock" ] && break; sleep 0.1; done
+	expect_exit 1 "a daemon whose control path another user squats" -- \
+		timeout 10 "$VNUMAD" -f -c "$TMP/shared.conf" --backend sim
+	expect_output "shared is writable by others" "the daemon names the unsafe directory"
+	[ -S "$TMP/shared/control.sock" ] || fail "the squatter's socket is missing (test assumption)"
+	kill "$squat" 2>/dev/null
+	wait "$squat" 2>/dev/null
+	chmod 700 "$TMP"
+fi
+# a directory of another user's on the way
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -m 755 "$TMP/theirs" && chown nobody "$TMP/theirs"
+	ctlconf theirs "$TMP/theirs/run/control.sock"
+	expect_exit 1 "-n: a control directory of another user" -- "$VNUMAD" -n -c "$TMP/theirs.conf"
+	expect_output "theirs belongs to user [0-9]+: whoever owns a directory on the way" \
+		"-n names the directory's owner"
+fi
+# the default path and one in a fresh directory pass
+expect_exit 0 "-n: a control socket in a directory yet to be made" -- "$VNUMAD" -n -c "$conf"
+
 expect_exit 1 "status without a daemon" -- "$VNUMAD" status -c "$conf"
 expect_output "no vnumad daemon is running \(nothing answers on $sock\)" "no-daemon message"
 expect_exit 1 "migrate without a daemon" -- "$VNUMAD" migrate web1 --to 0 -c "$conf"
@@ -31,7 +92,13 @@ sleep 0.5
 expect_exit 0 "status" -- "$VNUMAD" status -c "$conf"
 expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy place, tick [0-9]+$' "status header"
 expect_output '^legacy +2 +1,1 +0:4.00 GiB +100% .* pinned$' "status shows the pinned guest"
+# each node's bandwidth with its sources: the vCPUs' estimate, the sim's maximum
+expect_output '^0 +16 .* / 37.3 GiB/s \(sim\)$' "node bandwidth and its sources"
+expect_output '^1 +16 .* \(estimate\) / ' "bw_used labelled estimate"
+expect_exit 1 "status to a full device" -- sh -c '"$0" status -c "$1" >/dev/full' "$VNUMAD" "$conf"
+expect_output 'standard output: No space left on device' "status says its output failed"
 expect_exit 0 "status --json" -- "$VNUMAD" status -c "$conf" --json
+expect_output '"bw_max_source": "sim"' "JSON labels bw_max"
 expect_output '"name": "web1"' "JSON lists guests"
 expect_output '"quarantines": \[' "JSON lists quarantines"
 
@@ -40,6 +107,22 @@ expect_output '^[01]$' "a single node for a small guest"
 expect_output 'from the running daemon' "live figures"
 expect_exit 1 "place too big" -- "$VNUMAD" place 64:200GiB -c "$conf"
 expect_output 'not enough' "too big for the host"
+
+# a user who may not open the socket hears so, and gets no fresh sample
+# in its place (EACCES was taken for ECONNREFUSED: "no daemon runs")
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 &&
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$VNUMAD"; then
+	for c in "place 2:1GiB --backend sim" status; do
+		# shellcheck disable=SC2086
+		expect_exit 1 "$c as a user who may not open the socket" -- \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups \
+			"$VNUMAD" $c --socket "$sock"
+		expect_output "permission denied on the control socket $sock: only root may" \
+			"$c says permission was denied"
+	done
+else
+	echo "note: not root, no user nobody, or $VNUMAD not reachable by nobody: not tried"
+fi
 
 expect_exit 1 "migrate a pinned guest" -- "$VNUMAD" migrate legacy --to 0 -c "$conf"
 expect_output 'pinned by its user; --force moves it anyway' "pinned refused"
@@ -64,8 +147,80 @@ expect_exit 0 "status after" -- "$VNUMAD" status -c "$conf"
 expect_output '^  batch: 2 move\(s\)' "the manual move is a trial"
 expect_output '^cache .*1:3.50 GiB' "cache memory moved"
 
+# --- clients that go away or never finish leave no descriptor behind ------
+
+CONNHOLD=$B/tests/connhold
+[ -x "$CONNHOLD" ] || fail "no $CONNHOLD: build it first (make check does)"
+nfds() { ls "/proc/$1/fd" | wc -l; }
+# one that connects and sends nothing is let go after 10 s: watched meanwhile
+"$CONNHOLD" -n 1 -T 20 "$sock" >"$TMP/silent" &
+silent=$!
+sleep 0.3
+fds0=$(nfds $pid)
+# a request, then gone before the reply: the failed write dropped no client
+for _ in $(seq 20); do
+	"$CONNHOLD" -c -w '{"cmd":"status"}\n' "$sock" >/dev/null
+done
+# a client killed while it waits for its reply
+for _ in $(seq 5); do
+	"$CONNHOLD" -n 1 -w '{"cmd":"status"}\n' -T 5 "$sock" >/dev/null &
+	sleep 0.05
+	kill -KILL $! 2>/dev/null
+	wait $! 2>/dev/null
+done
+sleep 0.5
+fds1=$(nfds $pid)
+[ "$fds1" -le $((fds0 + 1)) ] ||
+	fail "25 clients gone before their reply left $((fds1 - fds0)) descriptors open in the daemon"
+# at most 32 at once: more wait in the backlog, and each one held is let go
+"$CONNHOLD" -n 100 -T 2 "$sock" >"$TMP/held" &
+held=$!
+sleep 1
+fds2=$(nfds $pid)
+[ "$fds2" -le $((fds1 + 32)) ] ||
+	fail "100 connections held took $((fds2 - fds1)) descriptors of the daemon, want at most 32"
+wait $held
+expect_exit 0 "status after the cap was reached" -- "$VNUMAD" status -c "$conf"
+wait $silent
+grep -Eq '^closed 1 after (9|1[0-2])\.[0-9] s$' "$TMP/silent" ||
+	fail "a silent client was not let go after 10 s: $(tail -1 "$TMP/silent")"
+
+# out of descriptors: accepting pauses, neither spinning nor logging without
+# end (libevent retried accept() at every turn of the loop, logging each)
+sed "s|^control = .*|control = $TMP/few/control.sock|" etc/vnumad.conf >"$TMP/few.conf"
+(ulimit -n 32; exec "$VNUMAD" -f -c "$TMP/few.conf" --backend sim --pace --interval 100ms \
+	>/dev/null 2>"$TMP/few.err") &
+few=$!
+# started when its guests are listed
+for _ in $(seq 50); do grep -q 'guest legacy' "$TMP/few.err" && break; sleep 0.1; done
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+c0=$(cpu $few) l0=$(wc -l <"$TMP/few.err")
+"$CONNHOLD" -n 60 -T 2 "$TMP/few/control.sock" >/dev/null
+c1=$(cpu $few) l1=$(wc -l <"$TMP/few.err")
+[ $((c1 - c0)) -le $((2 * $(getconf CLK_TCK) / 3)) ] ||
+	fail "out of descriptors, the daemon used $((c1 - c0)) ticks of CPU in 2 s (spinning)"
+[ $((l1 - l0)) -le 3 ] || { fail "out of descriptors, the daemon logged $((l1 - l0)) lines in 2 s"; tail -n +$((l0 + 1)) "$TMP/few.err" | head -5 | sed 's/^/    /'; }
+grep -q 'control socket: cannot accept a connection: Too many open files; not accepting for 1 s' \
+	"$TMP/few.err" || fail "no message saying the control socket ran out of descriptors"
+sleep 1.5
+expect_exit 0 "status once descriptors are back" -- "$VNUMAD" status --socket "$TMP/few/control.sock"
+kill -TERM $few
+wait $few
+
+# a daemon gone in the middle of a memory move: the client says so, exit 1
+# (it printed nothing more and exited 0)
+"$VNUMAD" migrate web1 --to 1 --memory 6GiB -c "$conf" >"$TMP/cut" 2>&1 &
+cut=$!
+for _ in $(seq 50); do grep -q '^progress' "$TMP/cut" && break; sleep 0.1; done
+grep -q '^progress' "$TMP/cut" || fail "no progress before the daemon was killed (test assumption)"
+
 # a crash leaves a stale socket; the next daemon takes it over
 kill -KILL $pid
+wait $cut
+rc=$?
+[ $rc = 1 ] || fail "migrate cut short by the daemon's death: exit $rc, want 1"
+grep -q 'the daemon closed the connection before the migration ended' "$TMP/cut" ||
+	fail "migrate cut short does not say so: $(tail -1 "$TMP/cut")"
 wait $pid 2>/dev/null
 [ -S "$sock" ] || fail "the killed daemon's socket is gone (test assumption)"
 "$VNUMAD" -f -c "$conf" --backend sim --pace --interval 100ms >/dev/null 2>"$TMP/stderr2" &

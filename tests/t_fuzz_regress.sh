@@ -6,7 +6,7 @@
 # sanitizer report fails the test; a finding's input fails it until fixed.
 . "$(dirname "$0")/lib.sh"
 
-for name in config scenario trace numa_maps; do
+for name in config scenario trace numa_maps journal control http; do
 	bin=$B/tests/fuzz/replay_$name
 	[ -x "$bin" ] || skip "$bin is not built (make check builds it)"
 	dirs=()

@@ -14,7 +14,7 @@ layer_of() {
 	policies/*) echo 1 ;;
 	rebalancer/core/*) echo 1 ;;
 	rebalancer/backend/* | sampling/* | sim/*.[ch]) echo 2 ;;
-	rebalancer/daemon/* | sim/harness/* | sim/tools/*) echo 3 ;;
+	rebalancer/daemon/* | rebalancer/worker/* | sim/harness/* | sim/tools/*) echo 3 ;;
 	*) echo -1 ;;
 	esac
 }

@@ -242,6 +242,9 @@ for n in 0 1; do
 	expect "vnumad_node_memory_free_bytes{node=\"$n\"}" '>' 0
 	expect "vnumad_node_cpu_load{node=\"$n\"}" '>' 0
 	expect "vnumad_node_memory_bandwidth_bytes_per_second{node=\"$n\"}" '>' 0
+	# the simulated host charges bw_used from the vCPUs and knows bw_max
+	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"used\",source=\"estimate\"}" == 1
+	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"max\",source=\"sim\"}" == 1
 done
 # web1 runs on node 1 with its 8 GiB on node 0: every access is remote
 expect 'vnumad_guest_remote_ratio{guest="web1"}' '>' 0.9
@@ -271,7 +274,7 @@ expect 'vnumad_vcpus{source="pmu"}' == 0
 # unknown figures are left out, never written as -1
 grep -E '^[^#].* -1$' "$TMP/body" && fail "a series has the value -1"
 
-# counters move between scrapes; each scrape is built afresh
+# counters move between scrapes of different ticks
 sleep 0.5
 http GET '/metrics?from=test'
 [ "$status" = "HTTP/1.1 200 OK" ] || fail "GET /metrics?from=test: '$status'"
@@ -305,6 +308,48 @@ http GET /
 [ "$status" = "HTTP/1.1 200 OK" ] || fail "GET /: '$status'"
 case $(header Content-Type) in text/html*) ;; *) fail "GET /: Content-Type '$(header Content-Type)'" ;; esac
 grep -q 'href="/metrics"' "$TMP/body" || fail "GET /: no link to /metrics"
+
+# --- hostile clients ---------------------------------------------------------
+
+CONNHOLD=$B/tests/connhold
+[ -x "$CONNHOLD" ] || fail "no $CONNHOLD: build it first (make check does)"
+# a header byte every half second: evhttp's timeout was one of inactivity,
+# so this held the connection for hours; the deadline is 10 s from accept
+"$CONNHOLD" -T 14 -t 500 -w 'GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaa' \
+	"127.0.0.1:$port" >"$TMP/slow" &
+slow=$!
+# at most 16 connections at once, whoever holds them
+fds0=$(ls "/proc/$pid/fd" | wc -l)
+"$CONNHOLD" -n 100 -T 3 "127.0.0.1:$port" >"$TMP/held" &
+held=$!
+sleep 1.5
+fds1=$(ls "/proc/$pid/fd" | wc -l)
+[ "$fds1" -le $((fds0 + 16)) ] ||
+	fail "100 connections held took $((fds1 - fds0)) descriptors of the daemon, want at most 16"
+wait $held
+# a request head over 8 KiB is refused with 431
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+	printf "GET /metrics HTTP/1.1\r\nHost: localhost\r\nX-Long: %s\r\n\r\n" "$1" >&3
+	cat <&3' "$port" "$long" >"$TMP/resp" 2>/dev/null
+[ "$(head -n 1 "$TMP/resp" | tr -d '\r')" = "HTTP/1.1 431 Request Header Fields Too Large" ] ||
+	fail "a 9000-byte header: '$(head -n 1 "$TMP/resp" | tr -d '\r')', want 431"
+# the exposition is rendered at most once a tick, whatever the scrapes
+http GET /metrics
+r0=$(value vnumad_metrics_renders_total) t0=$(value vnumad_ticks_total)
+for _ in $(seq 20); do http GET /metrics; done
+r1=$(value vnumad_metrics_renders_total) t1=$(value vnumad_ticks_total)
+if [ -z "$r0" ] || [ -z "$r1" ]; then
+	fail "no series vnumad_metrics_renders_total"
+elif [ $((r1 - r0)) -gt $((t1 - t0)) ]; then
+	fail "21 scrapes over $((t1 - t0)) ticks rendered the exposition $((r1 - r0)) times"
+fi
+promcheck_body "a scrape served from the tick's copy"
+wait $slow
+grep -Eq '^closed 1 after (9|1[01])\.[0-9] s$' "$TMP/slow" ||
+	fail "a request sent a byte at a time was not cut at 10 s: $(tail -1 "$TMP/slow")"
+http GET /metrics
+[ "$status" = "HTTP/1.1 200 OK" ] || fail "GET /metrics after the hostile clients: '$status'"
 
 # --- start-up errors ---------------------------------------------------------
 
@@ -361,6 +406,11 @@ else
 	[ $rc -eq 1 ] || fail "metrics = nowhere.invalid:$port: exit $rc, want 1"
 	expect_output "metrics 'nowhere\.invalid:$port': cannot resolve 'nowhere\.invalid'" \
 		"metrics = nowhere.invalid"
+	# and vnumad -n refuses what the daemon refused
+	expect_exit 1 "vnumad -n with metrics = nowhere.invalid" -- \
+		timeout 40 "$VNUMAD" -n -c "$TMP/bad.conf"
+	expect_output "\[daemon\] metrics: 'nowhere\.invalid:$port': cannot resolve" \
+		"vnumad -n, metrics = nowhere.invalid"
 fi
 
 # --- other addresses: a host name, IPv6 ------------------------------------

@@ -12,7 +12,12 @@
 #              CPU room; a local guest left alone
 #   faults     a guest killed in the middle of a migration, a target node
 #              full (ENOMEM), the daemon killed with SIGKILL in a trial and
-#              started again, the descriptor limit exhausted
+#              in a migration and started again, the descriptor limit
+#              exhausted
+#   hmat       QEMU's ACPI HMAT (-machine hmat=on, -numa hmat-lb): vnumad
+#              reads each node's bandwidth and latency as QEMU declared them
+#   memonly    a CPU-less node: memory moves onto it and off it, vCPUs never
+#              go there
 #
 # NUMAVM_CASES="two_node faults" runs some only; NUMAVM_VERBOSE=1 prints
 # the daemon's log of passing cases too. Skips when QEMU is missing,
@@ -33,7 +38,9 @@ echo "kernel $KERNEL, initramfs $(du -h "$initrd" | cut -f1)"
 cases=(
 	"two_node 2node 110"
 	"four_node 4node 60"
-	"faults 2node:384:768 80"
+	"faults 2node:384:768 100"
+	"hmat hmat 45"
+	"memonly hmat 80"
 )
 summary=()
 start=$SECONDS

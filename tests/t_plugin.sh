@@ -1,10 +1,14 @@
 #!/bin/bash
 # Policy plugins end to end: real shared objects built here, loaded by the
 # real vnumad. A good plugin loads, runs and proposes; every bad one (ABI,
-# size, symbol, name, flags, permissions, owner, unresolved symbol) is
-# refused with a message naming the file and exit 1; a tick that keeps
-# failing disables the policy; --help-policy lists a plugin's options and
-# [policy.NAME] keys of a plugin are parsed and range-checked.
+# size, symbol, name, flags, permissions, owner, a directory on its path
+# that others can write, unresolved symbol) is refused with a message
+# naming the file and exit 1; a file swapped in between the check and the
+# load is never loaded; a tick that keeps
+# failing disables the policy, in the worker and in process, and the
+# built-in default advises in its place; --help-policy lists a plugin's
+# options and [policy.NAME] keys of a plugin are parsed and range-checked.
+# (tests/t_worker.sh covers plugins that crash, hang or break the sandbox.)
 . "$(dirname "$0")/lib.sh"
 
 command -v cc >/dev/null || skip "no C compiler"
@@ -31,6 +35,13 @@ cat >"$TMP/plugin.c" <<'EOF'
 #ifndef SYMBOL
 #define SYMBOL vnumad_policy
 #endif
+#ifdef HOSTILE	/* words that forge a line and reach the terminal as escapes */
+#define TAIL "\nvnumad: error: forged\033[2J\302\233" "0m"
+#define DESCRIPTION "a test plugin\033]0;owned\007"
+#else
+#define TAIL ""
+#define DESCRIPTION "a test plugin"
+#endif
 
 static const struct vnumad_option options[] = {
 	{ "threshold", VNUMAD_OPT_PERCENT, "40%", 0, 1, "remote share that counts" },
@@ -40,6 +51,9 @@ static const struct vnumad_option options[] = {
 };
 
 struct state { double threshold; int moves; char label[32]; };
+
+/* fini has no log argument: what init got, kept */
+static void (*say)(int level, const char *fmt, ...);
 
 #ifdef UNRESOLVED
 extern int vnumad_no_such_function(void);
@@ -55,11 +69,12 @@ static int init(void **priv, const struct vnumad_init_args *args)
 	if (!s)
 		return -ENOMEM;
 	*priv = s;
+	say = args->log;
 	s->threshold = args->values[0].num;
 	s->moves = (int)args->values[1].num;
 	snprintf(s->label, sizeof(s->label), "%s", args->values[2].str);
-	args->log(VNUMAD_LOG_INFO, "%s: threshold %.2f, %d moves", NAME,
-		  s->threshold, s->moves);
+	args->log(VNUMAD_LOG_INFO, "%s: threshold %.2f, %d moves%s", NAME,
+		  s->threshold, s->moves, TAIL);
 #ifdef INIT_FAILS
 	return -EINVAL;
 #endif
@@ -68,14 +83,8 @@ static int init(void **priv, const struct vnumad_init_args *args)
 
 static void fini(void *priv)
 {
-	const char *mark = getenv("PLUGIN_FINI_MARK");
-
-	if (mark) {
-		FILE *f = fopen(mark, "w");
-
-		if (f)
-			fclose(f);
-	}
+	if (say)
+		say(VNUMAD_LOG_INFO, "%s: fini ran", NAME);
 	free(priv);
 }
 
@@ -101,8 +110,8 @@ static int tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 
 			if (g->vcpus[i].remote_ratio < s->threshold || g->vcpus[i].node == home)
 				continue;
-			snprintf(p.reason, sizeof(p.reason), "%s: remote %.0f%%", s->label,
-				 g->vcpus[i].remote_ratio * 100);
+			snprintf(p.reason, sizeof(p.reason), "%s: remote %.0f%%%s", s->label,
+				 g->vcpus[i].remote_ratio * 100, TAIL);
 			vnumad_propose(out, &p);
 			n++;
 		}
@@ -115,7 +124,7 @@ const struct vnumad_policy SYMBOL = {
 	.abi_major = ABI,
 	.size = SIZE,
 	.name = NAME,
-	.description = "a test plugin",
+	.description = DESCRIPTION,
 	.flags = FLAGS,
 	.options = options,
 	.init = init,
@@ -146,6 +155,21 @@ expect_output 'policy good,|policy good$|policy good ' "the daemon names the plu
 expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*plugged: remote 100%' \
 	"good plugin's proposals are printed"
 expect_exit 0 "good plugin, relative path" -- run "./$(realpath --relative-to=. "$TMP/good.so")" 2
+
+# What a plugin writes (reasons, its log lines, its description) reaches
+# the terminal as one clean line each: a newline forged a line of vnumad's
+# own, escape sequences reached the operator's terminal.
+build hostile -DHOSTILE
+expect_exit 0 "a plugin whose words hold control characters runs" -- run "$TMP/hostile.so"
+expect_output 'plugged: remote 100%\?vnumad: error: forged\?\[2J\?0m$' \
+	"a reason's newline and escapes are shown as ?"
+expect_output 'policy: good: threshold 0\.40, 3 moves\?vnumad: error: forged\?\[2J\?0m$' \
+	"a plugin's log line is cleaned the same way"
+grep -q '^vnumad: error: forged' "$TMP/out" && fail "a plugin forged a line of output"
+grep -q "$(printf '\033')" "$TMP/out" && fail "a plugin's escape sequence reached the terminal"
+LC_ALL=C grep -q "$(printf '\302\233')" "$TMP/out" && fail "a plugin's C1 control reached the terminal"
+expect_exit 0 "--help-policy of that plugin" -- "$VNUMAD" --help-policy "$TMP/hostile.so"
+expect_output '^policy good: a test plugin\?\]0;owned\?$' "its description is shown clean"
 
 # An advisory-only plugin is never applied, even without --dry-run.
 build advisory -DFLAGS=VNUMAD_POLICY_F_ADVISORY_ONLY -DNAME='"advisory"'
@@ -243,25 +267,153 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 else
 	echo "not root: the foreign-owner case is not checked"
 fi
+# Every directory from the root down is held to the same rule: one that
+# others can write (without the sticky bit of /tmp) lets them put a file of
+# their own where the plugin was.
+for d in gdir odir pdir/inner sticky; do
+	mkdir -p "$TMP/$d"
+	chmod 755 "$TMP/$d"
+	cp -p "$TMP/good.so" "$TMP/$d/good.so"
+done
+chmod g+w "$TMP/gdir"
+chmod o+w "$TMP/odir" "$TMP/pdir"
+chmod 1777 "$TMP/sticky"
+expect_refused gdir/good "refused: directory $TMP/gdir is writable by group or others"
+expect_refused odir/good "refused: directory $TMP/odir is writable by group or others"
+expect_refused pdir/inner/good "refused: directory $TMP/pdir is writable by group or others"
+# a link is followed to the file it names, and that file's directories count
+ln -s "$TMP/odir/good.so" "$TMP/link.so"
+expect_refused link "refused: directory $TMP/odir is writable by group or others"
+expect_exit 0 "a sticky directory others can write" -- run "$TMP/sticky/good.so" 2
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -p "$TMP/ndir"
+	cp -p "$TMP/good.so" "$TMP/ndir/good.so"
+	chown nobody "$TMP/ndir"
+	expect_refused ndir/good "refused: directory $TMP/ndir is owned by uid $(id -u nobody), neither root nor the daemon's user"
+fi
+
+# The file checked is the file loaded: a swap between the check and the
+# load does not reach the loader. An audit module (rtld-audit(7)) of the
+# dynamic loader swaps a file of its own in at the moment vnumad asks the
+# loader for the plugin, after every check passed.
+cat >"$TMP/evil.c" <<'EOF'
+#include <fcntl.h>
+#include <unistd.h>
+#include "policy.h"
+static void __attribute__((constructor)) ran(void)
+{
+	close(open(MARK, O_WRONLY | O_CREAT, 0644));
+}
+static int tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
+{
+	(void)priv; (void)v; (void)out;
+	return 0;
+}
+const struct vnumad_policy vnumad_policy = { VNUMAD_POLICY_INIT, .name = "evil",
+	.tick = tick };
+EOF
+cat >"$TMP/audit.c" <<'EOF'
+#define _GNU_SOURCE
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+unsigned int la_version(unsigned int v)
+{
+	return v < LAV_CURRENT ? v : LAV_CURRENT;
+}
+/* the first time the loader is asked for the plugin, by its name or by a
+ * descriptor, the evil file takes its place */
+char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag)
+{
+	static int done;
+	(void)cookie;
+	if (flag == LA_SER_ORIG && !done &&
+	    (strcmp(name, TARGET) == 0 || strncmp(name, "/proc/self/fd/", 14) == 0)) {
+		done = 1;
+		rename(EVIL, TARGET);
+	}
+	return (char *)name;
+}
+EOF
+mkdir -p "$TMP/swap"
+chmod 755 "$TMP/swap"
+cc -std=gnu11 -Wall -fPIC -shared -Ipolicies -DMARK="\"$TMP/evil-ran\"" \
+	-o "$TMP/evil.so" "$TMP/evil.c" || fail "cc evil"
+cc -std=gnu11 -Wall -fPIC -shared -DTARGET="\"$TMP/swap/good.so\"" \
+	-DEVIL="\"$TMP/swap/evil.so\"" -o "$TMP/audit.so" "$TMP/audit.c" || fail "cc audit"
+# (a sanitizer's runtime may refuse to share the process with an audit module)
+if LD_AUDIT=$TMP/audit.so "$VNUMAD" --version >/dev/null 2>&1; then
+	printf '[policy]\nworker = yes\n' >"$TMP/worker-yes.conf"
+	printf '[policy]\nworker = no\n' >"$TMP/worker-no.conf"
+	for how in yes no; do
+		cp -p "$TMP/good.so" "$TMP/swap/good.so"
+		cp -p "$TMP/evil.so" "$TMP/swap/evil.so"
+		rm -f "$TMP/evil-ran"
+		expect_exit 0 "a swap before the load (worker = $how)" -- \
+			env LD_AUDIT="$TMP/audit.so" "$VNUMAD" -c "$TMP/worker-$how.conf" \
+			--policy "$TMP/swap/good.so" --backend sim --dry-run --ticks 2
+		[ -e "$TMP/swap/evil.so" ] && fail "the audit module swapped nothing ($how)"
+		expect_output 'recommend .*plugged: remote' "the checked plugin ran ($how)"
+		grep -q "policy 'evil'\|policy evil" "$TMP/out" && fail "the swapped-in file was loaded ($how)"
+		[ -e "$TMP/evil-ran" ] && fail "the swapped-in file's constructor ran ($how)"
+	done
+else
+	echo "LD_AUDIT does not run beside this build: the swap is not checked"
+fi
+
 expect_exit 1 "missing plugin file" -- run "$TMP/absent.so"
 expect_output "$TMP/absent.so: No such file or directory" "missing plugin named"
 expect_exit 1 "a directory is no plugin" -- run "$TMP"
 expect_output "$TMP: not a regular file" "directory named"
 
-# A failing init stops the daemon, and fini still runs.
-build initfails -DINIT_FAILS
-PLUGIN_FINI_MARK="$TMP/fini-ran" expect_exit 1 "failing init" -- run "$TMP/initfails.so"
-expect_output 'policy good: init failed: Invalid argument' "failing init named"
-[ -e "$TMP/fini-ran" ] || fail "fini did not run after a failed init"
+# The same plugin in the daemon's own process, as [policy] worker = no runs it.
+printf '[policy]\nworker = no\n' >"$TMP/inproc.conf"
+inproc() {
+	"$VNUMAD" -c "$TMP/inproc.conf" --policy "$1" --backend sim --dry-run --ticks "${2:-4}"
+}
 
-# A tick that always fails: counted, disabled after 3, then advice only.
+# A failing init stops the daemon, and fini still runs; in the worker (the
+# default for a plugin) and in process alike.
+build initfails -DINIT_FAILS
+for how in run inproc; do
+	expect_exit 1 "failing init ($how)" -- $how "$TMP/initfails.so"
+	expect_output 'policy good: init failed: Invalid argument' "failing init named ($how)"
+	expect_output 'policy: good: fini ran' "fini ran after a failed init ($how)"
+done
+expect_exit 0 "fini at the end" -- run "$TMP/good.so" 2
+expect_output 'policy: good: fini ran' "fini ran at the end, in the worker"
+
+# A tick that always fails: counted, disabled after 3, then the built-in
+# default advises in its place (nothing applied) and says so. In process
+# the policy is not asked again; in the worker it is, after 1, 2, 4 ...
+# ticks, so that a policy that recovers is used again: within 8 ticks,
+# three failures either way.
 build tickfails -DTICK_FAILS
-expect_exit 0 "failing tick" -- run "$TMP/tickfails.so" 8
-expect_output 'policy good: tick failed: Input/output error \(1 in a row\)' "first failure logged"
-expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' "third failure logged"
-expect_output 'policy good disabled after 3 failed ticks; vnumad now only advises' \
-	"policy disabled with the reason logged"
-[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] || fail "a disabled policy's tick was called again"
-grep -q 'recommend' "$TMP/out" && fail "a failing policy's proposals were used"
+for how in run inproc; do
+	expect_exit 0 "failing tick ($how)" -- $how "$TMP/tickfails.so" 8
+	expect_output 'policy good: tick failed: Input/output error \(1 in a row\)' \
+		"first failure logged ($how)"
+	expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' \
+		"third failure logged ($how)"
+	expect_output 'policy good disabled after 3 failed ticks; the built-in default \(locality\) advises in its place, nothing is applied' \
+		"policy disabled with the reason logged ($how)"
+	[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] ||
+		fail "the failing policy was asked $(grep -c 'tick failed' "$TMP/out") times, want 3 ($how)"
+	grep -q 'recommend.*plugged' "$TMP/out" && fail "a failing policy's proposals were used ($how)"
+	expect_output '^  recommend +web[12]: vCPU .*of the guest.s memory' \
+		"the default's advice is printed ($how)"
+	expect_output '\[sim; dry run; policy good failed, the default advises\]' \
+		"the summary says who advises ($how)"
+done
+grep -q 'asked again at tick 3' "$TMP/out" && fail "in process, a failed tick is not asked again"
+run "$TMP/tickfails.so" 8 >"$TMP/out" 2>&1
+expect_output 'Input/output error \(1 in a row\); asked again at tick 3' "the worker is asked again"
+expect_output 'Input/output error \(3 in a row\); asked again at tick 9' "with backoff"
+
+# Applying, not a dry run: the default's advice is never applied.
+"$VNUMAD" --policy "$TMP/tickfails.so" --backend sim --ticks 12 >"$TMP/out" 2>&1 ||
+	fail "failing tick, applying: exit $?"
+expect_output '^  recommend ' "a failed policy's fallback recommends"
+grep -q '^  applied' "$TMP/out" && fail "the fallback's advice was applied"
 
 done_testing

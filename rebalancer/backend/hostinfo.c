@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The host as the kernel sees it, for the libvirt and proc backends: NUMA
- * topology from libnuma, node masks <-> CPU sets, and the vCPU threads of
- * QEMU processes found in /proc by their names.
+ * topology from libnuma, node masks <-> CPU sets, process identity and
+ * thread affinity. The VMMs and their vCPU threads are vmm.c's.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -134,14 +134,77 @@ int hostinfo_cpu_node(int cpu)
 	return hi.numa ? hi.cpu_node[cpu] : 0;
 }
 
+/* The sysfs tree the topology reads HMAT from (the tests give a fake one). */
+static char sysfs_root[512] = "/sys";
+
+/*
+ * What ACPI HMAT says of each node, through sysfs: read once, the firmware's
+ * figures do not change while the host runs.
+ */
+static struct {
+	bool loaded;
+	struct vnumad_node_info info[VN_MAX_NODES];
+} hmat;
+
+void hostinfo_set_sysfs_root(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root ? root : "/sys");
+	hmat.loaded = false;
+}
+
+/* A number in a node's access0/initiators/ file, or 0 when there is none. */
+static double hmat_value(int node, const char *file)
+{
+	char path[640], buf[64], *end;
+	double v;
+
+	snprintf(path, sizeof(path), "%s/devices/system/node/node%d/access0/"
+		 "initiators/%s", sysfs_root, node, file);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	v = strtod(buf, &end);
+	return end != buf && v > 0 && v < 1e12 ? v : 0;
+}
+
+/*
+ * Reads the performance of each node as seen from its nearest initiators
+ * (access class 0, Documentation/admin-guide/mm/numaperf.rst): bandwidth in
+ * MiB/s, latency in ns, where firmware published an HMAT.
+ */
+static void hmat_load(void)
+{
+	int found = 0;
+
+	memset(&hmat, 0, sizeof(hmat));
+	for (int n = 0; n < VN_MAX_NODES; n++) {
+		struct vnumad_node_info *in = &hmat.info[n];
+
+		in->read_bandwidth = hmat_value(n, "read_bandwidth") * MiB;
+		in->write_bandwidth = hmat_value(n, "write_bandwidth") * MiB;
+		in->read_latency = hmat_value(n, "read_latency");
+		in->write_latency = hmat_value(n, "write_latency");
+		if (in->read_bandwidth > 0) {
+			in->bw_max_source = VNUMAD_SRC_HMAT;
+			found++;
+		}
+	}
+	hmat.loaded = true;
+	if (found)
+		log_info("topology: memory bandwidth and latency of %d node%s from "
+			 "ACPI HMAT", found, found > 1 ? "s" : "");
+}
+
 int hostinfo_topology(struct vn_host *h)
 {
 	struct sysinfo si;
 
 	hostinfo_init();
+	if (!hmat.loaded)
+		hmat_load();
 	h->nr_nodes = hi.nr_nodes;
 	h->online = hi.online;
 	memset(h->node, 0, sizeof(h->node));
+	memset(h->node_info, 0, sizeof(h->node_info));
 	for (int c = 0; c < hi.nr_cpus; c++) {
 		int n = hostinfo_cpu_node(c);
 
@@ -155,6 +218,9 @@ int hostinfo_topology(struct vn_host *h)
 		nd->id = n;
 		if (!(h->online >> n & 1))
 			continue;
+		/* a memory-only node exists (online) with no CPUs */
+		h->node_info[n] = hmat.info[n];
+		nd->bw_max = hmat.info[n].read_bandwidth;
 		if (hi.numa) {
 			total = numa_node_size64(n, &free_bytes);
 			nd->mem_total = total > 0 ? (uint64_t)total : 0;
@@ -255,63 +321,6 @@ bool hostinfo_same_process(pid_t pid, uint64_t starttime)
 	return starttime && hostinfo_starttime(pid) == starttime;
 }
 
-/* The vCPU number of a thread name "CPU n/KVM", or -1. */
-static int vcpu_of_comm(const char *comm)
-{
-	int n, end = 0;
-
-	if (sscanf(comm, "CPU %d/KVM%n", &n, &end) != 1 || !end || n < 0)
-		return -1;
-	/* exactly that: a trailing newline from /proc is all that may follow */
-	if (comm[end] && !(comm[end] == '\n' && !comm[end + 1]))
-		return -1;
-	return n;
-}
-
-static int thread_vcpu(pid_t pid, pid_t tid)
-{
-	char path[96], comm[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	if (read_small(path, comm, sizeof(comm)) <= 0)
-		return -1;
-	return vcpu_of_comm(comm);
-}
-
-int hostinfo_vcpu_threads(pid_t pid, pid_t *tids, int max)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int nr = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? -ESRCH : -errno;
-	memset(tids, 0, (size_t)max * sizeof(*tids));
-	while ((de = readdir(d))) {
-		pid_t tid = (pid_t)atoi(de->d_name);
-		int v;
-
-		if (tid <= 0)
-			continue;
-		v = thread_vcpu(pid, tid);
-		if (v < 0 || v >= max)
-			continue;
-		tids[v] = tid;
-		if (v + 1 > nr)
-			nr = v + 1;
-	}
-	closedir(d);
-	return nr;
-}
-
-bool hostinfo_is_vcpu_thread(pid_t pid, pid_t tid, int vcpu)
-{
-	return pid > 0 && tid > 0 && thread_vcpu(pid, tid) == vcpu;
-}
-
 int hostinfo_thread_nodes(pid_t tid, uint64_t *nodes)
 {
 	cpu_set_t *set = hostinfo_cpuset_alloc();
@@ -347,50 +356,13 @@ ssize_t hostinfo_cmdline(pid_t pid, char *buf, size_t len)
 	return read_small(path, buf, len);
 }
 
-/* Copies a QEMU option value up to its first single ',' with ",," unescaped. */
-static void copy_opt(const char *s, const char *end, char *out, size_t size)
+ssize_t hostinfo_read(const char *path, char *buf, size_t len)
 {
-	size_t o = 0;
-
-	while (s < end && *s && o + 1 < size) {
-		if (*s == ',') {
-			if (s + 1 < end && s[1] == ',')
-				s++;
-			else
-				break;
-		}
-		out[o++] = *s++;
-	}
-	out[o] = '\0';
+	return read_small(path, buf, len);
 }
 
-bool hostinfo_qemu_name(const char *cmdline, size_t len, char *name, size_t size)
+uint64_t hostinfo_online_nodes(void)
 {
-	const char *p = cmdline, *end = cmdline + len;
-
-	while (p < end) {
-		const char *arg = p;
-		size_t n = strnlen(arg, (size_t)(end - arg));
-
-		p = arg + n + 1;
-		if (strcmp(arg, "-name") != 0 && strcmp(arg, "--name") != 0)
-			continue;
-		if (p >= end)
-			return false;
-		/* guest=NAME may be any of the comma-separated options */
-		for (const char *o = p; o < end && *o; ) {
-			if (strncmp(o, "guest=", 6) == 0) {
-				copy_opt(o + 6, end, name, size);
-				return name[0] != '\0';
-			}
-			while (o < end && *o && !(*o == ',' && o[1] != ','))
-				o += *o == ',' ? 2 : 1;
-			if (o < end && *o == ',')
-				o++;
-		}
-		/* -name NAME[,opts]: a first item without '=' is the name */
-		copy_opt(p, end, name, size);
-		return name[0] != '\0' && !strchr(name, '=');
-	}
-	return false;
+	hostinfo_init();
+	return hi.online;
 }

@@ -2,8 +2,8 @@
 /*
  * What the real-host backends (libvirt, proc) share: the host's NUMA layout
  * as the kernel sees it (libnuma and sysfs), conversions between node masks
- * and CPU sets, and the /proc scanning that finds a QEMU process's vCPU
- * threads by their names, "CPU n/KVM".
+ * and CPU sets, process identity and thread affinity (the VMMs and their
+ * vCPU threads are vmm.h's).
  *
  * A process is identified by its pid and its start time (field 22 of
  * /proc/PID/stat), so that a pid reused by an unrelated process after the
@@ -30,8 +30,15 @@
  */
 int hostinfo_init(void);
 
-/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+/*
+ * Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance, and
+ * from ACPI HMAT (sysfs access0, read once) each node's bw_max and
+ * node_info[] (read bandwidth and latency from its nearest CPUs). A node
+ * with memory and no CPUs is online with nr_cpus 0.
+ */
 int hostinfo_topology(struct vn_host *h);
+/* Tests: the sysfs tree HMAT is read from (NULL: /sys); read again. */
+void hostinfo_set_sysfs_root(const char *root);
 
 /* Highest CPU number + 1, and the node of a CPU (-1 when unknown). */
 int hostinfo_nr_cpus(void);
@@ -55,16 +62,6 @@ uint64_t hostinfo_starttime_threads(pid_t pid, int *threads);
 /* True when the process still is the one that had this start time. */
 bool hostinfo_same_process(pid_t pid, uint64_t starttime);
 
-/*
- * Finds the vCPU threads of a process: tids[n] is the thread named
- * "CPU n/KVM", 0 for numbers not found. Returns the highest vCPU number
- * found + 1 (0: none, not a KVM guest), or -ESRCH when the process is gone.
- */
-int hostinfo_vcpu_threads(pid_t pid, pid_t *tids, int max);
-
-/* True when tid is a thread of pid named "CPU vcpu/KVM". */
-bool hostinfo_is_vcpu_thread(pid_t pid, pid_t tid, int vcpu);
-
 /* Node mask of a thread's CPU affinity; returns 0 or a negative errno. */
 int hostinfo_thread_nodes(pid_t tid, uint64_t *nodes);
 
@@ -77,13 +74,11 @@ int hostinfo_set_thread_nodes(pid_t tid, uint64_t nodes);
  */
 ssize_t hostinfo_cmdline(pid_t pid, char *buf, size_t len);
 
-/*
- * The guest name in a QEMU command line: the value of "-name guest=NAME,..."
- * or "-name NAME,...", with QEMU's ",," unescaped. Returns false when the
- * command line names no guest.
- */
-bool hostinfo_qemu_name(const char *cmdline, size_t len, char *name,
-			size_t size);
+/* Reads a small file into buf, NUL-terminated; its length, or a negative errno. */
+ssize_t hostinfo_read(const char *path, char *buf, size_t len);
+
+/* The node mask of the nodes that exist. */
+uint64_t hostinfo_online_nodes(void);
 
 /*
  * Test hooks of the libvirt backend: the interval of the full resync with

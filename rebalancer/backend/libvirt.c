@@ -11,6 +11,11 @@
  * it reports the cached domains, with the vCPU threads and affinities of
  * local QEMU guests read from /proc.
  *
+ * A local QEMU domain's vCPU threads are those libvirt recorded: each
+ * vCPU's cgroup, else the domain's status XML (lvstate.c); the threads'
+ * names only when neither says (vmm.c). Whatever the accelerator: KVM,
+ * TCG, MSHV.
+ *
  * When the connection closes (libvirtd restarted or died, keepalive timed
  * out) the guests stay in the inventory (their QEMU processes run on), a
  * timer reconnects with a doubling backoff, and the resync on success
@@ -21,8 +26,11 @@
  * with the mover (move_pages on the QEMU process); Xen has no such thing.
  *
  * A guest is left alone (PINNED) when its persistent definition pins it:
- * <cputune><vcpupin>, <vcpu cpuset=...> or placement='auto', or <numatune>.
- * Our metadata element opts a guest out, or a pinned one in:
+ * <cputune><vcpupin>, <vcpu cpuset=...>, or a <numatune> with a nodeset of
+ * its own. placement='auto' (numad's advice at start) is no pin: vnumad
+ * manages such a guest as numad would, and says where libvirt's memory
+ * mode keeps its memory from moving. Our metadata element opts a guest
+ * out, or a pinned one in:
  *
  *   <metadata>
  *     <vnumad:guest xmlns:vnumad="https://vnumad.org/xmlns/guest/1" manage="no"/>
@@ -46,10 +54,12 @@
 #include "config.h"
 #include "hostinfo.h"
 #include "log.h"
+#include "lvstate.h"
 #include "mover.h"
 #include "registry.h"
 #include "util.h"
 #include "virevent.h"
+#include "vmm.h"
 #include "vnumad.h"
 
 #define VNUMAD_XMLNS	"https://vnumad.org/xmlns/guest/1"
@@ -82,6 +92,13 @@ struct lv_dom {
 	uint64_t *allowed;
 	int *vnode;
 	bool has_vnode;
+	enum lvstate_source tid_src;	/* where the thread ids came from */
+	bool shared_thread;	/* single-threaded TCG: "ALL CPUs/TCG" */
+	bool autoplaced;	/* placement='auto': numad's advice at start */
+	char memmode[16];	/* its numatune memory mode, "" none */
+	char unmeasured[192];	/* why its vCPUs cannot be measured, "" they can */
+	double looked_at;	/* when its threads were last looked for */
+	char memory_fixed[192];	/* why its memory cannot move, "" it can */
 	bool seen;		/* listed by the current resync */
 	bool known;		/* discovered once: fit to report */
 	bool md_warned;		/* a bad metadata value was logged */
@@ -233,25 +250,55 @@ static void mark_cpus(const char *list, int cell, int *vnode, int nr)
 	}
 }
 
+/* The string value of an XPath expression, "" when empty. */
+static void xpath_string(xmlXPathContextPtr ctx, const char *expr, char *buf, size_t len)
+{
+	xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+
+	buf[0] = '\0';
+	if (o && o->type == XPATH_STRING && o->stringval)
+		snprintf(buf, len, "%s", (const char *)o->stringval);
+	xmlXPathFreeObject(o);
+}
+
 /*
  * What a domain definition says about pinning, and the guest NUMA cell of
- * each vCPU. Returns true when the user pinned it.
+ * each vCPU. Returns true when the user pinned it: <cputune><vcpupin>, a
+ * <vcpu cpuset> of its own (placement static), <numatune><memnode>, or a
+ * <numatune><memory> with a nodeset of its own. placement='auto' on <vcpu>
+ * or <numatune><memory> is numad's choice at start, not the user's: the
+ * guest is managed, and d->autoplaced and d->memmode say how libvirt holds
+ * its memory.
  */
 static bool judge_definition(const char *xml, struct lv_dom *d)
 {
 	xmlDocPtr doc = parse_xml(xml);
 	xmlXPathContextPtr ctx;
 	xmlXPathObjectPtr o;
-	bool pinned;
+	char vplace[16], mplace[16], nodeset[64];
+	bool pinned, mem_static, vcpu_auto;
 
+	d->autoplaced = false;
+	d->memmode[0] = '\0';
 	if (!doc)
 		return false;
 	ctx = xmlXPathNewContext(doc);
+	xpath_string(ctx, "string(/domain/vcpu/@placement)", vplace, sizeof(vplace));
+	xpath_string(ctx, "string(/domain/numatune/memory/@placement)", mplace, sizeof(mplace));
+	xpath_string(ctx, "string(/domain/numatune/memory/@nodeset)", nodeset, sizeof(nodeset));
+	xpath_string(ctx, "string(/domain/numatune/memory/@mode)", d->memmode,
+		     sizeof(d->memmode));
+	vcpu_auto = !strcmp(vplace, "auto");
+	/* <memory> without placement follows the vCPUs' unless it names nodes */
+	mem_static = xpath_count(ctx, "/domain/numatune/memory") > 0 &&
+		     (!strcmp(mplace, "static") || (!mplace[0] && (nodeset[0] || !vcpu_auto)));
 	pinned = xpath_count(ctx, "/domain/cputune/vcpupin") > 0 ||
-		 xpath_count(ctx, "/domain/vcpu[@cpuset]") > 0 ||
-		 xpath_count(ctx, "/domain/vcpu[@placement='auto']") > 0 ||
-		 xpath_count(ctx, "/domain/numatune/memory") > 0 ||
-		 xpath_count(ctx, "/domain/numatune/memnode") > 0;
+		 (xpath_count(ctx, "/domain/vcpu[@cpuset]") > 0 && !vcpu_auto) ||
+		 xpath_count(ctx, "/domain/numatune/memnode") > 0 || mem_static;
+	d->autoplaced = vcpu_auto || !strcmp(mplace, "auto");
+	/* libvirt's default mode, also for the numatune that vCPU auto implies */
+	if (d->autoplaced && !d->memmode[0])
+		snprintf(d->memmode, sizeof(d->memmode), "strict");
 	d->has_vnode = false;
 	o = xmlXPathEvalExpression((const xmlChar *)"/domain/cpu/numa/cell", ctx);
 	if (o && o->nodesetval && o->nodesetval->nodeNr > 0 && d->nr_vcpus > 0) {
@@ -595,6 +642,19 @@ static bool cmdline_has_uuid(pid_t pid, const char *uuid)
 	return false;
 }
 
+/* A file libvirt keeps for a running domain: NAME.pid, NAME.xml. */
+static void run_path(const struct lv *lv, const struct lv_dom *d, const char *ext,
+		     char *path, size_t len)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+
+	if (lv->system)
+		snprintf(path, len, "/run/libvirt/qemu/%s.%s", d->name, ext);
+	else
+		snprintf(path, len, "%s/libvirt/qemu/run/%s.%s", run ? run : "/run",
+			 d->name, ext);
+}
+
 /*
  * The QEMU process of a local domain: libvirt's pid file, checked against
  * the command line's -uuid, else a search of /proc for that -uuid.
@@ -602,17 +662,12 @@ static bool cmdline_has_uuid(pid_t pid, const char *uuid)
 static pid_t find_qemu_pid(struct lv *lv, struct lv_dom *d)
 {
 	char path[512], buf[32];
-	const char *run = getenv("XDG_RUNTIME_DIR");
 	struct dirent *de;
 	FILE *f;
 	DIR *dir;
 	long pid = 0;
 
-	if (lv->system)
-		snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", d->name);
-	else
-		snprintf(path, sizeof(path), "%s/libvirt/qemu/run/%s.pid",
-			 run ? run : "/run", d->name);
+	run_path(lv, d, "pid", path, sizeof(path));
 	f = fopen(path, "re");
 	if (f) {
 		if (fgets(buf, sizeof(buf), f))
@@ -660,30 +715,129 @@ static void read_pininfo(struct lv *lv, struct lv_dom *d)
 	free(maps);
 }
 
-/* Local QEMU: the vCPU threads and their affinity, from /proc. */
-static int read_threads(struct lv_dom *d)
+/*
+ * A local QEMU domain's vCPU threads from the sources in turn: libvirt's
+ * per-vCPU cgroups, its status XML, the threads' names. Each fills the
+ * vCPUs the ones before left unknown. Says why where none is known.
+ */
+static int find_threads(struct lv *lv, struct lv_dom *d)
 {
-	pid_t tids[HI_MAX_VCPUS];
-	int n;
+	pid_t *tids = d->tids;
+	enum vmm_kind kind = VMM_QEMU;
+	char path[512];
+	unsigned seen = 0;
+	int found, r, n;
+
+	memset(tids, 0, (size_t)d->nr_vcpus * sizeof(*tids));
+	d->shared_thread = false;
+	found = lvstate_cgroup_threads(d->pid, tids, d->nr_vcpus, &d->tid_src);
+	if (found < d->nr_vcpus) {
+		run_path(lv, d, "xml", path, sizeof(path));
+		r = lvstate_status_threads(path, d->pid, tids, d->nr_vcpus);
+		if (r > 0 && !found)
+			d->tid_src = LVS_STATUS_XML;
+		found += MAX(r, 0);
+	}
+	if (found < d->nr_vcpus) {
+		pid_t *named = xcalloc(HI_MAX_VCPUS, sizeof(*named));
+
+		n = vmm_vcpu_threads(d->pid, &kind, named, HI_MAX_VCPUS, &seen);
+		if (n < 0) {
+			free(named);
+			return n;
+		}
+		/* names may show a vCPU plugged since libvirt last told us */
+		dom_size(d, MAX(n, d->nr_vcpus));
+		tids = d->tids;
+		for (int v = 0; v < n; v++)
+			if (!tids[v] && named[v]) {
+				tids[v] = named[v];
+				found++;
+				if (d->tid_src == LVS_NONE)
+					d->tid_src = LVS_NAMES;
+			}
+		d->shared_thread = seen & VMM_SEEN_SHARED;
+		free(named);
+	}
+	if (!found && d->shared_thread)
+		snprintf(d->unmeasured, sizeof(d->unmeasured), "single-threaded TCG: one "
+			 "thread (\"ALL CPUs/TCG\") runs every vCPU, none has a thread "
+			 "to measure");
+	else if (!found)
+		snprintf(d->unmeasured, sizeof(d->unmeasured), "vCPU threads not found: "
+			 "no per-vCPU cgroup, no status XML and no thread names (QEMU "
+			 "without debug-threads?)");
+	else if (found < d->nr_vcpus)
+		snprintf(d->unmeasured, sizeof(d->unmeasured), "the threads of %d of "
+			 "its %d vCPUs are not found", d->nr_vcpus - found, d->nr_vcpus);
+	else
+		d->unmeasured[0] = '\0';
+	return found;
+}
+
+/*
+ * Local QEMU: the vCPU threads and their affinity, from /proc. The thread
+ * ids are looked for again when full, or when one is no thread of the
+ * process any more (a vCPU unplugged, the process replaced).
+ */
+static int read_threads(struct lv *lv, struct lv_dom *d, bool full)
+{
+	bool stale = full;
+	double now = now_monotonic();
 
 	if (!d->pid)
 		return 0;
 	if (!hostinfo_same_process(d->pid, d->starttime))
 		return -ESRCH;
-	n = hostinfo_vcpu_threads(d->pid, tids, HI_MAX_VCPUS);
-	if (n < 0)
-		return n;
-	if (n == 0)
-		return 0;	/* threads not there yet: keep libvirt's count */
-	dom_size(d, MAX(n, d->nr_vcpus));
+	/* a thread gone is looked for at once, one never found every RETRY s */
+	for (int v = 0; v < d->nr_vcpus && !stale; v++)
+		stale = d->tids[v] ? !vmm_is_thread_of(d->pid, d->tids[v]) :
+			now - d->looked_at >= RETRY;
+	if (stale) {
+		d->looked_at = now;
+		int r = find_threads(lv, d);
+
+		if (r < 0)
+			return r;
+	}
 	for (int v = 0; v < d->nr_vcpus; v++) {
 		uint64_t nodes;
 
-		d->tids[v] = v < n ? tids[v] : 0;
 		if (d->tids[v] && hostinfo_thread_nodes(d->tids[v], &nodes) == 0)
 			d->allowed[v] = nodes;
 	}
 	return 0;
+}
+
+/*
+ * Where libvirt keeps a local guest's memory from moving: its strict
+ * numatune (set for placement='auto' too) binds it to the nodes it was
+ * given, and a cpuset (cgroup cpuset.mems) forbids the other nodes.
+ */
+static void judge_memory(struct lv *lv, struct lv_dom *d)
+{
+	uint64_t mems, online = hostinfo_online_nodes();
+	char nodes[64];
+
+	d->memory_fixed[0] = '\0';
+	if (lv->kind == LV_XEN || !lv->local)
+		d->flags |= VNUMAD_GUEST_NO_MEMMOVE;
+	else
+		d->flags &= ~VNUMAD_GUEST_NO_MEMMOVE;
+	if (!lv->local || lv->kind != LV_QEMU || (d->flags & VNUMAD_GUEST_PINNED))
+		return;
+	if (d->autoplaced && !strcmp(d->memmode, "strict"))
+		snprintf(d->memory_fixed, sizeof(d->memory_fixed), "libvirt's numatune "
+			 "mode 'strict' binds it to the nodes numad advised at start "
+			 "(placement='auto'); 'preferred' or 'interleave' would let it move");
+	else if (d->pid && vmm_mems_allowed(d->pid, &mems) == 0 && (online & ~mems))
+		snprintf(d->memory_fixed, sizeof(d->memory_fixed), "its cgroup's "
+			 "cpuset.mems holds it on node%s %s%s%s%s", mems & (mems - 1) ? "s" : "",
+			 fmt_nodemask(nodes, sizeof(nodes), mems),
+			 d->memmode[0] ? " (numatune mode '" : "", d->memmode,
+			 d->memmode[0] ? "')" : "");
+	if (d->memory_fixed[0])
+		d->flags |= VNUMAD_GUEST_NO_MEMMOVE;
 }
 
 /* The flags a domain's definition and metadata give it. */
@@ -720,7 +874,7 @@ static void judge(struct lv *lv, struct lv_dom *d)
 		flags &= ~VNUMAD_GUEST_PINNED;	/* the user opted a pinned guest in */
 	if (lv->kind == LV_XEN || !lv->local)
 		flags |= VNUMAD_GUEST_NO_MEMMOVE;
-	if (d->judged && flags != d->flags)
+	if (d->judged && (flags ^ d->flags) & ~VNUMAD_GUEST_NO_MEMMOVE)
 		log_info("guest %s: now %s%s", d->name,
 			 flags & VNUMAD_GUEST_OPTED_OUT ? "opted out" :
 			 flags & VNUMAD_GUEST_PINNED ? "pinned by the user" : "managed",
@@ -728,6 +882,7 @@ static void judge(struct lv *lv, struct lv_dom *d)
 			 " (opted in by its metadata)" : "");
 	d->flags = flags;
 	d->judged = true;
+	judge_memory(lv, d);
 }
 
 /* Refreshes everything about a running domain; -ESRCH when it is gone. */
@@ -752,9 +907,24 @@ static int discover(struct lv *lv, struct lv_dom *d)
 				    "unknown", d->name);
 	}
 	read_pininfo(lv, d);
-	if (read_threads(d) == -ESRCH)
+	if (read_threads(lv, d, true) == -ESRCH)
 		return -ESRCH;
+	judge_memory(lv, d);
 	return 0;
+}
+
+/* Why a domain's vCPUs cannot be measured, or NULL. */
+static const char *unmeasured(const struct lv *lv, const struct lv_dom *d)
+{
+	if (lv->kind == LV_XEN)
+		return "Xen vCPUs are not host threads: dom0 cannot count them per thread";
+	if (lv->kind == LV_TEST)
+		return "the test driver runs no guest: no host threads";
+	if (!lv->local)
+		return "not this host: its vCPU threads are out of reach";
+	if (!d->pid)
+		return "its QEMU process is not found (no pid file, no process with its -uuid)";
+	return d->unmeasured[0] ? d->unmeasured : NULL;
 }
 
 /* Hands a domain to the core's inventory. */
@@ -769,6 +939,11 @@ static void report(struct lv *lv, struct lv_dom *d)
 		.allowed = d->allowed,
 		.vnode = d->has_vnode ? d->vnode : NULL,
 		.priv = d,
+		.unmeasured = unmeasured(lv, d),
+		.memory_fixed = d->memory_fixed[0] ? d->memory_fixed : lv->kind == LV_XEN ?
+			"Xen has no interface that moves a running domain's memory" :
+			lv->kind == LV_TEST ? "the test driver runs no guest: no memory" :
+			!lv->local ? "not this host: its memory is out of reach" : NULL,
 	};
 	struct vn_guest *g;
 
@@ -783,8 +958,10 @@ static void report(struct lv *lv, struct lv_dom *d)
 		for (int v = 0; v < d->nr_vcpus && off + 16 < sizeof(tids); v++)
 			off += snprintf(tids + off, sizeof(tids) - off, "%s%d", v ? "," : "",
 					(int)d->tids[v]);
-		log_debug("guest %s: uuid %s, pid %d, vCPU threads %s", d->name,
-			  d->uuidstr, (int)d->pid, d->pid ? tids : "unknown");
+		log_debug("guest %s: uuid %s, pid %d, vCPU threads %s (%s)%s", d->name,
+			  d->uuidstr, (int)d->pid, d->pid ? tids : "unknown",
+			  lvstate_source_name(d->tid_src),
+			  d->autoplaced ? ", placement auto" : "");
 	}
 	d->guest_id = g->id;
 	g->backend = d;
@@ -1176,7 +1353,7 @@ static int lv_open(struct vn_backend *b)
 		return r;
 	}
 	log_info("libvirt: connected to %s (%s%s)", uri,
-		 lv->kind == LV_QEMU ? "QEMU/KVM" : lv->kind == LV_XEN ? "Xen" :
+		 lv->kind == LV_QEMU ? "QEMU" : lv->kind == LV_XEN ? "Xen" :
 		 lv->kind == LV_TEST ? "test driver" : "other driver",
 		 lv->kind == LV_XEN ? "; guest memory cannot be migrated on Xen" :
 		 lv->local || lv->kind == LV_TEST ? "" :
@@ -1248,7 +1425,7 @@ static int lv_scan(struct vn_backend *b, struct vn_host *h)
 		if (!d->known)
 			continue;
 		/* local QEMU: threads and affinities change under us; cheap to read */
-		if (d->pid && read_threads(d) == -ESRCH) {
+		if (d->pid && read_threads(lv, d, false) == -ESRCH) {
 			log_debug("guest %s: QEMU process %d is gone", d->name, (int)d->pid);
 			dom_gone(lv, d);
 			continue;

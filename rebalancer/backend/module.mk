@@ -4,8 +4,10 @@
 BACKEND_SRCS := \
 	rebalancer/backend/hostinfo.c \
 	rebalancer/backend/libvirt.c \
+	rebalancer/backend/lvstate.c \
 	rebalancer/backend/mover.c \
 	rebalancer/backend/proc.c \
 	rebalancer/backend/registry.c \
 	rebalancer/backend/replay.c \
-	rebalancer/backend/virevent.c
+	rebalancer/backend/virevent.c \
+	rebalancer/backend/vmm.c

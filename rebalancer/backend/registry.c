@@ -28,7 +28,7 @@ const struct vn_sampler_ops *registry_sampler(const struct vn_backend_ops *b,
 					      const struct vn_config *cfg)
 {
 	const struct vn_sampler_ops *s;
-	char why[256] = "";
+	char why[SAMPLING_REASON_MAX] = "";
 
 	if (b == &sim_backend_ops)
 		return &sim_sampler_ops;

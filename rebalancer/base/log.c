@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 
 static bool log_foreground = true;
 static int log_level = LOG_INFO;
@@ -58,21 +59,29 @@ const char *log_level_name(int level)
 	return level_names[level];
 }
 
+/*
+ * Every message is cleaned (see clean_text) before it is written: guest
+ * names, plugin reasons and whatever else a message carries from outside
+ * cannot forge a line with a newline or reach a terminal as an escape.
+ */
 void vlog_at(int level, const char *fmt, va_list ap)
 {
+	char raw[4096], msg[4096];
 	int saved = errno;
 
 	if (level > log_level)
 		return;
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	clean_text(msg, sizeof(msg), raw);
 	if (log_foreground) {
 		fprintf(stderr, "%s: ", log_ident);
 		if (level <= LOG_WARNING)
 			fprintf(stderr, "%s: ", level_names[level]);
-		vfprintf(stderr, fmt, ap);
+		fputs(msg, stderr);
 		fputc('\n', stderr);
 		fflush(stderr);
 	} else {
-		vsyslog(level, fmt, ap);
+		syslog(level, "%s", msg);
 	}
 	errno = saved;
 }

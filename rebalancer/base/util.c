@@ -575,3 +575,71 @@ int parse_address(const char *s, char *host, size_t len,
 	*port = (unsigned)v;
 	return 0;
 }
+
+size_t utf8_len(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned lo, hi;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		/* no overlong forms, no UTF-16 surrogates */
+		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = s[0] == 0xed ? 0x9f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		lo = s[0] == 0xf0 ? 0x90 : 0x80;
+		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+		       (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * True for a character that moves the cursor, starts an escape sequence or
+ * reorders what follows: C0, DEL, C1 (U+0080-U+009F, which some terminals
+ * take for ESC sequences), U+2028/U+2029, U+202A-U+202E and U+2066-U+2069.
+ */
+static bool unsafe_char(const unsigned char *s, size_t k)
+{
+	if (k == 1)
+		return s[0] < 0x20 || s[0] == 0x7f;
+	if (k == 2)
+		return s[0] == 0xc2 && s[1] < 0xa0;
+	if (k == 3 && s[0] == 0xe2 && s[1] == 0x80)
+		return s[2] >= 0xa8 && s[2] <= 0xae;
+	if (k == 3 && s[0] == 0xe2 && s[1] == 0x81)
+		return s[2] >= 0xa6 && s[2] <= 0xa9;
+	return false;
+}
+
+char *clean_text(char *dst, size_t len, const char *src)
+{
+	size_t o = 0;
+
+	if (!len)
+		return dst;
+	while (*src) {
+		size_t k = utf8_len(src);
+
+		if (!k || unsafe_char((const unsigned char *)src, k)) {
+			if (o + 1 >= len)
+				break;
+			dst[o++] = '?';
+			src += k ? k : 1;
+			continue;
+		}
+		if (o + k >= len)
+			break;
+		memmove(dst + o, src, k);
+		o += k;
+		src += k;
+	}
+	dst[o] = '\0';
+	return dst;
+}

@@ -78,4 +78,14 @@ int cmp_double(const void *a, const void *b);
 double median(double *v, int n);
 bool glob_match(const char *pattern, const char *name);
 
+/* Length of the valid UTF-8 character at s, or 0 if s does not start one. */
+size_t utf8_len(const char *s);
+/*
+ * src fit to show on a terminal or in a log, into dst of len bytes (len >=
+ * 1): every control character (C0, DEL, C1), line or paragraph separator,
+ * bidirectional override and byte that is not UTF-8 becomes '?', and the
+ * copy is cut at a character boundary. dst may be src. Returns dst.
+ */
+char *clean_text(char *dst, size_t len, const char *src);
+
 #endif

@@ -85,18 +85,31 @@ static int moves_last_hour(const struct vn_guest *g, double now)
 	return n;
 }
 
-/* Sense: a guest, vCPU and nodes that exist, a move that changes something. */
+/*
+ * The largest expected gain a proposal may claim, either way: a thousandfold
+ * is already no estimate, and more overflows what sums and prints gains.
+ */
+#define GAIN_MAX	1000.0
+
+/*
+ * Sense: a guest, vCPU and nodes that exist, a move that changes something,
+ * a finite gain within GAIN_MAX.
+ */
 static int check_sense(struct vn_core *c, struct vn_decision *d)
 {
 	struct vn_host *h = &c->host;
 	struct vnumad_proposal *p = &d->p;
 	struct vn_guest *g;
 
+	/* the reason reaches terminals, logs and JSON: one clean line */
 	p->reason[VNUMAD_REASON_MAX - 1] = '\0';
+	clean_text(p->reason, sizeof(p->reason), p->reason);
 	d->g = NULL;
-	if (p->guest < 0 || p->guest >= h->nr_guests || !isfinite(p->gain))
+	if (p->guest < 0 || p->guest >= h->nr_guests)
 		return VN_DROP_INVALID;
 	g = d->g = h->guests[p->guest];
+	if (!isfinite(p->gain) || fabs(p->gain) > GAIN_MAX)
+		return VN_DROP_INVALID;
 	switch (p->kind) {
 	case VNUMAD_MOVE_VCPU:
 		if (p->vcpu < 0 || p->vcpu >= g->nr_vcpus || !node_ok(h, p->to, true))

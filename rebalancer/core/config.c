@@ -35,11 +35,14 @@ enum conf_type {
 	CONF_DURATION,		/* double, seconds */
 	CONF_PERCENT,		/* double, a fraction */
 	CONF_RATE,		/* double, bytes per second */
+	CONF_SIZE,		/* double, bytes */
 	CONF_STRING,		/* char * */
 	CONF_OPTIONAL,		/* char *, "" is NULL: unset */
 	CONF_PATH,		/* char *, an absolute path */
 	CONF_ENUM,		/* int: values[i] of names[i], or i */
 	CONF_LIST,		/* char ** NULL-terminated; its length in off2 */
+	CONF_NODE_RATES,	/* double[VNUMAD_MAX_NODES], bytes per second; the
+				 * uint64_t mask of the nodes set in off2 */
 };
 
 /* One key of the configuration. */
@@ -48,7 +51,8 @@ struct conf_key {
 	const char *name;
 	enum conf_type type;
 	size_t off;		/* of its member in struct vn_config */
-	size_t off2;		/* CONF_LIST: of the int that counts it */
+	size_t off2;		/* CONF_LIST: of the int that counts it;
+				 * CONF_NODE_RATES: of its node mask */
 	const char *def;	/* the default, as it is written in the file */
 	double min, max;	/* range in the stored unit; min == max: none */
 	const char *const *names;	/* CONF_ENUM */
@@ -61,8 +65,11 @@ struct conf_key {
 	 */
 	double warn_below, warn_above;
 	const char *warn;
-	/* a further check of a string; returns why it is refused, or NULL */
-	const char *(*check)(const char *value);
+	/*
+	 * a further check of a string: NULL, or why it is refused (a constant,
+	 * or written into buf)
+	 */
+	const char *(*check)(const char *value, char *buf, size_t len);
 };
 
 static const char *const log_names[] = { "error", "warning", "notice", "info",
@@ -71,13 +78,80 @@ static const int log_values[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO,
 				  LOG_DEBUG };
 
 /* [daemon] metrics: ADDRESS:PORT, resolved only when the daemon listens. */
-static const char *check_address(const char *v)
+static const char *check_address(const char *v, char *buf, size_t len)
 {
 	char host[NI_MAXHOST];
 	unsigned port;
 	const char *why = NULL;
 
+	(void)buf;
+	(void)len;
 	return parse_address(v, host, sizeof(host), &port, &why) < 0 ? why : NULL;
+}
+
+/*
+ * [daemon] control: a Unix socket's path fits in sun_path with its NUL.
+ * What lies at the path (a socket or nothing, in a directory only root can
+ * write) is the daemon's to check, at start and by -n: control_check().
+ */
+static const char *check_control(const char *v, char *buf, size_t len)
+{
+	size_t n = strlen(v);
+
+	if (n < VN_SOCKET_PATH_MAX)
+		return NULL;
+	snprintf(buf, len, "%zu characters long; a Unix socket path is at most %d",
+		 n, VN_SOCKET_PATH_MAX - 1);
+	return buf;
+}
+
+/*
+ * [sampling] events: the PMU sampler takes exactly one name per role, none
+ * empty and none longer than its buffer; whether libpfm4 encodes them is
+ * for the sampler (and -n) to say on the host itself.
+ */
+static const char *check_events(const char *v, char *buf, size_t len)
+{
+	int n = 0;
+
+	for (const char *s = v;; n++) {
+		const char *end = strchr(s, ',');
+		size_t l = end ? (size_t)(end - s) : strlen(s);
+		const char *b = s;
+
+		while (l && (*b == ' ' || *b == '\t')) {
+			b++;
+			l--;
+		}
+		while (l && (b[l - 1] == ' ' || b[l - 1] == '\t'))
+			l--;
+		if (l == 0) {
+			snprintf(buf, len, "name %d of the list is empty", n + 1);
+			return buf;
+		}
+		if (l >= VN_EVENT_NAME_MAX) {
+			snprintf(buf, len, "name %d is %zu characters long, at most %d",
+				 n + 1, l, VN_EVENT_NAME_MAX - 1);
+			return buf;
+		}
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	if (n + 1 == VN_EVENTS_NR)
+		return NULL;
+	snprintf(buf, len, "%d name%s; the PMU sampler takes %d: cycles, "
+		 "instructions, local DRAM, remote DRAM", n + 1, n ? "s" : "",
+		 VN_EVENTS_NR);
+	return buf;
+}
+
+/* [policy] worker_user: a user name, never root's. */
+static const char *check_user(const char *v, char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return strcmp(v, "root") == 0 ? "the worker must not run as root" : NULL;
 }
 
 #define KEY(sec, key, t, m, d) \
@@ -98,8 +172,8 @@ static const struct conf_key conf_keys[] = {
 	  .values = log_values, .help = "least important message logged" },
 	{ KEY("daemon", "metrics", CONF_OPTIONAL, metrics, ""), .check = check_address,
 	  .help = "ADDRESS:PORT of the Prometheus endpoint; empty: none" },
-	{ KEY("daemon", "control", CONF_PATH, control, "/run/vnumad/control.sock"),
-	  .help = "the control socket of vnumad status, place and migrate" },
+	{ KEY("daemon", "control", CONF_PATH, control, VN_DEFAULT_CONTROL),
+	  .check = check_control, .help = "the control socket of vnumad status, place and migrate" },
 
 	{ KEY("backend", "type", CONF_ENUM, backend, "libvirt"), .names = vn_backend_names,
 	  .help = "where guests are found: libvirt, proc or sim" },
@@ -113,6 +187,11 @@ static const struct conf_key conf_keys[] = {
 	  .names = vn_numab_names,
 	  .help = "the kernel's automatic NUMA balancing: leave, warn or disable" },
 
+	{ KEY("host", "bandwidth", CONF_NODE_RATES, node_bw, ""),
+	  .off2 = offsetof(struct vn_config, node_bw_set), .min = 1e6, .max = 1e14,
+	  .unit = "bytes/s", .help = "memory bandwidth per node (RATE, or NODE:RATE "
+	  "items); wins over ACPI HMAT; empty: HMAT's, or unknown" },
+
 	{ KEY("sampling", "source", CONF_ENUM, source, "auto"), .names = vn_sampling_names,
 	  .help = "counter source: auto, pmu or procfs" },
 	{ KEY("sampling", "memory_interval", CONF_DURATION, memory_interval, "10s"),
@@ -121,19 +200,30 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("sampling", "memory_budget", CONF_DURATION, memory_budget, "20ms"),
 	  .min = 0, .max = 10, .unit = "seconds",
 	  .help = "CPU time per tick the memory reads may take, on average; 0: no limit" },
-	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""),
+	{ KEY("sampling", "events", CONF_OPTIONAL, events, ""), .check = check_events,
 	  .help = "libpfm4 event names instead of the CPU model's table; empty: the table" },
 
 	{ KEY("model", "halflife", CONF_DURATION, halflife, "4s"), .min = 0, .max = 600,
 	  .unit = "seconds", .help = "half-life of the smoothed vCPU figures",
 	  .warn_above = 120, .warn = "the figures then take minutes to follow a change" },
 
-	{ KEY("policy", "name", CONF_STRING, policy, "place"),
+	{ KEY("policy", "name", CONF_STRING, policy, VN_DEFAULT_POLICY),
 	  .help = "a built-in policy, a plugin in dir, or a plugin's path" },
 	{ KEY("policy", "dir", CONF_STRING, policy_dir, VNUMAD_POLICYDIR),
 	  .help = "where plugins named without a path are found" },
 	{ KEY("policy", "seed", CONF_LONG, policy_seed, "1"), .min = 0, .max = 2147483647,
 	  .help = "seed of policies that draw random numbers" },
+	{ KEY("policy", "worker", CONF_BOOL, worker, "yes"),
+	  .help = "run a plugin in a sandboxed worker process; no: inside vnumad, "
+	  "to debug it" },
+	{ KEY("policy", "deadline", CONF_PERCENT, worker_deadline, "25%"), .min = 0.01,
+	  .max = 0.9, .unit = "fraction",
+	  .help = "share of the interval a plugin's worker may take per tick (at most 5s)" },
+	{ KEY("policy", "worker_user", CONF_STRING, worker_user, "nobody"),
+	  .check = check_user, .help = "the user a plugin's worker runs as when vnumad is root" },
+	{ KEY("policy", "worker_memory", CONF_SIZE, worker_memory, "256MiB"),
+	  .min = 16.0 * MiB, .max = 64.0 * GiB, .unit = "bytes",
+	  .help = "address space a plugin's worker may map beyond the plugin" },
 
 	{ KEY("guard", "enabled", CONF_BOOL, guard, "yes"),
 	  .help = "judge every move and undo the losers" },
@@ -171,6 +261,10 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("guests", "exclude", CONF_LIST, exclude, ""),
 	  .off2 = offsetof(struct vn_config, nr_exclude),
 	  .help = "guest name patterns vnumad leaves alone" },
+	{ KEY("guests", "users", CONF_LIST, users, "libvirt-qemu, qemu"),
+	  .off2 = offsetof(struct vn_config, nr_users),
+	  .help = "users (names or uids) whose VMM processes the proc backend takes "
+	  "for guests, besides root and vnumad's own user" },
 };
 
 #undef KEY
@@ -198,6 +292,7 @@ static double number(const struct vn_config *c, const struct conf_key *k)
 	case CONF_DURATION:
 	case CONF_PERCENT:
 	case CONF_RATE:
+	case CONF_SIZE:
 		return *(const double *)cmember(c, k);
 	default:
 		return 0;
@@ -218,12 +313,73 @@ static void range_text(const struct conf_key *k, char *buf, size_t len)
 			 fmt_duration(b, sizeof(b), k->max));
 		break;
 	case CONF_RATE:
+	case CONF_NODE_RATES:
 		snprintf(buf, len, "%s/s to %s/s", fmt_size(a, sizeof(a), (uint64_t)k->min),
+			 fmt_size(b, sizeof(b), (uint64_t)k->max));
+		break;
+	case CONF_SIZE:
+		snprintf(buf, len, "%s to %s", fmt_size(a, sizeof(a), (uint64_t)k->min),
 			 fmt_size(b, sizeof(b), (uint64_t)k->max));
 		break;
 	default:
 		snprintf(buf, len, "%.0f to %.0f", k->min, k->max);
 	}
+}
+
+/*
+ * [host] bandwidth: "RATE" for every node, or comma-separated "NODE:RATE"
+ * items, each in k's range. Stored only when every item is good; 0, or -1
+ * with the first bad item and why.
+ */
+static int node_rates_set(struct vn_config *c, const struct conf_key *k,
+			  const char *v, char *why, size_t len)
+{
+	double *bw = member(c, k), set[VNUMAD_MAX_NODES];
+	uint64_t mask = 0;
+	int n, r = 0;
+	char **items = split_list_dup(v, &n);
+
+	for (int i = 0; i < n && r == 0; i++) {
+		const char *rate = items[i], *colon = strchr(items[i], ':'), *w;
+		long node = -1;
+		double x;
+
+		if (colon) {
+			char *end;
+
+			node = strtol(items[i], &end, 10);
+			if (end != colon || end == items[i] || node < 0 ||
+			    node >= VNUMAD_MAX_NODES) {
+				snprintf(why, len, "'%s': the node before ':' must be 0 "
+					 "to %d", items[i], VNUMAD_MAX_NODES - 1);
+				r = -1;
+				break;
+			}
+			rate = colon + 1;
+		}
+		if (parse_rate(rate, &x, &w) < 0) {
+			snprintf(why, len, "'%s': %s", items[i], w);
+			r = -1;
+		} else if (x < k->min || x > k->max) {
+			char rg[96];
+
+			range_text(k, rg, sizeof(rg));
+			snprintf(why, len, "'%s' is out of range (%s)", items[i], rg);
+			r = -1;
+		}
+		for (int m = 0; r == 0 && m < VNUMAD_MAX_NODES; m++)
+			if (node < 0 || m == node) {
+				set[m] = x;
+				mask |= 1ULL << m;
+			}
+	}
+	strv_free(items);
+	if (r < 0)
+		return -1;
+	for (int m = 0; m < VNUMAD_MAX_NODES; m++)
+		bw[m] = mask >> m & 1 ? set[m] : 0;
+	*(uint64_t *)((char *)c + k->off2) = mask;
+	return 0;
 }
 
 /*
@@ -234,6 +390,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		    char *why, size_t len)
 {
 	const char *w = NULL;
+	char cbuf[256];
 	void *p = member(c, k);
 	double x = 0;
 	long l;
@@ -262,6 +419,14 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		if (parse_rate(v, &x, &w) < 0)
 			goto bad;
 		break;
+	case CONF_SIZE: {
+		uint64_t sz;
+
+		if (parse_size(v, &sz, &w) < 0)
+			goto bad;
+		x = (double)sz;
+		break;
+	}
 	case CONF_PATH:
 		if (*v != '/') {
 			snprintf(why, len, "'%s' is not an absolute path", v);
@@ -270,7 +435,7 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		/* fall through */
 	case CONF_STRING:
 	case CONF_OPTIONAL:
-		if (k->check && *v && (w = k->check(v)))
+		if (k->check && *v && (w = k->check(v, cbuf, sizeof(cbuf))))
 			goto bad;
 		free(*(char **)p);
 		*(char **)p = k->type == CONF_OPTIONAL && !*v ? NULL : xstrdup(v);
@@ -300,6 +465,8 @@ static int conf_set(struct vn_config *c, const struct conf_key *k, const char *v
 		*(int *)((char *)c + k->off2) = n;
 		return 0;
 	}
+	case CONF_NODE_RATES:
+		return node_rates_set(c, k, v, why, len);
 	}
 	if (k->min != k->max && (x < k->min || x > k->max)) {
 		char r[96];
@@ -329,6 +496,8 @@ void config_defaults(struct vn_config *c)
 			       conf_keys[i].name, why);
 	if (!c->exclude)
 		c->exclude = xcalloc(1, sizeof(char *));
+	if (!c->users)
+		c->users = xcalloc(1, sizeof(char *));
 }
 
 static void free_option_values(const struct vnumad_policy *p,
@@ -354,7 +523,10 @@ void config_free(struct vn_config *c)
 	free(c->events);
 	free(c->policy);
 	free(c->policy_dir);
+	free(c->policy_path);
+	free(c->worker_user);
 	strv_free(c->exclude);
+	strv_free(c->users);
 	errors_free(&c->warnings);
 	free_values(c);
 	plugin_unload(c->policy_handle);
@@ -521,6 +693,8 @@ static const struct vnumad_policy *resolve_policy(struct vn_config *c,
 		}
 	}
 	p = plugin_load(path, &c->policy_handle, e);
+	if (p)
+		c->policy_path = xstrdup(path);
 	/* the loader names the file; say where it was asked for */
 	for (int i = before; !p && i < e->count; i++) {
 		char *m;
@@ -542,6 +716,8 @@ int config_policy(struct vn_config *c, struct vn_ini *ini, bool cli,
 	free_values(c);
 	plugin_unload(c->policy_handle);
 	c->policy_handle = NULL;
+	free(c->policy_path);
+	c->policy_path = NULL;
 	p = resolve_policy(c, ini, cli, e);
 	c->policy_desc = p;
 	if (!p)
@@ -764,6 +940,33 @@ void config_list_keys(FILE *f, bool detail)
 		}
 }
 
+int config_line(const struct vn_config *c, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(conf_keys); i++)
+		if (strcmp(conf_keys[i].section, sec) == 0 &&
+		    strcmp(conf_keys[i].name, key) == 0)
+			return c->key_line[i];
+	return 0;
+}
+
+/* A size or rate as the file would write it: "4GiB", "256MiB/s". */
+static void unit_text(char *buf, size_t len, double x, const char *suffix)
+{
+	static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (u < 4 && x >= 1024 && fmod(x, 1024) == 0) {
+		x /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.0f%s%s", x, unit[u], suffix);
+}
+
+static void rate_text(char *buf, size_t len, double x)
+{
+	unit_text(buf, len, x, "/s");
+}
+
 /* A stored value written as the file would write it. */
 static void value_text(const struct vn_config *c, const struct conf_key *k, char *buf,
 		       size_t len)
@@ -784,15 +987,35 @@ static void value_text(const struct vn_config *c, const struct conf_key *k, char
 	case CONF_PERCENT:
 		snprintf(buf, len, "%g%%", x * 100);
 		break;
-	case CONF_RATE: {
-		static const char *const unit[] = { "", "KiB", "MiB", "GiB", "TiB" };
-		int u = 0;
+	case CONF_RATE:
+		rate_text(buf, len, x);
+		break;
+	case CONF_SIZE:
+		unit_text(buf, len, x, "");
+		break;
+	case CONF_NODE_RATES: {
+		const double *bw = p;
+		uint64_t mask = *(const uint64_t *)((const char *)c + k->off2);
+		size_t off = 0;
+		char r[32];
 
-		while (u < 4 && x >= 1024 && fmod(x, 1024) == 0) {
-			x /= 1024;
-			u++;
+		buf[0] = '\0';
+		if (mask == ~0ULL) {
+			bool same = true;
+
+			for (int n = 1; n < VNUMAD_MAX_NODES; n++)
+				same &= bw[n] == bw[0];
+			if (same) {
+				rate_text(buf, len, bw[0]);
+				break;
+			}
 		}
-		snprintf(buf, len, "%.0f%s/s", x, unit[u]);
+		for (int n = 0; n < VNUMAD_MAX_NODES && off < len; n++)
+			if (mask >> n & 1) {
+				rate_text(r, sizeof(r), bw[n]);
+				off += snprintf(buf + off, len - off, "%s%d:%s",
+						off ? ", " : "", n, r);
+			}
 		break;
 	}
 	case CONF_STRING:

@@ -10,7 +10,15 @@
 #include "policy.h"
 
 #define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+/* The built-in default policy; it also advises for a policy that failed. */
+#define VN_DEFAULT_POLICY	"locality"
+#define VN_DEFAULT_CONTROL	"/run/vnumad/control.sock"	/* [daemon] control */
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
+/* [daemon] control: sizeof(sun_path) of struct sockaddr_un, NUL included */
+#define VN_SOCKET_PATH_MAX	108
+/* [sampling] events: one name per PMU role, each shorter than the buffer */
+#define VN_EVENTS_NR		4
+#define VN_EVENT_NAME_MAX	160
 
 enum vn_backend_kind {
 	VN_BACKEND_LIBVIRT,
@@ -54,6 +62,10 @@ struct vn_config {
 	bool restore_affinity;	/* give back changed affinities at exit */
 	int numa_balancing;	/* enum vn_numab: the kernel's own balancing */
 
+	/* [host] */
+	double node_bw[VNUMAD_MAX_NODES];	/* bytes/s each node sustains */
+	uint64_t node_bw_set;	/* nodes whose node_bw was configured */
+
 	/* [sampling] */
 	int source;		/* enum vn_sampling_kind */
 	double memory_interval;	/* seconds between reads of guest memory */
@@ -69,6 +81,11 @@ struct vn_config {
 	long policy_seed;	/* for policies that draw random numbers */
 	const struct vnumad_policy *policy_desc;	/* resolved */
 	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
+	char *policy_path;	/* the plugin's file, or NULL */
+	bool worker;		/* a plugin runs in a worker process */
+	double worker_deadline;	/* share of the interval a tick may take */
+	char *worker_user;	/* the worker's user when vnumad runs as root */
+	double worker_memory;	/* address space a worker may add, bytes */
 	struct vnumad_value *policy_values;	/* one per option */
 	int nr_policy_values;
 
@@ -91,6 +108,8 @@ struct vn_config {
 	/* [guests] */
 	char **exclude;		/* glob patterns of guest names */
 	int nr_exclude;
+	char **users;		/* whose VMM processes the proc backend takes, besides root */
+	int nr_users;
 
 	/* where each value came from, for vnumad -n -v: the file's line, 0
 	 * the default, -1 the command line; per table key, then per option of
@@ -138,6 +157,11 @@ void config_list_keys(FILE *f, bool detail);
  * came from (file and line, default, command line), as an INI file.
  */
 void config_print(const struct vn_config *c, FILE *f);
+/*
+ * Where a key's value came from: its line in c->path, 0 for the built-in
+ * default, -1 for the command line.
+ */
+int config_line(const struct vn_config *c, const char *sec, const char *key);
 /* An option's range in the unit the operator writes ("0% to 90%"). */
 void config_option_range(const struct vnumad_option *o, char *buf, size_t len);
 /* Parses one value of a policy option; returns 0 or -1 with *why. */

@@ -2,6 +2,7 @@
 /* The core: opening the backend, sampler and policy, and the tick itself. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,9 @@ const char *core_source_name(enum vnumad_source s)
 	case VNUMAD_SRC_PMU: return "pmu";
 	case VNUMAD_SRC_FAULTS: return "faults";
 	case VNUMAD_SRC_ESTIMATE: return "estimate";
+	case VNUMAD_SRC_HMAT: return "hmat";
+	case VNUMAD_SRC_CONFIG: return "config";
+	case VNUMAD_SRC_UNCORE: return "uncore";
 	default: return "none";
 	}
 }
@@ -27,12 +31,18 @@ const char *core_source_name(enum vnumad_source s)
 static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 {
 	struct vn_core *c = arg;
+	int r = c->sampler.ops->attach(&c->sampler, g);
 	(void)h;
 
-	if (c->sampler.ops->attach(&c->sampler, g) < 0) {
+	if (r < 0) {
 		c->stats.sample_errors++;
-		log_warnx("guest %s: cannot sample its vCPUs", g->name);
+		g->sample_errors++;
+		if (g->sample_error != -r)
+			log_warnx("guest %s: cannot sample its vCPUs: %s", g->name,
+				  strerror(-r));
 	}
+	/* status and metrics say why a guest has no figures */
+	g->sample_error = r < 0 ? -r : 0;
 }
 
 static void on_gone_guest(struct vn_host *h, struct vn_guest *g, void *arg)
@@ -115,16 +125,44 @@ int core_open(struct vn_core *c, struct event_base *base, enum vn_output output,
 	}
 	/* a model starts afresh each run and a dry run moves nothing */
 	if (!c->virtual_time && !c->cfg.dry_run) {
-		c->journal = journal_open(c->cfg.state_dir);
-		if (!c->journal)
-			log_warnx("no journal in %s: verdicts will not survive a restart",
-				  c->cfg.state_dir);
-		guard_restore(c);
+		r = core_journal_open(c);
+		if (r < 0) {
+			core_close(c);
+			return r;
+		}
 	}
 	log_info("backend %s, sampling %s, policy %s, interval %gs%s",
 		 c->backend.ops->name, c->sampler.ops->name, c->policy.desc->name,
 		 c->cfg.interval, c->cfg.dry_run ? ", dry run: nothing is applied" : "");
 	return 0;
+}
+
+int core_journal_open(struct vn_core *c)
+{
+	c->journal = journal_open(c->cfg.state_dir);
+	if (!c->journal) {
+		log_warnx("not starting: root writes its journal in [daemon] state_dir "
+			  "(see vnumad(8), STATE DIRECTORY)");
+		return -EPERM;
+	}
+	guard_restore(c);
+	core_journal_failing(c);
+	return 0;
+}
+
+bool core_journal_failing(struct vn_core *c)
+{
+	int err = c->journal ? journal_error(c->journal) : 0;
+
+	if (err && !c->journal_err)
+		log_warnx("journal %s cannot be written (%s): advising only, nothing is "
+			  "moved or undone until it can; tried again every tick",
+			  journal_path(c->journal), strerror(err));
+	else if (!err && c->journal_err)
+		log_info("journal %s can be written again: moves resume",
+			 journal_path(c->journal));
+	c->journal_err = err;
+	return err != 0;
 }
 
 /* Gives back the affinities vnumad changed, when the operator asked for it. */
@@ -224,6 +262,10 @@ int core_tick(struct vn_core *c)
 		c->host.now = now_monotonic() - c->start;
 	c->decided = false;
 	dec->nr = dec->nr_accepted = 0;
+	/* a journal that failed is tried again: it may have room now */
+	if (c->journal && journal_error(c->journal))
+		journal_retry(c->journal);
+	core_journal_failing(c);
 
 	if (stage_inventory(c) < 0)
 		return -1;
@@ -243,10 +285,12 @@ int core_tick(struct vn_core *c)
 	stage_guard(c);
 	stage_publish(c);
 	/*
-	 * Counters need two readings: the first tick only primes them. A host
-	 * without guests has nothing to wait for.
+	 * Counters need two readings: the first tick only primes them. From
+	 * the second on the policy decides on what could be sampled, if
+	 * anything (a guest that cannot be measured has said why), so that
+	 * --once ends whatever the guests are.
 	 */
-	if ((has_readings(c) || (!c->host.nr_guests && c->host.tick > 1)) &&
+	if ((has_readings(c) || c->host.tick > 1) &&
 	    stage_policy(c, &out) == 0) {
 		c->decided = true;
 		c->stats.decisions++;
@@ -258,6 +302,10 @@ int core_tick(struct vn_core *c)
 	if (dec->nr_accepted && !core_advisory(c))
 		stage_publish(c);
 	stage_record(c, dec);
+	/* the tick's verdicts and progress, durable at once */
+	if (c->journal)
+		journal_commit(c->journal);
+	core_journal_failing(c);
 	c->stats.tick_wall = now_monotonic() - w0;
 	return 0;
 }
@@ -272,6 +320,17 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 	    (fresh->scenario && c->cfg.scenario &&
 	     strcmp(fresh->scenario, c->cfg.scenario) != 0))
 		log_warning("reload: backend settings change only at restart");
+	/* the journal stays where it was opened */
+	if (strcmp(fresh->state_dir, c->cfg.state_dir) != 0)
+		log_warning("reload: [daemon] state_dir changes only at restart");
+	free(fresh->state_dir);
+	fresh->state_dir = xstrdup(c->cfg.state_dir);
+	/* a dry run kept no journal: a daemon that starts to act needs one first */
+	if (!c->virtual_time && !fresh->dry_run && !c->journal && core_journal_open(c) < 0) {
+		log_warnx("reload: no journal can be kept in %s: the daemon stays in dry-run "
+			  "mode", c->cfg.state_dir);
+		fresh->dry_run = true;
+	}
 	fresh->backend = c->cfg.backend;
 	free(fresh->uri);
 	fresh->uri = xstrdup(c->cfg.uri);
@@ -314,10 +373,15 @@ void core_dump_state(struct vn_core *c)
 	for (int n = 0; n < h->nr_nodes; n++) {
 		if (!(h->online >> n & 1))
 			continue;
-		log_info("  node %d: %d CPUs, load %.0f%%, %s free of %s", n,
+		log_info("  node %d: %d CPUs, load %.0f%%, %s free of %s, bandwidth "
+			 "%.3g GB/s (%s) of %.3g GB/s (%s)", n,
 			 h->node[n].nr_cpus, h->node[n].cpu_load * 100,
 			 fmt_size(a, sizeof(a), h->node[n].mem_free),
-			 fmt_size(b, sizeof(b), h->node[n].mem_total));
+			 fmt_size(b, sizeof(b), h->node[n].mem_total),
+			 h->node[n].bw_used / 1e9,
+			 core_source_name(h->node_info[n].bw_used_source),
+			 h->node[n].bw_max / 1e9,
+			 core_source_name(h->node_info[n].bw_max_source));
 	}
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
@@ -327,10 +391,19 @@ void core_dump_state(struct vn_core *c)
 		for (int v = 0; v < g->nr_vcpus && off < sizeof(nodes) - 8; v++)
 			off += snprintf(nodes + off, sizeof(nodes) - off, "%s%d",
 					v ? "," : "", g->vv[v].node);
-		log_info("  guest %s: vCPUs on nodes [%s], remote %.0f%%, %.3g instr/s%s%s",
-			 g->name, nodes, g->v.remote_ratio * 100, g->v.ips,
+		char remote[16], why[128];
+		const char *um = host_unmeasured(g, why, sizeof(why));
+
+		/* a guest not measured yet has no remote share: never -100% */
+		if (g->v.remote_ratio >= 0)
+			snprintf(remote, sizeof(remote), "%.0f%%", g->v.remote_ratio * 100);
+		else
+			snprintf(remote, sizeof(remote), "unknown");
+		log_info("  guest %s: vCPUs on nodes [%s], remote %s, %.3g instr/s%s%s%s%s",
+			 g->name, nodes, remote, g->v.ips,
 			 g->v.flags & VNUMAD_GUEST_IN_TRIAL ? ", in trial" : "",
-			 g->refused ? ", refused by the backend" : "");
+			 g->refused ? ", refused by the backend" : "",
+			 um ? "; cannot be measured: " : "", um ? um : "");
 	}
 	for (struct vn_trial *t = c->trials; t; t = t->next)
 		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",

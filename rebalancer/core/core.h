@@ -34,7 +34,16 @@ struct journal_trial;
 struct vn_journal;
 struct vn_trace;
 
-/* One change applied to a guest, as the guard remembers it. */
+/* A byte count not known (a guest's memory not read yet). */
+#define VN_BYTES_UNKNOWN	UINT64_MAX
+
+/*
+ * One change applied to a guest, as the guard remembers it and the journal
+ * records it: what was asked, and what of it may be in effect, at least
+ * eff_lo and at most eff_hi (bytes; 1 or 0 for a vCPU). The journal holds
+ * the bounds before the change that would break them is made (write ahead),
+ * so that a restart undoes no more than was done and nothing that was.
+ */
 struct vn_action {
 	enum vnumad_proposal_kind kind;	/* VCPU or MEMORY */
 	int vcpu;
@@ -42,12 +51,20 @@ struct vn_action {
 	uint64_t old_allowed;	/* vCPU affinity before the move */
 	uint64_t bytes;		/* memory asked for */
 	struct vn_migration *mig;	/* memory move in flight, or NULL */
+	struct vn_migration *undo;	/* its undo in flight, or NULL */
+	uint64_t eff_lo, eff_hi;	/* in effect, as above */
+	uint64_t base_lo, base_hi;	/* in effect when the undo in flight began */
+	uint64_t undo_bytes;		/* what that undo was asked to take back */
+	/* the guest's bytes on `from` and `to` when the move was asked */
+	uint64_t before_from, before_to;	/* or VN_BYTES_UNKNOWN */
+	int slot;		/* its index in the journal's record of the trial */
 };
 
 enum vn_trial_state {
 	VN_TRIAL_MIGRATING,	/* waiting for memory to finish moving */
 	VN_TRIAL_SETTLING,
 	VN_TRIAL_JUDGING,
+	VN_TRIAL_REVERTING,	/* judged (or left by the last run): being undone */
 };
 
 /* The moves applied to one guest in one tick, judged together. */
@@ -64,6 +81,8 @@ struct vn_trial {
 	double expected;	/* the policy's expected gain */
 	uint64_t jid;		/* its record in the journal, 0 none */
 	enum vn_trial_state state;
+	bool restart;		/* left unjudged by the last run */
+	bool undo_started;	/* REVERTING: the journal holds the undo, it runs */
 	struct vn_trial *next;
 };
 
@@ -153,10 +172,13 @@ struct vn_policy_rt {
 	void *priv;
 	bool inited;
 	int failures;		/* consecutive failed ticks */
-	bool disabled;		/* too many failures: advising only */
+	bool disabled;		/* too many failures: the default advises */
 	uint64_t ticks;		/* tick calls answered */
 	struct vnumad_proposal *buf;
 	int cap;
+	uint64_t seed;		/* the configuration's, for the fallback too */
+	struct vn_worker *worker;	/* worker.c: the plugin's process, or NULL */
+	struct vn_fallback *fallback;	/* worker.c: the default, once it advised */
 };
 
 struct vn_stats {
@@ -202,6 +224,7 @@ struct vn_core {
 	struct vn_trial *trials;
 	struct vn_quarantine *quarantine;
 	struct vn_journal *journal;	/* NULL: dry run or simulated host */
+	int journal_err;	/* the journal fails (errno): advising only */
 	struct vn_trace *trace;		/* --record: inventory and samples */
 	struct journal_trial *restart_pending;	/* unjudged when we last died */
 	struct vn_migration *migrations;	/* migration.c's list */
@@ -245,10 +268,27 @@ void core_dump_state(struct vn_core *c);
 /* "sim", "pmu", "faults", "estimate" or "none". */
 const char *core_source_name(enum vnumad_source s);
 
-/* True when nothing is applied: a dry run, or an advisory-only policy. */
+/*
+ * Opens the journal in state_dir and takes what the last run left (core_open
+ * does, for a host in real time that is not a dry run); -EPERM when the
+ * state directory is refused.
+ */
+int core_journal_open(struct vn_core *c);
+/*
+ * Follows the journal's state: true (and advising only, said once in the
+ * log) while it cannot be written.
+ */
+bool core_journal_failing(struct vn_core *c);
+
+/*
+ * True when nothing is applied: a dry run, an advisory-only policy, a
+ * journal that cannot be written (until it can), or a disabled policy in
+ * whose place the built-in default advises.
+ */
 static inline bool core_advisory(const struct vn_core *c)
 {
-	return c->cfg.dry_run || (c->policy.desc &&
+	return c->cfg.dry_run || c->journal_err || c->policy.disabled ||
+		(c->policy.desc &&
 		(c->policy.desc->flags & VNUMAD_POLICY_F_ADVISORY_ONLY));
 }
 
@@ -304,8 +344,9 @@ void migration_reap(struct vn_core *c);
 void migration_free_all(struct vn_core *c);
 
 /* guard.c */
+/* Starts judging the actions applied to g; jid: their journal record, or 0. */
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,
-		       const struct vn_action *act, int n, double expected);
+		       const struct vn_action *act, int n, double expected, uint64_t jid);
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
 uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest);
 /* The quarantine running for (guest, node), or NULL. */
@@ -315,7 +356,11 @@ void guard_guest_gone(struct vn_core *c, struct vn_guest *g);
 void guard_fini(struct vn_core *c);
 /* At a clean stop: trials still running end unjudged, in the journal too. */
 void guard_stop(struct vn_core *c);
-/* Restores the quarantines the journal kept; takes its unjudged trials. */
+/*
+ * Restores the quarantines the journal read back; takes its unjudged trials,
+ * which the next guard stage undoes (each tick: a journal that could not be
+ * read at open may be read later).
+ */
 void guard_restore(struct vn_core *c);
 
 /* publish.c: the view's derived flags of one guest, between ticks too */

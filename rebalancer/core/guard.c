@@ -26,9 +26,18 @@
  * the readings the guest has. vnumad-sim guard measures how often the
  * guard gets it right.
  *
+ * An undo is written ahead like a move: the journal first learns what it
+ * may take back, then it is applied, and a trial whose memory is moving
+ * back stays (REVERTING, not "in trial") until that ends, with the journal
+ * told how far it got. A trial the last run left unjudged is undone the
+ * same way, by what the journal says may be in effect, read against where
+ * the guest's memory is now: no more than was moved, and once. While the
+ * journal cannot be written nothing is undone; the undo waits for it.
+ *
  * The guard keeps its own state (trials, quarantines); the view's flags
  * that come from it are derived by the publish stage that follows.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +68,25 @@ static void host_moved(struct vn_core *c)
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id)
 {
 	for (const struct vn_trial *t = c->trials; t; t = t->next)
-		if (t->guest_id == guest_id)
+		if (t->guest_id == guest_id && t->state != VN_TRIAL_REVERTING)
 			return true;
 	return false;
+}
+
+/* Tells the journal what of the trial may be in effect now. */
+static int journal_effect(struct vn_core *c, const struct vn_trial *t, bool sync)
+{
+	if (!c->journal || !t->jid)
+		return 0;
+	return journal_update(c->journal, t->jid, t->act, t->nr_act, sync);
+}
+
+/* Ends the trial in the journal: nothing of it is undone after a restart. */
+static void journal_end(struct vn_core *c, const struct vn_trial *t, const char *word,
+			double gain)
+{
+	if (c->journal && t->jid)
+		journal_verdict(c->journal, t->jid, t->guest, word, gain);
 }
 
 uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest)
@@ -107,6 +132,27 @@ static void quarantine(struct vn_core *c, const char *guest, int node)
 		journal_quarantine(c->journal, guest, node, q->strikes, len);
 }
 
+/* A quarantine the journal kept from the last run. */
+static void restore_quarantine(struct vn_core *c, const struct journal_quarantine *jq,
+			       double wall)
+{
+	struct vn_quarantine *q;
+
+	for (q = c->quarantine; q; q = q->next)
+		if (q->node == jq->node && strcmp(q->guest, jq->guest) == 0)
+			break;
+	if (!q) {
+		q = xcalloc(1, sizeof(*q));
+		q->guest = xstrdup(jq->guest);
+		q->node = jq->node;
+		q->next = c->quarantine;
+		c->quarantine = q;
+	}
+	/* no longer than this configuration would quarantine it */
+	q->strikes = MAX(q->strikes, jq->strikes);
+	q->until = MAX(q->until, c->host.now + MIN(jq->until - wall, c->cfg.quarantine_max));
+}
+
 /* Forgets quarantines long expired, so that strikes do not last forever. */
 static void expire_quarantines(struct vn_core *c)
 {
@@ -133,7 +179,7 @@ static void schedule_judging(struct vn_core *c, struct vn_trial *t)
 }
 
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,
-		       const struct vn_action *act, int n, double expected)
+		       const struct vn_action *act, int n, double expected, uint64_t jid)
 {
 	struct vn_trial *t = xcalloc(1, sizeof(*t));
 
@@ -165,8 +211,7 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	schedule_judging(c, t);
 	t->next = c->trials;
 	c->trials = t;
-	if (c->journal)
-		t->jid = journal_trial(c->journal, g->name, act, n);
+	t->jid = jid;
 	if (c->trial_hook)
 		c->trial_hook(c, t, VN_TRIAL_STARTED, NULL, c->trial_hook_arg);
 }
@@ -209,8 +254,9 @@ static void verdict(struct vn_core *c, const struct vn_trial *t, const struct vn
 		c->stats.reverted++;
 	else if (v->ev != VN_TRIAL_ABANDONED)
 		c->stats.kept++;	/* kept, judged or not */
-	if (c->journal && t->jid)
-		journal_verdict(c->journal, t->jid, t->guest, journal_words[v->ev], v->gain);
+	/* a reverted trial ends in the journal once it is undone */
+	if (v->ev != VN_TRIAL_REVERTED)
+		journal_end(c, t, journal_words[v->ev], v->gain);
 	if (c->trial_hook)
 		c->trial_hook(c, t, v->ev, v, c->trial_hook_arg);
 }
@@ -225,9 +271,14 @@ void guard_guest_gone(struct vn_core *c, struct vn_guest *g)
 		next = t->next;
 		if (t->guest_id != g->id)
 			continue;
-		snprintf(v.why, sizeof(v.why), "trial of %d move(s) abandoned: the guest is gone",
-			 t->nr_act);
-		verdict(c, t, &v);
+		if (t->state == VN_TRIAL_REVERTING) {
+			/* judged already: what is left to undo went with the guest */
+			journal_end(c, t, t->restart ? "abandoned" : "reverted", 0);
+		} else {
+			snprintf(v.why, sizeof(v.why),
+				 "trial of %d move(s) abandoned: the guest is gone", t->nr_act);
+			verdict(c, t, &v);
+		}
 		unlink_trial(c, t);
 		free_trial(t);
 	}
@@ -253,108 +304,252 @@ void guard_fini(struct vn_core *c)
 }
 
 /*
- * Undoes the moves of a trial, as far as the guest still allows; a loser's
- * targets go into quarantine, one strike per target node.
+ * How much of memory action a to take back: what the journal says may be
+ * in effect, narrowed by what the guest's memory says moved (what came to
+ * `to` and left `from` since the move was asked), and never more than is
+ * on `to` now.
  */
-static void revert(struct vn_core *c, struct vn_guest *g, const struct vn_trial *t,
-		   bool loser)
+static uint64_t undo_amount(const struct vn_guest *g, const struct vn_action *a)
+{
+	bool known = g->mem_read_at >= 0;
+	uint64_t n = a->eff_lo;
+
+	if (a->eff_hi > a->eff_lo && known && a->before_from != VN_BYTES_UNKNOWN &&
+	    a->before_to != VN_BYTES_UNKNOWN) {
+		uint64_t came = g->v.mem[a->to] > a->before_to ?
+				g->v.mem[a->to] - a->before_to : 0;
+		uint64_t left = a->before_from > g->v.mem[a->from] ?
+				a->before_from - g->v.mem[a->from] : 0;
+
+		n = MAX(a->eff_lo, MIN(MIN(came, left), a->eff_hi));
+	}
+	return known ? MIN(n, g->v.mem[a->to]) : n;
+}
+
+/* What of a memory action is in effect while (or once) its undo runs. */
+static void undo_progress(struct vn_action *a)
+{
+	uint64_t back = a->undo->done;
+
+	a->eff_hi = a->base_hi - MIN(back, a->base_hi);
+	if (a->undo->state != VN_MIG_RUNNING)
+		a->eff_lo = a->base_lo - MIN(back, a->base_lo);
+}
+
+/*
+ * Starts undoing trial t: the journal first learns what the undo may take
+ * back, then vCPUs get their old affinity and memory starts moving back.
+ * False when the journal cannot be written: nothing is undone yet.
+ */
+static bool undo_start(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
+{
+	for (int i = 0; i < t->nr_act; i++) {
+		struct vn_action *a = &t->act[i];
+
+		a->base_lo = a->eff_lo;
+		a->base_hi = a->eff_hi;
+		a->undo_bytes = 0;
+		if (a->kind == VNUMAD_MOVE_VCPU && a->eff_hi) {
+			a->eff_lo = 0;
+		} else if (a->kind == VNUMAD_MOVE_MEMORY && a->eff_hi) {
+			a->undo_bytes = undo_amount(g, a);
+			a->eff_lo -= MIN(a->eff_lo, a->undo_bytes);
+		}
+	}
+	if (journal_effect(c, t, true) < 0) {
+		for (int i = 0; i < t->nr_act; i++)
+			t->act[i].eff_lo = t->act[i].base_lo;
+		return false;
+	}
+	t->undo_started = true;
+	for (int i = 0; i < t->nr_act; i++) {
+		struct vn_action *a = &t->act[i];
+		int err = 0;
+
+		if (a->kind == VNUMAD_MOVE_VCPU && a->base_hi) {
+			int r = a->vcpu >= 0 && a->vcpu < g->nr_vcpus ?
+				c->backend.ops->set_affinity(&c->backend, g, a->vcpu,
+							     a->old_allowed) : -ENODEV;
+
+			if (r < 0) {
+				c->stats.actuation_errors++;
+				log_warnx("guest %s: cannot restore vCPU %d: %s", g->name,
+					  a->vcpu, strerror(-r));
+				a->eff_lo = a->base_lo;
+				continue;
+			}
+			g->vv[a->vcpu].allowed = a->old_allowed;
+			g->vc[a->vcpu].last_move = c->host.now;
+			a->eff_lo = a->eff_hi = 0;
+		} else if (a->kind == VNUMAD_MOVE_MEMORY && a->undo_bytes) {
+			a->undo = migration_start(c, g, a->to, a->from, a->undo_bytes, true, 0, &err);
+			if (!a->undo) {
+				c->stats.actuation_errors++;
+				log_warnx("guest %s: cannot migrate memory back from node %d "
+					  "to node %d: %s", g->name, a->to, a->from,
+					  strerror(err));
+				a->eff_lo = a->base_lo;
+				continue;
+			}
+			undo_progress(a);
+		}
+	}
+	host_moved(c);
+	g->last_move = c->host.now;
+	return true;
+}
+
+/*
+ * Follows the undo of a REVERTING trial; true once it is over (the memory
+ * moved back, or stopped), and the journal has its end.
+ */
+static bool undo_done(struct vn_core *c, struct vn_trial *t)
+{
+	bool running = false;
+
+	for (int i = 0; i < t->nr_act; i++) {
+		struct vn_action *a = &t->act[i];
+
+		if (!a->undo)
+			continue;
+		undo_progress(a);
+		running |= a->undo->state == VN_MIG_RUNNING;
+	}
+	if (running) {
+		journal_effect(c, t, false);
+		return false;
+	}
+	journal_end(c, t, t->restart ? "reverted-at-restart" : "reverted", 0);
+	return true;
+}
+
+/*
+ * Undoes the moves of a loser, as far as the guest still allows (once the
+ * journal can hold the undo); its targets go into quarantine, one strike
+ * per target node. True when the trial may be freed.
+ */
+static bool revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 {
 	uint64_t struck = 0;
 
 	for (int i = 0; i < t->nr_act; i++) {
 		const struct vn_action *a = &t->act[i];
 
-		if (a->kind == VNUMAD_MOVE_VCPU && a->vcpu >= 0 && a->vcpu < g->nr_vcpus) {
-			int r = c->backend.ops->set_affinity(&c->backend, g, a->vcpu,
-							     a->old_allowed);
-			if (r < 0) {
-				c->stats.actuation_errors++;
-				log_warnx("guest %s: cannot restore vCPU %d: %s", g->name,
-					  a->vcpu, strerror(-r));
-			} else {
-				g->vv[a->vcpu].allowed = a->old_allowed;
-			}
-			g->vc[a->vcpu].last_move = c->host.now;
-		} else if (a->kind == VNUMAD_MOVE_MEMORY) {
-			uint64_t done = a->mig ? a->mig->done : a->bytes;
-			int err = 0;
-
-			/* never more than what is still there */
-			if (done > g->v.mem[a->to] && g->mem_read_at >= 0)
-				done = g->v.mem[a->to];
-			if (done && !migration_start(c, g, a->to, a->from, done, true, 0, &err)) {
-				c->stats.actuation_errors++;
-				log_warnx("guest %s: cannot migrate memory back from node %d "
-					  "to node %d: %s", g->name, a->to, a->from,
-					  strerror(err));
-			}
-		} else {
-			continue;
-		}
-		if (loser && a->to >= 0 && a->to < VN_MAX_NODES && !(struck >> a->to & 1)) {
+		if ((a->kind == VNUMAD_MOVE_VCPU || a->kind == VNUMAD_MOVE_MEMORY) &&
+		    a->to >= 0 && a->to < VN_MAX_NODES && !(struck >> a->to & 1)) {
 			struck |= 1ULL << a->to;
 			quarantine(c, g->name, a->to);
 		}
 	}
-	host_moved(c);
-	g->last_move = c->host.now;
+	t->state = VN_TRIAL_REVERTING;
+	if (!undo_start(c, g, t))
+		return false;
+	return undo_done(c, t);
 }
 
+/* Takes what the journal read back: quarantines and unjudged trials. */
 void guard_restore(struct vn_core *c)
 {
+	struct journal_quarantine *qs;
+	struct journal_trial *tail;
 	double wall = journal_wall();
 	int n = 0;
 
 	if (!c->journal)
 		return;
-	for (const struct journal_quarantine *jq = journal_quarantines(c->journal);
-	     jq; jq = jq->next) {
-		struct vn_quarantine *q;
+	qs = journal_take_quarantines(c->journal);
+	for (const struct journal_quarantine *jq = qs; jq; jq = jq->next)
+		if (jq->until > wall) {
+			restore_quarantine(c, jq, wall);
+			n++;
+		}
+	journal_free_quarantines(qs);
+	tail = journal_take_pending(c->journal);
+	for (struct journal_trial *t = tail; t; t = t->next)
+		n++;
+	if (tail) {
+		struct journal_trial **pp = &c->restart_pending;
 
-		if (jq->until <= wall)
-			continue;
-		q = xcalloc(1, sizeof(*q));
-		q->guest = xstrdup(jq->guest);
-		q->node = jq->node;
-		q->strikes = jq->strikes;
-		q->until = c->host.now + (jq->until - wall);
-		q->next = c->quarantine;
-		c->quarantine = q;
-		n++;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = tail;
 	}
-	c->restart_pending = journal_take_pending(c->journal);
-	for (struct journal_trial *t = c->restart_pending; t; t = t->next)
-		n++;
 	if (n)
 		log_info("journal: %d quarantine(s) and unjudged trial(s) from the last run", n);
 }
 
+/* Why a trial of the last run concerns no guest there is now, or NULL. */
+static const char *moot(const struct vn_core *c, const struct journal_trial *jt,
+			const struct vn_guest *g)
+{
+	char boot[40];
+
+	if (!g)
+		return "the guest is gone";
+	if (jt->boot[0] && c->journal) {
+		journal_boot_id(c->journal, boot, sizeof(boot));
+		if (boot[0] && strcmp(boot, jt->boot) != 0)
+			return "the host restarted since";
+	}
+	if (jt->pid && g->pid && jt->pid != g->pid)
+		return "the guest restarted since";
+	return NULL;
+}
+
+/* Whether an action read back concerns a vCPU and nodes the guest still has. */
+static bool fits_host(const struct vn_core *c, const struct vn_guest *g,
+		      const struct vn_action *a)
+{
+	const struct vn_host *h = &c->host;
+
+	if (a->kind == VNUMAD_MOVE_VCPU)
+		return a->vcpu >= 0 && a->vcpu < g->nr_vcpus && a->old_allowed &&
+		       !(a->old_allowed & ~h->online);
+	return a->from >= 0 && a->from < h->nr_nodes && a->to >= 0 && a->to < h->nr_nodes &&
+	       (h->online >> a->from & 1) && (h->online >> a->to & 1);
+}
+
 /*
  * Trials the last run applied but never judged (it died): their baseline is
- * gone with it, so they are undone; the policy proposes them again if they
- * are still worth it, and they are judged afresh.
+ * gone with it, so they are undone, by what the journal says may be in
+ * effect; the policy proposes them again if they are still worth it, and
+ * they are judged afresh.
  */
 static void settle_restart(struct vn_core *c)
 {
 	for (struct journal_trial *jt = c->restart_pending; jt; jt = jt->next) {
 		struct vn_guest *g = host_find(&c->host, jt->guest);
-		struct vn_trial t = {
-			.guest = jt->guest, .act = jt->act, .nr_act = jt->nr_act,
-		};
+		const char *why = moot(c, jt, g);
+		struct vn_trial *t;
 
-		if (!g) {
-			log_info("journal: trial %llu of guest %s abandoned: the guest is gone",
-				 (unsigned long long)jt->id, jt->guest);
+		if (why) {
+			log_info("journal: trial %llu of guest %s abandoned: %s",
+				 (unsigned long long)jt->id, jt->guest, why);
 			journal_verdict(c->journal, jt->id, jt->guest, "abandoned", 0);
 			continue;
 		}
-		for (int i = 0; i < t.nr_act; i++)
-			if (t.act[i].kind == VNUMAD_MOVE_VCPU && t.act[i].vcpu >= g->nr_vcpus)
-				t.act[i].kind = 0;	/* that vCPU is gone */
+		t = xcalloc(1, sizeof(*t));
+		t->guest_id = g->id;
+		t->guest = xstrdup(jt->guest);
+		t->act = xcalloc(jt->nr_act, sizeof(*t->act));
+		memcpy(t->act, jt->act, jt->nr_act * sizeof(*t->act));
+		t->nr_act = jt->nr_act;
+		t->tick = c->host.tick;
+		t->applied = c->host.now;
+		t->jid = jt->id;
+		t->restart = true;
+		t->state = VN_TRIAL_REVERTING;
+		for (int i = 0; i < t->nr_act; i++)
+			if (!fits_host(c, g, &t->act[i])) {
+				log_warnx("journal: trial %llu of guest %s: move %d names a vCPU "
+					  "or node the guest or host lacks: not undone",
+					  (unsigned long long)jt->id, g->name, i);
+				t->act[i].kind = 0;
+			}
 		record_event(c, "trial-reverted", g->name,
-			     "%d move(s) left unjudged by the last run are undone", t.nr_act);
-		journal_verdict(c->journal, jt->id, jt->guest, "reverted-at-restart", 0);
-		revert(c, g, &t, false);
+			     "%d move(s) left unjudged by the last run are undone", t->nr_act);
+		t->next = c->trials;
+		c->trials = t;
 	}
 	journal_free_pending(c->restart_pending);
 	c->restart_pending = NULL;
@@ -362,9 +557,19 @@ static void settle_restart(struct vn_core *c)
 
 void guard_stop(struct vn_core *c)
 {
-	for (struct vn_trial *t = c->trials; t; t = t->next)
-		if (c->journal && t->jid)
-			journal_verdict(c->journal, t->jid, t->guest, "unjudged-at-stop", 0);
+	for (struct vn_trial *t = c->trials; t; t = t->next) {
+		if (t->state != VN_TRIAL_REVERTING) {
+			journal_end(c, t, "unjudged-at-stop", 0);
+			continue;
+		}
+		/* an undo cut short: the next start takes back the rest */
+		for (int i = 0; i < t->nr_act; i++)
+			if (t->act[i].undo)
+				undo_progress(&t->act[i]);
+		journal_effect(c, t, true);
+	}
+	if (c->journal)
+		journal_commit(c->journal);
 }
 
 /*
@@ -453,18 +658,30 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 	return true;
 }
 
-/* A trial whose memory has stopped moving: keep what moved, start settling. */
+/*
+ * A trial whose memory has stopped moving: keep what moved, start settling.
+ * Until then the journal learns how far each migration got.
+ */
 static bool migrated(struct vn_core *c, struct vn_trial *t)
 {
-	for (int i = 0; i < t->nr_act; i++)
-		if (t->act[i].mig && t->act[i].mig->state == VN_MIG_RUNNING)
-			return false;
+	bool running = false;
+
+	for (int i = 0; i < t->nr_act; i++) {
+		struct vn_action *a = &t->act[i];
+
+		if (!a->mig)
+			continue;
+		a->eff_lo = MIN(a->mig->done, a->bytes);
+		if (a->mig->state != VN_MIG_RUNNING)
+			a->eff_hi = a->eff_lo;
+		running |= a->mig->state == VN_MIG_RUNNING;
+	}
+	journal_effect(c, t, false);
+	if (running)
+		return false;
 	/* the migration record may now be freed */
 	for (int i = 0; i < t->nr_act; i++)
-		if (t->act[i].mig) {
-			t->act[i].bytes = t->act[i].mig->done;
-			t->act[i].mig = NULL;
-		}
+		t->act[i].mig = NULL;
 	/* the settle time starts once the memory has moved */
 	t->state = VN_TRIAL_SETTLING;
 	schedule_judging(c, t);
@@ -476,16 +693,29 @@ void stage_guard(struct vn_core *c)
 	struct vn_trial *t = c->trials, *next;
 
 	expire_quarantines(c);
+	guard_restore(c);
 	if (c->restart_pending)
 		settle_restart(c);
-	for (; t; t = next) {
+	for (t = c->trials; t; t = next) {
 		struct vn_guest *g = host_find_id(&c->host, t->guest_id);
 		struct vn_verdict v;
 
 		next = t->next;
 		if (!g) {
+			journal_end(c, t, "abandoned", 0);
 			unlink_trial(c, t);
 			free_trial(t);
+			continue;
+		}
+		if (t->state == VN_TRIAL_REVERTING) {
+			/* an undo waits for the journal to hold it, then for its memory */
+			if (!t->undo_started &&
+			    (core_journal_failing(c) || !undo_start(c, g, t)))
+				continue;
+			if (undo_done(c, t)) {
+				unlink_trial(c, t);
+				free_trial(t);
+			}
 			continue;
 		}
 		if (t->state == VN_TRIAL_MIGRATING && !migrated(c, t))
@@ -496,8 +726,8 @@ void stage_guard(struct vn_core *c)
 		if (c->host.now + 1e-9 < t->judge_until || !judge(c, g, t, &v))
 			continue;
 		verdict(c, t, &v);
-		if (v.ev == VN_TRIAL_REVERTED)
-			revert(c, g, t, true);
+		if (v.ev == VN_TRIAL_REVERTED && !revert(c, g, t))
+			continue;
 		unlink_trial(c, t);
 		free_trial(t);
 	}

@@ -5,6 +5,7 @@
  * are dropped at the end of the scan, and backends with events may add or
  * drop one between scans.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,8 @@ int host_distance(const struct vn_host *h, int a, int b)
 
 static void free_guest(struct vn_guest *g)
 {
+	free(g->unmeasured);
+	free(g->memory_fixed);
 	free(g->name);
 	free(g->vv);
 	free(g->vc);
@@ -89,7 +92,6 @@ static void resize_vcpus(struct vn_guest *g, int n)
 		g->vv[i].remote_ratio = -1;
 		g->vv[i].last_move_age = -1;
 		g->vc[i].last_move = -1;
-		g->vc[i].remote_slow = -1;
 	}
 	g->nr_vcpus = n;
 	g->v.nr_vcpus = n;
@@ -116,17 +118,28 @@ static void unlink_guest(struct vn_host *h, struct vn_guest *g)
 		}
 }
 
-/*
- * A guest's name as vnumad shows it: control characters become '?', so
- * that a guest named with a newline cannot forge log or output lines.
- */
-static void clean_name(char *dst, size_t len, const char *src)
+/* Keeps a reason string; true when it changed. */
+static bool set_reason(char **slot, const char *why)
 {
-	size_t i;
+	if (!why && !*slot)
+		return false;
+	if (why && *slot && !strcmp(why, *slot))
+		return false;
+	free(*slot);
+	*slot = why ? xstrdup(why) : NULL;
+	return true;
+}
 
-	for (i = 0; src[i] && i + 1 < len; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-	dst[i] = '\0';
+const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len)
+{
+	if (g->unmeasured)
+		return g->unmeasured;
+	if (g->sample_error) {
+		snprintf(buf, len, "its counters cannot be opened: %s",
+			 strerror(g->sample_error));
+		return buf;
+	}
+	return NULL;
 }
 
 struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
@@ -135,7 +148,12 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 	struct vn_guest *g;
 	bool fresh = false;
 
-	clean_name(name, sizeof(name), d->name);
+	/*
+	 * The name as vnumad shows it, everywhere and in JSON: no control
+	 * character to forge an output line, valid UTF-8 (jansson refuses
+	 * anything else, and the guest vanished from --json).
+	 */
+	clean_text(name, sizeof(name), d->name);
 	g = host_find(h, name);
 
 	if (g && g->pid && d->pid && g->pid != d->pid) {
@@ -186,7 +204,9 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g->vv[i].allowed = d->allowed[i];
 		if (fresh || !g->vc[i].orig_allowed)
 			g->vc[i].orig_allowed = d->allowed[i];
-		g->vv[i].vnode = d->vnode ? d->vnode[i] : -1;
+		/* policies index arrays by vnode: one out of range is none */
+		g->vv[i].vnode = d->vnode && d->vnode[i] >= 0 &&
+				 d->vnode[i] < VN_MAX_NODES ? d->vnode[i] : -1;
 	}
 	size_vnodes(g, d);
 	g->seen = true;
@@ -194,6 +214,17 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		log_info("guest %s: %d vCPUs%s%s", g->name, g->nr_vcpus,
 			 g->v.flags & VNUMAD_GUEST_PINNED ? ", pinned by the user" : "",
 			 g->v.flags & VNUMAD_GUEST_OPTED_OUT ? ", opted out" : "");
+	/* one line when a reason appears, changes or goes, not one per scan */
+	if (set_reason(&g->unmeasured, d->unmeasured)) {
+		if (g->unmeasured)
+			log_info("guest %s: cannot be measured: %s", g->name, g->unmeasured);
+		else if (!fresh)
+			log_info("guest %s: its vCPU threads are known now: measuring it",
+				 g->name);
+	}
+	if (set_reason(&g->memory_fixed, d->memory_fixed) && g->memory_fixed)
+		log_info("guest %s: its memory stays where it is: %s", g->name,
+			 g->memory_fixed);
 	/* a new guest, or new threads: (re)start counting */
 	if (changed && h->on_new)
 		h->on_new(h, g, h->cb_arg);

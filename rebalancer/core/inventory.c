@@ -38,6 +38,12 @@ int stage_inventory(struct vn_core *c)
 		log_warnx("backend %s: cannot read the topology", b->ops->name);
 		return -1;
 	}
+	/* [host] bandwidth: the operator's figure wins over the firmware's */
+	for (int n = 0; n < c->host.nr_nodes; n++)
+		if (c->cfg.node_bw_set >> n & 1) {
+			c->host.node[n].bw_max = c->cfg.node_bw[n];
+			c->host.node_info[n].bw_max_source = VNUMAD_SRC_CONFIG;
+		}
 	host_scan_begin(&c->host);
 	r = b->ops->scan(b, &c->host);
 	if (r < 0) {

@@ -79,12 +79,15 @@ void migration_cancel_guest(struct vn_core *c, uint64_t guest_id)
 			c->backend.ops->cancel(&c->backend, m);
 }
 
-/* True when a trial still points at m (it reads m->done when it settles). */
+/*
+ * True when a trial still points at m (it reads m->done when it settles, or
+ * when its undo ends).
+ */
 static bool referenced(const struct vn_core *c, const struct vn_migration *m)
 {
 	for (const struct vn_trial *t = c->trials; t; t = t->next)
 		for (int i = 0; i < t->nr_act; i++)
-			if (t->act[i].mig == m)
+			if (t->act[i].mig == m || t->act[i].undo == m)
 				return true;
 	return false;
 }

@@ -6,9 +6,12 @@
  *
  * Smoothing is an EWMA with a half-life h (the [model] halflife key): a
  * reading covering dt seconds gets the weight a = 1 - 2^(-dt/h), so the
- * figures mean the same whatever the tick interval. The remote-ratio trend
- * is the gap between this EWMA and a slow one with half-life 4h, divided by
- * the gap of their lags (3h / ln 2), per minute.
+ * figures mean the same whatever the tick interval. The remote ratio is the
+ * ratio of the smoothed local and remote access rates, not a smoothed
+ * ratio: an interval with 3 accesses weighs as much as its 3 accesses, not
+ * as much as one with 10 million. Its trend is the gap between this ratio
+ * and the one of EWMAs with half-life 4h, divided by the gap of their lags
+ * (3h / ln 2), per minute.
  */
 #include <math.h>
 #include <string.h>
@@ -41,6 +44,28 @@ static void smoothing(double hl, double dt, double *a, double *a_slow)
 	}
 	*a = wa;
 	*a_slow = wa_slow;
+}
+
+/*
+ * Smooths the vCPU's local and remote access rates. The first reading with
+ * accesses starts them; a reading without any lets both decay alike, which
+ * leaves their ratio as it was.
+ */
+static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
+			  double a, double a_slow)
+{
+	double l = (double)d->local_dram / d->elapsed;
+	double r = (double)d->remote_dram / d->elapsed;
+
+	if (p->local_s + p->remote_s > 0) {
+		p->local_s += a * (l - p->local_s);
+		p->remote_s += a * (r - p->remote_s);
+		p->local_slow += a_slow * (l - p->local_slow);
+		p->remote_slow += a_slow * (r - p->remote_slow);
+	} else if (l + r > 0) {
+		p->local_s = p->local_slow = l;
+		p->remote_s = p->remote_slow = r;
+	}
 }
 
 /* Updates one vCPU from its last reading; returns its instantaneous IPS. */
@@ -86,15 +111,13 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	}
 	if (v->cpu_demand > 1)
 		v->cpu_demand = 1;
-	if (accesses > 0) {
-		double r = (double)d->remote_dram / accesses;
-
-		v->remote_ratio = blend(v->remote_ratio, r, a);
-		p->remote_slow = blend(p->remote_slow, r, a_slow);
-	}
+	smooth_counts(p, d, a, a_slow);
+	if (p->local_s + p->remote_s > 0)
+		v->remote_ratio = p->remote_s / (p->local_s + p->remote_s);
 	lag = hl > 0 ? 3.0 * hl / M_LN2 : 0;
-	v->remote_trend = lag > 0 && p->remote_slow >= 0 ?
-		(v->remote_ratio - p->remote_slow) / lag * 60.0 : 0;
+	v->remote_trend = lag > 0 && p->local_slow + p->remote_slow > 0 ?
+		(v->remote_ratio - p->remote_slow / (p->local_slow + p->remote_slow)) /
+		lag * 60.0 : 0;
 	/* a guest's remote ratio weighs its vCPUs by traffic, else by CPU use */
 	weight = v->access_rate >= 0 ? v->access_rate : v->cpu_demand;
 	*acc += weight;
@@ -103,9 +126,16 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	return ips;
 }
 
-/* DRAM traffic of a guest's vCPUs, charged to the nodes that serve it. */
-static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
+/*
+ * DRAM traffic of a guest's vCPUs, charged to the nodes that serve it,
+ * except those whose memory controllers measured theirs (in measured).
+ * Returns whether any vCPU had traffic figures to charge.
+ */
+static bool charge_bandwidth(struct vn_host *h, const struct vn_guest *g,
+			     uint64_t measured)
 {
+	bool any = false;
+
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *v = &g->vv[i];
 		double local, remote, far = 0;
@@ -113,26 +143,36 @@ static void charge_bandwidth(struct vn_host *h, const struct vn_guest *g)
 		if (v->node < 0 || v->node >= h->nr_nodes || v->remote_ratio < 0 ||
 		    v->access_rate < 0)
 			continue;
+		any = true;
 		local = v->access_rate * (1 - v->remote_ratio) * DRAM_LINE;
 		remote = v->access_rate * v->remote_ratio * DRAM_LINE;
-		h->node[v->node].bw_used += local;
+		if (!(measured >> v->node & 1))
+			h->node[v->node].bw_used += local;
 		/* remote traffic is served where the rest of the memory is */
 		for (int n = 0; n < h->nr_nodes; n++)
 			if (n != v->node)
 				far += (double)g->v.mem[n];
 		for (int n = 0; remote > 0 && far > 0 && n < h->nr_nodes; n++)
-			if (n != v->node)
+			if (n != v->node && !(measured >> n & 1))
 				h->node[n].bw_used += remote * (double)g->v.mem[n] / far;
 	}
+	return any;
 }
 
 void stage_model(struct vn_core *c)
 {
 	struct vn_host *h = &c->host;
 	double demand[VN_MAX_NODES] = { 0 };
+	uint64_t measured = 0;
+	bool estimated = false;
 
-	for (int n = 0; n < h->nr_nodes; n++)
-		h->node[n].bw_used = 0;
+	/* what the memory controllers measured stays; the rest is charged */
+	for (int n = 0; n < h->nr_nodes; n++) {
+		if (h->node_info[n].bw_used_source == VNUMAD_SRC_UNCORE)
+			measured |= 1ULL << n;
+		else
+			h->node[n].bw_used = 0;
+	}
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
@@ -173,8 +213,12 @@ void stage_model(struct vn_core *c)
 		else
 			history_record(g, h->tick, local_now + remote_now > 0 ?
 				       0.01 + local_now / (local_now + remote_now) : NAN);
-		charge_bandwidth(h, g);
+		estimated |= charge_bandwidth(h, g, measured);
 	}
+	for (int n = 0; n < h->nr_nodes; n++)
+		if (!(measured >> n & 1))
+			h->node_info[n].bw_used_source = estimated ?
+				VNUMAD_SRC_ESTIMATE : VNUMAD_SRC_NONE;
 	for (int n = 0; n < h->nr_nodes; n++)
 		h->node[n].cpu_load = h->node[n].nr_cpus ?
 			demand[n] / h->node[n].nr_cpus : 0;

@@ -18,4 +18,6 @@ CORE_SRCS := \
 	rebalancer/core/publish.c \
 	rebalancer/core/record.c \
 	rebalancer/core/sample.c \
-	rebalancer/core/trace.c
+	rebalancer/core/trace.c \
+	rebalancer/core/wire.c \
+	rebalancer/core/worker.c

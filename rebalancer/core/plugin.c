@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,8 @@
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
+#include "worker.h"
 
-#define POLICY_MAX_FAILURES	3
 #define POLICY_BUF		1024	/* proposals one tick may return */
 
 /* The version-1 descriptor ends with fini; older sizes are refused. */
@@ -38,6 +39,7 @@ void plugin_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	clean_text(buf, sizeof(buf), buf);
 	log_at(level, "policy: %s", buf);
 }
 
@@ -107,43 +109,156 @@ int plugin_check(const struct vnumad_policy *p, const char *where,
 	return bad ? -1 : 0;
 }
 
-/* Refuses files others could have replaced with code of their choosing. */
-static int check_file(const char *path, struct vn_errors *e)
-{
-	struct stat st;
+/* A loaded plugin: its dlopen handle and the descriptor it was loaded from. */
+struct vn_plugin {
+	void *dl;
+	int fd;
+};
 
-	if (stat(path, &st) < 0) {
+/*
+ * Why what a plugin's path names could be replaced by someone else, or
+ * NULL: it must be root's or the daemon's user's, and only its owner may
+ * write it. A directory writable by group or others passes with the sticky
+ * bit (as /tmp), where only an entry's owner may rename or remove it, and
+ * every entry below is held to the same rule.
+ */
+static const char *unsafe(const struct stat *st, bool dir, char *buf, size_t len)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(buf, len, "owned by uid %u, neither root nor the daemon's user",
+			 (unsigned)st->st_uid);
+		return buf;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(dir && (st->st_mode & S_ISVTX)))
+		return "writable by group or others (chmod go-w)";
+	return NULL;
+}
+
+/* A link where realpath() found none means the path changed under us. */
+static const char *changed(int err)
+{
+	return err == ELOOP || err == ENOTDIR ? "changed while it was checked" :
+	       strerror(err);
+}
+
+/*
+ * Opens a plugin's file for loading: its real path, walked from the root
+ * one descriptor at a time without following links, every directory and
+ * then the file checked on the descriptor it was opened as (fstat). The
+ * file loaded is the one checked: nothing is looked up by name after its
+ * check. Returns the file's descriptor, or -1 after an error naming path.
+ */
+static int plugin_open(const char *path, struct vn_errors *e)
+{
+	char *real = realpath(path, NULL), *name, *next, *end, buf[96];
+	const char *why;
+	struct stat st;
+	int dir = -1, fd = -1;
+
+	if (!real) {
 		errors_add(e, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (name = real + 1;; name = next) {
+		/* the directory just opened: real up to name, "/" at first */
+		int dlen = name - real > 1 ? (int)(name - real - 1) : 1;
+
+		if (dir < 0 || fstat(dir, &st) < 0) {
+			errors_add(e, "%s: %.*s: %s", path, dlen, real, changed(errno));
+			goto fail;
+		}
+		why = unsafe(&st, true, buf, sizeof(buf));
+		if (why) {
+			errors_add(e, "%s: refused: directory %.*s is %s", path, dlen,
+				   real, why);
+			goto fail;
+		}
+		end = strchr(name, '/');
+		if (!end)
+			break;
+		*end = '\0';
+		fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		*end = '/';
+		next = end + 1;
+		close(dir);
+		dir = fd;
+		fd = -1;
+	}
+	/* O_NONBLOCK: a FIFO put there must not hold the daemon */
+	fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		errors_add(e, "%s: %s", path, changed(errno));
+		goto fail;
+	}
 	if (!S_ISREG(st.st_mode)) {
 		errors_add(e, "%s: not a regular file", path);
-		return -1;
+		goto fail;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		errors_add(e, "%s: refused: writable by group or others (chmod go-w)", path);
-		return -1;
+	why = unsafe(&st, false, buf, sizeof(buf));
+	if (why) {
+		errors_add(e, "%s: refused: %s", path, why);
+		goto fail;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		errors_add(e, "%s: refused: owned by uid %u, neither root nor the daemon's user",
-			   path, (unsigned)st.st_uid);
-		return -1;
+	close(dir);
+	free(real);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (dir >= 0)
+		close(dir);
+	free(real);
+	return -1;
+}
+
+/*
+ * dlopen()s the file fd holds through /proc/self/fd. The dynamic loader
+ * takes an object already loaded under the same name for this one, and a
+ * plugin that could not be unloaded keeps the name of a descriptor since
+ * closed: such a name is skipped by moving fd to another number.
+ */
+static void *open_fd(int *fd, struct vn_errors *e, const char *path)
+{
+	char name[64];
+	void *h;
+
+	for (int i = 0; i < 8; i++) {
+		int moved;
+
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", *fd);
+		h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+		if (!h)
+			break;
+		dlclose(h);
+		moved = fcntl(*fd, F_DUPFD_CLOEXEC, *fd + 1);
+		if (moved < 0)
+			break;
+		close(*fd);
+		*fd = moved;
 	}
-	return 0;
+	h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		errors_add(e, "%s: cannot load: %s%s", path, dlerror(),
+			   access("/proc/self/fd", F_OK) ? " (is /proc mounted?)" : "");
+	return h;
 }
 
 const struct vnumad_policy *plugin_load(const char *path, void **handle,
 					struct vn_errors *e)
 {
 	const struct vnumad_policy *p;
+	struct vn_plugin *pl;
+	int fd;
 	void *h;
 
 	*handle = NULL;
-	if (check_file(path, e) < 0)
+	fd = plugin_open(path, e);
+	if (fd < 0)
 		return NULL;
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	h = open_fd(&fd, e, path);
 	if (!h) {
-		errors_add(e, "%s: cannot load: %s", path, dlerror());
+		close(fd);
 		return NULL;
 	}
 	p = dlsym(h, VNUMAD_POLICY_SYMBOL);
@@ -151,20 +266,37 @@ const struct vnumad_policy *plugin_load(const char *path, void **handle,
 		errors_add(e, "%s: no '%s' symbol: not a vnumad policy", path,
 			   VNUMAD_POLICY_SYMBOL);
 		dlclose(h);
+		close(fd);
 		return NULL;
 	}
 	if (plugin_check(p, path, e) < 0) {
 		dlclose(h);
+		close(fd);
 		return NULL;
 	}
-	*handle = h;
+	pl = xcalloc(1, sizeof(*pl));
+	pl->dl = h;
+	pl->fd = fd;
+	*handle = pl;
 	return p;
+}
+
+int plugin_fd(const void *handle)
+{
+	const struct vn_plugin *pl = handle;
+
+	return pl ? pl->fd : -1;
 }
 
 void plugin_unload(void *handle)
 {
-	if (handle)
-		dlclose(handle);
+	struct vn_plugin *pl = handle;
+
+	if (!pl)
+		return;
+	dlclose(pl->dl);
+	close(pl->fd);
+	free(pl);
 }
 
 static const char *const type_names[] = {
@@ -174,9 +306,13 @@ static const char *const type_names[] = {
 	[VNUMAD_OPT_STRING] = "string",
 };
 
+/* The plugin's own words (description, defaults, help) are shown clean. */
 void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 {
-	fprintf(f, "policy %s: %s\n", p->name, p->description ? p->description : "");
+	char text[512], def[128];
+
+	fprintf(f, "policy %s: %s\n", p->name,
+		clean_text(text, sizeof(text), p->description ? p->description : ""));
 	if (!p->options || !p->options[0].name) {
 		fprintf(f, "\nno options\n");
 		return;
@@ -184,7 +320,7 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 	fprintf(f, "\noptions, in section [policy.%s]:\n", p->name);
 	for (const struct vnumad_option *o = p->options; o->name; o++) {
 		fprintf(f, "  %-20s %s, default %s", o->name,
-			type_names[o->type], o->def);
+			type_names[o->type], clean_text(def, sizeof(def), o->def));
 		if (o->min != o->max && o->type != VNUMAD_OPT_BOOL &&
 		    o->type != VNUMAD_OPT_STRING) {
 			char range[96];
@@ -192,7 +328,8 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 			config_option_range(o, range, sizeof(range));
 			fprintf(f, ", range %s", range);
 		}
-		fprintf(f, "\n  %-20s %s\n", "", o->help ? o->help : "");
+		fprintf(f, "\n  %-20s %s\n", "",
+			clean_text(text, sizeof(text), o->help ? o->help : ""));
 	}
 }
 
@@ -236,6 +373,17 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	rt->desc = cfg->policy_desc;
 	rt->cap = POLICY_BUF;
 	rt->buf = xcalloc(rt->cap, sizeof(*rt->buf));
+	rt->seed = cfg->policy_seed;
+	if (cfg->policy_handle && cfg->worker) {
+		r = worker_open(rt, cfg);
+		if (r < 0) {
+			free(rt->buf);
+			rt->buf = NULL;
+			return r;
+		}
+		rt->inited = true;
+		return 0;
+	}
 	if (rt->desc->init)
 		r = rt->desc->init(&rt->priv, &args);
 	if (r < 0) {
@@ -252,11 +400,15 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 void plugin_stop(struct vn_policy_rt *rt, struct vn_host *h,
 		 enum vnumad_exit_kind why)
 {
-	if (rt->inited)
+	if (rt->worker)
+		worker_close(rt, why, 0, why == VNUMAD_EXIT_RELOAD ?
+			     "the configuration was reloaded" : "the daemon stops");
+	else if (rt->inited)
 		finish(rt, h, why, 0, why == VNUMAD_EXIT_RELOAD ?
 		       "the configuration was reloaded" : "the daemon stops");
 	for (int i = 0; h && i < h->nr_guests; i++)
 		h->guests[i]->policy_inited = false;
+	worker_fallback_close(rt);
 	free(rt->buf);
 	memset(rt, 0, sizeof(*rt));
 }
@@ -300,14 +452,29 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	out->buf = rt->buf;
 	out->cap = rt->cap;
 	out->len = 0;
-	if (rt->disabled || !rt->inited)
+	if (rt->worker)
+		return worker_stage(c, &c->view, out);
+	/* disabled in process is for good: finish() released the policy */
+	if (rt->disabled)
+		return worker_fallback(c, &c->view, out);
+	if (!rt->inited)
 		return -1;
 	guests_init(rt, &c->host);
 	r = rt->desc->tick(rt->priv, &c->view, out);
 	rt->ticks++;
-	if (out->len < 0 || out->len > out->cap) {
-		log_warnx("policy %s: returned %d proposals in a buffer of %d",
-			  rt->desc->name, out->len, out->cap);
+	/*
+	 * The buffer is the core's, whatever the plugin did to out: a length
+	 * is judged against the core's capacity, not against a cap the plugin
+	 * may have raised, and the proposals are read from the core's buffer.
+	 */
+	if (out->buf != rt->buf || out->cap != rt->cap || out->len < 0 ||
+	    out->len > rt->cap) {
+		log_warnx("policy %s: returned %d proposals in a buffer of %d%s",
+			  rt->desc->name, out->len, rt->cap,
+			  out->buf != rt->buf || out->cap != rt->cap ?
+			  ", and changed the buffer itself" : "");
+		out->buf = rt->buf;
+		out->cap = rt->cap;
 		r = -EPROTO;
 	}
 	if (r < 0) {
@@ -319,9 +486,9 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 			  strerror(r < -4095 ? EIO : -r), rt->failures);
 		if (rt->failures >= POLICY_MAX_FAILURES) {
 			rt->disabled = true;
-			log_warnx("policy %s disabled after %d failed ticks; "
-				  "vnumad now only advises (no proposals)",
-				  rt->desc->name, rt->failures);
+			log_warnx("policy %s disabled after %d failed ticks; the built-in "
+				  "default (%s) advises in its place, nothing is applied",
+				  rt->desc->name, rt->failures, VN_DEFAULT_POLICY);
 			snprintf(why, sizeof(why), "its tick failed %d times in a row: %s",
 				 rt->failures, strerror(r < -4095 ? EIO : -r));
 			finish(rt, &c->host, VNUMAD_EXIT_DISABLED, r, why);

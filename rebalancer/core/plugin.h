@@ -6,12 +6,16 @@
 #include "policy.h"
 
 /*
- * Loads a policy plugin: refuses a file that others can write or that a user
- * other than root or the daemon's user owns, dlopens it RTLD_NOW|RTLD_LOCAL
- * and checks its descriptor. Every problem is an error naming the file.
+ * Loads a policy plugin: opens it once, refuses a file or a directory on
+ * its path that others can write or that a user other than root or the
+ * daemon's user owns (checked on the descriptors opened), dlopens that
+ * descriptor RTLD_NOW|RTLD_LOCAL and checks the policy's descriptor. Every
+ * problem is an error naming the file.
  */
 const struct vnumad_policy *plugin_load(const char *path, void **handle,
 					struct vn_errors *e);
+/* The descriptor of the file a handle was loaded from (for the worker). */
+int plugin_fd(const void *handle);
 void plugin_unload(void *handle);
 /* Checks a descriptor (built in or loaded); errors name `where`. */
 int plugin_check(const struct vnumad_policy *p, const char *where,

@@ -65,6 +65,7 @@ void stage_publish(struct vn_core *c)
 		.nr_guests = h->nr_guests,
 		.guests = h->view_guests,
 		.migrate_budget = migration_budget(c),
+		.node_info = h->node_info,
 		.guest_size = sizeof(struct vnumad_guest),
 		.migrate_rate = c->cfg.migrate_rate,
 	};

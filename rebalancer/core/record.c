@@ -50,10 +50,29 @@ static const char *sources(const struct vn_core *c, char *buf, size_t len)
 	return buf;
 }
 
-/* A rounded real, so that JSON output is stable and readable. */
+/*
+ * A rounded real, so that JSON output is stable and readable; a huge one
+ * unrounded rather than lost (json_real() refuses the infinity that rounding
+ * makes of it, and its member silently went missing), a non-finite one null.
+ */
 static json_t *jreal(double x, double quantum)
 {
-	return json_real(round(x / quantum) * quantum);
+	double r = round(x / quantum) * quantum;
+
+	return isfinite(r) ? json_real(r) : isfinite(x) ? json_real(x) : json_null();
+}
+
+/*
+ * A gain as a percentage: "+30%"; a huge one (a dropped proposal's) as
+ * "+1e+309%", computed in long double so that it does not become "+inf%".
+ */
+static char *fmt_gain(char *buf, size_t len, double gain)
+{
+	if (fabs(gain) < 1e6)
+		snprintf(buf, len, "%+.0f%%", gain * 100);
+	else
+		snprintf(buf, len, "%+.3Lg%%", (long double)gain * 100);
+	return buf;
 }
 
 static void emit_json(struct vn_core *c, json_t *o)
@@ -112,6 +131,9 @@ static void print_summary(struct vn_core *c)
 		json_object_set_new(o, "remote_ratio", remote >= 0 ? jreal(remote, 1e-4) : json_null());
 		json_object_set_new(o, "ips", json_integer((json_int_t)llround(ips)));
 		json_object_set_new(o, "source", json_string(src));
+		if (c->policy.disabled)
+			json_object_set_new(o, "policy_failed",
+					    json_string(c->policy.desc->name));
 		for (int n = 0; n < h->nr_nodes; n++) {
 			json_t *x;
 
@@ -147,8 +169,13 @@ static void print_summary(struct vn_core *c)
 				h->node[n].mem_free) / (double)h->node[n].mem_total : 0);
 		first = 0;
 	}
-	fprintf(c->out, " [%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
-		core_advisory(c) ? "; advisory-only policy" : "");
+	if (c->policy.disabled)
+		snprintf(a, sizeof(a), "%s", c->policy.desc->name);
+	fprintf(c->out, " [%s%s%s%s%s]\n", src, c->cfg.dry_run ? "; dry run" :
+		c->journal_err ? "; journal failing: advising only" :
+		core_advisory(c) && !c->policy.disabled ? "; advisory-only policy" : "",
+		c->policy.disabled ? "; policy " : "", c->policy.disabled ? a : "",
+		c->policy.disabled ? " failed, the default advises" : "");
 }
 
 static void print_decision(struct vn_core *c, const struct vn_decision *d)
@@ -158,7 +185,7 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 	double remote = -1;
 	enum vnumad_source src = VNUMAD_SRC_NONE;
 	const char *what;
-	char a[32], buf[256], nodes[200];
+	char a[32], buf[256], nodes[200], gain[32];
 
 	/* a dropped proposal may name a vCPU that does not exist */
 	if (g && p->kind == VNUMAD_MOVE_VCPU && p->vcpu >= 0 && p->vcpu < g->nr_vcpus) {
@@ -216,9 +243,10 @@ static void print_decision(struct vn_core *c, const struct vn_decision *d)
 			 fmt_nodemask(nodes, sizeof(nodes), p->nodes));
 		break;
 	}
-	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), expected gain %+.0f%%: %s",
+	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), expected gain %s: %s",
 		what, g ? g->name : "?", buf, remote < 0 ? "unknown " : "",
-		remote < 0 ? 0 : remote * 100, core_source_name(src), p->gain * 100, p->reason);
+		remote < 0 ? 0 : remote * 100, core_source_name(src),
+		fmt_gain(gain, sizeof(gain), p->gain), p->reason);
 	if (!d->accepted)
 		fprintf(c->out, " [held back: %s]", arbiter_drop_reason(d->why));
 	fputc('\n', c->out);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stage 2, sample: per-vCPU counter deltas every tick, and each guest's
- * memory distribution at the slower memory_interval cadence.
+ * Stage 2, sample: per-vCPU counter deltas every tick, node bandwidth where
+ * the memory controllers count it, and each guest's memory distribution at
+ * the slower memory_interval cadence.
  *
  * A memory reading costs little from a memory cgroup and a lot from
  * numa_maps (the kernel walks the guest's page tables: milliseconds per
@@ -46,6 +47,7 @@ static void memory_read(struct vn_core *c, struct vn_guest *g)
 
 	if (s->ops->memory(s, g) < 0) {
 		c->stats.sample_errors++;
+		g->sample_errors++;
 		log_debug("guest %s: memory distribution unreadable", g->name);
 	} else {
 		g->mem_read_at = c->host.now;
@@ -132,6 +134,11 @@ void stage_sample(struct vn_core *c)
 	struct vn_sampler *s = &c->sampler;
 	struct vn_host *h = &c->host;
 
+	/* node bandwidth the memory controllers measure; the model estimates the rest */
+	for (int n = 0; n < VN_MAX_NODES; n++)
+		h->node_info[n].bw_used_source = VNUMAD_SRC_NONE;
+	if (s->ops->nodes)
+		s->ops->nodes(s, h);
 	/*
 	 * A guest with no memory reading has one before its counters are
 	 * read: a source that estimates locality from the memory (procfs)
@@ -145,8 +152,10 @@ void stage_sample(struct vn_core *c)
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			g->vc[v].delta.valid = false;
-		if (s->ops->read(s, g) < 0) {
+		/* a guest known not to be measurable is no error each tick */
+		if (s->ops->read(s, g) < 0 && !g->unmeasured) {
 			c->stats.sample_errors++;
+			g->sample_errors++;
 			log_debug("guest %s: counters unreadable this tick", g->name);
 		}
 	}

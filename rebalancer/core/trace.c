@@ -583,6 +583,8 @@ static void parse_tick(struct vn_trace_reader *r, struct cursor *c)
 				break;
 			if (src > VNUMAD_SRC_ESTIMATE)
 				bad(c, "a vCPU's counter source is unknown");
+			else if (g->vnode[v] < -1 || g->vnode[v] >= VN_MAX_NODES)
+				bad(c, "a vCPU's guest NUMA node is out of range (-1 to 63)");
 			else if (d->node < -1 || d->node >= nn)
 				bad(c, "a vCPU ran on a node the topology does not have");
 			else if (!g->allowed[v] || (g->allowed[v] & ~o->online))
@@ -638,6 +640,9 @@ static int read_all(struct vn_trace_reader *r, struct vn_errors *e)
 	r->data = xmalloc(cap);
 	while ((n = fread(r->data + r->size, 1, cap - r->size, f)) > 0) {
 		r->size += n;
+		/* no header, no trace: /dev/zero is not read until memory runs out */
+		if (r->size >= 8 && memcmp(r->data, TRACE_MAGIC, 8) != 0)
+			break;
 		if (r->size == cap) {
 			cap *= 2;
 			r->data = xreallocarray(r->data, cap, 1);

@@ -8,6 +8,7 @@
 #define VNUMAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -38,7 +39,13 @@ struct vn_vcpu {
 	pid_t tid;		/* host thread, 0 unknown */
 	struct vn_counts delta;	/* last reading */
 	double last_move;	/* time vnumad last moved it, -1 never */
-	double remote_slow;	/* slow EWMA of the remote ratio, for the trend */
+	/*
+	 * EWMAs of its local and remote DRAM accesses per second, and the same
+	 * with 4x the half-life for the trend: the remote ratio is theirs, so
+	 * that each interval weighs as much as its traffic.
+	 */
+	double local_s, remote_s;
+	double local_slow, remote_slow;
 	uint64_t orig_allowed;	/* affinity when first seen, for restore */
 	void *sampler;		/* sampler's per-thread state */
 };
@@ -73,6 +80,10 @@ struct vn_guest {
 	bool policy_inited;	/* the policy's guest_init ran for it */
 	void *backend;		/* backend's per-guest state */
 	void *sampler;		/* sampler's per-guest state */
+	char *unmeasured;	/* why the backend cannot give its vCPU threads, NULL: it can */
+	char *memory_fixed;	/* why its memory cannot move, NULL: it can */
+	int sample_error;	/* errno of the sampler's last attach, 0: counting */
+	uint64_t sample_errors;	/* readings of it that failed */
 	struct vn_guest *hnext;	/* name hash chain */
 };
 
@@ -86,6 +97,10 @@ struct vn_guest_desc {
 	const uint64_t *allowed;	/* [nr_vcpus] node masks of their affinity */
 	const int *vnode;	/* [nr_vcpus] guest NUMA node, or NULL */
 	void *priv;		/* becomes g->backend when the guest is new */
+	/* why its vCPUs cannot be measured ("vCPU threads not found"), NULL: they can */
+	const char *unmeasured;
+	/* why its memory cannot move (with VNUMAD_GUEST_NO_MEMMOVE), NULL: no reason given */
+	const char *memory_fixed;
 };
 
 #define VN_HASH_SIZE 1024
@@ -95,6 +110,7 @@ struct vn_host {
 	int nr_nodes;		/* highest node number + 1 */
 	uint64_t online;	/* nodes that exist */
 	struct vnumad_node node[VN_MAX_NODES];
+	struct vnumad_node_info node_info[VN_MAX_NODES];	/* bandwidth sources */
 	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [i * nr_nodes + j] */
 	struct vn_guest **guests;
 	int nr_guests;
@@ -118,6 +134,11 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d);
 void host_remove(struct vn_host *h, struct vn_guest *g);
 struct vn_guest *host_find(const struct vn_host *h, const char *name);
 struct vn_guest *host_find_id(const struct vn_host *h, uint64_t id);
+/*
+ * Why a guest's vCPUs cannot be measured, in plain words: the backend's
+ * reason, else the sampler's error; NULL when nothing stands in the way.
+ */
+const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len);
 /* Starts a scan (clears seen); ends it by dropping guests not reported. */
 void host_scan_begin(struct vn_host *h);
 void host_scan_end(struct vn_host *h);
@@ -164,7 +185,11 @@ struct vn_backend_ops {
 	void (*close)(struct vn_backend *b);
 	/* VIRTUAL_TIME only: runs the model for dt seconds. */
 	int (*advance)(struct vn_backend *b, double dt);
-	/* Fills nr_nodes, online, node[] (id, nr_cpus, memory) and distance. */
+	/*
+	 * Fills nr_nodes, online (memory-only nodes too), node[] (id, nr_cpus,
+	 * memory, bw_max where known), node_info[] (bw_max_source, latency)
+	 * and distance.
+	 */
 	int (*topology)(struct vn_backend *b, struct vn_host *h);
 	/* Reports every guest with host_report() between scan begin/end. */
 	int (*scan)(struct vn_backend *b, struct vn_host *h);
@@ -210,6 +235,12 @@ struct vn_sampler_ops {
 	 * g->vnode_mem_valid; the core allocated it for g->nr_vnodes).
 	 */
 	int (*memory)(struct vn_sampler *s, struct vn_guest *g);
+	/*
+	 * Once per tick, before read: sets node[n].bw_used and node_info[n].
+	 * bw_used_source for the nodes whose memory controllers it measures.
+	 * NULL, or nodes it leaves alone: the model estimates them.
+	 */
+	void (*nodes)(struct vn_sampler *s, struct vn_host *h);
 };
 
 struct vn_sampler {

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "core.h"
 #include "log.h"
+#include "place.h"
 #include "registry.h"
 #include "state.h"
 #include "util.h"
@@ -94,6 +95,18 @@ static int dial(const char *path)
 	return fd;
 }
 
+/* The connection as a stream to read replies from; NULL (fd closed) if none. */
+static FILE *reply_stream(int fd)
+{
+	FILE *f = fdopen(fd, "r");
+
+	if (!f) {
+		fprintf(stderr, "vnumad: %s\n", strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 static int send_request(int fd, json_t *req)
 {
 	char *s = json_dumps(req, JSON_COMPACT);
@@ -124,11 +137,20 @@ static json_t *next_reply(FILE *f)
 	return o;
 }
 
+/* Nothing listens there: no daemon runs (as opposed to one we may not reach). */
+static bool nobody_there(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED;
+}
+
 static void no_daemon(const char *path, int err)
 {
-	if (err == -ENOENT || err == -ECONNREFUSED)
+	if (nobody_there(err))
 		fprintf(stderr, "vnumad: no vnumad daemon is running (nothing answers on %s)\n",
 			path);
+	else if (err == -EACCES || err == -EPERM)
+		fprintf(stderr, "vnumad: permission denied on the control socket %s: only "
+			"root may talk to the daemon\n", path);
 	else
 		fprintf(stderr, "vnumad: cannot reach the daemon on %s: %s\n", path,
 			strerror(-err));
@@ -139,6 +161,69 @@ static const char *size_str(char *buf, size_t len, json_int_t b)
 	return fmt_size(buf, len, (uint64_t)(b < 0 ? 0 : b));
 }
 
+/* A string member of the daemon's reply, "?" where it is missing. */
+static const char *jstr(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? s : "?";
+}
+
+/* Where the policy runs and, when it failed, who advises in its place. */
+static void print_worker(json_t *s)
+{
+	json_t *w = json_object_get(s, "policy_worker");
+	json_t *pid = json_object_get(w, "pid"), *last = json_object_get(w, "last_failure");
+	const char *fb = json_string_value(json_object_get(w, "fallback"));
+	json_t *v;
+	const char *k;
+	char lost[256] = "";
+	size_t off = 0;
+
+	if (!json_is_true(json_object_get(w, "isolated"))) {
+		if (fb)
+			printf("policy %s failed: the built-in default %s advises, nothing "
+			       "is applied\n", json_string_value(json_object_get(s, "policy")), fb);
+		return;
+	}
+	json_object_foreach(json_object_get(w, "ticks_lost"), k, v)
+		if (json_integer_value(v) && off < sizeof(lost) - 40)
+			off += snprintf(lost + off, sizeof(lost) - off, "%s%s %lld",
+					off ? ", " : "", k, (long long)json_integer_value(v));
+	if (json_is_integer(pid))
+		printf("policy worker: pid %lld", (long long)json_integer_value(pid));
+	else
+		printf("policy worker: none running, next start at tick %lld",
+		       (long long)json_integer_value(json_object_get(w, "next_start")));
+	printf(", %lld restart%s; ticks lost: %s\n",
+	       (long long)json_integer_value(json_object_get(w, "restarts")),
+	       json_integer_value(json_object_get(w, "restarts")) == 1 ? "" : "s",
+	       *lost ? lost : "none");
+	if (json_is_string(last))
+		printf("last failure: %s\n", json_string_value(last));
+	if (fb)
+		printf("the policy failed %lld ticks in a row: the built-in default %s "
+		       "advises in its place, nothing is applied, until it answers again\n",
+		       (long long)json_integer_value(json_object_get(w, "failures")), fb);
+}
+
+/* "1.2GiB/s (uncore) / 20GiB/s (hmat)" of a node; "-" for what is not known. */
+static void bw_str(char *buf, size_t len, json_t *node)
+{
+	double used = json_number_value(json_object_get(node, "bw_used"));
+	double max = json_number_value(json_object_get(node, "bw_max"));
+	const char *us = json_string_value(json_object_get(node, "bw_used_source"));
+	const char *ms = json_string_value(json_object_get(node, "bw_max_source"));
+	char a[32] = "-", b[32] = "-";
+
+	if (used > 0)
+		fmt_size(a, sizeof(a), (uint64_t)used);
+	if (max > 0)
+		fmt_size(b, sizeof(b), (uint64_t)max);
+	snprintf(buf, len, "%s%s (%s) / %s%s (%s)", a, used > 0 ? "/s" : "",
+		 us ? us : "none", b, max > 0 ? "/s" : "", ms ? ms : "none");
+}
+
 static void print_status(json_t *s)
 {
 	json_t *x, *v;
@@ -146,21 +231,36 @@ static void print_status(json_t *s)
 	char a[32], b[32];
 
 	printf("vnumad %s: backend %s, sampling %s, policy %s%s, tick %lld%s\n",
-	       json_string_value(json_object_get(s, "version")),
-	       json_string_value(json_object_get(s, "backend")),
-	       json_string_value(json_object_get(s, "sampler")),
-	       json_string_value(json_object_get(s, "policy")),
+	       jstr(json_object_get(s, "version")),
+	       jstr(json_object_get(s, "backend")),
+	       jstr(json_object_get(s, "sampler")),
+	       jstr(json_object_get(s, "policy")),
 	       json_is_true(json_object_get(s, "policy_disabled")) ? " (disabled)" : "",
 	       (long long)json_integer_value(json_object_get(s, "tick")),
 	       json_is_true(json_object_get(s, "dry_run")) ? ", dry run" : "");
-	printf("\n%-6s %5s %6s %22s\n", "node", "cpus", "load", "memory free / total");
-	json_array_foreach(json_object_get(s, "nodes"), i, x)
-		printf("%-6lld %5lld %5.0f%% %10s / %-10s\n",
+	x = json_object_get(s, "journal");
+	if (json_is_object(x) && json_is_false(json_object_get(x, "writable")))
+		printf("journal %s cannot be written (%s) for %s: advising only, nothing "
+		       "is moved or undone until it can\n",
+		       json_string_value(json_object_get(x, "path")),
+		       json_string_value(json_object_get(x, "error")),
+		       fmt_duration(a, sizeof(a),
+				    json_number_value(json_object_get(x, "failing_for"))));
+	print_worker(s);
+	printf("\n%-6s %5s %6s %22s  %s\n", "node", "cpus", "load", "memory free / total",
+	       "bandwidth used / max (source)");
+	json_array_foreach(json_object_get(s, "nodes"), i, x) {
+		char bw[96];
+
+		bw_str(bw, sizeof(bw), x);
+		printf("%-6lld %5lld %5.0f%% %10s / %-10s %s\n",
 		       (long long)json_integer_value(json_object_get(x, "node")),
 		       (long long)json_integer_value(json_object_get(x, "cpus")),
 		       json_number_value(json_object_get(x, "cpu_load")) * 100,
 		       size_str(a, sizeof(a), json_integer_value(json_object_get(x, "mem_free"))),
-		       size_str(b, sizeof(b), json_integer_value(json_object_get(x, "mem_total"))));
+		       size_str(b, sizeof(b), json_integer_value(json_object_get(x, "mem_total"))),
+		       bw);
+	}
 	printf("\n%-16s %5s %-20s %-24s %7s %10s  %s\n", "guest", "vcpus",
 	       "vCPU nodes", "memory by node", "remote", "instr/s", "state");
 	json_array_foreach(json_object_get(s, "guests"), i, x) {
@@ -189,25 +289,37 @@ static void print_status(json_t *s)
 		json_array_foreach(json_object_get(x, "flags"), j, v)
 			if (off < sizeof(flags) - 24)
 				off += snprintf(flags + off, sizeof(flags) - off, "%s%s",
-						off ? "," : "", json_string_value(v));
+						off ? "," : "", jstr(v));
 		if (json_is_number(r))
 			snprintf(rem, sizeof(rem), "%.0f%%", json_number_value(r) * 100);
 		else
 			snprintf(rem, sizeof(rem), "?");
 		printf("%-16s %5zu %-20s %-24s %7s %10.3g  %s\n",
-		       json_string_value(json_object_get(x, "name")),
+		       jstr(json_object_get(x, "name")),
 		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
 		       (double)json_integer_value(json_object_get(x, "ips")), flags);
+	}
+	/* what keeps a guest from being measured or its memory from moving */
+	json_array_foreach(json_object_get(s, "guests"), i, x) {
+		json_t *um = json_object_get(x, "unmeasured");
+		json_t *mf = json_object_get(x, "memory_fixed");
+
+		if (json_is_string(um))
+			printf("  %s: cannot be measured: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(um));
+		if (json_is_string(mf))
+			printf("  %s: memory not movable: %s\n",
+			       json_string_value(json_object_get(x, "name")), json_string_value(mf));
 	}
 	x = json_object_get(s, "trials");
 	printf("\ntrials under judgement: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v) {
 		json_t *in = json_object_get(v, "verdict_in");
 
-		printf("  %s: %lld move(s) %.0fs ago, %s", json_string_value(json_object_get(v, "guest")),
+		printf("  %s: %lld move(s) %.0fs ago, %s", jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "moves")),
 		       json_number_value(json_object_get(v, "applied_ago")),
-		       json_string_value(json_object_get(v, "state")));
+		       jstr(json_object_get(v, "state")));
 		if (json_is_number(in))
 			printf(", verdict in %.0fs", json_number_value(in));
 		printf("\n");
@@ -216,7 +328,7 @@ static void print_status(json_t *s)
 	printf("quarantines: %s\n", json_array_size(x) ? "" : "none");
 	json_array_foreach(x, i, v)
 		printf("  %s -> node %lld: %s left (strike %lld)\n",
-		       json_string_value(json_object_get(v, "guest")),
+		       jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "node")),
 		       fmt_duration(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
 		       (long long)json_integer_value(json_object_get(v, "strikes")));
@@ -233,7 +345,11 @@ static int cmd_status(const struct client_opts *o, const char *path)
 		no_daemon(path, fd);
 		return 1;
 	}
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -275,7 +391,66 @@ static int parse_shape(const char *s, int *ncpus, uint64_t *mem)
 	return parse_size(colon + 1, mem, &why);
 }
 
-/* Placement from a fresh sample when no daemon runs: two ticks, dry run. */
+/* The answer of a placement, printed; the exit status. */
+static int place_print(const struct client_opts *o, int r, uint64_t set, const char *why,
+		       const char *source, const char *from)
+{
+	char nodes[200];
+
+	if (o->json) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "ok", json_boolean(r == 0));
+		json_object_set_new(x, "nodes", json_string(fmt_nodemask(nodes, sizeof(nodes), set)));
+		json_object_set_new(x, "why", json_string(why));
+		json_object_set_new(x, "source", json_string(source));
+		json_dumpf(x, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		printf("\n");
+		json_decref(x);
+	} else {
+		if (set)
+			printf("%s\n", fmt_nodemask(nodes, sizeof(nodes), set));
+		fprintf(stderr, "vnumad: %s (from %s: no daemon runs)\n", why, from);
+	}
+	return r == 0 ? 0 : 1;
+}
+
+/*
+ * Placement on a real host when no daemon runs: the kernel's view alone
+ * (CPU time over half a second, libnuma's nodes and memory), never
+ * libvirt's: the question may come while libvirtd starts the very domain
+ * (numad -w), and a call back into it would wait for that start.
+ */
+static int place_host_sample(const struct client_opts *o, int ncpus, uint64_t mem)
+{
+	static struct vn_host h;
+	struct timespec ts = { 0, 500000000 };
+	struct place_stat before, after;
+	char why[256];
+	uint64_t set = 0;
+	int r;
+
+	if (place_stat_read(&before) < 0) {
+		fprintf(stderr, "vnumad: cannot read /proc/stat\n");
+		return 1;
+	}
+	nanosleep(&ts, NULL);
+	r = place_stat_read(&after);
+	if (r == 0)
+		r = place_host(&h, &before, &after);
+	if (r == 0)
+		r = place_nodes(&h, ncpus, mem, &set, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "cannot read the host: %s", strerror(-r));
+	place_stat_free(&before);
+	place_stat_free(&after);
+	return place_print(o, r, set, why, "host sample", "/proc/stat and libnuma");
+}
+
+/*
+ * Placement from a fresh sample when no daemon runs: on the simulated
+ * host two ticks of a dry run, on a real one the kernel's view.
+ */
 static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 {
 	static struct vn_core c;
@@ -283,7 +458,7 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 	struct vn_overrides ov = o->ov;
 	struct event_base *base;
 	const char *file = o->config;
-	char why[256], nodes[200];
+	char why[256];
 	uint64_t set = 0;
 	int r;
 
@@ -297,6 +472,10 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 		return 1;
 	}
 	errors_free(&e);
+	if (c.cfg.backend != VN_BACKEND_SIM) {
+		config_free(&c.cfg);
+		return place_host_sample(o, ncpus, mem);
+	}
 	base = event_base_new();
 	if (!base || registry_pick(&c) < 0 || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
 		core_close(&c);
@@ -313,25 +492,11 @@ static int place_fresh(const struct client_opts *o, int ncpus, uint64_t mem)
 	}
 	core_tick(&c);
 	r = state_place(&c, ncpus, mem, &set, why, sizeof(why));
-	if (o->json) {
-		json_t *x = json_object();
-
-		json_object_set_new(x, "ok", json_boolean(r == 0));
-		json_object_set_new(x, "nodes", json_string(fmt_nodemask(nodes, sizeof(nodes), set)));
-		json_object_set_new(x, "why", json_string(why));
-		json_object_set_new(x, "source", json_string("fresh sample"));
-		json_dumpf(x, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		printf("\n");
-		json_decref(x);
-	} else {
-		if (set)
-			printf("%s\n", fmt_nodemask(nodes, sizeof(nodes), set));
-		fprintf(stderr, "vnumad: %s (from a fresh sample: no daemon runs)\n", why);
-	}
+	r = place_print(o, r, set, why, "fresh sample", "a fresh sample");
 	core_close(&c);
 	config_free(&c.cfg);
 	event_base_free(base);
-	return r == 0 ? 0 : 1;
+	return r;
 }
 
 static int cmd_place(const struct client_opts *o, const char *path, const char *shape)
@@ -347,11 +512,20 @@ static int cmd_place(const struct client_opts *o, const char *path, const char *
 		return 2;
 	}
 	fd = dial(path);
-	if (fd < 0)
+	/* a fresh sample only when no daemon runs, not when one may not be asked */
+	if (fd < 0 && nobody_there(fd))
 		return place_fresh(o, ncpus, mem);
+	if (fd < 0) {
+		no_daemon(path, fd);
+		return 1;
+	}
 	req = json_pack("{s:s,s:i,s:I}", "cmd", "place", "vcpus", ncpus,
 			"memory", (json_int_t)mem);
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -462,7 +636,11 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_object_set_new(req, "vcpus", vcpus);
 	else if (o->memory)
 		json_object_set_new(req, "vcpus", json_array());	/* memory only */
-	f = fdopen(fd, "r");
+	f = reply_stream(fd);
+	if (!f) {
+		json_decref(req);
+		return 1;
+	}
 	if (send_request(fd, req) < 0 || !(rep = next_reply(f))) {
 		fprintf(stderr, "vnumad: the daemon did not answer\n");
 		fclose(f);
@@ -478,6 +656,9 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		dump_line(rep);
 	else
 		printf("%s\n", json_string_value(json_object_get(rep, "message")));
+	/* when memory moves, the final reply is what says how it went */
+	if (json_is_true(json_object_get(rep, "follows")))
+		rc = -1;
 	json_decref(rep);
 	while ((rep = next_reply(f))) {
 		json_int_t total = json_integer_value(json_object_get(rep, "bytes"));
@@ -511,6 +692,14 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 		json_decref(rep);
 	}
 	fclose(f);
+	if (rc < 0) {
+		/* the daemon stopped, or was stopped, with the move under way */
+		if (shown && tty)
+			printf("\n");
+		fprintf(stderr, "vnumad: the daemon closed the connection before the "
+			"migration ended; vnumad status shows where it stands\n");
+		rc = 1;
+	}
 	return rc;
 }
 

@@ -17,17 +17,46 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "numab.h"
 #include "util.h"
 #include "virevent.h"
 
+static struct timeval seconds_tv(double s)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (s > 0) {
+		tv.tv_sec = (time_t)s;
+		tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	}
+	return tv;
+}
+
+/* Arms the next tick one interval from now (at once on a model's own time). */
 static void schedule(struct vn_daemon *d)
 {
 	struct timeval tv = { 0, 0 };
 
-	if (!d->core.virtual_time || d->pace) {
-		tv.tv_sec = (time_t)d->core.cfg.interval;
-		tv.tv_usec = (suseconds_t)((d->core.cfg.interval - (double)tv.tv_sec) * 1e6);
-	}
+	d->armed_at = now_monotonic();
+	if (!d->core.virtual_time || d->pace)
+		tv = seconds_tv(d->core.cfg.interval);
+	evtimer_add(d->tick_ev, &tv);
+}
+
+/*
+ * After a reload: the next tick stays one interval after the last, and
+ * only a new interval moves it (to one new interval after the last tick,
+ * or now if that has passed). Re-arming a whole interval ahead at every
+ * SIGHUP let a stream of them stop the ticks altogether.
+ */
+static void reschedule(struct vn_daemon *d, double old_interval)
+{
+	struct timeval tv;
+
+	if ((d->core.virtual_time && !d->pace) || d->core.cfg.interval == old_interval)
+		return;
+	tv = seconds_tv(d->armed_at + d->core.cfg.interval - now_monotonic());
+	evtimer_del(d->tick_ev);
 	evtimer_add(d->tick_ev, &tv);
 }
 
@@ -62,7 +91,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		       (unsigned long long)(c->stats.vcpu_moves + c->stats.memory_moves),
 		       (unsigned long long)c->stats.kept,
 		       (unsigned long long)c->stats.reverted,
-		       c->cfg.dry_run ? " (dry run)" : "");
+		       c->cfg.dry_run ? " (dry run)" :
+		       c->journal_err ? " (journal failing: advising only)" : "");
 	}
 	control_tick(d->control);
 	if ((d->once && c->decided) ||
@@ -73,11 +103,45 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	schedule(d);
 }
 
+/*
+ * The systemd watchdog, fed from the loop itself: a loop that is stuck (a
+ * blocking call, an in-process plugin that never returns) stops feeding it,
+ * and so does a daemon whose ticks stopped. Either way systemd kills and
+ * restarts it, and the journal's recovery undoes the trials it left.
+ */
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct vn_daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (evtimer_pending(d->tick_ev, NULL))
+		notify("WATCHDOG=1");
+	else
+		log_warning("no tick is scheduled: not feeding the watchdog");
+}
+
+/* Feeds the watchdog twice a period, as sd_watchdog_enabled(3) advises. */
+static void watchdog_start(struct vn_daemon *d)
+{
+	uint64_t usec = notify_watchdog_usec();
+	struct timeval tv;
+
+	if (!usec)
+		return;
+	tv.tv_sec = (time_t)(usec / 2 / 1000000);
+	tv.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	d->watchdog_ev = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	event_add(d->watchdog_ev, &tv);
+	log_info("watchdog: fed every %.3gs", (double)usec / 2e6);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct vn_daemon *d = arg;
 	struct vn_errors e = { 0 };
 	struct vn_config fresh;
+	double interval = d->core.cfg.interval;
 
 	(void)what;
 	switch (sig) {
@@ -108,13 +172,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			log_warning("reload: [daemon] metrics changes only at restart");
 		if (strcmp(fresh.control, d->core.cfg.control) != 0)
 			log_warning("reload: [daemon] control changes only at restart");
+		numab_reload(&d->core.cfg, &fresh);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
 		notify("READY=1\nSTATUS=configuration reloaded");
-		if (!d->core.virtual_time || d->pace) {
-			evtimer_del(d->tick_ev);
-			schedule(d);
-		}
+		reschedule(d, interval);
 		break;
 	case SIGUSR1:
 		core_dump_state(&d->core);
@@ -141,6 +203,7 @@ int daemon_run(struct vn_daemon *d)
 	 * start rather than two.
 	 */
 	evtimer_add(d->tick_ev, &now);
+	watchdog_start(d);
 	notify("READY=1\nSTATUS=running: backend %s, policy %s%s",
 	       d->core.backend.ops->name, d->core.policy.desc->name,
 	       d->core.cfg.dry_run ? ", dry run" : "");
@@ -149,6 +212,9 @@ int daemon_run(struct vn_daemon *d)
 		r = 1;
 	}
 	event_free(d->tick_ev);
+	if (d->watchdog_ev)
+		event_free(d->watchdog_ev);
+	d->watchdog_ev = NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		event_free(sigev[i]);
 	return r ? r : d->exit_code;

@@ -18,6 +18,8 @@ struct vn_daemon {
 	struct vn_core core;
 	struct event_base *base;
 	struct event *tick_ev;
+	double armed_at;		/* when the next tick was armed, monotonic */
+	struct event *watchdog_ev;	/* NULL: no watchdog asked for */
 	struct vn_control *control;	/* NULL: none */
 	struct vn_metrics *metrics;	/* NULL: off */
 	const char *config_path;	/* NULL: built-in defaults */

@@ -6,21 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "control.h"
 #include "core.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "numab.h"
+#include "numad.h"
 #include "plugin.h"
 #include "policies.h"
 #include "privs.h"
 #include "registry.h"
+#include "sampling.h"
 #include "trace.h"
 #include "util.h"
+#include "worker.h"
 
 enum {
 	OPT_DRY_RUN = 256,
@@ -66,6 +71,7 @@ static void usage(FILE *f)
 "       vnumad status [-c FILE] [--json]\n"
 "       vnumad place NCPUS:MEMORY [-c FILE] [--json]\n"
 "       vnumad migrate GUEST --to NODE [--memory SIZE] [--vcpus LIST] [--force] [--json]\n"
+"       vnumad numad -w NCPUS[:MIB]   (numad's placement interface, for libvirt)\n"
 "\n"
 "Keeps the vCPUs of KVM and Xen guests close to their memory, measured with\n"
 "performance counters, and undoes every move that made a guest slower.\n"
@@ -128,6 +134,101 @@ static void raise_nofile_hard(void)
 		log_debug("cannot raise the hard descriptor limit: %s", strerror(errno));
 }
 
+/* An error about a key's value found on the host, worded as the file's are. */
+static void key_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		      const char *key, const char *value, const char *why)
+{
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: [%s] %s: '%s': %s", c->path, line, sec, key, value, why);
+	else
+		errors_add(e, "[%s] %s%s: '%s': %s", sec, key, line < 0 ?
+			   " (from the command line)" : " (the built-in default)", value, why);
+}
+
+/* An error the host's checker worded, naming the key itself. */
+static void host_error(const struct vn_config *c, struct vn_errors *e, const char *sec,
+		       const char *key, const char *why)
+{
+	int line = config_line(c, sec, key);
+
+	if (line > 0)
+		errors_add(e, "%s:%d: %s", c->path, line, why);
+	else
+		errors_add(e, "%s", why);
+}
+
+/*
+ * What the daemon will check of the configuration on this host when it
+ * starts, so that -n refuses what the daemon would: the control path (also
+ * before a daemon detaches, when a control socket will be opened), and for
+ * -n the metrics address, and the counter source with its events.
+ */
+static int check_host(const struct vn_config *c, bool check, bool control,
+		      struct vn_errors *e)
+{
+	char why[1200], host[1025], num[1025];
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int before = e->count;
+
+	if (control && control_check(c->control, why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "control", c->control, why);
+	if (!check)
+		return e->count > before ? -1 : 0;
+	if (c->metrics && metrics_resolve(c->metrics, &ss, &sslen, host, sizeof(host), num,
+					  sizeof(num), why, sizeof(why)) < 0)
+		key_error(c, e, "daemon", "metrics", c->metrics, why);
+	if (c->backend != VN_BACKEND_SIM && !sampling_select(c, why, sizeof(why)))
+		host_error(c, e, "sampling", c->events ? "events" : "source", why);
+	return e->count > before ? -1 : 0;
+}
+
+/*
+ * Closes the --record trace; -1 when it is incomplete: a write failed
+ * during the run (the core then stopped recording and said so) or at the
+ * end.
+ */
+static int finish_trace(struct vn_core *c, const char *path)
+{
+	struct vn_trace *t = c->trace;
+	int r;
+
+	if (!t) {
+		log_warnx("--record %s: the trace is incomplete: recording stopped "
+			  "during the run", path);
+		return -1;
+	}
+	c->trace = NULL;
+	r = trace_close(t);
+	if (r < 0) {
+		log_warnx("--record %s: the trace could not be finished: %s", path,
+			  strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * At exit, whatever the path: output that did not reach its reader (a full
+ * disk, a closed pipe) makes the run a failure, said so, as coreutils'
+ * close_stdout does.
+ */
+static void close_stdout(void)
+{
+	bool lost = ferror(stdout);
+	int err = fclose(stdout) != 0 ? errno : 0;
+
+	if (!lost && !err)
+		return;
+	if (err)
+		fprintf(stderr, "vnumad: standard output: %s\n", strerror(err));
+	else
+		fprintf(stderr, "vnumad: standard output: some of it could not be written\n");
+	_exit(1);
+}
+
 static int help_policy(const char *name)
 {
 	struct vn_errors e = { 0 };
@@ -160,6 +261,12 @@ int main(int argc, char **argv)
 	bool list_keys = false;
 	long ticks;
 
+	atexit(close_stdout);
+	/* /usr/bin/numad may be this program (vnumad(8)): numad's command line */
+	if (strcmp(strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0], "numad") == 0)
+		return numad_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "numad") == 0)
+		return numad_main(argc - 1, argv + 1);
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "place") == 0 ||
 			 strcmp(argv[1], "migrate") == 0))
 		return client_main(argc - 1, argv + 1);
@@ -266,6 +373,23 @@ int main(int argc, char **argv)
 	log_init(true, LOG_INFO, "vnumad");
 
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
+	/* the daemon refuses a state directory it cannot trust: so does -n */
+	if (check && r == 0 && d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run) {
+		char unsafe[512];
+		int sr = journal_check_dir(d.core.cfg.state_dir, unsafe, sizeof(unsafe));
+
+		if (sr == -EPERM) {
+			errors_add(&e, "%s: [daemon] state_dir: %s", config ? config :
+				   "built-in defaults", unsafe);
+			r = -1;
+		} else if (sr < 0) {
+			fprintf(stderr, "warning: [daemon] state_dir: %s: the daemon would only "
+				"advise until it can write there\n", unsafe);
+		}
+	}
+	/* a bounded run is a one-off: it takes no control socket */
+	if (r == 0)
+		r = check_host(&d.core.cfg, check, check || (!d.once && !d.max_ticks), &e);
 	if (check) {
 		for (int i = 0; i < d.core.cfg.warnings.count; i++)
 			fprintf(stderr, "warning: %s\n", d.core.cfg.warnings.msg[i]);
@@ -315,7 +439,8 @@ int main(int argc, char **argv)
 		int err;
 
 		d.control = control_open(d.base, d.core.cfg.control, &d.core, &err);
-		if (!d.control && err == -EADDRINUSE) {
+		/* another daemon, or a path that is not safe (checked just now) */
+		if (!d.control && (err == -EADDRINUSE || err == -EEXIST || err == -EPERM)) {
 			daemon_fini(&d);
 			config_free(&d.core.cfg);
 			return 1;
@@ -378,6 +503,9 @@ int main(int argc, char **argv)
 	r = daemon_run(&d);
 	metrics_close(d.metrics);
 	control_close(d.control);
+	/* a trace cut short is a failed run, not a quiet partial success */
+	if (record && finish_trace(&d.core, record) < 0 && r == 0)
+		r = 1;
 	log_info("stopped after %llu ticks: %llu vCPU moves, %llu memory moves, "
 		 "%llu kept, %llu reverted",
 		 (unsigned long long)d.core.stats.ticks,
@@ -386,6 +514,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)d.core.stats.kept,
 		 (unsigned long long)d.core.stats.reverted);
 	core_close(&d.core);
+	worker_shutdown();
 	numab_restore();
 	daemon_fini(&d);
 	config_free(&d.core.cfg);

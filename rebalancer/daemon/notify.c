@@ -2,6 +2,7 @@
 /* sd_notify's documented protocol, without libsystemd. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,12 @@ void notify(const char *fmt, ...)
 	if (!path || !*path)
 		return;
 	if ((path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path)) {
-		log_warnx("NOTIFY_SOCKET '%s' is not a socket path; not notifying", path);
+		static bool said;
+
+		/* once: notify() runs every tick */
+		if (!said)
+			log_warnx("NOTIFY_SOCKET '%s' is not a socket path; not notifying", path);
+		said = true;
 		return;
 	}
 	va_start(ap, fmt);
@@ -42,4 +48,24 @@ void notify(const char *fmt, ...)
 	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
 		log_debug("notify %s: %s", path, strerror(errno));
 	close(fd);
+}
+
+uint64_t notify_watchdog_usec(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!usec || !*usec)
+		return 0;
+	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
+		return 0;	/* meant for another process */
+	errno = 0;
+	v = strtoull(usec, &end, 10);
+	if (errno || *end || v == 0) {
+		log_warnx("WATCHDOG_USEC '%s' is not a number of microseconds; "
+			  "no watchdog", usec);
+		return 0;
+	}
+	return v;
 }

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "numab.h"
 #include "privs.h"
@@ -31,7 +33,8 @@ void numab_set_paths(const char *sysctl, const char *saved)
 {
 	snprintf(nb.sysctl, sizeof(nb.sysctl), "%s", sysctl ? sysctl : SYSCTL);
 	snprintf(nb.saved, sizeof(nb.saved), "%s", saved ? saved : "");
-	nb.paths_set = sysctl || saved;
+	/* without a saved path, the daemon's: in cfg->state_dir */
+	nb.paths_set = saved != NULL;
 }
 
 /* Reads one small integer from a file; the value or -errno. */
@@ -39,7 +42,7 @@ static int read_int(const char *path)
 {
 	char buf[32];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	long v;
 	char *end;
 
@@ -59,12 +62,21 @@ static int read_int(const char *path)
 	return (int)v;
 }
 
+/*
+ * Writes one integer to a file; O_CREAT makes the file afresh (O_EXCL, after
+ * removing what was there), so that a link planted in the state directory
+ * is never followed. 0 or -errno.
+ */
 static int write_int(const char *path, int v, int flags)
 {
 	char buf[16];
-	int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
-	int len = snprintf(buf, sizeof(buf), "%d\n", v), r = 0;
+	int len = snprintf(buf, sizeof(buf), "%d\n", v), r = 0, fd;
 
+	if ((flags & O_CREAT) && unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (flags & O_CREAT)
+		flags = (flags & ~O_TRUNC) | O_EXCL;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | flags, 0644);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, buf, (size_t)len) != len)
@@ -126,11 +138,22 @@ static void restore_at_exit(void)
 
 int numab_setup(const struct vn_config *cfg)
 {
-	int cur = numab_read(), saved, r;
+	int cur = numab_read(), saved, r, dir_err = 0;
+	char why[512] = "";
 
-	if (!nb.paths_set && cfg->state_dir)
-		snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
-			 cfg->state_dir);
+	/* in the state directory, when the journal may be kept there too */
+	if (!nb.paths_set && cfg->state_dir) {
+		nb.saved[0] = '\0';
+		dir_err = journal_check_dir(cfg->state_dir, why, sizeof(why));
+		if (dir_err == 0) {
+			/* the journal makes it too, later: the setting comes first */
+			mkdir(cfg->state_dir, 0700);
+			snprintf(nb.saved, sizeof(nb.saved), "%s/numa_balancing.saved",
+				 cfg->state_dir);
+		} else {
+			log_debug("NUMA balancing setting not kept aside: %s", why);
+		}
+	}
 	if (cur == -ENOENT) {
 		log_debug("this kernel has no automatic NUMA balancing");
 		return 0;
@@ -140,6 +163,12 @@ int numab_setup(const struct vn_config *cfg)
 		return 0;
 	}
 	saved = nb.saved[0] ? read_int(nb.saved) : -ENOENT;
+	/* a value the kernel never had (0 to 3) is no setting to give back */
+	if (saved > 3) {
+		log_warning("%s holds %d, not a NUMA balancing setting: ignored", nb.saved,
+			    saved);
+		saved = -EINVAL;
+	}
 	if (saved > 0 && cur == 0) {
 		/* a vnumad that did not exit cleanly left it off */
 		log_info("kernel NUMA balancing was %s before a previous vnumad switched "
@@ -167,9 +196,19 @@ int numab_setup(const struct vn_config *cfg)
 			    cfg->dry_run ? " (a dry run leaves it as it is)" : "");
 		return 0;
 	}
-	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0)
-		log_debug("cannot keep the NUMA balancing setting in %s: %s", nb.saved,
-			  strerror(-r));
+	/* written ahead: a vnumad that dies holding it off must find what it was */
+	if (dir_err < 0) {
+		log_warnx("cannot keep the NUMA balancing setting in [daemon] state_dir (%s): "
+			  "it is left %s, since a vnumad that died could not set it back; "
+			  "it will fight vnumad", why, mode_name(cur));
+		return dir_err;
+	}
+	if (nb.saved[0] && (r = write_int(nb.saved, cur, O_CREAT | O_TRUNC)) < 0) {
+		log_warnx("cannot keep the NUMA balancing setting in %s (%s): it is left %s, "
+			  "since a vnumad that died could not set it back; it will fight "
+			  "vnumad", nb.saved, strerror(-r), mode_name(cur));
+		return r;
+	}
 	r = write_int(nb.sysctl, 0, O_TRUNC);
 	if (r < 0) {
 		if (nb.saved[0])
@@ -185,4 +224,15 @@ int numab_setup(const struct vn_config *cfg)
 	log_info("kernel NUMA balancing switched off while vnumad runs (was %s)",
 		 mode_name(cur));
 	return 0;
+}
+
+void numab_reload(const struct vn_config *cur, const struct vn_config *fresh)
+{
+	/* privileges are dropped by now: the sysctl is written only at start */
+	if (cur->backend == VN_BACKEND_SIM)
+		return;		/* a model's host has no kernel balancing of ours */
+	if (fresh->numa_balancing != cur->numa_balancing ||
+	    (fresh->numa_balancing == VN_NUMAB_DISABLE && cur->dry_run && !fresh->dry_run))
+		log_warning("reload: [backend] numa_balancing changes only at restart (the "
+			    "kernel's balancing stays %s)", nb.changed ? "off" : "as it is");
 }

@@ -23,6 +23,12 @@ struct vn_config;
  */
 int numab_setup(const struct vn_config *cfg);
 
+/*
+ * SIGHUP: says that a new [backend] numa_balancing (or the end of a dry run
+ * that left it on) takes effect only at restart.
+ */
+void numab_reload(const struct vn_config *cur, const struct vn_config *fresh);
+
 /* Gives back the value numab_setup changed; idempotent. */
 void numab_restore(void);
 
@@ -32,7 +38,10 @@ bool numab_changed(void);
 /* The current value (0 off, 1 on, 2 memory tiering, 3 both), or -errno. */
 int numab_read(void);
 
-/* Tests: other files instead of the sysctl and the saved value. */
+/*
+ * Tests: other files instead of the sysctl and the saved value (saved NULL:
+ * the daemon's, STATE_DIR/numa_balancing.saved).
+ */
 void numab_set_paths(const char *sysctl, const char *saved);
 
 #endif

@@ -10,12 +10,13 @@
  *                   (QEMU runs as libvirt-qemu), and move_pages with
  *                   MPOL_MF_MOVE_ALL for guest RAM shared with a vhost-user
  *                   process;
- *   CAP_SYS_PTRACE  the ptrace access check of /proc/PID/smaps, numa_maps,
- *                   move_pages and perf_event_open on another user's
- *                   process;
- *   CAP_PERFMON     per-thread PMU counting at perf_event_paranoid > 1
- *                   (CAP_SYS_ADMIN on kernels older than 5.8, which lack
- *                   CAP_PERFMON).
+ *   CAP_SYS_PTRACE  the ptrace access check of /proc/PID/smaps, numa_maps
+ *                   and move_pages on another user's process;
+ *   CAP_PERFMON     per-thread PMU counting of another user's threads and
+ *                   at perf_event_paranoid > 1: perf_event_open asks for
+ *                   perfmon_capable() || ptrace_may_access(), so it alone
+ *                   suffices (CAP_SYS_ADMIN on kernels older than 5.8,
+ *                   which lack CAP_PERFMON).
  *
  * CAP_SYS_ADMIN stays permitted but not effective when vnumad switched the
  * kernel's NUMA balancing off: writing that sysctl back at exit needs it,

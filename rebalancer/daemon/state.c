@@ -15,9 +15,12 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "journal.h"
 #include "log.h"
+#include "place.h"
 #include "state.h"
 #include "util.h"
+#include "worker.h"
 
 static json_t *ratio(double x)
 {
@@ -44,11 +47,20 @@ static json_t *flags_json(unsigned f)
 static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 {
 	json_t *o = json_object(), *vcpus = json_array(), *mem = json_object();
-	char nodes[200], key[16];
+	char nodes[200], key[16], why[128];
+	const char *um = host_unmeasured(g, why, sizeof(why));
+	json_t *flags = flags_json(g->v.flags);
 
 	json_object_set_new(o, "name", json_string(g->name));
 	json_object_set_new(o, "pid", json_integer(g->pid));
-	json_object_set_new(o, "flags", flags_json(g->v.flags));
+	if (um)
+		json_array_append_new(flags, json_string("unmeasured"));
+	json_object_set_new(o, "flags", flags);
+	/* why it has no figures, why its memory stays: null when nothing stops it */
+	json_object_set_new(o, "unmeasured", um ? json_string(um) : json_null());
+	json_object_set_new(o, "memory_fixed", g->memory_fixed &&
+			    (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) ?
+			    json_string(g->memory_fixed) : json_null());
 	json_object_set_new(o, "ips", json_integer((json_int_t)llround(g->v.ips)));
 	json_object_set_new(o, "remote_ratio", ratio(g->v.remote_ratio));
 	for (int n = 0; n < c->host.nr_nodes; n++) {
@@ -78,6 +90,49 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 	return o;
 }
 
+/* Where the journal is, and whether it can be written (else: advising only). */
+static json_t *journal_state(const struct vn_core *c)
+{
+	json_t *o;
+
+	if (!c->journal)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "path", json_string(journal_path(c->journal)));
+	json_object_set_new(o, "writable", json_boolean(!c->journal_err));
+	if (c->journal_err) {
+		json_object_set_new(o, "error", json_string(strerror(c->journal_err)));
+		json_object_set_new(o, "failing_for", json_real(round(MAX(0,
+			journal_wall() - journal_failed_at(c->journal)) * 10) / 10));
+	}
+	return o;
+}
+
+/* Where the policy runs, how its worker fares, who advises in its place. */
+static json_t *worker_json(const struct vn_core *c)
+{
+	struct worker_info w;
+	json_t *o = json_object(), *lost;
+
+	worker_info(&c->policy, &w);
+	json_object_set_new(o, "isolated", json_boolean(w.isolated));
+	json_object_set_new(o, "fallback", w.fallback ? json_string(w.fallback) : json_null());
+	if (!w.isolated)
+		return o;
+	json_object_set_new(o, "pid", w.pid ? json_integer(w.pid) : json_null());
+	json_object_set_new(o, "restarts", json_integer((json_int_t)w.restarts));
+	json_object_set_new(o, "failures", json_integer(c->policy.failures));
+	json_object_set_new(o, "next_start", w.pid ? json_null() :
+			    json_integer((json_int_t)w.retry_tick));
+	lost = json_object();
+	for (int k = WORKER_LOST_CRASH; k < WORKER_LOST_NR; k++)
+		json_object_set_new(lost, worker_lost_names[k],
+				    json_integer((json_int_t)w.lost[k]));
+	json_object_set_new(o, "ticks_lost", lost);
+	json_object_set_new(o, "last_failure", *w.last ? json_string(w.last) : json_null());
+	return o;
+}
+
 json_t *state_json(const struct vn_core *c)
 {
 	const struct vn_host *h = &c->host;
@@ -89,7 +144,9 @@ json_t *state_json(const struct vn_core *c)
 	json_object_set_new(o, "sampler", json_string(c->sampler.ops->name));
 	json_object_set_new(o, "policy", json_string(c->policy.desc->name));
 	json_object_set_new(o, "policy_disabled", json_boolean(c->policy.disabled));
+	json_object_set_new(o, "policy_worker", worker_json(c));
 	json_object_set_new(o, "dry_run", json_boolean(c->cfg.dry_run));
+	json_object_set_new(o, "journal", journal_state(c));
 	json_object_set_new(o, "tick", json_integer((json_int_t)h->tick));
 	json_object_set_new(o, "time", json_real(round(h->now * 1e3) / 1e3));
 	json_object_set_new(o, "interval", json_real(c->cfg.interval));
@@ -104,6 +161,16 @@ json_t *state_json(const struct vn_core *c)
 		json_object_set_new(x, "cpu_load", ratio(h->node[n].cpu_load));
 		json_object_set_new(x, "mem_total", json_integer((json_int_t)h->node[n].mem_total));
 		json_object_set_new(x, "mem_free", json_integer((json_int_t)h->node[n].mem_free));
+		/* bandwidth, with where each figure comes from */
+		json_object_set_new(x, "bw_used", json_real(round(h->node[n].bw_used)));
+		json_object_set_new(x, "bw_used_source",
+				    json_string(core_source_name(h->node_info[n].bw_used_source)));
+		json_object_set_new(x, "bw_max", json_real(round(h->node[n].bw_max)));
+		json_object_set_new(x, "bw_max_source",
+				    json_string(core_source_name(h->node_info[n].bw_max_source)));
+		if (h->node_info[n].read_latency > 0)
+			json_object_set_new(x, "read_latency_ns",
+					    json_real(h->node_info[n].read_latency));
 		json_array_append_new(nodes, x);
 	}
 	json_object_set_new(o, "nodes", nodes);
@@ -112,7 +179,8 @@ json_t *state_json(const struct vn_core *c)
 	json_object_set_new(o, "guests", guests);
 	for (const struct vn_trial *t = c->trials; t; t = t->next) {
 		json_t *x = json_object();
-		static const char *const states[] = { "migrating", "settling", "judging" };
+		static const char *const states[] = { "migrating", "settling", "judging",
+						      "reverting" };
 
 		json_object_set_new(x, "guest", json_string(t->guest));
 		json_object_set_new(x, "moves", json_integer(t->nr_act));
@@ -146,78 +214,11 @@ json_t *state_json(const struct vn_core *c)
 	return o;
 }
 
-/*
- * The best nodes for a guest about to start: the question libvirt's
- * placement='auto' asks numad. One node if one can hold it, the one with the
- * most room left (free CPUs x free memory, numad's magnitude, after the
- * guest); else the fewest nodes, grown from the roomiest by SLIT distance.
- */
+/* The placement question of libvirt's placement='auto' (place.c), on the daemon's view. */
 int state_place(const struct vn_core *c, int ncpus, uint64_t mem,
 		uint64_t *nodes, char *why, size_t len)
 {
-	const struct vn_host *h = &c->host;
-	double fcpu[VN_MAX_NODES], fmem[VN_MAX_NODES], best = -1;
-	int pick = -1;
-	uint64_t set;
-	double cpus = 0, memsum = 0;
-
-	for (int n = 0; n < h->nr_nodes; n++) {
-		fcpu[n] = h->node[n].nr_cpus * (1.0 - MIN(h->node[n].cpu_load, 1.0));
-		fmem[n] = (double)h->node[n].mem_free;
-		if (!(h->online >> n & 1) || !h->node[n].nr_cpus)
-			continue;
-		if (fcpu[n] + 1e-9 >= ncpus && fmem[n] >= (double)mem) {
-			double mag = (fcpu[n] - ncpus + 1) * (fmem[n] - (double)mem + 1);
-
-			if (mag > best) {
-				best = mag;
-				pick = n;
-			}
-		}
-	}
-	if (pick >= 0) {
-		*nodes = 1ULL << pick;
-		snprintf(why, len, "node %d fits it with %.1f CPUs and %.1f GiB to spare",
-			 pick, fcpu[pick] - ncpus, (fmem[pick] - (double)mem) / GiB);
-		return 0;
-	}
-	/* no single node: start from the roomiest, add the nearest */
-	for (int n = 0; n < h->nr_nodes; n++)
-		if ((h->online >> n & 1) && h->node[n].nr_cpus &&
-		    (pick < 0 || fcpu[n] * fmem[n] > fcpu[pick] * fmem[pick]))
-			pick = n;
-	if (pick < 0) {
-		snprintf(why, len, "the host has no node with CPUs");
-		return -ENOENT;
-	}
-	set = 1ULL << pick;
-	cpus = fcpu[pick];
-	memsum = fmem[pick];
-	while (cpus + 1e-9 < ncpus || memsum < (double)mem) {
-		int next = -1;
-
-		for (int n = 0; n < h->nr_nodes; n++) {
-			if ((set >> n & 1) || !(h->online >> n & 1) || !h->node[n].nr_cpus)
-				continue;
-			if (next < 0 || host_distance(h, pick, n) < host_distance(h, pick, next) ||
-			    (host_distance(h, pick, n) == host_distance(h, pick, next) &&
-			     fcpu[n] * fmem[n] > fcpu[next] * fmem[next]))
-				next = n;
-		}
-		if (next < 0) {
-			snprintf(why, len, "the whole host has %.1f free CPUs and %.1f GiB free: "
-				 "not enough", cpus, memsum / GiB);
-			*nodes = set;
-			return -ENOSPC;
-		}
-		set |= 1ULL << next;
-		cpus += fcpu[next];
-		memsum += fmem[next];
-	}
-	*nodes = set;
-	snprintf(why, len, "no single node fits it; the %d nearest together have %.1f "
-		 "free CPUs and %.1f GiB free", __builtin_popcountll(set), cpus, memsum / GiB);
-	return 0;
+	return place_nodes(&c->host, ncpus, mem, nodes, why, len);
 }
 
 /* What the guard will make of a manual move, in words. */
@@ -359,12 +360,24 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 		snprintf(why, len, "no guest named '%s'", guest);
 		return -ENOENT;
 	}
-	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1) || !h->node[to].nr_cpus) {
-		snprintf(why, len, "node %d does not exist or has no CPUs", to);
+	if (to < 0 || to >= h->nr_nodes || !(h->online >> to & 1)) {
+		snprintf(why, len, "node %d does not exist", to);
+		return -EINVAL;
+	}
+	/* a memory-only node takes memory, never vCPUs */
+	if (!h->node[to].nr_cpus && (all_vcpus || vcpus)) {
+		snprintf(why, len, "node %d has no CPUs (a memory-only node): move "
+			 "memory there with --memory alone", to);
 		return -EINVAL;
 	}
 	if (c->cfg.dry_run) {
 		snprintf(why, len, "the daemon runs in dry-run mode: it applies nothing");
+		return -EROFS;
+	}
+	if (core_journal_failing(c)) {
+		snprintf(why, len, "the journal %s cannot be written (%s): the daemon "
+			 "moves nothing until it can", journal_path(c->journal),
+			 strerror(c->journal_err));
 		return -EROFS;
 	}
 	/* the view as the core knows it now, not as the last tick left it */

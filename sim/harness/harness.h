@@ -40,6 +40,7 @@ struct hs_opts {
 	double duration;	/* > 0: simulated seconds, over the scenario's */
 	long seed;		/* >= 0: the scenario's noise seed replaced */
 	bool dry_run;		/* advise only: nothing is applied */
+	bool worker;		/* a plugin runs in a worker, as vnumad runs it */
 	int verbose;		/* 1: the core's output per tick; 2: debug log */
 	bool json;		/* the core's output and the totals as JSON Lines */
 	bool partial;		/* replay: accept a trace cut short */
@@ -61,6 +62,7 @@ struct hs_opts {
 struct hs_result {
 	char *scenario;		/* file */
 	char *policy;		/* name, or "oracle" */
+	const char *runs_in;	/* a plugin: "in process" or "in a worker" */
 	double duration;	/* simulated seconds */
 	double interval;	/* seconds per tick */
 	int nr_nodes;

@@ -12,6 +12,7 @@
 #include "policies.h"
 #include "trace.h"
 #include "util.h"
+#include "worker.h"
 
 enum {
 	OPT_POLICY = 256,
@@ -36,6 +37,7 @@ enum {
 	OPT_REPEAT,
 	OPT_NUMAB,
 	OPT_SUITE,
+	OPT_WORKER,
 };
 
 #define PATH_MAX_LEN	4096
@@ -64,6 +66,7 @@ static const struct option long_options[] = {
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "numa-balancing", required_argument, NULL, OPT_NUMAB },
 	{ "suite", required_argument, NULL, OPT_SUITE },
+	{ "worker", no_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -100,6 +103,8 @@ static void usage(FILE *f)
 "      --seed N            counter-noise seed instead of the scenario's;\n"
 "                          generate: the scenario's seed\n"
 "      --dry-run           advise only: apply nothing\n"
+"      --worker            run a plugin in an isolated worker process, as\n"
+"                          vnumad does (default: in process, for speed)\n"
 "      --csv FILE          run: the timeline, one row per tick\n"
 "      --plot FILE.png     run: throughput and remote ratio over time (gnuplot)\n"
 "      --record FILE       run --dry-run: write a trace of the inventory and samples\n"
@@ -326,7 +331,7 @@ static int cmd_guard(char **scenarios, int n, const char *policy,
 	char dflt[256], *list, *items[64];
 	int np, ret;
 
-	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : "place",
+	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : "locality",
 		 def && strcmp(def, "spread") == 0 ? "" : ",spread");
 	free(def);
 	list = xstrdup(policy ? policy : policies ? policies : dflt);
@@ -437,6 +442,9 @@ int main(int argc, char **argv)
 		case OPT_DRY_RUN:
 			o.dry_run = true;
 			break;
+		case OPT_WORKER:
+			o.worker = true;
+			break;
 		case OPT_CSV:
 			o.csv = optarg;
 			break;
@@ -531,6 +539,8 @@ int main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	log_init(true, o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARNING,
 		 "vnumad-sim");
+	/* the worker launcher, when --worker started one, ends with us */
+	atexit(worker_shutdown);
 
 	if (repeat && strcmp(cmd, "speed") != 0)
 		return bad_usage("%s", "--repeat is for speed");

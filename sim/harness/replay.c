@@ -45,6 +45,7 @@ int hs_replay(const char *path, const struct hs_opts *o)
 		return 1;
 	}
 	errors_free(&e);
+	c.cfg.worker = o->worker;	/* as run does: in process unless --worker */
 	if (!info->complete)
 		fprintf(stderr, "vnumad-sim: %s: replaying the %llu complete ticks of a "
 			"trace cut short\n", path, (unsigned long long)info->nr_ticks);

@@ -57,6 +57,8 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	if (r < 0)
 		errors_print(&e, stderr);
 	errors_free(&e);
+	/* in process for speed, unless asked to run a plugin as vnumad does */
+	cfg->worker = o->worker;
 	return r;
 }
 
@@ -118,6 +120,8 @@ static void print_json(FILE *f, const struct hs_result *r)
 	json_object_set_new(o, "type", json_string("totals"));
 	json_object_set_new(o, "scenario", json_string(r->scenario));
 	json_object_set_new(o, "policy", json_string(r->policy));
+	if (r->runs_in)
+		json_object_set_new(o, "policy_runs", json_string(r->runs_in));
 	json_object_set_new(o, "duration", json_real(r->duration));
 	json_object_set_new(o, "interval", json_real(r->interval));
 	json_object_set_new(o, "ips", json_real(r->ips));
@@ -185,6 +189,9 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 		fprintf(f, "policy      oracle (%s: %d placement%s, %ld evaluations)\n",
 			r->exhaustive ? "exhaustive search" : "best-known, local search",
 			r->segments, r->segments == 1 ? "" : "s", r->evaluations);
+	else if (r->runs_in)
+		fprintf(f, "policy      %s (a plugin, run %s%s)\n", r->policy, r->runs_in,
+			o->worker ? ", as vnumad runs it" : "; --worker runs it as vnumad does");
 	else
 		fprintf(f, "policy      %s\n", r->policy);
 	if (r->scored)
@@ -402,6 +409,8 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 		sim_set_numa_balancing(s, false);
 	ng = sim_nr_guests(s);
 	hs_result_init(r, scenario, kernel ? HS_KERNEL : c.policy.desc->name, s);
+	if (c.cfg.policy_handle)
+		r->runs_in = c.policy.worker ? "in a worker" : "in process";
 	r->interval = c.cfg.interval;
 	r->duration = hs_run_length(s, o, c.cfg.interval);
 	ticks = (uint64_t)llround(r->duration / c.cfg.interval);

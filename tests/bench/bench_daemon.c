@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : q ? 20 : 100;
 	int first = q ? 2 : 16, ticks = argc > 2 ? atoi(argv[2]) : first + 10;
 	char dir[] = "/tmp/vnumad-bench-daemon-XXXXXX", why[512] = "", path[PATH_MAX + 32];
-	const char *fg = build_path("tests/fakeguest");
+	const char *fg = build_path("tests/qemu-system-fakeguest");
 	struct cgt *cg;
 	pid_t *pids;
 	struct run a, b;

@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 FUZZ_B=${FUZZ_B:-build/fuzz}
 FUZZ_TIME=${FUZZ_TIME:-60}
-[ $# -gt 0 ] || set -- config scenario trace numa_maps
+[ $# -gt 0 ] || set -- config scenario trace numa_maps journal control http
 failed=()
 for name in "$@"; do
 	bin=$FUZZ_B/fuzz_$name

@@ -10,12 +10,15 @@
  * over the RAM.
  *
  *   guestload -name guest=NAME [-smp N] [-m MIB] [-cpu-node N] [-mem-node N]
- *             [-idle] [-thp on|off] [-phase-node N]
+ *             [-mem-head N:MIB] [-idle] [-thp on|off] [-phase-node N]
  *   guestload -fill-node N -leave MIB
  *
  * It prints "ready PID" once in place. SIGUSR1 checks that every page still
  * holds what was written to it ("verify ok" or "verify BAD ..."): memory
  * moved by the kernel must come back intact. SIGTERM and SIGINT end it.
+ *
+ * -mem-head N:MIB places the first MIB of the RAM on node N instead, the rest
+ * as -mem-node says: a guest with memory on two nodes from the start.
  *
  * -phase-node N: on SIGUSR2 the guest's working set moves to node N, as
  * when a guest drops its caches and builds new ones: new RAM of the same
@@ -157,9 +160,10 @@ static void *vcpu(void *arg)
 /*
  * RAM of ram_len bytes holding the pattern, first touched on `node` (bound
  * while it is touched, then the policy dropped so that the pages may move),
- * or wherever the kernel puts it for node < 0; NULL after saying why.
+ * or wherever the kernel puts it for node < 0, its first head_len bytes on
+ * head_node instead when that is >= 0; NULL after saying why.
  */
-static char *place_ram(int node)
+static char *place_ram(int node, int head_node, size_t head_len)
 {
 	char *p = mmap(NULL, ram_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -170,7 +174,8 @@ static char *place_ram(int node)
 	}
 	if (madvise(p, ram_len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) < 0)
 		perror("guestload: madvise");
-	if (node >= 0 && mbind_node(p, ram_len, MPOL_BIND, node) < 0) {
+	if ((node >= 0 && mbind_node(p, ram_len, MPOL_BIND, node) < 0) ||
+	    (head_node >= 0 && mbind_node(p, head_len, MPOL_BIND, head_node) < 0)) {
 		perror("guestload: mbind");
 		munmap(p, ram_len);
 		return NULL;
@@ -178,7 +183,7 @@ static char *place_ram(int node)
 	for (size_t off = 0; off < ram_len; off += PAGE)
 		*(uint64_t *)(p + off) = pattern(off);
 	/* placed; from now on the kernel may move it anywhere */
-	if (node >= 0 && mbind_node(p, ram_len, MPOL_DEFAULT, -1) < 0)
+	if ((node >= 0 || head_node >= 0) && mbind_node(p, ram_len, MPOL_DEFAULT, -1) < 0)
 		perror("guestload: mbind default");
 	return p;
 }
@@ -186,7 +191,7 @@ static char *place_ram(int node)
 /* -phase-node: the working set moves to `node`; the old RAM goes once unused. */
 static void phase(int node)
 {
-	char *old = atomic_load(&ram), *p = place_ram(node);
+	char *old = atomic_load(&ram), *p = place_ram(node, -1, 0);
 
 	if (!p)
 		return;
@@ -249,8 +254,8 @@ static int fill(int node, uint64_t leave)
 
 int main(int argc, char **argv)
 {
-	int cpu_node = -1, mem_node = -1, fill_node = -1, phase_node = -1;
-	long mib = 64, leave = 16;
+	int cpu_node = -1, mem_node = -1, fill_node = -1, phase_node = -1, head_node = -1;
+	long mib = 64, leave = 16, head_mib = 0;
 	sigset_t set;
 	int sig;
 
@@ -278,6 +283,8 @@ int main(int argc, char **argv)
 			mem_node = atoi(v);
 		else if (!strcmp(o, "-phase-node"))
 			phase_node = atoi(v);
+		else if (!strcmp(o, "-mem-head") && sscanf(v, "%d:%ld", &head_node, &head_mib) == 2)
+			;
 		else if (!strcmp(o, "-fill-node"))
 			fill_node = atoi(v);
 		else if (!strcmp(o, "-leave"))
@@ -311,7 +318,11 @@ int main(int argc, char **argv)
 			have_vcpu_cpus = 1;
 		}
 		ram_len = (size_t)mib * MIB;
-		ram = place_ram(mem_node);
+		if (head_node >= 0 && (head_mib < 1 || head_mib > mib)) {
+			fprintf(stderr, "guestload: bad -mem-head %d:%ld\n", head_node, head_mib);
+			return 1;
+		}
+		ram = place_ram(mem_node, head_node, (size_t)head_mib * MIB);
 		in_use = calloc((size_t)nr_vcpus, sizeof(*in_use));
 		if (!ram || !in_use)
 			return 1;

@@ -143,6 +143,36 @@ topology() {
 		-numa dist,src=0,dst=3,val=22 -numa dist,src=1,dst=2,val=22
 		-numa dist,src=1,dst=3,val=22 -numa dist,src=2,dst=3,val=16"
 		;;
+	hmat*)
+		# HMAT: node 0 (CPUs 0-1) and node 1 (CPUs 2-3) with 512 MiB each,
+		# node 2 with 256 MiB and no CPU (a CXL-like expander, nearest to
+		# node 0); latency in ns and bandwidth per initiator and target
+		echo "-machine hmat=on -m 1280 -smp 4,sockets=2,cores=2
+		-object memory-backend-ram,id=m0,size=512M -numa node,nodeid=0,cpus=0-1,memdev=m0,initiator=0
+		-object memory-backend-ram,id=m1,size=512M -numa node,nodeid=1,cpus=2-3,memdev=m1,initiator=1
+		-object memory-backend-ram,id=m2,size=256M -numa node,nodeid=2,memdev=m2,initiator=0
+		-numa dist,src=0,dst=1,val=21 -numa dist,src=0,dst=2,val=17 -numa dist,src=1,dst=2,val=28"
+		for i in 0 1; do
+			for t in 0 1 2; do
+				lat=$(hmat_lat "$i" "$t") bw=$(hmat_bw "$i" "$t")
+				echo "-numa hmat-lb,initiator=$i,target=$t,hierarchy=memory,data-type=access-latency,latency=$lat"
+				echo "-numa hmat-lb,initiator=$i,target=$t,hierarchy=memory,data-type=access-bandwidth,bandwidth=${bw}M"
+			done
+		done
+		;;
+	esac
+}
+
+# What the hmat topology declares: latency (ns) and bandwidth (MiB/s, as
+# QEMU's M suffix) from initiator $1 to target $2
+hmat_lat() {
+	case $1$2 in
+	00|11) echo 80 ;; 01|10) echo 140 ;; 02) echo 250 ;; 12) echo 400 ;;
+	esac
+}
+hmat_bw() {
+	case $1$2 in
+	00|11) echo 20480 ;; 01|10) echo 10240 ;; 02) echo 6144 ;; 12) echo 3072 ;;
 	esac
 }
 

@@ -63,6 +63,9 @@ put_prog "$vnumad" /usr/sbin/vnumad
 put_prog "${NUMAVM_NUMACTL:-/usr/bin/numactl}" /usr/bin/numactl
 put_prog "${NUMAVM_MIGRATEPAGES:-/usr/bin/migratepages}" /usr/bin/migratepages
 cp "$guestload" "$root/bin/guestload"
+# guests run it under a QEMU executable's name, which vnumad's proc backend
+# wants (a hard link: /proc/PID/exe shows a symbolic link's target)
+ln "$root/bin/guestload" "$root/bin/qemu-system-guestload"
 cp "$vmexit" "$root/bin/vmexit"
 for x in "$@"; do
 	put_prog "$x" "/usr/bin/$(basename "$x")"

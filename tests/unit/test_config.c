@@ -182,7 +182,7 @@ static void check_defaults(const struct vn_config *c)
 	assert_int_equal(c->source, VN_SAMPLING_AUTO);
 	assert_true(c->memory_interval == 10.0);
 	assert_true(c->halflife == 4.0);
-	assert_string_equal(c->policy, "place");
+	assert_string_equal(c->policy, "locality");
 	assert_non_null(c->policy_dir);
 	assert_true(c->guard);
 	assert_true(c->baseline == 10.0);
@@ -1374,6 +1374,115 @@ static void policy_range_in_units(void **state)
 		   "(2.00 MiB to 1.00 TiB)");
 }
 
+/* ---- hostile files: bounded reads, linear work, values iniparser bends ---- */
+
+/* /dev/zero grew the daemon to 1 GB: the read stops past 1 MiB. */
+static void endless_file_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(config_load(&cfg, "/dev/zero", NULL, &errs), -1);
+	assert_int_equal(errs.count, 1);
+	assert_string_equal(errs.msg[0], "/dev/zero: larger than 1024 KiB, the most a "
+			    "file of settings may be");
+}
+
+static void nul_byte_refused(void **state)
+{
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fwrite("[daemon]\ninterval = 1s\0\n", 1, 25, f);
+	fclose(f);
+	config_free(&cfg);
+	assert_int_equal(config_load(&cfg, path, NULL, &errs), -1);
+	expect_msg(0, ":2: a NUL byte: not a text file");
+}
+
+/*
+ * 100,000 keys took 27 s (the scan looked every key up linearly, and so
+ * does iniparser 4.1): past INI_ENTRIES_MAX the file is refused at once.
+ */
+static void too_many_keys_refused(void **state)
+{
+	size_t cap = 1000000, n;
+	char *text = malloc(cap);
+
+	(void)state;
+	n = (size_t)snprintf(text, cap, "[daemon]\n");
+	for (int i = 0; i < 100000 && n < cap - 16; i++)
+		n += (size_t)snprintf(text + n, cap - n, "k%x=1\n", i);
+	assert_int_equal(load(text), -1);
+	expect_msg(0, ":16385: more than 16384 keys and sections, the most a file may have");
+	assert_int_equal(errs.count, 1);
+	free(text);
+}
+
+/* Unknown keys by the thousand: the first 100 are listed, then a count. */
+static void unknown_keys_counted(void **state)
+{
+	size_t cap = 200000, n;
+	char *text = malloc(cap);
+
+	(void)state;
+	n = (size_t)snprintf(text, cap, "[daemon]\n");
+	for (int i = 0; i < 5000; i++)
+		n += (size_t)snprintf(text + n, cap - n, "k%d = 1\n", i);
+	assert_int_equal(load(text), -1);
+	assert_int_equal(errs.count, 101);
+	expect_msg(0, ":2: [daemon] k0: unknown key");
+	expect_msg(99, ":101: [daemon] k99: unknown key");
+	expect_msg(100, ": 4900 more unknown sections and keys (the first 100 are listed)");
+	free(text);
+}
+
+/* A physical line past iniparser's buffer, continued or not. */
+static void long_physical_line(void **state)
+{
+	char text[3000];
+	int n;
+
+	(void)state;
+	n = snprintf(text, sizeof(text), "[daemon]\ninterval = ");
+	memset(text + n, '1', 1500);
+	snprintf(text + n + 1500, sizeof(text) - (size_t)n - 1500, "\\\nmore\ndry_run\n");
+	assert_int_equal(load(text), -1);
+	expect_msg(0, ":2: line too long (at most 1022 characters, continuations included)");
+	/* its continuation went with it; the next line is scanned */
+	expect_msg(1, ":4: syntax error: expected 'key = value' or '[section]'");
+	assert_int_equal(errs.count, 2);
+}
+
+/* interval = \ at the end: iniparser dropped the key; it became the default. */
+static void backslash_at_end_of_file(void **state)
+{
+	(void)state;
+	expect_one(load("[daemon]\ninterval = \\\n"), ":2: the line ends with a "
+		   "backslash, which continues it past the end of the file");
+	expect_one(load("[daemon]\ninterval = \\"), ":2: the line ends with a "
+		   "backslash, which continues it past the end of the file");
+	/* continued onto an empty last line: the value is empty, and said so */
+	assert_int_equal(load("[daemon]\ninterval = \\\n\n"), -1);
+	expect_msg(0, ":2: [daemon] interval: '': empty value");
+}
+
+/* interval = "5s was 5s to iniparser; "5s" junk was 5s too. */
+static void quotes_closed(void **state)
+{
+	(void)state;
+	expect_one(load("[daemon]\ninterval = \"5s\n"), ":2: [daemon] interval: "
+		   "unterminated quote: the value starts with \" and has no closing one");
+	expect_one(load("[daemon]\ninterval = '5s\n"), ":2: [daemon] interval: "
+		   "unterminated quote: the value starts with ' and has no closing one");
+	expect_one(load("[daemon]\ninterval = \"5s\" 7s\n"), ":2: [daemon] interval: "
+		   "text after the closing quote: '7s'");
+	expect_ok(load("[daemon]\ninterval = \"5s\" ; a comment\nstate_dir = '/x y'\n"));
+	assert_true(cfg.interval == 5);
+	assert_string_equal(cfg.state_dir, "/x y");
+	expect_ok(load("[guests]\nexclude = \"\"\n"));
+	assert_int_equal(cfg.nr_exclude, 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1428,6 +1537,13 @@ int main(void)
 		T(comment_backslash_keeps_key),
 		T(plugin_path_error_names_line),
 		T(policy_range_in_units),
+		T(endless_file_refused),
+		T(nul_byte_refused),
+		T(too_many_keys_refused),
+		T(unknown_keys_counted),
+		T(long_physical_line),
+		T(backslash_at_end_of_file),
+		T(quotes_closed),
 	};
 #undef T
 

@@ -15,16 +15,23 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "config.h"
 #include "core.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "testlib.h"
 
 #define T_NODES		3
 #define T_CPUS		4	/* per node */
@@ -42,6 +49,8 @@ struct t_guest {
 	double ips;		/* instructions per second of the whole guest */
 	double slow_off_home;	/* IPS factor while vCPU 0 is off node 0 */
 	uint64_t mem[T_NODES];
+	int vnode[T_VCPUS];	/* reported when has_vnode */
+	bool has_vnode;
 };
 
 static struct t_host {
@@ -49,9 +58,15 @@ static struct t_host {
 	int nr;
 	uint64_t mem_free[T_NODES];
 	int affinity_error;	/* set_affinity fails with this errno */
+	int migrate_error;	/* migrate (not an undo) fails with this errno */
 	int affinity_calls;
+	int bad_calls;		/* calls for a vCPU or node that does not exist */
 	bool slow_migrations;	/* migrations stay running */
 	struct vn_migration *last_mig;
+	int migrations, undos;	/* migrations started: moves, undos (revert) */
+	uint64_t undone;	/* bytes the undos were asked to move back */
+	struct vn_migration *last_undo;
+	void (*on_apply)(void);	/* called as a move (not an undo) is applied */
 } th;
 
 static struct t_guest *t_find(const char *name)
@@ -122,6 +137,7 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 		struct vn_guest_desc d = {
 			.name = t->name, .pid = 1000 + i, .flags = t->flags,
 			.nr_vcpus = t->nr_vcpus, .tids = tids, .allowed = t->allowed,
+			.vnode = t->has_vnode ? t->vnode : NULL, .priv = t,
 		};
 
 		if (!t->present)
@@ -136,22 +152,43 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 			   uint64_t nodes)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
+	if (!t || vcpu < 0 || vcpu >= t->nr_vcpus || !nodes || nodes >> T_NODES) {
+		th.bad_calls++;
+		return -EINVAL;
+	}
 	th.affinity_calls++;
 	if (th.affinity_error)
 		return -th.affinity_error;
+	if (th.on_apply && nodes != t->allowed[vcpu])
+		th.on_apply();
 	t->allowed[vcpu] = nodes;
 	return 0;
 }
 
 static int tb_migrate(struct vn_backend *b, struct vn_guest *g, struct vn_migration *m)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)b;
-	th.last_mig = m;
+	if (!t || m->from < 0 || m->from >= T_NODES || m->to < 0 || m->to >= T_NODES) {
+		th.bad_calls++;
+		return -EINVAL;
+	}
+	if (m->revert) {
+		th.undos++;
+		th.undone += m->bytes;
+		th.last_undo = m;
+	} else {
+		if (th.migrate_error)
+			return -th.migrate_error;
+		th.migrations++;
+		th.last_mig = m;
+		if (th.on_apply)
+			th.on_apply();
+	}
 	if (th.slow_migrations)
 		return 0;
 	m->done = MIN(m->bytes, t->mem[m->from]);
@@ -166,6 +203,20 @@ static void tb_cancel(struct vn_backend *b, struct vn_migration *m)
 	(void)b;
 	m->state = VN_MIG_CANCELLED;
 }
+
+#define T_BACKEND_OPS \
+	.name = "script", \
+	.open = tb_open, \
+	.close = tb_close, \
+	.advance = tb_advance, \
+	.topology = tb_topology, \
+	.scan = tb_scan, \
+	.set_affinity = tb_set_affinity, \
+	.migrate = tb_migrate, \
+	.cancel = tb_cancel
+
+/* The same host in real time, as a daemon runs: it keeps a journal. */
+static const struct vn_backend_ops t_backend_rt_ops = { T_BACKEND_OPS };
 
 static const struct vn_backend_ops t_backend_ops = {
 	.name = "script",
@@ -207,7 +258,7 @@ static void ts_detach(struct vn_sampler *s, struct vn_guest *g)
 /* Counts as the sim would: all local, the guest's IPS shared by its vCPUs. */
 static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 	double dt = s->cfg->interval;
 	double ips = t->ips * ((t->allowed[0] & 1) ? 1.0 : t->slow_off_home);
 
@@ -229,7 +280,7 @@ static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 
 static int ts_memory(struct vn_sampler *s, struct vn_guest *g)
 {
-	struct t_guest *t = t_find(g->name);
+	struct t_guest *t = g->backend;
 
 	(void)s;
 	for (int n = 0; n < T_NODES; n++)
@@ -251,12 +302,19 @@ static const struct vn_sampler_ops t_sampler_ops = {
 static struct vnumad_proposal proposals[16];
 static int nr_proposals;
 
+/* Set: the policy raises the buffer's cap and claims more than fits. */
+static bool tp_lies;
+
 static int tp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	(void)priv;
 	(void)v;
 	for (int i = 0; i < nr_proposals; i++)
 		vnumad_propose(out, &proposals[i]);
+	if (tp_lies) {
+		out->len = out->cap + 100;
+		out->cap = 1 << 20;
+	}
 	return 0;
 }
 
@@ -340,7 +398,9 @@ static FILE *out;
  * judge windows, 2 s hysteresis, memory read every tick, as a configuration
  * file would set them.
  */
-static struct vn_core *open_core(void)
+static bool open_dry_run;	/* the next open_core_in() is a dry run */
+
+static struct vn_core *open_core_in(const char *state_dir)
 {
 	static struct vn_core c;
 	struct vn_overrides ov = { .backend = -1, .policy = "none", .log_level = -1 };
@@ -358,13 +418,24 @@ static struct vn_core *open_core(void)
 	c.cfg.memory_interval = 1;
 	c.cfg.min_gain = 0.05;
 	c.cfg.tolerance = 0.03;
-	c.backend.ops = &t_backend_ops;
+	c.backend.ops = state_dir ? &t_backend_rt_ops : &t_backend_ops;
 	c.sampler.ops = &t_sampler_ops;
 	c.trial_hook = on_trial;
+	if (state_dir) {
+		free(c.cfg.state_dir);
+		c.cfg.state_dir = xstrdup(state_dir);
+	}
+	c.cfg.dry_run = open_dry_run;
+	open_dry_run = false;
 	out = open_memstream(&out_text, &out_len);
 	assert_non_null(out);
 	assert_int_equal(core_open(&c, NULL, VN_OUT_TEXT, out), 0);
 	return &c;
+}
+
+static struct vn_core *open_core(void)
+{
+	return open_core_in(NULL);
 }
 
 static void close_core(struct vn_core *c)
@@ -592,12 +663,108 @@ static void expect_drop(struct vn_core *c, enum vn_drop why)
 	nr_proposals = 0;
 }
 
+/*
+ * A policy that raises out->cap and returns more proposals than the core's
+ * buffer holds fails its tick: the length was judged against the cap the
+ * plugin set, and the arbiter read past the buffer.
+ */
+static void test_policy_cannot_grow_its_buffer(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 3);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	tp_lies = true;
+	ticks(c, 1);
+	tp_lies = false;
+	assert_int_equal(c->policy.failures, 1);
+	assert_int_equal(c->dec.nr, 0);
+	/* the next honest tick is served from the core's own buffer */
+	ticks(c, 1);
+	assert_int_equal(c->policy.failures, 0);
+	assert_int_equal(c->dec.nr, 1);
+	close_core(c);
+}
+
 /* A two-guest host past its priming and baseline. */
 static struct vn_core *two_guests(void)
 {
 	t_add("a", 2, 0, 4 * GiB);
 	t_add("b", 2, 0, 4 * GiB);
 	return open_core();
+}
+
+/*
+ * A guest's name reaches the operator as one clean line: a newline forged a
+ * line, escapes reached the terminal, a name that is not UTF-8 became
+ * "(null)" in status and vanished from its JSON. A vnode out of range is
+ * none (policies overflowed on vnode + 1).
+ */
+static void test_guest_names_shown_clean(void **state)
+{
+	struct t_guest *odd;
+	struct vn_core *c;
+	char *js;
+	json_t *st;
+
+	(void)state;
+	t_add("a", 2, 0, 4 * GiB);
+	odd = t_add("odd\xff\x1b[31m\nname", 2, 0, 4 * GiB);
+	odd->has_vnode = true;
+	odd->vnode[0] = 2147483647;
+	odd->vnode[1] = 1;
+	c = open_core();
+	ticks(c, 2);
+	assert_string_equal(c->host.guests[1]->name, "odd??[31m?name");
+	assert_int_equal(c->host.guests[1]->vv[0].vnode, -1);
+	assert_int_equal(c->host.guests[1]->vv[1].vnode, 1);
+	st = state_json(c);
+	js = json_dumps(st, JSON_COMPACT);
+	assert_non_null(strstr(js, "\"name\":\"odd??[31m?name\""));
+	free(js);
+	json_decref(st);
+	close_core(c);
+}
+
+/*
+ * A plugin's reason is shown as one clean line. A dropped proposal with -v
+ * shows a vCPU out of range and a huge gain without reading out of bounds
+ * or printing "+inf%", and its JSON keeps the gain; such a gain is invalid.
+ */
+static void test_plugin_output_shown_clean(void **state)
+{
+	struct vn_core *c = two_guests();
+	const char *o;
+
+	(void)state;
+	c->verbose = true;
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	snprintf(proposals[0].reason, sizeof(proposals[0].reason),
+		 "good\nvnumad: error: forged\x1b[2J\xc2\x9b" "0m");
+	propose_vcpu(c, "a", 1 << 30, 1, 0.3);	/* with -v, g->vv[1 << 30] was read */
+	propose_vcpu(c, "a", 1, 1, 1e307);	/* "+inf%", and no gain in JSON */
+	ticks(c, 1);
+	o = output();
+	assert_null(strchr(o, '\x1b'));
+	assert_null(strstr(o, "\nvnumad: error: forged"));
+	assert_non_null(strstr(o, "expected gain +30%: good?vnumad: error: forged?[2J?0m\n"));
+	assert_non_null(strstr(o, "held back a: vCPU 1073741824 node 0 -> node 1"));
+	assert_null(strstr(o, "inf%"));
+	assert_non_null(strstr(o, "held back a: vCPU 1 node 0 -> node 1, remote 0% (sim), "
+			       "expected gain +1e+309%: the test says so [held back: invalid"));
+	assert_int_equal(dropped(c, VN_DROP_INVALID), 2);
+
+	/* the same in JSON: the huge gain is there, unrounded */
+	c->output = VN_OUT_JSON;
+	nr_proposals = 0;
+	propose_vcpu(c, "a", 1, 1, 1e307);
+	ticks(c, 1);
+	assert_non_null(strstr(output(), "\"gain\":1e307,"));
+	close_core(c);
 }
 
 static void test_drop_invalid(void **state)
@@ -1051,6 +1218,622 @@ static void test_decisions_grouped_by_guest(void **state)
 	close_core(c);
 }
 
+/* ---- the journal: restarts, crashes and full disks, on the host in real time */
+
+static char jdir[128];		/* the daemon's state directory */
+static char jimage[160];	/* the journal as a crash would have left it */
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The whole of a file, or NULL; the caller frees it. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	assert_int_equal(getdelim(&buf, &len, '\0', f) >= 0 || feof(f), 1);
+	fclose(f);
+	return buf ? buf : strdup("");
+}
+
+static int count_text(const char *path, const char *needle)
+{
+	char *t = read_text(path), *p = t;
+	int n = 0;
+
+	while (p && (p = strstr(p, needle))) {
+		n++;
+		p++;
+	}
+	free(t);
+	return n;
+}
+
+static void path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+/* A fresh state directory, with a journal of `text` when not NULL. */
+static void state_dir(const char *text)
+{
+	char p[256];
+
+	assert_int_equal(tmpdir_make(jdir, sizeof(jdir), "core-state"), 0);
+	snprintf(jimage, sizeof(jimage), "%s/image", jdir);
+	strcat(jdir, "/state");
+	assert_int_equal(mkdir(jdir, 0700), 0);
+	if (text) {
+		path_in(p, sizeof(p), jdir, "journal");
+		write_text(p, text);
+	}
+}
+
+static void state_dir_remove(void)
+{
+	*strrchr(jdir, '/') = '\0';
+	tmpdir_remove(jdir);
+}
+
+/* The journal at this moment, as a daemon killed now would leave it. */
+static void crash_image(void)
+{
+	char src[256], dst[256], *t;
+
+	mkdir(jimage, 0700);
+	path_in(src, sizeof(src), jdir, "journal");
+	path_in(dst, sizeof(dst), jimage, "journal");
+	t = read_text(src);
+	assert_non_null(t);
+	write_text(dst, t);
+	free(t);
+}
+
+/* Ends a core as a kill would: what it moved stays moved (no restore). */
+static void kill_core(struct vn_core *c)
+{
+	close_core(c);
+	th.last_mig = th.last_undo = NULL;
+	th.on_apply = NULL;
+}
+
+/*
+ * Every field of every record is checked: a vCPU index below 0 or past
+ * 2^31, a kind that is not one, an affinity of no node or of nodes the
+ * host lacks, a memory move between one node and itself or of a negative
+ * size, a number given as a string. None of them is acted on; the one
+ * sound record beside them is.
+ */
+static void test_journal_bad_records_ignored(void **state)
+{
+	struct t_guest *a;
+	struct vn_core *c;
+	char text[4096];
+	const char *const acts[] = {
+		"{\"kind\":\"vcpu\",\"vcpu\":-1,\"from\":0,\"to\":1,\"old_allowed\":1}",
+		"{\"kind\":\"vcpu\",\"vcpu\":4294967295,\"from\":0,\"to\":1,\"old_allowed\":1}",
+		"{\"kind\":\"vcpu\",\"vcpu\":2147483648,\"from\":0,\"to\":1,\"old_allowed\":1}",
+		"{\"kind\":\"bogus\",\"vcpu\":0,\"from\":0,\"to\":1,\"old_allowed\":2}",
+		"{\"kind\":\"vcpu\",\"vcpu\":0,\"from\":0,\"to\":1,\"old_allowed\":0}",
+		"{\"kind\":\"vcpu\",\"vcpu\":\"0\",\"from\":0,\"to\":1,\"old_allowed\":2}",
+		"{\"kind\":\"vcpu\",\"vcpu\":2,\"from\":0,\"to\":1,\"old_allowed\":9223372036854775807}",
+		"{\"kind\":\"vcpu\",\"vcpu\":3,\"from\":0,\"to\":99,\"old_allowed\":2}",
+		"{\"kind\":\"memory\",\"from\":1,\"to\":1,\"bytes\":1073741824}",
+		"{\"kind\":\"memory\",\"from\":2,\"to\":0,\"bytes\":-5}",
+		"{\"kind\":\"memory\",\"from\":-3,\"to\":0,\"bytes\":1024}",
+		/* the sound one: vCPU 1 was moved off node 0 */
+		"{\"kind\":\"vcpu\",\"vcpu\":1,\"from\":0,\"to\":1,\"old_allowed\":1}",
+	};
+	size_t off;
+
+	(void)state;
+	a = t_add("a", 4, 0, 1 * GiB);
+	a->mem[1] = a->mem[2] = 1 * GiB;
+	a->allowed[1] = 1ULL << 1;
+	off = (size_t)snprintf(text, sizeof(text), "{\"vnumad_journal\":1}\n");
+	for (size_t i = 0; i < ARRAY_SIZE(acts); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"{\"type\":\"trial\",\"id\":%zu,\"guest\":\"a\",\"time\":1,"
+					"\"actions\":[%s]}\n", i + 1, acts[i]);
+	/* a second trial of a known id, and a verdict naming another guest */
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+		"{\"type\":\"trial\",\"id\":12,\"guest\":\"a\",\"time\":1,\"actions\":[%s]}\n"
+		"{\"type\":\"verdict\",\"id\":12,\"guest\":\"b\",\"verdict\":\"kept\"}\n",
+		acts[0]);
+	state_dir(text);
+	c = open_core_in(jdir);
+	ticks(c, 2);
+	assert_int_equal(th.bad_calls, 0);
+	assert_int_equal(th.undos, 0);
+	assert_int_equal(th.affinity_calls, 1);
+	assert_int_equal(a->allowed[1], 1ULL << 0);
+	for (int v = 0; v < 4; v++)
+		if (v != 1)
+			assert_int_equal(a->allowed[v], 1ULL << 0);
+	close_core(c);
+	state_dir_remove();
+}
+
+/*
+ * A journal whose first line is not a header -- torn, or foreign -- is set
+ * aside like one of another version: none of its records is acted on.
+ */
+static void test_journal_torn_header_set_aside(void **state)
+{
+	static const char *const firsts[] = {
+		"{\"vnumad_jour\n",
+		"[1,2,3]\n",
+		"\n",
+	};
+	struct t_guest *a;
+
+	(void)state;
+	a = t_add("a", 2, 0, 1 * GiB);
+	for (size_t i = 0; i < ARRAY_SIZE(firsts); i++) {
+		char text[512], aside[256], *kept;
+		struct vn_core *c;
+
+		snprintf(text, sizeof(text), "%s{\"type\":\"trial\",\"id\":1,\"guest\":\"a\","
+			 "\"time\":1,\"actions\":[{\"kind\":\"vcpu\",\"vcpu\":1,\"from\":0,"
+			 "\"to\":1,\"old_allowed\":1}]}\n", firsts[i]);
+		a->allowed[1] = 1ULL << 1;
+		th.affinity_calls = 0;
+		state_dir(text);
+		c = open_core_in(jdir);
+		ticks(c, 1);
+		assert_int_equal(th.affinity_calls, 0);
+		assert_int_equal(a->allowed[1], 1ULL << 1);
+		path_in(aside, sizeof(aside), jdir, "journal.unreadable");
+		kept = read_text(aside);
+		if (!kept || strcmp(kept, text) != 0)
+			fail_msg("first line %zu: the journal was not kept aside as it was", i);
+		free(kept);
+		close_core(c);
+		state_dir_remove();
+	}
+}
+
+/*
+ * A trial of the last run concerns the processes of then: one of a guest
+ * that restarted since (another pid), or of a host that rebooted since
+ * (another boot id), is not undone on what runs now.
+ */
+static void test_journal_moot_trials_abandoned(void **state)
+{
+	struct t_guest *a, *b;
+	struct vn_core *c;
+	char text[1024];
+
+	(void)state;
+	a = t_add("a", 2, 0, 1 * GiB);
+	b = t_add("b", 2, 0, 1 * GiB);
+	a->allowed[1] = b->allowed[1] = 1ULL << 1;
+	snprintf(text, sizeof(text),
+		 "{\"vnumad_journal\":1}\n"
+		 "{\"type\":\"trial\",\"id\":1,\"guest\":\"a\",\"pid\":4242,\"time\":1,"
+		 "\"actions\":[{\"kind\":\"vcpu\",\"vcpu\":1,\"from\":0,\"to\":1,\"old_allowed\":1}]}\n"
+		 "{\"type\":\"trial\",\"id\":2,\"guest\":\"b\",\"boot\":\"00000000-0000-0000-0000-"
+		 "000000000000\",\"time\":1,\"actions\":[{\"kind\":\"vcpu\",\"vcpu\":1,\"from\":0,"
+		 "\"to\":1,\"old_allowed\":1}]}\n");
+	state_dir(text);
+	c = open_core_in(jdir);
+	ticks(c, 1);
+	assert_int_equal(th.affinity_calls, 0);
+	assert_int_equal(a->allowed[1], 1ULL << 1);
+	assert_int_equal(b->allowed[1], 1ULL << 1);
+	close_core(c);
+	state_dir_remove();
+}
+
+/*
+ * Write ahead: the journal holds a move before it is made. A daemon killed
+ * between the two leaves a journal from which the next start undoes it --
+ * for a guest whose name is not UTF-8 too (JSON cannot hold it as it is).
+ */
+static void test_journal_intent_before_apply(void **state)
+{
+	static const char *const names[] = { "a", "caf\xe9" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct t_guest *a;
+		struct vn_core *c;
+
+		setup(NULL);
+		a = t_add(names[i], 2, 0, 2 * GiB);
+		a->mem[1] = 2 * GiB;
+		state_dir(NULL);
+		c = open_core_in(jdir);
+		ticks(c, 6);
+		propose_vcpu(c, names[i], 0, 1, 0.3);
+		propose_memory(c, names[i], 0, 1, 1 * GiB, 0.3);
+		th.on_apply = crash_image;	/* killed as the moves are made */
+		ticks(c, 1);
+		assert_int_equal(a->allowed[0], 1ULL << 1);
+		assert_int_equal(a->mem[1], 3 * GiB);
+		kill_core(c);
+
+		nr_proposals = 0;
+		th.affinity_calls = 0;
+		c = open_core_in(jimage);
+		ticks(c, 1);
+		if (a->allowed[0] != 1ULL << 0)
+			fail_msg("guest %zu: the vCPU moved before the kill was not moved back", i);
+		/* the memory that moved goes back, and only that */
+		assert_int_equal(th.undos, 1);
+		assert_int_equal(th.undone, 1 * GiB);
+		close_core(c);
+		state_dir_remove();
+	}
+}
+
+/*
+ * A move that failed is nothing to undo: a restart does not take back
+ * memory the guest's own growth put on the node the failed migration
+ * aimed at, while the vCPU moved with it is moved back.
+ */
+static void test_journal_failed_move_not_undone(void **state)
+{
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	a = t_add("a", 2, 0, 2 * GiB);
+	a->mem[1] = 2 * GiB;
+	state_dir(NULL);
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	propose_memory(c, "a", 0, 1, 1 * GiB, 0.3);
+	th.migrate_error = ENOMEM;
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	crash_image();
+	kill_core(c);
+	/* meanwhile the guest grew on node 1 and shrank on node 0 by itself */
+	a->mem[0] -= 512 * MiB;
+	a->mem[1] += 512 * MiB;
+	nr_proposals = 0;
+	th.migrate_error = 0;
+	c = open_core_in(jimage);
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 0);
+	assert_int_equal(th.undos, 0);
+	close_core(c);
+	state_dir_remove();
+}
+
+/*
+ * A dry run keeps no journal; a reload that ends the dry run opens it
+ * before anything is moved, so that the moves are journaled (and the
+ * unjudged trials of a run before are taken up).
+ */
+static void test_journal_opened_when_dry_run_ends(void **state)
+{
+	struct vn_overrides ov = { .backend = -1, .policy = "none", .log_level = -1 };
+	struct vn_errors e = { 0 };
+	struct vn_config fresh;
+	char p[256];
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	a = t_add("a", 2, 0, 1 * GiB);
+	state_dir(NULL);
+	path_in(p, sizeof(p), jdir, "journal");
+	open_dry_run = true;
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(config_load(&fresh, NULL, &ov, &e), 0);
+	errors_free(&e);
+	fresh.policy_desc = &t_policy;
+	fresh.interval = 1;
+	free(fresh.state_dir);
+	fresh.state_dir = xstrdup(jdir);
+	core_reconfigure(c, &fresh);
+	assert_false(c->cfg.dry_run);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	assert_int_equal(count_text(p, "\"type\":\"trial\""), 1);
+	close_core(c);
+	state_dir_remove();
+}
+
+/* A migration under way: the mover has done `bytes` of it so far. */
+static void mover_did(struct t_guest *g, struct vn_migration *m, uint64_t bytes)
+{
+	uint64_t more = bytes - m->done;
+
+	g->mem[m->from] -= more;
+	g->mem[m->to] += more;
+	m->done = bytes;
+}
+
+/*
+ * A daemon killed in the middle of a migration: the next start moves back
+ * what had moved, not what was asked. Once from a journal that knew only
+ * the intent (the guest's memory tells), once from one that knew the
+ * progress; and a start killed in the middle of that undo leaves the next
+ * one only the rest to take back.
+ */
+static void test_journal_partial_migration_undone(void **state)
+{
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	for (int progress = 0; progress < 2; progress++) {
+		char image2[200], src[256], dst[256], *t;
+
+		setup(NULL);
+		a = t_add("a", 4, 0, 2 * GiB);
+		a->mem[1] = 2 * GiB;
+		state_dir(NULL);
+		c = open_core_in(jdir);
+		ticks(c, 6);
+		th.slow_migrations = true;
+		propose_memory(c, "a", 1, 0, 2 * GiB, 0.3);
+		ticks(c, 1);
+		nr_proposals = 0;
+		assert_non_null(th.last_mig);
+		mover_did(a, th.last_mig, 512 * MiB);
+		if (progress)
+			ticks(c, 1);	/* the journal learns of it */
+		crash_image();
+		kill_core(c);
+
+		/* 2.5 GiB on node 0 now, of which 2 GiB were the guest's own */
+		c = open_core_in(jimage);
+		ticks(c, 1);
+		assert_int_equal(th.undos, 1);
+		if (th.undone != 512 * MiB)
+			fail_msg("%s: moved back %llu MiB, want 512", progress ?
+				 "with progress" : "intent only",
+				 (unsigned long long)(th.undone / MiB));
+		/* killed again, a quarter of the way back */
+		mover_did(a, th.last_undo, 128 * MiB);
+		ticks(c, 1);
+		snprintf(image2, sizeof(image2), "%s2", jimage);
+		mkdir(image2, 0700);
+		path_in(src, sizeof(src), jimage, "journal");
+		path_in(dst, sizeof(dst), image2, "journal");
+		t = read_text(src);
+		write_text(dst, t);
+		free(t);
+		kill_core(c);
+
+		th.undos = 0;
+		th.undone = 0;
+		th.slow_migrations = false;
+		c = open_core_in(image2);
+		ticks(c, 1);
+		assert_int_equal(th.undos, 1);
+		assert_int_equal(th.undone, 384 * MiB);
+		assert_int_equal(a->mem[0], 2 * GiB);
+		assert_int_equal(a->mem[1], 2 * GiB);
+		close_core(c);
+		state_dir_remove();
+	}
+}
+
+/* A small filesystem at dir (root only); false when none can be made. */
+static bool tmpfs_at(const char *dir)
+{
+	return geteuid() == 0 &&
+	       mount("vnumad-test", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") == 0;
+}
+
+/*
+ * Fills the filesystem of dir; unfill() gives the room back. The journal's
+ * last page is filled first (with a record no reader acts on), else an
+ * append to it would still fit in what that page has left.
+ */
+static void fill(const char *dir)
+{
+	char p[256], block[4096] = { 0 };
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	path_in(p, sizeof(p), dir, "journal");
+	if (stat(p, &st) == 0 && st.st_size % page) {
+		long pad = page - st.st_size % page;
+
+		/* {"type":"pad","x":""} and a newline: 22 bytes at least */
+		if (pad < 22)
+			pad += page;
+		f = fopen(p, "a");
+		assert_non_null(f);
+		fprintf(f, "{\"type\":\"pad\",\"x\":\"");
+		for (long i = 0; i < pad - 22; i++)
+			putc('x', f);
+		fprintf(f, "\"}\n");
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_size % page, 0);
+	}
+
+	path_in(p, sizeof(p), dir, "fill");
+	fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	/* what is left is less than a block: use it up too */
+	while (write(fd, block, 1) > 0)
+		;
+	close(fd);
+}
+
+static void unfill(const char *dir)
+{
+	char p[256];
+
+	path_in(p, sizeof(p), dir, "fill");
+	assert_int_equal(unlink(p), 0);
+}
+
+static void untmpfs(void)
+{
+	umount2(jdir, MNT_DETACH);
+	state_dir_remove();
+}
+
+/* A journal of one unjudged trial of a: 1 GiB moved from node 1 to node 0. */
+static const char pending_memory[] =
+	"{\"vnumad_journal\":1}\n"
+	"{\"type\":\"trial\",\"id\":7,\"guest\":\"a\",\"time\":1,\"actions\":[{\"kind\":\"memory\","
+	"\"from\":1,\"to\":0,\"bytes\":1073741824,\"before_from\":2147483648,"
+	"\"before_to\":2147483648}]}\n";
+
+static struct t_guest *guest_of_pending_memory(void)
+{
+	struct t_guest *a = t_add("a", 2, 0, 3 * GiB);
+
+	a->mem[1] = 1 * GiB;
+	return a;
+}
+
+/*
+ * The state filesystem full when the undo of a trial left by the last run
+ * is to be journaled: the undo waits for the journal (memory undos are not
+ * idempotent), is made once it can be written, and never again.
+ */
+static void test_journal_full_undo_once(void **state)
+{
+	char p[256];
+	struct t_guest *a;
+	struct vn_core *c;
+
+	(void)state;
+	a = guest_of_pending_memory();
+	state_dir(NULL);
+	if (!tmpfs_at(jdir)) {
+		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
+		skip();
+	}
+	path_in(p, sizeof(p), jdir, "journal");
+	write_text(p, pending_memory);
+	c = open_core_in(jdir);
+	fill(jdir);
+	ticks(c, 2);
+	unfill(jdir);
+	ticks(c, 2);
+	close_core(c);
+	c = open_core_in(jdir);
+	ticks(c, 2);
+	close_core(c);
+	assert_int_equal(th.undos, 1);
+	assert_int_equal(th.undone, 1 * GiB);
+	assert_int_equal(a->mem[0], 2 * GiB);
+	untmpfs();
+}
+
+/*
+ * The state filesystem full at start: the trials read are kept (and undone
+ * once it has room), and nothing is moved while the journal cannot hold it.
+ */
+static void test_journal_full_at_start(void **state)
+{
+	char p[256];
+	struct t_guest *a, *b;
+	struct vn_core *c;
+
+	(void)state;
+	a = guest_of_pending_memory();
+	b = t_add("b", 2, 0, 1 * GiB);
+	state_dir(NULL);
+	if (!tmpfs_at(jdir)) {
+		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
+		skip();
+	}
+	path_in(p, sizeof(p), jdir, "journal");
+	write_text(p, pending_memory);
+	fill(jdir);
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	propose_vcpu(c, "b", 0, 1, 0.3);
+	ticks(c, 2);
+	assert_int_equal(th.affinity_calls, 0);
+	assert_int_equal(th.migrations + th.undos, 0);
+	assert_int_equal(b->allowed[0], 1ULL << 0);
+	unfill(jdir);
+	ticks(c, 2);
+	assert_int_equal(th.undos, 1);		/* the last run's, kept */
+	assert_int_equal(a->mem[0], 2 * GiB);
+	assert_int_equal(b->allowed[0], 1ULL << 1);
+	close_core(c);
+	untmpfs();
+}
+
+/* The "journal" member of the status, and whether it says writable. */
+static bool status_journal_writable(const struct vn_core *c)
+{
+	json_t *s = state_json(c), *j = json_object_get(s, "journal");
+	bool w;
+
+	assert_true(json_is_object(j));
+	w = json_is_true(json_object_get(j, "writable"));
+	json_decref(s);
+	return w;
+}
+
+/*
+ * A journal write that fails mid-run stops the moves (advising only, in
+ * the status too, and for the operator's moves) until the journal can be
+ * written again; then the file is rewritten whole and moves resume.
+ */
+static void test_journal_full_midrun_advises(void **state)
+{
+	char p[256], why[256];
+	struct vn_manual man;
+	struct t_guest *b;
+	struct vn_core *c;
+
+	(void)state;
+	t_add("a", 2, 0, 1 * GiB);
+	b = t_add("b", 2, 0, 1 * GiB);
+	state_dir(NULL);
+	if (!tmpfs_at(jdir)) {
+		state_dir_remove();
+		print_message("skipped: a full filesystem needs root to mount a tmpfs\n");
+		skip();
+	}
+	c = open_core_in(jdir);
+	ticks(c, 6);
+	fill(jdir);
+	propose_vcpu(c, "b", 0, 1, 0.3);
+	ticks(c, 2);
+	assert_int_equal(b->allowed[0], 1ULL << 0);
+	assert_false(status_journal_writable(c));
+	assert_non_null(strstr(output(), "advising only"));
+	assert_int_equal(state_migrate(c, "a", 1, 0, true, 0, false, &man, why, sizeof(why)),
+			 -EROFS);
+	assert_non_null(strstr(why, "journal"));
+	unfill(jdir);
+	ticks(c, 1);
+	assert_true(status_journal_writable(c));
+	assert_int_equal(b->allowed[0], 1ULL << 1);
+	path_in(p, sizeof(p), jdir, "journal");
+	assert_int_equal(count_text(p, "\"type\":\"trial\""), 1);
+	close_core(c);
+	untmpfs();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1071,6 +1854,19 @@ int main(void)
 		cmocka_unit_test_setup(test_policy_guest_storage, setup),
 		cmocka_unit_test_setup(test_policy_exit_disabled, setup),
 		cmocka_unit_test_setup(test_policy_old_descriptor, setup),
+		cmocka_unit_test_setup(test_journal_bad_records_ignored, setup),
+		cmocka_unit_test_setup(test_journal_torn_header_set_aside, setup),
+		cmocka_unit_test_setup(test_journal_moot_trials_abandoned, setup),
+		cmocka_unit_test_setup(test_journal_intent_before_apply, setup),
+		cmocka_unit_test_setup(test_journal_partial_migration_undone, setup),
+		cmocka_unit_test_setup(test_journal_failed_move_not_undone, setup),
+		cmocka_unit_test_setup(test_journal_opened_when_dry_run_ends, setup),
+		cmocka_unit_test_setup(test_journal_full_undo_once, setup),
+		cmocka_unit_test_setup(test_journal_full_at_start, setup),
+		cmocka_unit_test_setup(test_journal_full_midrun_advises, setup),
+		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
+		cmocka_unit_test_setup(test_plugin_output_shown_clean, setup),
+		cmocka_unit_test_setup(test_policy_cannot_grow_its_buffer, setup),
 	};
 
 	log_init(true, LOG_ERR, "test_core");

@@ -17,9 +17,11 @@
  * one in, domains created and destroyed by another thread while ticks run,
  * and a dropped connection that reconnects and keeps the guests.
  *
- * With VNUMAD_KVM_DOMAIN set (tests/t_libvirt_kvm.sh) the same binary runs
+ * With VNUMAD_QEMU_DOMAIN set (tests/t_libvirt_qemu.sh) the same binary runs
  * the real-libvirtd cases instead, against qemu:///system and a running
- * QEMU/KVM guest of that name.
+ * QEMU guest of that name, under KVM or TCG: its vCPU threads as libvirt
+ * records them (cgroups, status XML), a live pin, a memory move within the
+ * node, libvirtd restarted, the guest destroyed while ticks run.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,9 +46,11 @@
 #include "config.h"
 #include "hostinfo.h"
 #include "log.h"
+#include "lvstate.h"
 #include "registry.h"
 #include "util.h"
 #include "virevent.h"
+#include "vmm.h"
 #include "vnumad.h"
 
 #define NS "https://vnumad.org/xmlns/guest/1"
@@ -375,6 +379,10 @@ static void discovery_and_topology(void **state)
 	assert_int_equal(g->pid, 0);
 	assert_int_equal(g->vc[0].tid, 0);
 	assert_int_equal(g->v.flags, VNUMAD_GUEST_NO_MEMMOVE);
+	/* and it says why it has no figures */
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "no host threads"));
+	assert_non_null(g->memory_fixed);
 	assert_int_not_equal(g->vv[0].allowed, 0);
 	assert_ptr_equal(g->backend != NULL, true);
 	{
@@ -494,6 +502,18 @@ static void pinned_by_the_definition(void **state)
 	assert_int_equal(flags_of("cpuset", " cpuset='0-3'", NULL, NULL), VNUMAD_GUEST_PINNED);
 	assert_int_equal(flags_of("numatune", NULL,
 				  "<numatune><memory mode='strict' nodeset='0'/></numatune>",
+				  NULL), VNUMAD_GUEST_PINNED);
+	/* placement='auto' is numad's advice at start, not the user's pin */
+	assert_int_equal(flags_of("auto", " placement='auto'", NULL, NULL), 0);
+	assert_int_equal(flags_of("automem", NULL,
+				  "<numatune><memory mode='strict' placement='auto'/></numatune>",
+				  NULL), 0);
+	assert_int_equal(flags_of("autoboth", " placement='auto'",
+				  "<numatune><memory mode='interleave' placement='auto'/></numatune>",
+				  NULL), 0);
+	/* a nodeset of the user's own still pins, with vCPUs placed by numad */
+	assert_int_equal(flags_of("autonodes", " placement='auto'",
+				  "<numatune><memory mode='strict' nodeset='1'/></numatune>",
 				  NULL), VNUMAD_GUEST_PINNED);
 	/* the metadata opts a pinned guest in, or any guest out */
 	assert_int_equal(flags_of("optin", NULL,
@@ -656,11 +676,11 @@ static void reconnects_and_keeps_guests(void **state)
 	assert_true(loop_until(lacks_guest, "missed", 2));
 }
 
-/* --- real libvirtd and QEMU/KVM (tests/t_libvirt_kvm.sh) ----------------- */
+/* --- real libvirtd and QEMU (tests/t_libvirt_qemu.sh) -------------------- */
 
-static const char *kvm_domain;
+static const char *qemu_domain;
 
-static int kvm_setup(void **state)
+static int qemu_setup(void **state)
 {
 	(void)state;
 	libvirt_backend_set_resync(30);
@@ -698,36 +718,56 @@ static void thread_cpus(pid_t pid, pid_t tid, char *buf, size_t len)
 	fclose(f);
 }
 
-static void kvm_discovers_guest_and_threads(void **state)
+/*
+ * The guest, its QEMU process and its vCPU threads, which are those libvirt
+ * recorded (each vCPU's cgroup and the status XML agree) and bear the
+ * vCPUs' names, whatever the accelerator.
+ */
+static void qemu_discovers_guest_and_threads(void **state)
 {
 	struct vn_guest *g;
-	pid_t tids[HI_MAX_VCPUS];
+	pid_t tids[HI_MAX_VCPUS], rec[2] = { 0, 0 }, xml[2] = { 0, 0 };
+	enum lvstate_source src;
 	char path[256];
 	FILE *f;
 	int pid = 0;
 
 	(void)state;
 	tick();
-	g = host_find(&host, kvm_domain);
+	g = host_find(&host, qemu_domain);
 	assert_non_null(g);
-	snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", kvm_domain);
+	snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.pid", qemu_domain);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%d", &pid), 1);
 	fclose(f);
 	assert_int_equal(g->pid, pid);
 	assert_int_equal(g->nr_vcpus, 2);
-	assert_int_equal(hostinfo_vcpu_threads(pid, tids, HI_MAX_VCPUS), 2);
+	{
+		enum vmm_kind k = VMM_QEMU;
+
+		assert_int_equal(vmm_vcpu_threads(pid, &k, tids, HI_MAX_VCPUS, NULL), 2);
+	}
 	assert_int_equal(g->vc[0].tid, tids[0]);
 	assert_int_equal(g->vc[1].tid, tids[1]);
 	assert_true(tids[0] > 0 && tids[1] > 0 && tids[0] != tids[1]);
 	assert_int_equal(g->v.flags, 0);
+	assert_null(g->unmeasured);
+	/* libvirt's own records name the same threads */
+	assert_int_equal(lvstate_cgroup_threads(pid, rec, 2, &src), 2);
+	assert_true(src == LVS_CGROUP2 || src == LVS_CGROUP1);
+	assert_int_equal(rec[0], tids[0]);
+	assert_int_equal(rec[1], tids[1]);
+	snprintf(path, sizeof(path), "/run/libvirt/qemu/%s.xml", qemu_domain);
+	assert_int_equal(lvstate_status_threads(path, pid, xml, 2), 2);
+	assert_int_equal(xml[0], tids[0]);
+	assert_int_equal(xml[1], tids[1]);
 }
 
-static void kvm_live_pin(void **state)
+static void qemu_live_pin(void **state)
 {
 	struct vn_guest *g;
-	virDomainPtr d = virDomainLookupByName(op, kvm_domain);
+	virDomainPtr d = virDomainLookupByName(op, qemu_domain);
 	unsigned char one = 1 << 1, maps[8] = { 0 };
 	char before[64], after[64], want[64];
 	int ncpu = hostinfo_nr_cpus();
@@ -739,7 +779,7 @@ static void kvm_live_pin(void **state)
 	/* the operator narrowed vCPU 0 to CPU 1 (node 0 still) */
 	assert_int_equal(virDomainPinVcpuFlags(d, 0, &one, 1, VIR_DOMAIN_AFFECT_LIVE), 0);
 	tick();
-	g = host_find(&host, kvm_domain);
+	g = host_find(&host, qemu_domain);
 	assert_non_null(g);
 	thread_cpus(g->pid, g->vc[0].tid, before, sizeof(before));
 	assert_string_equal(before, "1");
@@ -771,7 +811,7 @@ static void kvm_live_pin(void **state)
 		int v;
 
 		snprintf(cmd, sizeof(cmd), "virsh -c qemu:///system vcpupin %s 0 --live",
-			 kvm_domain);
+			 qemu_domain);
 		p = popen(cmd, "r");
 		assert_non_null(p);
 		while (fgets(line, sizeof(line), p))
@@ -785,9 +825,40 @@ static void kvm_live_pin(void **state)
 	assert_int_equal(g->vv[0].allowed, 1);
 }
 
-static void kvm_reconnects_after_restart(void **state)
+static bool migration_over(void *arg)
 {
-	const char *restart = getenv("VNUMAD_KVM_RESTART");
+	return ((struct vn_migration *)arg)->state != VN_MIG_RUNNING;
+}
+
+/*
+ * The real QEMU process's memory moves through the backend: on a host of
+ * one node, onto the node it is on (the kernel still takes every page
+ * through move_pages).
+ */
+static void qemu_memory_move(void **state)
+{
+	struct vn_migration m = { .from = 0, .to = 0, .bytes = 0, .state = VN_MIG_RUNNING };
+	struct vn_guest *g;
+
+	(void)state;
+	tick();
+	g = host_find(&host, qemu_domain);
+	assert_non_null(g);
+	assert_int_equal(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE, 0);
+	m.guest_id = g->id;
+	/* all the guest RAM the mover finds on node 0 */
+	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
+	assert_true(loop_until(migration_over, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_true(m.done > 0);
+	assert_int_equal(m.failed, 0);
+	print_message("# %llu KiB of guest RAM moved within node 0\n",
+		      (unsigned long long)(m.done / 1024));
+}
+
+static void qemu_reconnects_after_restart(void **state)
+{
+	const char *restart = getenv("VNUMAD_QEMU_RESTART");
 	struct vn_guest *g;
 	uint64_t id;
 
@@ -795,7 +866,7 @@ static void kvm_reconnects_after_restart(void **state)
 	if (!restart)
 		skip();
 	tick();
-	g = host_find(&host, kvm_domain);
+	g = host_find(&host, qemu_domain);
 	assert_non_null(g);
 	id = g->id;
 	/* the operator's connection dies with libvirtd too */
@@ -806,7 +877,7 @@ static void kvm_reconnects_after_restart(void **state)
 	loop_for(0.2);
 	assert_true(loop_until(connected, NULL, 30));
 	tick();
-	g = host_find(&host, kvm_domain);
+	g = host_find(&host, qemu_domain);
 	assert_non_null(g);
 	assert_int_equal(g->id, id);
 	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
@@ -829,7 +900,7 @@ static void *destroy_soon(void *arg)
 	return NULL;
 }
 
-static void kvm_guest_destroyed_mid_tick(void **state)
+static void qemu_guest_destroyed_mid_tick(void **state)
 {
 	pthread_t t;
 	double t0;
@@ -837,13 +908,13 @@ static void kvm_guest_destroyed_mid_tick(void **state)
 
 	(void)state;
 	tick();
-	assert_non_null(host_find(&host, kvm_domain));
+	assert_non_null(host_find(&host, qemu_domain));
 	fds_before = count_fds();
-	pthread_create(&t, NULL, destroy_soon, (void *)kvm_domain);
+	pthread_create(&t, NULL, destroy_soon, (void *)qemu_domain);
 	t0 = now_monotonic();
 	/* ticks back to back, pinning as they go, while the guest dies */
-	while (host_find(&host, kvm_domain) && now_monotonic() - t0 < 10) {
-		struct vn_guest *g = host_find(&host, kvm_domain);
+	while (host_find(&host, qemu_domain) && now_monotonic() - t0 < 10) {
+		struct vn_guest *g = host_find(&host, qemu_domain);
 
 		if (g && be.ops->set_affinity(&be, g, pins % 2, 1) == 0)
 			pins++;
@@ -851,7 +922,7 @@ static void kvm_guest_destroyed_mid_tick(void **state)
 		loop_for(0.001);
 	}
 	pthread_join(t, NULL);
-	assert_null(host_find(&host, kvm_domain));
+	assert_null(host_find(&host, qemu_domain));
 	loop_for(0.1);
 	assert_int_equal(count_fds(), fds_before);
 	print_message("# %d pins during the ticks before the guest was gone\n", pins);
@@ -872,11 +943,12 @@ int main(void)
 		cmocka_unit_test(events_while_ticks_run),
 		cmocka_unit_test(reconnects_and_keeps_guests),
 	};
-	const struct CMUnitTest kvm[] = {
-		cmocka_unit_test(kvm_discovers_guest_and_threads),
-		cmocka_unit_test(kvm_live_pin),
-		cmocka_unit_test(kvm_reconnects_after_restart),
-		cmocka_unit_test(kvm_guest_destroyed_mid_tick),
+	const struct CMUnitTest qemu[] = {
+		cmocka_unit_test(qemu_discovers_guest_and_threads),
+		cmocka_unit_test(qemu_live_pin),
+		cmocka_unit_test(qemu_memory_move),
+		cmocka_unit_test(qemu_reconnects_after_restart),
+		cmocka_unit_test(qemu_guest_destroyed_mid_tick),
 	};
 	int r;
 
@@ -884,9 +956,9 @@ int main(void)
 	/* libvirt calls us from its threads: the base must have locks */
 	evthread_use_pthreads();
 	base = event_base_new();
-	kvm_domain = getenv("VNUMAD_KVM_DOMAIN");
-	if (kvm_domain)
-		r = cmocka_run_group_tests_name("kvm", kvm, kvm_setup, close_backend);
+	qemu_domain = getenv("VNUMAD_QEMU_DOMAIN");
+	if (qemu_domain)
+		r = cmocka_run_group_tests_name("qemu", qemu, qemu_setup, close_backend);
 	else
 		r = cmocka_run_group_tests_name("libvirt", tests, group_setup, close_backend);
 	virevent_unregister();

@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,6 +37,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "registry.h"
 #include "sampling.h"
 #include "sampling_impl.h"
 
@@ -294,21 +298,39 @@ static void test_model_lookup(void **state)
 		{ CPU_VENDOR_INTEL, 6, 85, 7, "Intel Cascade Lake-SP" },
 		{ CPU_VENDOR_INTEL, 6, 85, 11, "Intel Cascade Lake-SP" },
 		{ CPU_VENDOR_INTEL, 6, 106, 6, "Intel Ice Lake-SP" },
+		{ CPU_VENDOR_INTEL, 6, 108, 1, "Intel Ice Lake-D" },
 		{ CPU_VENDOR_INTEL, 6, 143, 8, "Intel Sapphire Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 207, 2, "Intel Emerald Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 173, 1, "Intel Granite Rapids" },
+		{ CPU_VENDOR_INTEL, 6, 174, 1, "Intel Granite Rapids" },
 		{ CPU_VENDOR_INTEL, 6, 0x97, 2, NULL },	/* Alder Lake: no table */
 		{ CPU_VENDOR_INTEL, 6, 44, 2, NULL },	/* Westmere-EP */
 		{ CPU_VENDOR_AMD, 0x17, 0x01, 2, NULL },	/* Zen 1 */
 		{ CPU_VENDOR_AMD, 0x17, 0x31, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0x50, 0, NULL },	/* Zen 1 again */
+		{ CPU_VENDOR_AMD, 0x17, 0x71, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0x90, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0xa0, 0, "AMD Zen 2" },
+		{ CPU_VENDOR_AMD, 0x17, 0xb0, 0, NULL },
 		{ CPU_VENDOR_AMD, 0x19, 0x01, 1, "AMD Zen 3" },
 		{ CPU_VENDOR_AMD, 0x19, 0x21, 0, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x30, 0, "AMD Zen 3" },
+		{ CPU_VENDOR_AMD, 0x19, 0x50, 0, "AMD Zen 3" },
 		{ CPU_VENDOR_AMD, 0x19, 0x11, 1, "AMD Zen 4" },
 		{ CPU_VENDOR_AMD, 0x19, 0x61, 2, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x80, 0, "AMD Zen 4" },
+		{ CPU_VENDOR_AMD, 0x19, 0x90, 1, "AMD Zen 4" },
 		{ CPU_VENDOR_AMD, 0x19, 0xa0, 2, "AMD Zen 4" },
-		{ CPU_VENDOR_AMD, 0x19, 0x30, 0, NULL },
+		{ CPU_VENDOR_AMD, 0x19, 0xb0, 0, NULL },
 		{ CPU_VENDOR_AMD, 0x1a, 0x02, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x24, 0, "AMD Zen 5" },
 		{ CPU_VENDOR_AMD, 0x1a, 0x44, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x68, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x70, 0, "AMD Zen 5" },
+		{ CPU_VENDOR_AMD, 0x1a, 0x30, 0, NULL },	/* not Zen 5 */
+		{ CPU_VENDOR_AMD, 0x1a, 0x50, 0, NULL },	/* Zen 6 */
+		{ CPU_VENDOR_AMD, 0x1a, 0x80, 0, NULL },
+		{ CPU_VENDOR_AMD, 0x1a, 0xc0, 0, NULL },
 		{ CPU_VENDOR_OTHER, 6, 85, 4, NULL },
 	};
 	(void)state;
@@ -351,39 +373,42 @@ static void test_cpu_identify(void **state)
 static int child_encode_model(void *arg, char *msg, size_t len)
 {
 	const struct pmu_model *m = arg;
+	const struct pmu_table *t = m->tab;
 	char err[300];
 
-	setenv("LIBPFM_FORCE_PMU", m->pfm_pmu, 1);
+	setenv("LIBPFM_FORCE_PMU", t->pfm_pmu, 1);
 	for (int k = 0; k < PMU_NR_ROLES; k++) {
 		struct pmu_event ev;
-		uint64_t code = m->config[k] & 0xff, umask = m->config[k] >> 8 & 0xff;
+		uint64_t code = t->config[k] & 0xff, umask = t->config[k] >> 8 & 0xff;
+		/* what libpfm4 itself must produce for the name */
+		uint64_t c1 = t->pfm_config1[k] ? t->pfm_config1[k] : t->config1[k];
 
-		CHECK(pmu_encode(m->event[k], NULL, &ev, err, sizeof(err)) == 0,
-		      "%s (forced %s): %s: %s", m->name, m->pfm_pmu, m->event[k], err);
+		CHECK(pmu_encode(t->event[k], NULL, &ev, err, sizeof(err)) == 0,
+		      "%s (forced %s): %s: %s", m->name, t->pfm_pmu, t->event[k], err);
 		CHECK((ev.attr.config & 0xff) == code,
-		      "%s %s: event code %#llx, want %#llx", m->name, m->event[k],
+		      "%s %s: event code %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)(ev.attr.config & 0xff),
 		      (unsigned long long)code);
 		CHECK((ev.attr.config >> 8 & 0xff) == umask,
-		      "%s %s: umask %#llx, want %#llx", m->name, m->event[k],
+		      "%s %s: umask %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)(ev.attr.config >> 8 & 0xff),
 		      (unsigned long long)umask);
-		CHECK(ev.attr.config == m->config[k],
-		      "%s %s: config %#llx, want %#llx", m->name, m->event[k],
+		CHECK(ev.attr.config == t->config[k],
+		      "%s %s: config %#llx, want %#llx", m->name, t->event[k],
 		      (unsigned long long)ev.attr.config,
-		      (unsigned long long)m->config[k]);
-		CHECK(ev.attr.config1 == m->config1[k],
+		      (unsigned long long)t->config[k]);
+		CHECK(ev.attr.config1 == c1,
 		      "%s %s: offcore config1 %#llx, want %#llx", m->name,
-		      m->event[k], (unsigned long long)ev.attr.config1,
-		      (unsigned long long)m->config1[k]);
+		      t->event[k], (unsigned long long)ev.attr.config1,
+		      (unsigned long long)c1);
 		CHECK(ev.attr.exclude_guest == 0, "%s %s: exclude_guest is set",
-		      m->name, m->event[k]);
+		      m->name, t->event[k]);
 		CHECK(ev.attr.exclude_host == 0, "%s %s: exclude_host is set",
-		      m->name, m->event[k]);
+		      m->name, t->event[k]);
 		CHECK(ev.attr.type == PERF_TYPE_RAW, "%s %s: type %u, want raw",
-		      m->name, m->event[k], ev.attr.type);
+		      m->name, t->event[k], ev.attr.type);
 		CHECK(ev.attr.sample_period == 0 && ev.attr.precise_ip == 0,
-		      "%s %s: not a counting event", m->name, m->event[k]);
+		      "%s %s: not a counting event", m->name, t->event[k]);
 	}
 	return 0;
 }
@@ -413,16 +438,17 @@ static int child_resolve_all(void *arg, char *msg, size_t len)
 		      "%s: %s", m->name, err);
 		CHECK(got == m, "%s resolved to %s", m->name, got ? got->name : "none");
 		for (int k = 0; k < PMU_NR_ROLES; k++) {
-			CHECK(ev[k].attr.config == m->config[k] &&
-			      ev[k].attr.config1 == m->config1[k],
+			CHECK(ev[k].attr.config == m->tab->config[k] &&
+			      ev[k].attr.config1 == m->tab->config1[k],
 			      "%s %s: config %#llx config1 %#llx", m->name,
 			      ev[k].name, (unsigned long long)ev[k].attr.config,
 			      (unsigned long long)ev[k].attr.config1);
 			CHECK(ev[k].attr.exclude_guest == 0,
 			      "%s %s: exclude_guest is set", m->name, ev[k].name);
-			CHECK(strncmp(ev[k].name, m->pfm_pmu, strlen(m->pfm_pmu)) == 0,
+			CHECK(strncmp(ev[k].name, m->tab->pfm_pmu,
+				      strlen(m->tab->pfm_pmu)) == 0,
 			      "%s: %s is not qualified by %s", m->name, ev[k].name,
-			      m->pfm_pmu);
+			      m->tab->pfm_pmu);
 		}
 	}
 	return 0;
@@ -432,6 +458,174 @@ static void test_table_resolve_unforced(void **state)
 {
 	(void)state;
 	in_child(child_resolve_all, NULL);
+}
+
+/* The table entry of a model by name. */
+static const struct pmu_model *model_named(const char *name)
+{
+	for (int i = 0; i < pmu_nr_models; i++)
+		if (strcmp(pmu_models[i].name, name) == 0)
+			return &pmu_models[i];
+	fail_msg("no model %s", name);
+	return NULL;
+}
+
+/*
+ * "Remote" is everything the vCPU's node does not serve: on Intel's OCR
+ * tables the not-local mask holds the supplier bits of Intel's REMOTE_DRAM
+ * (28-29), SNC_DRAM (27, the distant clusters of a socket under SNC) and,
+ * where Intel's file has them, PMM / CXL memory (22-25), and never the
+ * local supplier; HSX and BDX use Intel's matrix values.
+ */
+static void test_not_local_covers_snc_pmm_cxl(void **state)
+{
+	static const struct {
+		const char *model;
+		uint64_t must;		/* supplier bits the not-local mask holds */
+	} cases[] = {
+		{ "Intel Ice Lake-SP", 0x3bc00000 },
+		{ "Intel Ice Lake-D", 0x3bc00000 },
+		{ "Intel Sapphire Rapids", 0x3bc00000 },
+		{ "Intel Emerald Rapids", 0x38000000 },
+		{ "Intel Granite Rapids", 0x3bc00000 },
+	};
+	const uint64_t supplier = 0x3fc00000;	/* bits 22-29 */
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pmu_table *t = model_named(cases[i].model)->tab;
+		uint64_t local = t->config1[PMU_LOCAL_DRAM];
+		uint64_t remote = t->config1[PMU_REMOTE_DRAM];
+
+		assert_int_equal(local, 0x104000001);	/* OCR...LOCAL_DRAM */
+		assert_int_equal(remote & cases[i].must, cases[i].must);
+		assert_int_equal(remote & supplier, cases[i].must);
+		assert_int_equal(local & remote & supplier, 0);
+		/* demand data reads, with REMOTE_DRAM's snoop bits */
+		assert_int_equal(remote & 0xffff, 1);
+		assert_int_equal(remote >> 32, 0x7);
+	}
+	assert_int_equal(model_named("Intel Haswell-EP")->tab->config1[PMU_REMOTE_DRAM],
+			 0x63f800001);
+	assert_int_equal(model_named("Intel Broadwell-EP")->tab->config1[PMU_REMOTE_DRAM],
+			 0x63bc00001);
+	assert_int_equal(model_named("Intel Broadwell-EP")->tab->config1[PMU_LOCAL_DRAM],
+			 0x604000001);
+}
+
+/*
+ * Zen 3 to 5 count demand fills (event 0x43), as Zen 2 and Intel do, not
+ * 0x44 with its prefetch fills; Zen 4 and 5 put extension memory (CXL, a
+ * node of its own) on the far side.
+ */
+static void test_amd_demand_fills(void **state)
+{
+	static const char *const zen[] = { "AMD Zen 2", "AMD Zen 3", "AMD Zen 4",
+					   "AMD Zen 5" };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(zen) / sizeof(zen[0]); i++) {
+		const struct pmu_table *t = model_named(zen[i])->tab;
+
+		assert_int_equal(t->config[PMU_LOCAL_DRAM], 0x843);
+		assert_int_equal(t->config[PMU_REMOTE_DRAM] & 0xff, 0x43);
+		assert_true(t->config[PMU_REMOTE_DRAM] >> 8 & 0x40);
+		assert_int_equal(t->config[PMU_LOCAL_DRAM] >> 8 &
+				 t->config[PMU_REMOTE_DRAM] >> 8, 0);
+	}
+	assert_int_equal(model_named("AMD Zen 4")->tab->config[PMU_REMOTE_DRAM], 0xc043);
+	assert_int_equal(model_named("AMD Zen 5")->tab->config[PMU_REMOTE_DRAM], 0xc043);
+}
+
+/* Zen 6 and other models of a known family: refused, saying why. */
+static void test_refused_models(void **state)
+{
+	struct cpu_id zen6 = { .vendor = CPU_VENDOR_AMD, .family = 0x1a,
+			       .model = 0x50 };
+	struct pmu_event ev[PMU_NR_ROLES];
+	const struct pmu_model *m;
+	char err[600];
+	(void)state;
+
+	assert_null(pmu_model_find(&zen6));
+	assert_non_null(pmu_model_refused(&zen6));
+	assert_int_equal(pmu_resolve(NULL, &zen6, ev, &m, err, sizeof(err)), -1);
+	assert_null(m);
+	assert_non_null(strstr(err, "Zen 6"));
+	assert_non_null(strstr(err, "model 0x50"));
+	assert_non_null(strstr(err, "[sampling] events"));
+	/* a Zen 5 model is no refusal */
+	zen6.model = 0x44;
+	assert_null(pmu_model_refused(&zen6));
+}
+
+/* Writes ROOT/rel with the text, making the directories. */
+static void write_file(const char *root, const char *rel, const char *text)
+{
+	char path[1024], cmd[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+	assert_int_equal(system(cmd), 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *fake_root(void)
+{
+	char *d = strdup("/tmp/vnumad-sysfs-XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void rm_tree(char *d)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	assert_int_equal(system(cmd), 0);
+	free(d);
+}
+
+/*
+ * A kernel that does not know the model names its PMU generic_arch_*: it
+ * would ignore the offcore MSR, so the table is refused there.
+ */
+static void test_kernel_knows_model(void **state)
+{
+	const struct pmu_model *spr = model_named("Intel Sapphire Rapids");
+	const struct pmu_model *gnr = model_named("Intel Granite Rapids");
+	const struct pmu_model *zen = model_named("AMD Zen 4");
+	char *root = fake_root(), why[512];
+	(void)state;
+
+	sampling_set_sysfs_root(root);
+	/* no caps/pmu_name (kernels before 4.14): nothing to check */
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "generic_arch_v5+\n");
+	why[0] = '\0';
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "generic_arch_v5+"));
+	assert_non_null(strstr(why, "sapphire_rapids"));
+	assert_non_null(strstr(why, "mean nothing"));
+	/* AMD publishes no name and needs none */
+	assert_int_equal(pmu_kernel_check(zen, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "sapphire_rapids\n");
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), 0);
+	/* a kernel from before the Granite Rapids name */
+	assert_int_equal(pmu_kernel_check(gnr, why, sizeof(why)), 0);
+	write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+		   "granite_rapids\n");
+	assert_int_equal(pmu_kernel_check(gnr, why, sizeof(why)), 0);
+	assert_int_equal(pmu_kernel_check(spr, why, sizeof(why)), -1);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
 }
 
 /* [sampling] events: four names in role order; bad ones named. */
@@ -548,9 +742,27 @@ static int child_select(void *arg, char *msg, size_t len)
 	CHECK(!ops, "unknown CPU, pmu: got %s", ops ? ops->name : "");
 	CHECK(strstr(why, "source = pmu") && strstr(why, "model 0x97"), "why: %s", why);
 
+	/* a kernel that does not know the model: not the PMU, and why */
+	{
+		struct cpu_id spr = { .vendor = CPU_VENDOR_INTEL, .family = 6,
+				      .model = 143, .stepping = 8 };
+		char *root = fake_root();
+
+		write_file(root, "bus/event_source/devices/cpu/caps/pmu_name",
+			   "generic_arch_v5+\n");
+		sampling_set_sysfs_root(root);
+		cfg.source = VN_SAMPLING_AUTO;
+		ops = sampling_select_cpu(&cfg, &spr, why, sizeof(why));
+		CHECK(ops == &procfs_sampler_ops && strstr(why, "does not know") &&
+		      strstr(why, "generic_arch_v5+"), "unknown to the kernel: %s", why);
+		sampling_set_sysfs_root(NULL);
+		rm_tree(root);
+	}
+	cfg.source = VN_SAMPLING_PMU;
+
 	/* [sampling] events overrides the table: software events open anywhere */
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
-			    "perf::context-switches,perf::cpu-migrations");
+			    "perf::minor-faults,perf::page-faults");
 	ops = sampling_select_cpu(&cfg, &unknown, why, sizeof(why));
 	CHECK(ops == &pmu_sampler_ops, "events override, pmu: %s", why);
 	cfg.source = VN_SAMPLING_AUTO;
@@ -590,7 +802,7 @@ static int child_open_with_events(void *arg, char *msg, size_t len)
 	config_defaults(&cfg);
 	cfg.source = VN_SAMPLING_PMU;
 	cfg.events = strdup("perf::task-clock,perf::page-faults,"
-			    "perf::context-switches,perf::cpu-migrations");
+			    "perf::minor-faults,perf::page-faults");
 	s.cfg = &cfg;
 	CHECK(s.ops->open(&s) == 0, "open with software events failed");
 	worker_start(&w, 0);
@@ -618,6 +830,188 @@ static void test_open_with_events(void **state)
 {
 	(void)state;
 	in_child(child_open_with_events, NULL);
+}
+
+/*
+ * The self-test: a probe whose DRAM events count nothing while the thread
+ * reads fresh memory is refused (alignment and emulation faults never
+ * happen on x86); page faults, which reading fresh memory makes, pass.
+ */
+static void test_probe_self_test(void **state)
+{
+	struct pmu_event ev[4];
+	char why[1024];
+	(void)state;
+
+	sw_events(ev);
+	sw_event(&ev[2], "perf::alignment-faults", PERF_COUNT_SW_ALIGNMENT_FAULTS);
+	sw_event(&ev[3], "perf::emulation-faults", PERF_COUNT_SW_EMULATION_FAULTS);
+	assert_int_equal(pmu_probe(ev, 4, why, sizeof(why)), -ENODATA);
+	assert_non_null(strstr(why, "self-test"));
+	assert_non_null(strstr(why, "perf::alignment-faults"));
+	assert_non_null(strstr(why, "counted nothing"));
+	sw_event(&ev[2], "perf::minor-faults", PERF_COUNT_SW_PAGE_FAULTS_MIN);
+	assert_int_equal(pmu_probe(ev, 4, why, sizeof(why)), 0);
+	/* without DRAM roles there is nothing to check */
+	assert_int_equal(pmu_probe(ev, 2, why, sizeof(why)), 0);
+}
+
+/* ---- KVM's mediated vPMU ---- */
+
+/* A fake sysfs tree where kvm_amd's enable_mediated_pmu reads val. */
+static char *mediated_root(const char *val)
+{
+	char *root = fake_root();
+
+	write_file(root, "module/kvm_amd/parameters/enable_mediated_pmu", val);
+	write_file(root, "module/kvm_amd/parameters/nested", "1\n");
+	return root;
+}
+
+/*
+ * With the mediated vPMU enabled, auto holds no core PMU event that counts
+ * guest mode (it would stop mediated guests from starting) and says why;
+ * pmu is refused; software events are not the core PMU's and may stay.
+ */
+static int child_mediated_select(void *arg, char *msg, size_t len)
+{
+	struct cpu_id zen4 = { .vendor = CPU_VENDOR_AMD, .family = 0x19,
+			       .model = 0x11 };
+	const struct vn_sampler_ops *ops;
+	struct vn_config cfg;
+	char why[SAMPLING_REASON_MAX], *root = mediated_root("Y\n");
+	(void)arg;
+
+	config_defaults(&cfg);
+	sampling_set_sysfs_root(root);
+	CHECK(kvm_mediated_pmu(NULL, 0) == 1, "parameter not seen");
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(ops == &procfs_sampler_ops, "auto: %s", ops ? ops->name : "NULL");
+	CHECK(strstr(why, "mediated vPMU") && strstr(why, "kvm_amd") &&
+	      strstr(why, "EBUSY") && strstr(why, "procfs") && !strchr(why, '\n'),
+	      "auto: %s", why);
+	cfg.source = VN_SAMPLING_PMU;
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(!ops && strstr(why, "source = pmu") && strstr(why, "mediated"),
+	      "pmu: %s", why);
+	cfg.events = strdup("perf::task-clock,perf::page-faults,"
+			    "perf::minor-faults,perf::page-faults");
+	ops = sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(ops == &pmu_sampler_ops, "software events refused: %s", why);
+	free(cfg.events);
+	cfg.events = NULL;
+
+	/* N: no mediated vPMU, whatever else decides */
+	rm_tree(root);
+	root = mediated_root("N\n");
+	sampling_set_sysfs_root(root);
+	CHECK(kvm_mediated_pmu(NULL, 0) == 0, "N read as enabled");
+	cfg.source = VN_SAMPLING_AUTO;
+	sampling_select_cpu(&cfg, &zen4, why, sizeof(why));
+	CHECK(!strstr(why, "mediated vPMU is enabled"), "N: %s", why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_mediated_select(void **state)
+{
+	(void)state;
+	in_child(child_mediated_select, NULL);
+}
+
+/*
+ * EOPNOTSUPP at open, with the mediated vPMU enabled, is blamed on it, not
+ * on a missing PMU. The kernel refuses a software event that asks for a
+ * branch stack with EOPNOTSUPP, as it refuses a guest-counting core event
+ * while a mediated guest runs: the probe gets the real error.
+ */
+static int child_eopnotsupp(void *arg, char *msg, size_t len)
+{
+	struct pmu_event ev[2];
+	char why[SAMPLING_REASON_MAX], *root = mediated_root("Y\n");
+	int r;
+	(void)arg;
+
+	sw_events(ev);
+	ev[0].attr.sample_type = PERF_SAMPLE_BRANCH_STACK;
+	ev[0].attr.branch_sample_type = PERF_SAMPLE_BRANCH_ANY |
+					PERF_SAMPLE_BRANCH_USER;
+	ev[0].attr.exclude_kernel = 1;
+	sampling_set_sysfs_root(root);
+	r = pmu_probe(ev, 2, why, sizeof(why));
+	CHECK(r == -EOPNOTSUPP, "probe gave %d: %s", r, why);
+	CHECK(strstr(why, "mediated vPMU is enabled") && strstr(why, "kvm_amd") &&
+	      !strstr(why, "no hardware PMU") && !strstr(why, "no PMU"),
+	      "with the parameter Y: %s", why);
+	rm_tree(root);
+	root = mediated_root("N\n");
+	sampling_set_sysfs_root(root);
+	r = pmu_probe(ev, 2, why, sizeof(why));
+	CHECK(r == -EOPNOTSUPP && !strstr(why, "is enabled") &&
+	      strstr(why, "mediated vPMU") && strstr(why, "feature"),
+	      "with the parameter N: %s", why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	return 0;
+}
+
+static void test_eopnotsupp_blames_mediated(void **state)
+{
+	(void)state;
+	in_child(child_eopnotsupp, NULL);
+}
+
+/* Reads stderr's output of fn into buf (fn runs with stderr on a file). */
+static void capture_stderr(void (*fn)(void *), void *arg, char *buf, size_t len)
+{
+	char path[] = "/tmp/vnumad-stderr-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, len - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+static void pick_sampler(void *arg)
+{
+	registry_sampler(&proc_backend_ops, arg);
+}
+
+/* The reason the registry logs is the whole of what sampling_select says. */
+static int child_registry_reason(void *arg, char *msg, size_t len)
+{
+	struct vn_config cfg;
+	char why[SAMPLING_REASON_MAX], out[8192], *root = mediated_root("Y\n");
+	(void)arg;
+
+	log_init(true, LOG_INFO, "test_pmu");
+	config_defaults(&cfg);
+	sampling_set_sysfs_root(root);
+	sampling_select(&cfg, why, sizeof(why));
+	CHECK(strlen(why) > 256, "the reason is short (%zu): %s", strlen(why), why);
+	capture_stderr(pick_sampler, &cfg, out, sizeof(out));
+	CHECK(strstr(out, why), "logged: %s\nwanted: %s", out, why);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_registry_reason_whole(void **state)
+{
+	(void)state;
+	in_child(child_registry_reason, NULL);
 }
 
 /* ---- scaling ---- */
@@ -657,9 +1051,9 @@ static void test_read_delta_real_threads(void **state)
 	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
 	assert_int_equal(count_fds(), before);	/* the probe closed its group */
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	/* two events and cpu-migrations per thread */
-	assert_int_equal(pmu_nr_fds(&s), 9);
-	assert_int_equal(count_fds(), before + 9);
+	/* two events, cpu-migrations and the stat file per thread */
+	assert_int_equal(pmu_nr_fds(&s), 12);
+	assert_int_equal(count_fds(), before + 12);
 	for (int i = 0; i < 3; i++)
 		assert_ptr_not_equal(g.vc[i].sampler, NULL);
 
@@ -734,7 +1128,7 @@ static void test_thread_exit(void **state)
 	before = count_fds();
 	assert_int_equal(pmu_open_events(&s, ev, 2), 0);
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 6);
+	assert_int_equal(count_fds(), before + 8);
 
 	/* work, then exit before anyone reads */
 	worker_do(&w[1], CMD_TOUCH, 1500);
@@ -746,7 +1140,7 @@ static void test_thread_exit(void **state)
 
 	/*
 	 * The next read finds it gone: invalid, and its descriptors closed.
-	 * vCPU 0 keeps its 3 counters and the stat file its node came from.
+	 * vCPU 0 keeps its 3 counters and its stat file.
 	 */
 	assert_int_equal(s.ops->read(&s, &g), 0);
 	assert_false(g.vc[1].delta.valid);
@@ -783,6 +1177,123 @@ static void test_thread_exit(void **state)
 	guest_free(&g);
 }
 
+/*
+ * The body of the TID reuse test, as pid 1 of a fresh pid namespace with
+ * its own /proc, where ns_last_pid picks the next thread id: vCPU 0's
+ * thread exits and a new thread of the same process gets its number. The
+ * sampler must see the vCPU's thread gone: a null signal, or a stat file
+ * opened by number, would find the new thread alive.
+ */
+static int tid_reuse_body(char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[2], again;
+	struct vn_guest g;
+	pid_t old;
+	FILE *f;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", 0, NULL) < 0) {
+		snprintf(msg, len, "SKIP: cannot mount /proc in the namespace: %s",
+			 strerror(errno));
+		return 77;
+	}
+	log_init(true, LOG_CRIT, "test_pmu");
+	for (int i = 0; i < 2; i++)
+		worker_start(&w[i], i);
+	guest_init(&g, 2, w);
+	/* affinity within one node: only the exit check looks at the thread */
+	g.vv[0].allowed = g.vv[1].allowed = 1;
+	sw_events(ev);
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	CHECK(s.ops->attach(&s, &g) == 0, "attach: %s", pmu_last_error(&s));
+	worker_do(&w[0], CMD_TOUCH, 200);
+	old = w[0].tid;
+	worker_do(&w[0], CMD_EXIT, 0);
+	/* the final counts */
+	CHECK(s.ops->read(&s, &g) == 0 && g.vc[0].delta.valid &&
+	      g.vc[0].delta.instructions >= 200, "final counts");
+	/*
+	 * The next thread of this namespace gets the old number, once the
+	 * kernel released it (the join returns before): ask for it until then.
+	 */
+	for (int tries = 0;; tries++) {
+		f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+		CHECK(f, "ns_last_pid: %s", strerror(errno));
+		fprintf(f, "%d", (int)old - 1);
+		CHECK(fclose(f) == 0, "ns_last_pid: %s", strerror(errno));
+		worker_start(&again, 0);
+		if (again.tid == old)
+			break;
+		worker_stop(&again);
+		if (tries == 200) {
+			snprintf(msg, len, "SKIP: thread number %d never came back",
+				 (int)old);
+			return 77;
+		}
+		usleep(5000);
+	}
+	/* the backend still reports the number: the core has not rescanned */
+	CHECK(s.ops->read(&s, &g) == 0, "read");
+	CHECK(!g.vc[0].delta.valid, "the exited thread reads valid: fooled by "
+	      "the reused number %d", (int)old);
+	CHECK(pmu_nr_fds(&s) == 4, "%d descriptors: the exited thread's are "
+	      "not closed", pmu_nr_fds(&s));
+	CHECK(s.ops->read(&s, &g) == 0 && !g.vc[0].delta.valid &&
+	      g.vc[1].delta.valid, "later reads");
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	worker_stop(&again);
+	worker_stop(&w[0]);
+	worker_stop(&w[1]);
+	guest_free(&g);
+	return 0;
+}
+
+static int child_tid_reuse(void *arg, char *msg, size_t len)
+{
+	int pfd[2], status;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+	(void)arg;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0) {
+		snprintf(msg, len, "SKIP: no pid namespace: %s", strerror(errno));
+		return 0;
+	}
+	CHECK(pipe(pfd) == 0, "pipe");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		char m[2048] = "";
+		int rc;
+
+		close(pfd[0]);
+		rc = tid_reuse_body(m, sizeof(m));
+		if (write(pfd[1], m, strlen(m)) < 0)
+			rc = 2;
+		_exit(rc);
+	}
+	close(pfd[1]);
+	while ((r = read(pfd[0], msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = '\0';
+	close(pfd[0]);
+	CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		return 0;	/* the message says SKIP and why */
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* A thread number reused by a new thread does not keep a gone vCPU alive. */
+static void test_tid_reuse(void **state)
+{
+	(void)state;
+	in_child(child_tid_reuse, NULL);
+}
+
 /* vCPU hot-plug and unplug: groups of remaining threads keep counting. */
 static void test_hotplug(void **state)
 {
@@ -807,14 +1318,14 @@ static void test_hotplug(void **state)
 	guest_free(&never);
 
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 6);
+	assert_int_equal(count_fds(), before + 8);
 	kept = g.vc[0].sampler;
 	worker_do(&w[0], CMD_TOUCH, 400);
 
 	/* plug vCPU 2 */
 	guest_resize(&g, 3, w);
 	assert_int_equal(s.ops->attach(&s, &g), 0);
-	assert_int_equal(count_fds(), before + 9);
+	assert_int_equal(count_fds(), before + 12);
 	assert_ptr_equal(g.vc[0].sampler, kept);
 	assert_int_equal(s.ops->read(&s, &g), 0);
 	/* counted across the re-attach */
@@ -845,6 +1356,135 @@ static void test_hotplug(void **state)
 	for (int i = 0; i < 3; i++)
 		worker_stop(&w[i]);
 	guest_free(&g);
+}
+
+/* ---- falling back to procfs at run time ---- */
+
+/*
+ * The mediated vPMU enabled after start-up (kvm_amd loaded later): the next
+ * attach closes every group, the guests attached before too, and procfs
+ * counts them all from then on.
+ */
+static int child_mediated_runtime(void *arg, char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[3];
+	struct vn_guest a, b;
+	struct vn_config cfg;
+	char *root;
+	int before;
+	(void)arg;
+
+	log_init(true, LOG_CRIT, "test_pmu");
+	config_defaults(&cfg);		/* source = auto */
+	s.cfg = &cfg;
+	for (int i = 0; i < 3; i++)
+		worker_start(&w[i], i);
+	guest_init(&a, 2, w);
+	guest_init(&b, 1, w + 2);
+	b.name = "second";
+	sw_events(ev);
+	before = count_fds();
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	pmu_assume_core(&s);
+	CHECK(s.ops->attach(&s, &a) == 0, "attach a: %s", pmu_last_error(&s));
+	CHECK(!pmu_fell_back(&s) && count_fds() == before + 8, "%d descriptors",
+	      count_fds() - before);
+	worker_do(&w[0], CMD_TOUCH, 100);
+	CHECK(s.ops->read(&s, &a) == 0 && a.vc[0].delta.source == VNUMAD_SRC_PMU,
+	      "pmu reading");
+
+	root = mediated_root("Y\n");
+	sampling_set_sysfs_root(root);
+	CHECK(s.ops->attach(&s, &b) == 0, "attach b");
+	CHECK(pmu_fell_back(&s), "no fallback with the mediated vPMU enabled");
+	/* one stat file per thread, no counter left */
+	CHECK(count_fds() == before + 3, "%d descriptors after the fallback",
+	      count_fds() - before);
+	worker_do(&w[0], CMD_SPIN, 20 * 1000000L);
+	CHECK(s.ops->read(&s, &a) == 0, "read a");
+	CHECK(s.ops->read(&s, &a) == 0 && s.ops->read(&s, &b) == 0, "read");
+	CHECK(a.vc[0].delta.source == VNUMAD_SRC_ESTIMATE ||
+	      a.vc[0].delta.source == VNUMAD_SRC_FAULTS, "a counted by %d",
+	      a.vc[0].delta.source);
+	CHECK(b.vc[0].delta.source != VNUMAD_SRC_PMU, "b counted by the PMU");
+	s.ops->detach(&s, &a);
+	s.ops->detach(&s, &b);
+	CHECK(count_fds() == before, "%d descriptors left", count_fds() - before);
+	s.ops->close(&s);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	for (int i = 0; i < 3; i++)
+		worker_stop(&w[i]);
+	guest_free(&a);
+	guest_free(&b);
+	return 0;
+}
+
+static void test_mediated_runtime(void **state)
+{
+	(void)state;
+	in_child(child_mediated_runtime, NULL);
+}
+
+/*
+ * The source is declared once a group opens on a real vCPU thread: under
+ * auto, a first attach refused for good hands over to procfs; under pmu it
+ * fails and stays.
+ */
+static int child_first_attach(void *arg, char *msg, size_t len)
+{
+	const int caps[] = { 21 /* CAP_SYS_ADMIN */, 38 /* CAP_PERFMON */ };
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	int source = *(int *)arg, r;
+	struct pmu_event ev[2];
+	struct vn_config cfg;
+	struct worker w;
+	struct vn_guest g;
+
+	log_init(true, LOG_CRIT, "test_pmu");
+	config_defaults(&cfg);
+	cfg.source = source;
+	s.cfg = &cfg;
+	worker_start(&w, 0);
+	guest_init(&g, 1, &w);
+	sw_events(ev);
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	/* kernel-mode counting is refused from now on (paranoid 2) */
+	CHECK(drop_caps(caps, 2) == 0, "capset: %s", strerror(errno));
+	r = s.ops->attach(&s, &g);
+	if (source == VN_SAMPLING_AUTO) {
+		CHECK(r == 0 && pmu_fell_back(&s), "auto: attach %d, fell back %d",
+		      r, pmu_fell_back(&s));
+		worker_do(&w, CMD_SPIN, 20 * 1000000L);
+		CHECK(s.ops->read(&s, &g) == 0, "read");
+		CHECK(g.vc[0].delta.source != VNUMAD_SRC_PMU, "still the PMU");
+	} else {
+		CHECK((r == -EACCES || r == -EPERM) && !pmu_fell_back(&s),
+		      "pmu: attach %d, fell back %d", r, pmu_fell_back(&s));
+		CHECK(strstr(pmu_last_error(&s), "CAP_PERFMON"), "error: %s",
+		      pmu_last_error(&s));
+	}
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	worker_stop(&w);
+	guest_free(&g);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_first_attach_falls_back(void **state)
+{
+	static int sources[] = { VN_SAMPLING_AUTO, VN_SAMPLING_PMU };
+	(void)state;
+
+	if (perf_paranoid() < 2) {
+		skip();	/* the kernel lets anyone count: nothing refuses the attach */
+		return;
+	}
+	in_child(child_first_attach, &sources[0]);
+	in_child(child_first_attach, &sources[1]);
 }
 
 /* ---- descriptor limits and permission messages ---- */
@@ -889,7 +1529,7 @@ static int child_limits(void *arg, char *msg, size_t len)
 		CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 		      rl.rlim_cur > (rlim_t)open_now + lc->soft,
 		      "soft limit not raised: %llu", (unsigned long long)rl.rlim_cur);
-		CHECK(pmu_nr_fds(&s) == 12, "%d descriptors", pmu_nr_fds(&s));
+		CHECK(pmu_nr_fds(&s) == 16, "%d descriptors", pmu_nr_fds(&s));
 	}
 	s.ops->detach(&s, &g);
 	CHECK(count_fds() == open_now, "descriptors leaked: %d, were %d",
@@ -935,6 +1575,117 @@ static void test_errstr(void **state)
 	assert_non_null(strstr(buf, "PMU"));
 	perf_errstr(EACCES, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "ermission denied"));
+	/* a group that can never fit, not the NMI watchdog */
+	perf_errstr(EINVAL, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "never fit"));
+	assert_null(strstr(buf, "watchdog"));
+	/* guest mode refused while a mediated-vPMU guest runs */
+	perf_errstr(EOPNOTSUPP, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "mediated vPMU"));
+	perf_errstr(ENODEV, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "feature"));
+	/* an extra MSR the kernel cannot write (x86_pmu_extra_regs) */
+	perf_errstr(ENXIO, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "No such device or address"));
+	assert_non_null(strstr(buf, "offcore response MSR"));
+	assert_non_null(strstr(buf, "hypervisor"));
+	assert_null(strstr(buf, "no device"));
+}
+
+/* The highest capability this kernel knows. */
+static int cap_last(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Sets the effective and permitted capabilities to the one given, or none. */
+static int caps_only(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (cap >= 0) {
+		d[cap / 32].effective = 1u << (cap % 32);
+		d[cap / 32].permitted = 1u << (cap % 32);
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/*
+ * CAP_PERFMON alone lets vnumad count any thread (the kernel checks
+ * perfmon_capable() || ptrace_may_access()). With CAP_PERFMON and without
+ * CAP_SYS_PTRACE the EACCES advice asks for nothing more. As user nobody
+ * holding CAP_PERFMON and no other capability, vnumad counts a thread of
+ * root's (the test's parent); with no capability left the same attach is
+ * refused, and the reason names CAP_PERFMON and not CAP_SYS_PTRACE.
+ * Capabilities only ever go down here, so the steps run in that order.
+ */
+static int child_perfmon_alone(void *arg, char *msg, size_t len)
+{
+	const int ptrace[] = { 19 /* CAP_SYS_PTRACE */ };
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct worker root_thread = { .tid = getppid() };
+	struct vn_config cfg;
+	struct vn_guest g;
+	char buf[512];
+	int r;
+	(void)arg;
+
+	CHECK(drop_caps(ptrace, 1) == 0, "capset: %s", strerror(errno));
+	perf_errstr(EACCES, buf, sizeof(buf));
+	CHECK(!strstr(buf, "CAP_SYS_PTRACE") && !strstr(buf, "grant"),
+	      "with CAP_PERFMON the advice asks for more: %s", buf);
+
+	CHECK(prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) == 0, "keepcaps: %s",
+	      strerror(errno));
+	CHECK(setresgid(65534, 65534, 65534) == 0 &&
+	      setresuid(65534, 65534, 65534) == 0, "setresuid: %s", strerror(errno));
+	CHECK(caps_only(38 /* CAP_PERFMON */) == 0, "capset: %s", strerror(errno));
+	config_defaults(&cfg);
+	cfg.source = VN_SAMPLING_PMU;
+	cfg.events = strdup("perf::task-clock,perf::page-faults,"
+			    "perf::minor-faults,perf::page-faults");
+	s.cfg = &cfg;
+	guest_init(&g, 1, &root_thread);
+	g.pid = root_thread.tid;
+	CHECK(s.ops->open(&s) == 0, "open as nobody with CAP_PERFMON failed");
+	r = s.ops->attach(&s, &g);
+	CHECK(r == 0 && pmu_nr_fds(&s) > 0, "nobody with CAP_PERFMON cannot count "
+	      "root's thread %d: %d, %s", (int)root_thread.tid, r, pmu_last_error(&s));
+	CHECK(s.ops->read(&s, &g) == 0, "read");
+	s.ops->detach(&s, &g);
+
+	CHECK(caps_only(-1) == 0, "capset: %s", strerror(errno));
+	r = s.ops->attach(&s, &g);
+	CHECK(r == -EACCES || r == -EPERM, "nobody without a capability counts "
+	      "root's thread: %d", r);
+	CHECK(strstr(pmu_last_error(&s), "CAP_PERFMON") &&
+	      !strstr(pmu_last_error(&s), "CAP_SYS_PTRACE"), "reason: %s",
+	      pmu_last_error(&s));
+	s.ops->detach(&s, &g);
+	s.ops->close(&s);
+	guest_free(&g);
+	config_free(&cfg);
+	return 0;
+}
+
+static void test_perfmon_alone(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || cap_last() < 38) {
+		skip();	/* needs root to become nobody, and a kernel with CAP_PERFMON */
+		return;
+	}
+	in_child(child_perfmon_alone, NULL);
 }
 
 /* Without CAP_PERFMON and CAP_SYS_ADMIN, paranoid 2 forbids kernel counting. */
@@ -972,17 +1723,29 @@ int main(void)
 		cmocka_unit_test(test_cpu_identify),
 		cmocka_unit_test(test_table_encodings_forced),
 		cmocka_unit_test(test_table_resolve_unforced),
+		cmocka_unit_test(test_not_local_covers_snc_pmm_cxl),
+		cmocka_unit_test(test_amd_demand_fills),
+		cmocka_unit_test(test_refused_models),
+		cmocka_unit_test(test_kernel_knows_model),
 		cmocka_unit_test(test_events_override),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_probe_self_test),
+		cmocka_unit_test(test_mediated_select),
+		cmocka_unit_test(test_eopnotsupp_blames_mediated),
+		cmocka_unit_test(test_registry_reason_whole),
 		cmocka_unit_test(test_open_with_events),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_read_delta_real_threads),
 		cmocka_unit_test(test_thread_exit),
+		cmocka_unit_test(test_tid_reuse),
 		cmocka_unit_test(test_hotplug),
+		cmocka_unit_test(test_mediated_runtime),
+		cmocka_unit_test(test_first_attach_falls_back),
 		cmocka_unit_test(test_emfile),
 		cmocka_unit_test(test_nofile_raised),
 		cmocka_unit_test(test_small_hard_limit),
 		cmocka_unit_test(test_errstr),
+		cmocka_unit_test(test_perfmon_alone),
 		cmocka_unit_test(test_paranoid_message),
 	};
 

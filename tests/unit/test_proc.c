@@ -9,6 +9,11 @@
  * backend; then least privilege (the capabilities left after privs_drop and
  * what they allow) and the kernel's NUMA balancing switched off and restored
  * (on files standing in for the sysctl, and on the real one when root).
+ *
+ * With VNUMAD_QEMU_PID set (tests/t_proc_qemu.sh) it runs the real-QEMU
+ * cases instead, on a plain QEMU process with 2 vCPUs named
+ * VNUMAD_QEMU_NAME (default "plainq"; another test's QEMU may run too):
+ * found with its threads, a vCPU move, a memory move, killed mid-tick.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,8 +21,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,11 +33,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <linux/capability.h>
+#include <linux/sched.h>
 
 #include "config.h"
 #include "hostinfo.h"
@@ -39,8 +49,52 @@
 #include "registry.h"
 #include "testlib.h"
 #include "util.h"
+#include "vmm.h"
 #include "vnumad.h"
 
+/* A process's vCPU threads by their names, its VMM found from them. */
+static int vcpu_threads(pid_t pid, pid_t *tids, int max)
+{
+	enum vmm_kind k = VMM_NONE;
+
+	return vmm_vcpu_threads(pid, &k, tids, max, NULL);
+}
+
+static char fg_dir[64];
+
+static void fg_dir_cleanup(void)
+{
+	tmpdir_remove(fg_dir);
+}
+
+/*
+ * Starts a copy of fakeguest called exe (cloud-hypervisor, firecracker,
+ * qemu-system-x86_64), so that /proc/PID/exe names that VMM: a copy, not a
+ * link, since the kernel resolves links.
+ */
+static void fg_start_as(struct fg *fg, const char *exe, const char *const *args)
+{
+	static char saved[512];
+	char path[256], cmd[1024];
+
+	if (!fg_dir[0]) {
+		assert_int_equal(tmpdir_make(fg_dir, sizeof(fg_dir), "vmm"), 0);
+		atexit(fg_dir_cleanup);
+	}
+	snprintf(path, sizeof(path), "%s/%s", fg_dir, exe);
+	if (access(path, X_OK) != 0) {
+		snprintf(cmd, sizeof(cmd), "cp %s %s", fakeguest_path(), path);
+		assert_int_equal(system(cmd), 0);
+	}
+	/* fg_spawn runs $FAKEGUEST when set */
+	snprintf(saved, sizeof(saved), "%s", getenv("FAKEGUEST") ? getenv("FAKEGUEST") : "");
+	setenv("FAKEGUEST", path, 1);
+	fg_start(fg, args);
+	if (saved[0])
+		setenv("FAKEGUEST", saved, 1);
+	else
+		unsetenv("FAKEGUEST");
+}
 
 static void thread_cpus(pid_t tid, char *buf, size_t len)
 {
@@ -144,7 +198,7 @@ static void qemu_names(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
-		bool ok = hostinfo_qemu_name(t[i].cmd, t[i].len - 1, name, sizeof(name));
+		bool ok = vmm_guest_name(VMM_QEMU, t[i].cmd, t[i].len - 1, name, sizeof(name));
 
 		if (ok != (t[i].want != NULL) || (ok && strcmp(name, t[i].want)))
 			fail_msg("case %zu: got %s '%s', want %s", i, ok ? "yes" : "no",
@@ -161,17 +215,17 @@ static void vcpu_threads_and_identity(void **state)
 
 	(void)state;
 	fg_start(&fg, args);
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), 3);
+	assert_int_equal(vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), 3);
 	for (int v = 0; v < 3; v++) {
 		assert_true(tids[v] > 0 && tids[v] != fg.pid);
-		assert_true(hostinfo_is_vcpu_thread(fg.pid, tids[v], v));
-		assert_false(hostinfo_is_vcpu_thread(fg.pid, tids[v], (v + 1) % 3));
+		assert_true(vmm_is_vcpu_thread(fg.pid, tids[v], VMM_QEMU, v));
+		assert_false(vmm_is_vcpu_thread(fg.pid, tids[v], VMM_QEMU, (v + 1) % 3));
 	}
-	assert_false(hostinfo_is_vcpu_thread(fg.pid, fg.pid, 0));
+	assert_false(vmm_is_vcpu_thread(fg.pid, fg.pid, VMM_QEMU, 0));
 	/* not a thread of this process */
-	assert_false(hostinfo_is_vcpu_thread(getpid(), tids[0], 0));
+	assert_false(vmm_is_vcpu_thread(getpid(), tids[0], VMM_QEMU, 0));
 	/* fewer slots than vCPUs: what fits */
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 2), 2);
+	assert_int_equal(vcpu_threads(fg.pid, tids, 2), 2);
 	st = hostinfo_starttime(fg.pid);
 	assert_true(st > 0);
 	assert_true(hostinfo_same_process(fg.pid, st));
@@ -184,7 +238,7 @@ static void vcpu_threads_and_identity(void **state)
 	assert_int_equal(hostinfo_starttime(fg.pid), 0);
 	assert_false(hostinfo_same_process(fg.pid, st));
 	fg_stop(&fg);
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), -ESRCH);
+	assert_int_equal(vcpu_threads(fg.pid, tids, HI_MAX_VCPUS), -ESRCH);
 }
 
 /* --- the proc backend ------------------------------------------------------ */
@@ -257,7 +311,7 @@ static void finds_guests_by_thread_names(void **state)
 	assert_non_null(g);
 	assert_true(g->pid == a.pid || g->pid == c.pid);
 	assert_int_equal(g->nr_vcpus, 2);
-	hostinfo_vcpu_threads(g->pid, tids, HI_MAX_VCPUS);
+	vcpu_threads(g->pid, tids, HI_MAX_VCPUS);
 	assert_int_equal(g->vc[0].tid, tids[0]);
 	assert_int_equal(g->vc[1].tid, tids[1]);
 	assert_int_equal(g->v.flags, 0);
@@ -302,6 +356,396 @@ static void finds_a_guest_that_starts_late(void **state)
 	tick();
 	assert_non_null(host_find(&host, "late"));
 	fg_stop(&fg);
+}
+
+/*
+ * QEMU under TCG and MSHV, cloud-hypervisor and Firecracker, stood in for
+ * by fakeguest naming its threads as they do ("CPU n/TCG", "vcpuN",
+ * "fc_vcpu N") and run under their executables' names: found with their
+ * vCPU threads and the name their command line gives.
+ */
+static void finds_every_vmm(void **state)
+{
+	const char *tcg[] = { "-name", "guest=tcg1,debug-threads=on", "-smp", "2", "-m", "8",
+			      "-names", "tcg", NULL };
+	const char *mshv[] = { "-name", "guest=hv1", "-smp", "1", "-m", "8", "-names", "mshv",
+			       NULL };
+	const char *ch[] = { "--api-socket", "path=/run/ch/web1.sock", "--cpus", "boot=2",
+			     "-smp", "2", "-m", "8", "-names", "ch", NULL };
+	const char *ch_anon[] = { "--cpus", "boot=1", "-smp", "1", "-m", "8", "-names", "ch",
+				  NULL };
+	const char *fc[] = { "--id", "fc7", "--api-sock", "/tmp/x.socket", "-smp", "3",
+			     "-m", "8", "-names", "fc", NULL };
+	const char *fc_sock[] = { "--api-sock", "/run/fc/db2.socket", "-smp", "1", "-m", "8",
+				  "-names", "fc", NULL };
+	struct fg a, b, c, d, e, f, x;
+	struct vn_guest *g;
+	char name[64], got[64], want[64];
+
+	(void)state;
+	fg_start(&a, tcg);
+	fg_start(&b, mshv);
+	fg_start_as(&c, "cloud-hypervisor", ch);
+	fg_start_as(&d, "cloud-hypervisor", ch_anon);
+	fg_start_as(&e, "firecracker", fc);
+	fg_start_as(&f, "firecracker", fc_sock);
+	/* "vcpuN" is too plain a name to make a guest of any process */
+	fg_start_as(&x, "fakeguest", ch_anon);
+	tick();
+	g = host_find(&host, "tcg1");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_true(g->vc[0].tid > 0 && g->vc[1].tid > 0);
+	assert_null(g->unmeasured);
+	g = host_find(&host, "hv1");
+	assert_non_null(g);
+	assert_true(g->vc[0].tid > 0);
+	/* cloud-hypervisor: named after its API socket, else after its pid */
+	g = host_find(&host, "web1");
+	assert_non_null(g);
+	assert_int_equal(g->pid, c.pid);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_true(g->vc[0].tid > 0 && g->vc[1].tid > 0 && g->vc[0].tid != g->vc[1].tid);
+	snprintf(name, sizeof(name), "cloud-hypervisor-%d", (int)d.pid);
+	assert_non_null(host_find(&host, name));
+	assert_null(guest_of_pid(x.pid));
+	/* a cloud-hypervisor vCPU moves like any other */
+	{
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		assert_int_equal(sched_setaffinity(g->vc[1].tid, sizeof(one), &one), 0);
+		assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
+		thread_cpus(g->vc[1].tid, got, sizeof(got));
+		cpus_of(1, want, sizeof(want));
+		assert_string_equal(got, want);
+	}
+	/* Firecracker: its --id, else its API socket */
+	g = host_find(&host, "fc7");
+	assert_non_null(g);
+	assert_int_equal(g->pid, e.pid);
+	assert_int_equal(g->nr_vcpus, 3);
+	assert_non_null(host_find(&host, "db2"));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	fg_stop(&d);
+	fg_stop(&e);
+	fg_stop(&f);
+	fg_stop(&x);
+	tick();
+	/* other guests may run on this host: ours are gone */
+	assert_null(guest_of_pid(a.pid));
+	assert_null(guest_of_pid(c.pid));
+	assert_null(guest_of_pid(e.pid));
+	assert_null(host_find(&host, "web1"));
+	assert_null(host_find(&host, "fc7"));
+}
+
+static bool settled(pid_t pid)
+{
+	char path[64], buf[1024];
+	double up = 0;
+	unsigned long long st = 0;
+	FILE *f = fopen("/proc/uptime", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &up) != 1)
+			up = 0;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *p = strrchr(buf, ')');
+
+			if (p)
+				sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+				       "%*d %*d %*d %*d %*d %*d %llu", &st);
+		}
+		fclose(f);
+	}
+	return up - (double)st / (double)sysconf(_SC_CLK_TCK) > 3.5;
+}
+
+/*
+ * A QEMU whose threads bear no names (no debug-threads=on) or that runs
+ * every vCPU in one thread (single-threaded TCG) is a guest that cannot be
+ * measured: listed once it has run a while, with the vCPUs its command
+ * line asks for and the reason; its vCPUs cannot move alone.
+ */
+static void qemu_without_vcpu_threads(void **state)
+{
+	const char *none[] = { "-name", "guest=anon", "-smp", "3", "-m", "8", "-names", "none",
+			       NULL };
+	const char *shared[] = { "-name", "guest=rr", "-smp", "cpus=2,sockets=2", "-m", "8",
+				 "-names", "shared", NULL };
+	struct fg a, b, c;
+	struct vn_guest *g;
+
+	(void)state;
+	fg_start_as(&a, "qemu-system-x86_64", none);
+	fg_start_as(&b, "qemu-system-x86_64", shared);
+	/* any other program without vCPU thread names is no guest at all */
+	fg_start_as(&c, "fakeguest", none);
+	/* a QEMU that has just started may not have named its threads yet */
+	tick();
+	assert_null(host_find(&host, "anon"));
+	while (!settled(a.pid) || !settled(b.pid))
+		usleep(50000);
+	tick();
+	g = host_find(&host, "anon");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 3);
+	assert_int_equal(g->vc[0].tid, 0);
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "debug-threads"));
+	assert_int_not_equal(g->vv[0].allowed, 0);
+	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), -EOPNOTSUPP);
+	g = host_find(&host, "rr");
+	assert_non_null(g);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_non_null(g->unmeasured);
+	assert_non_null(strstr(g->unmeasured, "single-threaded TCG"));
+	assert_null(guest_of_pid(c.pid));
+	/* it stays a guest while it runs, and goes when it exits */
+	tick();
+	assert_non_null(host_find(&host, "anon"));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	tick();
+	assert_null(host_find(&host, "anon"));
+	assert_null(host_find(&host, "rr"));
+}
+
+/*
+ * Starts fakeguest (as qemu-system-fakeguest) with a pid below `above`,
+ * so that a scan of /proc, in pid order, meets it before a process started
+ * earlier: clone3 with set_tid (root only). False when it cannot.
+ */
+static bool fg_start_below(struct fg *fg, pid_t above, const char *const *args)
+{
+	const char *argv[16];
+	int p[2], n = 0;
+	FILE *f;
+
+	argv[n++] = fakeguest_path();
+	for (int i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	assert_int_equal(pipe(p), 0);
+	fg->pid = -1;
+	for (pid_t t = above - 1; t > 300 && fg->pid < 0; t--) {
+		pid_t tid = t;
+		struct clone_args ca = { .exit_signal = SIGCHLD, .set_tid = (uintptr_t)&tid,
+					 .set_tid_size = 1 };
+
+		if (kill(t, 0) == 0 || errno != ESRCH)
+			continue;
+		fg->pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (fg->pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			dup2(p[1], 1);
+			close(p[0]);
+			execv(argv[0], (char *const *)argv);
+			_exit(127);
+		}
+		if (fg->pid < 0 && errno != EEXIST)
+			break;
+	}
+	close(p[1]);
+	if (fg->pid < 0) {
+		close(p[0]);
+		fg->pid = 0;
+		return false;
+	}
+	f = fdopen(p[0], "r");
+	fg_ready(fg, f);
+	return true;
+}
+
+/*
+ * A guest is a VMM's executable run by root, by vnumad's own user or by
+ * one of [guests] users. An unprivileged process with a guest's name and
+ * QEMU's thread names, started first, is no guest and takes nothing from
+ * the real one; nor is root's process of another program. Naming its user
+ * in [guests] (by name or uid) makes it a guest, under a name of its own;
+ * taking the user out again drops it.
+ */
+static void impostors_are_no_guests(void **state)
+{
+	const char *web[] = { "-name", "guest=imp-web,debug-threads=on", "-smp", "2", "-m", "8",
+			      NULL };
+	const char *tcg[] = { "-name", "guest=imp-tcg", "-smp", "1", "-m", "8", "-names", "tcg",
+			      NULL };
+	struct passwd *pw = getpwnam("nobody");
+	struct fg bad, prog, real;
+	struct vn_guest *g;
+	char name[64], uid[16];
+	uid_t nobody;
+
+	(void)state;
+	if (getuid() != 0 || !pw)
+		skip();
+	nobody = pw->pw_uid;
+	fg_ready(&bad, fg_spawn(&bad, web, -1, nobody));
+	fg_start_as(&prog, "fakeguest", tcg);
+	fg_start(&real, web);
+	assert_true(bad.pid < real.pid);
+	tick();
+	g = host_find(&host, "imp-web");
+	assert_non_null(g);
+	assert_int_equal(g->pid, real.pid);
+	assert_null(guest_of_pid(bad.pid));
+	assert_null(guest_of_pid(prog.pid));
+	assert_null(host_find(&host, "imp-tcg"));
+	tick();
+	assert_null(guest_of_pid(bad.pid));
+
+	/* its user named: a guest, whose name is its own */
+	strv_free(cfg.users);
+	cfg.users = split_list_dup("nobody", &cfg.nr_users);
+	tick();
+	g = guest_of_pid(bad.pid);
+	assert_non_null(g);
+	snprintf(name, sizeof(name), "imp-web-%d", (int)bad.pid);
+	assert_string_equal(g->name, name);
+	assert_int_equal(host_find(&host, "imp-web")->pid, real.pid);
+	/* taken out again: no longer a guest */
+	strv_free(cfg.users);
+	cfg.users = split_list_dup("libvirt-qemu, qemu", &cfg.nr_users);
+	tick();
+	assert_null(guest_of_pid(bad.pid));
+	assert_int_equal(host_find(&host, "imp-web")->pid, real.pid);
+	/* by uid */
+	snprintf(uid, sizeof(uid), "%u", (unsigned)nobody);
+	strv_free(cfg.users);
+	cfg.users = split_list_dup(uid, &cfg.nr_users);
+	tick();
+	assert_non_null(guest_of_pid(bad.pid));
+	assert_null(guest_of_pid(prog.pid));
+	fg_stop(&bad);
+	fg_stop(&prog);
+	fg_stop(&real);
+	tick();
+	assert_null(host_find(&host, "imp-web"));
+}
+
+/* Starts fakeguest with -name guest=NAME (and debug-threads=on), one vCPU. */
+static void fg_named(struct fg *fg, const char *name)
+{
+	char opt[300];
+	const char *args[] = { "-name", opt, "-smp", "1", "-m", "8", NULL };
+
+	snprintf(opt, sizeof(opt), "guest=%s,debug-threads=on", name);
+	fg_start(fg, args);
+}
+
+/*
+ * A name stays with the guest that has it: a later process asking for it
+ * gets "-PID", and one more "-N" when even that is a guest's own name; two
+ * names the core shows alike (control characters become '?') are the same
+ * name; among processes found in one scan, the one started first gets it,
+ * whatever their pids.
+ */
+static void names_stay_with_their_guests(void **state)
+{
+	struct fg a, b, c, d, e, f;
+	struct vn_guest *g;
+	pid_t held;
+	char name[64];
+	int hold[2];
+
+	(void)state;
+	fg_named(&a, "nm-dup");
+	tick();
+	assert_int_equal(host_find(&host, "nm-dup")->pid, a.pid);
+
+	/* b asks for nm-dup while c already runs as "nm-dup-<b's pid>" */
+	assert_int_equal(pipe(hold), 0);
+	held = fork();
+	assert_true(held >= 0);
+	if (held == 0) {
+		char opt[] = "guest=nm-dup,debug-threads=on";
+		const char *argv[] = { fakeguest_path(), "-name", opt, "-smp", "1", "-m", "8",
+				       NULL };
+		char x;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(hold[1]);
+		if (read(hold[0], &x, 1) != 1)
+			_exit(1);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(hold[0]);
+	b.pid = held;
+	snprintf(name, sizeof(name), "nm-dup-%d", (int)held);
+	fg_named(&c, name);
+	tick();
+	assert_int_equal(host_find(&host, name)->pid, c.pid);
+	assert_int_equal(write(hold[1], "x", 1), 1);
+	close(hold[1]);
+	for (int i = 0; i < 400; i++) {
+		pid_t tids[HI_MAX_VCPUS];
+
+		if (vcpu_threads(b.pid, tids, HI_MAX_VCPUS) == 1 && tids[0])
+			break;
+		usleep(10000);
+	}
+	tick();
+	assert_int_equal(host_find(&host, "nm-dup")->pid, a.pid);
+	g = host_find(&host, name);
+	assert_non_null(g);
+	assert_int_equal(g->pid, c.pid);
+	snprintf(name, sizeof(name), "nm-dup-%d-2", (int)b.pid);
+	g = host_find(&host, name);
+	assert_non_null(g);
+	assert_int_equal(g->pid, b.pid);
+
+	/* "nm-ctl?" and "nm-ctl\x01" are one name */
+	fg_named(&d, "nm-ctl?");
+	tick();
+	fg_named(&e, "nm-ctl\x01");
+	tick();
+	assert_int_equal(host_find(&host, "nm-ctl?")->pid, d.pid);
+	snprintf(name, sizeof(name), "nm-ctl?-%d", (int)e.pid);
+	assert_non_null(host_find(&host, name));
+
+	/* started first, found second in pid order: the name is its all the same */
+	fg_stop(&a);
+	tick();
+	assert_null(host_find(&host, "nm-dup"));
+	fg_named(&a, "nm-first");
+	usleep(50000);	/* start times count clock ticks */
+	{
+		const char *args[] = { "-name", "guest=nm-first,debug-threads=on", "-smp", "1",
+				       "-m", "8", NULL };
+
+		if (!fg_start_below(&f, a.pid, args)) {
+			fg_stop(&b);
+			fg_stop(&c);
+			fg_stop(&d);
+			fg_stop(&e);
+			fg_stop(&a);
+			skip();
+		}
+	}
+	assert_true(f.pid < a.pid);
+	tick();
+	assert_int_equal(host_find(&host, "nm-first")->pid, a.pid);
+	snprintf(name, sizeof(name), "nm-first-%d", (int)f.pid);
+	assert_non_null(host_find(&host, name));
+	fg_stop(&a);
+	fg_stop(&b);
+	fg_stop(&c);
+	fg_stop(&d);
+	fg_stop(&e);
+	fg_stop(&f);
 }
 
 static void pinned_by_the_user(void **state)
@@ -353,9 +797,9 @@ static void affinity_on_the_right_thread_only(void **state)
 	/* a thread that no longer bears the vCPU's name is not touched */
 	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), 0);
 	kill(fg.pid, SIGUSR1);
-	for (int i = 0; i < 200 && hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0); i++)
+	for (int i = 0; i < 200 && vmm_is_vcpu_thread(fg.pid, g->vc[0].tid, VMM_QEMU, 0); i++)
 		usleep(5000);
-	assert_false(hostinfo_is_vcpu_thread(fg.pid, g->vc[0].tid, 0));
+	assert_false(vmm_is_vcpu_thread(fg.pid, g->vc[0].tid, VMM_QEMU, 0));
 	assert_int_equal(be.ops->set_affinity(&be, g, 0, 1), -ESRCH);
 	/* nor the threads of a process that exited */
 	fg_stop(&fg);
@@ -399,6 +843,130 @@ static void memory_moves_through_the_backend(void **state)
 	be.ops->cancel(&be, &m);
 	assert_int_equal(m.state, VN_MIG_DONE);
 	fg_stop(&fg);
+}
+
+/* --- a real QEMU (tests/t_proc_qemu.sh) ------------------------------------ */
+
+static pid_t qemu_pid;		/* VNUMAD_QEMU_PID: a QEMU of 2 vCPUs */
+static const char *qemu_name = "plainq";	/* its -name: VNUMAD_QEMU_NAME */
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Found by its executable and "CPU n/TCG" (or KVM) thread names, named after -name. */
+static void qemu_found_with_its_threads(void **state)
+{
+	enum vmm_kind k = VMM_NONE;
+	pid_t tids[HI_MAX_VCPUS];
+	struct vn_guest *g;
+
+	(void)state;
+	tick();
+	g = host_find(&host, qemu_name);
+	assert_non_null(g);
+	assert_int_equal(g->pid, qemu_pid);
+	assert_int_equal(vmm_of_process(qemu_pid), VMM_QEMU);
+	assert_int_equal(vmm_vcpu_threads(qemu_pid, &k, tids, HI_MAX_VCPUS, NULL), 2);
+	assert_int_equal(k, VMM_QEMU);
+	assert_int_equal(g->nr_vcpus, 2);
+	assert_int_equal(g->vc[0].tid, tids[0]);
+	assert_int_equal(g->vc[1].tid, tids[1]);
+	assert_null(g->unmeasured);
+	assert_int_equal(g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_NO_MEMMOVE), 0);
+}
+
+/* A vCPU narrowed to one CPU gets its node's CPUs back, on that thread only. */
+static void qemu_vcpu_moves(void **state)
+{
+	struct vn_guest *g;
+	char got[64], want[64], other[64];
+	cpu_set_t one;
+
+	(void)state;
+	tick();
+	g = host_find(&host, qemu_name);
+	assert_non_null(g);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(g->vc[1].tid, sizeof(one), &one), 0);
+	thread_cpus(g->vc[0].tid, other, sizeof(other));
+	assert_int_equal(be.ops->set_affinity(&be, g, 1, 1), 0);
+	thread_cpus(g->vc[1].tid, got, sizeof(got));
+	cpus_of(1, want, sizeof(want));
+	assert_string_equal(got, want);
+	/* vCPU 0 untouched */
+	thread_cpus(g->vc[0].tid, got, sizeof(got));
+	assert_string_equal(got, other);
+	tick();
+	assert_int_equal(g->vv[1].allowed, 1);
+}
+
+/* Its guest RAM moves through the backend: onto node 0, where it is, on one node. */
+static void qemu_memory_moves(void **state)
+{
+	struct vn_migration m = { .from = 0, .to = 0, .bytes = 0, .state = VN_MIG_RUNNING };
+	struct vn_guest *g;
+	double t0;
+
+	(void)state;
+	tick();
+	g = host_find(&host, qemu_name);
+	assert_non_null(g);
+	m.guest_id = g->id;
+	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
+	t0 = now_monotonic();
+	while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 20) {
+		struct timeval tv = { 0, 10000 };
+
+		event_base_loopexit(base, &tv);
+		event_base_dispatch(base);
+	}
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_true(m.done > 0);
+	assert_int_equal(m.failed, 0);
+	print_message("# %llu KiB of guest RAM moved within node 0\n",
+		      (unsigned long long)(m.done / 1024));
+}
+
+static void *kill_soon(void *arg)
+{
+	usleep(150000);
+	kill(*(pid_t *)arg, SIGKILL);
+	return NULL;
+}
+
+/* Killed while ticks run and vCPUs move: gone, nothing left open. */
+static void qemu_killed_mid_tick(void **state)
+{
+	struct vn_guest *g;
+	pthread_t t;
+	double t0;
+	int fds, moves = 0;
+
+	(void)state;
+	tick();
+	assert_non_null(host_find(&host, qemu_name));
+	fds = count_fds();
+	pthread_create(&t, NULL, kill_soon, &qemu_pid);
+	t0 = now_monotonic();
+	while ((g = host_find(&host, qemu_name)) && now_monotonic() - t0 < 10) {
+		if (be.ops->set_affinity(&be, g, moves % 2, 1) == 0)
+			moves++;
+		tick();
+	}
+	pthread_join(t, NULL);
+	assert_null(host_find(&host, qemu_name));
+	assert_int_equal(count_fds(), fds);
+	print_message("# %d vCPU moves during the ticks before QEMU was gone\n", moves);
 }
 
 /* --- privileges ------------------------------------------------------------ */
@@ -493,7 +1061,7 @@ static void privileges_dropped(void **state)
 	if (geteuid() != 0)
 		skip();
 	fg_ready(&fg, fg_spawn(&fg, args, -1, 65534));
-	assert_int_equal(hostinfo_vcpu_threads(fg.pid, tids, 4), 1);
+	assert_int_equal(vcpu_threads(fg.pid, tids, 4), 1);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chown(dir, 65534, 65534), 0);
 	assert_int_equal(chmod(dir, 0700), 0);
@@ -607,6 +1175,108 @@ static void numa_balancing_modes(void **state)
 	assert_false(numab_changed());
 }
 
+/*
+ * The saved value goes in the state directory: a link planted there as its
+ * file is neither followed when it is written (root would truncate the
+ * link's target) nor when it is read.
+ */
+static void numa_balancing_saved_not_followed(void **state)
+{
+	char victim[128];
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s.victim", nb_sysctl);
+	put(victim, "precious\n");
+	assert_int_equal(symlink(victim, nb_saved), 0);
+	put(nb_sysctl, "0\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	/* off already, and the "saved" value is not one to trust */
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+	put(nb_sysctl, "1\n");
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_saved), 1);
+	{
+		struct stat st;
+
+		assert_int_equal(lstat(nb_saved, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	{
+		char buf[32] = "";
+		FILE *f = fopen(victim, "r");
+
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		assert_string_equal(buf, "precious\n");
+	}
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 1);
+	unlink(victim);
+}
+
+/*
+ * Written ahead: when the value to restore cannot be kept (a full or
+ * missing state directory), NUMA balancing is left as it is, since a
+ * vnumad that died holding it off could not set it back.
+ */
+static void numa_balancing_left_when_unsaved(void **state)
+{
+	char saved[160];
+
+	(void)state;
+	snprintf(saved, sizeof(saved), "%s.missing/numa_balancing.saved", nb_sysctl);
+	numab_set_paths(nb_sysctl, saved);
+	put(nb_sysctl, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_true(numab_setup(&cfg) < 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 1);
+}
+
+/*
+ * The daemon keeps the value in [daemon] state_dir: a state directory that
+ * cannot hold it (here under a regular file) leaves NUMA balancing as it
+ * is, as a full one does; a sound one gets numa_balancing.saved, mode 0644
+ * at most, in a directory of mode 0700 made for it.
+ */
+static void numa_balancing_left_when_state_dir_unusable(void **state)
+{
+	char file[128], dir[160], saved[192];
+	struct stat st;
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s.file", nb_sysctl);
+	put(file, "not a directory\n");
+	snprintf(dir, sizeof(dir), "%s/state", file);
+	numab_set_paths(nb_sysctl, NULL);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup(dir);
+	put(nb_sysctl, "1\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_true(numab_setup(&cfg) < 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 1);
+	unlink(file);
+	/* the same directory path, now possible: made, and the value kept there */
+	snprintf(dir, sizeof(dir), "%s.state", nb_sysctl);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup(dir);
+	snprintf(saved, sizeof(saved), "%s/numa_balancing.saved", dir);
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_true(numab_changed());
+	assert_int_equal(get(nb_sysctl), 0);
+	assert_int_equal(get(saved), 1);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	numab_restore();
+	assert_int_equal(get(nb_sysctl), 1);
+	assert_int_equal(access(saved, F_OK), -1);
+	rmdir(dir);
+}
+
 static void numa_balancing_after_a_crash(void **state)
 {
 	(void)state;
@@ -626,6 +1296,14 @@ static void numa_balancing_after_a_crash(void **state)
 	assert_int_equal(numab_setup(&cfg), 0);
 	assert_int_equal(get(nb_sysctl), 2);
 	assert_false(numab_changed());
+	/* a value no kernel setting has is not given back */
+	put(nb_sysctl, "0\n");
+	put(nb_saved, "7\n");
+	cfg.numa_balancing = VN_NUMAB_DISABLE;
+	assert_int_equal(numab_setup(&cfg), 0);
+	assert_false(numab_changed());
+	assert_int_equal(get(nb_sysctl), 0);
+	cfg.numa_balancing = VN_NUMAB_WARN;
 	/* a stale file, someone switched it on since: forgotten */
 	put(nb_sysctl, "1\n");
 	put(nb_saved, "1\n");
@@ -683,6 +1361,11 @@ int main(void)
 		cmocka_unit_test(vcpu_threads_and_identity),
 		cmocka_unit_test_setup_teardown(finds_guests_by_thread_names, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(finds_a_guest_that_starts_late, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(finds_every_vmm, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_without_vcpu_threads, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(impostors_are_no_guests, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(names_stay_with_their_guests, be_setup,
+						be_teardown),
 		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
 						be_teardown),
@@ -691,9 +1374,29 @@ int main(void)
 		cmocka_unit_test(privileges_dropped),
 		cmocka_unit_test_setup_teardown(numa_balancing_modes, nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_after_a_crash, nb_setup, nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_saved_not_followed, nb_setup,
+						nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_left_when_unsaved, nb_setup,
+						nb_teardown),
+		cmocka_unit_test_setup_teardown(numa_balancing_left_when_state_dir_unusable,
+						nb_setup, nb_teardown),
 		cmocka_unit_test_setup_teardown(numa_balancing_real_sysctl, nb_setup, nb_teardown),
 	};
 
+	const struct CMUnitTest qemu[] = {
+		cmocka_unit_test_setup_teardown(qemu_found_with_its_threads, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_vcpu_moves, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_memory_moves, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(qemu_killed_mid_tick, be_setup, be_teardown),
+	};
+
 	log_init(true, getenv("VERBOSE") ? LOG_DEBUG : LOG_WARNING, "vnumad");
+	/* tests/t_proc_qemu.sh: the same backend on a real QEMU */
+	if (getenv("VNUMAD_QEMU_PID")) {
+		qemu_pid = (pid_t)atoi(getenv("VNUMAD_QEMU_PID"));
+		if (getenv("VNUMAD_QEMU_NAME"))
+			qemu_name = getenv("VNUMAD_QEMU_NAME");
+		return cmocka_run_group_tests_name("qemu", qemu, NULL, NULL);
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

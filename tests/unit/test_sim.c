@@ -810,6 +810,36 @@ static void test_count(void **state)
 	sim_free(s);
 }
 
+/*
+ * Every value in its range, and the totals past what memory holds: 100,000
+ * guests of 1,024 vCPUs allocated until memory ran out. Refused instead,
+ * saying which total and its bound.
+ */
+static void test_totals_bounded(void **state)
+{
+	static const char big_host[] = "[host]\nnodes = 64\ncpus = 4096\nmemory = 64TiB\n";
+	char text[512];
+	struct sim *s;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%s[guest.g]\ncount = 100000\nvcpus = 1024\n"
+		 "memory = 1GiB\nvnodes = 64\n", big_host);
+	expect_error(text, "t.ini: 102400000 vCPUs in all (count times vcpus, over every "
+		     "guest section), at most 262144");
+	/* summed over the sections */
+	snprintf(text, sizeof(text), "%s[guest.a]\ncount = 60000\nvcpus = 2\n"
+		 "memory = 1GiB\nvnodes = 2\n[guest.b]\ncount = 6000\nvcpus = 2\n"
+		 "memory = 1GiB\nvnodes = 2\n", big_host);
+	expect_error(text, "t.ini: 66000 guests' vnodes times 64 host nodes make 8448000 "
+		     "memory cells in all, at most 8388608");
+	/* at the bound itself: loads */
+	snprintf(text, sizeof(text), "%s[guest.g]\ncount = 256\nvcpus = 1024\n"
+		 "memory = 1GiB\n", big_host);
+	s = load(text);
+	assert_int_equal(sim_nr_guests(s), 256);
+	sim_free(s);
+}
+
 /* Every shipped scenario loads, and demo.ini shows what it says it does. */
 static void test_shipped_scenarios(void **state)
 {
@@ -1032,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_memory_only_node),
+		cmocka_unit_test(test_totals_bounded),
 		cmocka_unit_test(test_link_bandwidth),
 		cmocka_unit_test(test_node_overrides),
 		cmocka_unit_test(test_shipped_scenarios),

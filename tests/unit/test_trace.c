@@ -317,6 +317,8 @@ static void test_truncated(void **state)
 	expect_refused(bad, 0, "not a vnumad trace");
 	spit(bad, buf, 5);
 	expect_refused(bad, 0, "not a vnumad trace");
+	/* endless, without a header: refused at once (it was read until memory ran out) */
+	expect_refused("/dev/zero", 0, "not a vnumad trace");
 
 	/* partial: the complete ticks before the cut */
 	spit(bad, buf, size / 2);
@@ -414,6 +416,72 @@ static void test_crc(void **state)
 			 0xcbf43926u);
 }
 
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/*
+ * Every field of a tick is checked, the vnode too: 2147483647 passed, and
+ * policies overflowed on vnode + 1. The first vCPU of the first tick gets
+ * the bad value, with the record's checksum made right again.
+ */
+static void test_vnode_range(void **state)
+{
+	static const int32_t bad_vnodes[] = { 2147483647, 64, -2 };
+	char path[256], bad[256];
+	unsigned char *buf;
+	size_t size, at = 16;
+	uint32_t nn = 0;
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "vnode.trace");
+	path_in_dir(bad, sizeof(bad), "vnode-bad.trace");
+	record(path, 2, NULL);
+	buf = slurp(path, &size);
+	/* walk to the first tick record, noting the topology's node count */
+	while (at + 8 <= size && le32(buf + at) != 3) {
+		if (le32(buf + at) == 2)
+			nn = le32(buf + at + 8);
+		at += 8 + le32(buf + at + 4) + 4;
+	}
+	assert_true(at + 8 <= size && nn >= 1);
+	for (size_t i = 0; i < sizeof(bad_vnodes) / sizeof(*bad_vnodes); i++) {
+		unsigned char *rec = buf + at, *pay = rec + 8, *v;
+		uint32_t len = le32(rec + 4), keep;
+		size_t name = 8 + 8 + 8 * nn + 4;
+
+		/* guest: name, pid, flags, memory_read, mem[nn], nr_vcpus; vcpu: tid, allowed */
+		v = pay + name + 2 + (pay[name] | pay[name + 1] << 8) + 4 + 4 + 1 + 8 * nn + 4 + 4 + 8;
+		assert_true(v + 4 <= pay + len);
+		keep = le32(v);
+		put_le32(v, (uint32_t)bad_vnodes[i]);
+		put_le32(pay + len, trace_crc32(0, rec, 8 + len));
+		spit(bad, buf, size);
+		expect_refused(bad, 0, "a vCPU's guest NUMA node is out of range (-1 to 63)");
+		put_le32(v, keep);
+		put_le32(pay + len, trace_crc32(0, rec, 8 + len));
+	}
+	/* the file as written is still read */
+	spit(bad, buf, size);
+	{
+		struct vn_errors e = { 0 };
+		struct vn_trace_reader *r = trace_open_read(bad, 0, &e);
+
+		assert_non_null(r);
+		trace_close_read(r);
+		errors_free(&e);
+	}
+	free(buf);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -432,6 +500,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc),
+		cmocka_unit_test(test_vnode_range),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_replay_matches_live),
 		cmocka_unit_test(test_flipped_bytes),

@@ -616,6 +616,36 @@ static void glob_patterns(void **state)
 	assert_true(glob_match("*", ""));
 }
 
+/* What is shown of a foreign string: one line, no escape, valid UTF-8. */
+static void text_cleaned(void **state)
+{
+	char buf[64], small[6];
+	char same[] = "a\nb\xff\xc3\xa9";
+
+	(void)state;
+	assert_string_equal(clean_text(buf, sizeof(buf), "plain words, caf\xc3\xa9 \xe2\x82\xac"),
+			    "plain words, caf\xc3\xa9 \xe2\x82\xac");
+	/* a forged line, an escape sequence, a carriage return, a tab */
+	assert_string_equal(clean_text(buf, sizeof(buf), "ok\nvnumad: error: forged"),
+			    "ok?vnumad: error: forged");
+	assert_string_equal(clean_text(buf, sizeof(buf), "\x1b[2J\x1b]0;title\a\r\t\x7f"),
+			    "?[2J?]0;title????");
+	/* C1 controls (CSI is U+009B), separators, bidirectional overrides */
+	assert_string_equal(clean_text(buf, sizeof(buf), "\xc2\x9b" "31m \xe2\x80\xa8 \xe2\x80\xae "
+				       "\xe2\x81\xa6 \xc2\xa0"), "?31m ? ? ? \xc2\xa0");
+	/* bytes that are not UTF-8: stray, overlong, surrogate, cut short */
+	assert_string_equal(clean_text(buf, sizeof(buf), "\xff\xc0\xaf\xed\xa0\x80\xe2\x82"),
+			    "????????");
+	/* cut at a character boundary, never inside one */
+	assert_string_equal(clean_text(small, sizeof(small), "abcd\xc3\xa9"), "abcd");
+	assert_string_equal(clean_text(small, sizeof(small), "ab\xe2\x82\xacz"), "ab\xe2\x82\xac");
+	assert_string_equal(clean_text(small, 1, "abc"), "");
+	/* in place */
+	assert_string_equal(clean_text(same, sizeof(same), same), "a?b?\xc3\xa9");
+	assert_int_equal(utf8_len("\xf0\x9f\x98\x80"), 4);
+	assert_int_equal(utf8_len("\xf4\x90\x80\x80"), 0);	/* above U+10FFFF */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +672,7 @@ int main(void)
 		cmocka_unit_test(list_split),
 		cmocka_unit_test(glob_patterns),
 		cmocka_unit_test(medians),
+		cmocka_unit_test(text_cleaned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the unit tests share: a fake guest process (tests/fakeguest, a
- * stand-in QEMU with vCPU threads named "CPU n/KVM" and touched RAM), a
+ * What the unit tests share: a fake guest process (tests/fakeguest run as
+ * qemu-system-fakeguest, a stand-in QEMU with vCPU threads named "CPU
+ * n/KVM" and touched RAM), a
  * temporary directory removed with everything in it, and running the event
  * loop for a while. Include it after <cmocka.h>; every function is static,
  * so that a test links one source file of its own.
@@ -39,7 +40,11 @@ static void tl_fg_cleanup(void)
 		unlink(tl_fg_built);
 }
 
-/* tests/fakeguest as built by make, or compiled here when make has not. */
+/*
+ * tests/fakeguest as built by make, under the name of a QEMU executable
+ * (qemu-system-fakeguest: the proc backend goes by the executable), or
+ * compiled here under such a name when make has not.
+ */
 static TL_UNUSED const char *fakeguest_path(void)
 {
 	static char path[512];
@@ -48,11 +53,11 @@ static TL_UNUSED const char *fakeguest_path(void)
 
 	if (env)
 		return env;
-	snprintf(path, sizeof(path), "%s/tests/fakeguest", b ? b : "build/default");
+	snprintf(path, sizeof(path), "%s/tests/qemu-system-fakeguest", b ? b : "build/default");
 	if (access(path, X_OK) == 0)
 		return path;
 	if (!tl_fg_built[0]) {
-		snprintf(tl_fg_built, sizeof(tl_fg_built), "/tmp/vnumad-fakeguest-%d",
+		snprintf(tl_fg_built, sizeof(tl_fg_built), "/tmp/qemu-system-fakeguest-%d",
 			 (int)getpid());
 		snprintf(cmd, sizeof(cmd), "${CC:-cc} -std=gnu11 -O2 -o %s tests/fakeguest.c "
 			 "-lpthread", tl_fg_built);
@@ -85,8 +90,6 @@ static TL_UNUSED FILE *fg_spawn(struct fg *fg, const char *const *args, int cpu,
 	fg->pid = fork();
 	assert_true(fg->pid >= 0);
 	if (fg->pid == 0) {
-		/* never outlive a test that dies */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (cpu >= 0) {
 			cpu_set_t s;
 
@@ -96,6 +99,8 @@ static TL_UNUSED FILE *fg_spawn(struct fg *fg, const char *const *args, int cpu,
 		}
 		if (uid && (setgid(uid) < 0 || setuid(uid) < 0))
 			_exit(126);
+		/* never outlive a test that dies (after setuid, which clears it) */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(p[1], 1);
 		close(p[0]);
 		execv(path, (char *const *)argv);

@@ -123,11 +123,12 @@ guest_sys() {
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a - b) / 10 }'; }
 
-# launch NAME ARGS...: a guestload in the background, not waited for
+# launch NAME ARGS...: a guestload in the background, not waited for, run
+# as qemu-system-guestload (the proc backend takes only a VMM executable)
 launch() {
 	local name=$1
 	shift
-	guestload -name "guest=$name" "$@" >"/tmp/$name.out" 2>&1 &
+	qemu-system-guestload -name "guest=$name" "$@" >"/tmp/$name.out" 2>&1 &
 	echo $! >"/tmp/$name.pid"
 }
 # start_guests: the setup's guests, touching their memory at once

@@ -1,7 +1,8 @@
 # Helpers of the VM-side test cases (busybox sh). A case sources this file,
 # makes its checks with check/fail and ends with `finish`.
 #
-# Guests are guestload processes: "CPU n/KVM" threads on one node, RAM on
+# Guests are guestload processes, run as qemu-system-guestload (the proc
+# backend takes only a VMM's executable): "CPU n/KVM" threads on one node, RAM on
 # another (see tests/numavm/guestload.c). Placement is read the way an
 # operator would: Cpus_allowed_list of each vCPU thread and the N<node>=
 # pages of /proc/PID/numa_maps.
@@ -68,7 +69,7 @@ node_free() { awk '/MemFree/ { print int($4 / 1024) }' "/sys/devices/system/node
 start_guest() {
 	local name=$1
 	shift
-	guestload -name "guest=$name" "$@" >"/tmp/$name.out" 2>&1 &
+	qemu-system-guestload -name "guest=$name" "$@" >"/tmp/$name.out" 2>&1 &
 	echo $! >"/tmp/$name.pid"
 	if ! wait_for 30 grep -q '^ready' "/tmp/$name.out"; then
 		fail "guest $name did not start: $(cat "/tmp/$name.out")"

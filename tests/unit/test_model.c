@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The model stage on hand-made readings: the remote ratio weighs each
+ * interval by its traffic; node bandwidth keeps what was measured.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core.h"
+
+struct fixture {
+	struct vn_core c;
+	struct vn_guest *g;
+};
+
+/* A core with one guest of one vCPU, the model's half-life one tick. */
+static void setup(struct fixture *f)
+{
+	static const pid_t tids[] = { 1234 };
+	static const uint64_t allowed[] = { 1 };
+	struct vn_guest_desc d = { .name = "g", .pid = 1, .nr_vcpus = 1,
+				   .tids = tids, .allowed = allowed };
+
+	memset(f, 0, sizeof(*f));
+	config_defaults(&f->c.cfg);
+	f->c.cfg.halflife = 1.0;
+	host_init(&f->c.host);
+	f->c.host.nr_nodes = 2;
+	f->c.host.online = 3;
+	host_scan_begin(&f->c.host);
+	f->g = host_report(&f->c.host, &d);
+	host_scan_end(&f->c.host);
+	assert_non_null(f->g);
+}
+
+static void teardown(struct fixture *f)
+{
+	host_fini(&f->c.host);
+	config_free(&f->c.cfg);
+}
+
+/* One tick whose reading of vCPU 0 has these accesses over one second. */
+static void tick(struct fixture *f, uint64_t local, uint64_t remote)
+{
+	struct vn_counts *d = &f->g->vc[0].delta;
+
+	f->c.host.tick++;
+	f->c.host.now += 1.0;
+	*d = (struct vn_counts){ .cycles = 1000000, .instructions = 1000000,
+				 .local_dram = local, .remote_dram = remote,
+				 .cpu_time = 0.5, .elapsed = 1.0, .node = 0,
+				 .source = VNUMAD_SRC_PMU, .valid = true };
+	stage_model(&f->c);
+}
+
+/*
+ * Ten million accesses 10% remote, then 3 accesses all remote: the ratio
+ * stays near 10%. Smoothing the per-interval ratios would put it near 55%.
+ */
+static void test_ratio_weighed_by_traffic(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	tick(&f, 9000000, 1000000);
+	assert_true(fabs(f.g->vv[0].remote_ratio - 0.1) < 1e-9);
+	tick(&f, 0, 3);
+	assert_true(fabs(f.g->vv[0].remote_ratio - 0.1) < 0.001);
+	/* an interval without accesses changes nothing */
+	tick(&f, 0, 0);
+	assert_true(fabs(f.g->vv[0].remote_ratio - 0.1) < 0.001);
+	/* sustained remote traffic does move it */
+	for (int i = 0; i < 10; i++)
+		tick(&f, 0, 10000000);
+	assert_true(f.g->vv[0].remote_ratio > 0.95);
+	/* and the trend shows the rise */
+	assert_true(f.g->vv[0].remote_trend > 0);
+	assert_true(f.g->v.remote_ratio > 0.95);
+	teardown(&f);
+}
+
+/* No accesses ever: the ratio stays unknown. */
+static void test_ratio_unknown_without_traffic(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	tick(&f, 0, 0);
+	tick(&f, 0, 0);
+	assert_true(f.g->vv[0].remote_ratio < 0);
+	assert_true(f.g->vv[0].remote_trend == 0);
+	teardown(&f);
+}
+
+/*
+ * Node bandwidth: what the memory controllers measured (labelled uncore by
+ * the sampler) stays; the other nodes get the per-vCPU estimate, labelled
+ * estimate.
+ */
+static void test_node_bandwidth_sources(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	f.g->v.mem[1] = 1 << 30;	/* its remote traffic is served by node 1 */
+	tick(&f, 9000000, 1000000);
+	assert_int_equal(f.c.host.node_info[0].bw_used_source, VNUMAD_SRC_ESTIMATE);
+	assert_true(f.c.host.node[0].bw_used > 0);
+	assert_true(f.c.host.node[1].bw_used > 0);
+	/* node 1's controllers measured 5 GB/s this tick */
+	f.c.host.node[1].bw_used = 5e9;
+	f.c.host.node_info[1].bw_used_source = VNUMAD_SRC_UNCORE;
+	tick(&f, 9000000, 1000000);
+	assert_true(f.c.host.node[1].bw_used == 5e9);
+	assert_int_equal(f.c.host.node_info[1].bw_used_source, VNUMAD_SRC_UNCORE);
+	assert_int_equal(f.c.host.node_info[0].bw_used_source, VNUMAD_SRC_ESTIMATE);
+	teardown(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ratio_weighed_by_traffic),
+		cmocka_unit_test(test_ratio_unknown_without_traffic),
+		cmocka_unit_test(test_node_bandwidth_sources),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
