@@ -155,7 +155,7 @@ expect_exit 2 "--runs on run" -- "$SIM" run sim/scenarios/demo.ini --runs 2
 expect_exit 1 "guard with the guard off" -- "$SIM" guard sim/scenarios/demo.ini -c "$TMP/noguard.conf"
 expect_exit 0 "guard demo" -- "$SIM" guard sim/scenarios/demo.ini --runs 2 --duration 3min --bench -vv
 expect_output '^demo +chaos +2 +[1-9]' "guard: a row per scenario and policy, chaos made trials"
-expect_output '^demo +place +2 +[1-9]' "guard: the default policy made trials"
+expect_output '^demo +locality +2 +[1-9]' "guard: the default policy made trials"
 expect_output '^ +demo/chaos/[01]: [a-z0-9]+ tick [0-9]+, 1 vCPU move \(expected [-+0-9.]+%\): (harmful|neutral|good): truth ' \
 	"guard -vv: every trial, classified by the truth"
 expect_output '^chaos: [0-9]+ trials in 2 runs; harmful [1-9]' "guard: chaos made harmful trials"

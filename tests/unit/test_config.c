@@ -239,7 +239,7 @@ static void defaults_without_file(void **state)
 	expect_ok(config_load(&cfg, NULL, NULL, &errs));
 	assert_null(cfg.path);
 	check_defaults(&cfg);
-	check_place_defaults(&cfg);
+	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
 
 	/* config_defaults alone gives the same figures */
 	config_free(&cfg);
@@ -253,7 +253,7 @@ static void empty_file_is_defaults(void **state)
 	expect_ok(load("# nothing but a comment\n\n; and another\n"));
 	assert_string_equal(cfg.path, path);
 	check_defaults(&cfg);
-	check_place_defaults(&cfg);
+	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
 }
 
 /* Every section, every key, no value equal to its default. */
@@ -345,6 +345,15 @@ static void shipped_file_is_defaults(void **state)
 		skip();
 	expect_ok(config_load(&cfg, "etc/vnumad.conf", NULL, &errs));
 	check_defaults(&cfg);
+	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+}
+
+/* place, built in but not the default, is chosen by name with its defaults. */
+static void place_by_name(void **state)
+{
+	(void)state;
+	expect_ok(load("[policy]\nname = place\n"));
+	assert_string_equal(cfg.policy, "place");
 	check_place_defaults(&cfg);
 }
 
@@ -620,7 +629,7 @@ static void effective_configuration(void **state)
 	assert_non_null(strstr(text, "exclude            = a, b*"));
 	assert_non_null(strstr(text, "interval           = 5s                       # command line"));
 	assert_non_null(strstr(text, "judge              = 10s                      # default"));
-	assert_non_null(strstr(text, "[policy.place]\n"));
+	assert_non_null(strstr(text, "[policy.locality]\n"));
 	free(text);
 
 	/* no file at all */
@@ -1491,6 +1500,7 @@ int main(void)
 		T(empty_file_is_defaults),
 		T(full_file),
 		T(shipped_file_is_defaults),
+		T(place_by_name),
 		T(names_fold_case),
 		T(value_syntax),
 		T(section_reopened),

@@ -134,7 +134,7 @@ static void clear_move_needs_no_baseline(void **state)
 
 /*
  * Memory to the vCPUs when their home has no CPU room: also unambiguous,
- * migrated in the second tick by locality (place, the default, leaves a
+ * migrated in the second tick by locality (place leaves a
  * guest this young its memory until it has shown it stays).
  */
 static void clear_memory_move(void **state)
