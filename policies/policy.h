@@ -340,7 +340,8 @@ struct vnumad_exit_info {
  *
  * 1.2 (the core calls them only when the descriptor's size covers them):
  *
- * guest_init: NULL means no storage per guest. Called on the event loop
+ * guest_init: NULL means no storage per guest. Called (on the event loop,
+ *        or in the plugin's worker, which keeps the storage by guest id)
  *        before the first tick that sees a guest (a guest there when the
  *        policy starts is seen by its first tick), with the guest as the
  *        view has it; sets *gpriv (starting NULL), which the view then
@@ -352,7 +353,8 @@ struct vnumad_exit_info {
  *        the call), and for the guests left before fini. As exit_task.
  * exit:  NULL means nothing to say. Called once just before fini (or, after
  *        a failed init, before that fini) with why the policy stops; a
- *        policy the core disabled gets it, and its fini, right away. As
+ *        policy the core disabled in process gets it, and its fini, right
+ *        away (one in its worker is asked again later instead). As
  *        sched_ext's exit and its scx_exit_info.
  */
 struct vnumad_policy {

@@ -100,9 +100,10 @@ static int sim_topology(struct vn_backend *b, struct vn_host *h)
 		nd->bw_max = s->bw_info == SIM_BW_CONFIGURED ? s->node[n].bw_max :
 			     s->bw_info == SIM_BW_HMAT ?
 			     s->node[n].bw_max / SIM_HMAT_SUSTAINED : 0;
+		/* HMAT as a real host's firmware says it; a configured figure is the sim's own */
 		h->node_info[n].bw_max_source =
 			nd->bw_max <= 0 ? VNUMAD_SRC_NONE :
-			s->bw_info == SIM_BW_HMAT ? VNUMAD_SRC_HMAT : VNUMAD_SRC_CONFIG;
+			s->bw_info == SIM_BW_HMAT ? VNUMAD_SRC_HMAT : VNUMAD_SRC_SIM;
 	}
 	memcpy(h->distance, s->distance, (size_t)nn * nn);
 	return 0;

@@ -47,7 +47,7 @@ grep -q '"description": "simulated seconds per wall second through the core, med
 # (the default policy is the one of the built-in configuration)
 num='-?[0-9]+\.[0-9]+'
 def=$(awk '/^\[policy\]/ { f = 1; next } /^\[/ { f = 0 } f && $1 == "name" { print $3; exit }' etc/vnumad.conf)
-def=${def:-place}
+def=${def:-locality}
 expect_output "^policy/$def/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
 	"the default against the oracle, goal 0.95"
 expect_output "^policy/$def/vs-oracle-worst +$num fraction +>= 0\.85  (pass|MISS)$" \

@@ -24,7 +24,7 @@ wait_for() {
 wait_for '^tick 3 ' "$TMP/stdout"
 
 kill -USR1 $pid
-wait_for 'state: tick [0-9]+, 6 guests, policy place' "$TMP/stderr"
+wait_for 'state: tick [0-9]+, 6 guests, policy locality' "$TMP/stderr"
 wait_for 'guest web1: vCPUs on nodes' "$TMP/stderr"
 
 printf '[daemon]\ninterval = soon\ncontrol = %s\n' "$TMP/control.sock" >"$conf"
