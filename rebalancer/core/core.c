@@ -404,11 +404,12 @@ void core_dump_state(struct vn_core *c)
 			 um ? "; cannot be measured: " : "", um ? um : "");
 	}
 	for (struct vn_trial *t = c->trials; t; t = t->next)
-		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",
-			 t->guest, t->nr_act, t->applied, t->judge_until);
+		log_info("  trial: guest %s, %d moves at %s, judged until %s",
+			 t->guest, t->nr_act, fmt_elapsed(a, sizeof(a), t->applied),
+			 fmt_elapsed(b, sizeof(b), t->judge_until));
 	for (struct vn_quarantine *q = c->quarantine; q; q = q->next)
 		if (q->until > h->now)
 			log_info("  quarantine: guest %s to node %d for %s more",
 				 q->guest, q->node,
-				 fmt_duration(a, sizeof(a), q->until - h->now));
+				 fmt_elapsed(a, sizeof(a), q->until - h->now));
 }

@@ -152,7 +152,7 @@ static void print_summary(struct vn_core *c)
 		return;
 	}
 	fprintf(c->out, "tick %llu (%s): %d guests, %d vCPUs, ",
-		(unsigned long long)h->tick, fmt_duration(a, sizeof(a), h->now),
+		(unsigned long long)h->tick, fmt_elapsed(a, sizeof(a), h->now),
 		h->nr_guests, vcpus);
 	if (!c->decided && remote < 0)
 		fprintf(c->out, "counters primed, figures from the next tick;");

@@ -316,12 +316,12 @@ static void print_status(json_t *s)
 	json_array_foreach(x, i, v) {
 		json_t *in = json_object_get(v, "verdict_in");
 
-		printf("  %s: %lld move(s) %.0fs ago, %s", jstr(json_object_get(v, "guest")),
+		printf("  %s: %lld move(s) %s ago, %s", jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "moves")),
-		       json_number_value(json_object_get(v, "applied_ago")),
+		       fmt_elapsed(a, sizeof(a), json_number_value(json_object_get(v, "applied_ago"))),
 		       jstr(json_object_get(v, "state")));
 		if (json_is_number(in))
-			printf(", verdict in %.0fs", json_number_value(in));
+			printf(", verdict in %s", fmt_elapsed(a, sizeof(a), json_number_value(in)));
 		printf("\n");
 	}
 	x = json_object_get(s, "quarantines");
@@ -330,7 +330,7 @@ static void print_status(json_t *s)
 		printf("  %s -> node %lld: %s left (strike %lld)\n",
 		       jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "node")),
-		       fmt_duration(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
+		       fmt_elapsed(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
 		       (long long)json_integer_value(json_object_get(v, "strikes")));
 }
 

@@ -255,7 +255,7 @@ static void refusal(const struct vn_core *c, const struct vn_decision *d, int wh
 		q = guard_quarantine_of(c, g->name, p->to);
 		snprintf(buf, len, "guest %s: node %d is quarantined after a reverted move "
 			 "for %s more (strike %d)", g->name, p->to,
-			 q ? fmt_duration(a, sizeof(a), q->until - c->host.now) : "a while",
+			 q ? fmt_elapsed(a, sizeof(a), q->until - c->host.now) : "a while",
 			 q ? q->strikes : 1);
 		return;
 	case VN_DROP_TRIAL:

@@ -618,7 +618,7 @@ static void print_placement(const struct oracle *or, double from, double to,
 	char a[32], b[32], lab[256];
 
 	fprintf(stderr, "oracle: %s to %s: %.4g instructions/s, %s (%ld evaluations",
-		fmt_duration(a, sizeof(a), from), fmt_duration(b, sizeof(b), to), v,
+		fmt_elapsed(a, sizeof(a), from), fmt_elapsed(b, sizeof(b), to), v,
 		exact ? "exhaustive" : "best-known", or->evals);
 	if (exact)
 		fprintf(stderr, " of %ld placements", size);
