@@ -44,7 +44,8 @@ expect_output "none.ini" "missing scenario named"
 expect_exit 0 "--once" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --once
 expect_output '^tick 1 .*counters primed' "--once primes the counters first"
 [ "$(grep -c '^tick ' "$TMP/out")" -eq 2 ] || fail "--once ran other than two ticks"
-expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends on the demo"
+expect_output 'recommend +web1: vCPUs 0-3 node 1 -> node 0, .*expected \+[0-9]+% for the guest' \
+	"--once recommends on the demo, a line per guest"
 
 # output that cannot be written is a failure, said so (--record to a full
 # device said "recording stopped" and exited 0)

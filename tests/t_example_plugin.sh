@@ -42,9 +42,12 @@ expect_exit 0 "--help-policy example.so" -- "$VNUMAD" --help-policy "$TMP/src/ex
 expect_output '^policy example: example plugin' "example's description"
 expect_output '^  max_moves +integer, default 2, range 1 to 64' "example's options listed"
 expect_exit 0 "example runs" -- "$VNUMAD" --policy "$TMP/src/example.so" --backend sim --dry-run --ticks 3
-expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*example: .* remote DRAM accesses/s' \
+expect_output 'recommend +web[12]: vCPUs? [0-3].* node 1 -> node 0.*example: .* remote DRAM accesses/s' \
 	"example proposes on the demo host"
-[ "$(grep -c '^  recommend' "$TMP/out")" -eq 4 ] || fail "example: not max_moves (2) per decision tick"
+# one JSON object per recommendation and decision round (2 rounds in 3 ticks)
+json_recs() { grep -c '"type":"recommendation","tick":[0-9]*,"time":[0-9.]*,"status":"\(new\|unchanged\)"' "$TMP/out"; }
+expect_exit 0 "example runs, JSON" -- "$VNUMAD" --policy "$TMP/src/example.so" --backend sim --dry-run --ticks 3 --json
+[ "$(json_recs)" -eq 4 ] || fail "example: not max_moves (2) per decision tick"
 
 # ... and by name from the policy directory its Makefile installs into.
 make -C "$TMP/src" install >"$TMP/out" 2>&1 || { sed 's/^/    /' "$TMP/out"; fail "example install"; }
@@ -57,8 +60,8 @@ dir = $POLICYDIR
 [policy.example]
 max_moves = 1
 EOF
-expect_exit 0 "example by name" -- "$VNUMAD" -c "$TMP/vnumad.conf" --backend sim --dry-run --ticks 3
-[ "$(grep -c '^  recommend' "$TMP/out")" -eq 2 ] || fail "example: [policy.example] max_moves ignored"
+expect_exit 0 "example by name" -- "$VNUMAD" -c "$TMP/vnumad.conf" --backend sim --dry-run --ticks 3 --json
+[ "$(json_recs)" -eq 2 ] || fail "example: [policy.example] max_moves ignored"
 
 # uninstall takes the SDK away again
 make -s uninstall DESTDIR="$ROOT" PREFIX=/usr SANITIZE="${SANITIZE:-}" >"$TMP/out" 2>&1 ||

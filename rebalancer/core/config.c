@@ -166,6 +166,9 @@ static const struct conf_key conf_keys[] = {
 	  .warn = "ticks this often cost a real host CPU time; 1s to 5s is usual" },
 	{ KEY("daemon", "dry_run", CONF_BOOL, dry_run, "no"),
 	  .help = "advise only: print recommendations, apply nothing" },
+	{ KEY("daemon", "remind", CONF_DURATION, remind, "30s"), .min = 0, .max = 86400,
+	  .unit = "seconds", .help = "advisory mode: how often recommendations that "
+	  "have not changed are recalled (\"still recommended: N\"); 0: never" },
 	{ KEY("daemon", "state_dir", CONF_PATH, state_dir, "/var/lib/vnumad"),
 	  .help = "the journal of moves and verdicts" },
 	{ KEY("daemon", "log_level", CONF_ENUM, log_level, "info"), .names = log_names,

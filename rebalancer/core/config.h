@@ -50,6 +50,7 @@ struct vn_config {
 	/* [daemon] */
 	double interval;	/* seconds per tick */
 	bool dry_run;
+	double remind;		/* seconds between "still recommended" lines, 0 never */
 	char *state_dir;
 	int log_level;
 	char *metrics;		/* ADDR:PORT of the Prometheus endpoint, NULL off */

@@ -27,6 +27,22 @@ const char *core_source_name(enum vnumad_source s)
 	}
 }
 
+double core_guest_gain(const struct vn_guest *g, const struct vn_decision *d, int n,
+		       bool applied)
+{
+	double gain = 0;
+
+	for (int j = 0; j < n; j++) {
+		if (d[j].g != g || !(applied ? d[j].applied : d[j].accepted))
+			continue;
+		if (d[j].p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
+			gain += d[j].p.gain * g->vv[d[j].p.vcpu].ips / g->v.ips;
+		else
+			gain += d[j].p.gain;
+	}
+	return gain;
+}
+
 /* A new guest, or one whose vCPU threads changed: (re)start counting. */
 static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 {
@@ -220,6 +236,7 @@ void core_close(struct vn_core *c)
 	c->journal = NULL;
 	free(c->dec.d);
 	memset(&c->dec, 0, sizeof(c->dec));
+	record_fini(c);
 	c->sampler.ops = NULL;
 	c->backend.ops = NULL;
 }
