@@ -78,6 +78,17 @@ NOTIFY_SOCKET=bogus "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks
 n=$(grep -c "NOTIFY_SOCKET 'bogus' is not a socket path" "$TMP/notify")
 [ "$n" = 1 ] || fail "a bad NOTIFY_SOCKET was said $n times in 5 ticks, want once"
 
+# a scenario without --ticks runs as long as it says (phases: duration = 10min)
+sed "s|^control = .*|control = $TMP/control.sock|" etc/vnumad.conf >"$TMP/own.conf"
+expect_exit 0 "scenario's duration" -- timeout 60 "$VNUMAD" -c "$TMP/own.conf" \
+	--scenario sim/scenarios/phases.ini --dry-run
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 300 ] || fail "10 min at 2 s ran other than 300 ticks"
+expect_output '^tick 300 \(10m00s\):' "the last tick is the scenario's end"
+expect_output 'the scenario lasts 10m00s: 300 ticks' "the run says how long it lasts"
+expect_exit 0 "--ticks beats the duration" -- "$VNUMAD" -c "$TMP/own.conf" \
+	--scenario sim/scenarios/phases.ini --dry-run --ticks 3
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 3 ] || fail "--ticks 3 ran other than 3 ticks"
+
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once
 expect_output '^tick [12] \([0-9.]+m?s\): [0-9]+ guests' "proc backend decided once"

@@ -179,6 +179,8 @@ struct vn_backend_ops {
 	void (*close)(struct vn_backend *b);
 	/* VIRTUAL_TIME only: runs the model for dt seconds. */
 	int (*advance)(struct vn_backend *b, double dt);
+	/* VIRTUAL_TIME only, may be NULL: how long the model's scenario lasts, 0 unset. */
+	double (*duration)(const struct vn_backend *b);
 	/*
 	 * Fills nr_nodes, online (memory-only nodes too), node[] (id, nr_cpus,
 	 * memory, bw_max where known), node_info[] (bw_max_source, latency)
