@@ -370,6 +370,16 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 			 "memory there with --memory alone", to);
 		return -EINVAL;
 	}
+	/* vCPUs the guest does not have: a typo, or the wrong guest */
+	if (!all_vcpus && g->nr_vcpus < 64 && vcpus >> g->nr_vcpus) {
+		char have[200], extra[200];
+
+		snprintf(why, len, "guest %s has %d vCPU%s (%s): no vCPU %s", g->name,
+			 g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", g->nr_vcpus ?
+			 fmt_nodemask(have, sizeof(have), (1ULL << g->nr_vcpus) - 1) : "none",
+			 fmt_nodemask(extra, sizeof(extra), vcpus >> g->nr_vcpus << g->nr_vcpus));
+		return -EINVAL;
+	}
 	if (c->cfg.dry_run) {
 		snprintf(why, len, "the daemon runs in dry-run mode: it applies nothing");
 		return -EROFS;

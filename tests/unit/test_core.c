@@ -645,6 +645,43 @@ static void test_manual_move_waivers(void **state)
 	close_core(c);
 }
 
+/*
+ * vnumad migrate --vcpus names vCPUs the guest has, or is refused whole;
+ * a move of a guest too new for a baseline says up front it is not judged.
+ */
+static void test_manual_move_vcpus_exist(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *w;
+	struct vn_manual man;
+	char why[256];
+	int calls;
+
+	(void)state;
+	w = t_add("w", 4, 1, 4 * GiB);
+	c = open_core();
+	ticks(c, 1);
+	calls = th.affinity_calls;
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 0x3ff, false, &man, why,
+				       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "guest w has 4 vCPUs (0-3): no vCPU 4-9");
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 1ULL << 7, false, &man, why,
+				       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "guest w has 4 vCPUs (0-3): no vCPU 7");
+	assert_int_equal(th.affinity_calls, calls);	/* nothing applied */
+	assert_int_equal(w->allowed[0], 1ULL << 1);
+
+	/* vCPUs it has move; the guest is one tick old: no baseline yet */
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 0x3, false, &man, why,
+				       sizeof(why)), 0);
+	assert_int_equal(man.vcpus, 2);
+	if (!strstr(why, "it will not be judged: the guest is too new for a baseline"))
+		fail_msg("a move before the baseline, reply '%s'", why);
+	assert_int_equal(w->allowed[0], 1ULL << 0);
+	assert_int_equal(w->allowed[2], 1ULL << 1);
+	close_core(c);
+}
+
 /* One tick; the decision for the first proposal must be dropped for `why`. */
 static void expect_drop(struct vn_core *c, enum vn_drop why)
 {
@@ -1626,6 +1663,7 @@ int main(void)
 		cmocka_unit_test_setup(test_reverted_trial_is_one_strike, setup),
 		cmocka_unit_test_setup(test_manual_moves_follow_the_rules, setup),
 		cmocka_unit_test_setup(test_manual_move_waivers, setup),
+		cmocka_unit_test_setup(test_manual_move_vcpus_exist, setup),
 		cmocka_unit_test_setup(test_drop_invalid, setup),
 		cmocka_unit_test_setup(test_drop_pinned_and_opted_out, setup),
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
