@@ -49,6 +49,17 @@ grep -q '^scenario' "$TMP/out" && fail "compare ran although a scenario is broke
 expect_exit 1 "compare with an unknown policy" -- \
 	"$SIM" compare sim/scenarios/demo.ini --policies locality,nosuch
 grep -q '^scenario' "$TMP/out" && fail "compare ran although a policy is unknown"
+# chaos is ranked only when asked for; its warning comes once, before the table
+expect_exit 0 "compare, default policies" -- "$SIM" compare sim/scenarios/demo.ini --duration 20s
+expect_output '^ +locality ' "compare runs the built-in policies by default"
+grep -q '^ *chaos ' "$TMP/out" && fail "compare ranks chaos by default"
+expect_exit 0 "compare with chaos" -- "$SIM" compare sim/scenarios/demo.ini sim/scenarios/churn.ini \
+	--policies none,chaos --duration 20s
+[ "$(grep -c 'chaos: proposing deliberately harmful moves' "$TMP/out")" -eq 1 ] ||
+	fail "chaos's warning not printed exactly once"
+head -n 1 "$TMP/out" | grep -q 'chaos: proposing deliberately harmful' ||
+	fail "chaos's warning is not printed before the table"
+[ "$(grep -c '^ *chaos ' "$TMP/out")" -eq 3 ] || fail "chaos: not a row per scenario and a summary"
 
 # --- run: totals, JSON, the oracle ------------------------------------------
 expect_exit 0 "run demo" -- "$SIM" run sim/scenarios/demo.ini --policy locality --duration 2min
