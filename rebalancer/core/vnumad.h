@@ -148,6 +148,7 @@ enum vn_mig_state {
 
 struct vn_migration {
 	uint64_t guest_id;
+	char *guest;		/* its name, for the report after the guest left */
 	int from, to;
 	uint64_t bytes;		/* asked for */
 	uint64_t done;		/* moved so far */

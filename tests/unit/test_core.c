@@ -946,6 +946,45 @@ static void test_drop_memory_rules(void **state)
 	close_core(c);
 }
 
+/* A migration cut short by its guest's leaving is reported by the guest's name. */
+static void test_migration_of_a_guest_that_left(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *g;
+	char buf[4096] = "";
+	FILE *log = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	(void)state;
+	assert_non_null(log);
+	g = t_add("leaver", 2, 0, 4 * GiB);
+	t_add("stays", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 6);
+	th.slow_migrations = true;
+	propose_memory(c, "leaver", 0, 1, 2 * GiB, 0.3);
+	ticks(c, 1);		/* its 2 GiB migration runs */
+	nr_proposals = 0;
+	assert_non_null(c->migrations);
+	fflush(stderr);
+	dup2(fileno(log), STDERR_FILENO);
+	g->present = false;
+	ticks(c, 2);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(log);
+	n = fread(buf, 1, sizeof(buf) - 1, log);
+	buf[n] = '\0';
+	fclose(log);
+	th.slow_migrations = false;
+	if (!strstr(buf, "guest leaver: migration node 0 to 1 cancelled after 0 B of 2.00 GiB "
+		    "(the guest has left)"))
+		fail_msg("the log names no guest: '%s'", buf);
+	close_core(c);
+}
+
 static void test_drop_gain_cap_duplicate(void **state)
 {
 	struct vn_core *c = two_guests();
@@ -1671,6 +1710,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_capacity, setup),
 		cmocka_unit_test_setup(test_drop_memory_rules, setup),
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
+		cmocka_unit_test_setup(test_migration_of_a_guest_that_left, setup),
 		cmocka_unit_test_setup(test_actuation_errors, setup),
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
 		cmocka_unit_test_setup(test_journal_bad_records_ignored, setup),
