@@ -226,6 +226,10 @@ rc=$?
 grep -q 'the daemon closed the connection before the migration ended' "$TMP/cut" ||
 	fail "migrate cut short does not say so: $(tail -1 "$TMP/cut")"
 wait $pid 2>/dev/null
+# -f without a terminal is a service: no tick line at info, the moves logged
+grep -q 'tick [0-9]' "$TMP/stdout" "$TMP/stderr" && fail "the service printed tick lines at info level"
+grep -Eq '^vnumad: guest batch: vCPU 0 moved node 1 -> node 0 .*by the operator' "$TMP/stderr" ||
+	fail "the service did not log the manual move"
 [ -S "$sock" ] || fail "the killed daemon's socket is gone (test assumption)"
 "$VNUMAD" -f -c "$conf" --backend sim --pace --interval 100ms >/dev/null 2>"$TMP/stderr2" &
 pid=$!
@@ -234,4 +238,16 @@ expect_exit 0 "status after taking over a stale socket" -- "$VNUMAD" status -c "
 kill -TERM $pid
 wait $pid || fail "daemon exit $?"
 [ -e "$sock" ] && fail "socket left behind after a clean stop"
+
+# the service's tick lines at debug level (-v), into the log
+timeout -s INT 2 "$VNUMAD" -f -v -c "$conf" --backend sim --pace --interval 100ms \
+	>"$TMP/stdout" 2>"$TMP/stderr"
+grep -Eq '^vnumad: tick [0-9]+ \([0-9.]+s\): 6 guests' "$TMP/stderr" || fail "no tick line in the debug log"
+grep -q 'tick [0-9]' "$TMP/stdout" && fail "the service printed tick lines to its standard output"
+# -f on a terminal keeps them on standard output
+if command -v script >/dev/null; then
+	script -qec "timeout -s INT 2 $VNUMAD -f -c $conf --backend sim --pace --interval 100ms" \
+		/dev/null >"$TMP/tty" 2>&1
+	grep -Eq '^tick [0-9]+ \([0-9.]+s\): 6 guests' "$TMP/tty" || fail "-f on a terminal: no tick lines"
+fi
 done_testing
