@@ -690,6 +690,8 @@ int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r
 		v = sim_settle(or.s);
 		if (o->verbose)
 			print_placement(&or, t, end, v, size, exact);
+		r->level = xreallocarray(r->level, (size_t)r->segments + 1, sizeof(*r->level));
+		r->level[r->segments] = (struct hs_level){ .from = t, .to = end };
 		for (int g = 0; g < ng; g++) {
 			double rate = sim_guest_dram_rate(or.s, g);
 			double ratio = sim_guest_remote_ratio(or.s, g);
@@ -697,6 +699,7 @@ int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r
 			if (!sim_guest_alive(or.s, g))
 				continue;
 			r->guest_ips[g] += sim_guest_ips(or.s, g) * (end - t);
+			r->level[r->segments].ips += sim_guest_ips(or.s, g);
 			dram[g] += rate * (end - t);
 			rem[g] += (ratio > 0 ? ratio : 0) * rate * (end - t);
 		}

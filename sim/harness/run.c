@@ -94,6 +94,7 @@ void hs_result_free(struct hs_result *r)
 	free(r->guest);
 	free(r->guest_ips);
 	free(r->guest_remote);
+	free(r->level);
 	free(r->scenario);
 	free(r->policy);
 	memset(r, 0, sizeof(*r));
