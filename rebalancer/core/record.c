@@ -295,7 +295,7 @@ static void print_held_back(struct vn_core *c, const struct vn_decision *d)
 			 fmt_nodemask(nodes, sizeof(nodes), p->nodes));
 		break;
 	}
-	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), gain %s: %s [held back: %s]\n",
+	fprintf(c->out, "  %-9s %s: %s, remote %s%.0f%% (%s), expected gain %s: %s [held back: %s]\n",
 		"held back", g ? g->name : "?", buf, remote < 0 ? "unknown " : "",
 		remote < 0 ? 0 : remote * 100, core_source_name(src),
 		fmt_gain(gbuf, sizeof(gbuf), p->gain), p->reason, arbiter_drop_reason(d->why));

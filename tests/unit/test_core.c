@@ -788,7 +788,7 @@ static void test_plugin_output_shown_clean(void **state)
 	o = output();
 	assert_null(strchr(o, '\x1b'));
 	assert_null(strstr(o, "\nvnumad: error: forged"));
-	assert_non_null(strstr(o, "expected gain +30%: good?vnumad: error: forged?[2J?0m\n"));
+	assert_non_null(strstr(o, "for the guest: good?vnumad: error: forged?[2J?0m\n"));
 	assert_non_null(strstr(o, "held back a: vCPU 1073741824 node 0 -> node 1"));
 	assert_null(strstr(o, "inf%"));
 	assert_non_null(strstr(o, "held back a: vCPU 1 node 0 -> node 1, remote 0% (sim), "
