@@ -99,7 +99,7 @@ static void usage(FILE *f)
 "\n"
 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
 "SIGUSR1 writes the current state to the log. See vnumad(8).\n",
-		VN_DEFAULT_CONFIG, policy_builtin_names());
+		vn_default_config, policy_builtin_names());
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 
 	/* a missing default file means built-in defaults; a named one must exist */
 	if (!named) {
-		config = VN_DEFAULT_CONFIG;
+		config = vn_default_config;
 		if (access(config, F_OK) != 0)
 			config = NULL;
 	}
