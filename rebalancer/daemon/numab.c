@@ -213,8 +213,15 @@ int numab_setup(const struct vn_config *cfg)
 	if (r < 0) {
 		if (nb.saved[0])
 			unlink(nb.saved);
-		log_warnx("cannot switch the kernel's automatic NUMA balancing off "
-			  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));
+		if (r == -EROFS)
+			log_warnx("cannot switch the kernel's automatic NUMA balancing off: "
+				  "%s is read-only (the unit's ProtectKernelTunables=yes; "
+				  "numa_balancing = disable needs the drop-in "
+				  "ProtectKernelTunables=no, see vnumad(8)); it will fight vnumad",
+				  nb.sysctl);
+		else
+			log_warnx("cannot switch the kernel's automatic NUMA balancing off "
+				  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));
 		return r;
 	}
 	nb.original = cur;
