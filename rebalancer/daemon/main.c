@@ -423,6 +423,9 @@ int main(int argc, char **argv)
 		config_free(&d.core.cfg);
 		return 1;
 	}
+	/* other balancers of the same threads, where moves are applied */
+	if (d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run)
+		numab_rivals();
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
