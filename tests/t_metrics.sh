@@ -213,7 +213,8 @@ http GET /metrics
 promcheck_body "GET /metrics"
 cp "$TMP/body" "$TMP/first"
 
-expect 'vnumad_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'",backend="sim",sampler="sim",policy="locality"}' == 1
+expect 'vnumad_build_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'"}' == 1
+expect 'vnumad_run_info{backend="sim",sampler="sim",policy="locality"}' == 1
 expect vnumad_dry_run == 1
 expect vnumad_policy_disabled == 0
 expect vnumad_ticks_total '>=' 5
@@ -240,7 +241,7 @@ for n in 0 1; do
 	expect "vnumad_node_cpus{node=\"$n\"}" == 16
 	expect "vnumad_node_memory_bytes{node=\"$n\"}" == 68719476736
 	expect "vnumad_node_memory_free_bytes{node=\"$n\"}" '>' 0
-	expect "vnumad_node_cpu_load{node=\"$n\"}" '>' 0
+	expect "vnumad_node_cpu_load_ratio{node=\"$n\"}" '>' 0
 	expect "vnumad_node_memory_bandwidth_bytes_per_second{node=\"$n\"}" '>' 0
 	# the simulated host charges bw_used from the vCPUs and knows bw_max
 	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"used\",source=\"estimate\"}" == 1
@@ -254,11 +255,12 @@ expect 'vnumad_guest_memory_bytes{guest="web1",node="1"}' == 0
 expect 'vnumad_guest_vcpus{guest="web1"}' == 4
 for v in 0 1 2 3; do
 	expect "vnumad_vcpu_node{guest=\"web1\",vcpu=\"$v\"}" == 1
-	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" '>' 0.9
-	expect "vnumad_vcpu_instructions_per_second{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" '>' 0
+	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\"}" '>' 0.9
+	expect "vnumad_vcpu_instructions_per_second{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_source_info{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" == 1
 	# db is local
 	expect "vnumad_vcpu_node{guest=\"db\",vcpu=\"$v\"}" == 0
-	expect "vnumad_vcpu_remote_ratio{guest=\"db\",vcpu=\"$v\",source=\"sim\"}" '<' 0.1
+	expect "vnumad_vcpu_remote_ratio{guest=\"db\",vcpu=\"$v\"}" '<' 0.1
 done
 expect 'vnumad_guest_remote_ratio{guest="db"}' '<' 0.1
 expect 'vnumad_guest_flag{guest="legacy",flag="pinned"}' == 1
@@ -271,6 +273,9 @@ done
 expect 'vnumad_vcpus{source="sim"}' == 20
 expect 'vnumad_vcpus{source="none"}' == 0
 expect 'vnumad_vcpus{source="pmu"}' == 0
+# no value series carries the source: it has a series of its own
+grep -E '^vnumad_vcpu_[a-z_]+\{[^}]*source=' "$TMP/body" | grep -v '^vnumad_vcpu_source_info' &&
+	fail "a value series has a source label"
 # unknown figures are left out, never written as -1
 grep -E '^[^#].* -1$' "$TMP/body" && fail "a series has the value -1"
 

@@ -249,10 +249,12 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	backend = escape_label(c->backend.ops ? c->backend.ops->name : "none");
 	sampler = escape_label(c->sampler.ops ? c->sampler.ops->name : "none");
 	policy = escape_label(c->policy.desc ? c->policy.desc->name : "none");
-	family(r, "vnumad_info", "gauge",
-	       "Always 1; the labels say which version, backend, sampler and policy run.");
-	sample_l(r, 1, "version=\"%s\",backend=\"%s\",sampler=\"%s\",policy=\"%s\"",
-		 VNUMAD_VERSION, backend, sampler, policy);
+	family(r, "vnumad_build_info", "gauge", "Always 1; the label says which version runs.");
+	sample_l(r, 1, "version=\"%s\"", VNUMAD_VERSION);
+	family(r, "vnumad_run_info", "gauge",
+	       "Always 1; the labels say which backend, sampler and policy run.");
+	sample_l(r, 1, "backend=\"%s\",sampler=\"%s\",policy=\"%s\"", backend, sampler,
+		 policy);
 	free(backend);
 	free(sampler);
 	free(policy);
@@ -345,7 +347,7 @@ static void render_nodes(struct render *r, const struct vn_host *h)
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n))
 			sample_l(r, h->node[n].nr_cpus, "node=\"%d\"", n);
-	family(r, "vnumad_node_cpu_load", "gauge",
+	family(r, "vnumad_node_cpu_load_ratio", "gauge",
 	       "CPU demand of the vCPUs running on the node, per CPU of the node.");
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n))
@@ -450,27 +452,25 @@ static void render_guests(struct render *r, const struct vn_core *c,
 					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_remote_ratio", "gauge",
-	       "Share of the vCPU's DRAM accesses served by a remote node; "
-	       "source says how it was measured.");
+	       "Share of the vCPU's DRAM accesses served by a remote node "
+	       "(vnumad_vcpu_source_info says how it was measured).");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].remote_ratio >= 0)
-				sample_l(r, g->vv[v].remote_ratio,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].remote_ratio, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_instructions_per_second", "gauge",
-	       "Instructions per second of the vCPU, where its source counts them.");
+	       "Instructions per second of the vCPU, smoothed, where its source counts them.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (counts_instructions(g->vv[v].source))
-				sample_l(r, g->vv[v].ips,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].ips, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_instructions_per_cycle", "gauge",
 	       "Instructions per cycle of the vCPU, where its source counts both.");
@@ -479,9 +479,8 @@ static void render_guests(struct render *r, const struct vn_core *c,
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (counts_instructions(g->vv[v].source) && g->vv[v].ipc > 0)
-				sample_l(r, g->vv[v].ipc,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].ipc, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_dram_accesses_per_second", "gauge",
 	       "DRAM accesses per second of the vCPU, where its source counts them.");
@@ -492,9 +491,8 @@ static void render_guests(struct render *r, const struct vn_core *c,
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].source != VNUMAD_SRC_NONE &&
 			    g->vv[v].access_rate >= 0)
-				sample_l(r, g->vv[v].access_rate,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].access_rate, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_cpu_usage_ratio", "gauge",
 	       "Share of one CPU the vCPU thread used.");
@@ -503,9 +501,23 @@ static void render_guests(struct render *r, const struct vn_core *c,
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].source != VNUMAD_SRC_NONE)
-				sample_l(r, g->vv[v].cpu_demand,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].cpu_demand, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
+	}
+
+	/*
+	 * The source is a label of its own series, not of the figures: a vCPU
+	 * whose source changes (pmu to faults, say) keeps its series.
+	 */
+	family(r, "vnumad_vcpu_source_info", "gauge",
+	       "Always 1; the label says where the vCPU's figures come from "
+	       "(none: no reading yet).");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			sample_l(r, 1, "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
+				 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 
 	for (int i = 0; i < h->nr_guests; i++)
