@@ -222,6 +222,8 @@ expect vnumad_decisions_total '>=' 1
 expect vnumad_tick_duration_seconds '>' 0
 expect vnumad_tick_duration_seconds '<' 1
 expect vnumad_tick_cpu_seconds '>=' 0
+expect vnumad_tick_cpu_seconds_total '>=' 0
+expect vnumad_tick_duration_seconds_total '>' 0
 expect vnumad_tick_interval_seconds == 0.1
 expect vnumad_guests == 6
 # web1 and web2 want moving, and in a dry run nothing moves
@@ -249,14 +251,20 @@ for n in 0 1; do
 done
 # web1 runs on node 1 with its 8 GiB on node 0: every access is remote
 expect 'vnumad_guest_remote_ratio{guest="web1"}' '>' 0.9
-expect 'vnumad_guest_instructions_per_second{guest="web1"}' '>' 0
+expect 'vnumad_guest_instructions_total{guest="web1"}' '>' 0
 expect 'vnumad_guest_memory_bytes{guest="web1",node="0"}' == 8589934592
 expect 'vnumad_guest_memory_bytes{guest="web1",node="1"}' == 0
 expect 'vnumad_guest_vcpus{guest="web1"}' == 4
 for v in 0 1 2 3; do
 	expect "vnumad_vcpu_node{guest=\"web1\",vcpu=\"$v\"}" == 1
 	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\"}" '>' 0.9
-	expect "vnumad_vcpu_instructions_per_second{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_instructions_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_cycles_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_cpu_seconds_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	# every access remote: none local
+	expect "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"remote\"}" '>' 0
+	expect "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"local\"}" '<' \
+		"$(value "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"remote\"}")"
 	expect "vnumad_vcpu_source_info{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" == 1
 	# db is local
 	expect "vnumad_vcpu_node{guest=\"db\",vcpu=\"$v\"}" == 0
@@ -289,6 +297,15 @@ b=$(value vnumad_ticks_total)
 if [ -z "$a" ] || [ -z "$b" ] || [ "$b" -le "$a" ]; then
 	fail "vnumad_ticks_total did not grow between scrapes ($a, then $b)"
 fi
+# the rates are Prometheus': the counters behind them grow
+s='vnumad_vcpu_instructions_total{guest="web1",vcpu="0"}'
+a=$(S=$s awk 'index($0, ENVIRON["S"] " ") == 1 { print $2 }' "$TMP/first")
+b=$(value "$s")
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && b + 0 > a + 0) }' ||
+	fail "$s did not grow between scrapes ($a, then $b)"
+grep -E '^# TYPE [a-z_]+_per_second ' "$TMP/body" | grep -v '_bandwidth_' &&
+	fail "a rate is exported as a gauge"
+
 
 http HEAD /metrics
 [ "$status" = "HTTP/1.1 200 OK" ] || fail "HEAD /metrics: '$status'"
@@ -493,7 +510,7 @@ if wait_for 'backend libvirt,' "$TMP/lv.err" $p; then
 	expect 'vnumad_guest_vcpus{guest="gäst {x=\"1\"},y"}' == 3
 	# the test driver's guests have no threads to count: nothing is known
 	if [ "$(value 'vnumad_vcpus{source="none"}')" = 6 ]; then
-		grep -E '^vnumad_(guest|vcpu)_(remote_ratio|instructions_per_second)' "$TMP/body" &&
+		grep -E '^vnumad_(guest|vcpu)_(remote_ratio|instructions_total)' "$TMP/body" &&
 			fail "figures nobody measured are exported"
 	else
 		echo "note: the test driver's vCPUs have figures; unknown figures not tried"

@@ -281,6 +281,12 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	family(r, "vnumad_tick_cpu_seconds", "gauge",
 	       "CPU time of the model, guard, policy and arbiter stages of the last tick.");
 	sample(r, c->stats.tick_cpu);
+	family(r, "vnumad_tick_cpu_seconds_total", "counter",
+	       "CPU time of the model, guard, policy and arbiter stages, all ticks.");
+	sample(r, c->stats.tick_cpu_total);
+	family(r, "vnumad_tick_duration_seconds_total", "counter",
+	       "Wall time of all ticks, all stages.");
+	sample(r, c->stats.tick_wall_total);
 	family(r, "vnumad_ticks_total", "counter", "Ticks run.");
 	sample(r, (double)c->stats.ticks);
 	family(r, "vnumad_decisions_total", "counter",
@@ -423,11 +429,18 @@ static void render_guests(struct render *r, const struct vn_core *c,
 	for (int i = 0; i < h->nr_guests; i++)
 		if (h->guests[i]->v.remote_ratio >= 0)
 			sample_l(r, h->guests[i]->v.remote_ratio, "guest=\"%s\"", esc[i]);
-	family(r, "vnumad_guest_instructions_per_second", "gauge",
-	       "Instructions per second of all the guest's vCPUs, where counted.");
-	for (int i = 0; i < h->nr_guests; i++)
-		if (guest_ips_known(h->guests[i]))
-			sample_l(r, h->guests[i]->v.ips, "guest=\"%s\"", esc[i]);
+	family(r, "vnumad_guest_instructions_total", "counter",
+	       "Instructions the guest's vCPUs ran since vnumad first saw it, where counted.");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+		double sum = 0;
+
+		if (!guest_ips_known(g))
+			continue;
+		for (int v = 0; v < g->nr_vcpus; v++)
+			sum += (double)g->vc[v].total.instructions;
+		sample_l(r, sum, "guest=\"%s\"", esc[i]);
+	}
 	family(r, "vnumad_guest_memory_bytes", "gauge",
 	       "Guest memory on each node, as last read.");
 	for (int i = 0; i < h->nr_guests; i++) {
@@ -462,15 +475,26 @@ static void render_guests(struct render *r, const struct vn_core *c,
 				sample_l(r, g->vv[v].remote_ratio, "guest=\"%s\",vcpu=\"%d\"",
 					 esc[i], g->vv[v].index);
 	}
-	family(r, "vnumad_vcpu_instructions_per_second", "gauge",
-	       "Instructions per second of the vCPU, smoothed, where its source counts them.");
+	/* counters: Prometheus takes the rates, over the window it is asked for */
+	family(r, "vnumad_vcpu_instructions_total", "counter",
+	       "Instructions the vCPU ran, where its source counts them.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
-			if (counts_instructions(g->vv[v].source))
-				sample_l(r, g->vv[v].ips, "guest=\"%s\",vcpu=\"%d\"",
-					 esc[i], g->vv[v].index);
+			if (g->vc[v].total.counted)
+				sample_l(r, (double)g->vc[v].total.instructions,
+					 "guest=\"%s\",vcpu=\"%d\"", esc[i], g->vv[v].index);
+	}
+	family(r, "vnumad_vcpu_cycles_total", "counter",
+	       "CPU cycles the vCPU ran, where its source counts them.");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if (g->vc[v].total.counted)
+				sample_l(r, (double)g->vc[v].total.cycles,
+					 "guest=\"%s\",vcpu=\"%d\"", esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_instructions_per_cycle", "gauge",
 	       "Instructions per cycle of the vCPU, where its source counts both.");
@@ -482,26 +506,32 @@ static void render_guests(struct render *r, const struct vn_core *c,
 				sample_l(r, g->vv[v].ipc, "guest=\"%s\",vcpu=\"%d\"",
 					 esc[i], g->vv[v].index);
 	}
-	family(r, "vnumad_vcpu_dram_accesses_per_second", "gauge",
-	       "DRAM accesses per second of the vCPU, where its source counts them.");
+	family(r, "vnumad_vcpu_dram_accesses_total", "counter",
+	       "DRAM accesses of the vCPU served by its own node (local) or another "
+	       "(remote), where its source counts them.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
-		/* the /proc fallback sees locality only: its rate is -1 */
-		for (int v = 0; v < g->nr_vcpus; v++)
-			if (g->vv[v].source != VNUMAD_SRC_NONE &&
-			    g->vv[v].access_rate >= 0)
-				sample_l(r, g->vv[v].access_rate, "guest=\"%s\",vcpu=\"%d\"",
-					 esc[i], g->vv[v].index);
+		/* the /proc fallback sees locality only: it counts no accesses */
+		for (int v = 0; v < g->nr_vcpus; v++) {
+			if (!g->vc[v].total.counted)
+				continue;
+			sample_l(r, (double)g->vc[v].total.local_dram,
+				 "guest=\"%s\",vcpu=\"%d\",locality=\"local\"", esc[i],
+				 g->vv[v].index);
+			sample_l(r, (double)g->vc[v].total.remote_dram,
+				 "guest=\"%s\",vcpu=\"%d\",locality=\"remote\"", esc[i],
+				 g->vv[v].index);
+		}
 	}
-	family(r, "vnumad_vcpu_cpu_usage_ratio", "gauge",
-	       "Share of one CPU the vCPU thread used.");
+	family(r, "vnumad_vcpu_cpu_seconds_total", "counter",
+	       "CPU time the vCPU thread used.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].source != VNUMAD_SRC_NONE)
-				sample_l(r, g->vv[v].cpu_demand, "guest=\"%s\",vcpu=\"%d\"",
+				sample_l(r, g->vc[v].total.cpu_time, "guest=\"%s\",vcpu=\"%d\"",
 					 esc[i], g->vv[v].index);
 	}
 
