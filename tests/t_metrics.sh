@@ -284,6 +284,23 @@ expect 'vnumad_vcpus{source="pmu"}' == 0
 # no value series carries the source: it has a series of its own
 grep -E '^vnumad_vcpu_[a-z_]+\{[^}]*source=' "$TMP/body" | grep -v '^vnumad_vcpu_source_info' &&
 	fail "a value series has a source label"
+# the process, under the names of Prometheus' client libraries
+expect process_cpu_seconds_total '>' 0
+expect process_resident_memory_bytes '>' 1000000
+expect process_virtual_memory_bytes '>' 1000000
+expect process_open_fds '>' 3
+expect process_max_fds '>' 100
+expect process_start_time_seconds '>' $(($(date +%s) - 600))
+expect process_start_time_seconds '<' $(($(date +%s) + 2))
+expect vnumad_config_last_reload_successful == 1
+expect vnumad_config_last_reload_success_timestamp_seconds '>' $(($(date +%s) - 600))
+# promtool's lint of names, types and units, where Prometheus is installed
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$TMP/body" >"$TMP/promtool" 2>&1 ||
+		{ fail "promtool check metrics"; sed 's/^/    /' "$TMP/promtool" | head -20; }
+else
+	echo "note: no promtool (Debian: prometheus); its lint not run"
+fi
 # unknown figures are left out, never written as -1
 grep -E '^[^#].* -1$' "$TMP/body" && fail "a series has the value -1"
 
@@ -306,6 +323,26 @@ awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && b + 0 > a + 0) }' ||
 grep -E '^# TYPE [a-z_]+_per_second ' "$TMP/body" | grep -v '_bandwidth_' &&
 	fail "a rate is exported as a gauge"
 
+
+# a reload refused, then one that succeeds
+t0=$(value vnumad_config_last_reload_success_timestamp_seconds)
+cp "$TMP/main.conf" "$TMP/main.good"
+echo 'no such line' >>"$TMP/main.conf"
+kill -HUP "$pid"
+wait_for 'reload rejected' "$TMP/stderr" "$pid" || fail "the broken configuration was not refused"
+http GET /metrics
+expect vnumad_config_last_reload_successful == 0
+expect vnumad_config_last_reload_success_timestamp_seconds == "$t0"
+cp "$TMP/main.good" "$TMP/main.conf"
+sleep 0.1
+kill -HUP "$pid"
+for _ in $(seq 50); do
+	http GET /metrics
+	[ "$(value vnumad_config_last_reload_successful)" = 1 ] && break
+	sleep 0.1
+done
+expect vnumad_config_last_reload_successful == 1
+expect vnumad_config_last_reload_success_timestamp_seconds '>' "$t0"
 
 http HEAD /metrics
 [ "$status" = "HTTP/1.1 200 OK" ] || fail "HEAD /metrics: '$status'"

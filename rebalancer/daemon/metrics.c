@@ -13,6 +13,7 @@
  * model does not know are left out too, never written as -1 or 0: a missing
  * series is what Prometheus understands as "unknown".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -22,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/util.h>
@@ -43,7 +48,18 @@ struct vn_metrics {
 	struct evbuffer *copy;	/* the exposition of tick copy_tick, or NULL */
 	uint64_t copy_tick;
 	uint64_t renders;	/* expositions rendered */
+	bool reload_ok;		/* the last load of the configuration succeeded */
+	double reload_ok_at;	/* Unix time of the last successful load */
 };
+
+/* Now as Unix time, with the fraction. */
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Guest flags as the states of vnumad_guest_flag. */
 static const struct {
@@ -560,7 +576,98 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			 core_source_name(all_sources[k]));
 }
 
-int metrics_render(const struct vn_core *c, struct evbuffer *b)
+/* The outcome of the last configuration load (start or SIGHUP), as Prometheus' own. */
+static void render_reload(struct render *r, const struct vn_metrics *m)
+{
+	family(r, "vnumad_config_last_reload_successful", "gauge",
+	       "1 when the last load of the configuration (start or SIGHUP) succeeded.");
+	sample(r, m->reload_ok);
+	family(r, "vnumad_config_last_reload_success_timestamp_seconds", "gauge",
+	       "Unix time of the last successful load of the configuration.");
+	sample(r, m->reload_ok_at);
+}
+
+/* The number of open file descriptors, or -1. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+/*
+ * The process metrics that Prometheus' client libraries export, under their
+ * usual names: CPU time, memory, descriptors, start time.
+ */
+static void render_process(struct render *r)
+{
+	long page = sysconf(_SC_PAGESIZE), tck = sysconf(_SC_CLK_TCK);
+	unsigned long long vsize = 0, start = 0;
+	long long rss = -1, btime = -1;
+	struct rusage ru;
+	struct rlimit rl;
+	char line[256];
+	FILE *f;
+	int fds;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		family(r, "process_cpu_seconds_total", "counter",
+		       "User and system CPU time of the daemon, all threads.");
+		sample(r, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	}
+	if ((f = fopen("/proc/self/stat", "re"))) {
+		char buf[1024], *p = NULL;
+
+		if (fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');	/* after the command name, which may hold blanks */
+		/* fields 22 (starttime), 23 (vsize) and 24 (rss) */
+		if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				 "%*u %*u %*d %*d %*d %*d %*d %*d %llu %llu %lld",
+				 &start, &vsize, &rss) != 3)
+			rss = -1;
+		fclose(f);
+	}
+	if (rss >= 0) {
+		family(r, "process_resident_memory_bytes", "gauge",
+		       "Resident memory of the daemon.");
+		sample(r, (double)rss * (double)page);
+		family(r, "process_virtual_memory_bytes", "gauge",
+		       "Virtual memory of the daemon.");
+		sample(r, (double)vsize);
+	}
+	if ((f = fopen("/proc/stat", "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "btime %lld", &btime) == 1)
+				break;
+		fclose(f);
+	}
+	if (rss >= 0 && btime > 0 && tck > 0) {
+		family(r, "process_start_time_seconds", "gauge",
+		       "Unix time the daemon started.");
+		sample(r, (double)btime + (double)start / (double)tck);
+	}
+	if ((fds = open_fds()) >= 0) {
+		family(r, "process_open_fds", "gauge", "Open file descriptors of the daemon.");
+		sample(r, fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		family(r, "process_max_fds", "gauge", "Most file descriptors the daemon may open.");
+		sample(r, (double)rl.rlim_cur);
+	}
+}
+
+/* The whole exposition: the core's state, the process, and m's reloads if any. */
+static int render_all(const struct vn_core *c, const struct vn_metrics *m,
+		      struct evbuffer *b)
 {
 	struct render r = { .b = b };
 	int n = c->host.nr_guests;
@@ -573,10 +680,32 @@ int metrics_render(const struct vn_core *c, struct evbuffer *b)
 	render_counters(&r, c);
 	render_nodes(&r, &c->host);
 	render_guests(&r, c, esc);
+	if (m)
+		render_reload(&r, m);
+	render_process(&r);
 	for (int i = 0; i < n; i++)
 		free(esc[i]);
 	free(esc);
 	return r.failed ? -1 : 0;
+}
+
+int metrics_render(const struct vn_core *c, struct evbuffer *b)
+{
+	return render_all(c, NULL, b);
+}
+
+void metrics_reloaded(struct vn_metrics *m, bool ok)
+{
+	if (!m)
+		return;
+	m->reload_ok = ok;
+	if (ok)
+		m->reload_ok_at = unix_now();
+	/* the copy of this tick no longer says what happened */
+	if (m->copy) {
+		evbuffer_free(m->copy);
+		m->copy = NULL;
+	}
 }
 
 static const char root_page[] =
@@ -610,7 +739,7 @@ static struct evbuffer *exposition(struct vn_metrics *m)
 	if (!b)
 		return NULL;
 	m->renders++;
-	if (metrics_render(m->core, b) < 0) {
+	if (render_all(m->core, m, b) < 0) {
 		evbuffer_free(b);
 		return NULL;
 	}
@@ -730,6 +859,9 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 
 	m = xcalloc(1, sizeof(*m));
 	m->core = c;
+	/* the daemon opens the endpoint after loading its configuration */
+	m->reload_ok = true;
+	m->reload_ok_at = unix_now();
 	errno = 0;
 	m->http = httpd_new(base, (struct sockaddr *)&ss, sslen, on_request, m);
 	if (!m->http) {
@@ -756,6 +888,8 @@ struct vn_metrics *metrics_new_unbound(struct event_base *base, struct vn_core *
 	struct vn_metrics *m = xcalloc(1, sizeof(*m));
 
 	m->core = c;
+	m->reload_ok = true;
+	m->reload_ok_at = unix_now();
 	m->http = httpd_new_unbound(base, on_request, m);
 	return m;
 }
