@@ -255,6 +255,8 @@ expect 'vnumad_guest_instructions_total{guest="web1"}' '>' 0
 expect 'vnumad_guest_memory_bytes{guest="web1",node="0"}' == 8589934592
 expect 'vnumad_guest_memory_bytes{guest="web1",node="1"}' == 0
 expect 'vnumad_guest_vcpus{guest="web1"}' == 4
+# the simulated guests have no UUID: no info series for them
+grep -q '^vnumad_guest_info' "$TMP/body" && fail "a UUID for a simulated guest"
 for v in 0 1 2 3; do
 	expect "vnumad_vcpu_node{guest=\"web1\",vcpu=\"$v\"}" == 1
 	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\"}" '>' 0.9
@@ -545,6 +547,9 @@ if wait_for 'backend libvirt,' "$TMP/lv.err" $p; then
 	# control characters in a name are shown as '?', so names cannot forge lines
 	expect 'vnumad_guest_vcpus{guest="new?line"}' == 1
 	expect 'vnumad_guest_vcpus{guest="gäst {x=\"1\"},y"}' == 3
+	# the hypervisor's UUID, on a series of its own
+	grep -Eq '^vnumad_guest_info\{guest="a\\"b\\\\c",uuid="[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"\} 1$' "$TMP/body" ||
+		{ fail "no vnumad_guest_info with the guest's UUID"; grep '^vnumad_guest_info' "$TMP/body" | sed 's/^/    /'; }
 	# the test driver's guests have no threads to count: nothing is known
 	if [ "$(value 'vnumad_vcpus{source="none"}')" = 6 ]; then
 		grep -E '^vnumad_(guest|vcpu)_(remote_ratio|instructions_total)' "$TMP/body" &&

@@ -933,6 +933,7 @@ static void report(struct lv *lv, struct lv_dom *d)
 {
 	struct vn_guest_desc desc = {
 		.name = d->name,
+		.uuid = d->uuidstr,
 		.pid = d->pid,
 		.flags = d->flags,
 		.nr_vcpus = d->nr_vcpus,

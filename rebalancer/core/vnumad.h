@@ -65,6 +65,7 @@ struct vn_vcpu {
 struct vn_guest {
 	struct vnumad_guest v;	/* v.vcpus == vv, v.name == name */
 	char *name;
+	char uuid[40];		/* the hypervisor's UUID, "" unknown */
 	uint64_t id;		/* unique per incarnation, never reused */
 	pid_t pid;		/* hypervisor process, 0 unknown */
 	int nr_vcpus;
@@ -95,6 +96,7 @@ struct vn_guest {
 /* What a backend reports about one guest during a scan. */
 struct vn_guest_desc {
 	const char *name;
+	const char *uuid;	/* the hypervisor's, or NULL unknown */
 	pid_t pid;
 	unsigned flags;		/* VNUMAD_GUEST_PINNED, _OPTED_OUT, _NO_MEMMOVE */
 	int nr_vcpus;

@@ -416,6 +416,11 @@ static void render_guests(struct render *r, const struct vn_core *c,
 
 	family(r, "vnumad_guests", "gauge", "Guests the daemon knows.");
 	sample(r, h->nr_guests);
+	family(r, "vnumad_guest_info", "gauge",
+	       "Always 1; uuid is the hypervisor's UUID of the guest, where known.");
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i]->uuid[0])
+			sample_l(r, 1, "guest=\"%s\",uuid=\"%s\"", esc[i], h->guests[i]->uuid);
 	family(r, "vnumad_guest_vcpus", "gauge", "vCPUs of the guest.");
 	for (int i = 0; i < h->nr_guests; i++)
 		sample_l(r, h->guests[i]->nr_vcpus, "guest=\"%s\"", esc[i]);
