@@ -47,6 +47,7 @@ install: all $(INSTALL_CONF) $(INSTALL_MANS)
 	$(INSTALL) -m 0644 sim/scenarios/*.ini $(DESTDIR)$(DATADIR)/vnumad/scenarios/
 	$(INSTALL) -m 0644 sim/scenarios/bench/*.ini $(DESTDIR)$(DATADIR)/vnumad/scenarios/bench/
 	$(INSTALL) -m 0644 $(INSTALL_CONF) $(DESTDIR)$(DATADIR)/vnumad/vnumad.conf.example
+	$(INSTALL) -m 0644 etc/grafana-vnumad.json $(DESTDIR)$(DATADIR)/vnumad/grafana-vnumad.json
 	@# an operator's configuration is never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/vnumad.conf || \
 		$(INSTALL) -m 0644 $(INSTALL_CONF) $(DESTDIR)$(SYSCONFDIR)/vnumad.conf
@@ -59,7 +60,8 @@ uninstall:
 		$(DESTDIR)$(SYSTEMDUNITDIR)/vnumad.service \
 		$(DESTDIR)$(MANDIR)/man5/vnumad.conf.5 \
 		$(DESTDIR)$(INCDIR)/vnumad/policy.h \
-		$(DESTDIR)$(DATADIR)/vnumad/vnumad.conf.example
+		$(DESTDIR)$(DATADIR)/vnumad/vnumad.conf.example \
+		$(DESTDIR)$(DATADIR)/vnumad/grafana-vnumad.json
 	rm -rf $(DESTDIR)$(DATADIR)/vnumad/scenarios
 	-rmdir $(DESTDIR)$(INCDIR)/vnumad $(DESTDIR)$(DATADIR)/vnumad \
 		$(DESTDIR)$(LIBDIR)/vnumad/policies $(DESTDIR)$(LIBDIR)/vnumad 2>/dev/null

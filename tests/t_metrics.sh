@@ -326,6 +326,19 @@ grep -E '^# TYPE [a-z_]+_per_second ' "$TMP/body" | grep -v '_bandwidth_' &&
 	fail "a rate is exported as a gauge"
 
 
+# the Grafana dashboard queries only what is exported: every vnumad_* and
+# process_* name in its queries is a family of this exposition
+dash=etc/grafana-vnumad.json
+if command -v python3 >/dev/null; then
+	python3 -m json.tool "$dash" >/dev/null 2>"$TMP/json" ||
+		{ fail "$dash is not valid JSON"; sed 's/^/    /' "$TMP/json"; }
+fi
+grep -E '"(expr|definition)": ' "$dash" | grep -oE '\<(vnumad|process)_[a-z_]+' | sort -u >"$TMP/queried"
+[ "$(wc -l <"$TMP/queried")" -ge 20 ] || fail "$dash queries $(wc -l <"$TMP/queried") metrics only"
+while read -r name; do
+	grep -q "^# TYPE $name " "$TMP/body" || fail "$dash queries $name, which vnumad does not export"
+done <"$TMP/queried"
+
 # a reload refused, then one that succeeds
 t0=$(value vnumad_config_last_reload_success_timestamp_seconds)
 cp "$TMP/main.conf" "$TMP/main.good"
