@@ -515,7 +515,7 @@ int main(int argc, char **argv)
 
 		d.core.trace = trace_open_write(record, &d.core, err, sizeof(err));
 		if (!d.core.trace) {
-			fprintf(stderr, "vnumad: %s\n", err);
+			log_warnx("%s", err);
 			metrics_close(d.metrics);
 			control_close(d.control);
 			core_close(&d.core);
