@@ -28,7 +28,7 @@ wait $npid 2>/dev/null
 vpid=$!
 sleep 0.5
 run "beside a dry run"
-grep -q "another vnumad" "$TMP/out" && fail "a dry-run vnumad taken for a rival"
+grep -q "another vnumad (pid $vpid)" "$TMP/out" && fail "a dry-run vnumad taken for a rival"
 kill $vpid
 wait $vpid 2>/dev/null
 
@@ -39,7 +39,7 @@ sleep 0.5
 run "beside another daemon"
 expect_output "warning: another vnumad \(pid $vpid\) is running: the two will undo each other's moves" \
 	"the other daemon named"
-grep -q "warning: numad (pid" "$TMP/out" && fail "numad named after it stopped"
+grep -q "warning: numad (pid $npid)" "$TMP/out" && fail "numad named after it stopped"
 kill $vpid
 wait $vpid 2>/dev/null
 done_testing
