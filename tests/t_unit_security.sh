@@ -24,9 +24,13 @@ if [ -z "$score" ]; then
 	fail "systemd-analyze security printed no overall exposure level"
 	sed 's/^/    /' "$TMP/security" | tail -5
 else
-	echo "systemd-analyze security: $score (goal <= 2.5)"
-	awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }' ||
-		{ fail "exposure $score, above the goal of 2.5"; grep '✗' "$TMP/security" | sed 's/^/    /'; }
+	# The goal is 2.5, which the unit met (2.3) before CAP_SYS_ADMIN
+	# (restoring NUMA balancing), CAP_SETUID and CAP_SETGID (the policy
+	# worker's launcher) joined its bounding set: 2.9 since. The test fails
+	# above 3.0, so that nothing else widens the sandbox unnoticed.
+	echo "systemd-analyze security: $score (goal <= 2.5, failing above 3.0)"
+	awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' ||
+		{ fail "exposure $score, above 3.0"; grep '✗' "$TMP/security" | sed 's/^/    /'; }
 fi
 for k in Conflicts=numad.service ProtectKernelTunables=yes ProtectProc=invisible UMask=0077; do
 	grep -q "^$k\$" "$unit" || fail "unit lacks $k"
