@@ -24,6 +24,9 @@
 #include "plugin.h"
 #include "policies.h"
 #include "util.h"
+#include "vnumad_paths.h"	/* generated: PREFIX and the directories */
+
+const char vn_default_config[] = VNUMAD_SYSCONFDIR "/vnumad.conf";
 
 const char *const vn_backend_names[] = { "libvirt", "proc", "sim", NULL };
 const char *const vn_numab_names[] = { "leave", "warn", "disable", NULL };

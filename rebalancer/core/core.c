@@ -312,6 +312,7 @@ int core_tick(struct vn_core *c)
 		stage_arbiter(c, &out, dec);
 	}
 	c->stats.tick_cpu = cpu_seconds() - t0;
+	c->stats.tick_cpu_total += c->stats.tick_cpu;
 	stage_actuate(c, dec);
 	/* what status and metrics read until the next tick */
 	if (dec->nr_accepted && !core_advisory(c))
@@ -322,6 +323,7 @@ int core_tick(struct vn_core *c)
 		journal_commit(c->journal);
 	core_journal_failing(c);
 	c->stats.tick_wall = now_monotonic() - w0;
+	c->stats.tick_wall_total += c->stats.tick_wall;
 	return 0;
 }
 

@@ -218,6 +218,8 @@ struct vn_stats {
 	uint64_t sample_errors;
 	double tick_cpu;	/* CPU seconds of model, guard, policy, arbiter */
 	double tick_wall;	/* wall seconds of the whole last tick */
+	double tick_cpu_total;	/* tick_cpu and tick_wall summed over the ticks */
+	double tick_wall_total;
 };
 
 /*

@@ -754,7 +754,7 @@ int client_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct client_opts o = { .config = VN_DEFAULT_CONFIG };
+	struct client_opts o = { .config = vn_default_config };
 	const char *cmd = argv[0];
 	char *path;
 	int opt, rc;

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "numab.h"
 #include "util.h"
@@ -163,6 +164,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			config_free(&fresh);
 			errors_free(&e);
 			notify("READY=1\nSTATUS=reload rejected; running configuration kept");
+			metrics_reloaded(d->metrics, false);
 			break;
 		}
 		errors_free(&e);
@@ -176,6 +178,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		numab_reload(&d->core.cfg, &fresh);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
+		metrics_reloaded(d->metrics, true);
 		notify("READY=1\nSTATUS=configuration reloaded");
 		reschedule(d, interval);
 		break;
