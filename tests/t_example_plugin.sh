@@ -75,8 +75,12 @@ expect_exit 0 "example runs, JSON" -- "$VNUMAD" --policy "$TMP/src/example.so" -
 make -C "$TMP/src" install >"$TMP/out" 2>&1 || { sed 's/^/    /' "$TMP/out"; fail "example install"; }
 [ -f "$ROOT$pcdir/example.so" ] || fail "example.so not in the policy directory $pcdir"
 sed -e "s|^dir = |dir = $ROOT|" -e 's|^name = .*|name = example|' \
-	-e "s|^control = .*|control = $TMP/control.sock|" "$ROOT/etc/vnumad.conf" >"$TMP/vnumad.conf"
+	-e "s|^control = .*|control = $TMP/control.sock|" -e 's|^worker = .*|worker = no|' \
+	"$ROOT/etc/vnumad.conf" >"$TMP/vnumad.conf"
 printf '[policy.example]\nmax_moves = 1\n' >>"$TMP/vnumad.conf"
+# in process: the installed worker is found at / only after a real install
+# (the staging root is no place user nobody may run it from)
+[ -x "$ROOT/usr/lib/vnumad/vnumad-worker" ] || fail "vnumad-worker not installed in /usr/lib/vnumad"
 expect_exit 0 "example by name" -- "$IVNUMAD" -c "$TMP/vnumad.conf" --backend sim --dry-run --ticks 3 --json
 [ "$(json_recs)" -eq 2 ] || fail "example: [policy.example] max_moves ignored"
 
