@@ -781,10 +781,15 @@ void record_verdict(struct vn_core *c, const struct vn_trial *t, const struct vn
 			"verdict", t->guest, t->nr_act, (unsigned long long)t->tick, why,
 			t->expected * 100);
 	}
-	if (keep)
+	/*
+	 * The log has every verdict of a daemon without a terminal (a service);
+	 * where the line above was printed, only the reverts, which matter.
+	 */
+	if (keep && c->output != VN_OUT_NONE)
 		log_debug("guest %s: %s", t->guest, why);
 	else
-		log_info("guest %s: %s", t->guest, why);
+		log_info("guest %s: %d move(s) of tick %llu %s (expected %+.0f%%)", t->guest,
+			 t->nr_act, (unsigned long long)t->tick, why, t->expected * 100);
 }
 
 void record_event(struct vn_core *c, const char *what, const char *guest,
