@@ -41,7 +41,8 @@ grep -q '^Wants=libvirtd.service' "$unit" &&
 # The system call filter against what the daemon calls.
 command -v strace >/dev/null || { echo "strace is not installed: the filter's coverage is not checked"; done_testing; }
 [ "$(id -u)" = 0 ] || { echo "not root: the filter's coverage is not checked"; done_testing; }
-FAKEGUEST=${FAKEGUEST:-$B/tests/fakeguest}
+# the proc backend goes by the executable: the stand-in is named as QEMU
+FAKEGUEST=${FAKEGUEST:-$B/tests/qemu-system-fakeguest}
 [ -x "$FAKEGUEST" ] || { fail "no $FAKEGUEST (make check builds it)"; done_testing; }
 
 # The allowed calls: the unit's SystemCallFilter= items, groups expanded
