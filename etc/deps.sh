@@ -27,15 +27,13 @@ TEST="$TEST systemd socat man-db gnuplot-nox"
 # prometheus)
 TEST="$TEST prometheus"
 # tests/t_unit_security.sh: the system calls the daemon makes, against the
-# unit's SystemCallFilter=
+# unit's SystemCallFilter=; tests/t_state_dir.sh: the journal's syncs
 TEST="$TEST strace"
 # tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs;
 # tests/t_numavm_compare.sh runs numad beside vnumad in them
 TEST="$TEST cpio busybox-static numactl numad"
 # make bench: the sampling benchmark's io_uring comparison
 TEST="$TEST liburing-dev"
-# tests/t_state_dir.sh: strace counts the journal's syncs
-TEST="$TEST strace"
 
 PKGS="$BUILD $TEST"
 
