@@ -23,13 +23,17 @@ libvirt-clients qemu-system-x86 iproute2"
 # tests: systemd-analyze verifies the unit, socat listens to the notify
 # socket, man renders the manual pages, gnuplot draws vnumad-sim --plot
 TEST="$TEST systemd socat man-db gnuplot-nox"
+# tests/t_metrics.sh: promtool lints the exposition (Debian ships it in
+# prometheus)
+TEST="$TEST prometheus"
+# tests/t_unit_security.sh: the system calls the daemon makes, against the
+# unit's SystemCallFilter=; tests/t_state_dir.sh: the journal's syncs
+TEST="$TEST strace"
 # tests/t_numavm.sh: multi-node VMs under TCG, a busybox initramfs;
 # tests/t_numavm_compare.sh runs numad beside vnumad in them
 TEST="$TEST cpio busybox-static numactl numad"
 # make bench: the sampling benchmark's io_uring comparison
 TEST="$TEST liburing-dev"
-# tests/t_state_dir.sh: strace counts the journal's syncs
-TEST="$TEST strace"
 
 PKGS="$BUILD $TEST"
 

@@ -27,24 +27,23 @@ $(POLICY_PC): policies/vnumad-policy.pc.in FORCE
 	@mkdir -p $(dir $@)
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCDIR@|$(call pc_rel,$(INCDIR))|g' \
 	    -e 's|@LIBDIR@|$(call pc_rel,$(LIBDIR))|g' \
-	    -e 's|@POLICYDIR@|$(call pc_rel,$(LIBDIR))/vnumad/policies|g' \
+	    -e 's|@POLICYDIR@|$(call pc_rel,$(POLICYDIR))|g' \
 	    -e 's|@ABI_MAJOR@|$(POLICY_ABI)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 all: $(POLICY_PC)
 
-.PHONY: install-sdk uninstall-sdk FORCE
-FORCE:
+.PHONY: install-sdk uninstall-sdk
 
 install: install-sdk
 uninstall: uninstall-sdk
 
-install-sdk: $(POLICY_PC)
+install-sdk: $(POLICY_PC) $(B)/man/vnumad-policy.7
 	install -d $(DESTDIR)$(INCDIR)/vnumad $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man7
 	install -m 0644 policies/policy.h $(DESTDIR)$(INCDIR)/vnumad/policy.h
 	install -m 0644 $(POLICY_PC) $(DESTDIR)$(PKGCONFIGDIR)/vnumad-policy.pc
-	install -m 0644 policies/vnumad-policy.7 $(DESTDIR)$(MANDIR)/man7/vnumad-policy.7
+	install -m 0644 $(B)/man/vnumad-policy.7 $(DESTDIR)$(MANDIR)/man7/vnumad-policy.7
 
 uninstall-sdk:
 	@# the header goes with etc/module.mk's uninstall; shared directories stay

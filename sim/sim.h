@@ -53,6 +53,13 @@ int sim_nr_guests(const struct sim *s);
 int sim_guest_find(const struct sim *s, const char *name);	/* -1: none */
 const char *sim_guest_name(const struct sim *s, int g);
 bool sim_guest_alive(const struct sim *s, int g);
+/* When the scenario starts and stops guest g; stop < 0: never. */
+double sim_guest_start(const struct sim *s, int g);
+double sim_guest_stop(const struct sim *s, int g);
+/* Its workload phases: how many, when phase i begins, its workload's name. */
+int sim_guest_nr_phases(const struct sim *s, int g);
+double sim_guest_phase_at(const struct sim *s, int g, int i);
+const char *sim_guest_phase_name(const struct sim *s, int g, int i);
 int sim_guest_vcpus(const struct sim *s, int g);
 unsigned sim_guest_flags(const struct sim *s, int g);	/* VNUMAD_GUEST_* */
 uint64_t sim_guest_mem(const struct sim *s, int g, int node);

@@ -81,6 +81,11 @@ static int sim_advance(struct vn_backend *b, double dt)
 	return 0;
 }
 
+static double sim_backend_duration(const struct vn_backend *b)
+{
+	return sim_duration(sim_of(b));
+}
+
 static int sim_topology(struct vn_backend *b, struct vn_host *h)
 {
 	const struct sim *s = sim_of(b);
@@ -177,6 +182,7 @@ const struct vn_backend_ops sim_backend_ops = {
 	.open = sim_open,
 	.close = sim_close,
 	.advance = sim_advance,
+	.duration = sim_backend_duration,
 	.topology = sim_topology,
 	.scan = sim_scan,
 	.set_affinity = sim_set_affinity_op,

@@ -1163,6 +1163,35 @@ const char *sim_guest_name(const struct sim *s, int g)
 	return guest(s, g) ? s->guests[g].name : NULL;
 }
 
+double sim_guest_start(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].start : 0;
+}
+
+double sim_guest_stop(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].stop : -1;
+}
+
+int sim_guest_nr_phases(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].nr_phases : 0;
+}
+
+double sim_guest_phase_at(const struct sim *s, int g, int i)
+{
+	if (!guest(s, g) || i < 0 || i >= s->guests[g].nr_phases)
+		return -1;
+	return s->guests[g].phases[i].at;
+}
+
+const char *sim_guest_phase_name(const struct sim *s, int g, int i)
+{
+	if (!guest(s, g) || i < 0 || i >= s->guests[g].nr_phases)
+		return NULL;
+	return s->wl[s->guests[g].phases[i].workload].name;
+}
+
 bool sim_guest_alive(const struct sim *s, int g)
 {
 	return guest(s, g) && s->guests[g].state == SIM_LIVE;

@@ -31,7 +31,7 @@ bench: deps
 
 # bench-core: the core's CPU per tick and memory on a large simulated host.
 BENCH_CORE := $(B)/tests/bench-core
-$(BENCH_CORE): tests/bench/bench_core.c $(LINK_LIBS)
+$(BENCH_CORE): tests/bench/bench_core.c tests/bench/bench_host.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 BENCH_DEPS += $(BENCH_CORE)
@@ -76,7 +76,7 @@ CHECK_DEPS += $(CONNHOLD)
 # host, with policies/example built against the tree's header.
 BENCH_WORKER := $(B)/tests/bench-worker
 BENCH_EXAMPLE := $(B)/tests/example.so
-$(BENCH_WORKER): tests/bench/bench_worker.c $(LINK_LIBS)
+$(BENCH_WORKER): tests/bench/bench_worker.c tests/bench/bench_host.h $(LINK_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOP_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS) $(LIBS)
 $(BENCH_EXAMPLE): policies/example/example.c policies/policy.h

@@ -44,7 +44,8 @@ expect_output "none.ini" "missing scenario named"
 expect_exit 0 "--once" -- "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --once
 expect_output '^tick 1 .*counters primed' "--once primes the counters first"
 [ "$(grep -c '^tick ' "$TMP/out")" -eq 2 ] || fail "--once ran other than two ticks"
-expect_output 'recommend +web1: vCPU [0-3] node 1 -> node 0' "--once recommends on the demo"
+expect_output 'recommend +web1: vCPUs 0-3 node 1 -> node 0, .*expected \+[0-9]+% for the guest' \
+	"--once recommends on the demo, a line per guest"
 
 # output that cannot be written is a failure, said so (--record to a full
 # device said "recording stopped" and exited 0)
@@ -76,6 +77,17 @@ NOTIFY_SOCKET=bogus "$VNUMAD" -c etc/vnumad.conf --backend sim --dry-run --ticks
 	>/dev/null 2>"$TMP/notify"
 n=$(grep -c "NOTIFY_SOCKET 'bogus' is not a socket path" "$TMP/notify")
 [ "$n" = 1 ] || fail "a bad NOTIFY_SOCKET was said $n times in 5 ticks, want once"
+
+# a scenario without --ticks runs as long as it says (phases: duration = 10min)
+sed "s|^control = .*|control = $TMP/control.sock|" etc/vnumad.conf >"$TMP/own.conf"
+expect_exit 0 "scenario's duration" -- timeout 60 "$VNUMAD" -c "$TMP/own.conf" \
+	--scenario sim/scenarios/phases.ini --dry-run
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 300 ] || fail "10 min at 2 s ran other than 300 ticks"
+expect_output '^tick 300 \(10m00s\):' "the last tick is the scenario's end"
+expect_output 'the scenario lasts 10m00s: 300 ticks' "the run says how long it lasts"
+expect_exit 0 "--ticks beats the duration" -- "$VNUMAD" -c "$TMP/own.conf" \
+	--scenario sim/scenarios/phases.ini --dry-run --ticks 3
+[ "$(grep -c '^tick ' "$TMP/out")" -eq 3 ] || fail "--ticks 3 ran other than 3 ticks"
 
 # the proc backend on this host: one decision round, even with no guest
 expect_exit 0 "backend proc --once" -- "$VNUMAD" -c etc/vnumad.conf --backend proc --dry-run --once

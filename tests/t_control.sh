@@ -134,14 +134,18 @@ expect_output "node 7 does not exist" "missing node"
 expect_exit 2 "migrate without --to" -- "$VNUMAD" migrate web1 -c "$conf"
 expect_exit 0 "migrate memory" -- "$VNUMAD" migrate cache --to 0 --memory 512MiB -c "$conf"
 expect_output 'memory migrating to node 0' "migrate says what it started"
-expect_output '^progress [0-9.]+ [KMG]iB of 512 MiB$' "progress lines off a terminal"
-expect_output '^moved 512 MiB of 512 MiB$' "summary"
+expect_output '^progress [0-9.]+ [KMG]iB of 512 MiB' "progress lines off a terminal"
+expect_output '^progress [0-9.]+ [KMG]iB of 512 MiB, [0-9.]+ [KMG]iB/s, [0-9]+s left$' \
+	"progress tells the rate and the time left"
+expect_output '^moved 512 MiB of 512 MiB in [0-9.]+s, [0-9.]+ [KMG]iB/s$' "summary, with the time and rate"
 expect_exit 0 "migrate memory, JSON Lines" -- "$VNUMAD" migrate db --to 1 --memory 256MiB --json -c "$conf"
 expect_output '^\{"ok":true,"message":"[^"]*memory migrating to node 1' "the daemon's first reply"
 expect_output '^\{"progress":[0-9]+,"bytes":268435456\}$' "progress objects"
 expect_output '^\{"done":true,"moved":268435456,"failed":0,"bytes":268435456,"complete":true\}$' "the final object, to the byte"
 n=$(grep -vc '^{' "$TMP/out")
 [ "$n" = 0 ] || fail "--json printed $n lines that are not JSON objects"
+expect_exit 1 "migrate vCPUs the guest lacks" -- "$VNUMAD" migrate batch --to 0 --vcpus 0-9 -c "$conf"
+expect_output 'guest batch has 4 vCPUs \(0-3\): no vCPU 4-9' "vCPUs that do not exist refused"
 expect_exit 0 "migrate vCPUs" -- "$VNUMAD" migrate batch --to 0 --vcpus 0-1 -c "$conf"
 expect_output 'guest batch: 2 vCPU\(s\) moved to node 0' "vCPU move"
 expect_exit 0 "status after" -- "$VNUMAD" status -c "$conf"
@@ -195,9 +199,10 @@ few=$!
 # started when its guests are listed
 for _ in $(seq 50); do grep -q 'guest legacy' "$TMP/few.err" && break; sleep 0.1; done
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-c0=$(cpu $few) l0=$(wc -l <"$TMP/few.err")
+# (its moves are logged too, as a service's are: count the socket's lines)
+c0=$(cpu $few) l0=$(grep -c 'control socket' "$TMP/few.err")
 "$CONNHOLD" -n 60 -T 2 "$TMP/few/control.sock" >/dev/null
-c1=$(cpu $few) l1=$(wc -l <"$TMP/few.err")
+c1=$(cpu $few) l1=$(grep -c 'control socket' "$TMP/few.err")
 [ $((c1 - c0)) -le $((2 * $(getconf CLK_TCK) / 3)) ] ||
 	fail "out of descriptors, the daemon used $((c1 - c0)) ticks of CPU in 2 s (spinning)"
 [ $((l1 - l0)) -le 3 ] || { fail "out of descriptors, the daemon logged $((l1 - l0)) lines in 2 s"; tail -n +$((l0 + 1)) "$TMP/few.err" | head -5 | sed 's/^/    /'; }
@@ -223,6 +228,10 @@ rc=$?
 grep -q 'the daemon closed the connection before the migration ended' "$TMP/cut" ||
 	fail "migrate cut short does not say so: $(tail -1 "$TMP/cut")"
 wait $pid 2>/dev/null
+# -f without a terminal is a service: no tick line at info, the moves logged
+grep -Eq '(^|: )tick [0-9]+ \(' "$TMP/stdout" "$TMP/stderr" && fail "the service printed tick lines at info level"
+grep -Eq '^vnumad: guest batch: vCPU 0 moved node 1 -> node 0 .*by the operator' "$TMP/stderr" ||
+	fail "the service did not log the manual move"
 [ -S "$sock" ] || fail "the killed daemon's socket is gone (test assumption)"
 "$VNUMAD" -f -c "$conf" --backend sim --pace --interval 100ms >/dev/null 2>"$TMP/stderr2" &
 pid=$!
@@ -231,4 +240,16 @@ expect_exit 0 "status after taking over a stale socket" -- "$VNUMAD" status -c "
 kill -TERM $pid
 wait $pid || fail "daemon exit $?"
 [ -e "$sock" ] && fail "socket left behind after a clean stop"
+
+# the service's tick lines at debug level (-v), into the log
+timeout -s INT 2 "$VNUMAD" -f -v -c "$conf" --backend sim --pace --interval 100ms \
+	>"$TMP/stdout" 2>"$TMP/stderr"
+grep -Eq '^vnumad: tick [0-9]+ \([0-9.]+s\): 6 guests' "$TMP/stderr" || fail "no tick line in the debug log"
+grep -q 'tick [0-9]' "$TMP/stdout" && fail "the service printed tick lines to its standard output"
+# -f on a terminal keeps them on standard output
+if command -v script >/dev/null; then
+	script -qec "timeout -s INT 2 $VNUMAD -f -c $conf --backend sim --pace --interval 100ms" \
+		/dev/null >"$TMP/tty" 2>&1
+	grep -Eq '^tick [0-9]+ \([0-9.]+s\): 6 guests' "$TMP/tty" || fail "-f on a terminal: no tick lines"
+fi
 done_testing

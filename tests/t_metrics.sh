@@ -213,7 +213,8 @@ http GET /metrics
 promcheck_body "GET /metrics"
 cp "$TMP/body" "$TMP/first"
 
-expect 'vnumad_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'",backend="sim",sampler="sim",policy="locality"}' == 1
+expect 'vnumad_build_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'"}' == 1
+expect 'vnumad_run_info{backend="sim",sampler="sim",policy="locality"}' == 1
 expect vnumad_dry_run == 1
 expect vnumad_policy_disabled == 0
 expect vnumad_ticks_total '>=' 5
@@ -221,6 +222,8 @@ expect vnumad_decisions_total '>=' 1
 expect vnumad_tick_duration_seconds '>' 0
 expect vnumad_tick_duration_seconds '<' 1
 expect vnumad_tick_cpu_seconds '>=' 0
+expect vnumad_tick_cpu_seconds_total '>=' 0
+expect vnumad_tick_duration_seconds_total '>' 0
 expect vnumad_tick_interval_seconds == 0.1
 expect vnumad_guests == 6
 # web1 and web2 want moving, and in a dry run nothing moves
@@ -240,7 +243,7 @@ for n in 0 1; do
 	expect "vnumad_node_cpus{node=\"$n\"}" == 16
 	expect "vnumad_node_memory_bytes{node=\"$n\"}" == 68719476736
 	expect "vnumad_node_memory_free_bytes{node=\"$n\"}" '>' 0
-	expect "vnumad_node_cpu_load{node=\"$n\"}" '>' 0
+	expect "vnumad_node_cpu_load_ratio{node=\"$n\"}" '>' 0
 	expect "vnumad_node_memory_bandwidth_bytes_per_second{node=\"$n\"}" '>' 0
 	# bw_used is charged from the vCPUs; the demo host, like most real ones,
 	# publishes no bw_max ([host] bandwidth_info = none)
@@ -249,17 +252,26 @@ for n in 0 1; do
 done
 # web1 runs on node 1 with its 8 GiB on node 0: every access is remote
 expect 'vnumad_guest_remote_ratio{guest="web1"}' '>' 0.9
-expect 'vnumad_guest_instructions_per_second{guest="web1"}' '>' 0
+expect 'vnumad_guest_instructions_total{guest="web1"}' '>' 0
 expect 'vnumad_guest_memory_bytes{guest="web1",node="0"}' == 8589934592
 expect 'vnumad_guest_memory_bytes{guest="web1",node="1"}' == 0
 expect 'vnumad_guest_vcpus{guest="web1"}' == 4
+# the simulated guests have no UUID: no info series for them
+grep -q '^vnumad_guest_info' "$TMP/body" && fail "a UUID for a simulated guest"
 for v in 0 1 2 3; do
 	expect "vnumad_vcpu_node{guest=\"web1\",vcpu=\"$v\"}" == 1
-	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" '>' 0.9
-	expect "vnumad_vcpu_instructions_per_second{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" '>' 0
+	expect "vnumad_vcpu_remote_ratio{guest=\"web1\",vcpu=\"$v\"}" '>' 0.9
+	expect "vnumad_vcpu_instructions_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_cycles_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	expect "vnumad_vcpu_cpu_seconds_total{guest=\"web1\",vcpu=\"$v\"}" '>' 0
+	# every access remote: none local
+	expect "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"remote\"}" '>' 0
+	expect "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"local\"}" '<' \
+		"$(value "vnumad_vcpu_dram_accesses_total{guest=\"web1\",vcpu=\"$v\",locality=\"remote\"}")"
+	expect "vnumad_vcpu_source_info{guest=\"web1\",vcpu=\"$v\",source=\"sim\"}" == 1
 	# db is local
 	expect "vnumad_vcpu_node{guest=\"db\",vcpu=\"$v\"}" == 0
-	expect "vnumad_vcpu_remote_ratio{guest=\"db\",vcpu=\"$v\",source=\"sim\"}" '<' 0.1
+	expect "vnumad_vcpu_remote_ratio{guest=\"db\",vcpu=\"$v\"}" '<' 0.1
 done
 expect 'vnumad_guest_remote_ratio{guest="db"}' '<' 0.1
 expect 'vnumad_guest_flag{guest="legacy",flag="pinned"}' == 1
@@ -272,6 +284,26 @@ done
 expect 'vnumad_vcpus{source="sim"}' == 20
 expect 'vnumad_vcpus{source="none"}' == 0
 expect 'vnumad_vcpus{source="pmu"}' == 0
+# no value series carries the source: it has a series of its own
+grep -E '^vnumad_vcpu_[a-z_]+\{[^}]*source=' "$TMP/body" | grep -v '^vnumad_vcpu_source_info' &&
+	fail "a value series has a source label"
+# the process, under the names of Prometheus' client libraries
+expect process_cpu_seconds_total '>' 0
+expect process_resident_memory_bytes '>' 1000000
+expect process_virtual_memory_bytes '>' 1000000
+expect process_open_fds '>' 3
+expect process_max_fds '>' 100
+expect process_start_time_seconds '>' $(($(date +%s) - 600))
+expect process_start_time_seconds '<' $(($(date +%s) + 2))
+expect vnumad_config_last_reload_successful == 1
+expect vnumad_config_last_reload_success_timestamp_seconds '>' $(($(date +%s) - 600))
+# promtool's lint of names, types and units, where Prometheus is installed
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$TMP/body" >"$TMP/promtool" 2>&1 ||
+		{ fail "promtool check metrics"; sed 's/^/    /' "$TMP/promtool" | head -20; }
+else
+	echo "note: no promtool (Debian: prometheus); its lint not run"
+fi
 # unknown figures are left out, never written as -1
 grep -E '^[^#].* -1$' "$TMP/body" && fail "a series has the value -1"
 
@@ -285,6 +317,48 @@ b=$(value vnumad_ticks_total)
 if [ -z "$a" ] || [ -z "$b" ] || [ "$b" -le "$a" ]; then
 	fail "vnumad_ticks_total did not grow between scrapes ($a, then $b)"
 fi
+# the rates are Prometheus': the counters behind them grow
+s='vnumad_vcpu_instructions_total{guest="web1",vcpu="0"}'
+a=$(S=$s awk 'index($0, ENVIRON["S"] " ") == 1 { print $2 }' "$TMP/first")
+b=$(value "$s")
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && b + 0 > a + 0) }' ||
+	fail "$s did not grow between scrapes ($a, then $b)"
+grep -E '^# TYPE [a-z_]+_per_second ' "$TMP/body" | grep -v '_bandwidth_' &&
+	fail "a rate is exported as a gauge"
+
+
+# the Grafana dashboard queries only what is exported: every vnumad_* and
+# process_* name in its queries is a family of this exposition
+dash=etc/grafana-vnumad.json
+if command -v python3 >/dev/null; then
+	python3 -m json.tool "$dash" >/dev/null 2>"$TMP/json" ||
+		{ fail "$dash is not valid JSON"; sed 's/^/    /' "$TMP/json"; }
+fi
+grep -E '"(expr|definition)": ' "$dash" | grep -oE '\<(vnumad|process)_[a-z_]+' | sort -u >"$TMP/queried"
+[ "$(wc -l <"$TMP/queried")" -ge 20 ] || fail "$dash queries $(wc -l <"$TMP/queried") metrics only"
+while read -r name; do
+	grep -q "^# TYPE $name " "$TMP/body" || fail "$dash queries $name, which vnumad does not export"
+done <"$TMP/queried"
+
+# a reload refused, then one that succeeds
+t0=$(value vnumad_config_last_reload_success_timestamp_seconds)
+cp "$TMP/main.conf" "$TMP/main.good"
+echo 'no such line' >>"$TMP/main.conf"
+kill -HUP "$pid"
+wait_for 'reload rejected' "$TMP/stderr" "$pid" || fail "the broken configuration was not refused"
+http GET /metrics
+expect vnumad_config_last_reload_successful == 0
+expect vnumad_config_last_reload_success_timestamp_seconds == "$t0"
+cp "$TMP/main.good" "$TMP/main.conf"
+sleep 0.1
+kill -HUP "$pid"
+for _ in $(seq 50); do
+	http GET /metrics
+	[ "$(value vnumad_config_last_reload_successful)" = 1 ] && break
+	sleep 0.1
+done
+expect vnumad_config_last_reload_successful == 1
+expect vnumad_config_last_reload_success_timestamp_seconds '>' "$t0"
 
 http HEAD /metrics
 [ "$status" = "HTTP/1.1 200 OK" ] || fail "HEAD /metrics: '$status'"
@@ -487,9 +561,12 @@ if wait_for 'backend libvirt,' "$TMP/lv.err" $p; then
 	# control characters in a name are shown as '?', so names cannot forge lines
 	expect 'vnumad_guest_vcpus{guest="new?line"}' == 1
 	expect 'vnumad_guest_vcpus{guest="gäst {x=\"1\"},y"}' == 3
+	# the hypervisor's UUID, on a series of its own
+	grep -Eq '^vnumad_guest_info\{guest="a\\"b\\\\c",uuid="[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"\} 1$' "$TMP/body" ||
+		{ fail "no vnumad_guest_info with the guest's UUID"; grep '^vnumad_guest_info' "$TMP/body" | sed 's/^/    /'; }
 	# the test driver's guests have no threads to count: nothing is known
 	if [ "$(value 'vnumad_vcpus{source="none"}')" = 6 ]; then
-		grep -E '^vnumad_(guest|vcpu)_(remote_ratio|instructions_per_second)' "$TMP/body" &&
+		grep -E '^vnumad_(guest|vcpu)_(remote_ratio|instructions_total)' "$TMP/body" &&
 			fail "figures nobody measured are exported"
 	else
 		echo "note: the test driver's vCPUs have figures; unknown figures not tried"

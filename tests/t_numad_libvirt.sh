@@ -66,8 +66,10 @@ fi
 dpkg-divert --list /usr/bin/numad | grep -q . && fail "the host got a diversion"
 ldd "$B/vnumad-numad" | grep -q libvirt && fail "vnumad-numad links libvirt"
 "${NS[@]}" numad -w 2:64 | grep -Eq '^[0-9]+([-,][0-9]+)*$' || fail "numad -w in the namespace"
-# the installed numad finds the daemon's socket through /etc/vnumad.conf
-"${NS[@]}" sh -c "printf '[daemon]\ncontrol = %s\n' '$TMP/control.sock' >/etc/vnumad.conf"
+# the installed numad finds the daemon's socket through the configuration
+# file of its prefix (/usr/local here: /usr/local/etc/vnumad.conf)
+"${NS[@]}" sh -c "mkdir -p /usr/local/etc &&
+	printf '[daemon]\ncontrol = %s\n' '$TMP/control.sock' >/usr/local/etc/vnumad.conf"
 
 lv_setup
 lv_start "${NS[@]}" ||

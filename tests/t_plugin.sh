@@ -152,7 +152,7 @@ build good
 expect_exit 0 "good plugin runs" -- run "$TMP/good.so"
 expect_output 'policy: good: threshold 0\.40, 3 moves' "good plugin's init ran with the defaults"
 expect_output 'policy good,|policy good$|policy good ' "the daemon names the plugin's policy"
-expect_output 'recommend +web[12]: vCPU [0-3] node 1 -> node 0.*plugged: remote 100%' \
+expect_output 'recommend +web[12]: vCPUs? [0-3].* node 1 -> node 0.*plugged: remote 100%' \
 	"good plugin's proposals are printed"
 expect_exit 0 "good plugin, relative path" -- run "./$(realpath --relative-to=. "$TMP/good.so")" 2
 
@@ -197,10 +197,10 @@ threshold = 90%
 moves = 1
 label = configured
 EOF
-expect_exit 0 "plugin keys parsed" -- "$VNUMAD" -c "$TMP/ok.conf" --backend sim --dry-run --ticks 3
+expect_exit 0 "plugin keys parsed" -- "$VNUMAD" -c "$TMP/ok.conf" --backend sim --dry-run --ticks 3 --json
 expect_output 'threshold 0\.90, 1 moves' "plugin's init got the configured values"
-expect_output 'configured: remote 100%' "plugin's STRING option reached it"
-[ "$(grep -c '^  recommend' "$TMP/out")" -eq 2 ] || fail "moves = 1 not honoured (2 decision ticks)"
+expect_output '"reason":"configured: remote 100%' "plugin's STRING option reached it"
+[ "$(grep -c '"type":"recommendation"' "$TMP/out")" -eq 2 ] || fail "moves = 1 not honoured (2 decision ticks)"
 expect_exit 0 "plugin keys check" -- "$VNUMAD" -n -c "$TMP/ok.conf"
 expect_output '^configuration OK$' "plugin configuration OK"
 
@@ -400,7 +400,7 @@ for how in run inproc; do
 	[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] ||
 		fail "the failing policy was asked $(grep -c 'tick failed' "$TMP/out") times, want 3 ($how)"
 	grep -q 'recommend.*plugged' "$TMP/out" && fail "a failing policy's proposals were used ($how)"
-	expect_output '^  recommend +web[12]: vCPU .*of the guest.s memory' \
+	expect_output '^  recommend +web[12]: vCPUs? .*of the guest.s memory' \
 		"the default's advice is printed ($how)"
 	expect_output '\[sim; dry run; policy good failed, the default advises\]' \
 		"the summary says who advises ($how)"

@@ -10,8 +10,7 @@ command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 command -v socat >/dev/null || skip "socat is not installed (etc/deps.sh installs it)"
 
 root=$TMP/root
-make -s install DESTDIR="$root" PREFIX=/usr >"$TMP/install.log" 2>&1 ||
-	{ cat "$TMP/install.log"; fail "make install"; done_testing; }
+stage_install "$root" || { cat "$TMP/install.out"; fail "make install"; done_testing; }
 unit=$root/lib/systemd/system/vnumad.service
 [ -f "$unit" ] || fail "no unit installed at /lib/systemd/system/vnumad.service"
 grep -q '^ExecStart=/usr/sbin/vnumad -f$' "$unit" || fail "ExecStart does not name /usr/sbin/vnumad"

@@ -49,6 +49,17 @@ grep -q '^scenario' "$TMP/out" && fail "compare ran although a scenario is broke
 expect_exit 1 "compare with an unknown policy" -- \
 	"$SIM" compare sim/scenarios/demo.ini --policies locality,nosuch
 grep -q '^scenario' "$TMP/out" && fail "compare ran although a policy is unknown"
+# chaos is ranked only when asked for; its warning comes once, before the table
+expect_exit 0 "compare, default policies" -- "$SIM" compare sim/scenarios/demo.ini --duration 20s
+expect_output '^ +locality ' "compare runs the built-in policies by default"
+grep -q '^ *chaos ' "$TMP/out" && fail "compare ranks chaos by default"
+expect_exit 0 "compare with chaos" -- "$SIM" compare sim/scenarios/demo.ini sim/scenarios/churn.ini \
+	--policies none,chaos --duration 20s
+[ "$(grep -c 'chaos: proposing deliberately harmful moves' "$TMP/out")" -eq 1 ] ||
+	fail "chaos's warning not printed exactly once"
+head -n 1 "$TMP/out" | grep -q 'chaos: proposing deliberately harmful' ||
+	fail "chaos's warning is not printed before the table"
+[ "$(grep -c '^ *chaos ' "$TMP/out")" -eq 3 ] || fail "chaos: not a row per scenario and a summary"
 
 # --- run: totals, JSON, the oracle ------------------------------------------
 expect_exit 0 "run demo" -- "$SIM" run sim/scenarios/demo.ini --policy locality --duration 2min
@@ -120,6 +131,44 @@ if command -v "${GNUPLOT:-gnuplot}" >/dev/null; then
 else
 	expect_exit 1 "run --plot without gnuplot" -- "$SIM" run sim/scenarios/demo.ini --plot "$TMP/t.png"
 	expect_output "--plot needs gnuplot" "--plot says gnuplot is missing"
+fi
+# what the plot draws, from the gnuplot script (a wrapper keeps a copy)
+real_gnuplot=$(command -v "${GNUPLOT:-gnuplot}" || true)
+cat >"$TMP/gnuplot" <<EOF
+#!/bin/sh
+cp "\$1" "$TMP/plot.gp"
+[ -n "$real_gnuplot" ] || exit 0
+exec "$real_gnuplot" "\$1"
+EOF
+chmod +x "$TMP/gnuplot"
+# an output it cannot write is refused before the run
+expect_exit 1 "--plot into a missing directory" -- env GNUPLOT="$TMP/gnuplot" \
+	"$SIM" run sim/scenarios/demo.ini --plot "$TMP/nosuch/t.png"
+expect_output "--plot $TMP/nosuch/t.png: cannot write it: No such file or directory" \
+	"unwritable --plot named"
+grep -q '^throughput' "$TMP/out" && fail "--plot: the run ran although its output cannot be written"
+expect_exit 0 "plot churn" -- env GNUPLOT="$TMP/gnuplot" "$SIM" run sim/scenarios/churn.ini \
+	--duration 5min --plot "$TMP/churn.png"
+gp=$TMP/plot.gp
+grep -q "^set key .*outside top" "$gp" || fail "plot: the legend is not outside the panels"
+# the throughput axis fits the data: churn runs at some 22 to 38 G instr/s
+lo=$(sed -n 's/^set yrange \[\([0-9.]*\):.*/\1/p' "$gp" | head -n 1)
+awk -v lo="$lo" 'BEGIN { exit !(lo > 15) }' || fail "plot: the throughput axis starts at $lo, not near the data"
+grep -q '^\$oracle << EOD$' "$gp" || fail "plot: no oracle level"
+# autotitle columnhead takes a datablock's first line as its header
+sed -n '/^\$oracle << EOD$/{n;p;q}' "$gp" | grep -qx 'time,oracle' ||
+	fail "plot: the oracle's data has no header line: its first point is lost"
+[ "$(sed -n '/^\$oracle << EOD$/,/^EOD$/p' "$gp" | grep -c ',')" -ge 10 ] ||
+	fail "plot: the oracle's level is not a step per stretch between events"
+grep -q '\$oracle using 1:2 with lines' "$gp" || fail "plot: the oracle's level is not drawn"
+grep -q "^set label [0-9]* 'a arrives' at 30," "$gp" || fail "plot: arrival not marked"
+grep -q "^set label [0-9]* 'a leaves, e arrives' at 240," "$gp" || fail "plot: departure not marked"
+grep -q "'c leaves'" "$gp" && fail "plot: an event after the run's end is marked"
+expect_exit 0 "plot phases" -- env GNUPLOT="$TMP/gnuplot" "$SIM" run sim/scenarios/phases.ini \
+	--duration 4min --plot "$TMP/phases.png"
+grep -q "^set label [0-9]* 'shifty: latency' at 120," "$gp" || fail "plot: phase change not marked"
+if [ -n "$real_gnuplot" ]; then
+	[ "$(head -c 4 "$TMP/churn.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "plot churn: no PNG"
 fi
 
 # --- record -> replay: the same recommendations as the live advisory run ---

@@ -126,6 +126,7 @@ struct lv {
 	bool local;		/* QEMU on this host: /proc and libnuma describe it */
 	bool connected;
 	bool system;		/* qemu:///system, not a session */
+	bool waiting;		/* not yet connected since the start */
 	int cb_lifecycle;	/* callback ids, -1 none */
 	int cb_metadata;
 	struct event *drop_ev;	/* made active by the close callback */
@@ -932,6 +933,7 @@ static void report(struct lv *lv, struct lv_dom *d)
 {
 	struct vn_guest_desc desc = {
 		.name = d->name,
+		.uuid = d->uuidstr,
 		.pid = d->pid,
 		.flags = d->flags,
 		.nr_vcpus = d->nr_vcpus,
@@ -1252,6 +1254,23 @@ static void on_drop(evutil_socket_t fd, short what, void *arg)
 	connection_lost(lv, close_reason(atomic_load(&lv->close_reason)));
 }
 
+/* Says what the connection reaches. */
+static void log_connected(struct lv *lv)
+{
+	log_info("libvirt: connected to %s (%s%s)", lv->uri,
+		 lv->kind == LV_QEMU ? "QEMU" : lv->kind == LV_XEN ? "Xen" :
+		 lv->kind == LV_TEST ? "test driver" : "other driver",
+		 lv->kind == LV_XEN ? "; guest memory cannot be migrated on Xen" :
+		 lv->local || lv->kind == LV_TEST ? "" :
+		 "; not this host: vCPU threads and memory are out of reach");
+}
+
+/* A URI of QEMU on this host, whose layout is the kernel's before it answers. */
+static bool local_qemu_uri(const char *uri)
+{
+	return !strncmp(uri, "qemu:///", 8) || !strncmp(uri, "qemu+unix:///", 13);
+}
+
 /* The reconnect timer: one attempt, then the next after a doubled wait. */
 static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 {
@@ -1265,8 +1284,9 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 	r = connect_uri(lv);
 	if (r < 0) {
 		if (lv->attempts == 1 || lv->attempts % 10 == 0)
-			log_warning("libvirt: cannot reconnect to %s (%s); retrying every %.0f s",
-				    lv->uri, lv_err(), MIN(lv->backoff * 2, BACKOFF_MAX));
+			log_warning("libvirt: cannot %s %s (%s); retrying every %.0f s",
+				    lv->waiting ? "connect to" : "reconnect to", lv->uri,
+				    lv_err(), MIN(lv->backoff * 2, BACKOFF_MAX));
 		lv->backoff = MIN(lv->backoff * 2, BACKOFF_MAX);
 		schedule_reconnect(lv);
 		return;
@@ -1279,8 +1299,12 @@ static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 
 		for (struct lv_dom *d = lv->doms; d; d = d->next)
 			n++;
-		log_info("libvirt: reconnected to %s after %.1f s; %d guest%s running",
-			 lv->uri, now_monotonic() - lv->lost_at, n, n == 1 ? "" : "s");
+		if (lv->waiting)
+			log_connected(lv);
+		log_info("libvirt: %s %s after %.1f s; %d guest%s running",
+			 lv->waiting ? "connected to" : "reconnected to", lv->uri,
+			 now_monotonic() - lv->lost_at, n, n == 1 ? "" : "s");
+		lv->waiting = false;
 	}
 }
 
@@ -1340,6 +1364,27 @@ static int lv_open(struct vn_backend *b)
 		return -ENOMEM;
 	}
 	r = connect_uri(lv);
+	if (r == -ENOTCONN && local_qemu_uri(uri)) {
+		/*
+		 * libvirtd (or virtqemud) is not up yet, or is restarting: the host
+		 * is this one whatever answers later, so wait for it as after a
+		 * restart instead of failing the start.
+		 */
+		log_warning("libvirt: cannot connect to %s (%s); waiting for libvirtd "
+			    "(or virtqemud), retrying every %.0f s, then up to every %.0f s",
+			    uri, lv_err(), BACKOFF_MIN, BACKOFF_MAX);
+		lv->kind = LV_QEMU;
+		lv->local = true;
+		lv->system = strstr(uri, ":///system") != NULL;
+		lv->waiting = true;
+		lv->lost_at = now_monotonic();
+		lv->attempts = 1;	/* said once already */
+		topo_free(&lv->topo);
+		topo_from_kernel(&lv->topo);
+		schedule_reconnect(lv);
+		lv->last_resync = -1e9;
+		return 0;
+	}
 	if (r < 0) {
 		log_warnx("libvirt: cannot connect to %s: %s", uri, lv_err());
 		lv_free(lv);
@@ -1352,12 +1397,7 @@ static int lv_open(struct vn_backend *b)
 		b->priv = NULL;
 		return r;
 	}
-	log_info("libvirt: connected to %s (%s%s)", uri,
-		 lv->kind == LV_QEMU ? "QEMU" : lv->kind == LV_XEN ? "Xen" :
-		 lv->kind == LV_TEST ? "test driver" : "other driver",
-		 lv->kind == LV_XEN ? "; guest memory cannot be migrated on Xen" :
-		 lv->local || lv->kind == LV_TEST ? "" :
-		 "; not this host: vCPU threads and memory are out of reach");
+	log_connected(lv);
 	/* the first scan lists the domains */
 	lv->last_resync = -1e9;
 	return 0;

@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
 #include "util.h"
 
 static bool log_foreground = true;
+static bool log_journal;	/* stderr is systemd's journal stream */
 static int log_level = LOG_INFO;
 static const char *log_ident = "vnumad";
 
@@ -20,9 +22,26 @@ static const char *const level_names[] = {
 	[LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
+/*
+ * Whether stderr is the journal stream systemd gave us (JOURNAL_STREAM names
+ * its device and inode): a "<N>" prefix then sets each line's priority, so
+ * that `journalctl -p err` finds our errors, and journald adds the name.
+ */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(bool foreground, int level, const char *ident)
 {
 	log_foreground = foreground;
+	log_journal = foreground && stderr_is_journal();
 	log_level = level;
 	if (ident)
 		log_ident = ident;
@@ -74,7 +93,10 @@ void vlog_at(int level, const char *fmt, va_list ap)
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	clean_text(msg, sizeof(msg), raw);
 	if (log_foreground) {
-		fprintf(stderr, "%s: ", log_ident);
+		if (log_journal)
+			fprintf(stderr, "<%d>", level);
+		else
+			fprintf(stderr, "%s: ", log_ident);
 		if (level <= LOG_WARNING)
 			fprintf(stderr, "%s: ", level_names[level]);
 		fputs(msg, stderr);

@@ -11,7 +11,9 @@
  * otherwise. log_warn and log_warnx report an error (LOG_ERR: something
  * failed), log_warning something the operator should know that is not a
  * failure (LOG_WARNING). log_warn appends strerror(errno); the x variants
- * do not. fatal/fatalx log and exit(1).
+ * do not. fatal/fatalx log and exit(1). On a stderr that is systemd's
+ * journal stream each line carries its priority ("<3>"), as sd-daemon(3)
+ * describes.
  */
 void log_init(bool foreground, int level, const char *ident);
 void log_setlevel(int level);

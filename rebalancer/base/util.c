@@ -332,6 +332,29 @@ char *fmt_duration(char *buf, size_t len, double s)
 	return buf;
 }
 
+char *fmt_elapsed(char *buf, size_t len, double s)
+{
+	long long t;
+
+	if (!(s > 0)) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	if (s < 59.5) {
+		snprintf(buf, len, "%.3gs", s);
+		return buf;
+	}
+	/* whole seconds from here: a minute and over reads as a clock */
+	t = llround(s);
+	if (t < 3600)
+		snprintf(buf, len, "%lldm%02llds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, len, "%lldh%02lldm", t / 3600, t % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
+	return buf;
+}
+
 int parse_nodemask(const char *s, uint64_t *out, const char **why)
 {
 	uint64_t mask = 0;

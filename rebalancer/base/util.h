@@ -51,7 +51,13 @@ void strv_free(char **v);
 
 /* Human formatting into a caller buffer; returns buf. */
 char *fmt_size(char *buf, size_t len, uint64_t bytes);
+/* A setting's duration as the configuration writes it: 2s, 1.5min. */
 char *fmt_duration(char *buf, size_t len, double seconds);
+/*
+ * A time read off a clock (an age, a time left, a tick's time), one format
+ * everywhere: 2s, 1.5s below a minute, then 1m02s, 2h05m, 3d04h.
+ */
+char *fmt_elapsed(char *buf, size_t len, double seconds);
 
 /* Node masks: "0-3,5" <-> bits. */
 int parse_nodemask(const char *s, uint64_t *out, const char **why);

@@ -176,7 +176,6 @@ void actuate_guest(struct vn_core *c, struct vn_decision *d, int n)
 	struct vn_guest *g = d[0].g;
 	struct vn_action *act;
 	struct step *st;
-	double expected = 0;
 	uint64_t jid = 0;
 	int max = 0, planned = 0, done = 0;
 	bool unjournaled = false;
@@ -217,18 +216,13 @@ void actuate_guest(struct vn_core *c, struct vn_decision *d, int n)
 			continue;
 		if (d[j].error && !unjournaled)
 			failed(c, &d[j]);
-		/* a vCPU's gain counts for its share of the guest */
-		if (d[j].applied && d[j].p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
-			expected += d[j].p.gain * g->vv[d[j].p.vcpu].ips / g->v.ips;
-		else if (d[j].applied)
-			expected += d[j].p.gain;
 	}
 	if (jid && !done)
 		journal_verdict(c->journal, jid, g->name, "not-applied", 0);
 	if (done) {
 		note_move(c, g);
 		if (c->cfg.guard)
-			guard_start_trial(c, g, act, done, expected, jid);
+			guard_start_trial(c, g, act, done, core_guest_gain(g, d, n, true), jid);
 		else if (jid)
 			journal_verdict(c->journal, jid, g->name, "unjudged", 0);
 	}

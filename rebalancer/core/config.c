@@ -24,6 +24,9 @@
 #include "plugin.h"
 #include "policies.h"
 #include "util.h"
+#include "vnumad_paths.h"	/* generated: PREFIX and the directories */
+
+const char vn_default_config[] = VNUMAD_SYSCONFDIR "/vnumad.conf";
 
 const char *const vn_backend_names[] = { "libvirt", "proc", "sim", NULL };
 const char *const vn_numab_names[] = { "leave", "warn", "disable", NULL };
@@ -166,6 +169,9 @@ static const struct conf_key conf_keys[] = {
 	  .warn = "ticks this often cost a real host CPU time; 1s to 5s is usual" },
 	{ KEY("daemon", "dry_run", CONF_BOOL, dry_run, "no"),
 	  .help = "advise only: print recommendations, apply nothing" },
+	{ KEY("daemon", "remind", CONF_DURATION, remind, "30s"), .min = 0, .max = 86400,
+	  .unit = "seconds", .help = "advisory mode: how often recommendations that "
+	  "have not changed are recalled (\"still recommended: N\"); 0: never" },
 	{ KEY("daemon", "state_dir", CONF_PATH, state_dir, "/var/lib/vnumad"),
 	  .help = "the journal of moves and verdicts" },
 	{ KEY("daemon", "log_level", CONF_ENUM, log_level, "info"), .names = log_names,

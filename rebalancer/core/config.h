@@ -9,7 +9,8 @@
 #include "ini.h"
 #include "policy.h"
 
-#define VN_DEFAULT_CONFIG	"/etc/vnumad.conf"
+/* SYSCONFDIR/vnumad.conf: where `make install` puts the configuration */
+extern const char vn_default_config[];
 /* The built-in default policy; it also advises for a policy that failed. */
 #define VN_DEFAULT_POLICY	"locality"
 #define VN_DEFAULT_CONTROL	"/run/vnumad/control.sock"	/* [daemon] control */
@@ -50,6 +51,7 @@ struct vn_config {
 	/* [daemon] */
 	double interval;	/* seconds per tick */
 	bool dry_run;
+	double remind;		/* seconds between "still recommended" lines, 0 never */
 	char *state_dir;
 	int log_level;
 	char *metrics;		/* ADDR:PORT of the Prometheus endpoint, NULL off */

@@ -27,6 +27,22 @@ const char *core_source_name(enum vnumad_source s)
 	}
 }
 
+double core_guest_gain(const struct vn_guest *g, const struct vn_decision *d, int n,
+		       bool applied)
+{
+	double gain = 0;
+
+	for (int j = 0; j < n; j++) {
+		if (d[j].g != g || !(applied ? d[j].applied : d[j].accepted))
+			continue;
+		if (d[j].p.kind == VNUMAD_MOVE_VCPU && g->v.ips > 0)
+			gain += d[j].p.gain * g->vv[d[j].p.vcpu].ips / g->v.ips;
+		else
+			gain += d[j].p.gain;
+	}
+	return gain;
+}
+
 /* A new guest, or one whose vCPU threads changed: (re)start counting. */
 static void on_new_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 {
@@ -222,6 +238,7 @@ void core_close(struct vn_core *c)
 	c->journal = NULL;
 	free(c->dec.d);
 	memset(&c->dec, 0, sizeof(c->dec));
+	record_fini(c);
 	c->sampler.ops = NULL;
 	c->backend.ops = NULL;
 }
@@ -297,6 +314,7 @@ int core_tick(struct vn_core *c)
 		stage_arbiter(c, &out, dec);
 	}
 	c->stats.tick_cpu = cpu_seconds() - t0;
+	c->stats.tick_cpu_total += c->stats.tick_cpu;
 	stage_actuate(c, dec);
 	/* what status and metrics read until the next tick */
 	if (dec->nr_accepted && !core_advisory(c))
@@ -307,6 +325,7 @@ int core_tick(struct vn_core *c)
 		journal_commit(c->journal);
 	core_journal_failing(c);
 	c->stats.tick_wall = now_monotonic() - w0;
+	c->stats.tick_wall_total += c->stats.tick_wall;
 	return 0;
 }
 
@@ -406,11 +425,12 @@ void core_dump_state(struct vn_core *c)
 			 um ? "; cannot be measured: " : "", um ? um : "");
 	}
 	for (struct vn_trial *t = c->trials; t; t = t->next)
-		log_info("  trial: guest %s, %d moves at %.1fs, judged until %.1fs",
-			 t->guest, t->nr_act, t->applied, t->judge_until);
+		log_info("  trial: guest %s, %d moves at %s, judged until %s",
+			 t->guest, t->nr_act, fmt_elapsed(a, sizeof(a), t->applied),
+			 fmt_elapsed(b, sizeof(b), t->judge_until));
 	for (struct vn_quarantine *q = c->quarantine; q; q = q->next)
 		if (q->until > h->now)
 			log_info("  quarantine: guest %s to node %d for %s more",
 				 q->guest, q->node,
-				 fmt_duration(a, sizeof(a), q->until - h->now));
+				 fmt_elapsed(a, sizeof(a), q->until - h->now));
 }

@@ -166,6 +166,29 @@ struct vn_decisions {
 	int cap;
 };
 
+/* One recommendation as the advisory output last reported it. */
+struct vn_advice {
+	uint64_t guest_id;
+	char *guest;		/* its name, for a guest that has gone since */
+	int pos;		/* the guest's place in the host's list: the order */
+	enum vnumad_proposal_kind kind;
+	int vcpu;
+	int from, to;
+	uint64_t bytes;		/* shown, not compared: readings move */
+	uint64_t nodes;
+};
+
+/*
+ * What the advisory output said in the last decision round (record.c), so
+ * that a recommendation is printed when it appears, changes or goes, and
+ * recalled every [daemon] remind while it stays.
+ */
+struct vn_advised {
+	struct vn_advice *a;	/* in output order: by guest, then move */
+	int nr, cap;
+	double said;		/* when they were last printed or recalled */
+};
+
 /* The policy in use, built in or loaded from a shared object. */
 struct vn_policy_rt {
 	const struct vnumad_policy *desc;
@@ -196,6 +219,8 @@ struct vn_stats {
 	uint64_t sample_errors;
 	double tick_cpu;	/* CPU seconds of model, guard, policy, arbiter */
 	double tick_wall;	/* wall seconds of the whole last tick */
+	double tick_cpu_total;	/* tick_cpu and tick_wall summed over the ticks */
+	double tick_wall_total;
 };
 
 /*
@@ -230,6 +255,7 @@ struct vn_core {
 	struct vn_migration *migrations;	/* migration.c's list */
 	struct vnumad_view view;	/* what the publish stage built */
 	struct vn_decisions dec;	/* this tick's */
+	struct vn_advised advised;	/* what the advisory output said last */
 	struct vn_stats stats;
 	struct vn_mem_budget mem_budget;
 	enum vn_output output;
@@ -267,6 +293,15 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh);
 void core_dump_state(struct vn_core *c);
 /* "sim", "pmu", "faults", "estimate" or "none". */
 const char *core_source_name(enum vnumad_source s);
+/*
+ * The gain expected for guest g of its decisions among d[0..n) (the
+ * applied ones, or the accepted ones when !applied): a vCPU's gain counts
+ * for its share of the guest's instructions, so that four vCPUs at +40%
+ * each on a guest of eight equal vCPUs expect +20% for the guest. Shared
+ * by actuate (the trial's expectation) and record (what the output says).
+ */
+double core_guest_gain(const struct vn_guest *g, const struct vn_decision *d, int n,
+		       bool applied);
 
 /*
  * Opens the journal in state_dir and takes what the last run left (core_open
@@ -427,6 +462,8 @@ void actuate_guest(struct vn_core *c, struct vn_decision *d, int n);
 /* record.c */
 /* Prints or logs decisions (the tick's, or an operator's). */
 void record_decisions(struct vn_core *c, const struct vn_decision *d, int n);
+/* Forgets what the advisory output said. */
+void record_fini(struct vn_core *c);
 void record_verdict(struct vn_core *c, const struct vn_trial *t,
 		    const struct vn_verdict *v);
 void record_event(struct vn_core *c, const char *what, const char *guest,

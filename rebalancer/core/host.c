@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -188,6 +189,10 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		fresh = true;
 	}
 	g->pid = d->pid;
+	/* a UUID is hex digits and dashes: anything else is not one */
+	if (d->uuid && strlen(d->uuid) < sizeof(g->uuid) &&
+	    strspn(d->uuid, "0123456789abcdefABCDEF-") == strlen(d->uuid))
+		snprintf(g->uuid, sizeof(g->uuid), "%s", d->uuid);
 	g->v.flags = (g->v.flags & ~(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
 				     VNUMAD_GUEST_NO_MEMMOVE)) |
 		     (d->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |

@@ -23,6 +23,7 @@ struct vn_migration *migration_start(struct vn_core *c, struct vn_guest *g, int 
 	int r;
 
 	m->guest_id = g->id;
+	m->guest = xstrdup(g->name);
 	m->from = from;
 	m->to = to;
 	m->bytes = bytes;
@@ -34,6 +35,7 @@ struct vn_migration *migration_start(struct vn_core *c, struct vn_guest *g, int 
 	if (r < 0) {
 		if (err)
 			*err = -r;
+		free(m->guest);
 		free(m);
 		return NULL;
 	}
@@ -96,23 +98,24 @@ static bool referenced(const struct vn_core *c, const struct vn_migration *m)
 static void report(struct vn_core *c, struct vn_migration *m)
 {
 	struct vn_guest *g = host_find_id(&c->host, m->guest_id);
-	char a[32], b[32], name[64];
+	char a[32], b[32];
+	const char *name = m->guest ? m->guest : "?";
 
 	m->reported = true;
 	if (c->mig_hook)
 		c->mig_hook(c, m, c->mig_hook_arg);
 	m->finished = c->host.now;
 	c->stats.bytes_migrated += m->done;
-	snprintf(name, sizeof(name), "%s", g ? g->name : "(gone)");
 	if (m->state == VN_MIG_DONE)
-		log_info("guest %s: %s moved from node %d to node %d%s", name,
+		log_info("guest %s: %s moved from node %d to node %d%s%s", name,
 			 fmt_size(a, sizeof(a), m->done), m->from, m->to,
-			 m->revert ? " (revert)" : "");
+			 m->revert ? " (revert)" : "", g ? "" : "; the guest has left");
 	else
-		log_warnx("guest %s: migration node %d to %d %s after %s of %s%s%s", name,
+		log_warnx("guest %s: migration node %d to %d %s after %s of %s%s%s%s", name,
 			  m->from, m->to, m->state == VN_MIG_CANCELLED ? "cancelled" : "stopped",
 			  fmt_size(a, sizeof(a), m->done), fmt_size(b, sizeof(b), m->bytes),
-			  m->error ? ": " : "", m->error ? strerror(m->error) : "");
+			  m->error ? ": " : "", m->error ? strerror(m->error) : "",
+			  g ? "" : " (the guest has left)");
 	if (g)
 		g->mem_read_at = -1;	/* read its memory again now */
 }
@@ -135,6 +138,7 @@ void migration_reap(struct vn_core *c)
 			continue;
 		}
 		*pp = m->next;
+		free(m->guest);
 		free(m);
 	}
 }
@@ -145,6 +149,7 @@ void migration_free_all(struct vn_core *c)
 		struct vn_migration *m = c->migrations;
 
 		c->migrations = m->next;
+		free(m->guest);
 		free(m);
 	}
 }

@@ -80,6 +80,16 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	if (!d->valid || d->elapsed <= 0)
 		return -1;
 
+	/* counters for Prometheus, which takes its own rates */
+	p->total.cpu_time += d->cpu_time;
+	if (counts_instructions(d->source)) {
+		p->total.instructions += d->instructions;
+		p->total.cycles += d->cycles;
+		p->total.local_dram += d->local_dram;
+		p->total.remote_dram += d->remote_dram;
+		p->total.counted = true;
+	}
+
 	smoothing(hl, d->elapsed, &a, &a_slow);
 	ips = (double)d->instructions / d->elapsed;
 	accesses = (double)(d->local_dram + d->remote_dram);

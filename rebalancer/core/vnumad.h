@@ -34,10 +34,21 @@ struct vn_counts {
 	bool valid;		/* false: no reading this interval */
 };
 
+/* What a vCPU's readings added up to since it was first seen (the metrics). */
+struct vn_totals {
+	uint64_t instructions;	/* where the source counts them (pmu, sim) */
+	uint64_t cycles;
+	uint64_t local_dram;	/* likewise */
+	uint64_t remote_dram;
+	double cpu_time;	/* seconds its thread ran, whatever the source */
+	bool counted;		/* a source counting instructions added to them */
+};
+
 /* Core-private state of a vCPU; the view part is struct vnumad_vcpu. */
 struct vn_vcpu {
 	pid_t tid;		/* host thread, 0 unknown */
 	struct vn_counts delta;	/* last reading */
+	struct vn_totals total;	/* every reading so far */
 	double last_move;	/* time vnumad last moved it, -1 never */
 	/*
 	 * EWMAs of its local and remote DRAM accesses per second, and the same
@@ -54,6 +65,7 @@ struct vn_vcpu {
 struct vn_guest {
 	struct vnumad_guest v;	/* v.vcpus == vv, v.name == name */
 	char *name;
+	char uuid[40];		/* the hypervisor's UUID, "" unknown */
 	uint64_t id;		/* unique per incarnation, never reused */
 	pid_t pid;		/* hypervisor process, 0 unknown */
 	int nr_vcpus;
@@ -90,6 +102,7 @@ struct vn_guest {
 /* What a backend reports about one guest during a scan. */
 struct vn_guest_desc {
 	const char *name;
+	const char *uuid;	/* the hypervisor's, or NULL unknown */
 	pid_t pid;
 	unsigned flags;		/* VNUMAD_GUEST_PINNED, _OPTED_OUT, _NO_MEMMOVE */
 	int nr_vcpus;
@@ -154,6 +167,7 @@ enum vn_mig_state {
 
 struct vn_migration {
 	uint64_t guest_id;
+	char *guest;		/* its name, for the report after the guest left */
 	int from, to;
 	uint64_t bytes;		/* asked for */
 	uint64_t done;		/* moved so far */
@@ -185,6 +199,8 @@ struct vn_backend_ops {
 	void (*close)(struct vn_backend *b);
 	/* VIRTUAL_TIME only: runs the model for dt seconds. */
 	int (*advance)(struct vn_backend *b, double dt);
+	/* VIRTUAL_TIME only, may be NULL: how long the model's scenario lasts, 0 unset. */
+	double (*duration)(const struct vn_backend *b);
 	/*
 	 * Fills nr_nodes, online (memory-only nodes too), node[] (id, nr_cpus,
 	 * memory, bw_max where known), node_info[] (bw_max_source, latency)

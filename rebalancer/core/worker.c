@@ -56,6 +56,8 @@
 #include "wire.h"
 #include "worker.h"
 
+#include "vnumad_paths.h"	/* generated: PREFIX and the directories */
+
 #ifndef VNUMAD_WORKER
 #define VNUMAD_WORKER "/usr/local/lib/vnumad/vnumad-worker"
 #endif

@@ -316,12 +316,12 @@ static void print_status(json_t *s)
 	json_array_foreach(x, i, v) {
 		json_t *in = json_object_get(v, "verdict_in");
 
-		printf("  %s: %lld move(s) %.0fs ago, %s", jstr(json_object_get(v, "guest")),
+		printf("  %s: %lld move(s) %s ago, %s", jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "moves")),
-		       json_number_value(json_object_get(v, "applied_ago")),
+		       fmt_elapsed(a, sizeof(a), json_number_value(json_object_get(v, "applied_ago"))),
 		       jstr(json_object_get(v, "state")));
 		if (json_is_number(in))
-			printf(", verdict in %.0fs", json_number_value(in));
+			printf(", verdict in %s", fmt_elapsed(a, sizeof(a), json_number_value(in)));
 		printf("\n");
 	}
 	x = json_object_get(s, "quarantines");
@@ -330,7 +330,7 @@ static void print_status(json_t *s)
 		printf("  %s -> node %lld: %s left (strike %lld)\n",
 		       jstr(json_object_get(v, "guest")),
 		       (long long)json_integer_value(json_object_get(v, "node")),
-		       fmt_duration(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
+		       fmt_elapsed(a, sizeof(a), json_number_value(json_object_get(v, "remaining"))),
 		       (long long)json_integer_value(json_object_get(v, "strikes")));
 }
 
@@ -549,21 +549,52 @@ static int cmd_place(const struct client_opts *o, const char *path, const char *
 	return fd;
 }
 
-static void progress(json_int_t done, json_int_t total, bool tty)
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * ", 96.0 MiB/s, 3s left" for done of total bytes moved in `secs`: the mean
+ * rate since the move started (steadier than the last step's) and the time
+ * the rest takes at it; nothing until there is a rate to tell.
+ */
+static void fmt_rate(char *buf, size_t len, json_int_t done, json_int_t total, double secs)
 {
 	char a[32], b[32];
+	double rate = secs > 0 ? (double)done / secs : 0;
+
+	buf[0] = '\0';
+	if (!(rate > 0) || secs < 0.05)
+		return;
+	if (done >= total)
+		snprintf(buf, len, ", %s/s", size_str(a, sizeof(a), (json_int_t)rate));
+	else
+		snprintf(buf, len, ", %s/s, %s left", size_str(a, sizeof(a), (json_int_t)rate),
+			 fmt_elapsed(b, sizeof(b), ceil((double)(total - done) / rate)));
+}
+
+/* One progress report: a bar on a terminal, a line otherwise. */
+static void progress(json_int_t done, json_int_t total, double secs, bool tty)
+{
+	char a[32], b[32], r[96];
 	double f = total > 0 ? (double)done / (double)total : 1;
 	int width = 30, fill = (int)lround(f * width);
 
+	fmt_rate(r, sizeof(r), done, total, secs);
 	if (!tty) {
-		printf("progress %s of %s\n", size_str(a, sizeof(a), done),
-		       size_str(b, sizeof(b), total));
+		printf("progress %s of %s%s\n", size_str(a, sizeof(a), done),
+		       size_str(b, sizeof(b), total), r);
 		fflush(stdout);
 		return;
 	}
-	printf("\r[%.*s%.*s] %3.0f%% %s of %s ", fill, "##############################",
+	/* \033[K: a shorter line leaves nothing of the last behind */
+	printf("\r[%.*s%.*s] %3.0f%% %s of %s%s\033[K", fill, "##############################",
 	       width - fill, "..............................", f * 100,
-	       size_str(a, sizeof(a), done), size_str(b, sizeof(b), total));
+	       size_str(a, sizeof(a), done), size_str(b, sizeof(b), total), r);
 	fflush(stdout);
 }
 
@@ -596,6 +627,7 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 	json_t *req, *rep, *vcpus = NULL;
 	bool tty = isatty(STDOUT_FILENO), shown = false;
 	uint64_t mem = 0;
+	double start;
 	const char *why;
 	long to;
 	int fd, rc = 0;
@@ -660,6 +692,7 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 	if (json_is_true(json_object_get(rep, "follows")))
 		rc = -1;
 	json_decref(rep);
+	start = mono_now();
 	while ((rep = next_reply(f))) {
 		json_int_t total = json_integer_value(json_object_get(rep, "bytes"));
 
@@ -669,20 +702,23 @@ static int cmd_migrate(const struct client_opts *o, const char *path, const char
 			if (json_is_true(json_object_get(rep, "done")))
 				rc = migrate_status(rep);
 		} else if (json_object_get(rep, "progress")) {
-			progress(json_integer_value(json_object_get(rep, "progress")), total, tty);
+			progress(json_integer_value(json_object_get(rep, "progress")), total,
+				 mono_now() - start, tty);
 			shown = true;
 		} else if (json_is_true(json_object_get(rep, "done"))) {
 			json_int_t moved = json_integer_value(json_object_get(rep, "moved"));
 			json_int_t failed = json_integer_value(json_object_get(rep, "failed"));
 			const char *err = json_string_value(json_object_get(rep, "error"));
-			char a[32], b[32];
+			double secs = mono_now() - start;
+			char a[32], b[32], t[32], r[96];
 
 			if (shown || tty)
-				progress(moved, total, tty);
+				progress(moved, total, secs, tty);
 			if (tty)
 				printf("\n");
-			printf("moved %s of %s", size_str(a, sizeof(a), moved),
-			       size_str(b, sizeof(b), total));
+			fmt_rate(r, sizeof(r), moved, moved, secs);
+			printf("moved %s of %s in %s%s", size_str(a, sizeof(a), moved),
+			       size_str(b, sizeof(b), total), fmt_elapsed(t, sizeof(t), secs), r);
 			if (failed || err)
 				printf("; %s could not move%s%s", size_str(a, sizeof(a), failed),
 				       err ? ": " : "", err ? err : "");
@@ -718,7 +754,7 @@ int client_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct client_opts o = { .config = VN_DEFAULT_CONFIG };
+	struct client_opts o = { .config = vn_default_config };
 	const char *cmd = argv[0];
 	char *path;
 	int opt, rc;

@@ -16,6 +16,7 @@
 #include "core.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "numab.h"
 #include "util.h"
@@ -96,7 +97,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	control_tick(d->control);
 	if ((d->once && c->decided) ||
-	    (d->max_ticks && c->stats.ticks >= d->max_ticks)) {
+	    (d->max_ticks && c->stats.ticks >= d->max_ticks) ||
+	    (d->end > 0 && c->host.now >= d->end - 1e-6)) {
 		stop(d);
 		return;
 	}
@@ -162,6 +164,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 			config_free(&fresh);
 			errors_free(&e);
 			notify("READY=1\nSTATUS=reload rejected; running configuration kept");
+			metrics_reloaded(d->metrics, false);
 			break;
 		}
 		errors_free(&e);
@@ -175,6 +178,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		numab_reload(&d->core.cfg, &fresh);
 		core_reconfigure(&d->core, &fresh);
 		config_free(&fresh);
+		metrics_reloaded(d->metrics, true);
 		notify("READY=1\nSTATUS=configuration reloaded");
 		reschedule(d, interval);
 		break;
@@ -197,6 +201,17 @@ int daemon_run(struct vn_daemon *d)
 		event_add(sigev[i], NULL);
 	}
 	d->tick_ev = evtimer_new(d->base, on_tick, d);
+	/* a model run back to back lasts as long as its scenario says */
+	if (d->core.virtual_time && !d->pace && !d->max_ticks && !d->once &&
+	    d->core.backend.ops->duration) {
+		char a[32];
+
+		d->end = d->core.backend.ops->duration(&d->core.backend);
+		if (d->end > 0)
+			log_info("the scenario lasts %s: %ld ticks (--ticks N for another length)",
+				 fmt_elapsed(a, sizeof(a), d->end),
+				 (long)(d->end / d->core.cfg.interval + 1e-6));
+	}
 	/*
 	 * The first tick at once: it finds the guests and primes their
 	 * counters, so that the first decision comes one interval after

@@ -25,6 +25,7 @@ struct vn_daemon {
 	const char *config_path;	/* NULL: built-in defaults */
 	struct vn_overrides ov;		/* reapplied on reload */
 	uint64_t max_ticks;		/* 0: run until signalled */
+	double end;			/* model time to stop at (its scenario's), 0 never */
 	bool once;			/* stop after one decision round */
 	bool pace;			/* model backend: tick in real time */
 	bool stopping;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* vnumad: command line, configuration check, and start-up. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,20 @@ static void usage(FILE *f)
 "\n"
 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
 "SIGUSR1 writes the current state to the log. See vnumad(8).\n",
-		VN_DEFAULT_CONFIG, policy_builtin_names());
+		vn_default_config, policy_builtin_names());
+}
+
+/* stdin and stdout of a daemon that keeps stderr: /dev/null. */
+static void quiet_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	if (fd > 2)
+		close(fd);
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -256,7 +270,7 @@ int main(int argc, char **argv)
 	static struct vn_daemon d;
 	struct vn_errors e = { 0 };
 	const char *config = NULL, *why, *record = NULL;
-	bool check = false, foreground = false, json = false, named = false;
+	bool check = false, foreground = false, json = false, named = false, quiet = false;
 	int verbose = 0, opt, r;
 	bool list_keys = false;
 	long ticks;
@@ -362,14 +376,22 @@ int main(int argc, char **argv)
 
 	/* a missing default file means built-in defaults; a named one must exist */
 	if (!named) {
-		config = VN_DEFAULT_CONFIG;
+		config = vn_default_config;
 		if (access(config, F_OK) != 0)
 			config = NULL;
 	}
 	d.config_path = config;
-	/* advisory and bounded runs report to the terminal */
+	/*
+	 * Advisory and bounded runs report to the terminal. A daemon run with
+	 * -f whose standard output is no terminal is a service (systemd's
+	 * journal, another supervisor's pipe, a file): it logs what a detached
+	 * daemon logs, the tick lines only at debug level, instead of printing
+	 * 43,200 of them a day at 2 s.
+	 */
 	if (d.ov.dry_run || d.once || d.max_ticks || json || check)
 		foreground = true;
+	else if (foreground && !isatty(STDOUT_FILENO))
+		quiet = true;
 	log_init(true, LOG_INFO, "vnumad");
 
 	r = config_load(&d.core.cfg, config, &d.ov, &e);
@@ -423,7 +445,17 @@ int main(int argc, char **argv)
 		config_free(&d.core.cfg);
 		return 1;
 	}
-	if (!foreground) {
+	/* other balancers of the same threads, where moves are applied */
+	if (d.core.cfg.backend != VN_BACKEND_SIM && !d.core.cfg.dry_run)
+		numab_rivals();
+	if (!foreground && access("/dev/log", F_OK) != 0) {
+		/* no syslog daemon and no journald: the log would go nowhere */
+		log_warning("no /dev/log (no syslog daemon or journald): the log goes to "
+			    "stderr, which stays open in the background");
+		if (daemon(0, 1) < 0)
+			fatal("daemon");
+		quiet_stdio();
+	} else if (!foreground) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
 		log_init(false, d.core.cfg.log_level, "vnumad");
@@ -465,7 +497,7 @@ int main(int argc, char **argv)
 	r = registry_pick(&d.core);
 	if (r == 0)
 		r = core_open(&d.core, d.base, json ? VN_OUT_JSON :
-			      foreground ? VN_OUT_TEXT : VN_OUT_NONE, stdout);
+			      foreground && !quiet ? VN_OUT_TEXT : VN_OUT_NONE, stdout);
 	if (r < 0) {
 		metrics_close(d.metrics);
 		control_close(d.control);
@@ -491,7 +523,7 @@ int main(int argc, char **argv)
 
 		d.core.trace = trace_open_write(record, &d.core, err, sizeof(err));
 		if (!d.core.trace) {
-			fprintf(stderr, "vnumad: %s\n", err);
+			log_warnx("%s", err);
 			metrics_close(d.metrics);
 			control_close(d.control);
 			core_close(&d.core);

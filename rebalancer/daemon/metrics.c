@@ -13,6 +13,7 @@
  * model does not know are left out too, never written as -1 or 0: a missing
  * series is what Prometheus understands as "unknown".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -22,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/util.h>
@@ -43,7 +48,18 @@ struct vn_metrics {
 	struct evbuffer *copy;	/* the exposition of tick copy_tick, or NULL */
 	uint64_t copy_tick;
 	uint64_t renders;	/* expositions rendered */
+	bool reload_ok;		/* the last load of the configuration succeeded */
+	double reload_ok_at;	/* Unix time of the last successful load */
 };
+
+/* Now as Unix time, with the fraction. */
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Guest flags as the states of vnumad_guest_flag. */
 static const struct {
@@ -249,10 +265,12 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	backend = escape_label(c->backend.ops ? c->backend.ops->name : "none");
 	sampler = escape_label(c->sampler.ops ? c->sampler.ops->name : "none");
 	policy = escape_label(c->policy.desc ? c->policy.desc->name : "none");
-	family(r, "vnumad_info", "gauge",
-	       "Always 1; the labels say which version, backend, sampler and policy run.");
-	sample_l(r, 1, "version=\"%s\",backend=\"%s\",sampler=\"%s\",policy=\"%s\"",
-		 VNUMAD_VERSION, backend, sampler, policy);
+	family(r, "vnumad_build_info", "gauge", "Always 1; the label says which version runs.");
+	sample_l(r, 1, "version=\"%s\"", VNUMAD_VERSION);
+	family(r, "vnumad_run_info", "gauge",
+	       "Always 1; the labels say which backend, sampler and policy run.");
+	sample_l(r, 1, "backend=\"%s\",sampler=\"%s\",policy=\"%s\"", backend, sampler,
+		 policy);
 	free(backend);
 	free(sampler);
 	free(policy);
@@ -279,6 +297,12 @@ static void render_daemon(struct render *r, const struct vn_core *c)
 	family(r, "vnumad_tick_cpu_seconds", "gauge",
 	       "CPU time of the model, guard, policy and arbiter stages of the last tick.");
 	sample(r, c->stats.tick_cpu);
+	family(r, "vnumad_tick_cpu_seconds_total", "counter",
+	       "CPU time of the model, guard, policy and arbiter stages, all ticks.");
+	sample(r, c->stats.tick_cpu_total);
+	family(r, "vnumad_tick_duration_seconds_total", "counter",
+	       "Wall time of all ticks, all stages.");
+	sample(r, c->stats.tick_wall_total);
 	family(r, "vnumad_ticks_total", "counter", "Ticks run.");
 	sample(r, (double)c->stats.ticks);
 	family(r, "vnumad_decisions_total", "counter",
@@ -345,7 +369,7 @@ static void render_nodes(struct render *r, const struct vn_host *h)
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n))
 			sample_l(r, h->node[n].nr_cpus, "node=\"%d\"", n);
-	family(r, "vnumad_node_cpu_load", "gauge",
+	family(r, "vnumad_node_cpu_load_ratio", "gauge",
 	       "CPU demand of the vCPUs running on the node, per CPU of the node.");
 	for (int n = 0; n < h->nr_nodes; n++)
 		if (node_online(h, n))
@@ -392,6 +416,11 @@ static void render_guests(struct render *r, const struct vn_core *c,
 
 	family(r, "vnumad_guests", "gauge", "Guests the daemon knows.");
 	sample(r, h->nr_guests);
+	family(r, "vnumad_guest_info", "gauge",
+	       "Always 1; uuid is the hypervisor's UUID of the guest, where known.");
+	for (int i = 0; i < h->nr_guests; i++)
+		if (h->guests[i]->uuid[0])
+			sample_l(r, 1, "guest=\"%s\",uuid=\"%s\"", esc[i], h->guests[i]->uuid);
 	family(r, "vnumad_guest_vcpus", "gauge", "vCPUs of the guest.");
 	for (int i = 0; i < h->nr_guests; i++)
 		sample_l(r, h->guests[i]->nr_vcpus, "guest=\"%s\"", esc[i]);
@@ -421,11 +450,18 @@ static void render_guests(struct render *r, const struct vn_core *c,
 	for (int i = 0; i < h->nr_guests; i++)
 		if (h->guests[i]->v.remote_ratio >= 0)
 			sample_l(r, h->guests[i]->v.remote_ratio, "guest=\"%s\"", esc[i]);
-	family(r, "vnumad_guest_instructions_per_second", "gauge",
-	       "Instructions per second of all the guest's vCPUs, where counted.");
-	for (int i = 0; i < h->nr_guests; i++)
-		if (guest_ips_known(h->guests[i]))
-			sample_l(r, h->guests[i]->v.ips, "guest=\"%s\"", esc[i]);
+	family(r, "vnumad_guest_instructions_total", "counter",
+	       "Instructions the guest's vCPUs ran since vnumad first saw it, where counted.");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+		double sum = 0;
+
+		if (!guest_ips_known(g))
+			continue;
+		for (int v = 0; v < g->nr_vcpus; v++)
+			sum += (double)g->vc[v].total.instructions;
+		sample_l(r, sum, "guest=\"%s\"", esc[i]);
+	}
 	family(r, "vnumad_guest_memory_bytes", "gauge",
 	       "Guest memory on each node, as last read.");
 	for (int i = 0; i < h->nr_guests; i++) {
@@ -450,27 +486,36 @@ static void render_guests(struct render *r, const struct vn_core *c,
 					 esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_remote_ratio", "gauge",
-	       "Share of the vCPU's DRAM accesses served by a remote node; "
-	       "source says how it was measured.");
+	       "Share of the vCPU's DRAM accesses served by a remote node "
+	       "(vnumad_vcpu_source_info says how it was measured).");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].remote_ratio >= 0)
-				sample_l(r, g->vv[v].remote_ratio,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].remote_ratio, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
-	family(r, "vnumad_vcpu_instructions_per_second", "gauge",
-	       "Instructions per second of the vCPU, where its source counts them.");
+	/* counters: Prometheus takes the rates, over the window it is asked for */
+	family(r, "vnumad_vcpu_instructions_total", "counter",
+	       "Instructions the vCPU ran, where its source counts them.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
-			if (counts_instructions(g->vv[v].source))
-				sample_l(r, g->vv[v].ips,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+			if (g->vc[v].total.counted)
+				sample_l(r, (double)g->vc[v].total.instructions,
+					 "guest=\"%s\",vcpu=\"%d\"", esc[i], g->vv[v].index);
+	}
+	family(r, "vnumad_vcpu_cycles_total", "counter",
+	       "CPU cycles the vCPU ran, where its source counts them.");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if (g->vc[v].total.counted)
+				sample_l(r, (double)g->vc[v].total.cycles,
+					 "guest=\"%s\",vcpu=\"%d\"", esc[i], g->vv[v].index);
 	}
 	family(r, "vnumad_vcpu_instructions_per_cycle", "gauge",
 	       "Instructions per cycle of the vCPU, where its source counts both.");
@@ -479,33 +524,51 @@ static void render_guests(struct render *r, const struct vn_core *c,
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (counts_instructions(g->vv[v].source) && g->vv[v].ipc > 0)
-				sample_l(r, g->vv[v].ipc,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vv[v].ipc, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
 	}
-	family(r, "vnumad_vcpu_dram_accesses_per_second", "gauge",
-	       "DRAM accesses per second of the vCPU, where its source counts them.");
+	family(r, "vnumad_vcpu_dram_accesses_total", "counter",
+	       "DRAM accesses of the vCPU served by its own node (local) or another "
+	       "(remote), where its source counts them.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
-		/* the /proc fallback sees locality only: its rate is -1 */
-		for (int v = 0; v < g->nr_vcpus; v++)
-			if (g->vv[v].source != VNUMAD_SRC_NONE &&
-			    g->vv[v].access_rate >= 0)
-				sample_l(r, g->vv[v].access_rate,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+		/* the /proc fallback sees locality only: it counts no accesses */
+		for (int v = 0; v < g->nr_vcpus; v++) {
+			if (!g->vc[v].total.counted)
+				continue;
+			sample_l(r, (double)g->vc[v].total.local_dram,
+				 "guest=\"%s\",vcpu=\"%d\",locality=\"local\"", esc[i],
+				 g->vv[v].index);
+			sample_l(r, (double)g->vc[v].total.remote_dram,
+				 "guest=\"%s\",vcpu=\"%d\",locality=\"remote\"", esc[i],
+				 g->vv[v].index);
+		}
 	}
-	family(r, "vnumad_vcpu_cpu_usage_ratio", "gauge",
-	       "Share of one CPU the vCPU thread used.");
+	family(r, "vnumad_vcpu_cpu_seconds_total", "counter",
+	       "CPU time the vCPU thread used.");
 	for (int i = 0; i < h->nr_guests; i++) {
 		const struct vn_guest *g = h->guests[i];
 
 		for (int v = 0; v < g->nr_vcpus; v++)
 			if (g->vv[v].source != VNUMAD_SRC_NONE)
-				sample_l(r, g->vv[v].cpu_demand,
-					 "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
-					 g->vv[v].index, core_source_name(g->vv[v].source));
+				sample_l(r, g->vc[v].total.cpu_time, "guest=\"%s\",vcpu=\"%d\"",
+					 esc[i], g->vv[v].index);
+	}
+
+	/*
+	 * The source is a label of its own series, not of the figures: a vCPU
+	 * whose source changes (pmu to faults, say) keeps its series.
+	 */
+	family(r, "vnumad_vcpu_source_info", "gauge",
+	       "Always 1; the label says where the vCPU's figures come from "
+	       "(none: no reading yet).");
+	for (int i = 0; i < h->nr_guests; i++) {
+		const struct vn_guest *g = h->guests[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			sample_l(r, 1, "guest=\"%s\",vcpu=\"%d\",source=\"%s\"", esc[i],
+				 g->vv[v].index, core_source_name(g->vv[v].source));
 	}
 
 	for (int i = 0; i < h->nr_guests; i++)
@@ -518,7 +581,98 @@ static void render_guests(struct render *r, const struct vn_core *c,
 			 core_source_name(all_sources[k]));
 }
 
-int metrics_render(const struct vn_core *c, struct evbuffer *b)
+/* The outcome of the last configuration load (start or SIGHUP), as Prometheus' own. */
+static void render_reload(struct render *r, const struct vn_metrics *m)
+{
+	family(r, "vnumad_config_last_reload_successful", "gauge",
+	       "1 when the last load of the configuration (start or SIGHUP) succeeded.");
+	sample(r, m->reload_ok);
+	family(r, "vnumad_config_last_reload_success_timestamp_seconds", "gauge",
+	       "Unix time of the last successful load of the configuration.");
+	sample(r, m->reload_ok_at);
+}
+
+/* The number of open file descriptors, or -1. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
+
+/*
+ * The process metrics that Prometheus' client libraries export, under their
+ * usual names: CPU time, memory, descriptors, start time.
+ */
+static void render_process(struct render *r)
+{
+	long page = sysconf(_SC_PAGESIZE), tck = sysconf(_SC_CLK_TCK);
+	unsigned long long vsize = 0, start = 0;
+	long long rss = -1, btime = -1;
+	struct rusage ru;
+	struct rlimit rl;
+	char line[256];
+	FILE *f;
+	int fds;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		family(r, "process_cpu_seconds_total", "counter",
+		       "User and system CPU time of the daemon, all threads.");
+		sample(r, (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+	}
+	if ((f = fopen("/proc/self/stat", "re"))) {
+		char buf[1024], *p = NULL;
+
+		if (fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');	/* after the command name, which may hold blanks */
+		/* fields 22 (starttime), 23 (vsize) and 24 (rss) */
+		if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				 "%*u %*u %*d %*d %*d %*d %*d %*d %llu %llu %lld",
+				 &start, &vsize, &rss) != 3)
+			rss = -1;
+		fclose(f);
+	}
+	if (rss >= 0) {
+		family(r, "process_resident_memory_bytes", "gauge",
+		       "Resident memory of the daemon.");
+		sample(r, (double)rss * (double)page);
+		family(r, "process_virtual_memory_bytes", "gauge",
+		       "Virtual memory of the daemon.");
+		sample(r, (double)vsize);
+	}
+	if ((f = fopen("/proc/stat", "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "btime %lld", &btime) == 1)
+				break;
+		fclose(f);
+	}
+	if (rss >= 0 && btime > 0 && tck > 0) {
+		family(r, "process_start_time_seconds", "gauge",
+		       "Unix time the daemon started.");
+		sample(r, (double)btime + (double)start / (double)tck);
+	}
+	if ((fds = open_fds()) >= 0) {
+		family(r, "process_open_fds", "gauge", "Open file descriptors of the daemon.");
+		sample(r, fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		family(r, "process_max_fds", "gauge", "Most file descriptors the daemon may open.");
+		sample(r, (double)rl.rlim_cur);
+	}
+}
+
+/* The whole exposition: the core's state, the process, and m's reloads if any. */
+static int render_all(const struct vn_core *c, const struct vn_metrics *m,
+		      struct evbuffer *b)
 {
 	struct render r = { .b = b };
 	int n = c->host.nr_guests;
@@ -531,10 +685,32 @@ int metrics_render(const struct vn_core *c, struct evbuffer *b)
 	render_counters(&r, c);
 	render_nodes(&r, &c->host);
 	render_guests(&r, c, esc);
+	if (m)
+		render_reload(&r, m);
+	render_process(&r);
 	for (int i = 0; i < n; i++)
 		free(esc[i]);
 	free(esc);
 	return r.failed ? -1 : 0;
+}
+
+int metrics_render(const struct vn_core *c, struct evbuffer *b)
+{
+	return render_all(c, NULL, b);
+}
+
+void metrics_reloaded(struct vn_metrics *m, bool ok)
+{
+	if (!m)
+		return;
+	m->reload_ok = ok;
+	if (ok)
+		m->reload_ok_at = unix_now();
+	/* the copy of this tick no longer says what happened */
+	if (m->copy) {
+		evbuffer_free(m->copy);
+		m->copy = NULL;
+	}
 }
 
 static const char root_page[] =
@@ -568,7 +744,7 @@ static struct evbuffer *exposition(struct vn_metrics *m)
 	if (!b)
 		return NULL;
 	m->renders++;
-	if (metrics_render(m->core, b) < 0) {
+	if (render_all(m->core, m, b) < 0) {
 		evbuffer_free(b);
 		return NULL;
 	}
@@ -688,6 +864,9 @@ struct vn_metrics *metrics_open(struct event_base *base, const char *addr,
 
 	m = xcalloc(1, sizeof(*m));
 	m->core = c;
+	/* the daemon opens the endpoint after loading its configuration */
+	m->reload_ok = true;
+	m->reload_ok_at = unix_now();
 	errno = 0;
 	m->http = httpd_new(base, (struct sockaddr *)&ss, sslen, on_request, m);
 	if (!m->http) {
@@ -714,6 +893,8 @@ struct vn_metrics *metrics_new_unbound(struct event_base *base, struct vn_core *
 	struct vn_metrics *m = xcalloc(1, sizeof(*m));
 
 	m->core = c;
+	m->reload_ok = true;
+	m->reload_ok_at = unix_now();
 	m->http = httpd_new_unbound(base, on_request, m);
 	return m;
 }

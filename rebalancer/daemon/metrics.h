@@ -9,6 +9,7 @@
 #ifndef VN_METRICS_H
 #define VN_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -42,7 +43,10 @@ void metrics_adopt(struct vn_metrics *m, int fd);
 /* Closes the socket and every open connection; NULL is a no-op. */
 void metrics_close(struct vn_metrics *m);
 
-/* Appends the whole exposition of c to b; returns 0, or -1 out of memory. */
+/* Records the outcome of a reload (SIGHUP) for its metrics; NULL is a no-op. */
+void metrics_reloaded(struct vn_metrics *m, bool ok);
+
+/* Appends the exposition of c (and the process) to b; 0, or -1 out of memory. */
 int metrics_render(const struct vn_core *c, struct evbuffer *b);
 /* Expositions rendered so far (the tests'). */
 uint64_t metrics_renders(const struct vn_metrics *m);

@@ -3,6 +3,8 @@
  * The kernel's automatic NUMA balancing: detect it, and leave it, warn about
  * it or hold it off while vnumad runs (see numab.h).
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -213,8 +215,15 @@ int numab_setup(const struct vn_config *cfg)
 	if (r < 0) {
 		if (nb.saved[0])
 			unlink(nb.saved);
-		log_warnx("cannot switch the kernel's automatic NUMA balancing off "
-			  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));
+		if (r == -EROFS)
+			log_warnx("cannot switch the kernel's automatic NUMA balancing off: "
+				  "%s is read-only (the unit's ProtectKernelTunables=yes; "
+				  "numa_balancing = disable needs the drop-in "
+				  "ProtectKernelTunables=no, see vnumad(8)); it will fight vnumad",
+				  nb.sysctl);
+		else
+			log_warnx("cannot switch the kernel's automatic NUMA balancing off "
+				  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));
 		return r;
 	}
 	nb.original = cur;
@@ -235,4 +244,79 @@ void numab_reload(const struct vn_config *cur, const struct vn_config *fresh)
 	    (fresh->numa_balancing == VN_NUMAB_DISABLE && cur->dry_run && !fresh->dry_run))
 		log_warning("reload: [backend] numa_balancing changes only at restart (the "
 			    "kernel's balancing stays %s)", nb.changed ? "off" : "as it is");
+}
+
+/* Whether a vnumad's command line runs a daemon that applies moves. */
+static bool vnumad_applies(const char *args, size_t len)
+{
+	static const char *const passive[] = {
+		"status", "place", "migrate", "-n", "--check", "--dry-run", "-h", "--help",
+		"--json",
+		"-V", "--version", "--help-policy", "--list-config-keys", "--once",
+		"--ticks", "--scenario", "--backend=sim", NULL,
+	};
+	const char *prev = "";
+
+	/* argv[0] first, then each argument, NUL-separated */
+	for (size_t i = strlen(args) + 1; i < len; i += strlen(args + i) + 1) {
+		for (int k = 0; passive[k]; k++)
+			if (!strcmp(args + i, passive[k]))
+				return false;
+		/* the simulated host moves nothing real */
+		if (!strcmp(prev, "--backend") && !strcmp(args + i, "sim"))
+			return false;
+		prev = args + i;
+	}
+	return true;
+}
+
+int numab_rivals(void)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		char path[64], comm[32] = "", args[4096];
+		pid_t pid;
+		FILE *f;
+		size_t n;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(de->d_name);
+		if (pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		if (!(f = fopen(path, "re")))
+			continue;	/* gone, or hidden from us */
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		comm[strcspn(comm, "\n")] = 0;
+		if (!strcmp(comm, "numad")) {
+			log_warning("numad (pid %d) is running: it moves the same processes "
+				    "and memory, and the two will undo each other's moves; "
+				    "stop it (systemctl disable --now numad)", (int)pid);
+			found++;
+			continue;
+		}
+		if (strcmp(comm, "vnumad"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		if (!(f = fopen(path, "re")))
+			continue;
+		n = fread(args, 1, sizeof(args) - 1, f);
+		fclose(f);
+		args[n] = 0;
+		if (n == 0 || !vnumad_applies(args, n))
+			continue;
+		log_warning("another vnumad (pid %d) is running: the two will undo each "
+			    "other's moves", (int)pid);
+		found++;
+	}
+	closedir(dir);
+	return found;
 }

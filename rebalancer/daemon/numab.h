@@ -39,6 +39,13 @@ bool numab_changed(void);
 int numab_read(void);
 
 /*
+ * Other balancers moving the same threads and pages: warns about a running
+ * numad, and about another vnumad daemon (commands such as `vnumad status`,
+ * checks and dry runs do not count). Returns how many were found.
+ */
+int numab_rivals(void);
+
+/*
  * Tests: other files instead of the sysctl and the saved value (saved NULL:
  * the daemon's, STATE_DIR/numa_balancing.saved).
  */

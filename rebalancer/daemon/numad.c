@@ -44,6 +44,10 @@
 #include "place.h"
 #include "util.h"
 #include "vnumad.h"
+#include "vnumad_paths.h"	/* generated: PREFIX and the directories */
+
+/* vnumad links config.c for vn_default_config; this lean program does not */
+#define NUMAD_CONFIG	VNUMAD_SYSCONFDIR "/vnumad.conf"
 
 #define DAEMON_MS	50	/* how long the daemon may take to answer */
 #define SAMPLE_MS	40	/* the shortest /proc/stat window */
@@ -59,7 +63,7 @@ static int usage(FILE *f, int rc)
 "with a best-effort answer. Asks the running vnumad daemon (its control\n"
 "socket, from -c FILE or %s), else samples the host\n"
 "(/proc/stat, libnuma) for %d ms. Only -w is numad's: vnumad itself is the\n"
-"daemon that balances guests. See vnumad(8).\n", VN_DEFAULT_CONFIG, SAMPLE_MS);
+"daemon that balances guests. See vnumad(8).\n", NUMAD_CONFIG, SAMPLE_MS);
 	return rc;
 }
 
@@ -225,7 +229,7 @@ int numad_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *request = NULL, *sock = NULL, *file = VN_DEFAULT_CONFIG;
+	const char *request = NULL, *sock = NULL, *file = NUMAD_CONFIG;
 	double t0 = now_monotonic();
 	struct place_stat before;
 	char nodes[256], why[256], *path;

@@ -255,7 +255,7 @@ static void refusal(const struct vn_core *c, const struct vn_decision *d, int wh
 		q = guard_quarantine_of(c, g->name, p->to);
 		snprintf(buf, len, "guest %s: node %d is quarantined after a reverted move "
 			 "for %s more (strike %d)", g->name, p->to,
-			 q ? fmt_duration(a, sizeof(a), q->until - c->host.now) : "a while",
+			 q ? fmt_elapsed(a, sizeof(a), q->until - c->host.now) : "a while",
 			 q ? q->strikes : 1);
 		return;
 	case VN_DROP_TRIAL:
@@ -368,6 +368,16 @@ int state_migrate(struct vn_core *c, const char *guest, int to, uint64_t mem,
 	if (!h->node[to].nr_cpus && (all_vcpus || vcpus)) {
 		snprintf(why, len, "node %d has no CPUs (a memory-only node): move "
 			 "memory there with --memory alone", to);
+		return -EINVAL;
+	}
+	/* vCPUs the guest does not have: a typo, or the wrong guest */
+	if (!all_vcpus && g->nr_vcpus < 64 && vcpus >> g->nr_vcpus) {
+		char have[200], extra[200];
+
+		snprintf(why, len, "guest %s has %d vCPU%s (%s): no vCPU %s", g->name,
+			 g->nr_vcpus, g->nr_vcpus == 1 ? "" : "s", g->nr_vcpus ?
+			 fmt_nodemask(have, sizeof(have), (1ULL << g->nr_vcpus) - 1) : "none",
+			 fmt_nodemask(extra, sizeof(extra), vcpus >> g->nr_vcpus << g->nr_vcpus));
 		return -EINVAL;
 	}
 	if (c->cfg.dry_run) {

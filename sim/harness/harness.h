@@ -96,6 +96,13 @@ struct hs_result {
 	double worst;		/* the lowest progress */
 	int worst_guest;	/* its index, -1 none */
 	int scored;		/* guests that ran, 0: not scored */
+	struct hs_level *level;	/* [segments]: each stretch's throughput */
+};
+
+/* The oracle's throughput over one stretch between events, [from, to). */
+struct hs_level {
+	double from, to;
+	double ips;
 };
 
 /*
@@ -206,6 +213,15 @@ int csv_close(struct hs_csv *c);
 
 /* plot.c: draws a timeline CSV as a PNG with gnuplot; 0 or -1 after saying why. */
 bool plot_available(void);
-int plot_png(const char *png, const char *csv, const char *title);
+/* 0 when png can be written, else -1 after saying why; before a run. */
+int plot_check_output(const char *png);
+/*
+ * Draws the timeline csv into png: throughput with the oracle's level
+ * (orc's stretches; NULL: none) and the remote share, both fitted to the
+ * data, with the scenario s's arrivals, departures and phase changes
+ * within (0, duration) marked.
+ */
+int plot_png(const char *png, const char *csv, const char *title, const struct sim *s,
+	     double duration, const struct hs_result *orc);
 
 #endif

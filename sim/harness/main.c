@@ -283,6 +283,9 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 			"(install gnuplot-nox, or set GNUPLOT)\n");
 		return 1;
 	}
+	/* a run of minutes should not end in 'cannot write' */
+	if (o->plot && plot_check_output(o->plot) < 0)
+		return 1;
 	if (o->plot && !csv) {
 		int fd = mkstemp(tmp);
 
@@ -307,10 +310,17 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 	if (ret == 0) {
 		hs_print_result(stdout, &r, o);
 		if (o->plot) {
+			struct sim *s = hs_load(scenario);
+			struct hs_result orc;
+			bool level = !oracle && hs_oracle(scenario, o, &orc, NULL) == 0;
 			char title[512];
 
+			/* the oracle's level: what the best placement reaches */
 			snprintf(title, sizeof(title), "%s, policy %s", scenario, r.policy);
-			ret = plot_png(o->plot, o->csv, title);
+			ret = plot_png(o->plot, o->csv, title, s, r.duration, level ? &orc : NULL);
+			if (level)
+				hs_result_free(&orc);
+			sim_free(s);
 		}
 		hs_result_free(&r);
 	}

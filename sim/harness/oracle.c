@@ -1108,12 +1108,12 @@ static double solo(struct oracle *or, struct oguest *og)
 }
 
 static void print_placement(const struct oracle *or, double from, double to,
-			    long evals, bool exact)
+			    double v, long evals, bool exact)
 {
 	char a[32], b[32], lab[512];
 
-	fprintf(stderr, "oracle: %s to %s: %s (%ld evaluations)\n",
-		fmt_duration(a, sizeof(a), from), fmt_duration(b, sizeof(b), to),
+	fprintf(stderr, "oracle: %s to %s: %.4g instructions/s, %s (%ld evaluations)\n",
+		fmt_elapsed(a, sizeof(a), from), fmt_elapsed(b, sizeof(b), to), v,
 		exact ? "exhaustive" : "best-known", evals);
 	for (int i = 0; i < or->n; i++) {
 		const struct part *p = or->live[i];
@@ -1209,6 +1209,7 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 		double next = sim_next_event(or.s);
 		long evals = 0;
 		bool exact = true;
+		double v;
 
 		end = next < 0 || next > or.duration ? or.duration : next;
 		gather(&or);
@@ -1228,9 +1229,12 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 		if (place) {
 			exact = search(&or, r->segments == 0);
 			evals = or.evals;
-			sim_settle(or.s);
+			v = sim_settle(or.s);
 			if (o->verbose)
-				print_placement(&or, t, end, evals, exact);
+				print_placement(&or, t, end, v, evals, exact);
+			r->level = xreallocarray(r->level, (size_t)r->segments + 1,
+						 sizeof(*r->level));
+			r->level[r->segments] = (struct hs_level){ .from = t, .to = end };
 			for (int g = 0; g < ng; g++) {
 				double rate = sim_guest_dram_rate(or.s, g);
 				double ratio = sim_guest_remote_ratio(or.s, g);
@@ -1238,6 +1242,7 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 				if (!sim_guest_alive(or.s, g))
 					continue;
 				r->guest_ips[g] += sim_guest_ips(or.s, g) * (end - t);
+				r->level[r->segments].ips += sim_guest_ips(or.s, g);
 				dram[g] += rate * (end - t);
 				rem[g] += (ratio > 0 ? ratio : 0) * rate * (end - t);
 			}

@@ -107,6 +107,7 @@ void hs_result_free(struct hs_result *r)
 	free(r->guest_remote);
 	free(r->progress);
 	free(r->converge);
+	free(r->level);
 	free(r->scenario);
 	free(r->policy);
 	memset(r, 0, sizeof(*r));

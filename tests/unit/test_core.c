@@ -645,6 +645,43 @@ static void test_manual_move_waivers(void **state)
 	close_core(c);
 }
 
+/*
+ * vnumad migrate --vcpus names vCPUs the guest has, or is refused whole;
+ * a move of a guest too new for a baseline says up front it is not judged.
+ */
+static void test_manual_move_vcpus_exist(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *w;
+	struct vn_manual man;
+	char why[256];
+	int calls;
+
+	(void)state;
+	w = t_add("w", 4, 1, 4 * GiB);
+	c = open_core();
+	ticks(c, 1);
+	calls = th.affinity_calls;
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 0x3ff, false, &man, why,
+				       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "guest w has 4 vCPUs (0-3): no vCPU 4-9");
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 1ULL << 7, false, &man, why,
+				       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "guest w has 4 vCPUs (0-3): no vCPU 7");
+	assert_int_equal(th.affinity_calls, calls);	/* nothing applied */
+	assert_int_equal(w->allowed[0], 1ULL << 1);
+
+	/* vCPUs it has move; the guest is one tick old: no baseline yet */
+	assert_int_equal(state_migrate(c, "w", 0, 0, false, 0x3, false, &man, why,
+				       sizeof(why)), 0);
+	assert_int_equal(man.vcpus, 2);
+	if (!strstr(why, "it will not be judged: the guest is too new for a baseline"))
+		fail_msg("a move before the baseline, reply '%s'", why);
+	assert_int_equal(w->allowed[0], 1ULL << 0);
+	assert_int_equal(w->allowed[2], 1ULL << 1);
+	close_core(c);
+}
+
 /* One tick; the decision for the first proposal must be dropped for `why`. */
 static void expect_drop(struct vn_core *c, enum vn_drop why)
 {
@@ -751,7 +788,7 @@ static void test_plugin_output_shown_clean(void **state)
 	o = output();
 	assert_null(strchr(o, '\x1b'));
 	assert_null(strstr(o, "\nvnumad: error: forged"));
-	assert_non_null(strstr(o, "expected gain +30%: good?vnumad: error: forged?[2J?0m\n"));
+	assert_non_null(strstr(o, "for the guest: good?vnumad: error: forged?[2J?0m\n"));
 	assert_non_null(strstr(o, "held back a: vCPU 1073741824 node 0 -> node 1"));
 	assert_null(strstr(o, "inf%"));
 	assert_non_null(strstr(o, "held back a: vCPU 1 node 0 -> node 1, remote 0% (sim), "
@@ -935,6 +972,45 @@ static void test_drop_memory_rules(void **state)
 		c->trials = t;
 	}
 	th.last_mig->state = VN_MIG_DONE;
+	close_core(c);
+}
+
+/* A migration cut short by its guest's leaving is reported by the guest's name. */
+static void test_migration_of_a_guest_that_left(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *g;
+	char buf[4096] = "";
+	FILE *log = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	(void)state;
+	assert_non_null(log);
+	g = t_add("leaver", 2, 0, 4 * GiB);
+	t_add("stays", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 6);
+	th.slow_migrations = true;
+	propose_memory(c, "leaver", 0, 1, 2 * GiB, 0.3);
+	ticks(c, 1);		/* its 2 GiB migration runs */
+	nr_proposals = 0;
+	assert_non_null(c->migrations);
+	fflush(stderr);
+	dup2(fileno(log), STDERR_FILENO);
+	g->present = false;
+	ticks(c, 2);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(log);
+	n = fread(buf, 1, sizeof(buf) - 1, log);
+	buf[n] = '\0';
+	fclose(log);
+	th.slow_migrations = false;
+	if (!strstr(buf, "guest leaver: migration node 0 to 1 cancelled after 0 B of 2.00 GiB "
+		    "(the guest has left)"))
+		fail_msg("the log names no guest: '%s'", buf);
 	close_core(c);
 }
 
@@ -1841,6 +1917,7 @@ int main(void)
 		cmocka_unit_test_setup(test_reverted_trial_is_one_strike, setup),
 		cmocka_unit_test_setup(test_manual_moves_follow_the_rules, setup),
 		cmocka_unit_test_setup(test_manual_move_waivers, setup),
+		cmocka_unit_test_setup(test_manual_move_vcpus_exist, setup),
 		cmocka_unit_test_setup(test_drop_invalid, setup),
 		cmocka_unit_test_setup(test_drop_pinned_and_opted_out, setup),
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
@@ -1849,6 +1926,7 @@ int main(void)
 		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_drop_memory_rules, setup),
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
+		cmocka_unit_test_setup(test_migration_of_a_guest_that_left, setup),
 		cmocka_unit_test_setup(test_actuation_errors, setup),
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
 		cmocka_unit_test_setup(test_policy_guest_storage, setup),

@@ -483,6 +483,27 @@ static void duration_format(void **state)
 				    cases[i].want);
 }
 
+/* Clock readings: one format, seconds below a minute, then a clock. */
+static void elapsed_format(void **state)
+{
+	static const struct {
+		double in;
+		const char *want;
+	} cases[] = {
+		{ -1, "0s" }, { 0, "0s" }, { 0.5, "0.5s" }, { 2, "2s" }, { 2.5, "2.5s" },
+		{ 59.4, "59.4s" }, { 59.6, "1m00s" }, { 60, "1m00s" }, { 62, "1m02s" },
+		{ 66, "1m06s" }, { 572, "9m32s" }, { 1110, "18m30s" }, { 3599.4, "59m59s" },
+		{ 3600, "1h00m" }, { 7500, "2h05m" }, { 86400, "1d00h" },
+		{ 3 * 86400 + 4 * 3600 + 59, "3d04h" },
+	};
+	char buf[32];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		assert_string_equal(fmt_elapsed(buf, sizeof(buf), cases[i].in),
+				    cases[i].want);
+}
+
 /* What the formatters print, the parsers read back (to the printed precision). */
 static void format_round_trips(void **state)
 {
@@ -667,6 +688,7 @@ int main(void)
 		cmocka_unit_test(nodemask_refuses),
 		cmocka_unit_test(size_format),
 		cmocka_unit_test(duration_format),
+		cmocka_unit_test(elapsed_format),
 		cmocka_unit_test(nodemask_format),
 		cmocka_unit_test(format_round_trips),
 		cmocka_unit_test(list_split),

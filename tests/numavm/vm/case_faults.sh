@@ -202,7 +202,7 @@ if want nofile; then
 	start_daemon /tmp/vnumad3.log --backend proc
 	fd_baseline
 	start_guest wide -smp 300 -m 8 -cpu-node 0 -idle || finish
-	expect_log 'guest wide: [0-9]+ vCPU threads need [0-9]+ more descriptors: too many open files \(EMFILE\): RLIMIT_NOFILE is 512' 15
+	expect_log 'guest wide: [0-9]+ vCPU threads need [0-9]+ more descriptors( \([^)]*\))?: too many open files \(EMFILE\): RLIMIT_NOFILE is 512' 15
 	check "the daemon is alive and answers" alive
 	gone wide
 	no_fd_leak

@@ -1,0 +1,1 @@
+-c etc/vnumad.conf --backend sim --scenario sim/scenarios/churn.ini --dry-run --ticks 130

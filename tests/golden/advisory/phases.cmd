@@ -1,0 +1,1 @@
+-c etc/vnumad.conf --backend sim --scenario sim/scenarios/phases.ini --dry-run --ticks 80
