@@ -1259,7 +1259,7 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 const struct vnumad_policy vn_policy_place = {
 	VNUMAD_POLICY_INIT,
 	.name = "place",
-	.description = "the default: each guest where a model of the host says it runs "
+	.description = "each guest where a model of the host says it runs "
 		       "best, every move weighed against what it costs",
 	.options = place_options,
 	.init = place_init,
