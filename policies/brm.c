@@ -24,10 +24,12 @@
  *    queueing of node m's memory controllers at utilisation u = bw_used /
  *    bw_max (1 where bw_max is unknown). Its uncore penalty is the part
  *    above 1 - b.
- *  - A move of a vCPU from s to n gains T(s) / T(n) - 1; weighted by the
- *    vCPU's instructions per second it is the host-wide penalty it removes
- *    (memory does not move, so other guests' traffic is unchanged; CPU room
- *    on n is required, so nobody is crowded).
+ *  - A move of a vCPU from s to n gains T(s) / (T(n) x share(s)) - 1, with
+ *    share(s) what the vCPUs of an over-committed node s get of the CPU they
+ *    ask (pol_node_shares; 1 elsewhere); weighted by the vCPU's
+ *    instructions per second it is the host-wide penalty it removes (memory
+ *    does not move, so other guests' traffic is unchanged; CPU room on n is
+ *    required, so nobody is crowded).
  *  - Of the moves that gain at least min_gain, up to moves_per_tick are
  *    drawn: a vCPU with probability proportional to its best weight^bias,
  *    then its destination proportional to weight^bias among its nodes. The
@@ -170,9 +172,10 @@ static double speed(const struct vnumad_vcpu *c)
 /* Every move worth drawing, with its weight; returns -1 out of memory. */
 static int collect(struct brm *b, const struct vnumad_view *v, const double *M)
 {
-	double a[VNUMAD_MAX_NODES];
+	double a[VNUMAD_MAX_NODES], share[VNUMAD_MAX_NODES];
 
 	b->nr_cand = 0;
+	pol_node_shares(v, share);
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
 
@@ -187,8 +190,15 @@ static int collect(struct brm *b, const struct vnumad_view *v, const double *M)
 				continue;
 			if (c->node < 0 || c->node >= v->nr_nodes || c->remote_ratio < 0)
 				continue;
-			/* without counts (access_rate < 0) the traffic is unknown */
-			if (c->access_rate >= 0 && (c->access_rate < b->min_rate || c->ips <= 0))
+			/*
+			 * without counts (access_rate < 0) the traffic is unknown;
+			 * little traffic makes no penalty, unless the vCPU is
+			 * short of CPU where it runs
+			 */
+			if (c->access_rate >= 0 && c->ips <= 0)
+				continue;
+			if (c->access_rate >= 0 && c->access_rate < b->min_rate &&
+			    share[c->node] >= 0.95)
 				continue;
 			bs = pol_stall_share(c);
 			pol_access_mix(v, g, c, a);
@@ -199,7 +209,9 @@ static int collect(struct brm *b, const struct vnumad_view *v, const double *M)
 				if (n == c->node || !pol_node_usable(v, n) ||
 				    (g->quarantine >> n & 1))
 					continue;
-				gain = t_here / pol_vcpu_time(v, a, n, bs, M) - 1.0;
+				/* CPU time-sharing slows it as much as latency does */
+				gain = t_here / pol_vcpu_time(v, a, n, bs, M) /
+				       share[c->node] - 1.0;
 				if (gain < b->min_gain)
 					continue;
 				/* weighed by the instructions per second it gives back */

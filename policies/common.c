@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Helpers the built-in policies share: distances, the latency and queueing
- * shapes their gain estimates use, vnode homes, a random stream and a small
- * table of per-guest state. Only the plugin ABI is used here.
+ * shapes their gain estimates use, vnode homes, a random stream, and the
+ * guest storage of ABI 1.2. Only the plugin ABI is used here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +67,25 @@ double pol_free_cpus(const struct vnumad_view *v, int n)
 	double f = v->nodes[n].nr_cpus * (1.0 - v->nodes[n].cpu_load);
 
 	return f > 0 ? f : 0;
+}
+
+void pol_node_shares(const struct vnumad_view *v, double *share)
+{
+	for (int n = 0; n < v->nr_nodes; n++)
+		share[n] = 0;
+	for (int gi = 0; gi < v->nr_guests; gi++) {
+		const struct vnumad_guest *g = v->guests[gi];
+
+		for (int i = 0; i < g->nr_vcpus; i++) {
+			int n = g->vcpus[i].node;
+
+			if (n >= 0 && n < v->nr_nodes && g->vcpus[i].cpu_demand > share[n])
+				share[n] = g->vcpus[i].cpu_demand;
+		}
+	}
+	for (int n = 0; n < v->nr_nodes; n++)
+		if (v->nodes[n].cpu_load < POL_CPU_FULL || share[n] <= 0.05 || share[n] > 1)
+			share[n] = 1;
 }
 
 double pol_latency(double d)
@@ -208,94 +227,14 @@ double pol_uniform(uint64_t *state)
 	return (double)(pol_rand(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* FNV-1a: names are short and the table small; anything simple will do. */
-static size_t name_hash(const char *s)
+void *pol_guest_state(const struct vnumad_view *v, const struct vnumad_guest *g)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return (size_t)h;
+	return VNUMAD_GUEST_HAS(v, priv) ? g->priv : NULL;
 }
 
-static struct pol_memo_entry *memo_slot(struct pol_memo_entry *e, size_t cap,
-					const char *name)
+void pol_guest_free(void *priv, const struct vnumad_guest *g, void *gpriv)
 {
-	size_t i = name_hash(name) & (cap - 1);
-
-	while (e[i].name && strcmp(e[i].name, name) != 0)
-		i = (i + 1) & (cap - 1);
-	return &e[i];
-}
-
-/* Rehashes into a table of `cap` slots, keeping entries seen since `keep`. */
-static int memo_rehash(struct pol_memo *m, size_t cap, uint64_t keep)
-{
-	struct pol_memo_entry *e = calloc(cap, sizeof(*e));
-
-	if (!e)
-		return -1;
-	m->len = 0;
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->e[i].name)
-			continue;
-		if (m->e[i].seen < keep) {
-			free(m->e[i].name);
-			continue;
-		}
-		*memo_slot(e, cap, m->e[i].name) = m->e[i];
-		m->len++;
-	}
-	free(m->e);
-	m->e = e;
-	m->cap = cap;
-	return 0;
-}
-
-struct pol_memo_entry *pol_memo_get(struct pol_memo *m, const char *name,
-				    uint64_t tick)
-{
-	struct pol_memo_entry *s;
-
-	/* a lookup never moves entries: pointers stay valid until an insert */
-	if (m->cap) {
-		s = memo_slot(m->e, m->cap, name);
-		if (s->name) {
-			s->seen = tick;
-			return s;
-		}
-	}
-	/* at most half full, so that probes stay short and always end */
-	if ((m->len + 1) * 2 > m->cap &&
-	    memo_rehash(m, m->cap ? m->cap * 2 : 64, 0) < 0)
-		return NULL;
-	s = memo_slot(m->e, m->cap, name);
-	s->name = strdup(name);
-	if (!s->name)
-		return NULL;
-	for (size_t i = 0; i < sizeof(s->when) / sizeof(s->when[0]); i++)
-		s->when[i] = -1;
-	s->seen = tick;
-	m->len++;
-	return s;
-}
-
-void pol_memo_sweep(struct pol_memo *m, uint64_t before)
-{
-	size_t cap = m->cap;
-
-	if (!cap)
-		return;
-	/* shrink when mostly empty; a failed rehash keeps the old table */
-	while (cap > 64 && m->len * 8 < cap)
-		cap /= 2;
-	memo_rehash(m, cap, before);
-}
-
-void pol_memo_free(struct pol_memo *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->e[i].name);
-	free(m->e);
-	memset(m, 0, sizeof(*m));
+	(void)priv;
+	(void)g;
+	free(gpriv);
 }

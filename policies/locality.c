@@ -62,6 +62,7 @@ struct locality {
 	double reserve;
 	/* CPU demand added to each node by this tick's proposals */
 	double planned[VNUMAD_MAX_NODES];
+	double share[VNUMAD_MAX_NODES];	/* of what they ask, its vCPUs get */
 };
 
 static int locality_init(void **priv, const struct vnumad_init_args *args)
@@ -144,7 +145,7 @@ static void pct(char *buf, size_t len, double x)
  * would only trade its vnode's accesses for remote ones.
  */
 static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
-			 int gi, int guest_home, struct vnumad_out *out)
+			 int gi, int guest_home, struct vnumad_out *out, int *made)
 {
 	const struct vnumad_guest *g = v->guests[gi];
 	int homes[VNUMAD_MAX_NODES];
@@ -170,6 +171,17 @@ static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
 		if (g->quarantine >> home & 1)
 			continue;
 		gain = expected_gain(v, g, c, c->node, home);
+		/*
+		 * A vNUMA vCPU's home is its own vnode's memory, which the
+		 * guest's distribution does not show: what is remote of it
+		 * now becomes local there.
+		 */
+		if (home != guest_home)
+			gain = pol_stall_share(c) * 0.6 * c->remote_ratio *
+			       (pol_dist(v, c->node, home) / 10.0 - 1.0);
+		/* a vCPU as far from the memory at home as here: nothing to gain */
+		if (gain < 0.01)
+			continue;
 		if (!has_cpu_room(l, v, home, c->cpu_demand)) {
 			blocked++;
 			continue;
@@ -189,19 +201,44 @@ static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
 			return blocked;
 		l->planned[home] += c->cpu_demand;
 		l->planned[c->node] -= c->cpu_demand;
+		(*made)++;
 	}
 	return blocked;
 }
 
-/* Memory toward the vCPUs, when they cannot move to the memory. */
+/*
+ * Expected gain of a guest once all its memory is on node `to`, where its
+ * vCPUs are: each vCPU's stall share times the latency it saves, weighed
+ * by its instructions.
+ */
+static double plan_gain(const struct vnumad_view *v, const struct vnumad_guest *g,
+			int to)
+{
+	double sum = 0, w = 0, d = pol_mean_distance(v, g, to);
+
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vnumad_vcpu *c = &g->vcpus[i];
+		double weight = c->ips > 0 ? c->ips : c->cpu_demand;
+		double b = pol_stall_share(c);
+
+		sum += weight * b * 0.6 * (d / 10.0 - 1.0);
+		w += weight;
+	}
+	return w > 0 ? sum / w : 0;
+}
+
+/* Memory toward the vCPUs (on `to`, or where most of them run). */
 static void propose_memory(struct locality *l, const struct vnumad_view *v,
-			   int gi, struct vnumad_out *out)
+			   int gi, int to, const char *why, struct vnumad_out *out)
 {
 	const struct vnumad_guest *g = v->guests[gi];
-	int to = cpu_node(v, g), from = -1;
+	int from = -1;
 	double remote = g->remote_ratio, room, bytes;
 	struct vnumad_proposal p;
+	char head[VNUMAD_REASON_MAX - 40];
 
+	if (to < 0)
+		to = cpu_node(v, g);
 	if (to < 0 || (g->flags & (VNUMAD_GUEST_NO_MEMMOVE | VNUMAD_GUEST_MIGRATING)))
 		return;
 	if (remote < l->threshold || (g->quarantine >> to & 1))
@@ -226,21 +263,134 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	p.from = from;
 	p.to = to;
 	p.bytes = (uint64_t)bytes & ~((uint64_t)(2 << 20) - 1);
-	/* the moved share of memory stops being remote for these vCPUs */
-	p.gain = remote * (bytes / (double)g->mem_total) * 0.6 *
-		 (pol_dist(v, to, from) / 10.0 - 1.0);
-	snprintf(p.reason, sizeof(p.reason),
-		 "its vCPUs run on node %d, which has no CPU room for the rest; "
-		 "node %d has free memory", to, to);
+	/*
+	 * The batch is a step of a plan, the guest's memory brought to its
+	 * vCPUs a batch a tick: the gain is the plan's, the guest's once its
+	 * memory is local. A batch's share of it would keep the memory of any
+	 * large guest where it is (32 GiB in 1 GiB batches: 2%).
+	 */
+	p.gain = plan_gain(v, g, to);
+	/* why names node `to` with its one %d */
+	snprintf(head, sizeof(head), why, to);
+	snprintf(p.reason, sizeof(p.reason), "%s; node %d has free memory", head, to);
 	vnumad_propose(out, &p);
+}
+
+/*
+ * A remote guest without vNUMA that no vCPU move helps, because its memory
+ * is as far from every node its vCPUs could go to (spread evenly): gathered on the node
+ * where most of its vCPUs run, the others moved there if it has room, its
+ * memory following in batches.
+ */
+static void gather(struct locality *l, const struct vnumad_view *v, int gi,
+		   struct vnumad_out *out)
+{
+	const struct vnumad_guest *g = v->guests[gi];
+	int to = cpu_node(v, g);
+	double gain;
+
+	if (to < 0 || (g->quarantine >> to & 1) ||
+	    (g->flags & (VNUMAD_GUEST_NO_MEMMOVE | VNUMAD_GUEST_MIGRATING)))
+		return;
+	gain = plan_gain(v, g, to);
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vnumad_vcpu *c = &g->vcpus[i];
+		struct vnumad_proposal p;
+
+		if (c->node < 0 || c->node == to ||
+		    (c->flags & (VNUMAD_VCPU_IN_TRIAL | VNUMAD_VCPU_HOLD)) ||
+		    !has_cpu_room(l, v, to, c->cpu_demand))
+			continue;
+		memset(&p, 0, sizeof(p));
+		p.kind = VNUMAD_MOVE_VCPU;
+		p.guest = gi;
+		p.vcpu = i;
+		p.from = c->node;
+		p.to = to;
+		p.gain = gain;
+		snprintf(p.reason, sizeof(p.reason), "its memory is spread evenly: the "
+			 "guest gathered on node %d, where most of its vCPUs run", to);
+		if (vnumad_propose(out, &p) < 0)
+			return;
+		l->planned[to] += c->cpu_demand;
+		l->planned[c->node] -= c->cpu_demand;
+	}
+	propose_memory(l, v, gi, to, "its memory is spread evenly: the guest gathered "
+		       "on node %d, where most of its vCPUs run", out);
+}
+
+/*
+ * An over-committed node (its vCPUs get less CPU than they ask): vCPUs off
+ * it to the node with the most free CPUs, when what they gain in CPU is
+ * more than what their memory, farther, costs them.
+ */
+static void relieve(struct locality *l, const struct vnumad_view *v,
+		    struct vnumad_out *out)
+{
+	for (int s = 0; s < v->nr_nodes; s++) {
+		double excess;
+
+		if (l->share[s] >= 0.95)
+			continue;
+		/* the CPUs its vCPUs ask for beyond the node's */
+		excess = v->nodes[s].nr_cpus * (1 / l->share[s] - 1) + l->planned[s];
+		for (int gi = 0; gi < v->nr_guests && excess > 0; gi++) {
+			const struct vnumad_guest *g = v->guests[gi];
+
+			if (!pol_guest_managed(g) || (g->flags & VNUMAD_GUEST_IN_TRIAL))
+				continue;
+			for (int i = 0; i < g->nr_vcpus && excess > 0; i++) {
+				const struct vnumad_vcpu *c = &g->vcpus[i];
+				double wish = c->cpu_demand / l->share[s], gain, best_free = 0;
+				struct vnumad_proposal p;
+				int to = -1;
+
+				if (c->node != s || (c->flags & (VNUMAD_VCPU_IN_TRIAL |
+								 VNUMAD_VCPU_HOLD)))
+					continue;
+				for (int n = 0; n < v->nr_nodes; n++) {
+					double f = pol_free_cpus(v, n) - l->planned[n];
+
+					if (n != s && pol_node_usable(v, n) &&
+					    !(g->quarantine >> n & 1) && f > best_free) {
+						best_free = f;
+						to = n;
+					}
+				}
+				if (to < 0 || !has_cpu_room(l, v, to, wish))
+					continue;
+				/* a whole CPU instead of a share, less the farther memory */
+				gain = (1 + expected_gain(v, g, c, s, to)) / l->share[s] - 1;
+				if (gain < 0.05)
+					continue;
+				memset(&p, 0, sizeof(p));
+				p.kind = VNUMAD_MOVE_VCPU;
+				p.guest = gi;
+				p.vcpu = i;
+				p.from = s;
+				p.to = to;
+				p.gain = gain;
+				snprintf(p.reason, sizeof(p.reason), "node %d's CPUs are "
+					 "over-committed (%.0f%% of what its vCPUs ask); node %d "
+					 "has CPU room", s, l->share[s] * 100, to);
+				if (vnumad_propose(out, &p) < 0)
+					return;
+				l->planned[to] += wish;
+				l->planned[s] -= c->cpu_demand;
+				excess -= wish;
+			}
+		}
+	}
 }
 
 static int locality_tick(void *priv, const struct vnumad_view *v,
 			 struct vnumad_out *out)
 {
 	struct locality *l = priv;
+	int made = 0, homes[VNUMAD_MAX_NODES];
 
 	memset(l->planned, 0, sizeof(l->planned));
+	pol_node_shares(v, l->share);
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
 		int home;
@@ -253,9 +403,15 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 		home = pol_home_node(v, g);
 		if (home < 0)
 			continue;
-		if (propose_vcpus(l, v, gi, home, out) > 0)
-			propose_memory(l, v, gi, out);
+		if (propose_vcpus(l, v, gi, home, out, &made) > 0)
+			propose_memory(l, v, gi, -1, "its vCPUs run on node %d, which has no "
+				       "CPU room for the rest", out);
+		else if (!made && g->remote_ratio >= l->threshold &&
+			 !pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES))
+			gather(l, v, gi, out);
+		made = 0;
 	}
+	relieve(l, v, out);
 	return 0;
 }
 

@@ -9,6 +9,7 @@ POLICY_SRCS := \
 	policies/locality.c \
 	policies/none.c \
 	policies/numad.c \
+	policies/place.c \
 	policies/registry.c \
 	policies/spread.c \
 	policies/static.c

@@ -71,13 +71,19 @@ static const struct vnumad_option numad_options[] = {
 };
 
 enum { GUEST_IDLE, GUEST_PENDING };
-enum { BOUND, TRIED };	/* pol_memo_entry.when[] */
+
+/* What numad keeps of a guest (guest_init storage). */
+struct nguest {
+	int state;		/* GUEST_PENDING: a move proposed, not yet seen */
+	uint64_t mask;		/* the nodes proposed */
+	double bound;		/* when it was last bound, -1 never */
+	double tried;		/* when a move was last proposed, -1 never */
+};
 
 struct numad {
 	double min_interval, max_interval, target, hysteresis;
 	double min_cpus, min_mib;
 	double next_cycle;
-	struct pol_memo memo;
 	int *order;		/* candidate guests of this cycle */
 	double *key;
 	int cap;
@@ -105,7 +111,6 @@ static void numad_fini(void *priv)
 
 	if (!n)
 		return;
-	pol_memo_free(&n->memo);
 	free(n->order);
 	free(n->key);
 	free(n);
@@ -291,37 +296,32 @@ static int numad_tick(void *priv, const struct vnumad_view *v,
 	/* note which of last cycle's moves were applied */
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		struct pol_memo_entry *e = pol_memo_get(&n->memo, g->name, v->tick);
+		struct nguest *e = pol_guest_state(v, g);
 
-		if (!e)
-			return -POL_ENOMEM;
-		if (e->state == GUEST_PENDING && pol_guest_nodes(v, g) == e->mask) {
+		if (e && e->state == GUEST_PENDING && pol_guest_nodes(v, g) == e->mask) {
 			/* bound at the time it was proposed */
 			e->state = GUEST_IDLE;
-			e->when[BOUND] = e->when[TRIED];
+			e->bound = e->tried;
 		}
 	}
-	if (n->memo.len > (size_t)v->nr_guests)
-		pol_memo_sweep(&n->memo, v->tick);
 	if (v->now + 1e-9 < n->next_cycle)
 		return 0;
 	n->next_cycle = v->now + n->max_interval;
 
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		struct pol_memo_entry *e = pol_memo_get(&n->memo, g->name, v->tick);
+		struct nguest *e = pol_guest_state(v, g);
 		double cpus = pol_guest_demand(g), mib = (double)g->mem_total / MiB_D;
 
-		if (!e)
-			return -POL_ENOMEM;
-		if (!pol_guest_managed(g) || !g->mem_total || !g->nr_vcpus ||
+		/* a guest without storage (its guest_init failed) is left alone */
+		if (!e || !pol_guest_managed(g) || !g->mem_total || !g->nr_vcpus ||
 		    (g->flags & (VNUMAD_GUEST_MIGRATING | VNUMAD_GUEST_IN_TRIAL)))
 			continue;
 		if (cpus * mib < n->min_cpus * n->min_mib)
 			continue;
-		if (e->when[BOUND] >= 0 && v->now - e->when[BOUND] < n->hysteresis)
+		if (e->bound >= 0 && v->now - e->bound < n->hysteresis)
 			continue;
-		if (e->state == GUEST_PENDING && v->now - e->when[TRIED] < RETRY_DELAY)
+		if (e->state == GUEST_PENDING && v->now - e->tried < RETRY_DELAY)
 			continue;
 		n->order[nr] = gi;
 		n->key[gi] = cpus * mib;
@@ -341,12 +341,10 @@ static int numad_tick(void *priv, const struct vnumad_view *v,
 		const struct vnumad_guest *g = v->guests[n->order[i]];
 		uint64_t existing = pol_guest_nodes(v, g);
 		uint64_t target = pol_numad_pick(v, g, existing, n->target);
-		struct pol_memo_entry *e = pol_memo_get(&n->memo, g->name, v->tick);
+		struct nguest *e = pol_guest_state(v, g);
 		struct vnumad_proposal p;
 		char from[40], to[40];
 
-		if (!e)
-			return -POL_ENOMEM;
 		if (!target)
 			continue;
 		memset(&p, 0, sizeof(p));
@@ -363,10 +361,23 @@ static int numad_tick(void *priv, const struct vnumad_view *v,
 			break;
 		e->state = GUEST_PENDING;
 		e->mask = target;
-		e->when[TRIED] = v->now;
+		e->tried = v->now;
 		n->next_cycle = v->now + n->min_interval;
 		break;
 	}
+	return 0;
+}
+
+static int numad_guest_init(void *priv, const struct vnumad_guest *g, void **gpriv)
+{
+	struct nguest *e = malloc(sizeof(*e));
+
+	(void)priv;
+	(void)g;
+	if (!e)
+		return -POL_ENOMEM;
+	*e = (struct nguest){ .state = GUEST_IDLE, .bound = -1, .tried = -1 };
+	*gpriv = e;
 	return 0;
 }
 
@@ -379,4 +390,6 @@ const struct vnumad_policy vn_policy_numad = {
 	.init = numad_init,
 	.tick = numad_tick,
 	.fini = numad_fini,
+	.guest_init = numad_guest_init,
+	.guest_exit = pol_guest_free,
 };

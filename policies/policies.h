@@ -15,6 +15,7 @@
 #include "policy.h"
 
 /* The policies built into vnumad, one file each. */
+extern const struct vnumad_policy vn_policy_place;
 extern const struct vnumad_policy vn_policy_locality;
 extern const struct vnumad_policy vn_policy_spread;
 extern const struct vnumad_policy vn_policy_brm;
@@ -55,6 +56,16 @@ double pol_mean_distance(const struct vnumad_view *v,
 			 const struct vnumad_guest *g, int from);
 /* CPUs of a node not used by the vCPUs that ran there, never negative. */
 double pol_free_cpus(const struct vnumad_view *v, int n);
+
+#define POL_CPU_FULL	0.97	/* cpu_load from which vCPUs may be throttled */
+/*
+ * What the vCPUs of each node get of the CPU they ask for, share[n] in
+ * (0, 1]. cpu_load is measured use, so an over-committed node reads full and
+ * its vCPUs' demand reads low: time-sharing scales every vCPU there alike,
+ * and a vCPU asks at most one CPU, so the largest demand seen on a full node
+ * is (at least) that share. 1 on a node below POL_CPU_FULL.
+ */
+void pol_node_shares(const struct vnumad_view *v, double *share);
 
 /*
  * Unloaded DRAM latency at SLIT distance d relative to local: 1 + (d - 10) / 20,
@@ -106,35 +117,13 @@ uint64_t pol_rand(uint64_t *state);
 double pol_uniform(uint64_t *state);
 
 /*
- * Per-guest memory of a policy, by guest name: guests come and go between
- * ticks and their index in the view changes, their name does not.
+ * The policy's storage of a guest (what its guest_init set, ABI 1.2), or
+ * NULL: a view without it, or a guest whose guest_init failed. Built-in
+ * policies keep per-guest state here and leave a guest without it alone.
  */
-struct pol_memo_entry {
-	char *name;		/* NULL: free slot */
-	uint64_t seen;		/* last tick the guest was in the view */
-	double when[4];		/* times the policy keeps (last move, ...), -1 none */
-	uint64_t mask;		/* a node mask the policy keeps */
-	int state;
-	int arg[4];		/* small figures the policy keeps */
-	double value;		/* and one that is not small */
-};
-
-struct pol_memo {
-	struct pol_memo_entry *e;
-	size_t cap;		/* power of two, or 0 */
-	size_t len;
-};
-
-/*
- * The entry of a guest, created zeroed (state 0, every when[] -1) on first use;
- * NULL only when memory runs out. Marks it seen at `tick`. Creating an entry
- * may move the others; looking one up never does.
- */
-struct pol_memo_entry *pol_memo_get(struct pol_memo *m, const char *name,
-				    uint64_t tick);
-/* Forgets guests not seen since tick `before` (they left). */
-void pol_memo_sweep(struct pol_memo *m, uint64_t before);
-void pol_memo_free(struct pol_memo *m);
+void *pol_guest_state(const struct vnumad_view *v, const struct vnumad_guest *g);
+/* A guest_exit that frees the storage. */
+void pol_guest_free(void *priv, const struct vnumad_guest *g, void *gpriv);
 
 /*
  * numad.c: numad's choice of nodes for a guest (pick_numa_nodes): node

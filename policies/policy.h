@@ -19,9 +19,12 @@
  * (`pkg-config --cflags vnumad-policy`), and links against nothing of it.
  *
  * Compatibility: within major version 1, structures only grow at their end.
- * Those that carry a size (the descriptor, the view, the init args) say how
- * much of them the other side knows: a plugin reads a member added later
- * only when VNUMAD_HAS(struct, pointer, member) says the core filled it.
+ * Those that carry a size (the descriptor, the view, the init args, the exit
+ * info) say how much of them the other side knows: a plugin reads a member
+ * added later only when VNUMAD_HAS(struct, pointer, member) says the core
+ * filled it; a guest's, when VNUMAD_GUEST_HAS(view, member) does (the view
+ * carries the guests' size). vcpus is an array: struct vnumad_vcpu keeps its
+ * size within major version 1.
  * Units: bytes, seconds, bytes per second; shares are fractions (0.3 = 30%).
  */
 #ifndef VNUMAD_POLICY_H
@@ -134,7 +137,8 @@ struct vnumad_vcpu {
 #define VNUMAD_GUEST_IN_TRIAL	(1u << 4)	/* a move of it is being judged */
 
 /* One guest. Its index in view->guests may change from tick to tick; its
- * name does not (a guest that restarts under the same name is a new guest). */
+ * name does not (a guest that restarts under the same name is a new guest,
+ * with a new id). */
 struct vnumad_guest {
 	const char *name;
 	unsigned flags;		/* VNUMAD_GUEST_* */
@@ -145,6 +149,17 @@ struct vnumad_guest {
 	uint64_t quarantine;	/* node mask of targets it must not be moved to */
 	double ips;		/* sum over its vCPUs */
 	double remote_ratio;	/* access-weighted over its vCPUs, -1 unknown */
+	/* 1.2; read with VNUMAD_GUEST_HAS(view, member) */
+	uint64_t id;		/* unique per incarnation, never reused: stable
+				 * while the guest runs, new when it restarts */
+	double age;		/* seconds since the core first saw it running */
+	int nr_vnodes;		/* guest NUMA nodes, 0 without vNUMA */
+	const uint64_t *vnode_mem;	/* [k * VNUMAD_MAX_NODES + n]: bytes of
+					 * vnode k's memory on node n, k <
+					 * nr_vnodes; NULL when the counter
+					 * source cannot tell vnodes apart */
+	void *priv;		/* the policy's storage for this guest: what its
+				 * guest_init set, NULL without one */
 };
 
 /*
@@ -169,7 +184,17 @@ struct vnumad_view {
 				 * what is queued); 0 unknown */
 	/* 1.2 */
 	const struct vnumad_node_info *node_info;	/* [nr_nodes] */
+	uint32_t guest_size;	/* sizeof(struct vnumad_guest) of the core */
+	double migrate_rate;	/* bytes/s all migrations share ([limits]
+				 * migrate_rate): what a move costs in time; 0
+				 * unknown */
 };
+
+/* True when the core's guests include `member` (a 1.2 addition or later). */
+#define VNUMAD_GUEST_HAS(view, member) \
+	(VNUMAD_HAS(struct vnumad_view, view, guest_size) && \
+	 (view)->guest_size >= offsetof(struct vnumad_guest, member) + \
+			       sizeof(((struct vnumad_guest *)0)->member))
 
 enum vnumad_proposal_kind {
 	VNUMAD_MOVE_VCPU = 1,	/* vcpu of guest to node `to` (its CPU set) */
@@ -268,6 +293,24 @@ struct vnumad_init_args {
 		__attribute__((format(printf, 2, 3)));
 };
 
+/* Why a policy stops: what its exit callback (1.2) is told. */
+enum vnumad_exit_kind {
+	VNUMAD_EXIT_SHUTDOWN = 1,	/* the daemon stops */
+	VNUMAD_EXIT_RELOAD,		/* a reload started the next configuration's
+					 * policy (it may be this one again) */
+	VNUMAD_EXIT_DISABLED,		/* its tick failed too often in a row: the
+					 * core calls it no more and only advises */
+	VNUMAD_EXIT_INIT_FAILED,	/* its init refused to start */
+};
+
+struct vnumad_exit_info {
+	uint32_t size;		/* sizeof(struct vnumad_exit_info) of the core */
+	enum vnumad_exit_kind kind;
+	int error;		/* DISABLED, INIT_FAILED: the last negative errno */
+	const char *reason;	/* the same in plain words, as logged */
+	uint64_t ticks;		/* tick calls it answered */
+};
+
 /* descriptor flags; the core refuses bits it does not know */
 #define VNUMAD_POLICY_F_ADVISORY_ONLY	(1u << 0)	/* never applied, only printed */
 #define VNUMAD_POLICY_F_KNOWN		(VNUMAD_POLICY_F_ADVISORY_ONLY)
@@ -294,6 +337,25 @@ struct vnumad_init_args {
  * fini:  NULL means nothing to release. Called at shutdown, on reload (after
  *        the new configuration's policy started), and also after a failed
  *        init, with whatever init left in *priv.
+ *
+ * 1.2 (the core calls them only when the descriptor's size covers them):
+ *
+ * guest_init: NULL means no storage per guest. Called (on the event loop,
+ *        or in the plugin's worker, which keeps the storage by guest id)
+ *        before the first tick that sees a guest (a guest there when the
+ *        policy starts is seen by its first tick), with the guest as the
+ *        view has it; sets *gpriv (starting NULL), which the view then
+ *        carries as guest->priv in every tick until the guest goes. Returns
+ *        0, or a negative errno: the guest then has no storage (priv NULL)
+ *        and is tried again the next tick. As sched_ext's init_task.
+ * guest_exit: NULL means nothing to release. Called once for every guest
+ *        guest_init succeeded for: when the guest goes (its view valid for
+ *        the call), and for the guests left before fini. As exit_task.
+ * exit:  NULL means nothing to say. Called once just before fini (or, after
+ *        a failed init, before that fini) with why the policy stops; a
+ *        policy the core disabled in process gets it, and its fini, right
+ *        away (one in its worker is asked again later instead). As
+ *        sched_ext's exit and its scx_exit_info.
  */
 struct vnumad_policy {
 	uint32_t abi_major;	/* VNUMAD_POLICY_ABI_MAJOR */
@@ -306,6 +368,10 @@ struct vnumad_policy {
 	int (*tick)(void *priv, const struct vnumad_view *view,
 		    struct vnumad_out *out);
 	void (*fini)(void *priv);
+	/* 1.2 */
+	int (*guest_init)(void *priv, const struct vnumad_guest *g, void **gpriv);
+	void (*guest_exit)(void *priv, const struct vnumad_guest *g, void *gpriv);
+	void (*exit)(void *priv, const struct vnumad_exit_info *info);
 };
 
 #define VNUMAD_POLICY_INIT \

@@ -8,6 +8,7 @@
 
 /* The order is the order `vnumad --help` lists them in: useful ones first. */
 const struct vnumad_policy *const vn_builtin_policies[] = {
+	&vn_policy_place,
 	&vn_policy_locality,
 	&vn_policy_spread,
 	&vn_policy_brm,

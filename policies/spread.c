@@ -137,10 +137,18 @@ static const struct vnumad_option spread_options[] = {
 };
 
 /*
- * pol_memo_entry: state, when[] and arg[]. A group move (a vnode's or a
- * node's vCPUs) that the per-tick move cap cut short is a plan: arg[] says
- * which vCPUs go where, and the rest follow in later ticks.
+ * What spread keeps of a guest (its guest_init storage): state, when[] and
+ * arg[]. A group move (a vnode's or a node's vCPUs) that the per-tick move
+ * cap cut short is a plan: arg[] says which vCPUs go where, and the rest
+ * follow in later ticks.
  */
+struct sguest {
+	int state;
+	double when[4];		/* times, -1 none: see the enum below */
+	int arg[4];
+	double value;		/* the plan's expected gain */
+};
+
 enum { IDLE, PENDING, PLAN };
 enum { ACTED, PROPOSED, GATHER_EVAL, MEMORY_EVAL };
 enum { PLAN_TO, PLAN_FROM, PLAN_VNODE };	/* arg[]; -1: any */
@@ -183,7 +191,6 @@ struct spread {
 	bool pred_ready;
 	double work;		/* model steps spent in this tick */
 	struct pred p;
-	struct pol_memo memo;
 };
 
 static int spread_init(void **priv, const struct vnumad_init_args *args)
@@ -230,7 +237,6 @@ static void spread_fini(void *priv)
 	if (!s)
 		return;
 	pred_free(&s->p);
-	pol_memo_free(&s->memo);
 	free(s->touched);
 	free(s->mv_vcpu);
 	free(s->mv_to);
@@ -515,7 +521,7 @@ static bool applied(const struct vnumad_guest *g)
 	return false;
 }
 
-static bool in_cooldown(const struct spread *sp, const struct pol_memo_entry *e,
+static bool in_cooldown(const struct spread *sp, const struct sguest *e,
 			double now)
 {
 	return e && e->when[ACTED] >= 0 && now - e->when[ACTED] < sp->cooldown;
@@ -863,12 +869,12 @@ static int stage_plans(struct spread *sp, const struct vnumad_view *v,
 {
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		struct pol_memo_entry *e = pol_memo_get(&sp->memo, g->name, v->tick);
+		struct sguest *e = pol_guest_state(v, g);
 		char why[VNUMAD_REASON_MAX];
 		int to, left = 0;
 
 		if (!e)
-			return -1;
+			continue;
 		if (e->state != PLAN || !guest_movable(g))
 			continue;
 		to = e->arg[PLAN_TO];
@@ -972,7 +978,7 @@ static int stage_hot(struct spread *sp, const struct vnumad_view *v,
 		int n = order[i];
 		bool bw_hot = v->nodes[n].bw_max > 0 && sp->u[n] >= sp->saturation;
 		struct choice best = { .kind = R_NONE };
-		struct pol_memo_entry *e;
+		struct sguest *e;
 		int top[TOP_GUESTS], cool[TOP_NODES], nr_top, nr_cool;
 		double part_of[TOP_GUESTS];
 
@@ -989,10 +995,8 @@ static int stage_hot(struct spread *sp, const struct vnumad_view *v,
 			part = bw_hot ? guest_traffic_on(&sp->p, v, gi, n) : demand_on(g, n);
 			if (part <= 0 || (bw_hot && part < 0.05 * v->nodes[n].bw_used))
 				continue;
-			e = pol_memo_get(&sp->memo, g->name, v->tick);
-			if (!e)
-				return -1;
-			if (!in_cooldown(sp, e, v->now))
+			e = pol_guest_state(v, g);
+			if (e && !in_cooldown(sp, e, v->now))
 				keep_top(top, part_of, &nr_top, gi, part);
 		}
 		nr_cool = coolest(sp, v, h, cool);
@@ -1003,9 +1007,9 @@ static int stage_hot(struct spread *sp, const struct vnumad_view *v,
 					return -1;
 		if (best.kind == R_NONE)
 			continue;
-		e = pol_memo_get(&sp->memo, v->guests[best.guest]->name, v->tick);
+		e = pol_guest_state(v, v->guests[best.guest]);
 		if (!e)
-			return -1;
+			continue;
 		apply_choice(sp, v, out, &best, n);
 		sp->touched[best.guest] = 1;
 		e->state = PENDING;
@@ -1079,7 +1083,7 @@ static bool memory_instead(struct spread *sp, const struct vnumad_view *v,
 			   bool blocked, struct vnumad_out *out)
 {
 	const struct vnumad_guest *g = v->guests[gi];
-	struct pol_memo_entry *e = pol_memo_get(&sp->memo, g->name, v->tick);
+	struct sguest *e = pol_guest_state(v, g);
 	int to = cpu_node(v, g, -1), from = -1;
 	double bytes, host_a = 0, host_b, gain_a, gain_b, share;
 	char why[VNUMAD_REASON_MAX];
@@ -1261,7 +1265,7 @@ static int stage_gather(struct spread *sp, const struct vnumad_view *v, int gi,
 {
 	const struct vnumad_guest *g = v->guests[gi];
 	int homes[VNUMAD_MAX_NODES], best = -1, home = pol_home_node(v, g);
-	struct pol_memo_entry *e;
+	struct sguest *e;
 	double demand = pol_guest_demand(g), host, gain, share;
 	char why[VNUMAD_REASON_MAX];
 
@@ -1269,9 +1273,9 @@ static int stage_gather(struct spread *sp, const struct vnumad_view *v, int gi,
 	    (g->flags & VNUMAD_GUEST_NO_MEMMOVE) ||
 	    pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES))
 		return 0;
-	e = pol_memo_get(&sp->memo, g->name, v->tick);
+	e = pol_guest_state(v, g);
 	if (!e)
-		return -1;
+		return 0;
 	if (in_cooldown(sp, e, v->now) ||
 	    (e->when[GATHER_EVAL] >= 0 && v->now - e->when[GATHER_EVAL] < GATHER_RETRY))
 		return 0;
@@ -1337,13 +1341,12 @@ static int spread_tick(void *priv, const struct vnumad_view *v,
 	if (sp->limit <= 0)
 		sp->limit = VNUMAD_HAS(struct vnumad_view, v, migrate_budget) &&
 			    v->migrate_budget > 0 ? v->migrate_budget : DEFAULT_LIMIT;
-	/* every guest has its entry before any is used: lookups then stay put */
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		struct pol_memo_entry *e = pol_memo_get(&sp->memo, g->name, v->tick);
+		struct sguest *e = pol_guest_state(v, g);
 
 		if (!e)
-			return -POL_ENOMEM;
+			continue;
 		/* the cooldown starts only if the core applied what was proposed */
 		if (e->state == PENDING && applied(g)) {
 			e->when[ACTED] = e->when[PROPOSED];
@@ -1353,8 +1356,6 @@ static int spread_tick(void *priv, const struct vnumad_view *v,
 			e->state = IDLE;
 		}
 	}
-	if (sp->memo.len > (size_t)v->nr_guests)
-		pol_memo_sweep(&sp->memo, v->tick);
 	if (stage_plans(sp, v, out) < 0 || stage_hot(sp, v, out) < 0)
 		return -POL_ENOMEM;
 	for (int gi = 0; gi < v->nr_guests; gi++)
@@ -1368,6 +1369,20 @@ static int spread_tick(void *priv, const struct vnumad_view *v,
 	return 0;
 }
 
+static int spread_guest_init(void *priv, const struct vnumad_guest *g, void **gpriv)
+{
+	struct sguest *e = malloc(sizeof(*e));
+
+	(void)priv;
+	(void)g;
+	if (!e)
+		return -POL_ENOMEM;
+	*e = (struct sguest){ .state = IDLE, .when = { -1, -1, -1, -1 },
+			      .arg = { -1, -1, -1, -1 } };
+	*gpriv = e;
+	return 0;
+}
+
 const struct vnumad_policy vn_policy_spread = {
 	VNUMAD_POLICY_INIT,
 	.name = "spread",
@@ -1377,4 +1392,6 @@ const struct vnumad_policy vn_policy_spread = {
 	.init = spread_init,
 	.tick = spread_tick,
 	.fini = spread_fini,
+	.guest_init = spread_guest_init,
+	.guest_exit = pol_guest_free,
 };

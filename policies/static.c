@@ -37,11 +37,16 @@ static const struct vnumad_option static_options[] = {
 };
 
 enum { GUEST_NEW, GUEST_PLACING, GUEST_FIXED };
-enum { FIRST_SEEN };	/* pol_memo_entry.when[] */
+
+/* What static keeps of a guest (guest_init storage). */
+struct sguest {
+	int state;
+	double first_seen;
+	uint64_t mask;		/* the nodes picked for it */
+};
 
 struct static_policy {
 	double target, retry;
-	struct pol_memo memo;
 };
 
 static int static_init(void **priv, const struct vnumad_init_args *args)
@@ -62,7 +67,6 @@ static void static_fini(void *priv)
 
 	if (!s)
 		return;
-	pol_memo_free(&s->memo);
 	free(s);
 }
 
@@ -97,18 +101,16 @@ static int static_tick(void *priv, const struct vnumad_view *v,
 
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		struct pol_memo_entry *e = pol_memo_get(&s->memo, g->name, v->tick);
+		struct sguest *e = pol_guest_state(v, g);
 		struct vnumad_proposal p;
 
-		if (!e)
-			return -POL_ENOMEM;
-		if (e->state == GUEST_FIXED || out->len >= out->cap)
+		if (!e || e->state == GUEST_FIXED || out->len >= out->cap)
 			continue;
 		if (e->state == GUEST_NEW) {
 			/* wait for its memory to be known: it decides the pick */
 			if (!g->mem_total)
 				continue;
-			e->when[FIRST_SEEN] = v->now;
+			e->first_seen = v->now;
 			e->mask = pol_guest_managed(g) ?
 				  pol_numad_pick(v, g, pol_guest_nodes(v, g), s->target) : 0;
 			e->state = e->mask ? GUEST_PLACING : GUEST_FIXED;
@@ -116,7 +118,7 @@ static int static_tick(void *priv, const struct vnumad_view *v,
 				continue;
 		}
 		/* placed, or given up on: fixed from now on */
-		if (pol_guest_nodes(v, g) == e->mask || v->now - e->when[FIRST_SEEN] > s->retry ||
+		if (pol_guest_nodes(v, g) == e->mask || v->now - e->first_seen > s->retry ||
 		    !pol_guest_managed(g)) {
 			e->state = GUEST_FIXED;
 			continue;
@@ -132,9 +134,20 @@ static int static_tick(void *priv, const struct vnumad_view *v,
 			 (unsigned long long)e->mask);
 		vnumad_propose(out, &p);
 	}
-	/* a guest that left and comes back under its name is a new guest */
-	if (s->memo.len > (size_t)v->nr_guests)
-		pol_memo_sweep(&s->memo, v->tick);
+	return 0;
+}
+
+/* A guest that left and comes back under its name is a new guest: new storage. */
+static int static_guest_init(void *priv, const struct vnumad_guest *g, void **gpriv)
+{
+	struct sguest *e = calloc(1, sizeof(*e));
+
+	(void)priv;
+	(void)g;
+	if (!e)
+		return -POL_ENOMEM;
+	e->state = GUEST_NEW;
+	*gpriv = e;
 	return 0;
 }
 
@@ -147,4 +160,6 @@ const struct vnumad_policy vn_policy_static = {
 	.init = static_init,
 	.tick = static_tick,
 	.fini = static_fini,
+	.guest_init = static_guest_init,
+	.guest_exit = pol_guest_free,
 };

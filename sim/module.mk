@@ -36,11 +36,13 @@ sim-bench: $(SIM_BENCH)
 HARNESS_SRCS := \
 	sim/harness/compare.c \
 	sim/harness/csv.c \
+	sim/harness/generate.c \
 	sim/harness/guard.c \
 	sim/harness/main.c \
 	sim/harness/oracle.c \
 	sim/harness/plot.c \
 	sim/harness/replay.c \
+	sim/harness/score.c \
 	sim/harness/run.c
 HARNESS_OBJS := $(HARNESS_SRCS:%.c=$(B)/%.o)
 HARNESS_LIB_OBJS := $(filter-out $(B)/sim/harness/main.o,$(HARNESS_OBJS))

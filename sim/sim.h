@@ -64,6 +64,8 @@ int sim_guest_vcpus(const struct sim *s, int g);
 unsigned sim_guest_flags(const struct sim *s, int g);	/* VNUMAD_GUEST_* */
 uint64_t sim_guest_mem(const struct sim *s, int g, int node);
 uint64_t sim_guest_mem_total(const struct sim *s, int g);
+/* The memory the scenario gives the guest, whether it runs yet or not. */
+uint64_t sim_guest_size(const struct sim *s, int g);
 
 /*
  * True figures of the last step, without counter noise: the ground truth a
@@ -138,6 +140,15 @@ void sim_numab_totals(const struct sim *s, struct sim_numab_totals *t);
 uint64_t sim_page_size(const struct sim *s);
 /* Memory guests may use on a node: its memory less what the host reserves. */
 uint64_t sim_node_mem_capacity(const struct sim *s, int node);
+/* When a guest arrives and leaves (stop -1: never), as the scenario says. */
+void sim_guest_span(const struct sim *s, int g, double *start, double *stop);
+/* What happens at time t (within a nanosecond): SIM_EV_* bits. */
+#define SIM_EV_ARRIVE	(1u << 0)
+#define SIM_EV_LEAVE	(1u << 1)
+#define SIM_EV_PHASE	(1u << 2)
+unsigned sim_event_kind(const struct sim *s, double t);
+/* Time of the first event after t (any kind); -1: none. */
+double sim_event_after(const struct sim *s, double t);
 /* Time of the next arrival, departure or phase change; -1: none left. */
 double sim_next_event(const struct sim *s);
 int sim_guest_vnodes(const struct sim *s, int g);
@@ -147,16 +158,31 @@ int sim_guest_vnodes(const struct sim *s, int g);
  */
 uint64_t sim_guest_vnode_mem(const struct sim *s, int g, int vnode, int node);
 int sim_vcpu_vnode(const struct sim *s, int g, int vcpu);
+/* Share of a guest's memory that takes its accesses ([guest] hot). */
+double sim_guest_hot(const struct sim *s, int g);
+/* Hot bytes of one guest NUMA node on a node (0 for a guest not running). */
+double sim_guest_vnode_hot(const struct sim *s, int g, int vnode, int node);
+/* The workload in force (an index, stable for the model's life); -1: none. */
+int sim_guest_workload(const struct sim *s, int g);
 /*
  * Puts a running guest where asked at once, with no migration and no cost:
  * vCPU v on node vcpu_node[v] (its affinity becomes that node alone), and
  * mem[vnode * nr_nodes + node] bytes of each guest NUMA node on each node
- * (whole pages; each vnode's total unchanged; hot pages spread alike).
- * Either array may be NULL to leave that part as it is. Node capacity is
- * not checked: the caller places a whole assignment it has checked. Cancels
- * the guest's migrations. Returns 0, -EINVAL or -ESRCH.
+ * (whole pages; each vnode's total unchanged). hot[] (same layout, bytes)
+ * says where each vnode's hot pages are: within mem[], adding up to the
+ * guest's hot share of the vnode; NULL spreads them like the rest. Any
+ * array may be NULL to leave that part as it is. Node capacity is not
+ * checked: the caller places a whole assignment it has checked. Cancels the
+ * guest's migrations. Returns 0, -EINVAL or -ESRCH.
  */
-int sim_place(struct sim *s, int g, const int *vcpu_node, const uint64_t *mem);
+int sim_place(struct sim *s, int g, const int *vcpu_node, const uint64_t *mem,
+	      const double *hot);
+/*
+ * For evaluations: sets a vCPU's affinity mask, even a pinned guest's, as
+ * sim_place left it before; the scheduler moves the vCPU in the next step
+ * or settle. Returns 0, -EINVAL or -ESRCH.
+ */
+int sim_set_allowed(struct sim *s, int g, int vcpu, uint64_t nodes);
 /*
  * Solves the model again at the current time, without moving time on or
  * counting: the host scheduler's pass, then the bandwidth fixed point to
@@ -164,5 +190,12 @@ int sim_place(struct sim *s, int g, const int *vcpu_node, const uint64_t *mem);
  * describe the steady state. Returns the sum of the guests' IPS.
  */
 double sim_settle(struct sim *s);
+/*
+ * The same with guest g alone on the host (the others and all migration
+ * traffic away): its instructions per second there, the yardstick of its
+ * progress. The live set is restored, but node loads and bandwidth figures
+ * are the lone guest's until the next step or settle. 0: not running.
+ */
+double sim_settle_alone(struct sim *s, int g);
 
 #endif

@@ -101,9 +101,14 @@ static int sim_topology(struct vn_backend *b, struct vn_host *h)
 		nd->nr_cpus = s->node[n].cpus;
 		nd->mem_total = s->node[n].mem_total;
 		nd->mem_free = sim_node_mem_free(s, n);
-		nd->bw_max = s->node[n].bw_max;
-		h->node_info[n].bw_max_source = nd->bw_max > 0 ? VNUMAD_SRC_SIM :
-						 VNUMAD_SRC_NONE;
+		/* only what a real host of its kind publishes ([host] bandwidth_info) */
+		nd->bw_max = s->bw_info == SIM_BW_CONFIGURED ? s->node[n].bw_max :
+			     s->bw_info == SIM_BW_HMAT ?
+			     s->node[n].bw_max / SIM_HMAT_SUSTAINED : 0;
+		/* HMAT as a real host's firmware says it; a configured figure is the sim's own */
+		h->node_info[n].bw_max_source =
+			nd->bw_max <= 0 ? VNUMAD_SRC_NONE :
+			s->bw_info == SIM_BW_HMAT ? VNUMAD_SRC_HMAT : VNUMAD_SRC_SIM;
 	}
 	memcpy(h->distance, s->distance, (size_t)nn * nn);
 	return 0;
@@ -254,6 +259,14 @@ static int sampler_memory(struct vn_sampler *sp, struct vn_guest *g)
 	for (int n = 0; n < s->nr_nodes; n++) {
 		g->v.mem[n] = sg->mem_node[n];
 		g->v.mem_total += sg->mem_node[n];
+	}
+	/* each guest NUMA node's memory, as numa_maps of its memory backend
+	 * shows it on a real host */
+	if (g->vnode_mem && g->nr_vnodes == sg->nr_vnodes) {
+		for (int k = 0; k < sg->nr_vnodes; k++)
+			for (int n = 0; n < s->nr_nodes; n++)
+				g->vnode_mem[k * VN_MAX_NODES + n] = sg->mem[k * s->nr_nodes + n];
+		g->vnode_mem_valid = true;
 	}
 	return 0;
 }

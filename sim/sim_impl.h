@@ -28,6 +28,7 @@ struct sim_workload {
 	double cpi;		/* cycles per instruction with no DRAM miss */
 	double mlp;		/* misses in flight at once */
 	double demand;		/* share of one CPU it wants, 0..1 */
+	double prefetch;	/* share of its DRAM reads the prefetchers bring */
 };
 
 /* Which workload parameters a guest overrides. */
@@ -35,6 +36,24 @@ struct sim_workload {
 #define SIM_OVR_CPI	(1u << 1)
 #define SIM_OVR_MLP	(1u << 2)
 #define SIM_OVR_DEMAND	(1u << 3)
+#define SIM_OVR_PREFETCH	(1u << 4)
+
+/* What a backend tells of node bandwidth ([host] bandwidth_info). */
+enum sim_bw_info {
+	SIM_BW_NONE,		/* nothing: what libvirt and /proc give */
+	SIM_BW_HMAT,		/* ACPI HMAT: the firmware's peak */
+	SIM_BW_CONFIGURED,	/* an operator's measured figure */
+};
+
+/* Which DRAM accesses the counters see ([host] counters). */
+enum sim_counters {
+	SIM_COUNT_DEMAND,	/* demand reads: Intel OCR/MEM_LOAD, Zen 2 */
+	SIM_COUNT_FILLS,	/* demand and prefetch fills: Zen 3 to 5 */
+	SIM_COUNT_EXACT,	/* every access: the model's truth */
+};
+
+/* HMAT's bandwidth is the channels' peak; STREAM sustains this share. */
+#define SIM_HMAT_SUSTAINED	0.8
 
 struct sim_phase {
 	double at;		/* simulated time it begins */
@@ -46,6 +65,14 @@ enum sim_guest_state {
 	SIM_LIVE,
 	SIM_GONE,		/* left at its stop time */
 	SIM_REFUSED,		/* could not start: not enough memory */
+};
+
+/* vCPUs of one guest that run alike in a speed pass (sim_model.c). */
+struct sim_group {
+	int first;		/* its first vCPU */
+	int count;
+	double ips;
+	double lost;		/* share of its accesses the counters do not see */
 };
 
 /* One vCPU thread. */
@@ -81,7 +108,7 @@ struct sim_guest {
 	int phase;		/* current, -1 before the first */
 	struct sim_workload ovr;
 	unsigned ovr_mask;	/* SIM_OVR_* */
-	double mpi, cpi, mlp, demand;	/* in force now */
+	double mpi, cpi, mlp, demand, prefetch;	/* in force now */
 
 	/* placement asked for by the scenario */
 	uint64_t vcpu_nodes;
@@ -100,6 +127,8 @@ struct sim_guest {
 	double *dist;		/* share of a vnode's accesses per host node */
 	int *nz;		/* [vnode * nr_nodes + i]: nodes with dist > 0 */
 	int *nnz;		/* [vnode]: how many */
+	unsigned *gstamp;	/* [vnode * nr_nodes + node]: speed pass scratch */
+	int *gidx;		/* ... the group of that key */
 	uint64_t mem_node[VN_MAX_NODES];	/* summed over vnodes */
 	bool dist_dirty;
 
@@ -173,6 +202,7 @@ struct sim {
 	/* host */
 	int nr_nodes;
 	uint64_t online;
+	uint64_t cpu_nodes;	/* nodes with CPUs: the others hold memory only */
 	struct sim_node node[VN_MAX_NODES];
 	uint8_t distance[VN_MAX_NODES * VN_MAX_NODES];	/* [from * nr_nodes + to] */
 	double lat0[VN_MAX_NODES * VN_MAX_NODES];	/* cycles, unloaded */
@@ -181,6 +211,12 @@ struct sim {
 	double queue_k;		/* latency * (1 + k u / (1 - u)) */
 	double imbalance;	/* scheduler: spread when load differs by more */
 	double link_bw;		/* bytes/s per node pair; 0: unlimited */
+	enum sim_bw_info bw_info;
+	enum sim_counters counters;
+	/* [from]: nodes whose DRAM a vCPU on `from` reads without any
+	 * counter seeing it ([host] uncounted) */
+	uint64_t lost_from[VN_MAX_NODES];
+	bool lose_snc, lose_memory_only;
 
 	/* the bandwidth solve: one unknown per node, then one per link */
 	int nr_vars;
@@ -189,6 +225,9 @@ struct sim {
 	double *util;		/* utilisation */
 	double *traffic;	/* bytes/s it carries, migrations included */
 	double *mig_bw;		/* bytes/s of migrations this step */
+	double *mig_save;	/* scratch of sim_settle_alone */
+	struct sim_group *grp;	/* [most vCPUs of a guest] speed pass scratch */
+	unsigned stamp_id;
 	double *cap;		/* bytes/s it sustains */
 	double *jac;		/* [nr_vars^2] d traffic / d mult, scratch */
 	double *rhs;		/* scratch */

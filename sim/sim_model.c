@@ -48,6 +48,7 @@ static void resolve_workload(struct sim *s, struct sim_guest *g)
 	g->cpi = g->ovr_mask & SIM_OVR_CPI ? g->ovr.cpi : wl->cpi;
 	g->mlp = g->ovr_mask & SIM_OVR_MLP ? g->ovr.mlp : wl->mlp;
 	g->demand = g->ovr_mask & SIM_OVR_DEMAND ? g->ovr.demand : wl->demand;
+	g->prefetch = g->ovr_mask & SIM_OVR_PREFETCH ? g->ovr.prefetch : wl->prefetch;
 }
 
 /* Moves the phase on to the last one begun by now; true if it changed. */
@@ -555,14 +556,33 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 		struct sim_guest *g = s->live[i];
 		double mpi = g->mpi, cpi0 = g->cpi, mlp = g->mlp;
 		double gips = 0, gacc = 0, grem = 0;
+		int ng = 0;
 
+		/*
+		 * The vCPUs of one vnode on one node run alike (the same mix,
+		 * latency and CPU share): each such group is computed once.
+		 */
+		s->stamp_id++;
 		for (int v = 0; v < g->nr_vcpus; v++) {
 			struct sim_vcpu *c = &g->vcpu[v];
+			int key = c->vnode * nn + c->node;
+
+			if (g->gstamp[key] != s->stamp_id) {
+				g->gstamp[key] = s->stamp_id;
+				g->gidx[key] = ng;
+				s->grp[ng].first = v;
+				s->grp[ng++].count = 0;
+			}
+			s->grp[g->gidx[key]].count++;
+		}
+		for (int q = 0; q < ng; q++) {
+			struct sim_group *gr = &s->grp[q];
+			const struct sim_vcpu *c = &g->vcpu[gr->first];
 			const double *row = &g->dist[c->vnode * nn];
 			const double *lrow = &lt[c->node * nn];
 			const int *nz = &g->nz[c->vnode * nn];
 			int k = g->nnz[c->vnode], nt = 0, var[2 * VN_MAX_NODES];
-			double lavg = 0, cpi, ips, bytes, coef;
+			double lavg = 0, cpi, ips, bytes, coef, cnt = gr->count;
 			double r[2 * VN_MAX_NODES], w[2 * VN_MAX_NODES];
 
 			for (int j = 0; j < k; j++)
@@ -570,39 +590,31 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 			cpi = cpi0 + mpi * lavg / mlp;
 			ips = s->freq * c->share / cpi;
 			bytes = ips * mpi * SIM_LINE_BYTES;
+			gr->ips = ips;
 			if (mode != PASS_JACOBIAN) {
 				double acc = ips * mpi, loc = acc * row[c->node];
 
 				for (int j = 0; j < k; j++) {
 					int n = nz[j];
 
-					s->traffic[n] += bytes * row[n];
+					s->traffic[n] += cnt * bytes * row[n];
 					if (lv && n != c->node)
 						s->traffic[lv[c->node * nn + n]] +=
-							bytes * row[n];
+							cnt * bytes * row[n];
 				}
-				c->ips = ips;
-				gips += ips;
-				gacc += acc;
-				grem += acc - loc;
-				if (mode == PASS_SPEED)
-					continue;
-				/* the same products as the rates, times h */
-				acc = ips * h * mpi;
-				loc = acc * row[c->node];
-				c->instructions += ips * h;
-				c->cycles += s->freq * c->share * h;
-				c->local += loc;
-				c->remote += acc - loc;
-				c->cpu_time += c->share * h;
-				c->elapsed += h;
+				gips += cnt * ips;
+				gacc += cnt * acc;
+				grem += cnt * (acc - loc);
+				gr->lost = 0;
+				for (uint64_t m = s->lost_from[c->node]; m; m &= m - 1)
+					gr->lost += row[__builtin_ctzll(m)];
 				continue;
 			}
 			/*
 			 * An access to node n costs lat0 x mult(n) [x mult(link)]:
 			 * d bytes / d mult(x) = -coef x row[n] x latency / mult(x).
 			 */
-			coef = bytes / cpi * mpi / mlp;
+			coef = cnt * bytes / cpi * mpi / mlp;
 			for (int j = 0; j < k; j++) {
 				int n = nz[j];
 
@@ -620,10 +632,29 @@ static void speed_pass(struct sim *s, enum pass mode, double h)
 			for (int a = 0; a < nt; a++) {
 				double *jrow = &jac[var[a] * nv];
 
-				s->traffic[var[a]] += bytes * r[a];
+				s->traffic[var[a]] += cnt * bytes * r[a];
 				for (int b = 0; b < nt; b++)
 					jrow[var[b]] -= r[a] * w[b];
 			}
+		}
+		for (int v = 0; mode != PASS_JACOBIAN && v < g->nr_vcpus; v++) {
+			struct sim_vcpu *c = &g->vcpu[v];
+			const struct sim_group *gr = &s->grp[g->gidx[c->vnode * nn + c->node]];
+			double acc, loc, seen = s->counters == SIM_COUNT_DEMAND ?
+				1 - g->prefetch : 1;
+
+			c->ips = gr->ips;
+			if (mode == PASS_SPEED)
+				continue;
+			/* the same products as the rates, times h; what the events see */
+			acc = gr->ips * h * g->mpi;
+			loc = acc * g->dist[c->vnode * nn + c->node];
+			c->instructions += gr->ips * h;
+			c->cycles += s->freq * c->share * h;
+			c->local += seen * loc;
+			c->remote += seen * MAX(0.0, acc - loc - acc * gr->lost);
+			c->cpu_time += c->share * h;
+			c->elapsed += h;
 		}
 		if (mode == PASS_JACOBIAN)
 			continue;
@@ -900,6 +931,36 @@ void sim_step(struct sim *s, double dt)
 	run_events(s);
 }
 
+/*
+ * The DRAM no counter sees from each node ([host] uncounted): the other
+ * nodes of its socket (SNC clusters, NPS quadrants: the CPU nodes closer
+ * than SLIT 20, transitively) and memory-only nodes.
+ */
+static void find_uncounted(struct sim *s)
+{
+	int nn = s->nr_nodes, sock[VN_MAX_NODES];
+
+	for (int a = 0; a < nn; a++)
+		sock[a] = a;
+	/* a few passes of min-label propagation: sockets have few nodes */
+	for (int pass = 0; pass < nn; pass++)
+		for (int a = 0; a < nn; a++)
+			for (int b = 0; b < nn; b++)
+				if (s->node[a].cpus && s->node[b].cpus &&
+				    s->distance[a * nn + b] < 20 && sock[b] < sock[a])
+					sock[a] = sock[b];
+	for (int a = 0; a < nn; a++) {
+		s->lost_from[a] = 0;
+		for (int b = 0; b < nn; b++) {
+			if (a == b)
+				continue;
+			if ((s->lose_snc && s->node[b].cpus && sock[a] == sock[b]) ||
+			    (s->lose_memory_only && !s->node[b].cpus))
+				s->lost_from[a] |= 1ULL << b;
+		}
+	}
+}
+
 /* Sets up the state at time 0 once the scenario is parsed. */
 void sim_init_state(struct sim *s)
 {
@@ -922,6 +983,14 @@ void sim_init_state(struct sim *s)
 	s->util = xcalloc(s->nr_vars, sizeof(double));
 	s->traffic = xcalloc(s->nr_vars, sizeof(double));
 	s->mig_bw = xcalloc(s->nr_vars, sizeof(double));
+	s->mig_save = xcalloc(s->nr_vars, sizeof(double));
+	{
+		int most = 1;
+
+		for (int i = 0; i < s->nr_guests; i++)
+			most = MAX(most, s->guests[i].nr_vcpus);
+		s->grp = xcalloc(most, sizeof(*s->grp));
+	}
 	s->cap = xcalloc(s->nr_vars, sizeof(double));
 	s->rhs = xcalloc(s->nr_vars, sizeof(double));
 	s->jac = xcalloc((size_t)s->nr_vars * s->nr_vars, sizeof(double));
@@ -930,6 +999,7 @@ void sim_init_state(struct sim *s)
 		s->cap[i] = i < nn ? s->node[i].bw_max : s->link_bw;
 	}
 	sim_numab_init(s);
+	find_uncounted(s);
 	sim_seed(s, s->seed);
 	run_events(s);
 }
@@ -968,6 +1038,8 @@ void sim_free(struct sim *s)
 		free(g->dist);
 		free(g->nz);
 		free(g->nnz);
+		free(g->gstamp);
+		free(g->gidx);
 	}
 	for (int i = 0; i < s->nr_wl; i++)
 		free(s->wl[i].name);
@@ -982,6 +1054,8 @@ void sim_free(struct sim *s)
 	free(s->util);
 	free(s->traffic);
 	free(s->mig_bw);
+	free(s->mig_save);
+	free(s->grp);
 	free(s->cap);
 	free(s->rhs);
 	free(s->jac);
@@ -1068,7 +1142,7 @@ double sim_node_bw_used(const struct sim *s, int n)
 
 double sim_node_cpu_load(const struct sim *s, int n)
 {
-	return node_ok(s, n) ? s->node[n].load / s->node[n].cpus : 0;
+	return node_ok(s, n) && s->node[n].cpus ? s->node[n].load / s->node[n].cpus : 0;
 }
 
 int sim_nr_guests(const struct sim *s)
@@ -1147,6 +1221,11 @@ uint64_t sim_guest_mem_total(const struct sim *s, int g)
 	return sum;
 }
 
+uint64_t sim_guest_size(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].memory : 0;
+}
+
 double sim_guest_ips(const struct sim *s, int g)
 {
 	return sim_guest_alive(s, g) ? s->guests[g].ips : 0;
@@ -1193,6 +1272,38 @@ uint64_t sim_node_mem_capacity(const struct sim *s, int n)
 	return nd->mem_total - MIN(nd->mem_total, nd->reserved);
 }
 
+void sim_guest_span(const struct sim *s, int g, double *start, double *stop)
+{
+	*start = guest(s, g) ? s->guests[g].start : 0;
+	*stop = guest(s, g) ? s->guests[g].stop : -1;
+}
+
+unsigned sim_event_kind(const struct sim *s, double t)
+{
+	unsigned k = 0;
+
+	for (int i = 0; i < s->nr_guests; i++) {
+		const struct sim_guest *g = &s->guests[i];
+
+		if (fabs(g->start - t) <= SIM_TIME_EPS && t > 0)
+			k |= SIM_EV_ARRIVE;
+		if (g->stop >= 0 && fabs(g->stop - t) <= SIM_TIME_EPS)
+			k |= SIM_EV_LEAVE;
+		for (int p = 0; p < g->nr_phases; p++)
+			if (fabs(g->phases[p].at - t) <= SIM_TIME_EPS && t > 0)
+				k |= SIM_EV_PHASE;
+	}
+	return k;
+}
+
+double sim_event_after(const struct sim *s, double t)
+{
+	for (int i = 0; i < s->nr_events; i++)
+		if (s->events[i] > t + SIM_TIME_EPS)
+			return s->events[i];
+	return -1;
+}
+
 double sim_next_event(const struct sim *s)
 {
 	return s->next_event < s->nr_events ? s->events[s->next_event] : -1;
@@ -1225,6 +1336,30 @@ uint64_t sim_guest_vnode_mem(const struct sim *s, int gi, int vn, int node)
 	return sum;
 }
 
+double sim_guest_hot(const struct sim *s, int g)
+{
+	return guest(s, g) ? s->guests[g].hot : 0;
+}
+
+double sim_guest_vnode_hot(const struct sim *s, int gi, int vn, int node)
+{
+	const struct sim_guest *g = guest(s, gi);
+
+	if (!g || g->state != SIM_LIVE || vn < 0 || vn >= g->nr_vnodes ||
+	    !node_ok(s, node))
+		return 0;
+	return g->hot_bytes[vn * s->nr_nodes + node];
+}
+
+int sim_guest_workload(const struct sim *s, int gi)
+{
+	const struct sim_guest *g = guest(s, gi);
+
+	if (!g)
+		return -1;
+	return g->phase >= 0 ? g->phases[g->phase].workload : g->workload;
+}
+
 int sim_vcpu_vnode(const struct sim *s, int g, int v)
 {
 	return vcpu_ok(s, g, v) ? s->guests[g].vnode[v] : -1;
@@ -1250,7 +1385,32 @@ void sim_set_migrate_rate(struct sim *s, double rate)
 	s->mig_rate = rate > 0 ? rate : 0;
 }
 
-int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
+/* Whether hot[] is a placement of each vnode's hot bytes within mem[]. */
+static bool hot_fits(const struct sim *s, const struct sim_guest *g,
+		     const uint64_t *mem, const double *hot)
+{
+	int nn = s->nr_nodes;
+
+	for (int vn = 0; vn < g->nr_vnodes; vn++) {
+		double want = 0, total = 0;
+
+		for (int n = 0; n < nn; n++) {
+			double cell = (double)mem[vn * nn + n], x = hot[vn * nn + n];
+
+			if (!(x >= 0) || x > cell * (1 + 1e-9) + 1)
+				return false;
+			want += x;
+			total += cell;
+		}
+		/* the hot share of a vnode is the guest's: only where it sits moves */
+		if (fabs(want - g->hot * total) > 1e-6 * total + 1)
+			return false;
+	}
+	return true;
+}
+
+int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem,
+	      const double *hot)
 {
 	struct sim_guest *g;
 	int nn = s->nr_nodes;
@@ -1261,7 +1421,7 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
 	if (g->state != SIM_LIVE)
 		return -ESRCH;
 	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++)
-		if (!node_ok(s, vcpu_node[v]))
+		if (!node_ok(s, vcpu_node[v]) || !s->node[vcpu_node[v]].cpus)
 			return -EINVAL;
 	for (int vn = 0; mem && vn < g->nr_vnodes; vn++) {
 		uint64_t want = 0, have = 0;
@@ -1275,14 +1435,14 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
 		if (want != have)
 			return -EINVAL;
 	}
+	if (hot && !hot_fits(s, g, mem ? mem : g->mem, hot))
+		return -EINVAL;
 	sim_cancel_guest(s, gi);
 	for (int v = 0; vcpu_node && v < g->nr_vcpus; v++) {
 		g->allowed[v] = bit(vcpu_node[v]);
 		g->vcpu[v].node = vcpu_node[v];
 	}
-	if (!mem)
-		return 0;
-	for (int vn = 0; vn < g->nr_vnodes; vn++) {
+	for (int vn = 0; mem && vn < g->nr_vnodes; vn++) {
 		for (int n = 0; n < nn; n++) {
 			uint64_t *cell = &g->mem[vn * nn + n];
 
@@ -1291,11 +1451,15 @@ int sim_place(struct sim *s, int gi, const int *vcpu_node, const uint64_t *mem)
 			*cell = mem[vn * nn + n];
 			s->node[n].mem_used += *cell;
 			g->mem_node[n] += *cell;
-			/* the hot share is spread like the rest */
-			g->hot_bytes[vn * nn + n] = g->hot * (double)*cell;
+			/* without hot[], the hot share is spread like the rest */
+			if (!hot)
+				g->hot_bytes[vn * nn + n] = g->hot * (double)*cell;
 		}
 	}
-	g->dist_dirty = true;
+	if (hot)
+		memcpy(g->hot_bytes, hot, (size_t)g->nr_vnodes * nn * sizeof(double));
+	if (mem || hot)
+		g->dist_dirty = true;
 	return 0;
 }
 
@@ -1320,11 +1484,46 @@ double sim_settle(struct sim *s)
 	return sum;
 }
 
+double sim_settle_alone(struct sim *s, int gi)
+{
+	struct sim_guest *g, **live = s->live;
+	int nr = s->nr_live;
+	double ips;
+
+	if (!sim_guest_alive(s, gi))
+		return 0;
+	g = &s->guests[gi];
+	/* the others are away, and so is their migration traffic */
+	memcpy(s->mig_save, s->mig_bw, s->nr_vars * sizeof(double));
+	memset(s->mig_bw, 0, s->nr_vars * sizeof(double));
+	s->live = &g;
+	s->nr_live = 1;
+	ips = sim_settle(s);
+	s->live = live;
+	s->nr_live = nr;
+	memcpy(s->mig_bw, s->mig_save, s->nr_vars * sizeof(double));
+	return ips;
+}
+
+int sim_set_allowed(struct sim *s, int gi, int v, uint64_t nodes)
+{
+	if (!vcpu_ok(s, gi, v) || !(nodes & s->cpu_nodes) || (nodes & ~s->online))
+		return -EINVAL;
+	if (s->guests[gi].state != SIM_LIVE)
+		return -ESRCH;
+	s->guests[gi].allowed[v] = nodes & s->cpu_nodes;
+	return 0;
+}
+
 int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)
 {
 	struct sim_guest *g;
 
 	if (!vcpu_ok(s, gi, v) || !nodes || (nodes & ~s->online))
+		return -EINVAL;
+	/* like sched_setaffinity: memory-only nodes add no CPUs to the set */
+	nodes &= s->cpu_nodes;
+	if (!nodes)
 		return -EINVAL;
 	g = &s->guests[gi];
 	if (g->state != SIM_LIVE)

@@ -38,12 +38,15 @@
  * calibration they produce.
  */
 static const struct sim_workload builtin_wl[] = {
-	{ "cpu",	0.3,	0.6,	2.0,	1.0 },	/* compute kernels */
-	{ "latency",	15.0,	0.8,	1.5,	1.0 },	/* pointer chasing */
-	{ "bandwidth",	40.0,	0.5,	10.0,	1.0 },	/* streaming */
-	{ "mixed",	8.0,	0.7,	4.0,	0.8 },	/* typical server */
-	{ "idle",	2.0,	1.0,	2.0,	0.05 },	/* mostly halted */
+	{ "cpu",	0.3,	0.6,	2.0,	1.0,	0.3 },	/* compute kernels */
+	{ "latency",	15.0,	0.8,	1.5,	1.0,	0.05 },	/* pointer chasing */
+	{ "bandwidth",	40.0,	0.5,	10.0,	1.0,	0.75 },	/* streaming */
+	{ "mixed",	8.0,	0.7,	4.0,	0.8,	0.4 },	/* typical server */
+	{ "idle",	2.0,	1.0,	2.0,	0.05,	0.3 },	/* mostly halted */
 };
+
+static const char *const bw_info_names[] = { "none", "hmat", "configured", NULL };
+static const char *const counter_names[] = { "demand", "fills", "exact", NULL };
 
 static const char *const builtin_names[] = {
 	"cpu", "latency", "bandwidth", "mixed", "idle", NULL,
@@ -227,11 +230,11 @@ out:
 
 /* Per-node keys, shared by [host] (every node) and [node.N] (one node). */
 static void parse_node_keys(struct vn_ini *ini, struct vn_errors *e,
-			    const char *sec, struct sim_node *nd)
+			    const char *sec, struct sim_node *nd, int min_cpus)
 {
 	long cpus = nd->cpus;
 
-	if (vn_ini_long(ini, e, sec, "cpus", &cpus, 1, SIM_MAX_CPUS) > 0)
+	if (vn_ini_long(ini, e, sec, "cpus", &cpus, min_cpus, SIM_MAX_CPUS) > 0)
 		nd->cpus = (int)cpus;
 	vn_ini_size(ini, e, sec, "memory", &nd->mem_total, 256 * MiB,
 		    1024ULL * 1024 * GiB);
@@ -240,12 +243,16 @@ static void parse_node_keys(struct vn_ini *ini, struct vn_errors *e,
 	vn_ini_rate(ini, e, sec, "bandwidth", &nd->bw_max, 1e8, 1e13);
 }
 
+static void parse_uncounted(struct vn_ini *ini, struct vn_errors *e, bool *snc,
+			    bool *memory_only);
+
 /* [host]; returns -1 when the host is too broken to check guests against. */
 static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 {
 	struct lat_point lat[SIM_MAX_LAT_POINTS];
 	int nlat = (int)ARRAY_SIZE(default_lat);
 	struct sim_node proto = { .bw_max = 40e9 };
+	bool lose_snc = false, lose_memory_only = false;
 	int before = e->count, n;
 	long nodes = 0;
 	uint64_t page = 2 * MiB;
@@ -263,7 +270,7 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		missing_key(ini, e, "host", "cpus");
 	if (!vn_ini_get(ini, "host", "memory"))
 		missing_key(ini, e, "host", "memory");
-	parse_node_keys(ini, e, "host", &proto);
+	parse_node_keys(ini, e, "host", &proto, 1);
 	vn_ini_double(ini, e, "host", "cpu_ghz", &ghz, 0.1, 10);
 	s->queue_k = 0.5;
 	vn_ini_double(ini, e, "host", "queue_factor", &s->queue_k, 0, 10);
@@ -280,6 +287,15 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 	}
 	vn_ini_percent(ini, e, "host", "noise", &s->noise, 0, 1);
 	sim_numab_parse(ini, e, s);
+	{
+		int bw = SIM_BW_NONE, ct = SIM_COUNT_DEMAND;
+
+		vn_ini_enum(ini, e, "host", "bandwidth_info", bw_info_names, &bw);
+		vn_ini_enum(ini, e, "host", "counters", counter_names, &ct);
+		s->bw_info = (enum sim_bw_info)bw;
+		s->counters = (enum sim_counters)ct;
+	}
+	parse_uncounted(ini, e, &lose_snc, &lose_memory_only);
 	parse_latency(ini, e, lat, &nlat);
 	if (s->link_bw > 0 && nodes > SIM_MAX_LINK_NODES)
 		vn_ini_error(ini, e, "host", "link_bandwidth",
@@ -301,7 +317,42 @@ static int parse_host(struct vn_ini *ini, struct vn_errors *e, struct sim *s)
 		return -1;
 	for (int i = 0; i < n * n; i++)
 		s->lat0[i] = interp_latency(lat, nlat, s->distance[i]) * 1e-9 * s->freq;
+	s->lose_snc = lose_snc;
+	s->lose_memory_only = lose_memory_only;
 	return 0;
+}
+
+/*
+ * uncounted = snc, memory-only: DRAM that today's event tables miss. With
+ * Sub-NUMA Clustering, Intel's LOCAL_DRAM counts the near cluster and
+ * REMOTE_DRAM other sockets, so the other clusters of the same socket are
+ * neither; CXL and other memory-only nodes have events of their own that
+ * the tables do not program.
+ */
+static void parse_uncounted(struct vn_ini *ini, struct vn_errors *e, bool *snc,
+			    bool *memory_only)
+{
+	const char *v = vn_ini_get(ini, "host", "uncounted");
+	char *copy, *items[8];
+	int n;
+
+	if (!v)
+		return;
+	copy = xstrdup(v);
+	n = split_list(copy, items, 8);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(items[i], "snc") == 0)
+			*snc = true;
+		else if (strcmp(items[i], "memory-only") == 0)
+			*memory_only = true;
+		else if (strcmp(items[i], "none") != 0)
+			vn_ini_error(ini, e, "host", "uncounted",
+				     "'%s': expected none, or snc and/or memory-only",
+				     items[i]);
+	}
+	if (n < 0)
+		vn_ini_error(ini, e, "host", "uncounted", "too many items");
+	free(copy);
 }
 
 /* [node.N]: one node differing from the [host] defaults. */
@@ -317,10 +368,11 @@ static void parse_node_section(struct vn_ini *ini, struct vn_errors *e,
 		vn_ini_error(ini, e, sec, NULL, "no such node: nodes are 0 to %d",
 			     s->nr_nodes - 1);
 		/* read its keys anyway, so that they are not reported as unknown */
-		parse_node_keys(ini, e, sec, &scratch);
+		parse_node_keys(ini, e, sec, &scratch, 0);
 		return;
 	}
-	parse_node_keys(ini, e, sec, &s->node[id]);
+	/* 0 CPUs: a memory-only node (a CXL expander, HBM in flat mode) */
+	parse_node_keys(ini, e, sec, &s->node[id], 0);
 }
 
 static int find_workload(const struct sim *s, const char *name)
@@ -345,6 +397,8 @@ static unsigned parse_wl_keys(struct vn_ini *ini, struct vn_errors *e,
 		mask |= SIM_OVR_MLP;
 	if (vn_ini_percent(ini, e, sec, "demand", &w->demand, 0.01, 1) > 0)
 		mask |= SIM_OVR_DEMAND;
+	if (vn_ini_percent(ini, e, sec, "prefetch", &w->prefetch, 0, 1) > 0)
+		mask |= SIM_OVR_PREFETCH;
 	return mask;
 }
 
@@ -540,6 +594,11 @@ static int parse_vnode_nodes(struct vn_ini *ini, struct vn_errors *e,
 				     s->nr_nodes - 1);
 			goto out;
 		}
+		if (!s->node[node].cpus) {
+			vn_ini_error(ini, e, sec, "vnode_nodes",
+				     "node %ld has no CPUs for the vnode's vCPUs", node);
+			goto out;
+		}
 		out[i] = (int)node;
 	}
 	ret = 1;
@@ -589,6 +648,8 @@ static void add_guest(struct sim *s, const struct sim_guest *t,
 	g->dist = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->dist));
 	g->nz = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->nz));
 	g->nnz = xcalloc(t->nr_vnodes, sizeof(*g->nnz));
+	g->gstamp = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->gstamp));
+	g->gidx = xcalloc((size_t)t->nr_vnodes * nn, sizeof(*g->gidx));
 }
 
 /* [guest.NAME]: parses a section into t; returns its count, 0 on error. */
@@ -608,7 +669,7 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	t->vnode_locality = 0.9;
 	t->noise = s->noise;
 	t->workload = find_workload(s, "mixed");
-	t->vcpu_nodes = s->online;
+	t->vcpu_nodes = s->cpu_nodes;
 	t->phase = -1;
 	*name = xstrdup(sec + 6);
 	vn_ini_string(ini, e, sec, "name", name);
@@ -661,6 +722,9 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 		if (mask & ~s->online)
 			vn_ini_error(ini, e, sec, "vcpu_nodes",
 				     "the host has nodes 0 to %d", s->nr_nodes - 1);
+		else if (mask & ~s->cpu_nodes)
+			vn_ini_error(ini, e, sec, "vcpu_nodes",
+				     "node %d has no CPUs", __builtin_ctzll(mask & ~s->cpu_nodes));
 		else
 			t->vcpu_nodes = mask;
 	}
@@ -846,6 +910,11 @@ struct sim *sim_parse(struct vn_ini *ini, struct vn_errors *e)
 		else if (strncmp(sec, "workload.", 9) == 0)
 			parse_workload_section(ini, e, s, sec);
 	}
+	for (int i = 0; i < s->nr_nodes; i++)
+		if (s->node[i].cpus)
+			s->cpu_nodes |= 1ULL << i;
+	if (!s->cpu_nodes)
+		errors_add(e, "%s: no node has CPUs", vn_ini_path(ini));
 	for (int i = 0; i < s->nr_nodes; i++) {
 		struct sim_node *nd = &s->node[i];
 

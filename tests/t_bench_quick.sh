@@ -44,16 +44,47 @@ grep -q '"description": "simulated seconds per wall second through the core, med
 	"$TMP/bench.json" || fail "the simulator's speed is not a median of 3 runs"
 
 # --- decision quality, per policy: the claims have goals, the rest has none --
+# (the default policy is the one of the built-in configuration)
 num='-?[0-9]+\.[0-9]+'
-expect_output "^policy/spread/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
-	"spread against the oracle, with the README's goal"
-for p in locality spread; do
-	for q in none numad; do
-		expect_output "^policy/$p/margin-over-$q +$num % +>= 0  (pass|MISS)$" \
-			"$p's margin over $q, goal 0"
-	done
+def=$(awk '/^\[policy\]/ { f = 1; next } /^\[/ { f = 0 } f && $1 == "name" { print $3; exit }' etc/vnumad.conf)
+def=${def:-locality}
+expect_output "^policy/$def/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
+	"the default against the oracle, goal 0.95"
+expect_output "^policy/$def/vs-oracle-worst +$num fraction +>= 0\.85  (pass|MISS)$" \
+	"the default's worst scenario, goal 0.85"
+expect_output "^policy/$def/vs-none-worst +$num fraction +>= 0\.99  (pass|MISS)$" \
+	"the default never 1% below none, goal 0.99"
+for q in none numad; do
+	expect_output "^policy/$def/margin-over-$q +$num % +>= 0  (pass|MISS)$" \
+		"the default's margin over $q, goal 0"
 done
-for p in none numad static chaos brm locality; do
+expect_output "^oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
+	"no policy above the oracle, goal 1.01"
+# issue 17's goals over the kernel's own balancing, for the default policy
+expect_output "^policy/$def/margin-over-kernel +$num % +>= 3  (pass|MISS)$" \
+	"the default 3% over kernel"
+expect_output "^policy/$def/migrated-over-kernel +$num fraction +<= 1  (pass|MISS)$" \
+	"the default migrates less than kernel"
+expect_output "^oracle-bound/kernel +$num fraction *$" \
+	"kernel's highest fraction of the oracle, no goal"
+expect_output "^policy/$def/convergence-median +$num ticks +<= 10  (pass|MISS)$" \
+	"the default's convergence, goal 10 ticks"
+# the generated families: the same figures, named by family; on validation
+# the margin over numad and the GiB against numad's have goals too
+for fam in tuning validation; do
+	expect_output "^$fam/policy/$def/vs-oracle-geomean +$num fraction +>= 0\.95  (pass|MISS)$" \
+		"$fam family: the default against the oracle"
+	expect_output "^$fam/oracle-bound/highest-policy +$num fraction +<= 1\.01  (pass|MISS)$" \
+		"$fam family: no policy above the oracle"
+done
+expect_output "^validation/policy/$def/margin-over-numad +$num % +>= 4  (pass|MISS)$" \
+	"validation family: the default 4% over numad"
+expect_output "^validation/policy/$def/gib-vs-numad +$num fraction +<= 0\.5  (pass|MISS)$" \
+	"validation family: at most half numad's GiB"
+expect_output "^tuning/policy/$def/gib-vs-numad +$num fraction *$" \
+	"tuning family: GiB against numad's, no goal"
+for p in none numad static chaos brm locality spread place; do
+	[ "$p" = "$def" ] && continue
 	expect_output "^policy/$p/vs-oracle-geomean +$num fraction *$" "$p against the oracle, no goal"
 done
 # every policy compare ran (from its detail rows) has the summary rows

@@ -62,8 +62,9 @@ expect_exit 0 "--help-policy example.so" -- "$VNUMAD" --help-policy "$TMP/src/ex
 expect_output '^policy example: example plugin' "example's description"
 expect_output '^  max_moves +integer, default 2, range 1 to 64' "example's options listed"
 expect_exit 0 "example runs" -- "$VNUMAD" --policy "$TMP/src/example.so" --backend sim --dry-run --ticks 3
-expect_output 'recommend +web[12]: vCPUs? [0-3].* node 1 -> node 0.*example: .* remote DRAM accesses/s' \
-	"example proposes on the demo host"
+expect_output 'recommend +web[12]: vCPUs? [0-3].* node 1 -> node 0.*example: .* remote DRAM accesses/s.*\(move [0-9] of this guest\)' \
+	"example proposes on the demo host, counting its moves per guest"
+expect_output 'example: stopping after [0-9]+ ticks: the daemon stops' "example is told why it stops"
 # one JSON object per recommendation and decision round (2 rounds in 3 ticks)
 json_recs() { grep -c '"type":"recommendation","tick":[0-9]*,"time":[0-9.]*,"status":"\(new\|unchanged\)"' "$TMP/out"; }
 expect_exit 0 "example runs, JSON" -- "$VNUMAD" --policy "$TMP/src/example.so" --backend sim --dry-run --ticks 3 --json
@@ -83,6 +84,17 @@ printf '[policy.example]\nmax_moves = 1\n' >>"$TMP/vnumad.conf"
 [ -x "$ROOT/usr/lib/vnumad/vnumad-worker" ] || fail "vnumad-worker not installed in /usr/lib/vnumad"
 expect_exit 0 "example by name" -- "$IVNUMAD" -c "$TMP/vnumad.conf" --backend sim --dry-run --ticks 3 --json
 [ "$(json_recs)" -eq 2 ] || fail "example: [policy.example] max_moves ignored"
+
+# its min_age reads the guests' age (ABI 1.2): none is an hour old yet
+cat >"$TMP/young.conf" <<EOF
+[policy]
+name = example
+dir = $ROOT$pcdir
+[policy.example]
+min_age = 1h
+EOF
+expect_exit 0 "example, min_age" -- "$VNUMAD" -c "$TMP/young.conf" --backend sim --dry-run --ticks 3
+grep -q '^  recommend' "$TMP/out" && fail "example: min_age ignored"
 
 # uninstall takes the SDK away again
 make -s uninstall B="$B-usr" DESTDIR="$ROOT" PREFIX=/usr SANITIZE="${SANITIZE:-}" >"$TMP/out" 2>&1 ||

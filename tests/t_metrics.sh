@@ -245,9 +245,10 @@ for n in 0 1; do
 	expect "vnumad_node_memory_free_bytes{node=\"$n\"}" '>' 0
 	expect "vnumad_node_cpu_load_ratio{node=\"$n\"}" '>' 0
 	expect "vnumad_node_memory_bandwidth_bytes_per_second{node=\"$n\"}" '>' 0
-	# the simulated host charges bw_used from the vCPUs and knows bw_max
+	# bw_used is charged from the vCPUs; the demo host, like most real ones,
+	# publishes no bw_max ([host] bandwidth_info = none)
 	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"used\",source=\"estimate\"}" == 1
-	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"max\",source=\"sim\"}" == 1
+	expect "vnumad_node_memory_bandwidth_source{node=\"$n\",figure=\"max\",source=\"none\"}" == 1
 done
 # web1 runs on node 1 with its 8 GiB on node 0: every access is remote
 expect 'vnumad_guest_remote_ratio{guest="web1"}' '>' 0.9
@@ -335,8 +336,11 @@ if command -v python3 >/dev/null; then
 fi
 grep -E '"(expr|definition)": ' "$dash" | grep -oE '\<(vnumad|process)_[a-z_]+' | sort -u >"$TMP/queried"
 [ "$(wc -l <"$TMP/queried")" -ge 20 ] || fail "$dash queries $(wc -l <"$TMP/queried") metrics only"
+# (a family without samples on this host, such as the node bandwidth
+# maximum of a host that publishes none, is looked up in the exporter)
 while read -r name; do
-	grep -q "^# TYPE $name " "$TMP/body" || fail "$dash queries $name, which vnumad does not export"
+	grep -q "^# TYPE $name " "$TMP/body" || grep -q "family(r, \"$name\"" rebalancer/daemon/metrics.c ||
+		fail "$dash queries $name, which vnumad does not export"
 done <"$TMP/queried"
 
 # a reload refused, then one that succeeds

@@ -209,6 +209,15 @@ grep -q 'runs in worker pid' "$TMP/inproc.log" && fail "worker = no ran it in a 
 	fail "the example proposed nothing"
 diff -u "$TMP/inproc.props" "$TMP/worker.props" >"$TMP/diff" ||
 	{ fail "the example's proposals differ in the worker"; head -20 "$TMP/diff"; }
+# its per-guest storage (1.2) lives on in the worker from tick to tick:
+# the reasons count the moves proposed for each guest
+grep -q '(move [2-9] of this guest)' "$TMP/worker.props" ||
+	fail "the example's per-guest storage did not last in the worker"
+# and its exit (1.2) hears why it stops, with the ticks it answered, in both
+for how in worker inproc; do
+	grep -q 'policy: example: stopping after 29 ticks: the daemon stops$' "$TMP/$how.log" ||
+		fail "the example's exit ($how) was not told why it stops"
+done
 # and in vnumad-sim, which runs plugins in process unless told --worker
 for how in "" --worker; do
 	"$VNUMAD_SIM" run sim/scenarios/demo.ini --policy "$TMP/example.so" --duration 3min \

@@ -4,11 +4,13 @@
  *
  * Each tick it finds the vCPUs that make the most remote DRAM accesses per
  * second and proposes moving up to `max_moves` of them to the node that
- * holds most of their guest's memory, when that node has CPU room. It shows
- * every part of the ABI a plugin uses: the exported descriptor, declared
- * options, init/tick/fini with private state, the init args (option values,
- * seed, log), the view, and proposals with a gain and a reason. Read
- * vnumad-policy(7) first; the built-in policies in vnumad's policies/
+ * holds most of their guest's memory, when that node has CPU room, leaving
+ * guests younger than `min_age` alone. It shows every part of the ABI a
+ * plugin uses: the exported descriptor, declared options, init/tick/fini
+ * with private state, the init args (option values, seed, log), the view,
+ * and proposals with a gain and a reason; and from ABI 1.2 storage per
+ * guest (guest_init, guest_exit), a guest's age, and why it stops (exit).
+ * Read vnumad-policy(7) first; the built-in policies in vnumad's policies/
  * directory are larger models.
  *
  * Build:  make            (needs pkg-config and vnumad-policy.pc)
@@ -22,7 +24,7 @@
 #include <vnumad/policy.h>
 
 /* Options, in the order of the table: args->values[] follows it. */
-enum { OPT_MIN_REMOTE_RATE, OPT_MAX_MOVES, OPT_HEADROOM, NR_OPTS };
+enum { OPT_MIN_REMOTE_RATE, OPT_MAX_MOVES, OPT_HEADROOM, OPT_MIN_AGE, NR_OPTS };
 
 static const struct vnumad_option example_options[] = {
 	[OPT_MIN_REMOTE_RATE] = { "min_remote_rate", VNUMAD_OPT_DOUBLE, "1000000", 0, 1e12,
@@ -31,6 +33,8 @@ static const struct vnumad_option example_options[] = {
 		"vCPU moves proposed per tick" },
 	[OPT_HEADROOM] = { "cpu_headroom", VNUMAD_OPT_PERCENT, "10%", 0, 0.9,
 		"share of a node's CPUs kept free when moving vCPUs onto it" },
+	[OPT_MIN_AGE] = { "min_age", VNUMAD_OPT_DURATION, "0s", 0, 86400,
+		"guests seen for less than this are left alone (they may not stay)" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -38,6 +42,7 @@ struct example {
 	double min_remote_rate;
 	int max_moves;
 	double headroom;
+	double min_age;
 	double planned[VNUMAD_MAX_NODES];	/* CPU demand moved this tick */
 	void (*log)(int level, const char *fmt, ...);
 };
@@ -51,6 +56,7 @@ static int example_init(void **priv, const struct vnumad_init_args *args)
 	x->min_remote_rate = args->values[OPT_MIN_REMOTE_RATE].num;
 	x->max_moves = (int)args->values[OPT_MAX_MOVES].num;
 	x->headroom = args->values[OPT_HEADROOM].num;
+	x->min_age = args->values[OPT_MIN_AGE].num;
 	x->log = args->log;
 	if (x->log)
 		x->log(VNUMAD_LOG_INFO, "example: up to %d moves per tick", x->max_moves);
@@ -62,6 +68,36 @@ static int example_init(void **priv, const struct vnumad_init_args *args)
 static void example_fini(void *priv)
 {
 	free(priv);
+}
+
+/* 1.2: why the policy stops, just before fini. */
+static void example_exit(void *priv, const struct vnumad_exit_info *info)
+{
+	struct example *x = priv;
+
+	if (x && x->log)
+		x->log(VNUMAD_LOG_INFO, "example: stopping after %llu ticks: %s",
+		       (unsigned long long)info->ticks, info->reason);
+}
+
+/* 1.2: what the policy keeps of one guest, from its first tick to its last. */
+struct example_guest {
+	unsigned proposed;	/* moves proposed for it */
+};
+
+static int example_guest_init(void *priv, const struct vnumad_guest *g, void **gpriv)
+{
+	(void)priv;
+	(void)g;
+	*gpriv = calloc(1, sizeof(struct example_guest));
+	return *gpriv ? 0 : -12;	/* no storage: the guest's priv stays NULL */
+}
+
+static void example_guest_exit(void *priv, const struct vnumad_guest *g, void *gpriv)
+{
+	(void)priv;
+	(void)g;
+	free(gpriv);
 }
 
 /* The node with most of the guest's memory. */
@@ -95,6 +131,7 @@ static int example_tick(void *priv, const struct vnumad_view *v,
 		int best_guest = -1, best_home = -1;
 		double best_rate = x->min_remote_rate;
 		struct vnumad_proposal p;
+		struct example_guest *gs;
 
 		/* the busiest remote accessor not yet proposed this tick */
 		for (int gi = 0; gi < v->nr_guests; gi++) {
@@ -103,6 +140,9 @@ static int example_tick(void *priv, const struct vnumad_view *v,
 
 			if (home < 0 || (g->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
 						     VNUMAD_GUEST_IN_TRIAL)))
+				continue;
+			/* 1.2 members: only where the daemon's guests have them */
+			if (VNUMAD_GUEST_HAS(v, age) && g->age < x->min_age)
 				continue;
 			for (int i = 0; i < g->nr_vcpus; i++) {
 				const struct vnumad_vcpu *c = &g->vcpus[i];
@@ -135,11 +175,15 @@ static int example_tick(void *priv, const struct vnumad_view *v,
 		p.to = best_home;
 		/* a rough guess: half the remote share of its time comes back */
 		p.gain = 0.5 * best->remote_ratio;
+		gs = VNUMAD_GUEST_HAS(v, priv) ? v->guests[best_guest]->priv : NULL;
 		snprintf(p.reason, sizeof(p.reason),
-			 "example: %.3g remote DRAM accesses/s, guest memory mostly on node %d",
-			 best_rate, best_home);
+			 "example: %.3g remote DRAM accesses/s, guest memory mostly on node %d"
+			 " (move %u of this guest)", best_rate, best_home,
+			 gs ? gs->proposed + 1 : 1);
 		if (vnumad_propose(out, &p) < 0)
 			break;	/* the buffer is full: what is in it stands */
+		if (gs)
+			gs->proposed++;
 		x->planned[best_home] += best->cpu_demand;
 	}
 	return 0;
@@ -154,4 +198,7 @@ const struct vnumad_policy vnumad_policy = {
 	.init = example_init,
 	.tick = example_tick,
 	.fini = example_fini,
+	.guest_init = example_guest_init,
+	.guest_exit = example_guest_exit,
+	.exit = example_exit,
 };

@@ -193,12 +193,20 @@ void arbiter_room_init(const struct vn_core *c, struct arbiter_room *room)
 	room->moves = 0;
 }
 
-static double guest_demand(const struct vn_guest *g)
+/*
+ * CPU demand a whole-guest move to `nodes` adds there: that of the vCPUs
+ * running elsewhere. Those already there use the room they need.
+ */
+static double guest_demand_outside(const struct vn_guest *g, uint64_t nodes)
 {
 	double d = 0;
 
-	for (int i = 0; i < g->nr_vcpus; i++)
-		d += g->vv[i].cpu_demand;
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		int n = g->vv[i].node;
+
+		if (n < 0 || n >= 64 || !(nodes >> n & 1))
+			d += g->vv[i].cpu_demand;
+	}
 	return d;
 }
 
@@ -249,7 +257,7 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 		room->mem[p->to] -= (double)p->bytes;
 		room->budget -= (double)p->bytes;
 	} else {
-		double room_cpu = 0, need = guest_demand(g), outside = 0;
+		double room_cpu = 0, need = guest_demand_outside(g, p->nodes), outside = 0;
 
 		for (int k = 0; k < h->nr_nodes; k++) {
 			if (p->nodes >> k & 1)

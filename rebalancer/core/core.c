@@ -67,6 +67,7 @@ static void on_gone_guest(struct vn_host *h, struct vn_guest *g, void *arg)
 	(void)h;
 
 	c->sampler.ops->detach(&c->sampler, g);
+	plugin_guest_gone(&c->policy, g);
 	guard_guest_gone(c, g);
 	migration_cancel_guest(c, g->id);
 	if (c->backend.ops->forget)
@@ -219,6 +220,9 @@ void core_close(struct vn_core *c)
 		for (int i = 0; i < c->host.nr_guests; i++)
 			c->sampler.ops->detach(&c->sampler, c->host.guests[i]);
 	}
+	/* the policy's storage of each guest first, while the guests exist */
+	if (c->policy.desc)
+		plugin_stop(&c->policy, &c->host, VNUMAD_EXIT_SHUTDOWN);
 	c->host.on_gone = NULL;
 	if (c->backend.ops && c->backend.ops->forget)
 		for (int i = 0; i < c->host.nr_guests; i++)
@@ -230,8 +234,6 @@ void core_close(struct vn_core *c)
 		c->sampler.ops->close(&c->sampler);
 	if (c->backend.ops)
 		c->backend.ops->close(&c->backend);
-	if (c->policy.desc)
-		plugin_stop(&c->policy);
 	journal_close(c->journal);
 	c->journal = NULL;
 	free(c->dec.d);
@@ -362,7 +364,7 @@ void core_reconfigure(struct vn_core *c, struct vn_config *fresh)
 		config_free(fresh);
 		return;
 	}
-	plugin_stop(&c->policy);
+	plugin_stop(&c->policy, &c->host, VNUMAD_EXIT_RELOAD);
 	config_free(&c->cfg);
 	c->cfg = *fresh;	/* backend and sampler point at c->cfg */
 	memset(fresh, 0, sizeof(*fresh));

@@ -196,6 +196,7 @@ struct vn_policy_rt {
 	bool inited;
 	int failures;		/* consecutive failed ticks */
 	bool disabled;		/* too many failures: the default advises */
+	uint64_t ticks;		/* tick calls answered */
 	struct vnumad_proposal *buf;
 	int cap;
 	uint64_t seed;		/* the configuration's, for the fallback too */
@@ -402,7 +403,11 @@ void publish_guest(struct vn_core *c, struct vn_guest *g);
 
 /* plugin.c: the policy runtime */
 int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg);
-void plugin_stop(struct vn_policy_rt *rt);
+/* Stops the policy: its guests' storage, exit info, fini. h may be NULL. */
+void plugin_stop(struct vn_policy_rt *rt, struct vn_host *h,
+		 enum vnumad_exit_kind why);
+/* A guest the core drops: the policy's guest_exit for it. */
+void plugin_guest_gone(struct vn_policy_rt *rt, struct vn_guest *g);
 void plugin_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

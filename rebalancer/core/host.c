@@ -57,7 +57,26 @@ static void free_guest(struct vn_guest *g)
 	free(g->name);
 	free(g->vv);
 	free(g->vc);
+	free(g->vnode_mem);
 	free(g);
+}
+
+/* The guest NUMA nodes the backend reports: room for their memory per node. */
+static void size_vnodes(struct vn_guest *g, const struct vn_guest_desc *d)
+{
+	int nv = 0;
+
+	for (int i = 0; d->vnode && i < d->nr_vcpus; i++)
+		if (d->vnode[i] >= nv && d->vnode[i] < VN_MAX_NODES)
+			nv = d->vnode[i] + 1;
+	if (nv < 2)
+		nv = 0;
+	if (nv == g->nr_vnodes)
+		return;
+	free(g->vnode_mem);
+	g->vnode_mem = nv ? xcalloc((size_t)nv * VN_MAX_NODES, sizeof(uint64_t)) : NULL;
+	g->nr_vnodes = nv;
+	g->vnode_mem_valid = false;
 }
 
 /* (Re)sizes the vCPU arrays, keeping the state of vCPUs that stay. */
@@ -194,6 +213,7 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g->vv[i].vnode = d->vnode && d->vnode[i] >= 0 &&
 				 d->vnode[i] < VN_MAX_NODES ? d->vnode[i] : -1;
 	}
+	size_vnodes(g, d);
 	g->seen = true;
 	if (fresh)
 		log_info("guest %s: %d vCPUs%s%s", g->name, g->nr_vcpus,

@@ -333,6 +333,32 @@ void plugin_print_help(const struct vnumad_policy *p, FILE *f)
 	}
 }
 
+/* True when the descriptor (of its size) has the 1.2 callback `op`. */
+#define HAS_OP(d, op) (VNUMAD_HAS(struct vnumad_policy, d, op) && (d)->op)
+
+/* Tells the policy why it stops, then releases it (and its guests' storage). */
+static void finish(struct vn_policy_rt *rt, struct vn_host *h,
+		   enum vnumad_exit_kind kind, int error, const char *reason)
+{
+	const struct vnumad_policy *d = rt->desc;
+	struct vnumad_exit_info info = {
+		.size = sizeof(info),
+		.kind = kind,
+		.error = error,
+		.reason = reason,
+		.ticks = rt->ticks,
+	};
+
+	for (int i = 0; h && i < h->nr_guests; i++)
+		plugin_guest_gone(rt, h->guests[i]);
+	if (HAS_OP(d, exit))
+		d->exit(rt->priv, &info);
+	if (d->fini)
+		d->fini(rt->priv);
+	rt->priv = NULL;
+	rt->inited = false;
+}
+
 int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 {
 	struct vnumad_init_args args = {
@@ -362,9 +388,7 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 		r = rt->desc->init(&rt->priv, &args);
 	if (r < 0) {
 		log_warnx("policy %s: init failed: %s", rt->desc->name, strerror(-r));
-		if (rt->desc->fini)
-			rt->desc->fini(rt->priv);
-		rt->priv = NULL;
+		finish(rt, NULL, VNUMAD_EXIT_INIT_FAILED, r, "its init failed");
 		free(rt->buf);
 		rt->buf = NULL;
 		return r;
@@ -373,15 +397,51 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	return 0;
 }
 
-void plugin_stop(struct vn_policy_rt *rt)
+void plugin_stop(struct vn_policy_rt *rt, struct vn_host *h,
+		 enum vnumad_exit_kind why)
 {
 	if (rt->worker)
-		worker_close(rt);
-	else if (rt->inited && rt->desc->fini)
-		rt->desc->fini(rt->priv);
+		worker_close(rt, why, 0, why == VNUMAD_EXIT_RELOAD ?
+			     "the configuration was reloaded" : "the daemon stops");
+	else if (rt->inited)
+		finish(rt, h, why, 0, why == VNUMAD_EXIT_RELOAD ?
+		       "the configuration was reloaded" : "the daemon stops");
+	for (int i = 0; h && i < h->nr_guests; i++)
+		h->guests[i]->policy_inited = false;
 	worker_fallback_close(rt);
 	free(rt->buf);
 	memset(rt, 0, sizeof(*rt));
+}
+
+void plugin_guest_gone(struct vn_policy_rt *rt, struct vn_guest *g)
+{
+	if (rt->inited && g->policy_inited && HAS_OP(rt->desc, guest_exit))
+		rt->desc->guest_exit(rt->priv, &g->v, g->v.priv);
+	g->policy_inited = false;
+	g->v.priv = NULL;
+}
+
+/* Storage for the guests the policy has not seen yet (guest_init, 1.2). */
+static void guests_init(struct vn_policy_rt *rt, struct vn_host *h)
+{
+	if (!HAS_OP(rt->desc, guest_init))
+		return;
+	for (int i = 0; i < h->nr_guests; i++) {
+		struct vn_guest *g = h->guests[i];
+		void *gpriv = NULL;
+		int r;
+
+		if (g->policy_inited)
+			continue;
+		r = rt->desc->guest_init(rt->priv, &g->v, &gpriv);
+		if (r < 0) {
+			log_warnx("policy %s: guest %s: guest_init failed: %s",
+				  rt->desc->name, g->name, strerror(r < -4095 ? EIO : -r));
+			continue;
+		}
+		g->v.priv = gpriv;
+		g->policy_inited = true;
+	}
 }
 
 int stage_policy(struct vn_core *c, struct vnumad_out *out)
@@ -394,11 +454,14 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 	out->len = 0;
 	if (rt->worker)
 		return worker_stage(c, &c->view, out);
-	if (!rt->inited)
-		return -1;
+	/* disabled in process is for good: finish() released the policy */
 	if (rt->disabled)
 		return worker_fallback(c, &c->view, out);
+	if (!rt->inited)
+		return -1;
+	guests_init(rt, &c->host);
 	r = rt->desc->tick(rt->priv, &c->view, out);
+	rt->ticks++;
 	/*
 	 * The buffer is the core's, whatever the plugin did to out: a length
 	 * is judged against the core's capacity, not against a cap the plugin
@@ -415,6 +478,8 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 		r = -EPROTO;
 	}
 	if (r < 0) {
+		char why[128];
+
 		out->len = 0;
 		rt->failures++;
 		log_warnx("policy %s: tick failed: %s (%d in a row)", rt->desc->name,
@@ -424,6 +489,9 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out)
 			log_warnx("policy %s disabled after %d failed ticks; the built-in "
 				  "default (%s) advises in its place, nothing is applied",
 				  rt->desc->name, rt->failures, VN_DEFAULT_POLICY);
+			snprintf(why, sizeof(why), "its tick failed %d times in a row: %s",
+				 rt->failures, strerror(r < -4095 ? EIO : -r));
+			finish(rt, &c->host, VNUMAD_EXIT_DISABLED, r, why);
 		}
 		return -1;
 	}

@@ -6,7 +6,8 @@
  * IN_TRIAL (a trial of it is open), MIGRATING (a migration of its memory is
  * under way) and quarantine mask; a vCPU's IN_TRIAL, HOLD (moved within
  * [limits] hysteresis, by the policy, the guard's undo or the operator) and
- * the age of its last move; the view's migration budget. The model (stage 3)
+ * the age of its last move; its id, age and per-vnode memory (what the
+ * sampler read); the view's migration budget and rate. The model (stage 3)
  * fills the measured figures; the backend the flags it knows (pinned, opted
  * out, no memory migration).
  *
@@ -29,6 +30,10 @@ void publish_guest(struct vn_core *c, struct vn_guest *g)
 		f |= VNUMAD_GUEST_MIGRATING;
 	g->v.flags = f;
 	g->v.quarantine = guard_quarantine_mask(c, g->name);
+	g->v.id = g->id;
+	g->v.age = now - g->first_seen;
+	g->v.nr_vnodes = g->nr_vnodes;
+	g->v.vnode_mem = g->vnode_mem_valid ? g->vnode_mem : NULL;
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		struct vnumad_vcpu *v = &g->vv[i];
 		double last = g->vc[i].last_move;
@@ -61,5 +66,7 @@ void stage_publish(struct vn_core *c)
 		.guests = h->view_guests,
 		.migrate_budget = migration_budget(c),
 		.node_info = h->node_info,
+		.guest_size = sizeof(struct vnumad_guest),
+		.migrate_rate = c->cfg.migrate_rate,
 	};
 }

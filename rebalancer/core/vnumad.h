@@ -84,6 +84,12 @@ struct vn_guest {
 	int refused;		/* errno of a permanent actuation failure, 0 none:
 				 * its moves are dropped until it restarts or the
 				 * configuration is reloaded */
+	int nr_vnodes;		/* guest NUMA nodes the backend reports, 0 none */
+	uint64_t *vnode_mem;	/* [nr_vnodes * VN_MAX_NODES] bytes per vnode and
+				 * node, filled by a sampler that can tell vnodes
+				 * apart (then vnode_mem_valid) */
+	bool vnode_mem_valid;
+	bool policy_inited;	/* the policy's guest_init ran for it */
 	void *backend;		/* backend's per-guest state */
 	void *sampler;		/* sampler's per-guest state */
 	char *unmeasured;	/* why the backend cannot give its vCPU threads, NULL: it can */
@@ -239,7 +245,11 @@ struct vn_sampler_ops {
 	void (*detach)(struct vn_sampler *s, struct vn_guest *g);
 	/* Fills g->vc[i].delta for every vCPU. */
 	int (*read)(struct vn_sampler *s, struct vn_guest *g);
-	/* Fills g->v.mem[] with bytes per node (slow; called less often). */
+	/*
+	 * Fills g->v.mem[] with bytes per node (slow; called less often) and,
+	 * when it can tell the guest's NUMA nodes apart, g->vnode_mem (set
+	 * g->vnode_mem_valid; the core allocated it for g->nr_vnodes).
+	 */
 	int (*memory)(struct vn_sampler *s, struct vn_guest *g);
 	/*
 	 * Once per tick, before read: sets node[n].bw_used and node_info[n].

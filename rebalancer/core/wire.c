@@ -21,22 +21,27 @@
  * of a structure travels by itself, unless it is a pointer. When one of
  * these sizes changes, look at what was added: a pointer member needs its
  * lines in pack and unpack (and its target's bounds checked), then update
- * the size here. For the ABI 1.x members planned:
+ * the size here. The ABI 1.2 members of a guest travel so:
  *
- *   a guest's stable id, its age    scalars: nothing to do
- *   per-vnode memory                a pointer: pack its array after the
- *                                   guest's vCPUs, relocate it in unpack
- *   per-guest storage, guest_init   lives in the worker: serve.c calls
- *   and guest_exit                  guest_init/guest_exit as ids appear in
+ *   id, age, nr_vnodes              scalars: copied
+ *   vnode_mem                       a pointer: its [nr_vnodes *
+ *                                   VNUMAD_MAX_NODES] array is packed after
+ *                                   the guest's vCPUs, relocated and bounds
+ *                                   checked in unpack (offset 0: NULL)
+ *   priv                            the daemon's is meaningless in the
+ *                                   worker: packed as 0; serve.c calls
+ *                                   guest_init/guest_exit as ids appear in
  *                                   and vanish from its views, and fills
  *                                   the member in its copy of the guest
- *   exit info to fini               a payload of WIRE_FINI (worker.c sends
- *                                   why the policy stops, serve.c passes it)
+ *   view.guest_size, migrate_rate   scalars: copied
+ *   exit info to exit(), then fini  a struct wire_fini payload of
+ *                                   WIRE_FINI (worker.c sends why the
+ *                                   policy stops, serve.c passes it)
  */
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(struct vnumad_view) == 96,
+_Static_assert(sizeof(struct vnumad_view) == 112,
 	       "struct vnumad_view changed: check wire_view_pack for new pointer members");
-_Static_assert(sizeof(struct vnumad_guest) == 568,
+_Static_assert(sizeof(struct vnumad_guest) == 608,
 	       "struct vnumad_guest changed: check wire_view_pack for new pointer members");
 _Static_assert(sizeof(struct vnumad_vcpu) == 88,
 	       "struct vnumad_vcpu changed: it is copied whole; a pointer in it needs relocating");
@@ -208,6 +213,9 @@ static uint64_t put(struct packer *p, const void *src, size_t n)
  *   view.guests    [nr_guests] offsets of struct vnumad_guest
  *   guest.name     NUL-terminated
  *   guest.vcpus    [nr_vcpus] struct vnumad_vcpu, copied whole
+ *   guest.vnode_mem [nr_vnodes * VNUMAD_MAX_NODES] uint64_t (1.2); offset 0
+ *                  stands for NULL, as it does without vNUMA
+ *   guest.priv     not packed: 0, the worker fills its own (serve.c)
  *
  * Everything else is copied as it is.
  */
@@ -243,6 +251,8 @@ size_t wire_view_pack(void *map, size_t cap, const struct vnumad_view *v,
 	for (int i = 0; i < ng; i++) {
 		const struct vnumad_guest *g = v->guests[i];
 		int nv = g->nr_vcpus > 0 ? g->nr_vcpus : 0;
+		int nk = g->nr_vnodes > 0 && g->nr_vnodes <= VNUMAD_MAX_NODES ?
+			 g->nr_vnodes : 0;
 		struct vnumad_guest *gg;
 		uint64_t goff;
 
@@ -257,6 +267,12 @@ size_t wire_view_pack(void *map, size_t cap, const struct vnumad_view *v,
 		off = put(&p, g->vcpus, sizeof(*g->vcpus) * (size_t)nv);
 		if (gg)
 			put_off(&gg->vcpus, off);
+		off = g->vnode_mem && nk ? put(&p, g->vnode_mem, sizeof(*g->vnode_mem) *
+					       VNUMAD_MAX_NODES * (size_t)nk) : 0;
+		if (gg) {
+			put_off(&gg->vnode_mem, off);
+			gg->priv = NULL;
+		}
 	}
 	if (p.used <= p.cap) {
 		h->magic = WIRE_MAGIC;
@@ -372,6 +388,21 @@ int wire_view_unpack(const void *mapv, size_t len, uint64_t seq,
 			*why = "a guest's vCPUs lie outside the map";
 			return -1;
 		}
+		if (g->nr_vnodes < 0 || g->nr_vnodes > VNUMAD_MAX_NODES) {
+			*why = "a guest's vnode count is out of range";
+			return -1;
+		}
+		g->vnode_mem = NULL;
+		if (get_off(&src->vnode_mem)) {
+			g->vnode_mem = at(map, len, get_off(&src->vnode_mem),
+					  sizeof(uint64_t) * VNUMAD_MAX_NODES *
+					  (uint64_t)g->nr_vnodes);
+			if (!g->vnode_mem || !g->nr_vnodes) {
+				*why = "a guest's per-vnode memory lies outside the map";
+				return -1;
+			}
+		}
+		g->priv = NULL;
 		u->guests[i] = g;
 	}
 	u->view.guests = u->guests;

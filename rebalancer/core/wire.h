@@ -65,7 +65,9 @@ enum wire_type {
 	WIRE_ANSWER,		/* worker: seq, a = what tick returned,
 				 * b = proposals in the out memfd */
 	WIRE_LOG,		/* worker: a = level, text = the plugin's line */
-	WIRE_FINI,		/* daemon: call fini, then exit */
+	WIRE_FINI,		/* daemon: struct wire_fini and its reason; the
+				 * worker calls guest_exit for the guests it
+				 * holds storage for, exit, fini, then exits */
 	WIRE_FINI_DONE,		/* worker */
 	WIRE_SYSCALL,		/* worker: a = number of the call its filter refused */
 };
@@ -97,6 +99,13 @@ struct wire_init {
 	uint32_t nr_values;
 	uint32_t pad;
 	struct wire_value v[];	/* then the strings */
+};
+
+/* Why the policy stops (WIRE_FINI), for its exit (1.2). */
+struct wire_fini {
+	int32_t kind;		/* enum vnumad_exit_kind */
+	int32_t error;
+	char reason[];		/* NUL-terminated; the worker counts ticks itself */
 };
 
 /* The head of the view's memfd. */

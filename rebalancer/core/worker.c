@@ -760,7 +760,7 @@ int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
 		/* fini runs after a failed init, as in process */
 		log_warnx("policy %s: init failed: %s", w->name, strerror(-r));
 		rt->worker = w;
-		worker_close(rt);
+		worker_close(rt, VNUMAD_EXIT_INIT_FAILED, r, "its init failed");
 		return r;
 	}
 	rt->worker = w;
@@ -769,15 +769,26 @@ int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	return 0;
 }
 
-void worker_close(struct vn_policy_rt *rt)
+void worker_close(struct vn_policy_rt *rt, enum vnumad_exit_kind kind, int error,
+		  const char *reason)
 {
 	struct vn_worker *w = rt->worker;
 	struct wire_hdr h;
 	char text[WIRE_TEXT_MAX], why[512];
+	union {
+		struct wire_fini f;
+		char buf[sizeof(struct wire_fini) + WIRE_TEXT_MAX];
+	} fin;
+	size_t n = strnlen(reason ? reason : "", WIRE_TEXT_MAX - 1);
 
 	if (!w)
 		return;
-	if (w->pid && wire_send(w->chan, WIRE_FINI, 0, 0, 0, NULL, 0, NULL, 0) == 0 &&
+	fin.f.kind = kind;
+	fin.f.error = error;
+	memcpy(fin.f.reason, reason ? reason : "", n);
+	fin.f.reason[n] = '\0';
+	if (w->pid && wire_send(w->chan, WIRE_FINI, 0, 0, 0, &fin,
+				sizeof(fin.f) + n + 1, NULL, 0) == 0 &&
 	    expect(w, WIRE_FINI_DONE, 0, now_monotonic() + w->start_deadline, &h,
 		   text, sizeof(text), why, sizeof(why)) != WORKER_OK)
 		log_warnx("policy %s: fini: %s", w->name, why);

@@ -57,8 +57,12 @@ struct worker_info {
  * returned as it is.
  */
 int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg);
-/* Calls fini in the worker (within the deadline) and stops it. */
-void worker_close(struct vn_policy_rt *rt);
+/*
+ * Tells the worker why the policy stops (its guest_exit, exit and fini run
+ * there, within the deadline), then stops it.
+ */
+void worker_close(struct vn_policy_rt *rt, enum vnumad_exit_kind kind, int error,
+		  const char *reason);
 /*
  * The policy stage of a policy in a worker: the tick's view out, its
  * proposals back into out. A lost tick is logged with its reason, the

@@ -32,6 +32,28 @@
 static const struct vnumad_policy *desc;
 static void *priv;
 static bool inited;
+static uint64_t ticks;		/* tick calls answered, for exit's info */
+
+/* True when the descriptor (of its size) has the 1.2 callback `op`. */
+#define HAS_OP(d, op) (VNUMAD_HAS(struct vnumad_policy, d, op) && (d)->op)
+
+/*
+ * The policy's storage for one guest (1.2), kept by guest id as the daemon
+ * keeps it by guest: with a copy of the guest's last view, so that its
+ * guest_exit sees the guest as its last tick did, as in process.
+ */
+struct held {
+	uint64_t id;
+	void *gpriv;
+	bool seen;		/* in the current view */
+	struct vnumad_guest last;	/* its last view, pointing into the below */
+	char *name;
+	struct vnumad_vcpu *vcpus;
+	uint64_t *vnode_mem;
+};
+
+static struct held *held;
+static int nr_held, cap_held;
 
 /* Tells the daemon why the worker cannot go on, and exits. */
 static void __attribute__((noreturn)) give_up(int err, const char *fmt, ...)
@@ -94,6 +116,133 @@ static void do_init(const uint8_t *buf, size_t len)
 	wire_send(WIRE_FD_CHAN, WIRE_INIT_DONE, 0, r, 0, NULL, 0, NULL, 0);
 }
 
+/* Keeps a copy of g's view in h, for its guest_exit; false without memory. */
+static bool hold_view(struct held *h, const struct vnumad_guest *g)
+{
+	size_t nv = g->nr_vcpus > 0 ? (size_t)g->nr_vcpus : 0;
+	size_t nk = g->vnode_mem ? (size_t)g->nr_vnodes * VNUMAD_MAX_NODES : 0;
+	char *name = realloc(h->name, strlen(g->name) + 1);
+	struct vnumad_vcpu *vc;
+	uint64_t *vm;
+
+	if (name)
+		h->name = name;
+	vc = name ? realloc(h->vcpus, sizeof(*vc) * (nv ? nv : 1)) : NULL;
+	if (vc)
+		h->vcpus = vc;
+	vm = vc ? realloc(h->vnode_mem, sizeof(*vm) * (nk ? nk : 1)) : NULL;
+	if (!vm)
+		return false;
+	h->vnode_mem = vm;
+	strcpy(h->name, g->name);
+	memcpy(h->vcpus, g->vcpus, sizeof(*vc) * nv);
+	memcpy(h->vnode_mem, g->vnode_mem ? g->vnode_mem : vm, sizeof(*vm) * nk);
+	h->last = *g;
+	h->last.name = h->name;
+	h->last.vcpus = h->vcpus;
+	h->last.vnode_mem = g->vnode_mem ? h->vnode_mem : NULL;
+	return true;
+}
+
+/* Releases the storage of held guest i (guest_exit) and forgets it. */
+static void release(int i)
+{
+	struct held *h = &held[i];
+
+	h->last.priv = h->gpriv;
+	if (HAS_OP(desc, guest_exit))
+		desc->guest_exit(priv, &h->last, h->gpriv);
+	free(h->name);
+	free(h->vcpus);
+	free(h->vnode_mem);
+	held[i] = held[--nr_held];
+}
+
+/*
+ * Per-guest storage in the worker (1.2): guest_init for every guest id new
+ * to this worker, before the tick that first sees it (tried again each tick
+ * while it fails), guest_exit for the ids gone from the view; each guest's
+ * priv filled in the worker's copy of the view. A worker started again
+ * starts with nothing held: its policy's init ran again too.
+ */
+static void guests_sync(struct wire_unpacked *u)
+{
+	if (!HAS_OP(desc, guest_init))
+		return;
+	for (int i = 0; i < nr_held; i++)
+		held[i].seen = false;
+	for (int gi = 0; gi < u->view.nr_guests; gi++) {
+		struct vnumad_guest *g = &u->guest[gi];
+		void *gpriv = NULL;
+		int i, r;
+
+		/* guests keep their order from view to view: try the same place first */
+		i = gi < nr_held && held[gi].id == g->id ? gi : 0;
+		for (; i < nr_held && held[i].id != g->id; i++)
+			;
+		if (i == nr_held) {
+			if (nr_held == cap_held) {
+				int cap = cap_held ? 2 * cap_held : 16;
+				struct held *n = realloc(held, sizeof(*n) * cap);
+
+				if (!n) {
+					worker_log(VNUMAD_LOG_WARNING, "guest %s: no memory to "
+						   "hold its storage", g->name);
+					continue;
+				}
+				held = n;
+				cap_held = cap;
+			}
+			r = desc->guest_init(priv, g, &gpriv);
+			if (r < 0) {
+				worker_log(VNUMAD_LOG_WARNING, "guest %s: guest_init failed: %s",
+					   g->name, strerror(r < -4095 ? EIO : -r));
+				continue;
+			}
+			memset(&held[i], 0, sizeof(held[i]));
+			held[i].id = g->id;
+			held[i].gpriv = gpriv;
+			nr_held++;
+		}
+		held[i].seen = true;
+		g->priv = held[i].gpriv;
+		if (!hold_view(&held[i], g))
+			worker_log(VNUMAD_LOG_WARNING, "guest %s: no memory to keep its view",
+				   g->name);
+	}
+	for (int i = nr_held - 1; i >= 0; i--)
+		if (!held[i].seen)
+			release(i);
+}
+
+/* The end: guest_exit for the guests held, exit with why, then fini. */
+static void __attribute__((noreturn)) do_fini(const uint8_t *buf, size_t len)
+{
+	const struct wire_fini *f = (const void *)buf;
+	struct vnumad_exit_info info = {
+		.size = sizeof(info),
+		.kind = VNUMAD_EXIT_SHUTDOWN,
+		.reason = "the daemon stops",
+		.ticks = ticks,
+	};
+
+	if (len > sizeof(*f) && memchr(f->reason, '\0', len - sizeof(*f))) {
+		info.kind = (enum vnumad_exit_kind)f->kind;
+		info.error = f->error;
+		info.reason = f->reason;
+	}
+	if (inited) {
+		while (nr_held)
+			release(nr_held - 1);
+		if (HAS_OP(desc, exit))
+			desc->exit(priv, &info);
+		if (desc->fini)
+			desc->fini(priv);
+	}
+	wire_send(WIRE_FD_CHAN, WIRE_FINI_DONE, 0, 0, 0, NULL, 0, NULL, 0);
+	_exit(0);
+}
+
 /* One tick: the view from the map, proposals into the out buffer. */
 static void do_tick(const struct wire_hdr *h, struct wire_unpacked *u,
 		    struct vnumad_out *out, const void **map, size_t *maplen)
@@ -118,8 +267,10 @@ static void do_tick(const struct wire_hdr *h, struct wire_unpacked *u,
 	}
 	if (wire_view_unpack(*map, *maplen, h->seq, u, &why) < 0)
 		give_up(EPROTO, "tick %llu: %s", (unsigned long long)h->seq, why);
+	guests_sync(u);
 	out->len = 0;
 	r = desc->tick(priv, &u->view, out);
+	ticks++;
 	wire_send(WIRE_FD_CHAN, WIRE_ANSWER, h->seq, r, out->len, NULL, 0, NULL, 0);
 }
 
@@ -176,10 +327,7 @@ void serve(const struct wire_spawn *sp, pid_t launcher)
 			do_tick(&m, &u, &out, &map, &maplen);
 			break;
 		case WIRE_FINI:
-			if (inited && desc->fini)
-				desc->fini(priv);
-			wire_send(WIRE_FD_CHAN, WIRE_FINI_DONE, 0, 0, 0, NULL, 0, NULL, 0);
-			_exit(0);
+			do_fini(buf, len);
 		default:
 			give_up(EPROTO, "unexpected message %u", m.type);
 		}

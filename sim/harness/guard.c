@@ -525,12 +525,15 @@ static void short_name(const char *path, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)n, b);
 }
 
-/* The summary of one policy over every scenario, in words and for bench. */
+/*
+ * The summary of one policy over every scenario, in words and for bench;
+ * the goal on good moves is def's, the configuration's policy.
+ */
 static void summary(const char *policy, const struct gd_tally *t, int ns,
-		    const struct hs_opts *o, double tol)
+		    const struct hs_opts *o, double tol, const char *def)
 {
 	bool chaos = strcmp(policy, "chaos") == 0;
-	bool locality = strcmp(policy, "locality") == 0;
+	bool goal = def && strcmp(policy, def) == 0;
 	char dur[32], how[160];
 
 	printf("%s: %d trials in %d runs; harmful %d, reverted %d (%.1f%%), within 3 "
@@ -564,9 +567,9 @@ static void summary(const char *policy, const struct gd_tally *t, int ns,
 		printf("BENCH name=guard.good_reverted_pct%s%s value=%.1f unit=%% "
 		       "goal=%s dir=%s desc=good trials (true normalised change above "
 		       "+%.0f%%) the guard reverted, policy %s: %d of %d (%s)\n",
-		       locality ? "" : "/", locality ? "" : policy,
-		       pct(t->good_rev, t->good), locality ? "5" : "-",
-		       locality ? "max" : "-", tol * 100, policy, t->good_rev, t->good, how);
+		       goal ? "" : "/", goal ? "" : policy,
+		       pct(t->good_rev, t->good), goal ? "5" : "-",
+		       goal ? "max" : "-", tol * 100, policy, t->good_rev, t->good, how);
 }
 
 int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
@@ -575,7 +578,7 @@ int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
 	struct gd_tally *all = xcalloc(np + 1, sizeof(*all));
 	int bad = 0, ret = -1, level = log_getlevel();
 	double tol = 0;
-	char name[128], b[32] = "", st[32] = "", j[32] = "", iv[32] = "";
+	char name[128], b[32] = "", st[32] = "", j[32] = "", iv[32] = "", *def = NULL;
 
 	/* check everything first: all the errors at once, nothing run */
 	for (int i = 0; i < ns; i++) {
@@ -630,11 +633,13 @@ int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
 			row(stdout, "all scenarios", policies[p], &all[p]);
 	}
 	putchar('\n');
+	def = hs_default_policy(scenarios[0], o);
 	for (int p = 0; p < np; p++)
-		summary(policies[p], &all[p], ns, o, tol);
+		summary(policies[p], &all[p], ns, o, tol, def);
 	ret = 0;
 out:
 	log_setlevel(level);
+	free(def);
 	free(all);
 	return ret;
 }

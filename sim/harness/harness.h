@@ -6,9 +6,11 @@
  *
  *	main.c     the command line: run, compare, replay, speed
  *	run.c      one scenario under one policy, through core_tick()
- *	oracle.c   the best placement the model allows, found by search
+ *	oracle.c   the yardsticks: each guest alone best placed, all together
+ *	score.c    per-guest progress against the reference, its mean
  *	compare.c  scenarios x policies, as fractions of the oracle
  *	guard.c    the rollback guard's verdicts against the truth
+ *	generate.c scenarios drawn from documented ranges, by seed
  *	csv.c      the per-tick timeline
  *	plot.c     the timeline drawn by gnuplot
  *	replay.c   a recorded trace through the advisory pipeline
@@ -43,6 +45,9 @@ struct hs_opts {
 	bool json;		/* the core's output and the totals as JSON Lines */
 	bool partial;		/* replay: accept a trace cut short */
 	bool bench;		/* compare, guard: BENCH lines for tests/bench/run.sh */
+	const char *suite;	/* compare --bench: NAME/ before every figure */
+	bool validation;	/* every scenario of the validation family: its
+				 * goals apply (margin over numad, GiB) */
 	bool truth_instant;	/* guard: the truth from the tick before each move */
 	int numa_balancing;	/* the host's own balancing: 1 on, 0 off, -1 the scenario's */
 	const char *csv;	/* timeline file */
@@ -79,6 +84,18 @@ struct hs_result {
 	bool exhaustive;	/* every segment searched exhaustively */
 	int segments;		/* placements: one per stretch between events */
 	long evaluations;
+	/*
+	 * convergence: after each arrival or phase change that the run gained
+	 * from, the ticks until 90% of the stretch's gain was reached
+	 */
+	int *converge;		/* [nr_converge] ticks */
+	int nr_converge;
+	/* the score against a reference (hs_score_result) */
+	double *progress;	/* [nr_guests] throughput over alone; -1: did not run */
+	double score;		/* geometric mean of progress over the guests that ran */
+	double worst;		/* the lowest progress */
+	int worst_guest;	/* its index, -1 none */
+	int scored;		/* guests that ran, 0: not scored */
 	struct hs_level *level;	/* [segments]: each stretch's throughput */
 };
 
@@ -86,6 +103,20 @@ struct hs_result {
 struct hs_level {
 	double from, to;
 	double ips;
+};
+
+/*
+ * The yardstick of the score: each guest alone on the host, best placed,
+ * over the stretches of the run it ran in (oracle.c). Its throughput there
+ * is what a policy's throughput of the guest is divided by.
+ */
+struct hs_reference {
+	int nr_guests;
+	double duration;	/* the run's, simulated seconds */
+	double *solo;		/* [nr_guests] instructions alone, over duration */
+	double *alive;		/* [nr_guests] seconds it ran within the run */
+	long evaluations;
+	double wall;
 };
 
 void hs_result_free(struct hs_result *r);
@@ -102,6 +133,11 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
  */
 int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	      struct vn_config *cfg);
+/*
+ * The configuration's policy (the one whose figures have goals), malloc'd,
+ * or NULL when the configuration does not load.
+ */
+char *hs_default_policy(const char *scenario, const struct hs_opts *o);
 /* Loads a scenario, printing every error (FILE:LINE: [section] key: why). */
 struct sim *hs_load(const char *scenario);
 /* Simulated seconds a run lasts: whole ticks covering the run length. */
@@ -118,8 +154,24 @@ const char *hs_core_policy(const char *contender);
 /* run.c: one scenario, one policy, through the real core. 0 or -1. */
 int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	   struct hs_result *r);
-/* oracle.c: the best-known static placement per stretch between events. */
-int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r);
+/*
+ * oracle.c: the best-known placement per stretch between events, scored;
+ * ref (if not NULL) gets the reference found on the way. 0 or -1.
+ */
+int hs_oracle(const char *scenario, const struct hs_opts *o, struct hs_result *r,
+	      struct hs_reference *ref);
+/* The reference alone, without the oracle's search. 0 or -1. */
+int hs_reference(const char *scenario, const struct hs_opts *o,
+		 struct hs_reference *ref);
+void hs_reference_free(struct hs_reference *ref);
+
+/*
+ * score.c: fills r->progress, score, worst, worst_guest and scored from
+ * r->guest_ips against the reference of the same scenario and run length.
+ */
+void hs_score_result(struct hs_result *r, const struct hs_reference *ref);
+/* The geometric mean of x[0..n-1] (each floored at 1e-9); 0 for n = 0. */
+double hs_geomean(const double *x, int n);
 /* compare.c */
 int hs_compare(char **scenarios, int n, const char *policies,
 	       const struct hs_opts *o);
@@ -131,6 +183,15 @@ int hs_guard(char **scenarios, int ns, char **policies, int np, int runs,
 	     const struct hs_opts *o);
 /* replay.c */
 int hs_replay(const char *trace, const struct hs_opts *o);
+
+/*
+ * generate.c: the scenario of a seed, as INI text (malloc'd; NULL when
+ * memory runs out). Seeds below HS_VALIDATION_SEED are the tuning family,
+ * from it to HS_SEED_MAX the validation family.
+ */
+#define HS_VALIDATION_SEED	1000000L
+#define HS_SEED_MAX		1999999L
+char *hs_generate(uint64_t seed);
 
 /* csv.c: the timeline, one row per tick. */
 struct hs_tick {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* vnumad-sim: the command line of the policy evaluation harness. */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,11 @@ enum {
 	OPT_TRUTH,
 	OPT_REPEAT,
 	OPT_NUMAB,
+	OPT_SUITE,
 	OPT_WORKER,
 };
+
+#define PATH_MAX_LEN	4096
 
 static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -61,6 +65,7 @@ static const struct option long_options[] = {
 	{ "truth", required_argument, NULL, OPT_TRUTH },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "numa-balancing", required_argument, NULL, OPT_NUMAB },
+	{ "suite", required_argument, NULL, OPT_SUITE },
 	{ "worker", no_argument, NULL, OPT_WORKER },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -78,6 +83,10 @@ static void usage(FILE *f)
 "       vnumad-sim speed SCENARIO [--repeat N] [--name NAME --goal N]\n"
 "       vnumad-sim guard SCENARIO... [--policy NAME | --policies A,B,...]\n"
 "                  [--runs N] [--truth window|instant] [--bench] [-v]\n"
+"       vnumad-sim generate --seed N\n"
+"\n"
+"A SCENARIO is a file, or gen:N or gen:FIRST-LAST: generated scenarios\n"
+"(seeds up to 999999 the tuning family, 1000000 to 1999999 validation).\n"
 "\n"
 "Runs the vnumad core (the daemon's tick pipeline, guard and arbiter) on a\n"
 "simulated host and scores policies with the model's true figures.\n"
@@ -88,10 +97,11 @@ static void usage(FILE *f)
 "                          on), or oracle (run only)\n"
 "      --policies A,B,...  compare: the policies (default: all built in and\n"
 "                          kernel);\n"
-"                          guard: default chaos,locality,spread\n"
+"                          guard: default chaos, the configuration's, spread\n"
 "      --interval DUR      seconds per tick (default: the configuration's)\n"
 "      --duration DUR      simulated time (default: the scenario's, else 10min)\n"
-"      --seed N            counter-noise seed instead of the scenario's\n"
+"      --seed N            counter-noise seed instead of the scenario's;\n"
+"                          generate: the scenario's seed\n"
 "      --dry-run           advise only: apply nothing\n"
 "      --worker            run a plugin in an isolated worker process, as\n"
 "                          vnumad does (default: in process, for speed)\n"
@@ -108,6 +118,7 @@ static void usage(FILE *f)
 "                          guard's windows (window, the default) or from the\n"
 "                          tick before the move (instant)\n"
 "      --bench             compare, guard: also BENCH lines for make bench\n"
+"      --suite NAME        compare --bench: figures named NAME/...\n"
 "      --repeat N          speed: run N times, report the median (default 1)\n"
 "      --name ID, --goal N speed: the BENCH line's name and goal\n"
 "      --json              JSON Lines: the core's output and the totals\n"
@@ -144,6 +155,117 @@ static int positive_long(const char *opt, const char *arg, long *out)
 	return 0;
 }
 
+static char gen_dir[64];
+
+/* Removes the generated scenarios at exit. */
+static void remove_generated(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[PATH_MAX_LEN];
+
+	if (!gen_dir[0] || !(d = opendir(gen_dir)))
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", gen_dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(gen_dir);
+}
+
+/* Writes the scenario of one seed into the temporary directory. */
+static char *write_generated(long seed)
+{
+	char path[PATH_MAX_LEN], *text;
+	FILE *f;
+
+	if (!gen_dir[0]) {
+		snprintf(gen_dir, sizeof(gen_dir), "%s/vnumad-sim-gen.XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (!mkdtemp(gen_dir)) {
+			perror("vnumad-sim: a directory for generated scenarios");
+			exit(1);
+		}
+		atexit(remove_generated);
+	}
+	snprintf(path, sizeof(path), "%s/gen-%ld.ini", gen_dir, seed);
+	text = hs_generate((uint64_t)seed);
+	f = fopen(path, "w");
+	if (!text || !f || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "vnumad-sim: cannot write %s\n", path);
+		exit(1);
+	}
+	free(text);
+	return xstrdup(path);
+}
+
+/*
+ * Scenarios named gen:N or gen:A-B (generated, see generate.c) become files
+ * in a temporary directory; other names stay. Returns the new list (*n
+ * updated), or NULL after saying what is wrong with a name.
+ */
+static char **expand_generated(char **args, int *n, bool *validation)
+{
+	char **out = NULL;
+	int len = 0;
+
+	*validation = *n > 0;
+	for (int i = 0; i < *n; i++) {
+		const char *a = args[i], *why;
+		long lo, hi;
+		char *dash, buf[64];
+
+		if (strncmp(a, "gen:", 4) != 0) {
+			out = xreallocarray(out, len + 1, sizeof(*out));
+			out[len++] = xstrdup(a);
+			*validation = false;
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%s", a + 4);
+		dash = strchr(buf, '-');
+		if (dash)
+			*dash = '\0';
+		if (parse_long(buf, &lo, &why) < 0 || lo < 0 || lo > HS_SEED_MAX ||
+		    (dash && (parse_long(dash + 1, &hi, &why) < 0 || hi < lo ||
+			      hi > HS_SEED_MAX || hi - lo >= 100000))) {
+			bad_usage("'%s': expected gen:SEED or gen:FIRST-LAST, seeds 0 to "
+				  "1999999 (1000000 and up: the validation family)", a);
+			return NULL;
+		}
+		if (!dash)
+			hi = lo;
+		if (lo < HS_VALIDATION_SEED)
+			*validation = false;
+		for (long s = lo; s <= hi; s++) {
+			out = xreallocarray(out, len + 1, sizeof(*out));
+			out[len++] = write_generated(s);
+		}
+	}
+	*n = len;
+	return out;
+}
+
+/* generate: the scenario of a seed on stdout. */
+static int cmd_generate(long seed)
+{
+	char *text;
+
+	if (seed < 0)
+		return bad_usage("%s", "generate: --seed N is needed");
+	if (seed > HS_SEED_MAX)
+		return bad_usage("--seed %s: seeds go up to 1999999", "N");
+	text = hs_generate((uint64_t)seed);
+	if (!text) {
+		fprintf(stderr, "vnumad-sim: generate: out of memory\n");
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* run: one scenario, one policy (or the oracle), totals on stdout. */
 static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 {
@@ -174,13 +296,23 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 		close(fd);
 		o->csv = tmp;
 	}
-	ret = oracle ? hs_oracle(scenario, o, &r) : hs_run(scenario, policy, o, &r);
+	ret = oracle ? hs_oracle(scenario, o, &r, NULL) : hs_run(scenario, policy, o, &r);
+	if (ret == 0 && !oracle) {
+		struct hs_reference ref;
+
+		ret = hs_reference(scenario, o, &ref);
+		if (ret == 0)
+			hs_score_result(&r, &ref);
+		hs_reference_free(&ref);
+		if (ret < 0)
+			hs_result_free(&r);
+	}
 	if (ret == 0) {
 		hs_print_result(stdout, &r, o);
 		if (o->plot) {
 			struct sim *s = hs_load(scenario);
 			struct hs_result orc;
-			bool level = !oracle && hs_oracle(scenario, o, &orc) == 0;
+			bool level = !oracle && hs_oracle(scenario, o, &orc, NULL) == 0;
 			char title[512];
 
 			/* the oracle's level: what the best placement reaches */
@@ -200,15 +332,20 @@ static int cmd_run(const char *scenario, const char *policy, struct hs_opts *o)
 
 /*
  * guard: the policies to run, from --policy or --policies, or chaos for
- * harmful moves and locality and spread for good ones.
+ * harmful moves and the configuration's policy and spread for good ones.
  */
 static int cmd_guard(char **scenarios, int n, const char *policy,
 		     const char *policies, int runs, const struct hs_opts *o)
 {
-	char *list = xstrdup(policy ? policy : policies ? policies :
-			     "chaos,locality,spread");
-	char *items[64];
-	int np = split_list(list, items, (int)ARRAY_SIZE(items)), ret;
+	char *def = !policy && !policies && n > 0 ? hs_default_policy(scenarios[0], o) : NULL;
+	char dflt[256], *list, *items[64];
+	int np, ret;
+
+	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : "locality",
+		 def && strcmp(def, "spread") == 0 ? "" : ",spread");
+	free(def);
+	list = xstrdup(policy ? policy : policies ? policies : dflt);
+	np = split_list(list, items, (int)ARRAY_SIZE(items));
 
 	if (np <= 0) {
 		free(list);
@@ -382,6 +519,13 @@ int main(int argc, char **argv)
 				return bad_usage("--numa-balancing '%s': expected on or off", optarg);
 			o.numa_balancing = strcmp(optarg, "on") == 0;
 			break;
+		case OPT_SUITE:
+			if (!*optarg || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+			    strlen(optarg))
+				return bad_usage("--suite '%s': expected a name of a-z 0-9 - _",
+						 optarg);
+			o.suite = optarg;
+			break;
 		case 'v':
 			o.verbose++;
 			break;
@@ -398,7 +542,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return bad_usage("%s", "a command is needed: run, compare, replay, speed or guard");
+		return bad_usage("%s", "a command is needed: run, compare, replay, speed, guard "
+				 "or generate");
 	cmd = argv[optind];
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
@@ -412,6 +557,14 @@ int main(int argc, char **argv)
 	if (o.numa_balancing >= 0 && strcmp(cmd, "run") && strcmp(cmd, "compare"))
 		return bad_usage("%s", "--numa-balancing is for run and compare");
 
+	if (strcmp(cmd, "generate") == 0) {
+		if (nargs)
+			return bad_usage("%s", "generate takes no file: --seed N");
+		return cmd_generate(o.seed);
+	}
+	args = expand_generated(args, &nargs, &o.validation);
+	if (!args)
+		return 2;
 	if (strcmp(cmd, "guard") == 0) {
 		if (nargs < 1)
 			return bad_usage("%s", "guard: name at least one scenario");
@@ -451,6 +604,6 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "speed") == 0)
 		return cmd_speed(args[0], o.policy, &o, name, goal, repeat ? repeat : 1);
-	return bad_usage("unknown command '%s': expected run, compare, replay, speed "
-			 "or guard", cmd);
+	return bad_usage("unknown command '%s': expected run, compare, replay, speed, "
+			 "guard or generate", cmd);
 }

@@ -62,6 +62,17 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	return r;
 }
 
+char *hs_default_policy(const char *scenario, const struct hs_opts *o)
+{
+	struct vn_config cfg;
+	char *name = NULL;
+
+	if (hs_config(o, scenario, NULL, &cfg) == 0 && cfg.policy)
+		name = xstrdup(cfg.policy);
+	config_free(&cfg);
+	return name;
+}
+
 double hs_run_length(const struct sim *s, const struct hs_opts *o, double interval)
 {
 	double want = o->duration > 0 ? o->duration :
@@ -94,6 +105,8 @@ void hs_result_free(struct hs_result *r)
 	free(r->guest);
 	free(r->guest_ips);
 	free(r->guest_remote);
+	free(r->progress);
+	free(r->converge);
 	free(r->level);
 	free(r->scenario);
 	free(r->policy);
@@ -113,6 +126,12 @@ static void print_json(FILE *f, const struct hs_result *r)
 	json_object_set_new(o, "duration", json_real(r->duration));
 	json_object_set_new(o, "interval", json_real(r->interval));
 	json_object_set_new(o, "ips", json_real(r->ips));
+	if (r->scored) {
+		json_object_set_new(o, "score", json_real(r->score));
+		json_object_set_new(o, "worst_progress", json_real(r->worst));
+		json_object_set_new(o, "worst_guest",
+				    json_string(r->guest[r->worst_guest]));
+	}
 	json_object_set_new(o, "remote_ratio", r->remote >= 0 ? json_real(r->remote) : json_null());
 	json_object_set_new(o, "bytes_migrated", json_integer((json_int_t)r->bytes_migrated));
 	json_object_set_new(o, "host_bytes_migrated", json_integer((json_int_t)r->host_migrated));
@@ -132,6 +151,9 @@ static void print_json(FILE *f, const struct hs_result *r)
 
 		json_object_set_new(x, "name", json_string(r->guest[g]));
 		json_object_set_new(x, "ips", json_real(r->guest_ips[g]));
+		if (r->scored)
+			json_object_set_new(x, "progress", r->progress[g] >= 0 ?
+					    json_real(r->progress[g]) : json_null());
 		json_object_set_new(x, "remote_ratio", r->guest_remote[g] >= 0 ?
 			json_real(r->guest_remote[g]) : json_null());
 		json_array_append_new(guests, x);
@@ -173,6 +195,11 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 			o->worker ? ", as vnumad runs it" : "; --worker runs it as vnumad does");
 	else
 		fprintf(f, "policy      %s\n", r->policy);
+	if (r->scored)
+		fprintf(f, "score       %.4f: geometric mean of %d %s progress (their "
+			"throughput over alone, best placed); worst %.4f (%s)\n", r->score,
+			r->scored, r->scored == 1 ? "guest's" : "guests'", r->worst,
+			r->guest[r->worst_guest]);
 	fprintf(f, "throughput  %.4g instructions/s (%.3f G/s, mean of the true guest IPS)\n",
 		r->ips, r->ips / 1e9);
 	fprintf(f, "remote      %s of DRAM accesses\n", rem);
@@ -183,11 +210,16 @@ void hs_print_result(FILE *f, const struct hs_result *r, const struct hs_opts *o
 	fprintf(f, "moves       %llu vCPU, %llu memory; %llu kept, %llu reverted\n",
 		(unsigned long long)r->vcpu_moves, (unsigned long long)r->memory_moves,
 		(unsigned long long)r->kept, (unsigned long long)r->reverts);
-	fprintf(f, "per guest   %-20s %12s %8s\n", "", "G instr/s", "remote");
+	fprintf(f, "per guest   %-20s %12s %8s %9s\n", "", "G instr/s", "remote",
+		"progress");
 	for (int g = 0; g < r->nr_guests; g++) {
+		char prog[16] = "-";
+
 		pct(rem, sizeof(rem), r->guest_remote[g]);
-		fprintf(f, "            %-20s %12.4f %8s\n", r->guest[g],
-			r->guest_ips[g] / 1e9, rem);
+		if (r->scored && r->progress[g] >= 0)
+			snprintf(prog, sizeof(prog), "%.4f", r->progress[g]);
+		fprintf(f, "            %-20s %12.4f %8s %9s\n", r->guest[g],
+			r->guest_ips[g] / 1e9, rem, prog);
 	}
 }
 
@@ -230,6 +262,94 @@ static void timeline_row(struct hs_csv *csv, const struct vn_core *c,
 	csv_row(csv, &t);
 }
 
+/*
+ * Convergence. A stretch between two events that an arrival or a phase
+ * change opens is a window; its baseline is the first tick after the event
+ * (the event's own tick ran partly before it). Over the window, S is the
+ * sum over the running guests of the log of their instructions per second
+ * in each tick: with the guests and their references fixed within a
+ * stretch, its change is the change of the score's log. A window whose last
+ * tick gained CONV_MIN or more over the baseline counts: the ticks from the
+ * event until S first reached 90% of that gain.
+ */
+#define CONV_MIN	0.02
+#define CONV_SHARE	0.9
+
+struct conv {
+	bool pending;		/* an opening event in the last tick */
+	bool open;
+	uint64_t event;		/* the tick the event fell in */
+	double s0;
+	double *S;
+	int nr, cap;
+};
+
+static double log_sum(const struct sim *s, const struct truth *was,
+		      const struct truth *now, double iv)
+{
+	double sum = 0;
+
+	for (int g = 0; g < sim_nr_guests(s); g++) {
+		double ips = (now->instr[g] - was->instr[g]) / iv;
+
+		if (ips > 0)
+			sum += log(ips);
+	}
+	return sum;
+}
+
+static void conv_close(struct conv *cv, struct hs_result *r)
+{
+	double gain;
+
+	if (cv->open && cv->nr > 0) {
+		gain = cv->S[cv->nr - 1] - cv->s0;
+		for (int i = 0; gain >= CONV_MIN && i < cv->nr; i++)
+			if (cv->S[i] - cv->s0 >= CONV_SHARE * gain) {
+				r->converge = xreallocarray(r->converge, r->nr_converge + 1,
+							    sizeof(int));
+				/* the baseline is tick event + 1, S[i] tick event + 2 + i */
+				r->converge[r->nr_converge++] = i + 2;
+				break;
+			}
+	}
+	cv->open = false;
+	cv->nr = 0;
+}
+
+/* After tick k, covering (t_prev, t_now]: the events in it, S of the tick. */
+static void conv_tick(struct conv *cv, struct hs_result *r, const struct sim *s,
+		      uint64_t k, double t_prev, double t_now, double S)
+{
+	unsigned kinds = 0;
+	double t = t_prev, e;
+
+	while ((e = sim_event_after(s, t)) >= 0 && e <= t_now + 1e-9) {
+		kinds |= sim_event_kind(s, e);
+		t = e;
+	}
+	if (kinds) {
+		conv_close(cv, r);
+		cv->pending = kinds & (SIM_EV_ARRIVE | SIM_EV_PHASE);
+		cv->event = k;
+		return;
+	}
+	if (cv->pending) {
+		cv->pending = false;
+		cv->open = true;
+		cv->s0 = S;
+		cv->nr = 0;
+		return;
+	}
+	if (!cv->open)
+		return;
+	if (cv->nr == cv->cap) {
+		cv->cap = cv->cap ? 2 * cv->cap : 64;
+		cv->S = xreallocarray(cv->S, cv->cap, sizeof(double));
+	}
+	cv->S[cv->nr++] = S;
+}
+
 /* Bytes moved by migrations still running at the end: they count too. */
 static uint64_t in_flight(const struct vn_core *c)
 {
@@ -246,6 +366,7 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 {
 	static struct vn_core c;	/* large: not on the stack */
 	struct truth t0 = { 0 }, t1 = { 0 };
+	struct conv cv = { 0 };
 	struct hs_csv *csv = NULL;
 	struct vn_trace *trace = NULL;
 	struct sim *s;
@@ -332,11 +453,14 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 		read_truth(s, &t1);
 		if (csv)
 			timeline_row(csv, &c, &t0, &t1, &before, gips);
+		conv_tick(&cv, r, s, k, sim_now(s) - c.cfg.interval, sim_now(s),
+			  log_sum(s, &t0, &t1, c.cfg.interval));
 		tmp = t0;
 		t0 = t1;
 		t1 = tmp;
 	}
 	r->wall = now_monotonic() - wall;
+	conv_close(&cv, r);
 	/* t0 holds the totals at the end; the run started at time 0 */
 	for (int g = 0; g < ng; g++) {
 		r->guest_ips[g] = t0.instr[g] / r->duration;
@@ -373,6 +497,7 @@ out:
 	free(t1.dram);
 	free(t1.remote);
 	free(gips);
+	free(cv.S);
 	core_close(&c);
 	config_free(&c.cfg);
 	if (ret < 0)

@@ -3,7 +3,7 @@
  * bench-core: the cost of the daemon's own work on a large host.
  *
  * Runs the real core (the daemon's tick pipeline, guard and arbiter, the
- * locality policy, moves applied) against a simulated 8-node host with
+ * default policy, locality, moves applied) against a simulated 8-node host with
  * 1,000 guests of 8 vCPUs, half of them placed away from their memory, and
  * prints in the BENCH format of tests/bench/run.sh:
  *

@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	printf("BENCH name=worker.proposals_differ value=%ld unit=ticks goal=0 dir=max "
 	       "desc=ticks whose proposals differ between the worker and in process\n",
 	       differ);
-	plugin_stop(&w);
+	plugin_stop(&w, NULL, VNUMAD_EXIT_SHUTDOWN);
 	c.policy = in;
 	core_close(&c);
 	worker_shutdown();

@@ -201,6 +201,23 @@ static void check_defaults(const struct vn_config *c)
 	assert_null(c->exclude[0]);
 }
 
+/* The place policy's options at their defaults, in the order of its table. */
+static void check_place_defaults(const struct vn_config *c)
+{
+	assert_ptr_equal(c->policy_desc, &vn_policy_place);
+	assert_null(c->policy_handle);
+	assert_int_equal(c->nr_policy_values, 9);
+	assert_true(c->policy_values[0].num == 0.5);		/* queue_factor */
+	assert_true(c->policy_values[1].num == 2.5e9);		/* bandwidth_per_cpu */
+	assert_true(c->policy_values[2].num == 0.5);		/* counted_share */
+	assert_true(c->policy_values[3].num == 0.05);		/* min_gain */
+	assert_true(c->policy_values[4].num == 0.05);		/* migration_cost */
+	assert_true(c->policy_values[5].num == 0.05);		/* cpu_headroom */
+	assert_true(c->policy_values[6].num == 512.0 * MiB);	/* memory_reserve */
+	assert_true(c->policy_values[7].num == 4.0 * GiB);	/* memory_batch */
+	assert_true(c->policy_values[8].num == 60);		/* hold */
+}
+
 /* The locality policy's options, in the order of its table. */
 static void check_locality(const struct vn_config *c, double threshold,
 			   double rate, double headroom, double batch,
@@ -329,6 +346,15 @@ static void shipped_file_is_defaults(void **state)
 	expect_ok(config_load(&cfg, "etc/vnumad.conf", NULL, &errs));
 	check_defaults(&cfg);
 	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+}
+
+/* place, built in but not the default, is chosen by name with its defaults. */
+static void place_by_name(void **state)
+{
+	(void)state;
+	expect_ok(load("[policy]\nname = place\n"));
+	assert_string_equal(cfg.policy, "place");
+	check_place_defaults(&cfg);
 }
 
 /* Names of sections and keys are case-insensitive; values keep their case. */
@@ -693,15 +719,15 @@ static void directory_as_file(void **state)
 static void policy_section_bad_value(void **state)
 {
 	(void)state;
-	expect_one(load("[policy.locality]\nremote_threshold = lots\n"),
-		   ":2: [policy.locality] remote_threshold: 'lots': not a number");
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nremote_threshold = lots\n"),
+		   ":4: [policy.locality] remote_threshold: 'lots': not a number");
 	/* the default is kept for the plugin */
 	assert_true(cfg.policy_values[0].num == 0.3);
-	expect_one(load("[policy.locality]\nmemory_reserve = 5 bananas\n"),
-		   ":2: [policy.locality] memory_reserve: '5 bananas': "
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nmemory_reserve = 5 bananas\n"),
+		   ":4: [policy.locality] memory_reserve: '5 bananas': "
 		   "unknown unit (use B, KiB, MiB, GiB, TiB or kB, MB, GB, TB)");
-	expect_one(load("[policy.locality]\nmin_access_rate = -1\n"),
-		   ":2: [policy.locality] min_access_rate: '-1' is out of range (0 to 1e+12)");
+	expect_one(load("[policy]\nname = locality\n[policy.locality]\nmin_access_rate = -1\n"),
+		   ":4: [policy.locality] min_access_rate: '-1' is out of range (0 to 1e+12)");
 }
 
 static void policy_section_unknown_key(void **state)
@@ -716,7 +742,7 @@ static void policy_section_unknown_policy(void **state)
 {
 	(void)state;
 	assert_int_equal(load("[policy]\nname = locality\n\n[policy.nosuch]\nfoo = 1\n"), -1);
-	expect_msg(0, ":4: [policy.nosuch]: no policy named 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos)");
+	expect_msg(0, ":4: [policy.nosuch]: no policy named 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos)");
 	assert_true(errs.count >= 1);
 }
 
@@ -727,7 +753,7 @@ static void policy_name_unknown(void **state)
 	(void)state;
 	snprintf(text, sizeof(text), "[policy]\nname = nosuch\ndir = %s\n", dir);
 	expect_one(load(text),
-		   ":2: [policy] name: unknown policy 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos; no %s/nosuch.so)",
+		   ":2: [policy] name: unknown policy 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos; no %s/nosuch.so)",
 		   dir);
 	assert_null(cfg.policy_desc);
 }
@@ -866,7 +892,7 @@ static void all_errors_reported(void **state)
 	assert_true(find_msg(":10: [guard] quarantine_max: quarantine_max must not be "
 			     "shorter than quarantine") >= 0);
 	assert_true(find_msg(":12: [policy.locality] cpu_headroom: 'maybe': not a number") >= 0);
-	assert_true(find_msg(":13: [policy.nosuch]: no policy named 'nosuch' (built in: locality, spread, brm, numad, static, none, chaos)") >= 0);
+	assert_true(find_msg(":13: [policy.nosuch]: no policy named 'nosuch' (built in: place, locality, spread, brm, numad, static, none, chaos)") >= 0);
 	assert_true(find_msg(":14: unknown section [bogus]") >= 0);
 	if (errs.count != 9) {
 		dump_errors();
@@ -1157,15 +1183,19 @@ static void plugin_small_size(void **state)
 	struct vnumad_policy p = good_policy;
 	char want[128];
 
+	/* ABI 1.0's descriptor ends with fini; later members are optional */
+	size_t v1 = offsetof(struct vnumad_policy, fini) + sizeof(p.fini);
+
 	(void)state;
-	p.size = sizeof(struct vnumad_policy) - sizeof(void *);
+	p.size = v1 - sizeof(void *);
 	snprintf(want, sizeof(want), "descriptor of %u bytes is smaller than ABI 1's %zu",
-		 p.size, sizeof(struct vnumad_policy));
+		 p.size, v1);
 	check_policy(&p, 1, want);
 	p.size = 0;
-	snprintf(want, sizeof(want), "descriptor of 0 bytes is smaller than ABI 1's %zu",
-		 sizeof(struct vnumad_policy));
+	snprintf(want, sizeof(want), "descriptor of 0 bytes is smaller than ABI 1's %zu", v1);
 	check_policy(&p, 1, want);
+	p.size = v1;
+	check_policy(&p, 0);
 }
 
 static void plugin_bad_name(void **state)
@@ -1470,6 +1500,7 @@ int main(void)
 		T(empty_file_is_defaults),
 		T(full_file),
 		T(shipped_file_is_defaults),
+		T(place_by_name),
 		T(names_fold_case),
 		T(value_syntax),
 		T(section_reopened),

@@ -912,6 +912,35 @@ static void test_drop_capacity(void **state)
 	close_core(c);
 }
 
+/*
+ * A whole-guest move needs CPU room only for the vCPUs not yet on its
+ * nodes: a guest whose vCPUs are home already, with its memory elsewhere,
+ * must be able to bring that memory back even though home is nearly full.
+ */
+static void test_guest_move_credits_vcpus_home(void **state)
+{
+	const struct vn_decision *d = NULL;
+	struct vn_core *c;
+	struct t_guest *g;
+
+	(void)state;
+	g = t_add("home", 4, 1, 2 * GiB);
+	g->demand = 0.75;	/* 3 of node 1's 4 CPUs */
+	g->mem[0] = 2 * GiB;
+	c = open_core();
+	ticks(c, 6);
+	propose_guest(c, "home", 1ULL << 1, 0.3);
+	ticks(c, 1);
+	for (int i = 0; i < c->dec.nr; i++)
+		if (c->dec.d[i].order == 0)
+			d = &c->dec.d[i];
+	assert_non_null(d);
+	if (!d->accepted)
+		fail_msg("dropped: %s", arbiter_drop_reason(d->why));
+	nr_proposals = 0;
+	close_core(c);
+}
+
 static void test_drop_memory_rules(void **state)
 {
 	struct vn_core *c;
@@ -1047,6 +1076,192 @@ static void test_actuation_errors(void **state)
 	assert_int_equal(th.g[0].allowed[0], 1ULL << 1);
 	errors_free(&e);
 	close_core(c);
+}
+
+/*
+ * A policy of ABI 1.2: storage per guest (guest_init, guest_exit), why it
+ * stops (exit), and the new members of the view it checks every tick.
+ */
+static struct {
+	int inits, exits, exit_calls, finis, ticks, bad_view;
+	bool fail;		/* its ticks fail */
+	bool init_fails;
+	bool fini_after_exit;
+	enum vnumad_exit_kind kind;
+	int error;
+	uint64_t told_ticks;
+} lc;
+
+static int lp_init(void **priv, const struct vnumad_init_args *args)
+{
+	(void)args;
+	*priv = &lc;
+	return lc.init_fails ? -EINVAL : 0;
+}
+
+static int lp_guest_init(void *priv, const struct vnumad_guest *g, void **gpriv)
+{
+	assert_ptr_equal(priv, &lc);
+	*gpriv = xstrdup(g->name);
+	lc.inits++;
+	return 0;
+}
+
+static void lp_guest_exit(void *priv, const struct vnumad_guest *g, void *gpriv)
+{
+	(void)priv;
+	assert_string_equal(gpriv, g->name);
+	free(gpriv);
+	lc.exits++;
+}
+
+static int lp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *o)
+{
+	(void)priv;
+	(void)o;
+	lc.ticks++;
+	if (!VNUMAD_GUEST_HAS(v, priv) || v->guest_size != sizeof(struct vnumad_guest) ||
+	    v->migrate_rate <= 0)
+		lc.bad_view++;
+	for (int i = 0; i < v->nr_guests; i++) {
+		const struct vnumad_guest *g = v->guests[i];
+
+		/* its storage, its id (the core's, never 0 twice), its age */
+		if (!g->priv || strcmp(g->priv, g->name) != 0 || g->age < 0 ||
+		    g->age > v->now || g->nr_vnodes != 0 || g->vnode_mem)
+			lc.bad_view++;
+		for (int j = 0; j < i; j++)
+			if (v->guests[j]->id == g->id)
+				lc.bad_view++;
+	}
+	return lc.fail ? -EIO : 0;
+}
+
+static void lp_exit(void *priv, const struct vnumad_exit_info *info)
+{
+	(void)priv;
+	assert_true(VNUMAD_HAS(struct vnumad_exit_info, info, ticks));
+	assert_non_null(info->reason);
+	lc.kind = info->kind;
+	lc.error = info->error;
+	lc.told_ticks = info->ticks;
+	lc.exit_calls++;
+}
+
+static void lp_fini(void *priv)
+{
+	(void)priv;
+	lc.fini_after_exit = lc.exit_calls == 1;
+	lc.finis++;
+}
+
+static const struct vnumad_policy lifecycle_policy = {
+	VNUMAD_POLICY_INIT,
+	.name = "lifecycle",
+	.init = lp_init,
+	.tick = lp_tick,
+	.fini = lp_fini,
+	.guest_init = lp_guest_init,
+	.guest_exit = lp_guest_exit,
+	.exit = lp_exit,
+};
+
+static struct vn_core *open_lifecycle_core(void)
+{
+	struct vn_core *c;
+
+	memset(&lc, 0, sizeof(lc));
+	t_add("a", 2, 0, GiB);
+	t_add("b", 2, 1, GiB);
+	c = open_core();
+	/* the core opened with the script policy: run this one instead */
+	plugin_stop(&c->policy, &c->host, VNUMAD_EXIT_RELOAD);
+	c->cfg.policy_desc = &lifecycle_policy;
+	assert_int_equal(plugin_start(&c->policy, &c->cfg), 0);
+	return c;
+}
+
+/* Storage per guest from the tick that first sees it to the tick it goes. */
+static void test_policy_guest_storage(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	c = open_lifecycle_core();
+	ticks(c, 3);
+	assert_int_equal(lc.inits, 2);
+	assert_int_equal(lc.exits, 0);
+	assert_int_equal(lc.ticks, 3);	/* the script's counters are valid at once */
+	assert_int_equal(lc.bad_view, 0);
+	th.g[1].present = false;	/* b stops */
+	ticks(c, 1);
+	assert_int_equal(lc.exits, 1);
+	th.g[1].present = true;		/* and starts again: a new guest */
+	ticks(c, 2);
+	assert_int_equal(lc.inits, 3);
+	assert_int_equal(lc.bad_view, 0);
+	close_core(c);
+	/* the guests left get their exit, then the policy its exit and fini */
+	assert_int_equal(lc.exits, 3);
+	assert_int_equal(lc.exit_calls, 1);
+	assert_int_equal(lc.kind, VNUMAD_EXIT_SHUTDOWN);
+	assert_int_equal(lc.error, 0);
+	assert_int_equal(lc.told_ticks, (uint64_t)lc.ticks);
+	assert_int_equal(lc.finis, 1);
+	assert_true(lc.fini_after_exit);
+}
+
+/* A policy the core disables is told why, right away, and released. */
+static void test_policy_exit_disabled(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	c = open_lifecycle_core();
+	ticks(c, 2);
+	lc.fail = true;
+	ticks(c, 3);
+	assert_true(c->policy.disabled);
+	assert_int_equal(lc.exit_calls, 1);
+	assert_int_equal(lc.kind, VNUMAD_EXIT_DISABLED);
+	assert_int_equal(lc.error, -EIO);
+	assert_int_equal(lc.exits, 2);
+	assert_int_equal(lc.finis, 1);
+	/* and is called no more */
+	ticks(c, 2);
+	close_core(c);
+	assert_int_equal(lc.ticks, 5);
+	assert_int_equal(lc.exit_calls, 1);
+	assert_int_equal(lc.finis, 1);
+	/* a policy whose init fails is told so before its fini */
+	memset(&lc, 0, sizeof(lc));
+	lc.init_fails = true;
+	{
+		struct vn_config cfg = { .policy_desc = &lifecycle_policy };
+		struct vn_policy_rt rt;
+
+		assert_int_equal(plugin_start(&rt, &cfg), -EINVAL);
+		assert_int_equal(lc.kind, VNUMAD_EXIT_INIT_FAILED);
+		assert_int_equal(lc.error, -EINVAL);
+		assert_int_equal(lc.finis, 1);
+		assert_true(lc.fini_after_exit);
+	}
+}
+
+/* A descriptor of ABI 1.0's size is never asked for what it does not have. */
+static void test_policy_old_descriptor(void **state)
+{
+	struct vnumad_policy old = lifecycle_policy;
+	struct vn_config cfg = { .policy_desc = &old };
+	struct vn_policy_rt rt;
+
+	(void)state;
+	memset(&lc, 0, sizeof(lc));
+	old.size = offsetof(struct vnumad_policy, guest_init);
+	assert_int_equal(plugin_start(&rt, &cfg), 0);
+	plugin_stop(&rt, NULL, VNUMAD_EXIT_SHUTDOWN);
+	assert_int_equal(lc.exit_calls, 0);
+	assert_int_equal(lc.finis, 1);
 }
 
 /* The accepted decisions of a tick come grouped by guest, best guest first. */
@@ -1708,11 +1923,15 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
 		cmocka_unit_test_setup(test_drop_hourly_cap_and_history, setup),
 		cmocka_unit_test_setup(test_drop_capacity, setup),
+		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_drop_memory_rules, setup),
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
 		cmocka_unit_test_setup(test_migration_of_a_guest_that_left, setup),
 		cmocka_unit_test_setup(test_actuation_errors, setup),
 		cmocka_unit_test_setup(test_decisions_grouped_by_guest, setup),
+		cmocka_unit_test_setup(test_policy_guest_storage, setup),
+		cmocka_unit_test_setup(test_policy_exit_disabled, setup),
+		cmocka_unit_test_setup(test_policy_old_descriptor, setup),
 		cmocka_unit_test_setup(test_journal_bad_records_ignored, setup),
 		cmocka_unit_test_setup(test_journal_torn_header_set_aside, setup),
 		cmocka_unit_test_setup(test_journal_moot_trials_abandoned, setup),

@@ -51,12 +51,15 @@ static void hook(struct vn_core *c, const struct vn_trial *t,
 	}
 }
 
-/* A core with the default configuration on the scenario `text`. */
-static void open_core(struct vn_core *c, const char *text)
+/*
+ * A core with the default configuration on the scenario `text`, running
+ * `policy` (NULL: the default one).
+ */
+static void open_core_with(struct vn_core *c, const char *text, const char *policy)
 {
 	char path[128];
 	struct vn_overrides ov = { .backend = VN_BACKEND_SIM, .scenario = path,
-				   .log_level = -1 };
+				   .policy = policy, .log_level = -1 };
 	struct vn_errors e = { 0 };
 	FILE *f;
 
@@ -72,6 +75,11 @@ static void open_core(struct vn_core *c, const char *text)
 	assert_int_equal(registry_pick(c), 0);
 	assert_int_equal(core_open(c, NULL, VN_OUT_NONE, NULL), 0);
 	c->trial_hook = hook;
+}
+
+static void open_core(struct vn_core *c, const char *text)
+{
+	open_core_with(c, text, NULL);
 }
 
 static void close_core(struct vn_core *c)
@@ -126,17 +134,18 @@ static void clear_move_needs_no_baseline(void **state)
 
 /*
  * Memory to the vCPUs when their home has no CPU room: also unambiguous,
- * migrated in the second tick.
+ * migrated in the second tick by locality (place leaves a
+ * guest this young its memory until it has shown it stays).
  */
 static void clear_memory_move(void **state)
 {
 	static struct vn_core c;
 
 	(void)state;
-	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 1\nmemory = 1GiB\n"
-		  "vcpu_nodes = 0\nmem_nodes = 1\n"
-		  "[guest.busy]\nworkload = cpu\nvcpus = 4\nmemory = 1GiB\n"
-		  "vcpu_nodes = 1\nmem_nodes = 1\n");
+	open_core_with(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 1\nmemory = 1GiB\n"
+		       "vcpu_nodes = 0\nmem_nodes = 1\n"
+		       "[guest.busy]\nworkload = cpu\nvcpus = 4\nmemory = 1GiB\n"
+		       "vcpu_nodes = 1\nmem_nodes = 1\n", "locality");
 	ticks(&c, 2);
 	assert_int_equal(c.stats.memory_moves, 1);
 	assert_int_equal(c.stats.vcpu_moves, 0);

@@ -74,43 +74,69 @@ static struct hs_opts opts(void)
 	return (struct hs_opts){ .seed = -1 };
 }
 
-/* A policy that does nothing: "none" if built in, else a dry run. */
-static double run_none(const char *path, struct hs_opts o)
+/* The reference of a scenario (each guest alone, best placed). */
+static void reference(const char *path, struct hs_opts o, struct hs_reference *ref)
 {
-	struct hs_result r;
-	double ips;
+	assert_int_equal(hs_reference(path, &o, ref), 0);
+}
 
-	if (!policy_builtin("none"))
-		o.dry_run = true;
-	assert_int_equal(hs_run(path, policy_builtin("none") ? "none" : "locality",
-				&o, &r), 0);
-	ips = r.ips;
+/* A policy's run, scored: its score, and its throughput in *ips. */
+static double run_policy_ips(const char *path, const char *policy, struct hs_opts o,
+			     double *ips)
+{
+	struct hs_reference ref;
+	struct hs_result r;
+	double score;
+
+	assert_int_equal(hs_run(path, policy, &o, &r), 0);
+	reference(path, o, &ref);
+	hs_score_result(&r, &ref);
+	score = r.score;
+	if (ips)
+		*ips = r.ips;
 	hs_result_free(&r);
-	return ips;
+	hs_reference_free(&ref);
+	return score;
 }
 
 static double run_policy(const char *path, const char *policy, struct hs_opts o)
 {
-	struct hs_result r;
-	double ips;
+	return run_policy_ips(path, policy, o, NULL);
+}
 
-	assert_int_equal(hs_run(path, policy, &o, &r), 0);
-	ips = r.ips;
+/* A policy that does nothing: "none" if built in, else a dry run. */
+static double run_none_ips(const char *path, struct hs_opts o, double *ips)
+{
+	if (!policy_builtin("none"))
+		o.dry_run = true;
+	return run_policy_ips(path, policy_builtin("none") ? "none" : "locality", o, ips);
+}
+
+static double run_none(const char *path, struct hs_opts o)
+{
+	return run_none_ips(path, o, NULL);
+}
+
+/* The oracle's score; its throughput in *ips. */
+static double run_oracle_ips(const char *path, struct hs_opts o, bool *exhaustive,
+			     double *ips)
+{
+	struct hs_result r;
+	double score;
+
+	assert_int_equal(hs_oracle(path, &o, &r, NULL), 0);
+	score = r.score;
+	if (exhaustive)
+		*exhaustive = r.exhaustive;
+	if (ips)
+		*ips = r.ips;
 	hs_result_free(&r);
-	return ips;
+	return score;
 }
 
 static double run_oracle(const char *path, struct hs_opts o, bool *exhaustive)
 {
-	struct hs_result r;
-	double ips;
-
-	assert_int_equal(hs_oracle(path, &o, &r), 0);
-	ips = r.ips;
-	if (exhaustive)
-		*exhaustive = r.exhaustive;
-	hs_result_free(&r);
-	return ips;
+	return run_oracle_ips(path, o, exhaustive, NULL);
 }
 
 /* [limits] migrate_rate is the host's: concurrent migrations share it. */
@@ -199,7 +225,7 @@ static void test_place_and_settle(void **state)
 	assert_true(sim_guest_remote_ratio(s, 0) > 0.99);
 	remote_ips = sim_guest_ips(s, 0);
 	assert_true(fabs(sim_next_event(s) - 3600) < 1e-9);
-	assert_int_equal(sim_place(s, 0, home, NULL), 0);
+	assert_int_equal(sim_place(s, 0, home, NULL, NULL), 0);
 	assert_int_equal(sim_vcpu_allowed(s, 0, 2), 1);
 	sum = sim_settle(s);
 	assert_true(sim_now(s) == 5);
@@ -213,17 +239,17 @@ static void test_place_and_settle(void **state)
 	sim_step(s, 2);
 	assert_true(fabs(sim_guest_ips(s, 0) - local_ips) < 1e-6 * local_ips);
 	/* memory: half of db's on node 1 makes half its accesses remote */
-	assert_int_equal(sim_place(s, 1, NULL, half), 0);
+	assert_int_equal(sim_place(s, 1, NULL, half, NULL), 0);
 	assert_int_equal(sim_guest_mem(s, 1, 1), 2 * GiB);
 	assert_int_equal(sim_node_mem_used(s, 1), 2 * GiB);
 	sim_settle(s);
 	assert_true(fabs(sim_guest_remote_ratio(s, 1) - 0.5) < 1e-9);
 	/* refused: a node that does not exist, other totals, part pages */
-	assert_int_equal(sim_place(s, 0, bad, NULL), -EINVAL);
-	assert_int_equal(sim_place(s, 1, NULL, wrong), -EINVAL);
-	assert_int_equal(sim_place(s, 1, NULL, odd), -EINVAL);
-	assert_int_equal(sim_place(s, 2, home, NULL), -ESRCH);
-	assert_int_equal(sim_place(s, 9, home, NULL), -EINVAL);
+	assert_int_equal(sim_place(s, 0, bad, NULL, NULL), -EINVAL);
+	assert_int_equal(sim_place(s, 1, NULL, wrong, NULL), -EINVAL);
+	assert_int_equal(sim_place(s, 1, NULL, odd, NULL), -EINVAL);
+	assert_int_equal(sim_place(s, 2, home, NULL, NULL), -ESRCH);
+	assert_int_equal(sim_place(s, 9, home, NULL, NULL), -EINVAL);
 	/* what the oracle needs to know */
 	assert_int_equal(sim_guest_vnodes(s, 0), 1);
 	assert_int_equal(sim_guest_vnode_mem(s, 0, 0, -1), 8 * GiB);
@@ -234,10 +260,77 @@ static void test_place_and_settle(void **state)
 	sim_free(s);
 }
 
+/* sim_place puts hot pages where asked; without hot[] they spread alike. */
+static void test_place_hot(void **state)
+{
+	struct sim *s = load(HOST2 "[guest.g]\nworkload = latency\nvcpus = 2\n"
+		"memory = 8GiB\nhot = 25%\nvcpu_nodes = 0\nmem_nodes = 0:50%, 1:50%\n");
+	int home[2] = { 0, 0 };
+	uint64_t mem[2] = { 4 * GiB, 4 * GiB };
+	double near[2] = { 2.0 * GiB, 0 }, bad[2] = { 0, 3.0 * GiB }, half[2] = { GiB, GiB };
+
+	(void)state;
+	sim_step(s, 1);
+	assert_true(fabs(sim_guest_hot(s, 0) - 0.25) < 1e-12);
+	/* every hot page on node 0, where the vCPUs are: nothing remote */
+	assert_int_equal(sim_place(s, 0, home, mem, near), 0);
+	sim_settle(s);
+	assert_true(sim_guest_remote_ratio(s, 0) < 1e-9);
+	assert_true(fabs(sim_guest_vnode_hot(s, 0, 0, 0) - 2.0 * GiB) < 1);
+	/* no hot[]: spread like the memory, half remote */
+	assert_int_equal(sim_place(s, 0, NULL, mem, NULL), 0);
+	sim_settle(s);
+	assert_true(fabs(sim_guest_remote_ratio(s, 0) - 0.5) < 1e-9);
+	/* hot[] alone moves the hot pages within the memory as it is */
+	assert_int_equal(sim_place(s, 0, NULL, NULL, near), 0);
+	sim_settle(s);
+	assert_true(sim_guest_remote_ratio(s, 0) < 1e-9);
+	/* refused: more hot bytes than the guest has, or where it has no memory */
+	assert_int_equal(sim_place(s, 0, NULL, NULL, bad), -EINVAL);
+	half[0] = 3.0 * GiB;
+	assert_int_equal(sim_place(s, 0, NULL, NULL, half), -EINVAL);
+	mem[0] = 8 * GiB;
+	mem[1] = 0;
+	near[0] = GiB;
+	near[1] = GiB;
+	assert_int_equal(sim_place(s, 0, NULL, mem, near), -EINVAL);
+	sim_free(s);
+}
+
+/* Alone on the host a guest runs at least as fast, and the rest is kept. */
+static void test_settle_alone(void **state)
+{
+	struct sim *s = load("[host]\nnodes = 2\ncpus = 16\nmemory = 64GiB\n"
+		"bandwidth = 20GB/s\n"
+		"[guest.a]\nworkload = bandwidth\nvcpus = 8\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n"
+		"[guest.b]\nworkload = bandwidth\nvcpus = 8\nmemory = 8GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n"
+		"[guest.c]\nvcpus = 1\nmemory = 1GiB\nstart = 1h\n");
+	double both, a, alone, again;
+
+	(void)state;
+	sim_step(s, 1);
+	both = sim_settle(s);
+	a = sim_guest_ips(s, 0);
+	alone = sim_settle_alone(s, 0);
+	/* two streamers share one controller: alone, a runs much faster */
+	assert_true(alone > 1.3 * a);
+	assert_true(sim_settle_alone(s, 2) == 0);
+	/* the others are still there */
+	again = sim_settle(s);
+	assert_true(fabs(again - both) < 1e-6 * both);
+	assert_true(fabs(sim_guest_ips(s, 0) - a) < 1e-6 * a);
+	sim_step(s, 1);
+	assert_true(fabs(sim_guest_ips(s, 0) - a) < 1e-6 * a);
+	sim_free(s);
+}
+
 /* The noise-free totals are the integral of the counters, read or not. */
 static void test_totals(void **state)
 {
-	struct sim *s = load(HOST2 "[guest.a]\nworkload = mixed\nvcpus = 3\n"
+	struct sim *s = load(HOST2 "counters = exact\n"
+		"[guest.a]\nworkload = mixed\nvcpus = 3\n"
 		"memory = 4GiB\nvcpu_nodes = 1\nmem_nodes = 0:50%, 1:50%\n"
 		"phases = 4s:latency\n");
 	double ins = 0, dram = 0, rem = 0, ti, td, tr;
@@ -285,6 +378,86 @@ static void test_oracle_search(void **state)
 	assert_true(best > run_none(p, opts()) * 1.02);
 }
 
+/*
+ * With a hot set, first touch puts the hot pages where the vCPUs run and the
+ * cold rest where it spills: the oracle's "as placed" keeps them there, so
+ * that it is never below leaving the guest alone (it spread them once, and
+ * every policy beat it).
+ */
+static void test_oracle_hot_set(void **state)
+{
+	const char *p = scenario("hot.ini", "[sim]\nduration = 2min\n"
+		"[host]\nnodes = 2\ncpus = 8\nmemory = 16GiB\n"
+		"[guest.big]\nworkload = latency\nvcpus = 4\nmemory = 24GiB\n"
+		"hot = 20%\nvcpu_nodes = 0\n");
+	double oracle, none, oi, ni;
+
+	(void)state;
+	oracle = run_oracle_ips(p, opts(), NULL, &oi);
+	none = run_none_ips(p, opts(), &ni);
+	assert_true(oi >= ni * (1 - 1e-6));
+	assert_true(oracle >= none * (1 - 1e-6));
+	/* and it is the guest at its best: its hot pages are all local */
+	assert_true(none > 0.99);
+}
+
+/*
+ * The score: each guest's throughput over its throughput alone, best
+ * placed; their geometric mean; the slowest beside it. Guests that never
+ * ran have none.
+ */
+static void test_score(void **state)
+{
+	const char *p = scenario("score.ini", "[sim]\nduration = 2min\n"
+		"[host]\nnodes = 2\ncpus = 8\nmemory = 16GiB\nbandwidth = 20GB/s\n"
+		"[guest.lost]\nworkload = latency\nvcpus = 2\nmemory = 4GiB\n"
+		"vcpu_nodes = 1\nmem_nodes = 0\n"
+		"[guest.s1]\nworkload = bandwidth\nvcpus = 4\nmemory = 2GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n"
+		"[guest.s2]\nworkload = bandwidth\nvcpus = 4\nmemory = 2GiB\n"
+		"vcpu_nodes = 0\nmem_nodes = 0\n"
+		"[guest.late]\nvcpus = 1\nmemory = 1GiB\nstart = 1h\n"
+		"[guest.huge]\nvcpus = 1\nmemory = 30GiB\nstart = 10s\n");
+	struct hs_opts o = opts();
+	struct hs_reference ref;
+	struct hs_result r;
+	double logsum = 0, none, worst;
+
+	(void)state;
+	reference(p, o, &ref);
+	assert_int_equal(ref.nr_guests, 5);
+	assert_true(fabs(ref.alive[0] - 120) < 1e-9);
+	assert_true(ref.alive[3] == 0 && ref.solo[3] == 0);
+	/* the host cannot hold it next to the others: refused, never ran */
+	assert_true(ref.alive[4] == 0);
+	assert_true(ref.solo[0] > 0 && ref.solo[1] > 0);
+	assert_int_equal(hs_run(p, "none", &o, &r), 0);
+	hs_score_result(&r, &ref);
+	assert_int_equal(r.scored, 3);
+	assert_true(r.progress[3] < 0 && r.progress[4] < 0);
+	for (int g = 0; g < 3; g++) {
+		assert_true(fabs(r.progress[g] - r.guest_ips[g] / ref.solo[g]) < 1e-12);
+		assert_true(r.progress[g] > 0.1 && r.progress[g] < 1.0);
+		logsum += log(r.progress[g]);
+		assert_true(r.worst <= r.progress[g]);
+	}
+	assert_true(fabs(r.score - exp(logsum / 3)) < 1e-12);
+	/* remote, and its memory behind two streamers' queue: the slowest */
+	assert_int_equal(r.worst_guest, 0);
+	none = r.score;
+	worst = r.worst;
+	hs_result_free(&r);
+	/* the oracle sorts them out: better on the whole, and for the slowest */
+	assert_int_equal(hs_oracle(p, &o, &r, NULL), 0);
+	assert_int_equal(r.scored, 3);
+	assert_true(r.score > 1.2 * none);
+	assert_true(r.worst > 2 * worst);
+	for (int g = 0; g < 3; g++)
+		assert_true(r.progress[g] <= 1 + 1e-9);
+	hs_result_free(&r);
+	hs_reference_free(&ref);
+}
+
 /* On a small misplaced host: oracle >= locality >= nothing done. */
 static void test_ranking(void **state)
 {
@@ -313,19 +486,22 @@ static void test_calibration(void **state)
 	const char *bw = scenario("bw.ini", HOST2
 		"[guest.g]\nworkload = bandwidth\nvcpus = 16\nmemory = 8GiB\n"
 		"vcpu_nodes = 0\nmem_nodes = 0\n");
-	double f;
+	double f, a, b;
 
 	(void)state;
 	o.duration = 60;
 	/* a latency-bound guest fully remote: 0.60-0.75 of where it belongs */
-	f = run_none(remote, o) / run_oracle(remote, o, NULL);
+	f = run_none(remote, o);
 	assert_true(f > 0.60 && f < 0.75);
+	/* alone on the host, the oracle is the reference itself */
+	assert_true(fabs(run_oracle(remote, o, NULL) - 1) < 1e-6);
 	/* a compute-bound one loses less than 5% */
-	f = run_none(cpu, o) / run_oracle(cpu, o, NULL);
+	f = run_none(cpu, o);
 	assert_true(f > 0.95 && f < 1.0);
 	/* a 16-vCPU streamer saturating one node: spread, it runs > 1.2x faster */
-	f = run_oracle(bw, o, NULL) / run_none(bw, o);
-	assert_true(f > 1.2);
+	run_oracle_ips(bw, o, NULL, &a);
+	run_none_ips(bw, o, &b);
+	assert_true(a / b > 1.2);
 }
 
 /* Same inputs, same figures, to the last bit. */
@@ -343,8 +519,8 @@ static void test_deterministic(void **state)
 	hs_result_free(&a);
 	hs_result_free(&b);
 	o.oracle_exhaustive = 1;
-	assert_int_equal(hs_oracle(p, &o, &a), 0);
-	assert_int_equal(hs_oracle(p, &o, &b), 0);
+	assert_int_equal(hs_oracle(p, &o, &a, NULL), 0);
+	assert_int_equal(hs_oracle(p, &o, &b, NULL), 0);
 	assert_memory_equal(&a.ips, &b.ips, sizeof(double));
 	assert_int_equal(a.evaluations, b.evaluations);
 	hs_result_free(&a);
@@ -369,7 +545,7 @@ static void test_oracle_segments(void **state)
 	struct hs_result r;
 
 	(void)state;
-	assert_int_equal(hs_oracle(p, &o, &r), 0);
+	assert_int_equal(hs_oracle(p, &o, &r, NULL), 0);
 	/* 0, 2min, 3min, 4min, 5min; c comes after the end */
 	assert_int_equal(r.segments, 5);
 	assert_true(r.exhaustive);
@@ -400,8 +576,8 @@ static void test_kernel_contender(void **state)
 	off = scenario("off.ini", text);
 	snprintf(text, sizeof(text), "%snuma_balancing = yes\n%s", HOST2, body);
 	on = scenario("on.ini", text);
-	assert_int_equal(hs_oracle(off, &o, &a), 0);
-	assert_int_equal(hs_oracle(on, &o, &b), 0);
+	assert_int_equal(hs_oracle(off, &o, &a, NULL), 0);
+	assert_int_equal(hs_oracle(on, &o, &b, NULL), 0);
 	assert_true(a.ips == b.ips);
 	assert_int_equal(hs_run(off, HS_KERNEL, &o, &k), 0);
 	assert_string_equal(k.policy, HS_KERNEL);
@@ -468,6 +644,97 @@ static void test_timeline(void **state)
 	hs_result_free(&r);
 }
 
+/*
+ * The generator: a seed is one scenario, always the same, and every seed of
+ * both families loads and admits only the guests its host has memory for;
+ * over many seeds the drawn hosts and guests cover the ranges the README
+ * documents.
+ */
+static void test_generate(void **state)
+{
+	int multi = 0, cxl = 0, vnuma = 0, phases = 0, arrive = 0, leave = 0;
+	int over = 0, hot = 0, amd = 0, snc = 0, pinned = 0, n = 0;
+	char *a = hs_generate(7), *b = hs_generate(7), *c = hs_generate(8);
+
+	(void)state;
+	assert_non_null(a);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_non_null(strstr(a, "(tuning family)"));
+	free(a);
+	free(b);
+	free(c);
+	for (long seed = 1; seed <= 120; seed++) {
+		long s0 = seed <= 60 ? seed : HS_VALIDATION_SEED + seed;
+		char *text = hs_generate((uint64_t)s0);
+		struct vn_errors e = { 0 };
+		struct sim *s = sim_load_text("gen", text, &e);
+		double cpus = 0, demand = 0, start, stop;
+
+		if (!s)
+			errors_print(&e, stderr);
+		assert_non_null(s);
+		errors_free(&e);
+		assert_true(sim_nr_nodes(s) >= 2 && sim_nr_nodes(s) <= 9);
+		assert_true(sim_nr_guests(s) >= 1 && sim_nr_guests(s) <= 40);
+		assert_true(seed <= 60 ? strstr(text, "(tuning family)") != NULL :
+			    strstr(text, "(validation family)") != NULL);
+		for (int i = 0; i < sim_nr_nodes(s); i++) {
+			cpus += sim_node_cpus(s, i);
+			cxl += sim_node_cpus(s, i) == 0;
+			for (int j = 0; j < sim_nr_nodes(s); j++) {
+				int d = sim_distance(s, i, j);
+
+				assert_true(i == j ? d == 10 : d >= 11);
+				snc += d == 11 || d == 12;
+				amd += d == 32;
+			}
+		}
+		multi += sim_nr_nodes(s) > 2;
+		sim_step(s, 0.5);
+		for (int g = 0; g < sim_nr_guests(s); g++) {
+			vnuma += sim_guest_vnodes(s, g) > 1;
+			hot += sim_guest_hot(s, g) < 1;
+			pinned += !!(sim_guest_flags(s, g) & VNUMAD_GUEST_PINNED);
+			sim_guest_span(s, g, &start, &stop);
+			arrive += start > 0;
+			leave += stop >= 0;
+			if (start == 0)
+				demand += sim_guest_vcpus(s, g);
+		}
+		/* every guest is admitted: at each arrival, the memory of the
+		 * guests there then fits what the host lets guests use */
+		for (int g = 0; g < sim_nr_guests(s); g++) {
+			uint64_t room = 0, live = 0;
+
+			sim_guest_span(s, g, &start, &stop);
+			for (int i = 0; i < sim_nr_nodes(s); i++)
+				room += sim_node_mem_capacity(s, i);
+			for (int h = 0; h < sim_nr_guests(s); h++) {
+				double t0, t1;
+
+				sim_guest_span(s, h, &t0, &t1);
+				if (t0 <= start && (t1 < 0 || t1 > start))
+					live += sim_guest_size(s, h);
+			}
+			if (live > room)
+				fail_msg("seed %ld: guest %s arrives at %.0fs to %.1f GiB of "
+					 "guests, the host has %.1f", s0, sim_guest_name(s, g),
+					 start, live / 1073741824.0, room / 1073741824.0);
+		}
+		phases += strstr(text, "phases = ") != NULL;
+		over += demand > 1.2 * cpus;
+		n++;
+		sim_free(s);
+		free(text);
+	}
+	/* every kind of host and guest turns up */
+	assert_true(multi > n / 4);
+	assert_true(cxl > 0 && snc > 0 && amd > 0);
+	assert_true(vnuma > 0 && phases > n / 4 && arrive > n / 4 && leave > 0);
+	assert_true(over > 0 && hot > n && pinned > 0);
+}
+
 /* A broken scenario, configuration or policy stops a run before it starts. */
 static void test_errors(void **state)
 {
@@ -479,7 +746,7 @@ static void test_errors(void **state)
 
 	(void)state;
 	assert_int_equal(hs_run(p, "locality", &o, &r), -1);
-	assert_int_equal(hs_oracle(p, &o, &r), -1);
+	assert_int_equal(hs_oracle(p, &o, &r, NULL), -1);
 	assert_int_equal(hs_run(good, "nosuch", &o, &r), -1);
 	assert_int_not_equal(hs_compare(list, 2, "locality", &o), 0);
 	list[1] = (char *)good;
@@ -510,14 +777,19 @@ int main(void)
 		cmocka_unit_test(test_shared_migration_rate),
 		cmocka_unit_test(test_backend_shares_rate),
 		cmocka_unit_test(test_place_and_settle),
+		cmocka_unit_test(test_place_hot),
+		cmocka_unit_test(test_settle_alone),
 		cmocka_unit_test(test_totals),
 		cmocka_unit_test(test_oracle_search),
+		cmocka_unit_test(test_oracle_hot_set),
+		cmocka_unit_test(test_score),
 		cmocka_unit_test(test_ranking),
 		cmocka_unit_test(test_calibration),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_oracle_segments),
 		cmocka_unit_test(test_kernel_contender),
 		cmocka_unit_test(test_timeline),
+		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_errors),
 	};
 

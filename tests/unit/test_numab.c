@@ -395,7 +395,7 @@ static void vm_phase_change(void **state)
 	assert_int_equal(sim_guest_mem(s, g, 0), 320 * MiB);
 	/* the new working set is touched on node 1 */
 	mem[1] = 320 * MiB;
-	assert_int_equal(sim_place(s, g, (const int[]){ 0, 0 }, mem), 0);
+	assert_int_equal(sim_place(s, g, (const int[]){ 0, 0 }, mem, NULL), 0);
 	sim_set_affinity(s, g, 0, 1);
 	sim_set_affinity(s, g, 1, 1);
 	secs = time_to_local(s, 60);

@@ -43,12 +43,30 @@ struct tv {
 
 static struct tv T;
 
+/*
+ * The guest storage of ABI 1.2, as the core keeps it: made by the policy's
+ * guest_init when tick first sees a guest, released by its guest_exit when
+ * the host is rebuilt or the policy stops.
+ */
+static const struct vnumad_policy *cur_pol;
+static void *cur_priv;
+
+static void release_storage(void)
+{
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		if (T.g[gi].priv && cur_pol && cur_pol->guest_exit)
+			cur_pol->guest_exit(cur_priv, &T.g[gi], T.g[gi].priv);
+		T.g[gi].priv = NULL;
+	}
+}
+
 /* A host of `nodes` nodes (2, or a ring of 4) with 16 CPUs and 64 GiB each. */
 static void host(int nodes)
 {
 	static const uint8_t ring[16] = { 10, 21, 31, 21, 21, 10, 21, 31,
 					  31, 21, 10, 21, 21, 31, 21, 10 };
 
+	release_storage();
 	memset(&T, 0, sizeof(T));
 	for (int n = 0; n < nodes; n++) {
 		T.nodes[n] = (struct vnumad_node){ .id = n, .nr_cpus = 16,
@@ -154,8 +172,22 @@ static void *start(const struct vnumad_policy *p, uint64_t seed, ...)
 /* One tick on T; returns the number of proposals. */
 static int tick(const struct vnumad_policy *p, void *priv)
 {
+	if (p != cur_pol || priv != cur_priv) {
+		release_storage();
+		cur_pol = p;
+		cur_priv = priv;
+	}
+	T.v.guest_size = sizeof(struct vnumad_guest);
+	for (int gi = 0; gi < T.v.nr_guests; gi++)
+		if (p->guest_init && !T.g[gi].priv)
+			assert_int_equal(p->guest_init(priv, &T.g[gi], &T.g[gi].priv), 0);
 	T.out = (struct vnumad_out){ .buf = T.buf, .cap = 256, .len = 0 };
 	assert_int_equal(p->tick(priv, &T.v, &T.out), 0);
+	if (getenv("TP_DEBUG"))
+		for (int i = 0; i < T.out.len; i++)
+			fprintf(stderr, "  %d g%d v%d %d->%d %llu %.3f %s\n", T.buf[i].kind,
+				T.buf[i].guest, T.buf[i].vcpu, T.buf[i].from, T.buf[i].to,
+				(unsigned long long)T.buf[i].bytes, T.buf[i].gain, T.buf[i].reason);
 	for (int i = 0; i < T.out.len; i++) {
 		assert_true(T.buf[i].guest >= 0 && T.buf[i].guest < T.v.nr_guests);
 		assert_true(T.buf[i].reason[0] != '\0');
@@ -165,6 +197,11 @@ static int tick(const struct vnumad_policy *p, void *priv)
 
 static void stop(const struct vnumad_policy *p, void *priv)
 {
+	if (p == cur_pol && priv == cur_priv) {
+		release_storage();
+		cur_pol = NULL;
+		cur_priv = NULL;
+	}
 	if (p->fini)
 		p->fini(priv);
 }
@@ -259,6 +296,337 @@ static void none_proposes_nothing(void **state)
 	assert_int_equal(tick(&vn_policy_none, NULL), 0);
 	assert_null(vn_policy_none.init);
 	assert_null(vn_policy_none.fini);
+}
+
+/*
+ * A fully remote guest whose vCPUs cannot go home gets its memory moved in
+ * batches; the gain of each proposal is the guest's once its memory is
+ * home, not a batch's share of it (with 32 GiB and 1 GiB batches that was
+ * 2%, under min_gain: the memory never moved).
+ */
+static void locality_memory_gain_is_the_plans(void **state)
+{
+	void *l;
+
+	(void)state;
+	host(2);
+	guest("big", LATENCY, 4, NULL, ON1, 1, (const double[]){ 32, 0 });
+	guest("full", CPU, 15, NULL, ON0, 1, (const double[]){ 4, 0 });	/* no room */
+	charge();
+	l = start(&vn_policy_locality, 1, NULL);
+	assert_int_equal(tick(&vn_policy_locality, l), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_MEMORY);
+	assert_int_equal(T.buf[0].to, 1);
+	assert_true(T.buf[0].bytes <= (uint64_t)GiB_B);
+	assert_true(T.buf[0].gain >= 0.2);
+	stop(&vn_policy_locality, l);
+}
+
+static const int BOTH[] = { 0, 1 };
+
+/*
+ * A guest spread evenly over two nodes, vCPUs and memory alike: every vCPU
+ * is half remote wherever it goes, so no vCPU move gains. Its memory goes
+ * where its vCPUs are gathered instead.
+ */
+static void locality_gathers_even_spread(void **state)
+{
+	void *l;
+
+	(void)state;
+	host(2);
+	guest("even", LATENCY, 4, NULL, BOTH, 2, (const double[]){ 4, 4 });
+	charge();
+	l = start(&vn_policy_locality, 1, NULL);
+	assert_true(tick(&vn_policy_locality, l) >= 1);
+	/* all toward one node: the vCPUs elsewhere and the memory elsewhere */
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].to, T.buf[0].to);
+		assert_true(T.buf[i].gain >= 0.05);
+	}
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, 0), 1);
+	stop(&vn_policy_locality, l);
+}
+
+/* An over-committed node with an idle one beside it: vCPUs go there. */
+static void crowded(void)
+{
+	int gi;
+
+	host(2);
+	for (int k = 0; k < 2; k++) {
+		gi = guest(k ? "crowd2" : "crowd", CPU, 12, NULL, ON0, 1,
+			   (const double[]){ 8, 0 });
+		for (int i = 0; i < 12; i++)
+			T.vc[gi][i].cpu_demand = 16.0 / 24;
+	}
+	T.nodes[0].cpu_load = 1.0;
+	charge();
+}
+
+static void locality_relieves_cpu(void **state)
+{
+	void *l;
+
+	(void)state;
+	crowded();
+	l = start(&vn_policy_locality, 1, NULL);
+	assert_true(tick(&vn_policy_locality, l) >= 1);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, 1);
+		assert_true(T.buf[i].gain >= 0.05);
+	}
+	stop(&vn_policy_locality, l);
+}
+
+static void brm_relieves_cpu(void **state)
+{
+	void *b;
+
+	(void)state;
+	crowded();
+	b = start(&vn_policy_brm, 1, NULL);
+	assert_int_equal(tick(&vn_policy_brm, b), 2);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].to, 1);
+		assert_true(T.buf[i].gain >= 0.05);
+	}
+	stop(&vn_policy_brm, b);
+}
+
+/* The 1.2 view members: age, id, migration rate (tick makes the storage). */
+static uint64_t vnode_mem[MAXG][2 * VNUMAD_MAX_NODES];
+
+static void abi12(const struct vnumad_policy *p, void *priv, double age)
+{
+	(void)p;
+	(void)priv;
+	T.v.migrate_rate = 256.0 * 1024 * 1024;
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		T.g[gi].id = 100 + gi;
+		T.g[gi].age = age;
+	}
+}
+
+/* place brings misplaced vCPUs home, the demo's answer, and only those. */
+static void place_moves_home(void **state)
+{
+	void *p;
+
+	(void)state;
+	demo();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	/* each web guest made local: its vCPUs home, or it all where they run */
+	tick(&vn_policy_place, p);
+	for (int gi = 0; gi < 2; gi++)
+		assert_true(count(VNUMAD_MOVE_VCPU, gi) == 4 ||
+			    count(VNUMAD_MOVE_GUEST, gi) == 1);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_true(T.buf[i].guest <= 1);	/* web1 or web2 */
+		if (T.buf[i].kind == VNUMAD_MOVE_VCPU)
+			assert_int_equal(T.buf[i].to, 0);
+		else
+			assert_int_equal(T.buf[i].nodes, 1ULL << 1);
+		assert_true(T.buf[i].gain > 0.2 && T.buf[i].gain < 0.9);
+	}
+	stop(&vn_policy_place, p);
+	/* a balanced host: nothing */
+	host(2);
+	guest("a", LATENCY, 4, NULL, ON0, 1, MEM0);
+	guest("b", MIXED, 4, NULL, ON1, 1, MEM1);
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	assert_int_equal(tick(&vn_policy_place, p), 0);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * The demo host as the /proc fallback reports it: locality from memory,
+ * no instruction counts, no traffic. place still brings each web guest's
+ * vCPUs home (it proposed nothing at all before, the test VMs showed).
+ */
+static void place_without_counters(void **state)
+{
+	void *p;
+
+	(void)state;
+	demo();
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		T.g[gi].ips = 0;
+		for (int i = 0; i < T.g[gi].nr_vcpus; i++) {
+			T.vc[gi][i].ips = 0;
+			T.vc[gi][i].ipc = 0;
+			T.vc[gi][i].access_rate = -1;
+			T.vc[gi][i].source = VNUMAD_SRC_ESTIMATE;
+		}
+	}
+	for (int n = 0; n < T.v.nr_nodes; n++)
+		T.nodes[n].bw_used = 0;
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	tick(&vn_policy_place, p);
+	for (int gi = 0; gi < 2; gi++)
+		assert_true(count(VNUMAD_MOVE_VCPU, gi) == 4 ||
+			    count(VNUMAD_MOVE_GUEST, gi) == 1);
+	for (int i = 0; i < T.out.len; i++)
+		assert_true(T.buf[i].guest <= 1);	/* web1 or web2 */
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * A guest spread evenly over two nodes, vCPUs and memory alike, gains
+ * nothing from any vCPU move: the memory is half remote from every node.
+ * place gathers it onto one node, vCPUs and memory together.
+ */
+static void place_gathers_even_spread(void **state)
+{
+	static const int both[] = { 0, 1 };
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("even", LATENCY, 4, NULL, both, 2, (const double[]){ 4, 4 });
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_GUEST);
+	assert_true(T.buf[0].nodes == 1 || T.buf[0].nodes == 2);
+	assert_true(T.buf[0].gain >= 0.1);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * Migrating memory pays only if the guest lives long enough: a guest whose
+ * 48 GiB sit remote and whose vCPUs cannot go to them keeps its memory
+ * while young, and has it moved once it has shown it stays.
+ */
+static void place_weighs_life(void **state)
+{
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("big", LATENCY, 4, NULL, ON1, 1, (const double[]){ 48, 0 });
+	guest("full", CPU, 14, NULL, ON0, 1, (const double[]){ 4, 0 });	/* no room */
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 20);		/* 20 s old */
+	tick(&vn_policy_place, p);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, 0) + count(VNUMAD_MOVE_GUEST, 0), 0);
+	abi12(&vn_policy_place, p, 3600);	/* an hour */
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	/* its memory to node 1, where its vCPUs are: whole, or a batch */
+	if (T.buf[0].kind == VNUMAD_MOVE_GUEST) {
+		assert_int_equal(T.buf[0].nodes, 1ULL << 1);
+	} else {
+		assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_MEMORY);
+		assert_int_equal(T.buf[0].from, 0);
+		assert_int_equal(T.buf[0].to, 1);
+		assert_true(T.buf[0].bytes <= 4 * (uint64_t)GiB_B);
+	}
+	/* the gain is the whole move's, not a batch's share of it */
+	assert_true(T.buf[0].gain > 0.2);
+	stop(&vn_policy_place, p);
+}
+
+/* An over-committed node: place moves vCPUs off it to where there is room. */
+static void place_relieves_cpu(void **state)
+{
+	int gi;
+	void *p;
+
+	(void)state;
+	host(2);
+	/* 24 vCPUs asking a whole CPU each on 16: each gets two thirds */
+	gi = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[gi][i].cpu_demand = 16.0 / 24;
+	gi = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[gi][i].cpu_demand = 16.0 / 24;
+	T.nodes[0].cpu_load = 1.0;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	/* vCPUs (or a whole guest) to node 1, nothing anywhere else */
+	assert_true(tick(&vn_policy_place, p) >= 1);
+	for (int i = 0; i < T.out.len; i++) {
+		if (T.buf[i].kind == VNUMAD_MOVE_GUEST)
+			assert_int_equal(T.buf[i].nodes, 1ULL << 1);
+		else
+			assert_int_equal(T.buf[i].to, 1);
+		assert_true(T.buf[i].gain >= 0.1);
+	}
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * Two guests of 12 vCPUs, each running on the node that holds the other's
+ * 48 GiB: neither can move its vCPUs home at once (12 more on 16 CPUs),
+ * nor its memory (no room). place moves as many vCPUs home as there is
+ * room for, so that the two trade places over a few ticks.
+ */
+static void place_trades_places(void **state)
+{
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("db1", LATENCY, 12, NULL, ON1, 1, (const double[]){ 48, 0 });
+	guest("db2", LATENCY, 12, NULL, ON0, 1, (const double[]){ 0, 48 });
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_true(tick(&vn_policy_place, p) >= 2);
+	for (int gi = 0; gi < 2; gi++) {
+		int n = count(VNUMAD_MOVE_VCPU, gi);
+
+		/* some of them, not all: the room keeps cpu_headroom free */
+		assert_true(n >= 1 && n < 12);
+	}
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, T.buf[i].guest == 0 ? 0 : 1);
+	}
+	/* no node is crowded by them: 12 vCPUs and the newcomers fit 16 CPUs */
+	assert_true(12 - count(VNUMAD_MOVE_VCPU, 1) + count(VNUMAD_MOVE_VCPU, 0) <= 16);
+	assert_true(12 - count(VNUMAD_MOVE_VCPU, 0) + count(VNUMAD_MOVE_VCPU, 1) <= 16);
+	stop(&vn_policy_place, p);
+}
+
+/*
+ * A vNUMA guest whose vnodes sit each on the other's node, all its accesses
+ * remote: the counters cannot tell which vnode's memory is where, the
+ * view's vnode_mem can. place sends each vnode's vCPUs to its own memory.
+ */
+static void place_vnode_memory(void **state)
+{
+	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
+	int gi;
+	void *p;
+
+	(void)state;
+	host(2);
+	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
+	for (int i = 0; i < 4; i++)
+		T.vc[gi][i].remote_ratio = 0.9;
+	/* vnode 0's memory on node 1, vnode 1's on node 0 */
+	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
+	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
+	T.g[gi].nr_vnodes = 2;
+	T.g[gi].vnode_mem = vnode_mem[gi];
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 2);	/* one vnode a tick */
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, vn[T.buf[i].vcpu] == 0 ? 1 : 0);
+	}
+	stop(&vn_policy_place, p);
 }
 
 /* brm moves misplaced latency-bound vCPUs toward their memory, a few a tick. */
@@ -590,7 +958,7 @@ static void spread_gathers(void **state)
 static void balanced_left_alone(void **state)
 {
 	static const struct vnumad_policy *const useful[] = {
-		&vn_policy_locality, &vn_policy_spread, &vn_policy_brm,
+		&vn_policy_place, &vn_policy_locality, &vn_policy_spread, &vn_policy_brm,
 		&vn_policy_numad, &vn_policy_static, &vn_policy_none,
 	};
 
@@ -832,34 +1200,6 @@ static void vnode_homes(void **state)
 	assert_int_equal(pol_vnode_homes(&T.v, &T.g[gi], homes, VNUMAD_MAX_NODES), 0);
 }
 
-/* The memo keeps state by name, survives growth, forgets guests that left. */
-static void memo(void **state)
-{
-	struct pol_memo m = { 0 };
-	char name[32];
-
-	(void)state;
-	for (int i = 0; i < 1000; i++) {
-		struct pol_memo_entry *e;
-
-		snprintf(name, sizeof(name), "g%d", i);
-		e = pol_memo_get(&m, name, 1);
-		assert_non_null(e);
-		assert_true(e->when[0] == -1 && e->state == 0);
-		e->state = i;
-	}
-	for (int i = 0; i < 1000; i += 2) {
-		snprintf(name, sizeof(name), "g%d", i);
-		assert_int_equal(pol_memo_get(&m, name, 2)->state, i);
-	}
-	pol_memo_sweep(&m, 2);
-	assert_int_equal(m.len, 500);
-	snprintf(name, sizeof(name), "g%d", 1);
-	assert_int_equal(pol_memo_get(&m, name, 3)->state, 0);	/* new again */
-	snprintf(name, sizeof(name), "g%d", 998);
-	assert_int_equal(pol_memo_get(&m, name, 3)->state, 998);
-	pol_memo_free(&m);
-}
 
 int main(void)
 {
@@ -880,10 +1220,20 @@ int main(void)
 		cmocka_unit_test(locality_idle_small_node),
 		cmocka_unit_test(numad_cycles),
 		cmocka_unit_test(numad_uses_magnitude),
+		cmocka_unit_test(locality_memory_gain_is_the_plans),
+		cmocka_unit_test(locality_gathers_even_spread),
+		cmocka_unit_test(locality_relieves_cpu),
+		cmocka_unit_test(brm_relieves_cpu),
+		cmocka_unit_test(place_moves_home),
+		cmocka_unit_test(place_without_counters),
+		cmocka_unit_test(place_gathers_even_spread),
+		cmocka_unit_test(place_weighs_life),
+		cmocka_unit_test(place_relieves_cpu),
+		cmocka_unit_test(place_trades_places),
+		cmocka_unit_test(place_vnode_memory),
 		cmocka_unit_test(static_once),
 		cmocka_unit_test(chaos_rate),
 		cmocka_unit_test(vnode_homes),
-		cmocka_unit_test(memo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

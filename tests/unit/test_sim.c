@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "registry.h"
@@ -192,7 +193,8 @@ static void test_counters(void **state)
 	assert_true(fabs((double)c.cycles - 2.5e10) <= 1);
 	assert_true(fabs((double)c.instructions - ips * 10) <= 1);
 	assert_true(c.local_dram == 0);
-	assert_true(fabs((double)c.remote_dram - c.instructions * 15e-3) <= 2);
+	/* demand reads: the 5% its prefetchers bring are not counted */
+	assert_true(fabs((double)c.remote_dram - c.instructions * 15e-3 * 0.95) <= 2);
 	/* nothing happened since: no reading */
 	assert_int_equal(sim_read_counts(s, 0, 0, &c), 0);
 	assert_false(c.valid);
@@ -201,6 +203,56 @@ static void test_counters(void **state)
 	assert_true(c.valid);
 	assert_true(fabs(c.elapsed - 1) < 1e-9);
 	sim_free(s);
+}
+
+/*
+ * The counters see what real event tables see: demand reads by default
+ * (not what the prefetchers bring), every fill, or everything; and, where
+ * the scenario says so, nothing of the other clusters of a socket or of a
+ * memory-only node.
+ */
+static void test_counter_coverage(void **state)
+{
+	static const char *const kind[] = { "", "counters = fills\n",
+		"counters = exact\n", "counters = exact\nuncounted = snc\n",
+		"counters = exact\nuncounted = memory-only, snc\n" };
+	double seen[5];
+
+	(void)state;
+	for (int k = 0; k < 5; k++) {
+		char text[1024];
+		struct vn_counts c;
+		struct sim *s;
+		double acc;
+
+		/* two sockets of two nodes (SLIT 11 within); node 4 memory only */
+		snprintf(text, sizeof(text), "[host]\nnodes = 5\ncpus = 8\nmemory = 32GiB\n"
+			 "distances = 10 11 21 21 30, 11 10 21 21 30, 21 21 10 11 30, "
+			 "21 21 11 10 30, 30 30 30 30 10\n%s[node.4]\ncpus = 0\n"
+			 "[guest.g]\nworkload = bandwidth\nvcpus = 1\nmemory = 8GiB\n"
+			 "vcpu_nodes = 0\nmem_nodes = 0:25%%, 1:25%%, 2:25%%, 4:25%%\n", kind[k]);
+		s = load(text);
+		sim_step(s, 10);
+		assert_int_equal(sim_read_counts(s, 0, 0, &c), 0);
+		acc = (double)c.instructions * 40e-3;
+		seen[k] = (double)(c.local_dram + c.remote_dram) / acc;
+		/* the local share of what is counted is a quarter, when all is */
+		if (k < 3)
+			assert_true(fabs((double)c.local_dram / (double)(c.local_dram +
+				    c.remote_dram) - 0.25) < 1e-3);
+		sim_free(s);
+	}
+	assert_true(fabs(seen[0] - 0.25) < 1e-3);	/* streaming: 75% prefetched */
+	assert_true(fabs(seen[1] - 1) < 1e-3);
+	assert_true(fabs(seen[2] - 1) < 1e-3);
+	assert_true(fabs(seen[3] - 0.75) < 1e-3);	/* node 1 is node 0's socket */
+	assert_true(fabs(seen[4] - 0.5) < 1e-3);	/* and node 4 is memory only */
+	expect_error(HOST2 "counters = all\n[guest.g]\nvcpus = 1\nmemory = 1GiB\n",
+		     "[host] counters");
+	expect_error(HOST2 "uncounted = cxl\n[guest.g]\nvcpus = 1\nmemory = 1GiB\n",
+		     "uncounted: 'cxl': expected none, or snc and/or memory-only");
+	expect_error(HOST2 "bandwidth_info = stream\n[guest.g]\nvcpus = 1\nmemory = 1GiB\n",
+		     "[host] bandwidth_info");
 }
 
 /* An oversubscribed node time-shares; a free mask spreads over nodes. */
@@ -657,7 +709,7 @@ static void test_errors(void **state)
 static void test_link_bandwidth(void **state)
 {
 	const char *lim = "[host]\nnodes = 2\ncpus = 16\nmemory = 64GiB\n"
-		"link_bandwidth = 8GB/s\n";
+		"link_bandwidth = 8GB/s\ncounters = exact\n";
 	double free_ = speed_of(HOST2, "bandwidth", 4, "0", "1");
 	double capped = speed_of(lim, "bandwidth", 4, "0", "1");
 	double local = speed_of(lim, "bandwidth", 4, "0", "0");
@@ -700,6 +752,50 @@ static void test_node_overrides(void **state)
 	assert_int_equal(sim_node_mem_free(s, 0), 63 * GiB);
 	assert_int_equal(sim_distance(s, 1, 0), 21);
 	sim_free(s);
+}
+
+/*
+ * A node with memory and no CPUs (a CXL expander, HBM in flat mode): memory
+ * goes there, vCPUs never do.
+ */
+static void test_memory_only_node(void **state)
+{
+	struct sim *s = load("[host]\nnodes = 3\ncpus = 8\nmemory = 32GiB\n"
+		"[node.2]\ncpus = 0\nmemory = 64GiB\n"
+		"[guest.a]\nworkload = latency\nvcpus = 12\nmemory = 8GiB\n"
+		"[guest.b]\nvcpus = 2\nmemory = 8GiB\nvcpu_nodes = 0\nmem_nodes = 2\n");
+	struct vn_migration m = { .from = 2, .to = 0, .bytes = GiB };
+	int a = find(s, "a"), b = find(s, "b");
+
+	(void)state;
+	sim_step(s, 1);
+	assert_int_equal(sim_node_cpus(s, 2), 0);
+	for (int v = 0; v < 12; v++)
+		assert_true(sim_vcpu_node(s, a, v) == 0 || sim_vcpu_node(s, a, v) == 1);
+	assert_true(sim_node_cpu_load(s, 2) == 0);
+	/* its memory is all there, and all remote */
+	assert_int_equal(sim_guest_mem(s, b, 2), 8 * GiB);
+	assert_true(sim_guest_remote_ratio(s, b) > 0.99);
+	/* affinity: a CPU-less node adds no CPUs; alone, it is refused */
+	assert_int_equal(sim_set_affinity(s, b, 0, 1ULL << 2), -EINVAL);
+	assert_int_equal(sim_set_affinity(s, b, 0, 1ULL << 1 | 1ULL << 2), 0);
+	assert_int_equal(sim_vcpu_allowed(s, b, 0), 1ULL << 1);
+	/* memory moves off it like off any node */
+	assert_int_equal(sim_migrate(s, b, &m, 10.0 * GiB), 0);
+	sim_step(s, 1);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	assert_int_equal(sim_guest_mem(s, b, 0), GiB);
+	sim_free(s);
+	expect_error("[host]\nnodes = 2\ncpus = 8\nmemory = 32GiB\n[node.1]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\nvcpu_nodes = 1\n",
+		     "vcpu_nodes: node 1 has no CPUs");
+	expect_error("[host]\nnodes = 2\ncpus = 8\nmemory = 32GiB\n[node.1]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 2\nmemory = 2GiB\nvnodes = 2\nvnode_nodes = 0, 1\n",
+		     "vnode_nodes: node 1 has no CPUs");
+	expect_error("[host]\nnodes = 1\ncpus = 0\nmemory = 32GiB\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\n", "[host] cpus");
+	expect_error("[host]\nnodes = 1\ncpus = 8\nmemory = 32GiB\n[node.0]\ncpus = 0\n"
+		     "[guest.g]\nvcpus = 1\nmemory = 1GiB\n", "no node has CPUs");
 }
 
 /* count = N makes N guests named NAME-0 .. NAME-(N-1). */
@@ -793,6 +889,89 @@ static void test_shipped_scenarios(void **state)
 	sim_free(s);
 }
 
+/*
+ * The backend tells a node's bandwidth only where a real host would know
+ * it: nothing by default (libvirt and /proc do not), HMAT's peak (what
+ * firmware publishes: STREAM sustains 80% of it), or an operator's figure.
+ */
+static void test_backend_bandwidth(void **state)
+{
+	static const char *const info[] = { "", "bandwidth_info = hmat\n",
+					     "bandwidth_info = configured\n" };
+	static const double want[] = { 0, 50e9, 40e9 };
+
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		char path[] = "/tmp/vnumad-test-sim.XXXXXX";
+		struct vn_config cfg = { .interval = 1, .scenario = path };
+		struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
+		struct vn_host h;
+		int fd = mkstemp(path);
+		FILE *f = fdopen(fd, "w");
+
+		assert_non_null(f);
+		fprintf(f, "%s%s[guest.g]\nvcpus = 1\nmemory = 1GiB\n", HOST2, info[k]);
+		assert_int_equal(fclose(f), 0);
+		assert_int_equal(b.ops->open(&b), 0);
+		host_init(&h);
+		assert_int_equal(b.ops->topology(&b, &h), 0);
+		for (int n = 0; n < 2; n++)
+			assert_true(fabs(h.node[n].bw_max - want[k]) < 1e3);
+		/* the model itself runs at its bandwidth whatever is told */
+		assert_true(fabs(sim_node_bw_max(b.priv, 0) - 40e9) < 1);
+		host_fini(&h);
+		b.ops->close(&b);
+		unlink(path);
+	}
+}
+
+/* The sampler tells each guest NUMA node's memory per node, as numa_maps would. */
+static void test_sampler_vnode_memory(void **state)
+{
+	char path[] = "/tmp/vnumad-test-sim.XXXXXX";
+	struct vn_config cfg = { .interval = 1, .scenario = path };
+	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
+	struct vn_sampler sp = { .ops = &sim_sampler_ops, .cfg = &cfg, .backend = &b };
+	struct vn_host h;
+	struct vn_guest *g;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	/* vnode 0 on node 1, vnode 1 on node 0: the scattered case */
+	fprintf(f, "%s[guest.v]\nvcpus = 4\nmemory = 8GiB\nvnodes = 2\n"
+		"vnode_nodes = 1, 0\n[guest.flat]\nvcpus = 2\nmemory = 2GiB\n", HOST2);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(b.ops->open(&b), 0);
+	assert_int_equal(sp.ops->open(&sp), 0);
+	host_init(&h);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(b.ops->topology(&b, &h), 0);
+	host_scan_begin(&h);
+	assert_int_equal(b.ops->scan(&b, &h), 0);
+	host_scan_end(&h);
+	g = host_find(&h, "v");
+	assert_int_equal(g->nr_vnodes, 2);
+	assert_false(g->vnode_mem_valid);
+	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	assert_true(g->vnode_mem_valid);
+	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 1], 4 * GiB);
+	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 0], 0);
+	assert_int_equal(g->vnode_mem[1 * VN_MAX_NODES + 0], 4 * GiB);
+	/* a guest without vNUMA has no vnodes */
+	g = host_find(&h, "flat");
+	assert_int_equal(g->nr_vnodes, 0);
+	assert_null(g->vnode_mem);
+	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	for (int i = 0; i < h.nr_guests; i++)
+		b.ops->forget(&b, h.guests[i]);
+	host_fini(&h);
+	sp.ops->close(&sp);
+	b.ops->close(&b);
+	unlink(path);
+}
+
 /* The backend and sampler as the core drives them, on the built-in demo. */
 static void test_backend(void **state)
 {
@@ -867,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(test_calibration_bandwidth),
 		cmocka_unit_test(test_move_home),
 		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_counter_coverage),
 		cmocka_unit_test(test_scheduler),
 		cmocka_unit_test(test_balance),
 		cmocka_unit_test(test_memory_conserved),
@@ -881,11 +1061,14 @@ int main(void)
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_memory_only_node),
 		cmocka_unit_test(test_totals_bounded),
 		cmocka_unit_test(test_link_bandwidth),
 		cmocka_unit_test(test_node_overrides),
 		cmocka_unit_test(test_shipped_scenarios),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_backend_bandwidth),
+		cmocka_unit_test(test_sampler_vnode_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

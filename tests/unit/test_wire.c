@@ -31,6 +31,7 @@ struct tv {
 	uint8_t dist[9];
 	struct vnumad_guest g[NG];
 	struct vnumad_vcpu vc[NG][5];
+	uint64_t vm[NG][2 * VNUMAD_MAX_NODES];	/* per-vnode memory (1.2) */
 	const struct vnumad_guest *gp[NG];
 	struct vnumad_view v;
 };
@@ -67,6 +68,14 @@ static void fill(void)
 		g->quarantine = 0x5ULL << i;
 		g->ips = 1e9 * (i + 1);
 		g->remote_ratio = 0.1 * i;
+		/* 1.2: guest 1 has two vnodes, guest 3 one; the others none */
+		g->id = 1000 + (uint64_t)i;
+		g->age = 30.5 * i;
+		g->nr_vnodes = i == 1 ? 2 : i == 3 ? 1 : 0;
+		g->vnode_mem = g->nr_vnodes ? T.vm[i] : NULL;
+		for (int k = 0; k < 2 * VNUMAD_MAX_NODES; k++)
+			T.vm[i][k] = (uint64_t)(i * 7919 + k) << 20;
+		g->priv = &T;	/* the daemon's pointer: never travels */
 		for (int k = 0; k < nv[i]; k++)
 			T.vc[i][k] = (struct vnumad_vcpu){ .index = k, .node = k % 3,
 				.vnode = -1, .flags = (unsigned)k, .allowed = 7,
@@ -78,7 +87,8 @@ static void fill(void)
 	T.v = (struct vnumad_view){ .size = sizeof(T.v), .tick = 77, .now = 154.5,
 		.interval = 2, .nr_nodes = 3, .online = 7, .nodes = T.nodes,
 		.distance = T.dist, .nr_guests = NG, .guests = T.gp,
-		.migrate_budget = 1.5e10, .node_info = T.info };
+		.migrate_budget = 1.5e10, .node_info = T.info,
+		.guest_size = sizeof(struct vnumad_guest), .migrate_rate = 2.5e8 };
 }
 
 static bool in_map(const void *p, size_t len)
@@ -86,17 +96,30 @@ static bool in_map(const void *p, size_t len)
 	return (const uint8_t *)p >= map && (const uint8_t *)p <= map + len;
 }
 
-/* A guest equal to another but for its two pointer members. */
+/*
+ * A guest equal to another but for its pointer members, which point to
+ * equal arrays; its priv (the daemon's storage) does not travel: NULL.
+ */
 static void assert_guest_equal(const struct vnumad_guest *a, const struct vnumad_guest *b)
 {
 	struct vnumad_guest x = *a, y = *b;
 
 	x.name = y.name = NULL;
 	x.vcpus = y.vcpus = NULL;
+	x.vnode_mem = y.vnode_mem = NULL;
+	assert_null(b->priv);
+	x.priv = y.priv = NULL;
 	assert_memory_equal(&x, &y, sizeof(x));
 	assert_string_equal(a->name, b->name);
 	if (a->nr_vcpus)
 		assert_memory_equal(a->vcpus, b->vcpus, sizeof(*a->vcpus) * (size_t)a->nr_vcpus);
+	if (a->vnode_mem) {
+		assert_non_null(b->vnode_mem);
+		assert_memory_equal(a->vnode_mem, b->vnode_mem, sizeof(uint64_t) *
+				    VNUMAD_MAX_NODES * (size_t)a->nr_vnodes);
+	} else {
+		assert_null(b->vnode_mem);
+	}
 }
 
 /* Every member comes back: the structures travel whole, pointers relocated. */
@@ -131,6 +154,8 @@ static void test_round_trip(void **state)
 	for (int i = 0; i < NG; i++) {
 		assert_true(in_map(u.view.guests[i]->name, len));
 		assert_true(in_map(u.view.guests[i]->vcpus, len));
+		if (u.view.guests[i]->vnode_mem)
+			assert_true(in_map(u.view.guests[i]->vnode_mem, len));
 		assert_false(in_map(u.view.guests[i], len));
 	}
 	wire_unpacked_free(&u);
@@ -201,6 +226,21 @@ static void test_refused(void **state)
 	((struct vnumad_guest *)(map + goff))->nr_vcpus = 1 << 20;
 	assert_int_equal(wire_view_unpack(map, len, 5, &u, &why), -1);
 	assert_string_equal(why, "a guest's vCPUs lie outside the map");
+
+	/* its per-vnode memory running past the end, or a vnode count out of range */
+	len = wire_view_pack(map, sizeof(map), &T.v, 5);
+	memcpy(&goff, map + tab + 8, sizeof(goff));
+	((struct vnumad_guest *)(map + goff))->nr_vnodes = VNUMAD_MAX_NODES;
+	assert_int_equal(wire_view_unpack(map, len, 5, &u, &why), -1);
+	assert_string_equal(why, "a guest's per-vnode memory lies outside the map");
+	((struct vnumad_guest *)(map + goff))->nr_vnodes = VNUMAD_MAX_NODES + 1;
+	assert_int_equal(wire_view_unpack(map, len, 5, &u, &why), -1);
+	assert_string_equal(why, "a guest's vnode count is out of range");
+	((struct vnumad_guest *)(map + goff))->nr_vnodes = 2;
+	bad = len + 64;
+	memcpy(map + goff + offsetof(struct vnumad_guest, vnode_mem), &bad, sizeof(bad));
+	assert_int_equal(wire_view_unpack(map, len, 5, &u, &why), -1);
+	assert_string_equal(why, "a guest's per-vnode memory lies outside the map");
 
 	/* a guest table longer than the map */
 	len = wire_view_pack(map, sizeof(map), &T.v, 5);
