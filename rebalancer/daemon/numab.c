@@ -219,8 +219,14 @@ int numab_setup(const struct vn_config *cfg)
 			log_warnx("cannot switch the kernel's automatic NUMA balancing off: "
 				  "%s is read-only (the unit's ProtectKernelTunables=yes; "
 				  "numa_balancing = disable needs the drop-in "
-				  "ProtectKernelTunables=no, see vnumad(8)); it will fight vnumad",
+				  "ProtectKernelTunables=no and CapabilityBoundingSet=CAP_SYS_ADMIN, "
+				  "see vnumad(8)); it will fight vnumad",
 				  nb.sysctl);
+		else if (r == -EPERM || r == -EACCES)
+			log_warnx("cannot switch the kernel's automatic NUMA balancing off "
+				  "(%s: %s): writing it needs CAP_SYS_ADMIN, which the unit "
+				  "leaves out unless a drop-in adds it (see vnumad(8)); it "
+				  "will fight vnumad", nb.sysctl, strerror(-r));
 		else
 			log_warnx("cannot switch the kernel's automatic NUMA balancing off "
 				  "(%s: %s); it will fight vnumad", nb.sysctl, strerror(-r));

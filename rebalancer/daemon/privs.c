@@ -19,8 +19,10 @@
  *                   which lack CAP_PERFMON).
  *
  * CAP_SYS_ADMIN stays permitted but not effective when vnumad switched the
- * kernel's NUMA balancing off: writing that sysctl back at exit needs it,
- * and it is raised for that one write only.
+ * kernel's NUMA balancing off (the unit lets it in only by a drop-in):
+ * writing that sysctl back at exit needs it, and it is raised for that one
+ * write only. A capability the unit's bounding set leaves out is not asked
+ * for, and its absence is logged with what it costs.
  *
  * Not kept: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (every file we read is
  * world-readable or root's; /proc/PID files of other users are guarded by
@@ -61,7 +63,13 @@ static int last_cap(void)
 
 int privs_drop(void)
 {
-	bool perfmon = last_cap() >= CAP_PERFMON;
+	bool perfmon = last_cap() >= CAP_PERFMON, held[3], admin;
+	const int keep[3] = { CAP_SYS_NICE, CAP_SYS_PTRACE,
+			      perfmon ? CAP_PERFMON : CAP_SYS_ADMIN };
+	char kept[64];
+	int n = 0;
+	const char *const name[3] = { "CAP_SYS_NICE", "CAP_SYS_PTRACE",
+				      perfmon ? "CAP_PERFMON" : "CAP_SYS_ADMIN" };
 	int r;
 
 	if (capng_get_caps_process() < 0) {
@@ -72,11 +80,20 @@ int privs_drop(void)
 		log_debug("privileges: no capabilities to drop");
 		return 0;
 	}
+	/*
+	 * Keep only what this process has: the unit's bounding set may leave
+	 * one out (CAP_SYS_ADMIN unless a drop-in adds it), and asking for a
+	 * capability not permitted would fail the whole drop.
+	 */
+	for (int i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++)
+		held[i] = capng_have_capability(CAPNG_PERMITTED, (unsigned)keep[i]);
+	admin = capng_have_capability(CAPNG_PERMITTED, CAP_SYS_ADMIN);
 	capng_clear(CAPNG_SELECT_BOTH);
-	capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
-		      CAP_SYS_NICE, CAP_SYS_PTRACE,
-		      perfmon ? CAP_PERFMON : CAP_SYS_ADMIN, -1);
-	if (numab_changed())
+	for (int i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++)
+		if (held[i])
+			capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+				     (unsigned)keep[i]);
+	if (numab_changed() && admin)
 		capng_update(CAPNG_ADD, CAPNG_PERMITTED, CAP_SYS_ADMIN);
 	r = capng_apply(CAPNG_SELECT_BOTH);
 	if (r < 0) {
@@ -85,9 +102,21 @@ int privs_drop(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		log_warn("privileges: no_new_privs");
-	log_info("privileges: every capability dropped but CAP_SYS_NICE, CAP_SYS_PTRACE, %s%s",
-		 perfmon ? "CAP_PERFMON" : "CAP_SYS_ADMIN (no CAP_PERFMON in this kernel)",
-		 numab_changed() ? " (and CAP_SYS_ADMIN aside, to restore NUMA balancing)" : "");
+	for (int i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++)
+		if (held[i])
+			n += snprintf(kept + n, sizeof(kept) - n, "%s%s", n ? ", " : "", name[i]);
+	log_info("privileges: every capability dropped but %s%s%s", n ? kept : "none",
+		 perfmon ? "" : " (no CAP_PERFMON in this kernel)",
+		 numab_changed() && admin ? " (and CAP_SYS_ADMIN aside, to restore NUMA balancing)" : "");
+	for (int i = 0; i < (int)(sizeof(keep) / sizeof(keep[0])); i++)
+		if (!held[i])
+			log_warning("privileges: %s is not among this process's capabilities "
+				    "(the unit's CapabilityBoundingSet=?): %s",
+				    name[i],
+				    keep[i] == CAP_SYS_NICE ? "vCPUs and memory of other users' "
+				    "guests cannot move" : keep[i] == CAP_SYS_PTRACE ?
+				    "other users' guests cannot be measured" :
+				    "other users' guests cannot be counted");
 	return 0;
 }
 
