@@ -68,7 +68,9 @@ cat >"$TMP/inner.sh" <<EOF
 nfail=0
 fail() { echo "FAIL: \$*"; nfail=\$((nfail + 1)); }
 for n in guest=busyq,debug-threads=on blindq; do
-	nice -n 10 qemu-system-x86_64 -accel "$ACCEL" -name \$n -smp 2 -m 64 -kernel "$SPIN" \\
+	# busyq says its UUID as libvirt's QEMUs do; blindq none
+	u=; [ \$n = blindq ] || u="-uuid 6F3C1A52-0B1D-4C8E-9E2A-1D2B3C4D5E6F"
+	nice -n 10 qemu-system-x86_64 -accel "$ACCEL" -name \$n \$u -smp 2 -m 64 -kernel "$SPIN" \\
 		-display none -nodefaults -no-user-config -monitor none -serial none </dev/null &
 done
 # a QEMU that has just started may not have named its threads: 3 s, then not
@@ -83,6 +85,9 @@ sampled() {
 }
 for _ in \$(seq 100); do sampled && break; sleep 0.2; done
 sampled || fail "daemon: not every vCPU of busyq has figures"
+echo "\$j" | grep -q '"name":"busyq","uuid":"6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f"' ||
+	fail "status: busyq's uuid from its -uuid"
+echo "\$j" | grep -q '"name":"blindq","uuid":null' || fail "status: blindq has a uuid"
 "$VNUMAD" status -c "$TMP/vnumad.conf" >"$TMP/status" 2>&1
 grep -Eq '^busyq +2 +0,0 ' "$TMP/status" || fail "status: busyq on node 0"
 grep -Eq '^blindq +2 +\?,\? .*unmeasured\$' "$TMP/status" || fail "status: blindq unmeasured"

@@ -60,6 +60,7 @@ struct pg {
 	uint64_t starttime;
 	enum vmm_kind kind;
 	char *name;
+	char uuid[40];		/* from its command line, "" when it gives none */
 	unsigned flags;
 	int nr_vcpus;
 	pid_t *tids;		/* [HI_MAX_VCPUS] */
@@ -186,6 +187,16 @@ static char *guest_name(struct proc_be *pb, pid_t pid, enum vmm_kind kind)
 			snprintf(name + l, sizeof(name) - l, "-%d-%d", (int)pid, k);
 	}
 	return xstrdup(name);
+}
+
+/* The guest's UUID, where its command line gives one. */
+static void guest_uuid(struct pg *p)
+{
+	char cmd[16384];
+	ssize_t n = hostinfo_cmdline(p->pid, cmd, sizeof(cmd));
+
+	if (n <= 0 || !vmm_guest_uuid(p->kind, cmd, (size_t)n, p->uuid, sizeof(p->uuid)))
+		p->uuid[0] = '\0';
 }
 
 /*
@@ -392,6 +403,7 @@ static void report(struct vn_host *h, struct pg *p)
 {
 	struct vn_guest_desc d = {
 		.name = p->name,
+		.uuid = p->uuid[0] ? p->uuid : NULL,
 		.pid = p->pid,
 		.flags = p->flags,
 		.nr_vcpus = p->nr_vcpus,
@@ -455,6 +467,7 @@ static void adopt(struct proc_be *pb, struct pg **fresh, int n)
 		struct pg *p = fresh[i];
 
 		p->name = guest_name(pb, p->pid, p->kind);
+		guest_uuid(p);
 		p->next = pb->guests;
 		pb->guests = p;
 	}

@@ -250,6 +250,28 @@ static bool ch_name(const char *cmdline, size_t len, char *name, size_t size)
 	return socket_name(path, name, size);
 }
 
+/* QEMU: "-uuid UUID" (qemu-options.hx), which libvirt always passes. */
+static const char *qemu_uuid(const char *cmdline, size_t len)
+{
+	const char *v = opt_value(cmdline, len, "-uuid");
+
+	return v ? v : opt_value(cmdline, len, "--uuid");
+}
+
+/*
+ * cloud-hypervisor: "--platform ...,uuid=UUID,..." (the DMI UUID of its
+ * --platform option, src/main.rs and vmm/src/config.rs).
+ */
+static const char *ch_uuid(const char *cmdline, size_t len)
+{
+	const char *v = opt_value(cmdline, len, "--platform"), *p;
+
+	for (p = v; p && (p = strstr(p, "uuid=")); p++)
+		if (p == v || p[-1] == ',')
+			return p + 5;
+	return NULL;
+}
+
 /*
  * cloud-hypervisor: "--cpus boot=N,..." (vmm/src/config.rs); 1 without it,
  * its default.
@@ -300,12 +322,13 @@ static const struct vmm vmms[VMM_NR] = {
 	[VMM_QEMU] = {
 		.kind = VMM_QEMU, .name = "QEMU", .id = "qemu", .exes = qemu_exes,
 		.names_identify = true, .vcpu_of_name = qemu_vcpu,
-		.guest_name = qemu_name, .vcpus_asked = qemu_vcpus,
+		.guest_name = qemu_name, .vcpus_asked = qemu_vcpus, .uuid_opt = qemu_uuid,
 	},
 	[VMM_CLOUD_HYPERVISOR] = {
 		.kind = VMM_CLOUD_HYPERVISOR, .name = "cloud-hypervisor",
 		.id = "cloud-hypervisor", .exes = ch_exes, .names_identify = false,
 		.vcpu_of_name = ch_vcpu, .guest_name = ch_name, .vcpus_asked = ch_vcpus,
+		.uuid_opt = ch_uuid,
 	},
 	[VMM_FIRECRACKER] = {
 		.kind = VMM_FIRECRACKER, .name = "Firecracker", .id = "firecracker",
@@ -444,6 +467,33 @@ bool vmm_guest_name(enum vmm_kind kind, const char *cmdline, size_t len,
 
 	name[0] = '\0';
 	return m->guest_name(cmdline, len, name, size) && name[0];
+}
+
+bool vmm_guest_uuid(enum vmm_kind kind, const char *cmdline, size_t len,
+		    char *uuid, size_t size)
+{
+	const struct vmm *m = vmm_get(kind ? kind : VMM_QEMU);
+	const char *v = m && m->uuid_opt ? m->uuid_opt(cmdline, len) : NULL;
+	char u[37];
+
+	if (size > 0)
+		uuid[0] = '\0';
+	if (!v || size < sizeof(u))
+		return false;
+	/* 8-4-4-4-12 hex digits, up to the end of the argument or a ',' */
+	for (int i = 0; i < 36; i++) {
+		unsigned char c = (unsigned char)v[i];
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? c != '-' : !isxdigit(c))
+			return false;
+		u[i] = (char)tolower(c);
+	}
+	if (v[36] != '\0' && v[36] != ',')
+		return false;
+	u[36] = '\0';
+	memcpy(uuid, u, sizeof(u));
+	return true;
 }
 
 int vmm_vcpus_asked(enum vmm_kind kind, const char *cmdline, size_t len)

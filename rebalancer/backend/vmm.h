@@ -54,6 +54,8 @@ struct vmm {
 			   size_t size);
 	/* vCPUs the command line asks for, 0 when it does not say */
 	int (*vcpus_asked)(const char *cmdline, size_t len);
+	/* the raw UUID option's value (NULL: this VMM takes none there) */
+	const char *(*uuid_opt)(const char *cmdline, size_t len);
 };
 
 /* What vmm_vcpu_threads() saw besides vCPU threads. */
@@ -97,6 +99,14 @@ bool vmm_is_thread_of(pid_t pid, pid_t tid);
 /* The guest name a VMM's command line gives (NUL-separated arguments). */
 bool vmm_guest_name(enum vmm_kind kind, const char *cmdline, size_t len,
 		    char *name, size_t size);
+
+/*
+ * The guest's UUID that a VMM's command line gives (QEMU's -uuid,
+ * cloud-hypervisor's --platform uuid=), canonical and lower-case in uuid
+ * (37 bytes at least); false when it gives none or not a well-formed one.
+ */
+bool vmm_guest_uuid(enum vmm_kind kind, const char *cmdline, size_t len,
+		    char *uuid, size_t size);
 
 /* vCPUs a VMM's command line asks for; 0 when it does not say. */
 int vmm_vcpus_asked(enum vmm_kind kind, const char *cmdline, size_t len);

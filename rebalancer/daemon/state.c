@@ -52,6 +52,7 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 	json_t *flags = flags_json(g->v.flags);
 
 	json_object_set_new(o, "name", json_string(g->name));
+	json_object_set_new(o, "uuid", g->uuid[0] ? json_string(g->uuid) : json_null());
 	json_object_set_new(o, "pid", json_integer(g->pid));
 	if (um)
 		json_array_append_new(flags, json_string("unmeasured"));

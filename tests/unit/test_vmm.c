@@ -140,6 +140,48 @@ static void command_lines(void **state)
 	}
 }
 
+/* The UUID a command line gives: QEMU's -uuid, cloud-hypervisor's --platform uuid=. */
+static void command_line_uuids(void **state)
+{
+	static const struct {
+		enum vmm_kind kind;
+		const char *cmd;
+		size_t len;
+		const char *uuid;	/* NULL: none */
+	} t[] = {
+#define C(s) s, sizeof(s)
+		{ VMM_QEMU, C("qemu\0-name\0guest=a\0-uuid\0""6F3C1A52-0B1D-4C8E-9E2A-1D2B3C4D5E6F\0-smp\0""2\0"),
+		  "6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f" },
+		{ VMM_QEMU, C("qemu\0--uuid=6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f\0"),
+		  "6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f" },
+		{ VMM_QEMU, C("qemu\0-name\0a\0"), NULL },
+		{ VMM_QEMU, C("qemu\0-uuid\0"), NULL },
+		{ VMM_QEMU, C("qemu\0-uuid\0""6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6\0"), NULL },
+		{ VMM_QEMU, C("qemu\0-uuid\0""6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f0\0"), NULL },
+		{ VMM_QEMU, C("qemu\0-uuid\0""6f3c1a52x0b1d-4c8e-9e2a-1d2b3c4d5e6f\0"), NULL },
+		{ VMM_QEMU, C("qemu\0-uuid\0""6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e\"f\0"), NULL },
+		{ VMM_CLOUD_HYPERVISOR,
+		  C("ch\0--platform\0num_pci_segments=1,uuid=6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f,oem_strings=[x]\0"),
+		  "6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f" },
+		{ VMM_CLOUD_HYPERVISOR,
+		  C("ch\0--platform\0serial_number=uuid=6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f\0"), NULL },
+		{ VMM_CLOUD_HYPERVISOR, C("ch\0--cpus\0boot=2\0"), NULL },
+		{ VMM_FIRECRACKER, C("firecracker\0--id\0""6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f\0"), NULL },
+#undef C
+	};
+	char uuid[40];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		bool ok = vmm_guest_uuid(t[i].kind, t[i].cmd, t[i].len - 1, uuid, sizeof(uuid));
+
+		if (ok != (t[i].uuid != NULL) || (ok && strcmp(uuid, t[i].uuid)) || (!ok && uuid[0]))
+			fail_msg("case %zu: uuid %s '%s', want %s", i, ok ? "yes" : "no", uuid,
+				 t[i].uuid ? t[i].uuid : "none");
+	}
+	assert_false(vmm_guest_uuid(VMM_QEMU, t[0].cmd, t[0].len - 1, uuid, 36));
+}
+
 static void memory_nodes_allowed(void **state)
 {
 	uint64_t nodes = 0;
@@ -297,6 +339,7 @@ int main(void)
 		cmocka_unit_test(thread_names),
 		cmocka_unit_test(executables),
 		cmocka_unit_test(command_lines),
+		cmocka_unit_test(command_line_uuids),
 		cmocka_unit_test(memory_nodes_allowed),
 		cmocka_unit_test(cgroup_of_a_domain),
 		cmocka_unit_test(vcpu_groups_and_status_xml),
