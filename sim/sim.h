@@ -64,6 +64,12 @@ int sim_guest_vcpus(const struct sim *s, int g);
 unsigned sim_guest_flags(const struct sim *s, int g);	/* VNUMAD_GUEST_* */
 uint64_t sim_guest_mem(const struct sim *s, int g, int node);
 uint64_t sim_guest_mem_total(const struct sim *s, int g);
+/*
+ * Where first touch puts guest g's memory on a host with room on every
+ * node (the scenario's mem_nodes, vnode_nodes, else where its vCPUs run):
+ * mem[vnode * nr_nodes + node] bytes, whole pages, as sim_place takes it.
+ */
+void sim_guest_first_touch(const struct sim *s, int g, uint64_t *mem);
 /* The memory the scenario gives the guest, whether it runs yet or not. */
 uint64_t sim_guest_size(const struct sim *s, int g);
 

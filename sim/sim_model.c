@@ -1212,6 +1212,33 @@ uint64_t sim_guest_mem(const struct sim *s, int g, int n)
 	return guest(s, g) && node_ok(s, n) ? s->guests[g].mem_node[n] : 0;
 }
 
+void sim_guest_first_touch(const struct sim *s, int g, uint64_t *mem)
+{
+	const struct sim_guest *sg = guest(s, g);
+	int nn = s->nr_nodes;
+
+	if (!sg)
+		return;
+	for (int vn = 0; vn < sg->nr_vnodes; vn++) {
+		uint64_t pages = sg->memory / s->page, want[VN_MAX_NODES];
+		uint64_t mine = pages / sg->nr_vnodes + ((uint64_t)vn < pages % sg->nr_vnodes);
+		double w[VN_MAX_NODES] = { 0 };
+
+		/* as alloc_memory() weighs, before any node's room */
+		if (sg->vnode_node)
+			w[sg->vnode_node[vn]] = 1;
+		else if (sg->mem_weight)
+			memcpy(w, sg->mem_weight, nn * sizeof(double));
+		else
+			for (int v = 0; v < sg->nr_vcpus; v++)
+				if (sg->vnode[v] == vn && sg->vcpu[v].node >= 0)
+					w[sg->vcpu[v].node] += 1;
+		apportion(nn, w, mine, want);
+		for (int n = 0; n < nn; n++)
+			mem[vn * nn + n] = want[n] * s->page;
+	}
+}
+
 uint64_t sim_guest_mem_total(const struct sim *s, int g)
 {
 	uint64_t sum = 0;

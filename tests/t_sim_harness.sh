@@ -95,6 +95,45 @@ EOF
 expect_exit 0 "run oracle, small" -- "$SIM" run "$TMP/two.ini" --policy oracle
 expect_output 'oracle \(exhaustive search: 1 placement, [0-9]+ evaluations\)' \
 	"a small space is enumerated"
+# A pinned guest that arrives on a node the oracle's placement filled: the
+# oracle re-places for free at events, so it makes room the moment before
+# (it left p half remote, below what a policy that moved c away reached)
+cat >"$TMP/arrival.ini" <<'EOF'
+[sim]
+duration = 4min
+[host]
+nodes = 2
+cpus = 8
+memory = 16GiB
+[guest.a]
+workload = latency
+vcpus = 2
+memory = 10GiB
+vcpu_nodes = 0
+mem_nodes = 0
+[guest.c]
+workload = cpu
+vcpus = 1
+memory = 4GiB
+vcpu_nodes = 0
+mem_nodes = 0
+[guest.b]
+workload = latency
+vcpus = 2
+memory = 6GiB
+vcpu_nodes = 1
+mem_nodes = 1
+[guest.p]
+workload = latency
+vcpus = 1
+memory = 4GiB
+start = 60s
+vcpu_nodes = 0
+mem_nodes = 0
+pinned = yes
+EOF
+expect_exit 0 "run oracle, pinned arrival" -- "$SIM" run "$TMP/arrival.ini" --policy oracle
+expect_output '^ +p +[0-9.]+ +0\.0% ' "the oracle made room for the pinned arrival on its node"
 expect_exit 2 "oracle has no timeline" -- "$SIM" run sim/scenarios/demo.ini --policy oracle --csv "$TMP/o.csv"
 
 # --- generated scenarios: a seed is a scenario, gen:N names it ------------

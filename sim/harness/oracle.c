@@ -62,6 +62,7 @@
 #include "util.h"
 
 #define IMPROVE	1e-7	/* gain of the objective that counts as better */
+#define OVERFILL	1e6	/* objective lost per GiB over a node's memory */
 
 enum shape {
 	SHAPE_AS_PLACED,
@@ -111,6 +112,7 @@ struct oguest {
 	int g;
 	bool known;		/* options built */
 	bool movable;
+	bool arrived;		/* immovable, new in this stretch: rehome() */
 	bool memmove;		/* its memory may move */
 	bool live;		/* running in the current stretch */
 	struct part *part;
@@ -639,11 +641,15 @@ static void apply(struct oracle *or, struct part *p, int k)
 
 /*
  * What the search maximises: alone, the guest's own instructions per
- * second (its log); together, the score's share of this stretch.
+ * second (its log); together, the score's share of this stretch. An
+ * assignment that overfills a node (only a start can: rehome() puts an
+ * immovable arrival where it wants to be before the others make room) is
+ * worth less than any that fits, and less the more it overfills, so that
+ * the climb's first steps are the ones that make room.
  */
 static double objective(struct oracle *or)
 {
-	double v = 0;
+	double v = 0, over = 0;
 
 	or->evals++;
 	if (or->alone >= 0)
@@ -652,17 +658,28 @@ static double objective(struct oracle *or)
 	for (int g = 0; g < or->ng; g++)
 		if (sim_guest_alive(or->s, g))
 			v += or->all[g].weight * log(MAX(sim_guest_ips(or->s, g), 1e-300));
-	return v;
+	for (int n = 0; n < or->nn; n++)
+		if (or->fixed[n] + or->usage[n] > or->cap[n])
+			over += (double)(or->fixed[n] + or->usage[n] - or->cap[n]);
+	return over > 0 ? v - OVERFILL * (1 + over / (double)GiB) : v;
 }
 
-/* Whether moving part p to option k keeps every node within its memory. */
+/*
+ * Whether moving part p to option k keeps every node within its memory
+ * (or, for a node over it, does not add to it).
+ */
 static bool fits(const struct oracle *or, const struct part *p, int k)
 {
 	const struct option *was = &p->opt[p->cur], *op = &p->opt[k];
 
-	for (int n = 0; n < or->nn; n++)
-		if (or->fixed[n] + or->usage[n] - was->use[n] + op->use[n] > or->cap[n])
+	/* a node already over (a start after rehome()) may only shrink */
+	for (int n = 0; n < or->nn; n++) {
+		uint64_t before = or->fixed[n] + or->usage[n];
+		uint64_t after = before - was->use[n] + op->use[n];
+
+		if (after > or->cap[n] && after > before)
 			return false;
+	}
 	return true;
 }
 
@@ -1007,6 +1024,7 @@ static void gather(struct oracle *or)
 		if (!og->known) {
 			og->movable = !(sim_guest_flags(s, g) &
 					(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT));
+			og->arrived = !og->movable;
 			know_guest(or, og);
 		}
 		if (!og->movable) {
@@ -1023,6 +1041,60 @@ static void gather(struct oracle *or)
 			add_live(or, p);
 		}
 	}
+}
+
+/*
+ * A guest nobody may move lands where first touch finds room, which the
+ * placement of the stretch before decided: a pinned guest arriving on a
+ * node the oracle had filled would be remote for good. The oracle
+ * re-places for free at events, so it may as well have made room the
+ * moment before: the new immovable guests of this stretch are put where
+ * first touch would put them on an empty host and counted there as fixed,
+ * and the search must fit the others around them. Their landed placement
+ * is kept in *landed (one array per guest, NULL for the others) for
+ * unrehome(). Returns how many were rehomed.
+ */
+static int rehome(struct oracle *or, uint64_t **landed)
+{
+	struct sim *s = or->s;
+	int nn = or->nn, done = 0;
+
+	for (int g = 0; g < or->ng; g++) {
+		struct oguest *og = &or->all[g];
+		int nvn = sim_guest_vnodes(s, g);
+		uint64_t *wish;
+
+		landed[g] = NULL;
+		if (!og->arrived || !og->live)
+			continue;
+		og->arrived = false;
+		wish = xcalloc((size_t)nvn * nn, sizeof(*wish));
+		landed[g] = xcalloc((size_t)nvn * nn, sizeof(*wish));
+		sim_guest_first_touch(s, g, wish);
+		for (int v = 0; v < nvn; v++)
+			for (int n = 0; n < nn; n++)
+				landed[g][v * nn + n] = sim_guest_vnode_mem(s, g, v, n);
+		if (!memcmp(wish, landed[g], (size_t)nvn * nn * sizeof(*wish)) ||
+		    sim_place(s, g, NULL, wish, NULL) < 0) {
+			free(landed[g]);
+			landed[g] = NULL;
+		} else {
+			for (int v = 0; v < nvn; v++)
+				for (int n = 0; n < nn; n++)
+					or->fixed[n] += wish[v * nn + n] - landed[g][v * nn + n];
+			done++;
+		}
+		free(wish);
+	}
+	return done;
+}
+
+/* Puts the rehomed guests back where they landed (no room was found). */
+static void unrehome(struct oracle *or, uint64_t **landed)
+{
+	for (int g = 0; g < or->ng; g++)
+		if (landed[g] && sim_place(or->s, g, NULL, landed[g], NULL) < 0)
+			fatalx("oracle: %s: cannot put it back", sim_guest_name(or->s, g));
 }
 
 /*
@@ -1227,7 +1299,22 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 			ref->alive[g] += end - t;
 		}
 		if (place) {
-			exact = search(&or, r->segments == 0);
+			uint64_t **landed = xcalloc(ng + 1, sizeof(*landed));
+
+			/* immovable arrivals where they want to be, if the others fit */
+			if (rehome(&or, landed) > 0) {
+				exact = search(&or, r->segments == 0);
+				if (!all_fit(&or)) {
+					unrehome(&or, landed);
+					gather(&or);
+					exact = search(&or, r->segments == 0);
+				}
+			} else {
+				exact = search(&or, r->segments == 0);
+			}
+			for (int g = 0; g < ng; g++)
+				free(landed[g]);
+			free(landed);
 			evals = or.evals;
 			v = sim_settle(or.s);
 			if (o->verbose)
