@@ -33,6 +33,8 @@
 #include <unistd.h>
 #include <dirent.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -1429,6 +1431,94 @@ static void test_mediated_runtime(void **state)
 }
 
 /*
+ * From now on perf_event_open fails with EOPNOTSUPP, as the kernel answers
+ * a guest-counting core event once a guest with a mediated vPMU runs: a
+ * seccomp filter on this (child) process, the real call refused for real.
+ */
+static int refuse_perf_open(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_perf_event_open, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EOPNOTSUPP & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
+		return -errno;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -errno : 0;
+}
+
+/*
+ * EOPNOTSUPP at a later attach, the source confirmed long before and no
+ * module parameter to tell (a mediated guest started on a kernel that does
+ * not show the parameter): the core counters give way to procfs for every
+ * guest, those attached before too.
+ */
+static int child_eopnotsupp_later(void *arg, char *msg, size_t len)
+{
+	struct vn_sampler s = { .ops = &pmu_sampler_ops };
+	struct pmu_event ev[2];
+	struct worker w[3];
+	struct vn_guest a, b;
+	struct vn_config cfg;
+	char *root = mediated_root("N\n");
+	int before, r;
+	(void)arg;
+
+	log_init(true, LOG_CRIT, "test_pmu");
+	config_defaults(&cfg);		/* source = auto */
+	s.cfg = &cfg;
+	sampling_set_sysfs_root(root);
+	for (int i = 0; i < 3; i++)
+		worker_start(&w[i], i);
+	guest_init(&a, 2, w);
+	guest_init(&b, 1, w + 2);
+	b.name = "second";
+	sw_events(ev);
+	before = count_fds();
+	CHECK(pmu_open_events(&s, ev, 2) == 0, "open");
+	pmu_assume_core(&s);
+	CHECK(s.ops->attach(&s, &a) == 0 && !pmu_fell_back(&s), "attach a: %s",
+	      pmu_last_error(&s));
+	worker_do(&w[0], CMD_TOUCH, 100);
+	CHECK(s.ops->read(&s, &a) == 0 && a.vc[0].delta.source == VNUMAD_SRC_PMU,
+	      "pmu reading");
+
+	CHECK((r = refuse_perf_open()) == 0, "seccomp: %s", strerror(-r));
+	CHECK(s.ops->attach(&s, &b) == 0, "attach b: %s", pmu_last_error(&s));
+	CHECK(pmu_fell_back(&s), "no fallback after EOPNOTSUPP at a later attach");
+	CHECK(strstr(pmu_last_error(&s), "Operation not supported") ||
+	      strstr(pmu_last_error(&s), "EOPNOTSUPP") || strstr(pmu_last_error(&s), "mediated"),
+	      "the reason: %s", pmu_last_error(&s));
+	CHECK(count_fds() == before + 3, "%d descriptors after the fallback",
+	      count_fds() - before);
+	worker_do(&w[0], CMD_SPIN, 20 * 1000000L);
+	CHECK(s.ops->read(&s, &a) == 0, "read a");
+	CHECK(s.ops->read(&s, &a) == 0 && s.ops->read(&s, &b) == 0, "read");
+	CHECK(a.vc[0].delta.source != VNUMAD_SRC_PMU, "a still counted by the PMU");
+	CHECK(b.vc[0].delta.source != VNUMAD_SRC_PMU, "b counted by the PMU");
+	s.ops->detach(&s, &a);
+	s.ops->detach(&s, &b);
+	CHECK(count_fds() == before, "%d descriptors left", count_fds() - before);
+	s.ops->close(&s);
+	sampling_set_sysfs_root(NULL);
+	rm_tree(root);
+	for (int i = 0; i < 3; i++)
+		worker_stop(&w[i]);
+	guest_free(&a);
+	guest_free(&b);
+	return 0;
+}
+
+static void test_eopnotsupp_later(void **state)
+{
+	(void)state;
+	in_child(child_eopnotsupp_later, NULL);
+}
+
+/*
  * The source is declared once a group opens on a real vCPU thread: under
  * auto, a first attach refused for good hands over to procfs; under pmu it
  * fails and stays.
@@ -1740,6 +1830,7 @@ int main(void)
 		cmocka_unit_test(test_tid_reuse),
 		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_mediated_runtime),
+		cmocka_unit_test(test_eopnotsupp_later),
 		cmocka_unit_test(test_first_attach_falls_back),
 		cmocka_unit_test(test_emfile),
 		cmocka_unit_test(test_nofile_raised),
