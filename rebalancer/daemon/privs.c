@@ -115,8 +115,11 @@ int privs_drop(void)
 				    name[i],
 				    keep[i] == CAP_SYS_NICE ? "vCPUs and memory of other users' "
 				    "guests cannot move" : keep[i] == CAP_SYS_PTRACE ?
-				    "other users' guests cannot be measured" :
-				    "other users' guests cannot be counted");
+				    "other users' guests cannot be measured" : perfmon ?
+				    "other users' guests cannot be counted" :
+				    "this kernel has no CAP_PERFMON (before 5.8), so counting "
+				    "other users' guests needs CAP_SYS_ADMIN, which the unit "
+				    "grants only by the drop-in vnumad(8) gives");
 	return 0;
 }
 
