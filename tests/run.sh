@@ -8,7 +8,8 @@
 #   scripts   tests/t_*.sh              exit 0 pass, 77 skip (last line: why)
 #
 # Environment: B (build directory), SANITIZE, UPDATE_GOLDEN=1 rewrites the
-# expected files instead of comparing, and T=PATTERN runs matching tests only.
+# expected files instead of comparing, T=PATTERN runs matching tests only and
+# NOT=PATTERN leaves matching tests out (NOT=t_numavm: all but the VM tests).
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build/default}
@@ -21,7 +22,9 @@ trap 'rm -rf "$log"' EXIT
 ok()   { pass=$((pass + 1)); echo "PASS $1"; }
 bad()  { fail=$((fail + 1)); failed+=("$1"); echo "FAIL $1${2:+: $2}"; }
 skip() { skip=$((skip + 1)); echo "SKIP $1: $2"; }
-want() { [ -z "${T:-}" ] || [[ "$1" == *$T* ]]; }
+want() {
+	{ [ -z "${T:-}" ] || [[ "$1" == *$T* ]]; } && { [ -z "${NOT:-}" ] || [[ "$1" != *$NOT* ]]; }
+}
 
 # Unit tests: cmocka prints TAP; a binary that dies before its plan is a failure.
 for t in "$B"/tests/test_*; do
