@@ -166,7 +166,13 @@ memory_budget = 0
 [model]
 halflife = 1s
 
+# the VM's nodes hold a few hundred MiB: the reserves of a real host's
+# nodes (512 MiB) would leave no room to move memory to
 [policy.locality]
+cpu_headroom = 0%
+memory_reserve = 16MiB
+
+[policy.place]
 cpu_headroom = 0%
 memory_reserve = 16MiB
 
