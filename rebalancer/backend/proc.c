@@ -462,7 +462,8 @@ static int by_start(const void *a, const void *b)
 /* Names the guests a scan found, the process started first first, and lists them. */
 static void adopt(struct proc_be *pb, struct pg **fresh, int n)
 {
-	qsort(fresh, (size_t)n, sizeof(*fresh), by_start);
+	if (n > 1)	/* a scan that found none has no array (qsort wants one) */
+		qsort(fresh, (size_t)n, sizeof(*fresh), by_start);
 	for (int i = 0; i < n; i++) {
 		struct pg *p = fresh[i];
 
@@ -553,7 +554,8 @@ static int proc_scan(struct vn_backend *b, struct vn_host *h)
 	closedir(dir);
 	adopt(pb, fresh, nr_fresh);
 	free(fresh);
-	qsort(neg, (size_t)nr_neg, sizeof(*neg), by_pid);
+	if (nr_neg > 1)
+		qsort(neg, (size_t)nr_neg, sizeof(*neg), by_pid);
 	free(pb->neg);
 	pb->neg = neg;
 	pb->nr_neg = nr_neg;
