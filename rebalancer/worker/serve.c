@@ -320,7 +320,7 @@ void describe(const struct wire_spawn *sp, pid_t launcher)
 	/* what the plugin's descriptor says, read under the strict filter */
 	n = wire_desc_pack(buf, WIRE_MSG_MAX - sizeof(struct wire_hdr), p, why, sizeof(why));
 	if (!n)
-		give_up(EMSGSIZE, "refused: %s", why);
+		give_up(EMSGSIZE, "%s", why);
 	wire_send(WIRE_FD_CHAN, WIRE_DESCRIPTION, 0, 0, 0, buf, n, NULL, 0);
 	_exit(0);
 }
