@@ -48,6 +48,8 @@ _Static_assert(sizeof(struct vnumad_vcpu) == 88,
 	       "struct vnumad_vcpu changed: it is copied whole; a pointer in it needs relocating");
 _Static_assert(sizeof(struct vnumad_node) == 48,
 	       "struct vnumad_node changed: it is copied whole; a pointer in it needs relocating");
+_Static_assert(sizeof(struct vnumad_policy) == 88,
+	       "struct vnumad_policy changed: check what wire_desc_pack tells the daemon");
 #endif
 
 int wire_send(int fd, uint32_t type, uint64_t seq, int64_t a, int64_t b,
