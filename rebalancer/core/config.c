@@ -698,7 +698,8 @@ static const struct vnumad_policy *resolve_policy(struct vn_config *c,
 			return NULL;
 		}
 	}
-	p = plugin_load(path, &c->policy_handle, e);
+	/* a plugin of a worker is described by one, never mapped here */
+	p = plugin_load(path, c->worker ? c : NULL, &c->policy_handle, e);
 	if (p)
 		c->policy_path = xstrdup(path);
 	/* the loader names the file; say where it was asked for */
@@ -889,6 +890,10 @@ static void apply_overrides(struct vn_config *c, const struct vn_overrides *o)
 	if (o->log_level >= 0) {
 		c->log_level = o->log_level;
 		mark_cli(c, "daemon", "log_level");
+	}
+	if (o->worker) {
+		c->worker = o->worker > 0;
+		mark_cli(c, "policy", "worker");
 	}
 }
 

@@ -82,7 +82,7 @@ struct vn_config {
 	char *policy_dir;
 	long policy_seed;	/* for policies that draw random numbers */
 	const struct vnumad_policy *policy_desc;	/* resolved */
-	void *policy_handle;	/* dlopen handle of a plugin, or NULL */
+	void *policy_handle;	/* a plugin (plugin.h), or NULL */
 	char *policy_path;	/* the plugin's file, or NULL */
 	bool worker;		/* a plugin runs in a worker process */
 	double worker_deadline;	/* share of the interval a tick may take */
@@ -131,6 +131,9 @@ struct vn_overrides {
 	const char *scenario;
 	const char *policy;
 	int log_level;		/* -1: from the file */
+	int worker;		/* [policy] worker: 1 yes, -1 no, 0 from the file;
+				 * before the policy is resolved, for a plugin
+				 * of a worker is only described */
 };
 
 /* Built-in defaults. */

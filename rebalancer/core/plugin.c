@@ -6,11 +6,18 @@
  * The core trusts nothing a plugin returns: the descriptor is checked at
  * load, every proposal is checked by the arbiter, and a policy whose tick
  * keeps failing is disabled so that the daemon falls back to advising.
+ *
+ * A plugin that runs in a worker is never mapped into the daemon: its
+ * descriptor comes from a describer (worker_describe), a worker that loads
+ * it in the same sandbox and tells what it declares, and is checked here as
+ * the message of a process that may be hostile, then as any descriptor.
+ * Only worker = no (and vnumad-sim without --worker) dlopen()s a plugin.
  */
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +30,12 @@
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
+#include "wire.h"
 #include "worker.h"
 
 #define POLICY_BUF		1024	/* proposals one tick may return */
 
-/* The version-1 descriptor ends with fini; older sizes are refused. */
-#define POLICY_V1_SIZE \
-	(offsetof(struct vnumad_policy, fini) + sizeof(void (*)(void *)))
+#define POLICY_V1_SIZE		WIRE_POLICY_V1_SIZE
 
 void plugin_log(int level, const char *fmt, ...)
 {
@@ -74,6 +80,11 @@ int plugin_check(const struct vnumad_policy *p, const char *where,
 			   where, p->size, VNUMAD_POLICY_ABI_MAJOR, POLICY_V1_SIZE);
 		return -1;
 	}
+	if (p->description && strnlen(p->description, WIRE_DESC_TEXT_MAX) == WIRE_DESC_TEXT_MAX) {
+		errors_add(e, "%s: its description is longer than %d bytes", where,
+			   WIRE_DESC_TEXT_MAX - 1);
+		bad++;
+	}
 	if (!valid_name(p->name)) {
 		errors_add(e, "%s: policy name %s%s%s is invalid (1 to 31 of a-z 0-9 _ -)",
 			   where, p->name ? "'" : "", p->name ? p->name : "missing",
@@ -92,9 +103,18 @@ int plugin_check(const struct vnumad_policy *p, const char *where,
 	for (const struct vnumad_option *o = p->options; o && o->name; o++) {
 		bool known = false;
 
+		/* what a worker can describe, in process too: the same plugins pass */
+		if (o - p->options == WIRE_DESC_OPTIONS_MAX) {
+			errors_add(e, "%s: it declares more than %d options", where,
+				   WIRE_DESC_OPTIONS_MAX);
+			return -1;
+		}
 		for (size_t i = 0; i < ARRAY_SIZE(types); i++)
 			known |= (int)o->type == types[i];
-		if (!valid_name(o->name) || !known || !o->def || o->min > o->max) {
+		if (!valid_name(o->name) || !known || !o->def || o->min > o->max ||
+		    isnan(o->min) || isnan(o->max) ||
+		    strnlen(o->def, WIRE_DESC_TEXT_MAX) == WIRE_DESC_TEXT_MAX ||
+		    (o->help && strnlen(o->help, WIRE_DESC_TEXT_MAX) == WIRE_DESC_TEXT_MAX)) {
 			errors_add(e, "%s: option '%s' is malformed (name, type, default or range)",
 				   where, o->name ? o->name : "(null)");
 			bad++;
@@ -109,10 +129,17 @@ int plugin_check(const struct vnumad_policy *p, const char *where,
 	return bad ? -1 : 0;
 }
 
-/* A loaded plugin: its dlopen handle and the descriptor it was loaded from. */
+/*
+ * A plugin: in process, its dlopen handle; described by its worker, the
+ * descriptor rebuilt from the description, which its strings point into.
+ * Either way the descriptor of the file, which its workers load.
+ */
 struct vn_plugin {
-	void *dl;
+	void *dl;		/* NULL: described, never mapped here */
 	int fd;
+	void *text;		/* the WIRE_DESCRIPTION payload */
+	struct vnumad_policy desc;
+	struct vnumad_option opts[WIRE_DESC_OPTIONS_MAX + 1];
 };
 
 /*
@@ -244,41 +271,79 @@ static void *open_fd(int *fd, struct vn_errors *e, const char *path)
 	return h;
 }
 
-const struct vnumad_policy *plugin_load(const char *path, void **handle,
-					struct vn_errors *e)
+/*
+ * The tick of a descriptor rebuilt from a description: the plugin's own
+ * runs in its worker alone, so this one is never called (plugin_start
+ * sends such a plugin to a worker); were it, it would refuse.
+ */
+static int described_tick(void *priv, const struct vnumad_view *v,
+			  struct vnumad_out *out)
 {
-	const struct vnumad_policy *p;
+	(void)priv;
+	(void)v;
+	(void)out;
+	return -EPERM;
+}
+
+/* The descriptor of the plugin fd holds, as a describer tells it; NULL on error. */
+static const struct vnumad_policy *describe(struct vn_plugin *pl, const char *path,
+					    const struct vn_config *cfg, struct vn_errors *e)
+{
+	char why[1024];
+	const char *bad;
+	uint32_t callbacks;
+	size_t len;
+
+	if (worker_describe(cfg, pl->fd, &pl->text, &len, why, sizeof(why)) < 0) {
+		errors_add(e, "%s: %s", path, why);
+		return NULL;
+	}
+	if (wire_desc_unpack(pl->text, len, &pl->desc, pl->opts, &callbacks, &bad) < 0) {
+		errors_add(e, "%s: its worker described it in a malformed message: %s",
+			   path, bad);
+		return NULL;
+	}
+	if (callbacks & WIRE_DESC_TICK)
+		pl->desc.tick = described_tick;
+	return &pl->desc;
+}
+
+const struct vnumad_policy *plugin_load(const char *path, const struct vn_config *worker,
+					void **handle, struct vn_errors *e)
+{
+	const struct vnumad_policy *p = NULL;
 	struct vn_plugin *pl;
-	int fd;
-	void *h;
 
 	*handle = NULL;
-	fd = plugin_open(path, e);
-	if (fd < 0)
-		return NULL;
-	h = open_fd(&fd, e, path);
-	if (!h) {
-		close(fd);
-		return NULL;
-	}
-	p = dlsym(h, VNUMAD_POLICY_SYMBOL);
-	if (!p) {
-		errors_add(e, "%s: no '%s' symbol: not a vnumad policy", path,
-			   VNUMAD_POLICY_SYMBOL);
-		dlclose(h);
-		close(fd);
-		return NULL;
-	}
-	if (plugin_check(p, path, e) < 0) {
-		dlclose(h);
-		close(fd);
-		return NULL;
-	}
 	pl = xcalloc(1, sizeof(*pl));
-	pl->dl = h;
-	pl->fd = fd;
+	pl->fd = plugin_open(path, e);
+	if (pl->fd < 0)
+		goto fail;
+	if (worker) {
+		p = describe(pl, path, worker, e);
+	} else {
+		pl->dl = open_fd(&pl->fd, e, path);
+		if (!pl->dl)
+			goto fail;
+		p = dlsym(pl->dl, VNUMAD_POLICY_SYMBOL);
+		if (!p)
+			errors_add(e, "%s: no '%s' symbol: not a vnumad policy", path,
+				   VNUMAD_POLICY_SYMBOL);
+	}
+	if (!p || plugin_check(p, path, e) < 0)
+		goto fail;
 	*handle = pl;
 	return p;
+fail:
+	plugin_unload(pl);
+	return NULL;
+}
+
+bool plugin_described(const void *handle)
+{
+	const struct vn_plugin *pl = handle;
+
+	return pl && !pl->dl;
 }
 
 int plugin_fd(const void *handle)
@@ -294,8 +359,11 @@ void plugin_unload(void *handle)
 
 	if (!pl)
 		return;
-	dlclose(pl->dl);
-	close(pl->fd);
+	if (pl->dl)
+		dlclose(pl->dl);
+	if (pl->fd >= 0)
+		close(pl->fd);
+	free(pl->text);
 	free(pl);
 }
 
@@ -374,7 +442,8 @@ int plugin_start(struct vn_policy_rt *rt, const struct vn_config *cfg)
 	rt->cap = POLICY_BUF;
 	rt->buf = xcalloc(rt->cap, sizeof(*rt->buf));
 	rt->seed = cfg->policy_seed;
-	if (cfg->policy_handle && cfg->worker) {
+	/* a plugin only described was never loaded here: it runs in a worker */
+	if (cfg->policy_handle && (cfg->worker || plugin_described(cfg->policy_handle))) {
 		r = worker_open(rt, cfg);
 		if (r < 0) {
 			free(rt->buf);

@@ -8,6 +8,7 @@
  * worker stays small.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,8 @@ _Static_assert(sizeof(struct vnumad_vcpu) == 88,
 	       "struct vnumad_vcpu changed: it is copied whole; a pointer in it needs relocating");
 _Static_assert(sizeof(struct vnumad_node) == 48,
 	       "struct vnumad_node changed: it is copied whole; a pointer in it needs relocating");
+_Static_assert(sizeof(struct vnumad_policy) == 88,
+	       "struct vnumad_policy changed: check what wire_desc_pack tells the daemon");
 #endif
 
 int wire_send(int fd, uint32_t type, uint64_t seq, int64_t a, int64_t b,
@@ -414,4 +417,165 @@ void wire_unpacked_free(struct wire_unpacked *u)
 	free(u->guest);
 	free(u->guests);
 	memset(u, 0, sizeof(*u));
+}
+
+/* The descriptor being packed: strings go after the options, in order. */
+struct desc_packer {
+	uint8_t *buf;
+	size_t cap, used;
+	char *why;
+	size_t len;
+	bool bad;
+};
+
+/* Appends string s (NULL: offset 0); what names it in a refusal. */
+static uint32_t put_str(struct desc_packer *k, const char *s, const char *what, int opt)
+{
+	size_t n;
+
+	if (!s || k->bad)
+		return 0;
+	n = strnlen(s, WIRE_DESC_TEXT_MAX);
+	if (n == WIRE_DESC_TEXT_MAX) {
+		if (opt >= 0)
+			snprintf(k->why, k->len, "option %d: its %s is longer than %d bytes",
+				 opt + 1, what, WIRE_DESC_TEXT_MAX - 1);
+		else
+			snprintf(k->why, k->len, "its %s is longer than %d bytes", what,
+				 WIRE_DESC_TEXT_MAX - 1);
+		k->bad = true;
+		return 0;
+	}
+	if (k->used + n + 1 > k->cap) {
+		snprintf(k->why, k->len, "its descriptor is more than %zu bytes long", k->cap);
+		k->bad = true;
+		return 0;
+	}
+	memcpy(k->buf + k->used, s, n + 1);
+	k->used += n + 1;
+	return (uint32_t)(k->used - n - 1);
+}
+
+size_t wire_desc_pack(void *buf, size_t cap, const struct vnumad_policy *p,
+		      char *why, size_t len)
+{
+	struct desc_packer k = { .buf = buf, .cap = cap, .why = why, .len = len };
+	struct wire_desc *d = buf;
+	size_t n = 0;
+
+	if (cap < sizeof(*d)) {
+		snprintf(why, len, "no room for a descriptor");
+		return 0;
+	}
+	memset(d, 0, sizeof(*d));
+	d->abi_major = p->abi_major;
+	d->size = p->size;
+	/* the rest of another ABI's descriptor may lie elsewhere, or nowhere */
+	if (p->abi_major != VNUMAD_POLICY_ABI_MAJOR || p->size < WIRE_POLICY_V1_SIZE)
+		return sizeof(*d);
+	for (; p->options && p->options[n].name; n++)
+		if (n == WIRE_DESC_OPTIONS_MAX) {
+			snprintf(why, len, "it declares more than %d options",
+				 WIRE_DESC_OPTIONS_MAX);
+			return 0;
+		}
+	k.used = sizeof(*d) + n * sizeof(d->opt[0]);
+	if (k.used > cap) {
+		snprintf(why, len, "its descriptor is more than %zu bytes long", cap);
+		return 0;
+	}
+	d->flags = p->flags;
+	d->callbacks = (p->init ? WIRE_DESC_INIT : 0) | (p->tick ? WIRE_DESC_TICK : 0) |
+		       (p->fini ? WIRE_DESC_FINI : 0);
+	d->nr_options = (uint32_t)n;
+	d->name = put_str(&k, p->name, "name", -1);
+	d->description = put_str(&k, p->description, "description", -1);
+	for (size_t i = 0; i < n; i++) {
+		const struct vnumad_option *o = &p->options[i];
+		struct wire_desc_opt *w = &d->opt[i];
+
+		w->type = (uint32_t)o->type;
+		w->min = o->min;
+		w->max = o->max;
+		w->name = put_str(&k, o->name, "name", (int)i);
+		w->def = put_str(&k, o->def, "default", (int)i);
+		w->help = put_str(&k, o->help, "help", (int)i);
+	}
+	return k.bad ? 0 : k.used;
+}
+
+/* A string of the description: NULL for 0, else inside buf and ended in time. */
+static int get_str(const uint8_t *buf, size_t len, size_t start, uint32_t off,
+		   const char **s)
+{
+	*s = NULL;
+	if (!off)
+		return 0;
+	if (off < start || off >= len)
+		return -1;
+	if (!memchr(buf + off, '\0', len - off < WIRE_DESC_TEXT_MAX ? len - off :
+		    WIRE_DESC_TEXT_MAX))
+		return -1;
+	*s = (const char *)buf + off;
+	return 0;
+}
+
+int wire_desc_unpack(const void *buf, size_t len, struct vnumad_policy *p,
+		     struct vnumad_option *opts, uint32_t *callbacks,
+		     const char **why)
+{
+	const uint8_t *b = buf;
+	struct wire_desc d;
+	size_t start;
+	int bad = 0;
+
+	memset(p, 0, sizeof(*p));
+	memset(opts, 0, sizeof(*opts));
+	*callbacks = 0;
+	if (len < sizeof(d)) {
+		*why = "shorter than a descriptor";
+		return -1;
+	}
+	memcpy(&d, b, sizeof(d));
+	p->abi_major = d.abi_major;
+	p->size = d.size;
+	if (d.abi_major != VNUMAD_POLICY_ABI_MAJOR || d.size < WIRE_POLICY_V1_SIZE)
+		return 0;	/* refused for that, by its checker */
+	if (d.nr_options > WIRE_DESC_OPTIONS_MAX) {
+		*why = "more options than a policy may declare";
+		return -1;
+	}
+	start = sizeof(d) + sizeof(struct wire_desc_opt) * (size_t)d.nr_options;
+	if (start > len) {
+		*why = "its options lie outside the message";
+		return -1;
+	}
+	p->flags = d.flags;
+	*callbacks = d.callbacks;
+	bad |= get_str(b, len, start, d.name, &p->name);
+	bad |= get_str(b, len, start, d.description, &p->description);
+	for (uint32_t i = 0; i < d.nr_options; i++) {
+		struct wire_desc_opt w;
+		struct vnumad_option *o = &opts[i];
+
+		memcpy(&w, b + sizeof(d) + sizeof(w) * i, sizeof(w));
+		o->type = (enum vnumad_opt_type)w.type;
+		o->min = w.min;
+		o->max = w.max;
+		bad |= get_str(b, len, start, w.def, &o->def);
+		bad |= get_str(b, len, start, w.help, &o->help);
+		/* a NULL name would end the table early: the checker must see it */
+		if (!w.name) {
+			*why = "an option without a name";
+			return -1;
+		}
+		bad |= get_str(b, len, start, w.name, &o->name);
+	}
+	if (bad) {
+		*why = "a string lies outside the message or has no end";
+		return -1;
+	}
+	memset(&opts[d.nr_options], 0, sizeof(*opts));
+	p->options = opts;
+	return 0;
 }

@@ -70,6 +70,10 @@ enum wire_type {
 				 * holds storage for, exit, fini, then exits */
 	WIRE_FINI_DONE,		/* worker */
 	WIRE_SYSCALL,		/* worker: a = number of the call its filter refused */
+	/* describing a plugin, for the daemon's configuration (see below) */
+	WIRE_DESCRIBE,		/* daemon: fork a describer; struct wire_spawn,
+				 * 2 fds (chan, plugin) */
+	WIRE_DESCRIPTION,	/* describer: struct wire_desc and its strings */
 };
 
 struct wire_hdr {
@@ -121,6 +125,40 @@ struct wire_view_hdr {
 	uint64_t view;		/* offset of struct vnumad_view */
 };
 
+/*
+ * A plugin's descriptor, as a describer (a worker that loads the plugin
+ * under the same sandbox, sends this and exits) tells it to the daemon: the
+ * daemon reads a plugin's name, options and flags from here, never from a
+ * copy of the plugin mapped into itself. Strings are offsets from the start
+ * of the payload (0 for NULL), each NUL-terminated within WIRE_DESC_TEXT_MAX
+ * bytes; the options follow the head, the strings the options.
+ */
+#define WIRE_DESC_OPTIONS_MAX	256	/* options a policy may declare */
+#define WIRE_DESC_TEXT_MAX	1024	/* bytes of one of its strings, NUL included */
+#define WIRE_DESC_INIT		(1u << 0)	/* the callbacks it has */
+#define WIRE_DESC_TICK		(1u << 1)
+#define WIRE_DESC_FINI		(1u << 2)
+
+/* The version-1 descriptor ends with fini; older sizes are refused. */
+#define WIRE_POLICY_V1_SIZE \
+	(offsetof(struct vnumad_policy, fini) + sizeof(void (*)(void *)))
+
+struct wire_desc_opt {
+	uint32_t type;		/* enum vnumad_opt_type, as declared */
+	uint32_t name, def, help;	/* string offsets */
+	double min, max;
+};
+
+struct wire_desc {
+	uint32_t abi_major;
+	uint32_t size;
+	uint64_t flags;
+	uint32_t callbacks;	/* WIRE_DESC_* */
+	uint32_t nr_options;
+	uint32_t name, description;	/* string offsets */
+	struct wire_desc_opt opt[];
+};
+
 /* wire.c: messages */
 
 /*
@@ -167,5 +205,28 @@ struct wire_unpacked {
 int wire_view_unpack(const void *map, size_t len, uint64_t seq,
 		     struct wire_unpacked *u, const char **why);
 void wire_unpacked_free(struct wire_unpacked *u);
+
+/* wire.c: the descriptor */
+
+/*
+ * Writes what the daemon needs of descriptor p into buf[0..cap): its
+ * members, its options and their strings; of a descriptor of another ABI or
+ * too small a size, the head alone (the daemon refuses it for that). Returns
+ * the bytes written, or 0 with *why when p declares more than the limits
+ * above or does not fit in cap.
+ */
+size_t wire_desc_pack(void *buf, size_t cap, const struct vnumad_policy *p,
+		      char *why, size_t len);
+/*
+ * Rebuilds a descriptor from buf[0..len), received from a process that may
+ * be hostile: every offset, length and count is checked. p's strings and
+ * options point into buf and opts (WIRE_DESC_OPTIONS_MAX + 1 of them, the
+ * last the terminator); its callbacks are NULL, *callbacks says which it
+ * has. Returns 0, or -1 with *why. Whether the descriptor is sound (name,
+ * types, ranges) is plugin_check's to say.
+ */
+int wire_desc_unpack(const void *buf, size_t len, struct vnumad_policy *p,
+		     struct vnumad_option *opts, uint32_t *callbacks,
+		     const char **why);
 
 #endif

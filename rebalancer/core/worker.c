@@ -98,6 +98,7 @@ struct vn_worker {
 	long refused;		/* system call number, -1 none */
 	char failed[WIRE_TEXT_MAX];	/* its WIRE_FAILED text */
 	int failed_errno;
+	size_t got;		/* payload bytes of the last message expected */
 	int logs;		/* lines logged this tick */
 	int dropped;		/* lines dropped this tick */
 	/* for status and metrics */
@@ -510,8 +511,10 @@ static int expect(struct vn_worker *w, uint32_t type, uint64_t seq, double until
 			w->failed_errno = (int)h->a;
 			continue;
 		}
-		if (h->type == type && (!seq || h->seq == seq))
+		if (h->type == type && (!seq || h->seq == seq)) {
+			w->got = n;
 			return WORKER_OK;
+		}
 		snprintf(why, len, "its worker sent message %u where %u was due",
 			 h->type, type);
 		return WORKER_LOST_MALFORMED;
@@ -714,6 +717,74 @@ static void worker_free(struct vn_worker *w)
 	free(w->path);
 	free(w->name);
 	free(w);
+}
+
+int worker_describe(const struct vn_config *cfg, int plugin, void **desc, size_t *len,
+		    char *why, size_t wlen)
+{
+	struct wire_spawn sp = { .memory = (uint64_t)cfg->worker_memory };
+	char name[] = "(being described)";
+	struct vn_worker w = { .name = name, .chan = -1, .view_fd = -1, .plugin = -1,
+			       .refused = -1 };
+	bool mine = launcher.ctl < 0;
+	int sv[2], fds[2], r, lost;
+	struct wire_hdr h;
+	uint8_t *buf;
+
+	*desc = NULL;
+	*len = 0;
+	w.deadline = MIN(cfg->worker_deadline * cfg->interval, WORKER_DEADLINE_MAX);
+	w.start_deadline = MIN(MAX(1.0, w.deadline), WORKER_DEADLINE_MAX);
+	if (mine && launcher_start(cfg, why, wlen) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(why, wlen, "socketpair: %s", strerror(errno));
+		goto fail;
+	}
+	fds[0] = sv[1];
+	fds[1] = plugin;
+	r = wire_send(launcher.ctl, WIRE_DESCRIBE, 0, 0, 0, &sp, sizeof(sp), fds, 2);
+	close(sv[1]);
+	if (r == 0)
+		r = launcher_wait(WIRE_SPAWNED, 0, now_monotonic() + LAUNCH_WAIT, &h,
+				  why, wlen);
+	else
+		snprintf(why, wlen, "the policy launcher: %s", strerror(-r));
+	if (r < 0) {
+		close(sv[0]);
+		goto fail;
+	}
+	w.pid = (pid_t)h.a;
+	w.chan = sv[0];
+	buf = xmalloc(WIRE_MSG_MAX + 1);
+	lost = expect(&w, WIRE_DESCRIPTION, 0, now_monotonic() + w.start_deadline, &h,
+		      (char *)buf, WIRE_MSG_MAX + 1, why, wlen);
+	if (lost == WORKER_LOST_DEADLINE) {
+		snprintf(why, wlen, "no description from its worker within %s",
+			 fmt_duration((char *)buf, 64, w.start_deadline));
+		lost = worker_fail(&w, lost, why, wlen);
+	} else if (lost != WORKER_OK) {
+		lost = worker_fail(&w, lost, why, wlen);
+		/* what the describer said before it gave up, when it did */
+		if (w.failed[0] && lost == WORKER_LOST_CRASH)
+			clean_text(why, wlen, w.failed);
+	} else {
+		worker_kill(&w, why, wlen);
+	}
+	end_of_tick_logs(&w);
+	if (mine)
+		launcher_gone();
+	if (lost != WORKER_OK) {
+		free(buf);
+		return -1;
+	}
+	*desc = buf;
+	*len = w.got;
+	return 0;
+fail:
+	if (mine)
+		launcher_gone();
+	return -1;
 }
 
 int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg)

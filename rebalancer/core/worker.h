@@ -58,6 +58,17 @@ struct worker_info {
  */
 int worker_open(struct vn_policy_rt *rt, const struct vn_config *cfg);
 /*
+ * Has a describer (a worker of cfg's user, in its sandbox) load the plugin
+ * whose file `plugin` holds and tell its descriptor, so that the daemon
+ * reads it without mapping the plugin: the launcher that runs is used, or
+ * one started for this alone and ended after. Waits as long as a worker's
+ * start may take. Returns 0 with the WIRE_DESCRIPTION payload in *desc
+ * (malloc'ed, unchecked: wire_desc_unpack's to check) and *len, or -1 with
+ * why (it crashed, missed its deadline, could not load the plugin...).
+ */
+int worker_describe(const struct vn_config *cfg, int plugin, void **desc, size_t *len,
+		    char *why, size_t wlen);
+/*
  * Tells the worker why the policy stops (its guest_exit, exit and fini run
  * there, within the deadline), then stops it.
  */

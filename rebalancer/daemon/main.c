@@ -247,10 +247,14 @@ static int help_policy(const char *name)
 {
 	struct vn_errors e = { 0 };
 	const struct vnumad_policy *p = policy_builtin(name);
+	struct vn_config c;
 	void *handle = NULL;
 
+	/* as the daemon would run it: described by a worker, never loaded here */
+	config_defaults(&c);
 	if (!p && strchr(name, '/'))
-		p = plugin_load(name, &handle, &e);
+		p = plugin_load(name, &c, &handle, &e);
+	config_free(&c);
 	if (!p) {
 		if (e.count)
 			errors_print(&e, stderr);

@@ -12,6 +12,7 @@
  *
  * On its socket (descriptor 3), from the daemon:
  *   WIRE_SPAWN + 4 descriptors  fork a worker; answer WIRE_SPAWNED pid
+ *   WIRE_DESCRIBE + 2           fork a describer (serve.c); WIRE_SPAWNED pid
  *   WIRE_KILL pid               SIGKILL it
  * and to the daemon, WIRE_READY once, WIRE_EXITED pid status for every
  * worker that ends. The launcher exits when the daemon closes the socket,
@@ -45,27 +46,44 @@ static bool mine(pid_t pid)
 	return false;
 }
 
-/* Puts the received descriptors at WIRE_FD_CHAN.. and closes all others. */
-static void place_fds(const int *fds)
+/*
+ * Puts the n received descriptors at the numbers of `at` and closes all
+ * others.
+ */
+static void place_fds(const int *fds, const int *at, int n)
 {
 	int high[WIRE_NR_FDS];
 
 	/* above every target first, so that no dup2 overwrites a source */
-	for (int i = 0; i < WIRE_NR_FDS; i++) {
+	for (int i = 0; i < n; i++) {
 		high[i] = fcntl(fds[i], F_DUPFD, 64);
 		if (high[i] < 0)
 			_exit(WIRE_EXIT_SETUP);
 	}
-	for (int i = 0; i < WIRE_NR_FDS; i++)
-		if (dup2(high[i], WIRE_FD_CHAN + i) < 0)
+	for (int i = 0; i < n; i++)
+		if (dup2(high[i], at[i]) < 0)
 			_exit(WIRE_EXIT_SETUP);
 	/* dup2 leaves the new descriptors without FD_CLOEXEC; close the rest */
-	for (int fd = WIRE_FD_CHAN + WIRE_NR_FDS; fd < 1024; fd++)
-		close(fd);
+	for (int fd = WIRE_FD_CHAN; fd < 1024; fd++) {
+		bool keep = false;
+
+		for (int i = 0; i < n; i++)
+			keep |= fd == at[i];
+		if (!keep)
+			close(fd);
+	}
 }
 
-static void spawn(int ctl, int sfd, const struct wire_spawn *sp, const int *fds)
+/*
+ * Forks a worker (WIRE_SPAWN: 4 descriptors) or a describer (WIRE_DESCRIBE:
+ * the channel and the plugin) and tells the daemon its pid.
+ */
+static void spawn(int ctl, int sfd, uint32_t type, const struct wire_spawn *sp,
+		  const int *fds)
 {
+	static const int worker_at[] = { WIRE_FD_CHAN, WIRE_FD_VIEW, WIRE_FD_OUT,
+					 WIRE_FD_PLUGIN };
+	static const int describer_at[] = { WIRE_FD_CHAN, WIRE_FD_PLUGIN };
 	sigset_t none;
 	pid_t pid;
 	int slot = -1;
@@ -83,7 +101,11 @@ static void spawn(int ctl, int sfd, const struct wire_spawn *sp, const int *fds)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGCHLD, SIG_DFL);
-		place_fds(fds);
+		if (type == WIRE_DESCRIBE) {
+			place_fds(fds, describer_at, 2);
+			describe(sp, getppid());
+		}
+		place_fds(fds, worker_at, WIRE_NR_FDS);
 		serve(sp, getppid());
 	}
 	if (pid < 0) {
@@ -153,10 +175,12 @@ static int launcher(void)
 		if (r < 0)
 			continue;
 		if (h.type == WIRE_SPAWN && len == sizeof(sp) && nfds == WIRE_NR_FDS)
-			spawn(ctl, sfd, &sp, fds);
+			spawn(ctl, sfd, h.type, &sp, fds);
+		else if (h.type == WIRE_DESCRIBE && len == sizeof(sp) && nfds == 2)
+			spawn(ctl, sfd, h.type, &sp, fds);
 		else if (h.type == WIRE_KILL && mine((pid_t)h.a))
 			kill((pid_t)h.a, SIGKILL);
-		else if (h.type == WIRE_SPAWN)
+		else if (h.type == WIRE_SPAWN || h.type == WIRE_DESCRIBE)
 			wire_send_text(ctl, WIRE_FAILED, EPROTO, 0, "malformed spawn request");
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);

@@ -2,7 +2,8 @@
 /*
  * One worker: a child of the launcher that loads one plugin and answers the
  * daemon's init, tick and fini on the channel until told to stop or until
- * the channel closes.
+ * the channel closes. A describer: the same start, then the plugin's
+ * descriptor told to the daemon (wire_desc_pack), and the end.
  *
  * In order: die with the launcher; no core files; the loading filter; the
  * plugin loaded from the descriptor the daemon opened (so that the file
@@ -274,15 +275,16 @@ static void do_tick(const struct wire_hdr *h, struct wire_unpacked *u,
 	wire_send(WIRE_FD_CHAN, WIRE_ANSWER, h->seq, r, out->len, NULL, 0, NULL, 0);
 }
 
-void serve(const struct wire_spawn *sp, pid_t launcher)
+/*
+ * The start of a worker and of a describer alike: dies with the launcher,
+ * sandboxed for loading, loads the plugin from the daemon's descriptor.
+ * Returns its descriptor, which only its symbol's existence vouches for.
+ */
+static const struct vnumad_policy *load_plugin(pid_t launcher)
 {
+	const struct vnumad_policy *p;
 	char why[256], path[64];
-	struct wire_unpacked u = { 0 };
-	struct vnumad_out out = { 0 };
-	const void *map = NULL;
-	size_t maplen = 0;
-	uint8_t *buf;
-	void *h, *o;
+	void *h;
 
 	/* a worker outlives neither its launcher nor, through it, the daemon */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != launcher)
@@ -295,8 +297,46 @@ void serve(const struct wire_spawn *sp, pid_t launcher)
 	if (!h)
 		give_up(ENOEXEC, "cannot load: %s", dlerror());
 	close(WIRE_FD_PLUGIN);
-	desc = dlsym(h, VNUMAD_POLICY_SYMBOL);
-	if (!desc || desc->abi_major != VNUMAD_POLICY_ABI_MAJOR || !desc->tick || !desc->name)
+	p = dlsym(h, VNUMAD_POLICY_SYMBOL);
+	if (!p)
+		give_up(ENOENT, "no '%s' symbol: not a vnumad policy", VNUMAD_POLICY_SYMBOL);
+	return p;
+}
+
+void describe(const struct wire_spawn *sp, pid_t launcher)
+{
+	const struct vnumad_policy *p;
+	char why[256];
+	uint8_t *buf;
+	size_t n;
+
+	p = load_plugin(launcher);
+	buf = malloc(WIRE_MSG_MAX);
+	if (!buf)
+		give_up(ENOMEM, "out of memory");
+	if (sandbox_memory(sp->memory, why, sizeof(why)) < 0 ||
+	    sandbox_filter(SANDBOX_STRICT, why, sizeof(why)) < 0)
+		give_up(EPERM, "%s", why);
+	/* what the plugin's descriptor says, read under the strict filter */
+	n = wire_desc_pack(buf, WIRE_MSG_MAX - sizeof(struct wire_hdr), p, why, sizeof(why));
+	if (!n)
+		give_up(EMSGSIZE, "%s", why);
+	wire_send(WIRE_FD_CHAN, WIRE_DESCRIPTION, 0, 0, 0, buf, n, NULL, 0);
+	_exit(0);
+}
+
+void serve(const struct wire_spawn *sp, pid_t launcher)
+{
+	char why[256];
+	struct wire_unpacked u = { 0 };
+	struct vnumad_out out = { 0 };
+	const void *map = NULL;
+	size_t maplen = 0;
+	uint8_t *buf;
+	void *o;
+
+	desc = load_plugin(launcher);
+	if (desc->abi_major != VNUMAD_POLICY_ABI_MAJOR || !desc->tick || !desc->name)
 		give_up(ENOEXEC, "no usable '%s' descriptor", VNUMAD_POLICY_SYMBOL);
 	o = mmap(NULL, sizeof(struct vnumad_proposal) * sp->out_cap,
 		 PROT_READ | PROT_WRITE, MAP_SHARED, WIRE_FD_OUT, 0);

@@ -3,7 +3,8 @@
  * vnumad-worker, the process a policy plugin runs in (see vnumad-policy(7)):
  *
  *	main.c     the launcher: started once by the daemon, forks workers
- *	serve.c    one worker: loads the plugin, answers init, tick and fini
+ *	serve.c    one worker: loads the plugin, answers init, tick and fini;
+ *	           or a describer, which tells the daemon the plugin's descriptor
  *	sandbox.c  the worker's resource limits and system-call filter
  */
 #ifndef VN_SERVE_H
@@ -17,6 +18,11 @@
 
 /* serve.c: runs one worker in a child of the launcher; never returns. */
 void serve(const struct wire_spawn *sp, pid_t launcher) __attribute__((noreturn));
+/*
+ * serve.c: a describer, a worker that loads the plugin, sends the daemon
+ * its descriptor (WIRE_DESCRIPTION) and exits; never returns.
+ */
+void describe(const struct wire_spawn *sp, pid_t launcher) __attribute__((noreturn));
 
 /* sandbox.c */
 

@@ -35,6 +35,8 @@ int hs_replay(const char *path, const struct hs_opts *o)
 	info = trace_reader_info(tr);
 	memset(&c, 0, sizeof(c));
 	ov.policy = o->policy;
+	/* as run does: in process unless --worker */
+	ov.worker = o->worker ? 1 : -1;
 	/* the recorded spacing of ticks, whatever the configuration says */
 	ov.interval = info->interval;
 	if (config_load(&c.cfg, o->config, &ov, &e) < 0) {
@@ -45,7 +47,6 @@ int hs_replay(const char *path, const struct hs_opts *o)
 		return 1;
 	}
 	errors_free(&e);
-	c.cfg.worker = o->worker;	/* as run does: in process unless --worker */
 	if (!info->complete)
 		fprintf(stderr, "vnumad-sim: %s: replaying the %llu complete ticks of a "
 			"trace cut short\n", path, (unsigned long long)info->nr_ticks);

@@ -50,6 +50,9 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 		.scenario = scenario,
 		.policy = hs_core_policy(policy),
 		.log_level = -1,
+		/* in process for speed, unless asked to run a plugin as vnumad
+		 * does (then it is described by a worker, as vnumad does too) */
+		.worker = o->worker ? 1 : -1,
 	};
 	struct vn_errors e = { 0 };
 	int r = config_load(cfg, o->config, &ov, &e);
@@ -57,8 +60,6 @@ int hs_config(const struct hs_opts *o, const char *scenario, const char *policy,
 	if (r < 0)
 		errors_print(&e, stderr);
 	errors_free(&e);
-	/* in process for speed, unless asked to run a plugin as vnumad does */
-	cfg->worker = o->worker;
 	return r;
 }
 

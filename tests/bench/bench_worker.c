@@ -91,12 +91,12 @@ int main(int argc, char **argv)
 	ov.interval = 1.0;
 	ov.policy = argv[1];
 	ov.dry_run = true;
+	ov.worker = -1;		/* loaded here, to run in process and in a worker */
 	if (config_load(&c.cfg, NULL, &ov, &e) < 0) {
 		errors_print(&e, stderr);
 		unlink(path);
 		return 1;
 	}
-	c.cfg.worker = false;
 	base = event_base_new();
 	if (registry_pick(&c) < 0 || core_open(&c, base, VN_OUT_NONE, stdout) < 0) {
 		unlink(path);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1269,6 +1270,47 @@ static void plugin_bad_options(void **state)
 		     "option 'y' is malformed (name, type, default or range)");
 }
 
+/*
+ * What a worker can describe is what passes in process too: at most 256
+ * options, strings of 1023 bytes, ranges that are numbers.
+ */
+static void plugin_limits(void **state)
+{
+	static struct vnumad_option many[258];
+	static char text[1025];
+	struct vnumad_option nan_range[] = {
+		{ "x", VNUMAD_OPT_DOUBLE, "1", 0, NAN, NULL }, { NULL, 0, NULL, 0, 0, NULL } };
+	struct vnumad_option long_help[] = {
+		{ "x", VNUMAD_OPT_INT, "1", 0, 1, text }, { NULL, 0, NULL, 0, 0, NULL } };
+	struct vnumad_policy p = good_policy;
+
+	(void)state;
+	for (int i = 0; i < 257; i++) {
+		char *name = xcalloc(1, 8);
+
+		snprintf(name, 8, "o%d", i);
+		many[i] = (struct vnumad_option){ name, VNUMAD_OPT_INT, "1", 0, 1, NULL };
+	}
+	p.options = many;
+	check_policy(&p, 1, "it declares more than 256 options");
+	free((char *)many[256].name);
+	many[256].name = NULL;
+	check_policy(&p, 0);
+	for (int i = 0; i < 256; i++)
+		free((char *)many[i].name);
+	memset(text, 'x', 1024);
+	p = good_policy;
+	p.description = text;
+	check_policy(&p, 1, "its description is longer than 1023 bytes");
+	p = good_policy;
+	p.options = long_help;
+	check_policy(&p, 1, "option 'x' is malformed (name, type, default or range)");
+	text[1023] = '\0';	/* 1023 bytes: the most there may be */
+	check_policy(&p, 0);
+	p.options = nan_range;
+	check_policy(&p, 1, "option 'x' is malformed (name, type, default or range)");
+}
+
 /* Every problem past the ABI and size is reported, not only the first. */
 static void plugin_all_problems(void **state)
 {
@@ -1539,6 +1581,7 @@ int main(void)
 		T(plugin_bad_name),
 		T(plugin_unknown_flags),
 		T(plugin_no_tick),
+		T(plugin_limits),
 		T(plugin_bad_options),
 		T(plugin_all_problems),
 		T(header_junk_names_line),

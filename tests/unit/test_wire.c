@@ -3,8 +3,11 @@
  * The policy worker's wire (rebalancer/core/wire.c): a view packed into a
  * flat map and rebuilt comes back equal, member for member, pointing into
  * the map; a map that is cut short, of another tick or build, or whose
- * offsets lead outside is refused; and messages keep their boundaries and
- * descriptors, refusing what is not one.
+ * offsets lead outside is refused; messages keep their boundaries and
+ * descriptors, refusing what is not one; and a plugin's descriptor told by
+ * its describer comes back equal, while a description a hostile worker
+ * could send (cut short, offsets outside, strings without an end, too many
+ * options) is refused, as is packing one beyond the limits.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -330,6 +333,158 @@ static void test_messages(void **state)
 	close(sv[1]);
 }
 
+static const struct vnumad_option d_opts[] = {
+	{ "threshold", VNUMAD_OPT_PERCENT, "40%", 0, 1, "remote share" },
+	{ "label", VNUMAD_OPT_STRING, "x", 0, 0, NULL },
+	{ NULL, 0, NULL, 0, 0, NULL },
+};
+
+static int d_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
+{
+	(void)priv;
+	(void)v;
+	(void)out;
+	return 0;
+}
+
+static const struct vnumad_policy d_policy = {
+	VNUMAD_POLICY_INIT, .name = "described", .description = "told by a worker",
+	.flags = VNUMAD_POLICY_F_ADVISORY_ONLY, .options = d_opts, .tick = d_tick,
+};
+
+static struct vnumad_option opts[WIRE_DESC_OPTIONS_MAX + 1];
+
+static void test_desc_round_trip(void **state)
+{
+	struct vnumad_policy p;
+	const char *why = NULL;
+	char err[128];
+	uint32_t cb;
+	size_t n;
+
+	(void)state;
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	assert_true(n > sizeof(struct wire_desc));
+	assert_int_equal(wire_desc_unpack(map, n, &p, opts, &cb, &why), 0);
+	assert_int_equal(p.abi_major, VNUMAD_POLICY_ABI_MAJOR);
+	assert_int_equal(p.size, sizeof(struct vnumad_policy));
+	assert_string_equal(p.name, "described");
+	assert_string_equal(p.description, "told by a worker");
+	assert_int_equal(p.flags, VNUMAD_POLICY_F_ADVISORY_ONLY);
+	assert_int_equal(cb, WIRE_DESC_TICK);
+	/* no code crosses: the callbacks are the daemon's to fill */
+	assert_null(p.tick);
+	assert_null(p.init);
+	assert_null(p.fini);
+	assert_ptr_equal(p.options, opts);
+	assert_string_equal(p.options[0].name, "threshold");
+	assert_int_equal(p.options[0].type, VNUMAD_OPT_PERCENT);
+	assert_string_equal(p.options[0].def, "40%");
+	assert_true(p.options[0].min == 0 && p.options[0].max == 1);
+	assert_string_equal(p.options[0].help, "remote share");
+	assert_string_equal(p.options[1].name, "label");
+	assert_null(p.options[1].help);
+	assert_null(p.options[2].name);
+	/* the strings point into the message, not into the plugin */
+	assert_true((const uint8_t *)p.name >= map && (const uint8_t *)p.name < map + n);
+}
+
+/* Another ABI's descriptor: its head alone travels, for the refusal. */
+static void test_desc_other_abi(void **state)
+{
+	struct vnumad_policy q = d_policy, p;
+	const char *why = NULL;
+	char err[128];
+	uint32_t cb;
+	size_t n;
+
+	(void)state;
+	q.abi_major = 2;
+	n = wire_desc_pack(map, MAP, &q, err, sizeof(err));
+	assert_int_equal(n, sizeof(struct wire_desc));
+	assert_int_equal(wire_desc_unpack(map, n, &p, opts, &cb, &why), 0);
+	assert_int_equal(p.abi_major, 2);
+	assert_null(p.name);
+	q.abi_major = VNUMAD_POLICY_ABI_MAJOR;
+	q.size = 16;
+	n = wire_desc_pack(map, MAP, &q, err, sizeof(err));
+	assert_int_equal(wire_desc_unpack(map, n, &p, opts, &cb, &why), 0);
+	assert_int_equal(p.size, 16);
+	assert_null(p.name);
+}
+
+/* unpack of the description in map, modified by the caller, must refuse */
+static void refused_desc(size_t n, const char *want)
+{
+	struct vnumad_policy p;
+	const char *why = NULL;
+	uint32_t cb;
+
+	assert_int_equal(wire_desc_unpack(map, n, &p, opts, &cb, &why), -1);
+	assert_non_null(why);
+	assert_non_null(strstr(why, want));
+}
+
+static void test_desc_hostile(void **state)
+{
+	struct wire_desc *d = (struct wire_desc *)map;
+	char err[128];
+	size_t n;
+
+	(void)state;
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	refused_desc(sizeof(*d) - 1, "shorter than a descriptor");
+	refused_desc(sizeof(*d) + 10, "options lie outside");
+	d->nr_options = WIRE_DESC_OPTIONS_MAX + 1;
+	refused_desc(n, "more options");
+	d->nr_options = 0xffffffffu;
+	refused_desc(n, "more options");
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	d->name = (uint32_t)n;		/* just past the end */
+	refused_desc(n, "a string lies outside");
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	d->description = 8;		/* inside the head */
+	refused_desc(n, "a string lies outside");
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	d->opt[1].name = 0;		/* would end the table early */
+	refused_desc(n, "an option without a name");
+	/* a string without its end: the last NUL cut off */
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	refused_desc(n - 1, "has no end");
+	/* one longer than a string may be, even with a NUL after it */
+	n = wire_desc_pack(map, MAP, &d_policy, err, sizeof(err));
+	memset(map + n, 'a', WIRE_DESC_TEXT_MAX + 8);
+	map[n + WIRE_DESC_TEXT_MAX + 8] = '\0';
+	d->description = (uint32_t)n;
+	refused_desc(n + WIRE_DESC_TEXT_MAX + 9, "has no end");
+}
+
+/* What a describer refuses to pack: more than the limits, more than fits. */
+static void test_desc_limits(void **state)
+{
+	static struct vnumad_option many[WIRE_DESC_OPTIONS_MAX + 2];
+	static char longtext[WIRE_DESC_TEXT_MAX + 1];
+	struct vnumad_policy q = d_policy;
+	char err[128];
+
+	(void)state;
+	for (int i = 0; i < WIRE_DESC_OPTIONS_MAX + 1; i++)
+		many[i] = d_opts[0];
+	q.options = many;
+	assert_int_equal(wire_desc_pack(map, MAP, &q, err, sizeof(err)), 0);
+	assert_string_equal(err, "it declares more than 256 options");
+	q.options = many + 1;	/* exactly the limit */
+	assert_true(wire_desc_pack(map, MAP, &q, err, sizeof(err)) > 0);
+	memset(longtext, 'x', WIRE_DESC_TEXT_MAX);
+	q = d_policy;
+	q.description = longtext;
+	assert_int_equal(wire_desc_pack(map, MAP, &q, err, sizeof(err)), 0);
+	assert_string_equal(err, "its description is longer than 1023 bytes");
+	q = d_policy;
+	assert_int_equal(wire_desc_pack(map, 100, &q, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "more than 100 bytes"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +493,10 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_reused),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_desc_round_trip),
+		cmocka_unit_test(test_desc_other_abi),
+		cmocka_unit_test(test_desc_hostile),
+		cmocka_unit_test(test_desc_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
