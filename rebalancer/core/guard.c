@@ -203,9 +203,11 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	 * phase change measured a placement that is gone, and a move judged
 	 * against them is judged against what no move could bring back
 	 * (procfs, whose figure is the share of local memory, reads 100% local
-	 * there). At the latest the move's own tick, when it came first.
+	 * there). The arbiter lets no move through before a tick's figures
+	 * know the shift; a manual move of that tick has no baseline and is
+	 * kept unjudged.
 	 */
-	t->base_from = MAX(t->base_from, MIN(g->mem_shift_tick, t->tick));
+	t->base_from = MAX(t->base_from, g->mem_shift_tick);
 	/* a guest younger than the window: its baseline is what it has */
 	while (t->base_from < t->tick &&
 	       g->hist_tick[t->base_from % VN_HIST] != t->base_from)

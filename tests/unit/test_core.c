@@ -330,12 +330,20 @@ static int nr_proposals;
 /* Set: the policy raises the buffer's cap and claims more than fits. */
 static bool tp_lies;
 
+/* Set: the policy proposes only once the view shows its guest's memory on this node. */
+static int tp_when_memory_on = -1;
+
 static int tp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	(void)priv;
-	(void)v;
-	for (int i = 0; i < nr_proposals; i++)
-		vnumad_propose(out, &proposals[i]);
+	for (int i = 0; i < nr_proposals; i++) {
+		const struct vnumad_proposal *p = &proposals[i];
+
+		if (tp_when_memory_on >= 0 && p->guest >= 0 && p->guest < v->nr_guests &&
+		    !v->guests[p->guest]->mem[tp_when_memory_on])
+			continue;
+		vnumad_propose(out, p);
+	}
 	if (tp_lies) {
 		out->len = out->cap + 100;
 		out->cap = 1 << 20;
@@ -480,6 +488,7 @@ static int setup(void **state)
 		th.mem_free[n] = 32 * GiB;
 	nr_proposals = 0;
 	nr_reverted = nr_kept = 0;
+	tp_when_memory_on = -1;
 	return 0;
 }
 
@@ -575,6 +584,43 @@ static void test_baseline_starts_after_a_phase_change(void **state)
 	assert_int_equal(nr_kept, 1);
 	assert_int_equal(a->allowed[0], 1ULL << 1);
 	assert_null(c->quarantine);
+	close_core(c);
+}
+
+/*
+ * The same phase change, the move proposed as soon as the policy sees the
+ * memory on node 1: in the tick of the reading, whose figure was taken
+ * before it (still all local). Such a move has no baseline that knows the
+ * shift: it waits one tick, and is then judged against the figure after
+ * the change. Applied at once it was judged against that stale figure
+ * alone and reverted at -49%.
+ */
+static void test_no_move_before_the_figures_know_the_shift(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+	int k = 0;
+
+	(void)state;
+	a = t_add("g", 2, 0, 4 * GiB);
+	th.estimate = true;
+	c = open_core();
+	c->cfg.memory_interval = 4;
+	ticks(c, 8);
+	a->mem[0] = 0;
+	a->mem[1] = 4 * GiB;
+	tp_when_memory_on = 1;
+	propose_vcpu(c, "g", 0, 1, 0.3);
+	while (a->allowed[0] != 1ULL << 1 && k++ < 8)
+		ticks(c, 1);
+	tp_when_memory_on = -1;
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	assert_int_equal(dropped(c, VN_DROP_NO_HISTORY), 1);
+	nr_proposals = 0;
+	for (int i = 0; i < 20 && !nr_kept && !nr_reverted; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 0);
+	assert_int_equal(nr_kept, 1);
 	close_core(c);
 }
 
@@ -1987,6 +2033,7 @@ int main(void)
 		cmocka_unit_test_setup(test_revert_holds_the_vcpu_in_its_tick, setup),
 		cmocka_unit_test_setup(test_reverted_trial_is_one_strike, setup),
 		cmocka_unit_test_setup(test_baseline_starts_after_a_phase_change, setup),
+		cmocka_unit_test_setup(test_no_move_before_the_figures_know_the_shift, setup),
 		cmocka_unit_test_setup(test_manual_moves_follow_the_rules, setup),
 		cmocka_unit_test_setup(test_manual_move_waivers, setup),
 		cmocka_unit_test_setup(test_manual_move_vcpus_exist, setup),
