@@ -359,6 +359,14 @@ static void relieve(struct locality *l, const struct vnumad_view *v,
 				}
 				if (to < 0 || !has_cpu_room(l, v, to, wish))
 					continue;
+				/*
+				 * Without instruction counts (the /proc fallback)
+				 * the guard judges a move by locality alone: one
+				 * that trades locality for CPU it can only revert,
+				 * quarantining the node for the guest.
+				 */
+				if (c->access_rate < 0 && expected_gain(v, g, c, s, to) < 0)
+					continue;
 				/* a whole CPU instead of a share, less the farther memory */
 				gain = (1 + expected_gain(v, g, c, s, to)) / l->share[s] - 1;
 				if (gain < 0.05)

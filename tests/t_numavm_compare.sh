@@ -42,16 +42,8 @@ for setup in two four phase; do
 			fail "$setup: $tool gave no result (serial logs in $TMP)"
 	done
 	[ -n "$(value $setup vnumad tool)" ] || { fail "$setup: no vnumad result"; continue; }
-	# KNOWN REGRESSION, to be fixed and this exception removed: since the
-	# merges of issues 15-21, vnumad's one vCPU move after the phase change is
-	# reverted by the guard (procfs figures) and the guest stays remote.
-	if [ "$setup" = phase ] && [ "$(value $setup vnumad fixed)" = never ]; then
-		echo "KNOWN REGRESSION (not counted): phase: vnumad left a guest remote:" \
-			"$(value $setup vnumad locality)"
-	else
-		[ "$(value $setup vnumad fixed)" != never ] ||
-			fail "$setup: vnumad left a guest remote: $(value $setup vnumad locality)"
-	fi
+	[ "$(value $setup vnumad fixed)" != never ] ||
+		fail "$setup: vnumad left a guest remote: $(value $setup vnumad locality)"
 	[ "$(value $setup vnumad faults)" = 0 ] ||
 		fail "$setup: vnumad ran with the kernel's balancing on ($(value $setup vnumad faults) hinting faults)"
 	[ -n "$(value $setup kernel tool)" ] || { fail "$setup: no kernel result"; continue; }

@@ -198,6 +198,16 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	t->base_from = t->tick >= (uint64_t)c->hist_baseline ?
 		       t->tick - c->hist_baseline + 1 : 1;
 	t->base_from = MAX(t->base_from, c->moved_tick[1] + 1);
+	/*
+	 * Nor before the guest's memory last shifted: the readings before a
+	 * phase change measured a placement that is gone, and a move judged
+	 * against them is judged against what no move could bring back
+	 * (procfs, whose figure is the share of local memory, reads 100% local
+	 * there). The arbiter lets no move through before a tick's figures
+	 * know the shift; a manual move of that tick has no baseline and is
+	 * kept unjudged.
+	 */
+	t->base_from = MAX(t->base_from, g->mem_shift_tick);
 	/* a guest younger than the window: its baseline is what it has */
 	while (t->base_from < t->tick &&
 	       g->hist_tick[t->base_from % VN_HIST] != t->base_from)

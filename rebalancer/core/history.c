@@ -82,13 +82,25 @@ uint64_t history_tick_at(const struct vn_core *c, double when)
 	return k < 1 ? 1 : (uint64_t)k;
 }
 
+/*
+ * Whether a move of the guest now could be judged: half the baseline window
+ * holds readings. After its memory shifted the window starts there (guard.c
+ * says why) and one reading is enough, so that the reaction to a phase
+ * change waits no longer than a tick; none before the figures know the
+ * reading that found the shift, though the policy already sees it.
+ */
 bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g)
 {
 	uint64_t t = c->host.tick;
 	int n = 0;
 
-	for (int i = 0; i < c->hist_baseline && (uint64_t)i < t; i++)
+	if (g->mem_shift_tick > t)
+		return false;
+	for (int i = 0; i < c->hist_baseline && (uint64_t)i < t; i++) {
+		if (t - i < g->mem_shift_tick)
+			return n > 0;
 		n += known(g, t - i);
+	}
 	return n * 2 >= c->hist_baseline && n > 0;
 }
 
@@ -108,6 +120,7 @@ bool history_clear_first_move(const struct vn_core *c, const struct vn_guest *g,
 	double total = (double)g->v.mem_total, there;
 
 	if (g->last_move >= 0 || g->nr_move_times || total <= 0 || g->v.quarantine ||
+	    g->mem_shift_tick > c->host.tick ||
 	    (g->v.flags & VNUMAD_GUEST_MIGRATING) || !known(g, c->host.tick) ||
 	    !(g->v.remote_ratio >= CLEAR_SHARE) || p->to < 0 || p->to >= c->host.nr_nodes)
 		return false;

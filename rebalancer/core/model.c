@@ -9,9 +9,15 @@
  * figures mean the same whatever the tick interval. The remote ratio is the
  * ratio of the smoothed local and remote access rates, not a smoothed
  * ratio: an interval with 3 accesses weighs as much as its 3 accesses, not
- * as much as one with 10 million. Its trend is the gap between this ratio
- * and the one of EWMAs with half-life 4h, divided by the gap of their lags
- * (3h / ln 2), per minute.
+ * as much as one with 10 million. A source that counts no accesses (procfs:
+ * its "accesses" are CPU time split by a share) gives each interval with a
+ * share one unit of weight instead: its share is no sample whose precision
+ * grows with CPU time, and every vCPU of a guest on one node reads the same
+ * share, so weighing it by CPU time would only turn scheduling noise into
+ * ratios that differ between those vCPUs and cross a policy's threshold
+ * ticks apart. Its trend is the gap between this ratio and the one of EWMAs
+ * with half-life 4h, divided by the gap of their lags (3h / ln 2), per
+ * minute.
  */
 #include <math.h>
 #include <string.h>
@@ -49,7 +55,9 @@ static void smoothing(double hl, double dt, double *a, double *a_slow)
 /*
  * Smooths the vCPU's local and remote access rates. The first reading with
  * accesses starts them; a reading without any lets both decay alike, which
- * leaves their ratio as it was.
+ * leaves their ratio as it was. A source counting no accesses gives shares,
+ * weighed one per reading (the file's comment says why); an interval in
+ * which the thread did not run has none.
  */
 static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
 			  double a, double a_slow)
@@ -57,6 +65,14 @@ static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
 	double l = (double)d->local_dram / d->elapsed;
 	double r = (double)d->remote_dram / d->elapsed;
 
+	if (!counts_instructions(d->source)) {
+		double sum = l + r;
+
+		if (sum <= 0)
+			return;	/* it did not run: no share this interval */
+		l /= sum;
+		r /= sum;
+	}
 	if (p->local_s + p->remote_s > 0) {
 		p->local_s += a * (l - p->local_s);
 		p->remote_s += a * (r - p->remote_s);

@@ -18,10 +18,14 @@
  * The simulated host and trace replay cost nothing real: no budget there.
  */
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 #include "core.h"
 #include "log.h"
+
+/* How far a guest's memory moves (mem_shift) before its baselines start afresh. */
+#define MEM_SHIFT	0.1
 
 /* CPU seconds the calling thread has used, user and kernel. */
 static double thread_cpu(void)
@@ -39,18 +43,52 @@ static bool memory_due(const struct vn_core *c, const struct vn_guest *g)
 	       c->host.now - g->mem_read_at >= c->cfg.memory_interval - 1e-9;
 }
 
-/* Reads one guest's memory distribution and charges the budget for it. */
-static void memory_read(struct vn_core *c, struct vn_guest *g)
+/*
+ * How far a reading's distribution of a guest's memory is from the one the
+ * reading before found: half the sum of the per-node differences of their
+ * shares, 0 (the same) to 1 (none of it where it was). A guest that grows
+ * or shrinks in place has not shifted. 0 without an earlier reading.
+ */
+static double mem_shift(const uint64_t *before, const uint64_t *now, int nr_nodes)
+{
+	double moved = 0, tb = 0, tn = 0;
+
+	for (int n = 0; n < nr_nodes; n++) {
+		tb += (double)before[n];
+		tn += (double)now[n];
+	}
+	if (tb <= 0 || tn <= 0)
+		return 0;
+	for (int n = 0; n < nr_nodes; n++)
+		moved += fabs((double)now[n] / tn - (double)before[n] / tb);
+	return moved / 2;
+}
+
+/*
+ * Reads one guest's memory distribution and charges the budget for it.
+ * `after` says the guest's counters of this tick were read before it: the
+ * figures that know this reading start with the next tick.
+ */
+static void memory_read(struct vn_core *c, struct vn_guest *g, bool after)
 {
 	struct vn_sampler *s = &c->sampler;
+	uint64_t before[VNUMAD_MAX_NODES];
 	double t0 = thread_cpu();
 
+	memcpy(before, g->v.mem, sizeof(before));
 	if (s->ops->memory(s, g) < 0) {
 		c->stats.sample_errors++;
 		g->sample_errors++;
 		log_debug("guest %s: memory distribution unreadable", g->name);
 	} else {
 		g->mem_read_at = c->host.now;
+		/*
+		 * Its memory moved (a phase change of the guest, or a
+		 * migration): the guard's baselines start once the figures know
+		 * it, since the readings before measured a placement that is gone.
+		 */
+		if (mem_shift(before, g->v.mem, c->host.nr_nodes) >= MEM_SHIFT)
+			g->mem_shift_tick = c->host.tick + (after ? 1 : 0);
 	}
 	g->mem_cost = thread_cpu() - t0;
 	c->mem_budget.credit -= g->mem_cost;
@@ -122,7 +160,7 @@ static void sample_memory(struct vn_core *c)
 			worst = fmax(worst, h->now - g->mem_read_at);
 			continue;
 		}
-		memory_read(c, g);
+		memory_read(c, g, true);
 		b->cursor = i + 1;
 	}
 	if (limited)
@@ -146,7 +184,7 @@ void stage_sample(struct vn_core *c)
 	 */
 	for (int i = 0; i < h->nr_guests; i++)
 		if (h->guests[i]->mem_read_at < 0)
-			memory_read(c, h->guests[i]);
+			memory_read(c, h->guests[i], false);
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 

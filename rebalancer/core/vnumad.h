@@ -74,6 +74,13 @@ struct vn_guest {
 	bool seen;		/* reported by the backend in the current scan */
 	double first_seen;
 	double mem_read_at;	/* when the memory distribution was read, -1 never */
+	/*
+	 * The first tick whose figures know the last reading that found its
+	 * memory shifted (a tenth of it or more on other nodes than the
+	 * reading before said, whoever moved it); 0 none. The guard starts no
+	 * baseline before it.
+	 */
+	uint64_t mem_shift_tick;
 	const char *mem_source;	/* where it came from ("cgroup v2", "numa_maps"), or NULL */
 	double mem_cost;	/* CPU seconds its last reading took, -1 unknown */
 	double hist[VN_HIST];	/* instructions per second, by tick % VN_HIST */

@@ -67,6 +67,7 @@ static struct t_host {
 	uint64_t undone;	/* bytes the undos were asked to move back */
 	struct vn_migration *last_undo;
 	void (*on_apply)(void);	/* called as a move (not an undo) is applied */
+	bool estimate;		/* readings as procfs estimates them, no IPS */
 } th;
 
 static struct t_guest *t_find(const char *name)
@@ -255,6 +256,25 @@ static void ts_detach(struct vn_sampler *s, struct vn_guest *g)
 	(void)g;
 }
 
+/*
+ * A vCPU's reading as the procfs sampler estimates it: its CPU time split
+ * by the share of the guest's memory, as the core last read it, that is
+ * not on the vCPU's node.
+ */
+static void ts_estimate(struct vn_guest *g, struct vn_counts *d, double cpu, double dt,
+			int node)
+{
+	uint64_t total = 0, w = (uint64_t)(cpu * 1e6);
+
+	for (int n = 0; n < T_NODES; n++)
+		total += g->v.mem[n];
+	*d = (struct vn_counts){ .cpu_time = cpu, .elapsed = dt, .node = node,
+				 .source = VNUMAD_SRC_ESTIMATE, .valid = true };
+	d->remote_dram = total ? (uint64_t)llround((double)w * (1.0 - (double)g->v.mem[node] /
+							       (double)total)) : 0;
+	d->local_dram = w - d->remote_dram;
+}
+
 /* Counts as the sim would: all local, the guest's IPS shared by its vCPUs. */
 static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 {
@@ -264,6 +284,11 @@ static int ts_read(struct vn_sampler *s, struct vn_guest *g)
 
 	for (int v = 0; v < g->nr_vcpus; v++) {
 		struct vn_counts *d = &g->vc[v].delta;
+
+		if (th.estimate) {
+			ts_estimate(g, d, t->demand * dt, dt, __builtin_ctzll(t->allowed[v]));
+			continue;
+		}
 
 		d->instructions = (uint64_t)(ips / g->nr_vcpus * dt);
 		d->cycles = d->instructions;
@@ -305,12 +330,20 @@ static int nr_proposals;
 /* Set: the policy raises the buffer's cap and claims more than fits. */
 static bool tp_lies;
 
+/* Set: the policy proposes only once the view shows its guest's memory on this node. */
+static int tp_when_memory_on = -1;
+
 static int tp_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	(void)priv;
-	(void)v;
-	for (int i = 0; i < nr_proposals; i++)
-		vnumad_propose(out, &proposals[i]);
+	for (int i = 0; i < nr_proposals; i++) {
+		const struct vnumad_proposal *p = &proposals[i];
+
+		if (tp_when_memory_on >= 0 && p->guest >= 0 && p->guest < v->nr_guests &&
+		    !v->guests[p->guest]->mem[tp_when_memory_on])
+			continue;
+		vnumad_propose(out, p);
+	}
 	if (tp_lies) {
 		out->len = out->cap + 100;
 		out->cap = 1 << 20;
@@ -455,6 +488,7 @@ static int setup(void **state)
 		th.mem_free[n] = 32 * GiB;
 	nr_proposals = 0;
 	nr_reverted = nr_kept = 0;
+	tp_when_memory_on = -1;
 	return 0;
 }
 
@@ -504,6 +538,89 @@ static void test_revert_holds_the_vcpu_in_its_tick(void **state)
 	/* reverted to node 0 and kept there in the tick of the revert */
 	assert_int_equal(a->allowed[0], 1ULL << 0);
 	assert_true(dropped(c, VN_DROP_HYSTERESIS) >= 1);
+	close_core(c);
+}
+
+/*
+ * A phase change, with the /proc estimate (the figure of merit is the share
+ * of local memory, stale until the next memory reading every 4 s): guest
+ * g's memory leaves node 0 for node 1 on its own. In the tick after the
+ * reading that finds it there, vCPU 0 is moved to node 1: half the guest
+ * is local again (51% against 1%). Its baseline must not reach back to the
+ * readings from before the change (101%, all local): against those the
+ * move reads -25% and would be reverted, leaving the guest all remote.
+ */
+static void test_baseline_starts_after_a_phase_change(void **state)
+{
+	struct vn_core *c;
+	struct vn_guest *g;
+	struct t_guest *a;
+	int k = 0;
+
+	(void)state;
+	a = t_add("g", 2, 0, 4 * GiB);
+	th.estimate = true;
+	c = open_core();
+	c->cfg.memory_interval = 4;
+	ticks(c, 8);		/* a full baseline, every reading local */
+	g = host_find(&c->host, "g");
+	assert_non_null(g);
+	assert_true(g->hist[c->host.tick % VN_HIST] > 1.0);
+	a->mem[0] = 0;
+	a->mem[1] = 4 * GiB;
+	while (g->v.mem[1] == 0 && k++ < 5)
+		ticks(c, 1);
+	assert_int_equal(g->v.mem[1], 4 * GiB);
+	/* the reading came after the tick's counters: its figure is still local */
+	assert_true(g->hist[c->host.tick % VN_HIST] > 1.0);
+	propose_vcpu(c, "g", 0, 1, 0.3);
+	ticks(c, 1);
+	assert_true(g->hist[c->host.tick % VN_HIST] < 0.05);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	nr_proposals = 0;
+	for (int i = 0; i < 20 && !nr_kept && !nr_reverted; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 0);
+	assert_int_equal(nr_kept, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	assert_null(c->quarantine);
+	close_core(c);
+}
+
+/*
+ * The same phase change, the move proposed as soon as the policy sees the
+ * memory on node 1: in the tick of the reading, whose figure was taken
+ * before it (still all local). Such a move has no baseline that knows the
+ * shift: it waits one tick, and is then judged against the figure after
+ * the change. Applied at once it was judged against that stale figure
+ * alone and reverted at -49%.
+ */
+static void test_no_move_before_the_figures_know_the_shift(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+	int k = 0;
+
+	(void)state;
+	a = t_add("g", 2, 0, 4 * GiB);
+	th.estimate = true;
+	c = open_core();
+	c->cfg.memory_interval = 4;
+	ticks(c, 8);
+	a->mem[0] = 0;
+	a->mem[1] = 4 * GiB;
+	tp_when_memory_on = 1;
+	propose_vcpu(c, "g", 0, 1, 0.3);
+	while (a->allowed[0] != 1ULL << 1 && k++ < 8)
+		ticks(c, 1);
+	tp_when_memory_on = -1;
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	assert_int_equal(dropped(c, VN_DROP_NO_HISTORY), 1);
+	nr_proposals = 0;
+	for (int i = 0; i < 20 && !nr_kept && !nr_reverted; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 0);
+	assert_int_equal(nr_kept, 1);
 	close_core(c);
 }
 
@@ -1915,6 +2032,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_revert_holds_the_vcpu_in_its_tick, setup),
 		cmocka_unit_test_setup(test_reverted_trial_is_one_strike, setup),
+		cmocka_unit_test_setup(test_baseline_starts_after_a_phase_change, setup),
+		cmocka_unit_test_setup(test_no_move_before_the_figures_know_the_shift, setup),
 		cmocka_unit_test_setup(test_manual_moves_follow_the_rules, setup),
 		cmocka_unit_test_setup(test_manual_move_waivers, setup),
 		cmocka_unit_test_setup(test_manual_move_vcpus_exist, setup),

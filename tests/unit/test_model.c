@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The model stage on hand-made readings: the remote ratio weighs each
- * interval by its traffic; node bandwidth keeps what was measured.
+ * interval by its traffic (a /proc share once per interval); node bandwidth
+ * keeps what was measured.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -100,6 +101,58 @@ static void test_ratio_unknown_without_traffic(void **state)
 }
 
 /*
+ * The /proc estimate: both vCPUs of a guest on node 0 read the same share,
+ * all local and then all remote once the guest's memory moved, but one ran
+ * 0.9 s of the second and the other 0.5 s. Their ratios stay equal (a share
+ * counts once per interval, whatever the CPU time it is split by), so that
+ * a policy's threshold sees them cross it in the same tick. Weighed by CPU
+ * time they would read 56% and 42%, a 50% threshold between them. A vCPU
+ * that did not run in an interval has no share for it: its ratio stays.
+ */
+static void test_estimate_shares_weigh_alike(void **state)
+{
+	static const pid_t tids[] = { 2234, 2235 };
+	static const uint64_t allowed[] = { 1, 1 };
+	struct vn_guest_desc gd = { .name = "h", .pid = 2, .nr_vcpus = 2,
+				    .tids = tids, .allowed = allowed };
+	const double cpu[][2] = { { 0.7, 0.7 }, { 0.7, 0.7 }, { 0.9, 0.5 }, { 0.8, 0 } };
+	const double share[] = { 0, 0, 1, 1 };
+	struct fixture f;
+	struct vn_guest *g;
+	(void)state;
+
+	setup(&f);
+	host_scan_begin(&f.c.host);
+	host_report(&f.c.host, &(struct vn_guest_desc){ .name = "g", .pid = 1,
+			.nr_vcpus = 1, .tids = (pid_t[]){ 1234 }, .allowed = allowed });
+	g = host_report(&f.c.host, &gd);
+	host_scan_end(&f.c.host);
+	assert_non_null(g);
+	f.g->vc[0].delta.valid = false;
+	for (int t = 0; t < 4; t++) {
+		f.c.host.tick++;
+		f.c.host.now += 1.0;
+		for (int v = 0; v < 2; v++) {
+			uint64_t w = (uint64_t)(cpu[t][v] * 1e6);
+			uint64_t r = (uint64_t)(w * share[t]);
+
+			g->vc[v].delta = (struct vn_counts){
+				.local_dram = w - r, .remote_dram = r, .cpu_time = cpu[t][v],
+				.elapsed = 1.0, .node = 0, .source = VNUMAD_SRC_ESTIMATE,
+				.valid = true };
+		}
+		stage_model(&f.c);
+		if (t == 2) {
+			assert_true(fabs(g->vv[0].remote_ratio - 0.5) < 1e-6);
+			assert_true(fabs(g->vv[1].remote_ratio - 0.5) < 1e-6);
+		}
+	}
+	assert_true(fabs(g->vv[0].remote_ratio - 0.75) < 1e-6);
+	assert_true(fabs(g->vv[1].remote_ratio - 0.5) < 1e-6);
+	teardown(&f);
+}
+
+/*
  * Node bandwidth: what the memory controllers measured (labelled uncore by
  * the sampler) stays; the other nodes get the per-vCPU estimate, labelled
  * estimate.
@@ -130,6 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ratio_weighed_by_traffic),
 		cmocka_unit_test(test_ratio_unknown_without_traffic),
+		cmocka_unit_test(test_estimate_shares_weigh_alike),
 		cmocka_unit_test(test_node_bandwidth_sources),
 	};
 
