@@ -50,11 +50,13 @@ grep -E '^(ok|not ok|# )' "$TMP/tp.out"
 [ "$(grep -c '^ok ' "$TMP/tp.out")" -eq 4 ] || fail "test_proc: not all 4 qemu cases passed"
 # the kill case killed it: reap it (and a QEMU the failed case left
 # running is killed here, not waited for)
-for _ in $(seq 50); do
-	[ "$(awk '{ print $3 }' "/proc/$QP/stat" 2>/dev/null)" = Z ] && break
+# (bash may have reaped it already, keeping its status for wait)
+dead() { [ ! -e "/proc/$QP" ] || [ "$(awk '{ print $3 }' "/proc/$QP/stat" 2>/dev/null)" = Z ]; }
+for _ in $(seq 300); do
+	dead && break
 	sleep 0.1
 done
-if [ "$(awk '{ print $3 }' "/proc/$QP/stat" 2>/dev/null)" = Z ]; then
+if dead; then
 	wait "$QP" 2>/dev/null
 	rc=$?
 	[ $rc -eq 137 ] || fail "QEMU should have been killed by the kill case (exit $rc)"

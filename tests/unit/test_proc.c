@@ -921,6 +921,14 @@ static void qemu_memory_moves(void **state)
 	tick();
 	g = host_find(&host, qemu_name);
 	assert_non_null(g);
+	/* a QEMU slowed by a loaded host may not have touched its RAM yet */
+	t0 = now_monotonic();
+	while (g->v.mem[0] < 1024 * 1024 && now_monotonic() - t0 < 20) {
+		usleep(200 * 1000);
+		tick();
+		g = host_find(&host, qemu_name);
+		assert_non_null(g);
+	}
 	m.guest_id = g->id;
 	assert_int_equal(be.ops->migrate(&be, g, &m), 0);
 	t0 = now_monotonic();
