@@ -133,6 +133,17 @@ static int cpu_node(const struct vnumad_view *v, const struct vnumad_guest *g)
 	return best;
 }
 
+/* The CPU the guest's vCPUs running on node n ask for. */
+static double node_demand(const struct vnumad_guest *g, int n)
+{
+	double d = 0;
+
+	for (int i = 0; i < g->nr_vcpus; i++)
+		if (g->vcpus[i].node == n)
+			d += g->vcpus[i].cpu_demand + 1e-6;
+	return d;
+}
+
 static void pct(char *buf, size_t len, double x)
 {
 	snprintf(buf, len, "%.0f%%", x * 100);
@@ -236,6 +247,7 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	double remote = g->remote_ratio, room, bytes;
 	struct vnumad_proposal p;
 	char head[VNUMAD_REASON_MAX - 40];
+	bool toward_vcpus = to < 0;
 
 	if (to < 0)
 		to = cpu_node(v, g);
@@ -248,6 +260,14 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 		if (n != to && g->mem[n] && (from < 0 || g->mem[n] > g->mem[from]))
 			from = n;
 	if (from < 0)
+		return;
+	/*
+	 * Toward the vCPUs, only where more of them run than where the memory
+	 * is: a guest split evenly (one vCPU moved to its memory, one
+	 * blocked for CPU room) would only trade one vCPU's remote accesses
+	 * for the other's.
+	 */
+	if (toward_vcpus && node_demand(g, to) <= node_demand(g, from))
 		return;
 	room = (double)v->nodes[to].mem_free - l->reserve;
 	bytes = (double)g->mem[from];

@@ -406,6 +406,29 @@ static void locality_relieves_nothing_without_counters(void **state)
 	stop(&vn_policy_locality, l);
 }
 
+/*
+ * A guest split evenly, one vCPU with its memory and one blocked for CPU
+ * room on the other node: moving the memory to the blocked one only trades
+ * one vCPU's remote accesses for the other's (the VM's phase setup: relief
+ * moved one vCPU to the memory, then the memory went back to the other).
+ */
+static void locality_leaves_a_split_guest_s_memory(void **state)
+{
+	void *l;
+	int gi;
+
+	(void)state;
+	host(2);
+	gi = guest("split", LATENCY, 2, NULL, (const int[]){ 1, 0 }, 2, (const double[]){ 0, 4 });
+	guest("busy", LATENCY, 15, NULL, (const int[]){ 1 }, 1, (const double[]){ 0, 8 });
+	T.g[gi].remote_ratio = 0.5;	/* the guest's: one vCPU of two remote */
+	charge();
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	stop(&vn_policy_locality, l);
+}
+
 static void brm_relieves_cpu(void **state)
 {
 	void *b;
@@ -1250,6 +1273,7 @@ int main(void)
 		cmocka_unit_test(locality_gathers_even_spread),
 		cmocka_unit_test(locality_relieves_cpu),
 		cmocka_unit_test(locality_relieves_nothing_without_counters),
+		cmocka_unit_test(locality_leaves_a_split_guest_s_memory),
 		cmocka_unit_test(brm_relieves_cpu),
 		cmocka_unit_test(place_moves_home),
 		cmocka_unit_test(place_without_counters),
