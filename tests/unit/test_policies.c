@@ -364,6 +364,20 @@ static void crowded(void)
 	charge();
 }
 
+/* The host as the /proc fallback reports it: no instruction or access counts. */
+static void without_counters(void)
+{
+	for (int gi = 0; gi < T.v.nr_guests; gi++) {
+		T.g[gi].ips = 0;
+		for (int i = 0; i < T.g[gi].nr_vcpus; i++) {
+			T.vc[gi][i].ips = 0;
+			T.vc[gi][i].ipc = 0;
+			T.vc[gi][i].access_rate = -1;
+			T.vc[gi][i].source = VNUMAD_SRC_ESTIMATE;
+		}
+	}
+}
+
 static void locality_relieves_cpu(void **state)
 {
 	void *l;
@@ -392,15 +406,7 @@ static void locality_relieves_nothing_without_counters(void **state)
 
 	(void)state;
 	crowded();
-	for (int gi = 0; gi < T.v.nr_guests; gi++) {
-		T.g[gi].ips = 0;
-		for (int i = 0; i < T.g[gi].nr_vcpus; i++) {
-			T.vc[gi][i].ips = 0;
-			T.vc[gi][i].ipc = 0;
-			T.vc[gi][i].access_rate = -1;
-			T.vc[gi][i].source = VNUMAD_SRC_ESTIMATE;
-		}
-	}
+	without_counters();
 	l = start(&vn_policy_locality, 1, NULL);
 	assert_int_equal(tick(&vn_policy_locality, l), 0);
 	stop(&vn_policy_locality, l);
@@ -502,15 +508,7 @@ static void place_without_counters(void **state)
 
 	(void)state;
 	demo();
-	for (int gi = 0; gi < T.v.nr_guests; gi++) {
-		T.g[gi].ips = 0;
-		for (int i = 0; i < T.g[gi].nr_vcpus; i++) {
-			T.vc[gi][i].ips = 0;
-			T.vc[gi][i].ipc = 0;
-			T.vc[gi][i].access_rate = -1;
-			T.vc[gi][i].source = VNUMAD_SRC_ESTIMATE;
-		}
-	}
+	without_counters();
 	for (int n = 0; n < T.v.nr_nodes; n++)
 		T.nodes[n].bw_used = 0;
 	p = start(&vn_policy_place, 1, NULL);
