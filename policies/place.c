@@ -64,7 +64,8 @@
  * that a large host is weighed over several ticks. Per-guest state (when an
  * it was last moved, what it was doing) lives in the 1.2
  * storage of guest_init; a guest is not moved again for `hold` after a
- * move, but for the next batch of the same plan.
+ * move, but for the next batch of the same plan, or after a vCPU move once
+ * it has moved a quarter of its memory itself (a phase change).
  */
 #include <math.h>
 #include <stdio.h>
@@ -87,6 +88,8 @@
 #define VNODE_LOCALITY	0.9	/* share of a vNUMA vCPU's accesses to its vnode */
 #define UNSEEN_STALL	0.6	/* stall share of a vCPU whose accesses go uncounted */
 #define NOMINAL_IPS	1e9	/* per CPU, for a vCPU whose source counts no instructions */
+#define OWN_SHIFT	0.25	/* share of its memory a held guest moved itself
+				 * from which its hold ends */
 
 enum {
 	OPT_QUEUE_FACTOR,
@@ -120,7 +123,8 @@ static const struct vnumad_option place_options[] = {
 	[OPT_MEMORY_BATCH] = { "memory_batch", VNUMAD_OPT_SIZE, "4GiB", 2097152, 1099511627776.0,
 		"most memory one memory proposal moves" },
 	[OPT_HOLD] = { "hold", VNUMAD_OPT_DURATION, "1min", 0, 86400,
-		"time a guest is left alone after a move, but for the rest of its plan" },
+		"time a guest is left alone after a move, but for the rest of its plan; "
+		"a vCPU move's hold ends once the guest has moved a quarter of its memory itself" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -152,6 +156,10 @@ struct gstate {
 	double proposed;	/* last time it was proposed, -1 */
 	enum cand_kind plan_kind;	/* what it was doing, for the next batch */
 	int plan_from, plan_to;
+	/* where its memory was when the hold began, in shares of it: a hold
+	 * after a plan that moves no memory ends once the guest has moved a
+	 * good part of it on its own (a new working set, a phase change) */
+	float mem_share[VNUMAD_MAX_NODES];
 };
 
 /* A guest to weigh, and how much it loses where it is. */
@@ -1186,6 +1194,36 @@ static bool applied(const struct vnumad_guest *g)
 	return false;
 }
 
+/* Remembers where the guest's memory is as its hold begins. */
+static void hold_begins(const struct vnumad_view *v, const struct vnumad_guest *g,
+			struct gstate *s)
+{
+	for (int n = 0; n < v->nr_nodes; n++)
+		s->mem_share[n] = g->mem_total ? (float)((double)g->mem[n] /
+							 (double)g->mem_total) : 0;
+}
+
+/*
+ * A hold keeps place from undoing or re-deciding its own recent move on
+ * figures that have barely changed. It has no reason to stand once the
+ * guest itself has moved its memory (a new working set first touched on
+ * another node): the placement it was held in is gone. Plans that move
+ * memory keep their hold: the shift is their own.
+ */
+static bool hold_stands(const struct vnumad_view *v, const struct vnumad_guest *g,
+			const struct gstate *s)
+{
+	double shift = 0;
+
+	if (s->plan_kind != C_VCPUS && s->plan_kind != C_RELIEVE)
+		return true;
+	if (!g->mem_total)
+		return true;
+	for (int n = 0; n < v->nr_nodes; n++)
+		shift += fabs((double)g->mem[n] / (double)g->mem_total - s->mem_share[n]);
+	return shift / 2 < OWN_SHIFT;
+}
+
 static int by_trouble(const void *x, const void *y)
 {
 	const struct rank *a = x, *b = y;
@@ -1210,8 +1248,13 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 		struct gstate *s = state_of(v, g);
 
 		/* the hold starts only if the core applied what was proposed */
-		if (s && s->proposed >= 0 && applied(g) && s->acted < s->proposed)
+		if (s && s->proposed >= 0 && applied(g) && s->acted < s->proposed) {
 			s->acted = s->proposed;
+			hold_begins(v, g, s);
+		}
+		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
+		    !hold_stands(v, g, s))
+			s->acted = -1;
 		if (movable(g)) {
 			double t = trouble(p, v, gi);
 

@@ -1248,6 +1248,77 @@ static void vnode_homes(void **state)
 }
 
 
+
+/* Puts guest gi's vCPUs on node `on` and all its memory on node `mem`. */
+static void set_place(int gi, int on, int mem)
+{
+	struct vnumad_guest *g = &T.g[gi];
+
+	for (int n = 0; n < T.v.nr_nodes; n++) {
+		T.nodes[n].mem_free += g->mem[n];
+		g->mem[n] = 0;
+	}
+	g->mem[mem] = g->mem_total;
+	T.nodes[mem].mem_free -= g->mem_total;
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		T.nodes[g->vcpus[i].node].cpu_load -= 1.0 / T.nodes[0].nr_cpus;
+		T.vc[gi][i].node = on;
+		T.vc[gi][i].allowed = 1ULL << on;
+		T.vc[gi][i].remote_ratio = on == mem ? 0 : 1;
+		T.nodes[on].cpu_load += 1.0 / T.nodes[0].nr_cpus;
+	}
+	g->remote_ratio = on == mem ? 0 : 1;
+	charge();
+}
+
+/*
+ * place holds a guest it moved for `hold`, so that it does not re-decide
+ * on figures that have barely changed: a move the guard undid is not
+ * proposed again at once. But when the guest moves its memory itself (a
+ * new working set first touched on another node, the VM comparison's
+ * phase change), the placement it was held in is gone: its vCPUs follow
+ * the memory within the hold. The hold kept them away for a minute before.
+ */
+static void place_hold_ends_at_a_phase_change(void **state)
+{
+	void *p;
+
+	(void)state;
+	for (int phase = 0; phase < 2; phase++) {
+		host(2);
+		guest("g", LATENCY, 4, NULL, ON1, 1, MEM0);
+		charge();
+		p = start(&vn_policy_place, 1, NULL);
+		abi12(&vn_policy_place, p, 20);	/* young: its vCPUs go, not its memory */
+		assert_int_equal(tick(&vn_policy_place, p), 4);
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+			assert_int_equal(T.buf[i].to, 0);
+		}
+		/* applied: the guest in its trial for a tick */
+		set_place(0, 0, 0);
+		T.g[0].flags |= VNUMAD_GUEST_IN_TRIAL;
+		T.v.now += 2;
+		assert_int_equal(tick(&vn_policy_place, p), 0);
+		T.g[0].flags &= ~VNUMAD_GUEST_IN_TRIAL;
+		T.v.now += 2;
+		if (!phase) {
+			/* undone by the guard: held, not proposed again */
+			set_place(0, 1, 0);
+			assert_int_equal(tick(&vn_policy_place, p), 0);
+		} else {
+			/* its working set now on node 1: the vCPUs follow it */
+			set_place(0, 0, 1);
+			assert_int_equal(tick(&vn_policy_place, p), 4);
+			for (int i = 0; i < 4; i++) {
+				assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+				assert_int_equal(T.buf[i].to, 1);
+			}
+		}
+		stop(&vn_policy_place, p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1279,6 +1350,7 @@ int main(void)
 		cmocka_unit_test(place_weighs_life),
 		cmocka_unit_test(place_relieves_cpu),
 		cmocka_unit_test(place_trades_places),
+		cmocka_unit_test(place_hold_ends_at_a_phase_change),
 		cmocka_unit_test(place_vnode_memory),
 		cmocka_unit_test(static_once),
 		cmocka_unit_test(chaos_rate),
