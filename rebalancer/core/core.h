@@ -83,6 +83,9 @@ struct vn_trial {
 	enum vn_trial_state state;
 	bool restart;		/* left unjudged by the last run */
 	bool undo_started;	/* REVERTING: the journal holds the undo, it runs */
+	bool mem_known;		/* mem_share holds the placement judged */
+	float mem_share[VN_MAX_NODES];	/* the guest's memory per node when the
+					 * moves were applied, in shares of it */
 	struct vn_trial *next;
 };
 
@@ -108,12 +111,19 @@ struct vn_verdict {
 	char why[160];		/* the verdict in words */
 };
 
-/* A (guest, target node) pair that lost a trial. */
+/*
+ * A (guest, target node) pair that lost a trial. The verdict was on one
+ * placement of the guest's memory (mem_share, as the trial began): once
+ * the guest has moved much of its memory itself, the quarantine is lifted
+ * (its strikes stay). One restored from the journal has no such placement.
+ */
 struct vn_quarantine {
 	char *guest;
 	int node;
 	int strikes;
 	double until;
+	bool mem_known;
+	float mem_share[VN_MAX_NODES];
 	struct vn_quarantine *next;
 };
 
@@ -383,7 +393,12 @@ void migration_free_all(struct vn_core *c);
 void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 		       const struct vn_action *act, int n, double expected, uint64_t jid);
 bool guard_in_trial(const struct vn_core *c, uint64_t guest_id);
-uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest);
+/*
+ * The node mask of g's running quarantines, after lifting those whose
+ * placement is gone (its memory moved by a quarter since; logged, and
+ * journaled as ended).
+ */
+uint64_t guard_quarantine_mask(struct vn_core *c, const struct vn_guest *g);
 /* The quarantine running for (guest, node), or NULL. */
 const struct vn_quarantine *guard_quarantine_of(const struct vn_core *c,
 						const char *guest, int node);

@@ -55,6 +55,8 @@
  */
 #define GUARD_REVERT_SHARE	0.5
 #define GUARD_MAX_WINDOWS	3
+/* share of its memory a guest moves itself that lifts a quarantine */
+#define QUARANTINE_MOVED	0.25
 
 /* Notes that moves were applied on the host in the current tick. */
 static void host_moved(struct vn_core *c)
@@ -89,13 +91,57 @@ static void journal_end(struct vn_core *c, const struct vn_trial *t, const char 
 		journal_verdict(c->journal, t->jid, t->guest, word, gain);
 }
 
-uint64_t guard_quarantine_mask(const struct vn_core *c, const char *guest)
+/* A guest's memory per node, in shares of it; false when it has none. */
+static bool mem_shares(const struct vn_core *c, const struct vn_guest *g, float *share)
+{
+	double total = 0;
+
+	for (int n = 0; n < c->host.nr_nodes; n++)
+		total += (double)g->v.mem[n];
+	if (total <= 0)
+		return false;
+	memset(share, 0, VN_MAX_NODES * sizeof(*share));
+	for (int n = 0; n < c->host.nr_nodes; n++)
+		share[n] = (float)((double)g->v.mem[n] / total);
+	return true;
+}
+
+/* How far a guest's memory is from the shares of a verdict: 0 to 1. */
+static double moved_since(const struct vn_core *c, const struct vn_guest *g,
+			  const float *then)
+{
+	float now[VN_MAX_NODES];
+	double moved = 0;
+
+	if (!mem_shares(c, g, now))
+		return 0;
+	for (int n = 0; n < c->host.nr_nodes; n++)
+		moved += fabs((double)now[n] - (double)then[n]);
+	return moved / 2;
+}
+
+uint64_t guard_quarantine_mask(struct vn_core *c, const struct vn_guest *g)
 {
 	uint64_t m = 0;
 
-	for (const struct vn_quarantine *q = c->quarantine; q; q = q->next)
-		if (q->until > c->host.now && strcmp(q->guest, guest) == 0)
-			m |= 1ULL << q->node;
+	for (struct vn_quarantine *q = c->quarantine; q; q = q->next) {
+		if (q->until <= c->host.now || strcmp(q->guest, g->name) != 0)
+			continue;
+		if (q->mem_known && moved_since(c, g, q->mem_share) >= QUARANTINE_MOVED) {
+			char a[32];
+
+			log_info("guest %s: quarantine of node %d lifted %s early: its "
+				 "memory has moved since the verdict (a placement that is gone)",
+				 g->name, q->node,
+				 fmt_elapsed(a, sizeof(a), q->until - c->host.now));
+			q->until = c->host.now;
+			q->mem_known = false;
+			if (c->journal)
+				journal_quarantine(c->journal, g->name, q->node, q->strikes, 0);
+			continue;
+		}
+		m |= 1ULL << q->node;
+	}
 	return m;
 }
 
@@ -109,8 +155,12 @@ const struct vn_quarantine *guard_quarantine_of(const struct vn_core *c,
 	return NULL;
 }
 
-/* One more strike for (guest, node): a quarantine twice the last one. */
-static void quarantine(struct vn_core *c, const char *guest, int node)
+/*
+ * One more strike for (guest, node): a quarantine twice the last one, on
+ * the placement of trial t (NULL: none known).
+ */
+static void quarantine(struct vn_core *c, const char *guest, int node,
+		       const struct vn_trial *t)
 {
 	struct vn_quarantine *q;
 	double len;
@@ -126,6 +176,9 @@ static void quarantine(struct vn_core *c, const char *guest, int node)
 		c->quarantine = q;
 	}
 	q->strikes++;
+	q->mem_known = t && t->mem_known;
+	if (q->mem_known)
+		memcpy(q->mem_share, t->mem_share, sizeof(q->mem_share));
 	len = MIN(c->cfg.quarantine * exp2(MIN(q->strikes - 1, 30)), c->cfg.quarantine_max);
 	q->until = c->host.now + len;
 	if (c->journal)
@@ -213,6 +266,15 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	       g->hist_tick[t->base_from % VN_HIST] != t->base_from)
 		t->base_from++;
 	t->applied = c->host.now;
+	/*
+	 * The placement judged, for quarantines that may be lifted once the
+	 * guest moves its memory itself. Only where these moves leave the
+	 * memory alone: a migration and its undo move it by the guard's hand.
+	 */
+	t->mem_known = mem_shares(c, g, t->mem_share);
+	for (int i = 0; i < n; i++)
+		if (act[i].kind != VNUMAD_MOVE_VCPU)
+			t->mem_known = false;
 	t->expected = expected;
 	t->state = VN_TRIAL_SETTLING;
 	for (int i = 0; i < n; i++)
@@ -448,7 +510,7 @@ static bool revert(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
 		if ((a->kind == VNUMAD_MOVE_VCPU || a->kind == VNUMAD_MOVE_MEMORY) &&
 		    a->to >= 0 && a->to < VN_MAX_NODES && !(struck >> a->to & 1)) {
 			struck |= 1ULL << a->to;
-			quarantine(c, g->name, a->to);
+			quarantine(c, g->name, a->to, t);
 		}
 	}
 	t->state = VN_TRIAL_REVERTING;

@@ -29,7 +29,7 @@ void publish_guest(struct vn_core *c, struct vn_guest *g)
 	if (migration_running(c, g->id))
 		f |= VNUMAD_GUEST_MIGRATING;
 	g->v.flags = f;
-	g->v.quarantine = guard_quarantine_mask(c, g->name);
+	g->v.quarantine = guard_quarantine_mask(c, g);
 	g->v.id = g->id;
 	g->v.age = now - g->first_seen;
 	g->v.nr_vnodes = g->nr_vnodes;

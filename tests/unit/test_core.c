@@ -963,6 +963,61 @@ static void test_drop_pinned_and_opted_out(void **state)
 	close_core(c);
 }
 
+/*
+ * A quarantine judged one placement: vCPUs to node 1 while the memory was
+ * on node 0. When the guest then moves its memory itself (a phase change,
+ * a new working set first touched on node 1), that verdict says nothing
+ * about node 1 any more: the quarantine is lifted, its strike kept. A
+ * smaller shift (a tenth of the memory) leaves it standing.
+ */
+static void test_quarantine_lifted_when_the_memory_moves(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+	struct vn_guest *g;
+	int k = 0;
+
+	(void)state;
+	a = t_add("a", 4, 0, 4 * GiB);
+	a->slow_off_home = 0.5;
+	c = open_core();
+	c->cfg.memory_interval = 2;
+	ticks(c, 6);
+	for (int v = 0; v < 4; v++)
+		propose_vcpu(c, "a", v, 1, 0.3);
+	ticks(c, 1);
+	nr_proposals = 0;
+	for (int i = 0; i < 10 && !nr_reverted; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 1);
+	assert_non_null(c->quarantine);
+	assert_true(c->quarantine->mem_known);
+	g = host_find(&c->host, "a");
+	c->cfg.hysteresis = 0;
+	/* a tenth moved: still quarantined */
+	a->mem[0] = 4 * GiB - 410 * MiB;
+	a->mem[1] = 410 * MiB;
+	ticks(c, 2);
+	assert_int_equal(g->v.mem[1], 410 * MiB);
+	assert_int_equal(g->v.quarantine, 1ULL << 1);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	expect_drop(c, VN_DROP_QUARANTINE);
+	nr_proposals = 0;
+	/* all of it: lifted */
+	a->mem[0] = 0;
+	a->mem[1] = 4 * GiB;
+	while (g->v.mem[1] != 4 * GiB && k++ < 5)
+		ticks(c, 1);
+	ticks(c, 1);
+	assert_int_equal(g->v.quarantine, 0);
+	assert_true(c->quarantine->until <= c->host.now);
+	assert_int_equal(c->quarantine->strikes, 1);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	ticks(c, 2);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	close_core(c);
+}
+
 static void test_drop_quarantine_trial_hysteresis(void **state)
 {
 	struct vn_core *c = two_guests();
@@ -2032,6 +2087,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_revert_holds_the_vcpu_in_its_tick, setup),
 		cmocka_unit_test_setup(test_reverted_trial_is_one_strike, setup),
+		cmocka_unit_test_setup(test_quarantine_lifted_when_the_memory_moves, setup),
 		cmocka_unit_test_setup(test_baseline_starts_after_a_phase_change, setup),
 		cmocka_unit_test_setup(test_no_move_before_the_figures_know_the_shift, setup),
 		cmocka_unit_test_setup(test_manual_moves_follow_the_rules, setup),
