@@ -54,6 +54,9 @@ for setup in two four phase; do
 	mv=$(value $setup vnumad migrated) mk=$(value $setup kernel migrated)
 	[ "$mv" -lt "$mk" ] ||
 		fail "$setup: vnumad migrated $mv MiB, the kernel's balancing $mk MiB"
+	if [ $setup = phase ]; then
+		echo "$setup: after the change vnumad migrated $(value $setup vnumad after_change) MiB, the kernel $(value $setup kernel after_change) MiB"
+	fi
 	tv=$(value $setup vnumad fixed) tk=$(value $setup kernel fixed)
 	awk -v v="$tv" -v k="$tk" -v s=$setup 'BEGIN {
 		printf "%s: vnumad local after %s s, the kernel after %s s: %s\n", s, v, k,

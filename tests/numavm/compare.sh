@@ -56,10 +56,10 @@ numavm_lock || { echo "another run holds $NUMAVM_DIR/.lock"; exit 77; }
 
 if [ -n "$quick" ]; then
 	args="NUMAVM_SETTLE=1 NUMAVM_WATCH=2 NUMAVM_PHASE_AT=6 NUMAVM_LIMIT=30"
-	per_tool=70
+	per_tool=100	# phase: up to NUMAVM_LIMIT s more to settle before the change
 else
 	args="NUMAVM_SETTLE=5 NUMAVM_WATCH=10 NUMAVM_PHASE_AT=20 NUMAVM_LIMIT=150"
-	per_tool=230
+	per_tool=400
 fi
 ntools=$(echo "$tools" | wc -w)
 results=$NUMAVM_RUN/results
@@ -123,7 +123,9 @@ table() {
 				f=$(field "$l" fixed)
 				[ "$f" = never ] && f="not local" || f="$f s"
 				fixed="$fixed${fixed:+ / }$f"
+				f=$(field "$l" after_change)
 				mig="$mig${mig:+ / }$(field "$l" migrated) ($(field "$l" balancing))"
+				[ -n "$f" ] && [ "$f" != - ] && mig="$mig, $f after the change"
 				faults="$faults${faults:+ / }$(field "$l" faults)"
 				loc="$loc${loc:+ / }$(pcts "$(field "$l" locality)")"
 				run="$run${run:+ / }$(pcts "$(field "$l" run)")"
