@@ -126,6 +126,23 @@ where() {
 	pid=$(gpid "$1")
 	echo "guest $1: vCPUs on CPUs [$(vcpu_cpus "$pid")], memory MiB $(mem_by_node "$pid")"
 }
+# local_on_any NAME NODE...: is_local on one of the nodes, that one in LOCAL_NODE
+local_on_any() {
+	local g=$1 n
+	shift
+	for n in "$@"; do
+		is_local "$g" "$n" && { LOCAL_NODE=$n; return 0; }
+	done
+	LOCAL_NODE=
+	return 1
+}
+# expect_local_any NAME SECONDS NODE...: waits for it, then one check
+expect_local_any() {
+	local g=$1 t=$2
+	shift 2
+	wait_for "$t" local_on_any "$g" "$@"
+	check "$(where "$g"), local on node $(echo "$@" | sed 's/ / or /g')" local_on_any "$g" "$@"
+}
 # expect_local NAME NODE SECONDS: waits for it, then one check
 expect_local() {
 	wait_for "$3" is_local "$1" "$2"
