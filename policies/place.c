@@ -1264,7 +1264,17 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 	}
 	if (nr > 1)
 		qsort(p->order, nr, sizeof(*p->order), by_trouble);
-	for (int i = 0, chosen = 0; i < nr && p->work < WORK_PER_TICK &&
+	/*
+	 * Two passes: first the guests whose best move migrates nothing (vCPUs
+	 * to their memory, off a crowded node), then the others, weighed again
+	 * on the host those moves leave. A migration chosen first could take
+	 * the CPU room of a node holding another guest's memory, whose vCPUs
+	 * could have gone there for free (the four-node VM: "crowded" moved
+	 * whole onto the idle node holding "far"'s memory, and far's memory was
+	 * then migrated to its vCPU: two migrations where one was needed).
+	 */
+	for (int pass = 0, chosen = 0; pass < 2; pass++)
+	for (int i = 0; i < nr && p->work < WORK_PER_TICK &&
 	     chosen < CHOICES_PER_TICK; i++) {
 		int gi = p->order[i].guest;
 		const struct vnumad_guest *g = v->guests[gi];
@@ -1273,6 +1283,8 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 		double life = VNUMAD_GUEST_HAS(v, age) ? MAX(g->age, v->interval) : 3600;
 		int r;
 
+		if (p->order[i].trouble < 0)
+			continue;
 		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
 		    s->plan_kind != C_MEMORY && s->plan_kind != C_VNODE &&
 		    s->plan_kind != C_GATHER)
@@ -1281,6 +1293,10 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 			weigh_flat(p, v, gi, life, &best);
 		if (r < 0 || weigh_relief(p, v, gi, life, &best) < 0)
 			return -POL_ENOMEM;
+		/* a migration waits for the second pass; a guest is done once */
+		if (pass == 0 && best.kind != C_NONE && best.bytes > 0)
+			continue;
+		p->order[i].trouble = -1;
 		/* a plan under way goes on with its next batch, nothing else */
 		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
 		    (best.kind != s->plan_kind || best.to != s->plan_to))

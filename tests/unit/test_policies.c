@@ -1319,6 +1319,63 @@ static void place_hold_ends_at_a_phase_change(void **state)
 	}
 }
 
+/*
+ * The four-node VM: one CPU per node. "resident" is local on node 2;
+ * "far" runs on node 0 with its memory on idle node 3; "crowded" runs on
+ * node 1 with its memory on node 2, and node 1 has no memory to spare, so
+ * crowded must move whole. far's vCPU goes to node 3 for free, and
+ * crowded whole to node 0, which far leaves: one migration. Weighed first
+ * (a tie, in the view's order), crowded took idle node 3 whole, and far's
+ * memory was then migrated to node 0: two, as the VM once did. Moves that
+ * migrate nothing are now chosen first.
+ */
+static void place_free_moves_first(void **state)
+{
+	static const int ON3[] = { 3 };
+	const double at2[] = { 0, 0, 0.3125, 0 }, at3[] = { 0, 0, 0, 0.3125 };
+	void *p;
+	int bytes_moves = 0;
+
+	(void)state;
+	host(4);
+	for (int n = 0; n < 4; n++) {
+		T.nodes[n].nr_cpus = 1;
+		T.nodes[n].mem_total = T.nodes[n].mem_free = 1ULL << 30;
+		T.nodes[n].bw_max = 0;
+		/* the VM's SLIT: 16 within the pairs 0-1 and 2-3, 22 across */
+		for (int m = 0; m < 4; m++)
+			T.dist[n * 4 + m] = n == m ? 10 : n / 2 == m / 2 ? 16 : 22;
+	}
+	guest("resident", BANDWIDTH, 1, NULL, ON2, 1, at2);
+	/* crowded first: ties are weighed in the view's order */
+	guest("crowded", BANDWIDTH, 1, NULL, ON1, 1, at2);
+	guest("far", BANDWIDTH, 1, NULL, ON0, 1, at3);
+	(void)ON3;
+	for (int n = 0; n < 4; n++)
+		T.nodes[n].cpu_load = n == 3 ? 0 : 1;
+	/* node 1 has no memory to spare: crowded must move whole */
+	T.nodes[1].mem_free = 64ULL << 20;
+	without_counters();
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	tick(&vn_policy_place, p);
+	/* far's vCPU to node 3 */
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, 2), 1);
+	for (int i = 0; i < T.out.len; i++) {
+		if (T.buf[i].guest == 2)
+			assert_int_equal(T.buf[i].to, 3);
+		assert_int_not_equal(T.buf[i].guest, 0);
+		bytes_moves += T.buf[i].kind != VNUMAD_MOVE_VCPU;
+	}
+	/* and crowded moved by one migration at most, not onto node 3 */
+	assert_true(bytes_moves <= 1);
+	for (int i = 0; i < T.out.len; i++)
+		if (T.buf[i].guest == 1 && T.buf[i].kind == VNUMAD_MOVE_GUEST)
+			assert_int_equal(T.buf[i].nodes & (1ULL << 3), 0);
+	stop(&vn_policy_place, p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1351,6 +1408,7 @@ int main(void)
 		cmocka_unit_test(place_relieves_cpu),
 		cmocka_unit_test(place_trades_places),
 		cmocka_unit_test(place_hold_ends_at_a_phase_change),
+		cmocka_unit_test(place_free_moves_first),
 		cmocka_unit_test(place_vnode_memory),
 		cmocka_unit_test(static_once),
 		cmocka_unit_test(chaos_rate),
