@@ -9,14 +9,12 @@
 #   four    the four_node case's: "resident" (node 2, local), "far" (vCPU
 #           on node 0, RAM on idle node 3), "crowded" (vCPU on node 1, RAM
 #           on node 2, whose CPU resident keeps busy)
-#   phase   two nodes; "phase" (2 vCPUs and RAM on node 0) and "local" (1
-#           idle vCPU, a bystander that leaves node 0's two CPUs to phase)
-#           run local until NUMAVM_PHASE_AT seconds after the contender
-#           started (a contender still moving them then is waited for); then
+#   phase   two nodes; "phase" (2 vCPUs and RAM on node 0) and "local" run
+#           local until NUMAVM_PHASE_AT seconds after the contender started
+#           (a contender still moving them then, relieving node 0 where
+#           three vCPUs share two CPUs as numad does, is waited for); then
 #           phase's working set moves to node 1 (guestload -phase-node) and
-#           the clock starts again. With a busy bystander three vCPUs shared
-#           two CPUs: numad and place relieved node 0 first, and the figure
-#           measured that, not the reaction to the change
+#           the clock starts again
 #
 # Contenders:
 #   kernel        the kernel's automatic NUMA balancing (numa_balancing = 1),
@@ -159,7 +157,7 @@ start_guests() {
 	phase)
 		guests="phase local"
 		launch phase -smp 2 -m "$mib" -cpu-node 0 -mem-node 0 -phase-node 1
-		launch local -smp 1 -m "$mib" -cpu-node 0 -mem-node 0 -idle
+		launch local -smp 1 -m "$mib" -cpu-node 0 -mem-node 0
 		;;
 	esac
 	for g in $guests; do
