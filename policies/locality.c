@@ -30,6 +30,8 @@
 #include "policies.h"
 
 #define IDLE_CPU	0.05	/* CPUs of demand under which a node is idle */
+#define SPLIT_MAJORITY	1.5	/* memory goes toward the vCPUs only past this
+				 * times the demand where it is */
 
 enum {
 	OPT_REMOTE_THRESHOLD,
@@ -262,12 +264,13 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	if (from < 0)
 		return;
 	/*
-	 * Toward the vCPUs, only where more of them run than where the memory
-	 * is: a guest split evenly (one vCPU moved to its memory, one
-	 * blocked for CPU room) would only trade one vCPU's remote accesses
-	 * for the other's.
+	 * Toward the vCPUs, only where clearly more of them run than where
+	 * the memory is (half as much again: demand readings are noisy, and a
+	 * vCPU waiting on a crowded node asks more than it gets): a guest
+	 * split evenly (one vCPU moved to its memory, one blocked for CPU
+	 * room) would only trade one vCPU's remote accesses for the other's.
 	 */
-	if (toward_vcpus && node_demand(g, to) <= node_demand(g, from))
+	if (toward_vcpus && node_demand(g, to) <= SPLIT_MAJORITY * node_demand(g, from))
 		return;
 	room = (double)v->nodes[to].mem_free - l->reserve;
 	bytes = (double)g->mem[from];
