@@ -83,9 +83,9 @@ struct vn_trial {
 	enum vn_trial_state state;
 	bool restart;		/* left unjudged by the last run */
 	bool undo_started;	/* REVERTING: the journal holds the undo, it runs */
-	bool mem_known;		/* mem_share holds the placement judged */
-	float mem_share[VN_MAX_NODES];	/* the guest's memory per node when the
-					 * moves were applied, in shares of it */
+	bool mem_known;		/* mem holds the placement judged */
+	uint64_t mem[VN_MAX_NODES];	/* the guest's memory per node when the
+					 * moves were applied */
 	struct vn_trial *next;
 };
 
@@ -113,7 +113,7 @@ struct vn_verdict {
 
 /*
  * A (guest, target node) pair that lost a trial. The verdict was on one
- * placement of the guest's memory (mem_share, as the trial began): once
+ * placement of the guest's memory (mem, as the trial began): once
  * the guest has moved much of its memory itself, the quarantine is lifted
  * (its strikes stay). One restored from the journal has no such placement.
  */
@@ -123,7 +123,7 @@ struct vn_quarantine {
 	int strikes;
 	double until;
 	bool mem_known;
-	float mem_share[VN_MAX_NODES];
+	uint64_t mem[VN_MAX_NODES];
 	struct vn_quarantine *next;
 };
 
@@ -340,6 +340,12 @@ static inline bool core_advisory(const struct vn_core *c)
 /* The stages, in tick order, one file each. */
 int stage_inventory(struct vn_core *c);				/* inventory.c */
 void stage_sample(struct vn_core *c);				/* sample.c */
+/*
+ * How far a guest's memory distribution `now` is from `before`: half the
+ * sum of the per-node differences of their shares, 0 (the same) to 1;
+ * 0 when either is empty.
+ */
+double sample_mem_shift(const uint64_t *before, const uint64_t *now, int nr_nodes);
 void stage_model(struct vn_core *c);				/* model.c */
 void stage_guard(struct vn_core *c);				/* guard.c */
 void stage_publish(struct vn_core *c);				/* publish.c */

@@ -91,35 +91,6 @@ static void journal_end(struct vn_core *c, const struct vn_trial *t, const char 
 		journal_verdict(c->journal, t->jid, t->guest, word, gain);
 }
 
-/* A guest's memory per node, in shares of it; false when it has none. */
-static bool mem_shares(const struct vn_core *c, const struct vn_guest *g, float *share)
-{
-	double total = 0;
-
-	for (int n = 0; n < c->host.nr_nodes; n++)
-		total += (double)g->v.mem[n];
-	if (total <= 0)
-		return false;
-	memset(share, 0, VN_MAX_NODES * sizeof(*share));
-	for (int n = 0; n < c->host.nr_nodes; n++)
-		share[n] = (float)((double)g->v.mem[n] / total);
-	return true;
-}
-
-/* How far a guest's memory is from the shares of a verdict: 0 to 1. */
-static double moved_since(const struct vn_core *c, const struct vn_guest *g,
-			  const float *then)
-{
-	float now[VN_MAX_NODES];
-	double moved = 0;
-
-	if (!mem_shares(c, g, now))
-		return 0;
-	for (int n = 0; n < c->host.nr_nodes; n++)
-		moved += fabs((double)now[n] - (double)then[n]);
-	return moved / 2;
-}
-
 uint64_t guard_quarantine_mask(struct vn_core *c, const struct vn_guest *g)
 {
 	uint64_t m = 0;
@@ -127,7 +98,8 @@ uint64_t guard_quarantine_mask(struct vn_core *c, const struct vn_guest *g)
 	for (struct vn_quarantine *q = c->quarantine; q; q = q->next) {
 		if (q->until <= c->host.now || strcmp(q->guest, g->name) != 0)
 			continue;
-		if (q->mem_known && moved_since(c, g, q->mem_share) >= QUARANTINE_MOVED) {
+		if (q->mem_known &&
+		    sample_mem_shift(q->mem, g->v.mem, c->host.nr_nodes) >= QUARANTINE_MOVED) {
 			char a[32];
 
 			log_info("guest %s: quarantine of node %d lifted %s early: its "
@@ -178,7 +150,7 @@ static void quarantine(struct vn_core *c, const char *guest, int node,
 	q->strikes++;
 	q->mem_known = t && t->mem_known;
 	if (q->mem_known)
-		memcpy(q->mem_share, t->mem_share, sizeof(q->mem_share));
+		memcpy(q->mem, t->mem, sizeof(q->mem));
 	len = MIN(c->cfg.quarantine * exp2(MIN(q->strikes - 1, 30)), c->cfg.quarantine_max);
 	q->until = c->host.now + len;
 	if (c->journal)
@@ -271,7 +243,8 @@ void guard_start_trial(struct vn_core *c, struct vn_guest *g,
 	 * guest moves its memory itself. Only where these moves leave the
 	 * memory alone: a migration and its undo move it by the guard's hand.
 	 */
-	t->mem_known = mem_shares(c, g, t->mem_share);
+	memcpy(t->mem, g->v.mem, sizeof(t->mem));
+	t->mem_known = g->v.mem_total > 0;
 	for (int i = 0; i < n; i++)
 		if (act[i].kind != VNUMAD_MOVE_VCPU)
 			t->mem_known = false;

@@ -43,13 +43,8 @@ static bool memory_due(const struct vn_core *c, const struct vn_guest *g)
 	       c->host.now - g->mem_read_at >= c->cfg.memory_interval - 1e-9;
 }
 
-/*
- * How far a reading's distribution of a guest's memory is from the one the
- * reading before found: half the sum of the per-node differences of their
- * shares, 0 (the same) to 1 (none of it where it was). A guest that grows
- * or shrinks in place has not shifted. 0 without an earlier reading.
- */
-static double mem_shift(const uint64_t *before, const uint64_t *now, int nr_nodes)
+/* A guest that grows or shrinks in place has not shifted (core.h). */
+double sample_mem_shift(const uint64_t *before, const uint64_t *now, int nr_nodes)
 {
 	double moved = 0, tb = 0, tn = 0;
 
@@ -87,7 +82,7 @@ static void memory_read(struct vn_core *c, struct vn_guest *g, bool after)
 		 * migration): the guard's baselines start once the figures know
 		 * it, since the readings before measured a placement that is gone.
 		 */
-		if (mem_shift(before, g->v.mem, c->host.nr_nodes) >= MEM_SHIFT)
+		if (sample_mem_shift(before, g->v.mem, c->host.nr_nodes) >= MEM_SHIFT)
 			g->mem_shift_tick = c->host.tick + (after ? 1 : 0);
 	}
 	g->mem_cost = thread_cpu() - t0;

@@ -625,19 +625,19 @@ static void test_no_move_before_the_figures_know_the_shift(void **state)
 }
 
 /*
- * One reverted trial is one strike, however many vCPUs it moved: the
- * quarantine of its target is the configured first length.
+ * Guest "a" (4 vCPUs, half speed off node 0) has all its vCPUs moved to
+ * node 1, a move the guard judges and reverts; memory_interval s between
+ * memory readings (0: the default).
  */
-static void test_reverted_trial_is_one_strike(void **state)
+static struct vn_core *four_vcpus_reverted(struct t_guest **ap, double memory_interval)
 {
+	struct t_guest *a = t_add("a", 4, 0, 4 * GiB);
 	struct vn_core *c;
-	struct t_guest *a;
-	const struct vn_quarantine *q;
 
-	(void)state;
-	a = t_add("a", 4, 0, 4 * GiB);
 	a->slow_off_home = 0.5;
 	c = open_core();
+	if (memory_interval > 0)
+		c->cfg.memory_interval = memory_interval;
 	ticks(c, 6);
 	for (int v = 0; v < 4; v++)
 		propose_vcpu(c, "a", v, 1, 0.3);
@@ -648,6 +648,24 @@ static void test_reverted_trial_is_one_strike(void **state)
 	for (int i = 0; i < 10 && !nr_reverted; i++)
 		ticks(c, 1);
 	assert_int_equal(nr_reverted, 1);
+	*ap = a;
+	return c;
+}
+
+/*
+ * One reverted trial is one strike, however many vCPUs it moved: the
+ * quarantine of its target is the configured first length.
+ */
+static void test_reverted_trial_is_one_strike(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+	const struct vn_quarantine *q;
+
+	(void)state;
+	c = four_vcpus_reverted(&a, 0);
+	for (int v = 0; v < 4; v++)
+		assert_int_equal(a->allowed[v], 1ULL << 0);
 	q = c->quarantine;
 	assert_non_null(q);
 	assert_null(q->next);
@@ -978,18 +996,7 @@ static void test_quarantine_lifted_when_the_memory_moves(void **state)
 	int k = 0;
 
 	(void)state;
-	a = t_add("a", 4, 0, 4 * GiB);
-	a->slow_off_home = 0.5;
-	c = open_core();
-	c->cfg.memory_interval = 2;
-	ticks(c, 6);
-	for (int v = 0; v < 4; v++)
-		propose_vcpu(c, "a", v, 1, 0.3);
-	ticks(c, 1);
-	nr_proposals = 0;
-	for (int i = 0; i < 10 && !nr_reverted; i++)
-		ticks(c, 1);
-	assert_int_equal(nr_reverted, 1);
+	c = four_vcpus_reverted(&a, 2);
 	assert_non_null(c->quarantine);
 	assert_true(c->quarantine->mem_known);
 	g = host_find(&c->host, "a");
