@@ -58,9 +58,18 @@ static void smoothing(double hl, double dt, double *a, double *a_slow)
  * leaves their ratio as it was. A source counting no accesses gives shares,
  * weighed one per reading (the file's comment says why); an interval in
  * which the thread did not run has none.
+ *
+ * `shifted` says this is the first reading that knows the guest's memory
+ * moved. The /proc estimate is then computed from the new placement, not
+ * counted: there is no noise in that step to average, and its history
+ * describes memory that is gone, so the smoothed share starts again from
+ * it (a phase change read 30% remote, then 51% and 65%, where it was 100%,
+ * and a policy took the memory for mostly local). The slow average keeps
+ * its history, so that the trend shows the step. Counted accesses keep
+ * smoothing: a count is noisy, and its step is real traffic as it comes.
  */
 static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
-			  double a, double a_slow)
+			  double a, double a_slow, bool shifted)
 {
 	double l = (double)d->local_dram / d->elapsed;
 	double r = (double)d->remote_dram / d->elapsed;
@@ -73,7 +82,13 @@ static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
 		l /= sum;
 		r /= sum;
 	}
-	if (p->local_s + p->remote_s > 0) {
+	if (shifted && d->source == VNUMAD_SRC_ESTIMATE && l + r > 0 &&
+	    p->local_slow + p->remote_slow > 0) {
+		p->local_s = l;
+		p->remote_s = r;
+		p->local_slow += a_slow * (l - p->local_slow);
+		p->remote_slow += a_slow * (r - p->remote_slow);
+	} else if (p->local_s + p->remote_s > 0) {
 		p->local_s += a * (l - p->local_s);
 		p->remote_s += a * (r - p->remote_s);
 		p->local_slow += a_slow * (l - p->local_slow);
@@ -137,7 +152,7 @@ static double model_vcpu(struct vn_core *c, struct vn_guest *g, int i,
 	}
 	if (v->cpu_demand > 1)
 		v->cpu_demand = 1;
-	smooth_counts(p, d, a, a_slow);
+	smooth_counts(p, d, a, a_slow, g->mem_shift_tick == c->host.tick);
 	if (p->local_s + p->remote_s > 0)
 		v->remote_ratio = p->remote_s / (p->local_s + p->remote_s);
 	lag = hl > 0 ? 3.0 * hl / M_LN2 : 0;

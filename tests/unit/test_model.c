@@ -152,6 +152,76 @@ static void test_estimate_shares_weigh_alike(void **state)
 	teardown(&f);
 }
 
+/* One tick whose /proc estimate of vCPU 0 reads this remote share. */
+static void tick_estimate(struct fixture *f, double share, bool shifted)
+{
+	uint64_t w = 700000, r = (uint64_t)llround((double)w * share);
+
+	f->c.host.tick++;
+	f->c.host.now += 1.0;
+	if (shifted)
+		f->g->mem_shift_tick = f->c.host.tick;
+	f->g->vc[0].delta = (struct vn_counts){
+		.local_dram = w - r, .remote_dram = r, .cpu_time = 0.7,
+		.elapsed = 1.0, .node = 0, .source = VNUMAD_SRC_ESTIMATE,
+		.valid = true };
+	stage_model(&f->c);
+}
+
+/*
+ * The /proc estimate when the guest's memory moved (the first tick whose
+ * reading knows it): the share is the new placement's at once, since it is
+ * computed from where the memory is, not counted; the trend shows the step.
+ * Without a shift (the thread changed nodes, a reading like another) the
+ * share is smoothed as before. The VM's phase change read 30%, 51%, 65%
+ * where the guest was all remote, and a policy migrated its memory back.
+ */
+static void test_estimate_follows_a_memory_shift(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	f.c.cfg.halflife = 4.0;
+	for (int t = 0; t < 5; t++)
+		tick_estimate(&f, 0, false);
+	assert_true(f.g->vv[0].remote_ratio < 1e-9);
+	tick_estimate(&f, 1, true);
+	assert_true(fabs(f.g->vv[0].remote_ratio - 1) < 1e-9);
+	assert_true(f.g->vv[0].remote_trend > 0);
+	assert_true(fabs(f.g->v.remote_ratio - 1) < 1e-9);
+	/* the next reading, no new shift: smoothed from there */
+	tick_estimate(&f, 0, false);
+	assert_true(f.g->vv[0].remote_ratio > 0.8 && f.g->vv[0].remote_ratio < 0.9);
+
+	/* the same step without a shift of the memory: smoothed */
+	teardown(&f);
+	setup(&f);
+	f.c.cfg.halflife = 4.0;
+	for (int t = 0; t < 5; t++)
+		tick_estimate(&f, 0, false);
+	tick_estimate(&f, 1, false);
+	assert_true(f.g->vv[0].remote_ratio > 0.1 && f.g->vv[0].remote_ratio < 0.2);
+	teardown(&f);
+}
+
+/*
+ * Counted accesses keep smoothing across a memory shift: a count's step is
+ * the real traffic as it comes, and one interval's count is noisy.
+ */
+static void test_counts_smoothed_across_a_shift(void **state)
+{
+	struct fixture f;
+	(void)state;
+
+	setup(&f);
+	tick(&f, 1000000, 0);
+	f.g->mem_shift_tick = f.c.host.tick + 1;
+	tick(&f, 0, 1000000);
+	assert_true(fabs(f.g->vv[0].remote_ratio - 0.5) < 1e-6);
+	teardown(&f);
+}
+
 /*
  * Node bandwidth: what the memory controllers measured (labelled uncore by
  * the sampler) stays; the other nodes get the per-vCPU estimate, labelled
@@ -184,6 +254,8 @@ int main(void)
 		cmocka_unit_test(test_ratio_weighed_by_traffic),
 		cmocka_unit_test(test_ratio_unknown_without_traffic),
 		cmocka_unit_test(test_estimate_shares_weigh_alike),
+		cmocka_unit_test(test_estimate_follows_a_memory_shift),
+		cmocka_unit_test(test_counts_smoothed_across_a_shift),
 		cmocka_unit_test(test_node_bandwidth_sources),
 	};
 
