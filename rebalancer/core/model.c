@@ -82,13 +82,9 @@ static void smooth_counts(struct vn_vcpu *p, const struct vn_counts *d,
 		l /= sum;
 		r /= sum;
 	}
-	if (shifted && d->source == VNUMAD_SRC_ESTIMATE && l + r > 0 &&
-	    p->local_slow + p->remote_slow > 0) {
-		p->local_s = l;
-		p->remote_s = r;
-		p->local_slow += a_slow * (l - p->local_slow);
-		p->remote_slow += a_slow * (r - p->remote_slow);
-	} else if (p->local_s + p->remote_s > 0) {
+	if (shifted && d->source == VNUMAD_SRC_ESTIMATE)
+		a = 1;
+	if (p->local_s + p->remote_s > 0) {
 		p->local_s += a * (l - p->local_s);
 		p->remote_s += a * (r - p->remote_s);
 		p->local_slow += a_slow * (l - p->local_slow);

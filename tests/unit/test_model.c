@@ -176,16 +176,21 @@ static void tick_estimate(struct fixture *f, double share, bool shifted)
  * share is smoothed as before. The VM's phase change read 30%, 51%, 65%
  * where the guest was all remote, and a policy migrated its memory back.
  */
+static void settled_local(struct fixture *f)
+{
+	setup(f);
+	f->c.cfg.halflife = 4.0;
+	for (int t = 0; t < 5; t++)
+		tick_estimate(f, 0, false);
+	assert_true(f->g->vv[0].remote_ratio < 1e-9);
+}
+
 static void test_estimate_follows_a_memory_shift(void **state)
 {
 	struct fixture f;
 	(void)state;
 
-	setup(&f);
-	f.c.cfg.halflife = 4.0;
-	for (int t = 0; t < 5; t++)
-		tick_estimate(&f, 0, false);
-	assert_true(f.g->vv[0].remote_ratio < 1e-9);
+	settled_local(&f);
 	tick_estimate(&f, 1, true);
 	assert_true(fabs(f.g->vv[0].remote_ratio - 1) < 1e-9);
 	assert_true(f.g->vv[0].remote_trend > 0);
@@ -196,10 +201,7 @@ static void test_estimate_follows_a_memory_shift(void **state)
 
 	/* the same step without a shift of the memory: smoothed */
 	teardown(&f);
-	setup(&f);
-	f.c.cfg.halflife = 4.0;
-	for (int t = 0; t < 5; t++)
-		tick_estimate(&f, 0, false);
+	settled_local(&f);
 	tick_estimate(&f, 1, false);
 	assert_true(f.g->vv[0].remote_ratio > 0.1 && f.g->vv[0].remote_ratio < 0.2);
 	teardown(&f);
