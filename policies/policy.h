@@ -152,7 +152,11 @@ struct vnumad_guest {
 	/* 1.2; read with VNUMAD_GUEST_HAS(view, member) */
 	uint64_t id;		/* unique per incarnation, never reused: stable
 				 * while the guest runs, new when it restarts */
-	double age;		/* seconds since the core first saw it running */
+	double age;		/* seconds it has run: since its hypervisor
+				 * process started where the backend knows
+				 * (proc, libvirt on this host), else since
+				 * the core first saw it (a daemon restart
+				 * then makes it young again) */
 	int nr_vnodes;		/* guest NUMA nodes, 0 without vNUMA */
 	const uint64_t *vnode_mem;	/* [k * VNUMAD_MAX_NODES + n]: bytes of
 					 * vnode k's memory on node n, k <

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <numa.h>
@@ -314,6 +315,19 @@ uint64_t hostinfo_starttime_threads(pid_t pid, int *threads)
 uint64_t hostinfo_starttime(pid_t pid)
 {
 	return hostinfo_starttime_threads(pid, NULL);
+}
+
+double hostinfo_process_age(uint64_t starttime)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+	double age;
+
+	if (!starttime || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return 0;
+	/* starttime is hostinfo_starttime's: the kernel's ticks since boot, + 1 */
+	age = (double)ts.tv_sec + ts.tv_nsec * 1e-9 - (double)(starttime - 1) / (double)hz;
+	return age > 0 ? age : 0;
 }
 
 bool hostinfo_same_process(pid_t pid, uint64_t starttime)

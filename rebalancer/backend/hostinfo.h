@@ -59,6 +59,13 @@ uint64_t hostinfo_starttime(pid_t pid);
 /* The same, with the process's thread count in *threads (NULL: not wanted). */
 uint64_t hostinfo_starttime_threads(pid_t pid, int *threads);
 
+/*
+ * Seconds a process has run by now, from its start time as above (the
+ * kernel counts both from boot: CLOCK_BOOTTIME); 0 when unknown (no start
+ * time, or one after now).
+ */
+double hostinfo_process_age(uint64_t starttime);
+
 /* True when the process still is the one that had this start time. */
 bool hostinfo_same_process(pid_t pid, uint64_t starttime);
 

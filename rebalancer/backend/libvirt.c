@@ -946,6 +946,8 @@ static void report(struct lv *lv, struct lv_dom *d)
 			"Xen has no interface that moves a running domain's memory" :
 			lv->kind == LV_TEST ? "the test driver runs no guest: no memory" :
 			!lv->local ? "not this host: its memory is out of reach" : NULL,
+		/* its QEMU's, where it runs here; unknown otherwise (Xen, test, remote) */
+		.age = d->pid ? hostinfo_process_age(d->starttime) : 0,
 	};
 	struct vn_guest *g;
 

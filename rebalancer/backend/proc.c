@@ -280,17 +280,6 @@ static enum vmm_kind candidate(const struct proc_be *pb, pid_t pid, bool *told)
 	return VMM_NONE;
 }
 
-/* Seconds a process has run, from its start time in clock ticks since boot. */
-static double process_age(uint64_t starttime)
-{
-	struct timespec ts;
-	long hz = sysconf(_SC_CLK_TCK);
-
-	if (!starttime || hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
-		return 0;
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9 - (double)(starttime - 1) / (double)hz;
-}
-
 /*
  * A QEMU with no vCPU thread of its own to read: a guest all the same,
  * with as many vCPUs as its command line asks for, and the reason.
@@ -349,7 +338,7 @@ static int pg_refresh(struct pg *p)
 	if (n == 0) {
 		if (p->nr_vcpus && !p->unnamed)
 			return -ESRCH;	/* no vCPU threads left: shutting down */
-		if (p->kind != VMM_QEMU || process_age(p->starttime) < SETTLED)
+		if (p->kind != VMM_QEMU || hostinfo_process_age(p->starttime) < SETTLED)
 			return -ESRCH;	/* not a guest, or not yet */
 		n = pg_unnamed(p, seen);
 	} else {
@@ -412,6 +401,7 @@ static void report(struct vn_host *h, struct pg *p)
 		.priv = p,
 		.unmeasured = p->unmeasured[0] ? p->unmeasured : NULL,
 		.memory_fixed = p->memory_fixed[0] ? p->memory_fixed : NULL,
+		.age = hostinfo_process_age(p->starttime),
 	};
 	struct vn_guest *g = host_report(h, &d);
 

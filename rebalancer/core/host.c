@@ -131,6 +131,32 @@ static bool set_reason(char **slot, const char *why)
 	return true;
 }
 
+/*
+ * Ages above this are bad input, taken as unknown: 10^9 s is 31 years, longer
+ * than any host has been up (the backends count from boot), and below the
+ * 1.7 * 10^9 s since 1970 that a clock mixed up (wall time for boot time)
+ * would give.
+ */
+#define AGE_MAX	1e9
+
+/*
+ * When a new guest started, in the core's clock: now less the age its
+ * backend reported, so never in the future; now when the age is unknown
+ * (0 or less, NaN: the sim's guests arrive as the core sees them) or
+ * implausible.
+ */
+static double started_at(const struct vn_host *h, const char *name, double age)
+{
+	if (!(age > 0))
+		return h->now;
+	if (!(age <= AGE_MAX)) {
+		log_warning("guest %s: its reported age (%g s) is not plausible: its age "
+			    "counts from now", name, age);
+		return h->now;
+	}
+	return h->now - age;
+}
+
 const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len)
 {
 	if (g->unmeasured)
@@ -168,7 +194,7 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 		g = xcalloc(1, sizeof(*g));
 		g->name = xstrdup(name);
 		g->id = h->next_id++;
-		g->first_seen = h->now;
+		g->first_seen = started_at(h, name, d->age);
 		g->mem_read_at = -1;
 		g->mem_cost = -1;
 		g->last_move = -1;
@@ -215,10 +241,17 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 	}
 	size_vnodes(g, d);
 	g->seen = true;
-	if (fresh)
-		log_info("guest %s: %d vCPUs%s%s", g->name, g->nr_vcpus,
+	if (fresh) {
+		char up[32] = "";
+
+		if (g->first_seen < h->now) {
+			memcpy(up, ", up ", 6);
+			fmt_elapsed(up + 5, sizeof(up) - 5, h->now - g->first_seen);
+		}
+		log_info("guest %s: %d vCPUs%s%s%s", g->name, g->nr_vcpus, up,
 			 g->v.flags & VNUMAD_GUEST_PINNED ? ", pinned by the user" : "",
 			 g->v.flags & VNUMAD_GUEST_OPTED_OUT ? ", opted out" : "");
+	}
 	/* one line when a reason appears, changes or goes, not one per scan */
 	if (set_reason(&g->unmeasured, d->unmeasured)) {
 		if (g->unmeasured)

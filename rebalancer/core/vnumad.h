@@ -72,7 +72,9 @@ struct vn_guest {
 	struct vnumad_vcpu *vv;	/* [nr_vcpus] view */
 	struct vn_vcpu *vc;	/* [nr_vcpus] private */
 	bool seen;		/* reported by the backend in the current scan */
-	double first_seen;
+	double first_seen;	/* when it started, in the core's clock (h->now):
+				 * now - the age the backend reported, or when
+				 * the core first saw it (v.age counts from it) */
 	double mem_read_at;	/* when the memory distribution was read, -1 never */
 	/*
 	 * The first tick whose figures know the last reading that found its
@@ -121,6 +123,12 @@ struct vn_guest_desc {
 	const char *unmeasured;
 	/* why its memory cannot move (with VNUMAD_GUEST_NO_MEMMOVE), NULL: no reason given */
 	const char *memory_fixed;
+	/*
+	 * Seconds its hypervisor process has run when reported, 0 or less:
+	 * unknown. Read when the guest is new (host_report), so that a guest
+	 * that ran for days before vnumad started is not taken for a newborn.
+	 */
+	double age;
 };
 
 #define VN_HASH_SIZE 1024

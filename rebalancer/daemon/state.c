@@ -54,6 +54,8 @@ static json_t *guest_json(const struct vn_core *c, const struct vn_guest *g)
 	json_object_set_new(o, "name", json_string(g->name));
 	json_object_set_new(o, "uuid", g->uuid[0] ? json_string(g->uuid) : json_null());
 	json_object_set_new(o, "pid", json_integer(g->pid));
+	/* seconds it has run (policy.h's age), as the policy read it */
+	json_object_set_new(o, "age", json_real(round(g->v.age * 10) / 10));
 	if (um)
 		json_array_append_new(flags, json_string("unmeasured"));
 	json_object_set_new(o, "flags", flags);

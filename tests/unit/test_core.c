@@ -51,6 +51,8 @@ struct t_guest {
 	uint64_t mem[T_NODES];
 	int vnode[T_VCPUS];	/* reported when has_vnode */
 	bool has_vnode;
+	double age;		/* seconds its process has run when reported, 0 unknown */
+	int restarts;		/* a restart gives it another pid */
 };
 
 static struct t_host {
@@ -136,7 +138,8 @@ static int tb_scan(struct vn_backend *b, struct vn_host *h)
 		struct t_guest *t = &th.g[i];
 		pid_t tids[T_VCPUS];
 		struct vn_guest_desc d = {
-			.name = t->name, .pid = 1000 + i, .flags = t->flags,
+			.name = t->name, .pid = 1000 + i + 10000 * t->restarts,
+			.flags = t->flags, .age = t->age,
 			.nr_vcpus = t->nr_vcpus, .tids = tids, .allowed = t->allowed,
 			.vnode = t->has_vnode ? t->vnode : NULL, .priv = t,
 		};
@@ -898,6 +901,71 @@ static void test_guest_names_shown_clean(void **state)
 	assert_non_null(strstr(js, "\"name\":\"odd??[31m?name\""));
 	free(js);
 	json_decref(st);
+	close_core(c);
+}
+
+/*
+ * A guest's age is how long its process has run, as the backend reports it:
+ * one up for an hour before the daemon started is an hour old at its first
+ * tick, not newborn, and `vnumad status` says so. An unknown age (0, less,
+ * NaN) or an implausible one (the seconds since 1970) counts from when the
+ * core first saw it. A restart (same name, new pid) is a new guest of its
+ * new process's age; an age reported later does not change an old guest's.
+ */
+static void test_guest_age_from_the_backend(void **state)
+{
+	struct t_guest *old, *young, *nan_age, *wild;
+	struct vn_core *c;
+	struct vn_guest *g;
+	uint64_t id;
+	char *js;
+	json_t *st;
+	double t1;
+
+	(void)state;
+	old = t_add("old", 1, 0, GiB);
+	old->age = 3600;
+	young = t_add("young", 1, 1, GiB);
+	nan_age = t_add("nan", 1, 2, GiB);
+	nan_age->age = NAN;
+	wild = t_add("wild", 1, 0, GiB);
+	wild->age = 1.7e9;
+	c = open_core();
+	ticks(c, 1);
+	t1 = c->host.now;
+	assert_true(fabs(host_find(&c->host, "old")->v.age - 3600) < 1e-9);
+	assert_true(host_find(&c->host, "old")->first_seen == t1 - 3600);
+	assert_true(host_find(&c->host, "young")->v.age == 0);
+	assert_true(host_find(&c->host, "nan")->v.age == 0);
+	assert_true(host_find(&c->host, "wild")->v.age == 0);
+	st = state_json(c);
+	js = json_dumps(st, JSON_COMPACT);
+	assert_non_null(strstr(js, "\"name\":\"old\",\"uuid\":null,\"pid\":1000,\"age\":3600.0"));
+	free(js);
+	json_decref(st);
+
+	/* ages grow with the clock; a later report leaves them be */
+	young->age = 500;
+	old->age = 1;
+	ticks(c, 3);
+	assert_true(fabs(host_find(&c->host, "old")->v.age - (3600 + c->host.now - t1)) < 1e-9);
+	assert_true(fabs(host_find(&c->host, "young")->v.age - (c->host.now - t1)) < 1e-9);
+	assert_true(c->host.now - t1 >= 3);
+
+	/* restarted: a new guest, as old as its new process */
+	g = host_find(&c->host, "old");
+	id = g->id;
+	old->restarts++;
+	old->age = 10;
+	ticks(c, 1);
+	g = host_find(&c->host, "old");
+	assert_int_not_equal(g->id, id);
+	assert_true(fabs(g->v.age - 10) < 1e-9);
+	/* negative: unknown, from now on */
+	old->restarts++;
+	old->age = -5;
+	ticks(c, 1);
+	assert_true(host_find(&c->host, "old")->v.age == 0);
 	close_core(c);
 }
 
@@ -2125,6 +2193,7 @@ int main(void)
 		cmocka_unit_test_setup(test_journal_full_at_start, setup),
 		cmocka_unit_test_setup(test_journal_full_midrun_advises, setup),
 		cmocka_unit_test_setup(test_guest_names_shown_clean, setup),
+		cmocka_unit_test_setup(test_guest_age_from_the_backend, setup),
 		cmocka_unit_test_setup(test_plugin_output_shown_clean, setup),
 		cmocka_unit_test_setup(test_policy_cannot_grow_its_buffer, setup),
 	};

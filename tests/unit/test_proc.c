@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
@@ -35,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -748,6 +750,47 @@ static void names_stay_with_their_guests(void **state)
 	fg_stop(&f);
 }
 
+/* Seconds on the clock /proc's start times count from. */
+static double boottime(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_BOOTTIME, &ts), 0);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * A guest's age is its process's, not the time since the backend first saw
+ * it: one that ran a second and a half before the first scan is that old at
+ * once (the start time counts in clock ticks: 10 ms here).
+ */
+static void age_is_the_process_age(void **state)
+{
+	const char *args[] = { "-name", "guest=aged", "-m", "8", NULL };
+	double t0, t1, age;
+	struct fg fg;
+	struct vn_guest *g;
+
+	(void)state;
+	t0 = boottime();
+	fg_start(&fg, args);
+	usleep(1500000);
+	host.now = 1000;
+	tick();
+	t1 = boottime();
+	g = host_find(&host, "aged");
+	assert_non_null(g);
+	age = host.now - g->first_seen;
+	if (!(age >= 1.5 - 0.02 && age <= t1 - t0 + 0.02))
+		fprintf(stderr, "age %.3f s, wanted 1.5 to %.3f s\n", age, t1 - t0);
+	assert_true(age >= 1.5 - 0.02 && age <= t1 - t0 + 0.02);
+	/* the start time it came from, as the mover and affinity check it */
+	assert_true(fabs(hostinfo_process_age(hostinfo_starttime(fg.pid)) -
+			 (boottime() - t1 + age)) < 0.05);
+	assert_true(hostinfo_process_age(0) == 0);
+	fg_stop(&fg);
+}
+
 static void pinned_by_the_user(void **state)
 {
 	const char *args[] = { "-name", "guest=bound", "-m", "8", NULL };
@@ -1375,6 +1418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(names_stay_with_their_guests, be_setup,
 						be_teardown),
 		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(age_is_the_process_age, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
 						be_teardown),
 		cmocka_unit_test_setup_teardown(memory_moves_through_the_backend, be_setup,
