@@ -115,6 +115,8 @@ static int replay_scan(struct vn_backend *b, struct vn_host *h)
 			.tids = tg->tids,
 			.allowed = tg->allowed,
 			.priv = tg,
+			/* as the recorder's core knew it (0 unknown): the same ages */
+			.age = tg->age,
 		};
 		struct vn_guest *g;
 

@@ -25,6 +25,7 @@ enum {
 	REC_TOPOLOGY = 2,
 	REC_TICK = 3,
 	REC_END = 4,
+	REC_AGES = 5,
 };
 
 static const char *record_name(uint32_t type)
@@ -34,6 +35,7 @@ static const char *record_name(uint32_t type)
 	case REC_TOPOLOGY: return "topology";
 	case REC_TICK: return "tick";
 	case REC_END: return "end";
+	case REC_AGES: return "ages";
 	}
 	return "unknown";
 }
@@ -299,6 +301,14 @@ int trace_write_tick(struct vn_trace *t, const struct vn_core *c)
 		}
 	}
 	r = end_record(t);
+	if (r < 0)
+		return r;
+	/* what the core knows of each guest's age: a replay starts from it */
+	begin_record(t, REC_AGES);
+	put_u32(t, (uint32_t)h->nr_guests);
+	for (int i = 0; i < h->nr_guests; i++)
+		put_f64(t, h->now - h->guests[i]->first_seen);
+	r = end_record(t);
 	if (r == 0)
 		t->ticks++;
 	return r;
@@ -546,6 +556,7 @@ static void parse_tick(struct vn_trace_reader *r, struct cursor *c)
 		r->names[names + len] = '\0';
 		name_at[i] = names;
 		names += len + 1;
+		g->age = 0;	/* unknown, unless an AGES record follows */
 		g->pid = (pid_t)(int32_t)(uint32_t)get_le(c, 4);
 		g->flags = (unsigned)get_le(c, 4);
 		g->mem_read = get_le(c, 1) != 0;
@@ -601,6 +612,30 @@ static void parse_tick(struct vn_trace_reader *r, struct cursor *c)
 	free(name_at);
 	if (!c->err && c->pos != c->len)
 		bad(c, "bytes left over after the last guest");
+}
+
+/* Decodes an AGES record into the guests of the tick just decoded. */
+static void parse_ages(struct vn_trace_reader *r, struct cursor *c)
+{
+	uint32_t ng = (uint32_t)get_le(c, 4);
+
+	if (!c->err && ng != (uint32_t)r->tick.nr_guests) {
+		bad(c, "the ages record counts other guests than its tick");
+		return;
+	}
+	if (!need(c, (size_t)ng * 8))
+		return;
+	for (uint32_t i = 0; i < ng; i++) {
+		double age = get_f64(c);
+
+		/* the same bound as a tick's time: an age is time on that clock */
+		if (!(age >= 0 && age < 1e12)) {
+			c->pos -= 8;
+			bad(c, "a guest's age is out of range");
+			return;
+		}
+		r->tick.guests[i].age = age;
+	}
 }
 
 static void reader_free(struct vn_trace_reader *r)
@@ -746,6 +781,8 @@ static int check_records(struct vn_trace_reader *r, unsigned flags,
 			order = "a second info record";
 		else if (r->type[i] == REC_TICK && !topo)
 			order = "a tick before any topology";
+		else if (r->type[i] == REC_AGES && r->type[i - 1] != REC_TICK)
+			order = "an ages record not right after a tick";
 		if (order) {
 			errors_add(e, "%s: byte %zu: corrupt: record %d (%s): %s", r->path,
 				   r->off[i] - 8, i + 1, record_name(r->type[i]), order);
@@ -769,6 +806,9 @@ static int check_records(struct vn_trace_reader *r, unsigned flags,
 			last_tick = r->tick.tick;
 			last_now = r->tick.now;
 			ticks++;
+			break;
+		case REC_AGES:
+			parse_ages(r, &c);
 			break;
 		case REC_END:
 			end_ticks = get_le(&c, 8);
@@ -859,6 +899,10 @@ struct vn_trace_tick *trace_next_tick(struct vn_trace_reader *r)
 			parse_topology(&c, &r->topo);
 		} else if (r->type[i] == REC_TICK) {
 			parse_tick(r, &c);	/* checked at open: cannot fail */
+			if (r->next < r->nr_rec && r->type[r->next] == REC_AGES) {
+				start_cursor(r, r->next++, &c);
+				parse_ages(r, &c);
+			}
 			return &r->tick;
 		}
 	}

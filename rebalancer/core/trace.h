@@ -27,11 +27,17 @@
  *	            u64:local_dram u64:remote_dram f64:cpu_time f64:elapsed
  *	            i32:node u8:source u8:valid
  *	4 END       u64:nr_ticks                      last record, once
+ *	5 AGES      u32:nr_guests f64:age[nr_guests]  right after a TICK
  *
  * A tick holds what the inventory and sample stages produced: the guests the
  * backend reported, their flags (pinned, opted out, no memory moves), each
  * vCPU's affinity and counter deltas, and each guest's memory per node
- * (memory_read says it was read in this tick). A file that ends without its
+ * (memory_read says it was read in this tick). AGES, a later addition that
+ * older readers skip, gives each guest of the tick before it (in its order)
+ * its age as the core knew it then (policy.h's age: seconds it had run), 0
+ * unknown; a tick without one (a file written before AGES existed) has
+ * every age unknown, so its guests' ages count from the first tick they
+ * are in. A file that ends without its
  * END record was cut short; a reader refuses it unless told to take the
  * complete ticks before the cut.
  */
@@ -99,6 +105,7 @@ struct vn_trace_guest {
 	pid_t pid;
 	unsigned flags;
 	bool mem_read;
+	double age;		/* seconds it had run, 0 unknown (AGES) */
 	uint64_t mem[VN_MAX_NODES];
 	int nr_vcpus;
 	/* per vCPU, laid out for struct vn_guest_desc */

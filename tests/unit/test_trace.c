@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Traces: what is written is what is read back, a replay through the core
- * prints exactly what the live advisory run printed, and every damaged file
+ * Traces: what is written is what is read back (each guest's age too, and a
+ * file without ages still reads), a replay through the core prints exactly
+ * what the live advisory run printed, and every damaged file
  * (a byte flipped anywhere, a cut anywhere, another version) is refused
  * with a message that names the file and the byte.
  */
@@ -11,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -482,6 +484,266 @@ static void test_vnode_range(void **state)
 	free(buf);
 }
 
+/* The offset of the first record of this type at or after `at`, or 0. */
+static size_t find_record(const unsigned char *buf, size_t size, size_t at, uint32_t type)
+{
+	while (at + 8 <= size) {
+		if (le32(buf + at) == type)
+			return at;
+		at += 8 + le32(buf + at + 4) + 4;
+	}
+	return 0;
+}
+
+/* Makes the record at `at` (payload changed in place) pass its checksum again. */
+static void fix_crc(unsigned char *buf, size_t at)
+{
+	uint32_t len = le32(buf + at + 4);
+
+	put_le32(buf + at + 8 + len, trace_crc32(0, buf + at, 8 + (size_t)len));
+}
+
+#define AGE_TICKS	6
+#define AGE_GUESTS	6	/* the demo's */
+
+/*
+ * Records the demo with web1 made 5000 s older than the demo says (as a
+ * backend reporting its process's age would have), keeping each tick's
+ * ages by guest order.
+ */
+static void record_ages(const char *path, double ages[AGE_TICKS][AGE_GUESTS])
+{
+	static struct vn_core c;
+	struct vn_trace *t;
+	char err[256];
+
+	open_core(&c, NULL, true);
+	t = trace_open_write(path, &c, err, sizeof(err));
+	assert_non_null(t);
+	for (int i = 0; i < AGE_TICKS; i++) {
+		assert_int_equal(core_tick(&c), 0);
+		if (i == 0)
+			host_find(&c.host, "web1")->first_seen -= 5000;
+		assert_int_equal(c.host.nr_guests, AGE_GUESTS);
+		for (int k = 0; k < AGE_GUESTS; k++)
+			ages[i][k] = c.host.now - c.host.guests[k]->first_seen;
+		assert_int_equal(trace_write_tick(t, &c), 0);
+	}
+	assert_int_equal(trace_close(t), 0);
+	close_core(&c);
+}
+
+/* Replays the trace through the core; web1's age at each tick in ages[]. */
+static void replay_ages(const char *path, double web1[AGE_TICKS])
+{
+	static struct vn_core c;
+	struct vn_errors e = { 0 };
+	struct vn_overrides ov = { .backend = -1, .dry_run = true, .log_level = -1,
+				   .interval = 2 };
+	struct vn_trace_reader *r = trace_open_read(path, 0, &e);
+
+	if (!r)
+		errors_print(&e, stderr);
+	assert_non_null(r);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(config_load(&c.cfg, NULL, &ov, &e), 0);
+	c.backend.ops = &trace_backend_ops;
+	c.backend.priv = r;
+	c.sampler.ops = &trace_sampler_ops;
+	assert_int_equal(core_open(&c, NULL, VN_OUT_NONE, NULL), 0);
+	for (int i = 0; i < AGE_TICKS; i++) {
+		assert_int_equal(core_tick(&c), 0);
+		web1[i] = host_find(&c.host, "web1")->v.age;
+	}
+	close_core(&c);
+	errors_free(&e);
+}
+
+/*
+ * A trace keeps each guest's age: read back, each tick's guests have the
+ * ages the core knew, and a replay gives the policy the same ages (web1 is
+ * 5000 s old at its first replayed tick, not newborn).
+ */
+static void test_ages_kept(void **state)
+{
+	double ages[AGE_TICKS][AGE_GUESTS], web1[AGE_TICKS];
+	struct vn_errors e = { 0 };
+	struct vn_trace_reader *r;
+	struct vn_trace_tick *t;
+	char path[256];
+	int n = 0, w = -1;
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "ages.trace");
+	record_ages(path, ages);
+	r = trace_open_read(path, 0, &e);
+	assert_non_null(r);
+	while ((t = trace_next_tick(r)) != NULL) {
+		assert_int_equal(t->nr_guests, AGE_GUESTS);
+		for (int k = 0; k < AGE_GUESTS; k++) {
+			assert_true(t->guests[k].age == ages[n][k]);
+			if (!strcmp(t->guests[k].name, "web1"))
+				w = k;
+		}
+		n++;
+	}
+	assert_int_equal(n, AGE_TICKS);
+	assert_true(w >= 0);
+	trace_close_read(r);
+	/* at the first tick the demo's guests had just arrived: unknown */
+	assert_true(ages[0][w] == 5000);
+	assert_true(ages[0][(w + 1) % AGE_GUESTS] == 0);
+
+	replay_ages(path, web1);
+	for (int i = 0; i < AGE_TICKS; i++) {
+		if (fabs(web1[i] - ages[i][w]) > 1e-6)
+			fprintf(stderr, "tick %d: web1 replayed %g s old, recorded %g s\n",
+				i + 1, web1[i], ages[i][w]);
+		assert_true(fabs(web1[i] - ages[i][w]) < 1e-6);
+	}
+	errors_free(&e);
+}
+
+/*
+ * A trace without ages (written before AGES existed) still reads and
+ * replays: every age unknown, counted from the first tick.
+ */
+static void test_ages_missing(void **state)
+{
+	double ages[AGE_TICKS][AGE_GUESTS], web1[AGE_TICKS];
+	struct vn_errors e = { 0 };
+	struct vn_trace_reader *r;
+	struct vn_trace_tick *t;
+	char path[256], old[256];
+	unsigned char *buf, *out;
+	size_t size, at = 16, len = 16;
+	int n = 0;
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "ages-all.trace");
+	path_in_dir(old, sizeof(old), "ages-none.trace");
+	record_ages(path, ages);
+	buf = slurp(path, &size);
+	out = xmalloc(size);
+	memcpy(out, buf, 16);
+	while (at + 8 <= size) {
+		size_t rec = 8 + le32(buf + at + 4) + 4;
+
+		if (le32(buf + at) != 5) {
+			memcpy(out + len, buf + at, rec);
+			len += rec;
+		}
+		at += rec;
+	}
+	assert_true(len < size);
+	spit(old, out, len);
+	r = trace_open_read(old, 0, &e);
+	if (!r)
+		errors_print(&e, stderr);
+	assert_non_null(r);
+	assert_int_equal(trace_reader_info(r)->nr_ticks, AGE_TICKS);
+	while ((t = trace_next_tick(r)) != NULL) {
+		for (int k = 0; k < t->nr_guests; k++)
+			assert_true(t->guests[k].age == 0);
+		n++;
+	}
+	assert_int_equal(n, AGE_TICKS);
+	trace_close_read(r);
+	replay_ages(old, web1);
+	for (int i = 0; i < AGE_TICKS; i++)
+		assert_true(fabs(web1[i] - 2.0 * i) < 1e-9);
+	free(out);
+	free(buf);
+	errors_free(&e);
+}
+
+/* A malformed ages record is refused, naming the file, the byte and why. */
+static void test_ages_malformed(void **state)
+{
+	double ages[AGE_TICKS][AGE_GUESTS];
+	static const double bad_ages[] = { -1, 1e12, NAN, INFINITY };
+	char path[256], bad[256];
+	unsigned char *buf, *moved;
+	size_t size, at, topo;
+	uint64_t keep;
+	double d;
+
+	(void)state;
+	path_in_dir(path, sizeof(path), "ages-ok.trace");
+	path_in_dir(bad, sizeof(bad), "ages-bad.trace");
+	record_ages(path, ages);
+	buf = slurp(path, &size);
+	at = find_record(buf, size, 16, 5);
+	assert_true(at > 0);
+	assert_int_equal(le32(buf + at + 4), 4 + 8 * AGE_GUESTS);
+	/* info, topology, tick, ages */
+	topo = find_record(buf, size, 16, 3);
+	assert_int_equal(topo + 8 + le32(buf + topo + 4) + 4, at);
+
+	/* another count than its tick's guests */
+	put_le32(buf + at + 8, AGE_GUESTS - 1);
+	fix_crc(buf, at);
+	spit(bad, buf, size);
+	expect_refused(bad, 0, "record 4 (ages): the ages record counts other guests than its tick");
+	put_le32(buf + at + 8, AGE_GUESTS);
+	fix_crc(buf, at);
+
+	/* an age that is no time: negative, too large, not a number */
+	memcpy(&keep, buf + at + 12 + 8, 8);
+	for (size_t i = 0; i < sizeof(bad_ages) / sizeof(*bad_ages); i++) {
+		char want[64];
+
+		d = bad_ages[i];
+		memcpy(buf + at + 12 + 8, &d, 8);
+		fix_crc(buf, at);
+		spit(bad, buf, size);
+		snprintf(want, sizeof(want), "byte %zu: corrupt: record 4 (ages): a guest's age",
+			 at + 12 + 8);
+		expect_refused(bad, 0, want);
+	}
+	memcpy(buf + at + 12 + 8, &keep, 8);
+	fix_crc(buf, at);
+	spit(bad, buf, size);
+	{
+		struct vn_errors e = { 0 };
+		struct vn_trace_reader *r = trace_open_read(bad, 0, &e);
+
+		assert_non_null(r);
+		trace_close_read(r);
+		errors_free(&e);
+	}
+
+	/* not after a tick: moved to right after the topology */
+	topo = find_record(buf, size, 16, 2);
+	assert_true(topo > 0 && topo < at);
+	{
+		size_t tlen = 8 + le32(buf + topo + 4) + 4, alen = 8 + le32(buf + at + 4) + 4;
+		size_t after = topo + tlen;
+
+		moved = xmalloc(size);
+		memcpy(moved, buf, after);
+		memcpy(moved + after, buf + at, alen);
+		memcpy(moved + after + alen, buf + after, at - after);
+		memcpy(moved + at + alen, buf + at + alen, size - at - alen);
+		spit(bad, moved, size);
+		expect_refused(bad, 0, "record 3 (ages): an ages record not right after a tick");
+		free(moved);
+	}
+
+	/* a byte too many */
+	moved = xmalloc(size + 1);
+	memcpy(moved, buf, at + 8 + 4 + 8 * AGE_GUESTS);
+	moved[at + 8 + 4 + 8 * AGE_GUESTS] = 0;
+	memcpy(moved + at + 8 + 4 + 8 * AGE_GUESTS + 1, buf + at + 8 + 4 + 8 * AGE_GUESTS,
+	       size - (at + 8 + 4 + 8 * AGE_GUESTS));
+	put_le32(moved + at + 4, 4 + 8 * AGE_GUESTS + 1);
+	fix_crc(moved, at);
+	spit(bad, moved, size + 1);
+	expect_refused(bad, 0, "record 4 (ages): bytes left over at the end of the record");
+	free(moved);
+	free(buf);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -507,6 +769,9 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_write_errors),
+		cmocka_unit_test(test_ages_kept),
+		cmocka_unit_test(test_ages_missing),
+		cmocka_unit_test(test_ages_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
