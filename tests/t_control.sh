@@ -92,6 +92,8 @@ sleep 0.5
 expect_exit 0 "status" -- "$VNUMAD" status -c "$conf"
 expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy locality, tick [0-9]+$' "status header"
 expect_output '^legacy +2 +1,1 +0:4.00 GiB +100% .* pinned$' "status shows the pinned guest"
+# how long each guest has run: the simulator's since the daemon first saw them
+expect_output '^web1 +4 .* [0-9.]+s( |$)' "status shows how long a guest has run"
 # each node's bandwidth with its sources: the vCPUs' estimate, and no maximum:
 # the demo host, like most real ones, publishes none ([host] bandwidth_info)
 expect_output '^0 +16 .* \(estimate\) / - \(none\)$' "node bandwidth and its sources"
@@ -101,6 +103,7 @@ expect_output 'standard output: No space left on device' "status says its output
 expect_exit 0 "status --json" -- "$VNUMAD" status -c "$conf" --json
 expect_output '"bw_max_source": "none"' "JSON labels bw_max"
 expect_output '"name": "web1"' "JSON lists guests"
+expect_output '"age": [0-9.]+,' "JSON gives each guest's age"
 expect_output '"quarantines": \[' "JSON lists quarantines"
 
 expect_exit 0 "place live" -- "$VNUMAD" place 2:1GiB -c "$conf"

@@ -101,8 +101,12 @@ sampled || fail "daemon: not every vCPU of busyq has figures"
 echo "\$j" | grep -q '"name":"busyq","uuid":"6f3c1a52-0b1d-4c8e-9e2a-1d2b3c4d5e6f"' ||
 	fail "status: busyq's uuid from its -uuid"
 echo "\$j" | grep -q '"name":"blindq","uuid":null' || fail "status: blindq has a uuid"
+# its age is its QEMU's, which ran 3.5 s before the daemon started
+age=\$(echo "\$j" | sed -n 's/.*"name":"busyq","uuid":"[^"]*","pid":[0-9]*,"age":\([0-9.e+]*\).*/\1/p')
+awk -v a="\$age" 'BEGIN { exit !(a >= 3.5) }' ||
+	fail "status: busyq's age is '\$age' s, not the 3.5 s and more its QEMU has run"
 "$VNUMAD" status -c "$TMP/vnumad.conf" >"$TMP/status" 2>&1
-grep -Eq '^busyq +2 +0,0 ' "$TMP/status" || fail "status: busyq on node 0"
+grep -Eq '^busyq +2 +0,0 .* [0-9.]+s( |\$)' "$TMP/status" || fail "status: busyq on node 0, up some seconds"
 grep -Eq '^blindq +2 +\?,\? .*unmeasured\$' "$TMP/status" || fail "status: blindq unmeasured"
 grep -q '^  blindq: cannot be measured: vCPU threads not found: QEMU without debug-threads?' "$TMP/status" ||
 	fail "status: blindq's reason"

@@ -261,8 +261,8 @@ static void print_status(json_t *s)
 		       size_str(b, sizeof(b), json_integer_value(json_object_get(x, "mem_total"))),
 		       bw);
 	}
-	printf("\n%-16s %5s %7s %-20s %-24s %7s %10s  %s\n", "guest", "vcpus", "up",
-	       "vCPU nodes", "memory by node", "remote", "instr/s", "state");
+	printf("\n%-16s %5s %-20s %-24s %7s %10s %7s  %s\n", "guest", "vcpus",
+	       "vCPU nodes", "memory by node", "remote", "instr/s", "up", "state");
 	json_array_foreach(json_object_get(s, "guests"), i, x) {
 		char nodes[64] = "", mem[128] = "", flags[96] = "", rem[16], up[32] = "?";
 		size_t off = 0;
@@ -297,10 +297,10 @@ static void print_status(json_t *s)
 		/* how long it has run: its age, as the policy reads it */
 		if (json_is_number(json_object_get(x, "age")))
 			fmt_elapsed(up, sizeof(up), json_number_value(json_object_get(x, "age")));
-		printf("%-16s %5zu %7s %-20s %-24s %7s %10.3g  %s\n",
+		printf("%-16s %5zu %-20s %-24s %7s %10.3g %7s  %s\n",
 		       jstr(json_object_get(x, "name")),
-		       json_array_size(json_object_get(x, "vcpus")), up, nodes, mem, rem,
-		       (double)json_integer_value(json_object_get(x, "ips")), flags);
+		       json_array_size(json_object_get(x, "vcpus")), nodes, mem, rem,
+		       (double)json_integer_value(json_object_get(x, "ips")), up, flags);
 	}
 	/* what keeps a guest from being measured or its memory from moving */
 	json_array_foreach(json_object_get(s, "guests"), i, x) {
