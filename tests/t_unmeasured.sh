@@ -73,9 +73,9 @@ grep -q '^  blind: cannot be measured: vCPU threads not found' "$TMP/status" ||
 grep -Eq '^seen +1 +0 ' "$TMP/status" || fail "status: seen not on node 0"
 grep -q '^  seen: cannot be measured' "$TMP/status" && fail "status: seen said to be unmeasured"
 "$VNUMAD" status -c "$conf" --json >"$TMP/status.json"
-tr -d ' \n' <"$TMP/status.json" | grep -q '"name":"blind","uuid":null,"pid":[0-9]*,"flags":\["unmeasured"\],"unmeasured":"vCPUthreadsnotfound' ||
+tr -d ' \n' <"$TMP/status.json" | grep -q '"name":"blind","uuid":null,"pid":[0-9]*,"age":[0-9.]*,"flags":\["unmeasured"\],"unmeasured":"vCPUthreadsnotfound' ||
 	fail "status --json: blind's flags and reason"
-tr -d ' \n' <"$TMP/status.json" | grep -Eq '"name":"seen","uuid":null,"pid":[0-9]*,"flags":\[\],"unmeasured":null' ||
+tr -d ' \n' <"$TMP/status.json" | grep -Eq '"name":"seen","uuid":null,"pid":[0-9]*,"age":[0-9.]+,"flags":\[\],"unmeasured":null' ||
 	fail "status --json: seen should be measured"
 tr -d ' \n' <"$TMP/status.json" | grep -Eq '"vcpu":0,"tid":[1-9][0-9]*,"node":0,"allowed":"0","ips":[0-9]+,"remote_ratio":[0-9.]+,"source":"(estimate|faults)"' ||
 	fail "status --json: seen's vCPU has no figures"
