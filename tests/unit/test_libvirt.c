@@ -375,8 +375,9 @@ static void discovery_and_topology(void **state)
 	g = host_find(&host, "test");
 	assert_non_null(g);
 	assert_int_equal(g->nr_vcpus, 2);
-	/* not this host's process: no threads, no memory moves */
+	/* not this host's process: no threads, no memory moves, no age */
 	assert_int_equal(g->pid, 0);
+	assert_true(g->first_seen == host.now);
 	assert_int_equal(g->vc[0].tid, 0);
 	assert_int_equal(g->v.flags, VNUMAD_GUEST_NO_MEMMOVE);
 	/* and it says why it has no figures */
@@ -753,6 +754,15 @@ static void qemu_discovers_guest_and_threads(void **state)
 	assert_true(tids[0] > 0 && tids[1] > 0 && tids[0] != tids[1]);
 	assert_int_equal(g->v.flags, 0);
 	assert_null(g->unmeasured);
+	/* as old as its QEMU, which ran before the backend first saw it */
+	{
+		double age = host.now - g->first_seen;
+		double run = hostinfo_process_age(hostinfo_starttime(pid));
+
+		if (!(age > 0 && age <= run + 0.02 && run - age < 30))
+			fprintf(stderr, "age %.3f s; its QEMU has run %.3f s\n", age, run);
+		assert_true(age > 0 && age <= run + 0.02 && run - age < 30);
+	}
 	/* libvirt's own records name the same threads */
 	assert_int_equal(lvstate_cgroup_threads(pid, rec, 2, &src), 2);
 	assert_true(src == LVS_CGROUP2 || src == LVS_CGROUP1);
