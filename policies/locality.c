@@ -6,7 +6,9 @@
  * vCPU whose remote ratio is above the threshold, that does enough DRAM
  * traffic to matter, and that runs away from home is moved home when home
  * has CPU room. When it has none, memory moves toward the node where the
- * guest's vCPUs run instead, in bounded batches, if that node has room.
+ * guest's vCPUs run instead, in bounded batches, if that node has room:
+ * the node where most of them run once this tick's vCPU moves are made,
+ * so that the two never pull a guest apart.
  * Hysteresis comes from the core (vCPUs moved recently are held) and from
  * the threshold itself: a vCPU at home has a low remote ratio.
  *
@@ -65,6 +67,10 @@ struct locality {
 	/* CPU demand added to each node by this tick's proposals */
 	double planned[VNUMAD_MAX_NODES];
 	double share[VNUMAD_MAX_NODES];	/* of what they ask, its vCPUs get */
+	/* one guest's plan: where each vCPU goes, what it gains there */
+	int *at;
+	double *gain;
+	int cap;
 };
 
 static int locality_init(void **priv, const struct vnumad_init_args *args)
@@ -84,7 +90,11 @@ static int locality_init(void **priv, const struct vnumad_init_args *args)
 
 static void locality_fini(void *priv)
 {
-	free(priv);
+	struct locality *l = priv;
+
+	free(l->at);
+	free(l->gain);
+	free(l);
 }
 
 /* Expected relative speed-up of a vCPU moved from `from` to `to`. */
@@ -102,10 +112,11 @@ static double expected_gain(const struct vnumad_view *v,
 }
 
 /*
- * Room for `demand` more CPU on a node with the headroom kept free. An idle
- * node takes one vCPU that fits its CPUs whatever the headroom: on a node
- * of one CPU a 10% headroom would refuse every busy vCPU, and the vCPU
- * leaves as much room on the node it comes from.
+ * Room for `demand` more CPU on a node with the headroom kept free. A node
+ * idle before this tick takes vCPUs up to its CPUs whatever the headroom:
+ * on a node of one CPU a 10% headroom would refuse every busy vCPU, on a
+ * node of two it would take one vCPU of a guest of two and leave the guest
+ * split for good, and the vCPUs leave as much room where they come from.
  */
 static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 			 int node, double demand)
@@ -115,20 +126,34 @@ static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 
 	if (n->nr_cpus <= 0)
 		return false;
-	if (used < IDLE_CPU && demand <= n->nr_cpus + 1e-9)
+	if (n->cpu_load * n->nr_cpus < IDLE_CPU &&
+	    l->planned[node] + demand <= n->nr_cpus + 1e-9)
 		return true;
 	return used + demand <= n->nr_cpus * (1.0 - l->headroom) + 1e-9;
 }
 
+/*
+ * Where each vCPU of the guest runs once this tick's proposals for it are
+ * carried out: at[i], or its node now where at is NULL.
+ */
+static int vcpu_node(const struct vnumad_guest *g, const int *at, int i)
+{
+	return at ? at[i] : g->vcpus[i].node;
+}
+
 /* The node where most of the guest's CPU demand runs. */
-static int cpu_node(const struct vnumad_view *v, const struct vnumad_guest *g)
+static int cpu_node(const struct vnumad_view *v, const struct vnumad_guest *g,
+		    const int *at)
 {
 	double demand[VNUMAD_MAX_NODES] = { 0 };
 	int best = -1;
 
-	for (int i = 0; i < g->nr_vcpus; i++)
-		if (g->vcpus[i].node >= 0 && g->vcpus[i].node < v->nr_nodes)
-			demand[g->vcpus[i].node] += g->vcpus[i].cpu_demand + 1e-6;
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		int n = vcpu_node(g, at, i);
+
+		if (n >= 0 && n < v->nr_nodes)
+			demand[n] += g->vcpus[i].cpu_demand + 1e-6;
+	}
 	for (int n = 0; n < v->nr_nodes; n++)
 		if (demand[n] > 0 && (best < 0 || demand[n] > demand[best]))
 			best = n;
@@ -136,12 +161,12 @@ static int cpu_node(const struct vnumad_view *v, const struct vnumad_guest *g)
 }
 
 /* The CPU the guest's vCPUs running on node n ask for. */
-static double node_demand(const struct vnumad_guest *g, int n)
+static double node_demand(const struct vnumad_guest *g, const int *at, int n)
 {
 	double d = 0;
 
 	for (int i = 0; i < g->nr_vcpus; i++)
-		if (g->vcpus[i].node == n)
+		if (vcpu_node(g, at, i) == n)
 			d += g->vcpus[i].cpu_demand + 1e-6;
 	return d;
 }
@@ -152,31 +177,63 @@ static void pct(char *buf, size_t len, double x)
 }
 
 /*
- * Moves misplaced vCPUs home; returns how many could not move for CPU. The
- * home of a vCPU of a vNUMA guest is where its own virtual node's memory is,
- * not where most of the guest's memory is: pulling it to the majority node
- * would only trade its vnode's accesses for remote ones.
+ * Room for the plan of a guest of nr vCPUs. Kept between ticks: a host's
+ * widest guest sets it once.
  */
-static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
-			 int gi, int guest_home, struct vnumad_out *out, int *made)
+static int plan_room(struct locality *l, int nr)
 {
-	const struct vnumad_guest *g = v->guests[gi];
+	int *at;
+	double *gain;
+
+	if (nr <= l->cap)
+		return 0;
+	at = realloc(l->at, (size_t)nr * sizeof(*at));
+	if (!at)
+		return -12; /* -ENOMEM */
+	l->at = at;
+	gain = realloc(l->gain, (size_t)nr * sizeof(*gain));
+	if (!gain)
+		return -12;
+	l->gain = gain;
+	l->cap = nr;
+	return 0;
+}
+
+/*
+ * Plans misplaced vCPUs home, in l->at and l->gain, with their CPU counted
+ * in l->planned; returns how many could not move for CPU. The home of a
+ * vCPU of a vNUMA guest is where its own virtual node's memory is, not
+ * where most of the guest's memory is: pulling it to the majority node
+ * would only trade its vnode's accesses for remote ones. *split is set when
+ * the plan, carried out, would leave no clear majority of the guest's CPU
+ * demand at home.
+ */
+static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
+		      const struct vnumad_guest *g, int guest_home, bool *split)
+{
 	int homes[VNUMAD_MAX_NODES];
 	int nvn = pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES);
+	double at_home = 0, away = 0;
 	int blocked = 0;
 
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *c = &g->vcpus[i];
 		int home = guest_home;
-		struct vnumad_proposal p;
-		char share[16];
 		double gain;
 
+		l->at[i] = c->node;
 		if (nvn && c->vnode >= 0 && c->vnode < nvn && homes[c->vnode] >= 0)
 			home = homes[c->vnode];
+		if (c->node < 0)
+			continue;
+		if (c->node == home) {
+			at_home += c->cpu_demand + 1e-6;
+			continue;
+		}
+		away += c->cpu_demand + 1e-6;
 		if (c->flags & (VNUMAD_VCPU_IN_TRIAL | VNUMAD_VCPU_HOLD))
 			continue;
-		if (c->node < 0 || c->node == home || c->remote_ratio < l->threshold)
+		if (c->remote_ratio < l->threshold)
 			continue;
 		/* unknown traffic (the /proc fallback) counts as enough */
 		if (c->access_rate >= 0 && c->access_rate < l->min_rate)
@@ -199,24 +256,54 @@ static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
 			blocked++;
 			continue;
 		}
+		l->at[i] = home;
+		l->gain[i] = gain;
+		l->planned[home] += c->cpu_demand;
+		l->planned[c->node] -= c->cpu_demand;
+		at_home += c->cpu_demand + 1e-6;
+		away -= c->cpu_demand + 1e-6;
+	}
+	*split = at_home < SPLIT_MAJORITY * away;
+	return blocked;
+}
+
+/*
+ * Proposes the planned vCPU moves; returns how many were proposed. One the
+ * buffer has no room for stays where it is, its CPU given back.
+ */
+static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
+			 int gi, struct vnumad_out *out)
+{
+	const struct vnumad_guest *g = v->guests[gi];
+	int made = 0;
+
+	for (int i = 0; i < g->nr_vcpus; i++) {
+		const struct vnumad_vcpu *c = &g->vcpus[i];
+		struct vnumad_proposal p;
+		char share[16];
+
+		if (l->at[i] == c->node)
+			continue;
 		memset(&p, 0, sizeof(p));
 		p.kind = VNUMAD_MOVE_VCPU;
 		p.guest = gi;
 		p.vcpu = i;
 		p.from = c->node;
-		p.to = home;
-		p.gain = gain;
-		pct(share, sizeof(share), (double)g->mem[home] / (double)g->mem_total);
+		p.to = l->at[i];
+		p.gain = l->gain[i];
+		pct(share, sizeof(share), (double)g->mem[p.to] / (double)g->mem_total);
 		snprintf(p.reason, sizeof(p.reason),
 			 "%s of the guest's memory is on node %d, which has CPU room",
-			 share, home);
-		if (vnumad_propose(out, &p) < 0)
-			return blocked;
-		l->planned[home] += c->cpu_demand;
-		l->planned[c->node] -= c->cpu_demand;
-		(*made)++;
+			 share, p.to);
+		if (vnumad_propose(out, &p) < 0) {
+			l->planned[p.to] -= c->cpu_demand;
+			l->planned[p.from] += c->cpu_demand;
+			l->at[i] = c->node;
+			continue;
+		}
+		made++;
 	}
-	return blocked;
+	return made;
 }
 
 /*
@@ -240,9 +327,14 @@ static double plan_gain(const struct vnumad_view *v, const struct vnumad_guest *
 	return w > 0 ? sum / w : 0;
 }
 
-/* Memory toward the vCPUs (on `to`, or where most of them run). */
-static void propose_memory(struct locality *l, const struct vnumad_view *v,
-			   int gi, int to, const char *why, struct vnumad_out *out)
+/*
+ * Memory toward the vCPUs (on `to`, or where most of them run once this
+ * tick's moves are made, at[] as cpu_node takes it); returns whether it
+ * proposed a batch.
+ */
+static bool propose_memory(struct locality *l, const struct vnumad_view *v,
+			   int gi, int to, const int *at, const char *why,
+			   struct vnumad_out *out)
 {
 	const struct vnumad_guest *g = v->guests[gi];
 	int from = -1;
@@ -252,17 +344,17 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	bool toward_vcpus = to < 0;
 
 	if (to < 0)
-		to = cpu_node(v, g);
+		to = cpu_node(v, g, at);
 	if (to < 0 || (g->flags & (VNUMAD_GUEST_NO_MEMMOVE | VNUMAD_GUEST_MIGRATING)))
-		return;
+		return false;
 	if (remote < l->threshold || (g->quarantine >> to & 1))
-		return;
+		return false;
 	/* the remote node holding the most of this guest's memory */
 	for (int n = 0; n < v->nr_nodes; n++)
 		if (n != to && g->mem[n] && (from < 0 || g->mem[n] > g->mem[from]))
 			from = n;
 	if (from < 0)
-		return;
+		return false;
 	/*
 	 * Toward the vCPUs, only where clearly more of them run than where
 	 * the memory is (half as much again: demand readings are noisy, and a
@@ -270,8 +362,9 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	 * split evenly (one vCPU moved to its memory, one blocked for CPU
 	 * room) would only trade one vCPU's remote accesses for the other's.
 	 */
-	if (toward_vcpus && node_demand(g, to) <= SPLIT_MAJORITY * node_demand(g, from))
-		return;
+	if (toward_vcpus &&
+	    node_demand(g, at, to) <= SPLIT_MAJORITY * node_demand(g, at, from))
+		return false;
 	room = (double)v->nodes[to].mem_free - l->reserve;
 	bytes = (double)g->mem[from];
 	if (bytes > l->batch)
@@ -279,7 +372,7 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	if (bytes > room)
 		bytes = room;
 	if (bytes < 64.0 * 1024 * 1024)
-		return;
+		return false;
 	memset(&p, 0, sizeof(p));
 	p.kind = VNUMAD_MOVE_MEMORY;
 	p.guest = gi;
@@ -296,7 +389,7 @@ static void propose_memory(struct locality *l, const struct vnumad_view *v,
 	/* why names node `to` with its one %d */
 	snprintf(head, sizeof(head), why, to);
 	snprintf(p.reason, sizeof(p.reason), "%s; node %d has free memory", head, to);
-	vnumad_propose(out, &p);
+	return vnumad_propose(out, &p) == 0;
 }
 
 /*
@@ -309,7 +402,7 @@ static void gather(struct locality *l, const struct vnumad_view *v, int gi,
 		   struct vnumad_out *out)
 {
 	const struct vnumad_guest *g = v->guests[gi];
-	int to = cpu_node(v, g);
+	int to = cpu_node(v, g, NULL);
 	double gain;
 
 	if (to < 0 || (g->quarantine >> to & 1) ||
@@ -338,7 +431,7 @@ static void gather(struct locality *l, const struct vnumad_view *v, int gi,
 		l->planned[to] += c->cpu_demand;
 		l->planned[c->node] -= c->cpu_demand;
 	}
-	propose_memory(l, v, gi, to, "its memory is spread evenly: the guest gathered "
+	propose_memory(l, v, gi, to, NULL, "its memory is spread evenly: the guest gathered "
 		       "on node %d, where most of its vCPUs run", out);
 }
 
@@ -418,13 +511,14 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 			 struct vnumad_out *out)
 {
 	struct locality *l = priv;
-	int made = 0, homes[VNUMAD_MAX_NODES];
+	int homes[VNUMAD_MAX_NODES];
 
 	memset(l->planned, 0, sizeof(l->planned));
 	pol_node_shares(v, l->share);
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		int home;
+		int home, blocked, made;
+		bool split;
 
 		if (g->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT))
 			continue;
@@ -434,13 +528,16 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 		home = pol_home_node(v, g);
 		if (home < 0)
 			continue;
-		if (propose_vcpus(l, v, gi, home, out, &made) > 0)
-			propose_memory(l, v, gi, -1, "its vCPUs run on node %d, which has no "
-				       "CPU room for the rest", out);
+		if (plan_room(l, g->nr_vcpus) < 0)
+			return -12; /* -ENOMEM */
+		blocked = plan_vcpus(l, v, g, home, &split);
+		made = propose_vcpus(l, v, gi, out);
+		if (blocked > 0)
+			propose_memory(l, v, gi, -1, l->at, "its vCPUs run on node %d, "
+				       "which has no CPU room for the rest", out);
 		else if (!made && g->remote_ratio >= l->threshold &&
 			 !pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES))
 			gather(l, v, gi, out);
-		made = 0;
 	}
 	relieve(l, v, out);
 	return 0;

@@ -444,6 +444,93 @@ static void locality_leaves_a_split_guest_s_memory(void **state)
 	stop(&vn_policy_locality, l);
 }
 
+/* Proposals of a kind for a guest all go to node `to`. */
+static void all_to(enum vnumad_proposal_kind k, int gi, int to)
+{
+	for (int i = 0; i < T.out.len; i++)
+		if (T.buf[i].kind == k && T.buf[i].guest == gi)
+			assert_int_equal(T.buf[i].to, to);
+}
+
+/*
+ * The VM's phase setup: a guest of two vCPUs on node 0 of two CPUs, its
+ * memory moved to node 1, where a bystander runs.
+ */
+static int phase_setup(double bystander_cpu)
+{
+	int gi, by;
+
+	host(2);
+	T.nodes[0].nr_cpus = T.nodes[1].nr_cpus = 2;
+	gi = guest("phase", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 0.3125 });
+	by = guest("bystander", LATENCY, 1, NULL, ON1, 1, (const double[]){ 0, 0.3125 });
+	T.vc[by][0].cpu_demand = bystander_cpu;
+	T.nodes[1].cpu_load = bystander_cpu / 2;
+	charge();
+	return gi;
+}
+
+/*
+ * With the bystander idle, both vCPUs go to the memory: the 10% headroom
+ * took one there (0.2 CPU kept free of two), and the memory went to the
+ * other in the same tick, pulling the guest apart (it ended one vCPU on
+ * each node, its memory moved back to one: 640 MiB in the VM).
+ */
+static void locality_fills_an_idle_node(void **state)
+{
+	void *l;
+	int gi = phase_setup(0.02);
+
+	(void)state;
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, gi), 2);
+	all_to(VNUMAD_MOVE_VCPU, gi, 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	stop(&vn_policy_locality, l);
+}
+
+/*
+ * With the bystander busy, one vCPU fits beside it and the other does not:
+ * the one goes, and the memory stays with it; it is not also sent toward
+ * the vCPU left behind, which would pull the guest apart.
+ */
+static void locality_keeps_a_guest_together(void **state)
+{
+	void *l;
+	int gi = phase_setup(0.5);
+
+	(void)state;
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, gi), 1);
+	all_to(VNUMAD_MOVE_VCPU, gi, 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	stop(&vn_policy_locality, l);
+}
+
+/*
+ * Most of a guest's vCPUs fit at home (six of eight): they go, and its
+ * memory stays there; it is not also sent toward the two left behind.
+ */
+static void locality_moves_the_majority_home(void **state)
+{
+	void *l;
+	int gi;
+
+	(void)state;
+	host(2);
+	gi = guest("wide", LATENCY, 8, NULL, ON0, 1, (const double[]){ 0, 8 });
+	guest("busy", CPU, 8, NULL, ON1, 1, (const double[]){ 0, 8 });
+	charge();
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, gi), 6);
+	all_to(VNUMAD_MOVE_VCPU, gi, 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, gi), 0);
+	stop(&vn_policy_locality, l);
+}
+
 static void brm_relieves_cpu(void **state)
 {
 	void *b;
@@ -1409,6 +1496,9 @@ int main(void)
 		cmocka_unit_test(locality_relieves_cpu),
 		cmocka_unit_test(locality_relieves_nothing_without_counters),
 		cmocka_unit_test(locality_leaves_a_split_guest_s_memory),
+		cmocka_unit_test(locality_fills_an_idle_node),
+		cmocka_unit_test(locality_keeps_a_guest_together),
+		cmocka_unit_test(locality_moves_the_majority_home),
 		cmocka_unit_test(brm_relieves_cpu),
 		cmocka_unit_test(place_moves_home),
 		cmocka_unit_test(place_without_counters),
