@@ -355,7 +355,12 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 void stage_actuate(struct vn_core *c, struct vn_decisions *dec);	/* actuate.c */
 void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.c */
 
-/* history.c: each guest's per-tick figure of merit, for the guard */
+/*
+ * history.c: each guest's per-tick figure of merit, for the guard. Where it
+ * is the local share, this is added to it, so that a guest all remote has
+ * a figure to divide by.
+ */
+#define HIST_LOCAL_FLOOR	0.01
 void history_record(struct vn_guest *g, uint64_t tick, double value);
 /* Mean over ticks [a, b]; NaN when fewer than half of them are known. */
 double history_mean(const struct vn_guest *g, uint64_t a, uint64_t b);

@@ -243,13 +243,17 @@ void stage_model(struct vn_core *c)
 		 * counts them; else the share of local accesses, the only figure
 		 * of merit such a source has. NaN where a reading was missing.
 		 */
-		if (valid != g->nr_vcpus || !valid)
+		if (valid != g->nr_vcpus || !valid) {
 			history_record(g, h->tick, NAN);
-		else if (instr)
+		} else if (instr) {
 			history_record(g, h->tick, ips_now);
-		else
+			g->hist_local = false;
+		} else {
 			history_record(g, h->tick, local_now + remote_now > 0 ?
-				       0.01 + local_now / (local_now + remote_now) : NAN);
+				       HIST_LOCAL_FLOOR + local_now / (local_now + remote_now) :
+				       NAN);
+			g->hist_local = true;
+		}
 		estimated |= charge_bandwidth(h, g, measured);
 	}
 	for (int n = 0; n < h->nr_nodes; n++)

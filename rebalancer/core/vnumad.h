@@ -85,8 +85,14 @@ struct vn_guest {
 	uint64_t mem_shift_tick;
 	const char *mem_source;	/* where it came from ("cgroup v2", "numa_maps"), or NULL */
 	double mem_cost;	/* CPU seconds its last reading took, -1 unknown */
-	double hist[VN_HIST];	/* instructions per second, by tick % VN_HIST */
+	/*
+	 * The guard's figure of merit, by tick % VN_HIST: instructions per
+	 * second, or where the source counts none (hist_local) 0.01 plus the
+	 * share of local accesses.
+	 */
+	double hist[VN_HIST];
 	uint64_t hist_tick[VN_HIST];	/* tick each slot holds */
+	bool hist_local;	/* the last reading's figure is the local share */
 	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
 	int nr_move_times;
 	double last_move;	/* last move of any kind, -1 never */

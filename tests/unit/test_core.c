@@ -411,18 +411,20 @@ static void propose_guest(const struct vn_core *c, const char *guest, uint64_t n
 	snprintf(p->reason, sizeof(p->reason), "the test says so");
 }
 
-/* Verdicts as the guard's hook reports them. */
+/* Verdicts as the guard's hook reports them; the last one's words. */
 static int nr_reverted, nr_kept;
+static char last_why[sizeof(((struct vn_verdict *)0)->why)];
 
 static void on_trial(struct vn_core *c, const struct vn_trial *t, enum vn_trial_event ev,
 		     const struct vn_verdict *v, void *arg)
 {
 	(void)c;
 	(void)t;
-	(void)v;
 	(void)arg;
 	nr_reverted += ev == VN_TRIAL_REVERTED;
 	nr_kept += ev == VN_TRIAL_KEPT;
+	if (v)
+		snprintf(last_why, sizeof(last_why), "%s", v->why);
 }
 
 static char *out_text;
@@ -585,6 +587,8 @@ static void test_baseline_starts_after_a_phase_change(void **state)
 		ticks(c, 1);
 	assert_int_equal(nr_reverted, 0);
 	assert_int_equal(nr_kept, 1);
+	/* a local share told as one, not as "+5000%" of the 1% floor */
+	assert_string_equal(last_why, "kept: local share 0% -> 50% (host drift +0.0%)");
 	assert_int_equal(a->allowed[0], 1ULL << 1);
 	assert_null(c->quarantine);
 	close_core(c);
