@@ -28,6 +28,9 @@
 #include "log.h"
 #include "util.h"
 
+/* least memory on a node that a whole-guest move migrates from it */
+#define GUEST_MOVE_MIN	(2 * MiB)
+
 bool actuate_permanent(int err)
 {
 	switch (err) {
@@ -112,8 +115,13 @@ static int plan(struct vn_core *c, struct vn_decision *d, int owner, struct vn_a
 			if ((p->nodes >> k & 1) &&
 			    (dest < 0 || c->host.node[k].mem_free > c->host.node[dest].mem_free))
 				dest = k;
+		/*
+		 * Less than a huge page on a node is no guest RAM worth a
+		 * migration (QEMU's own small mappings, which the mover does
+		 * not take): the four-node VM logged "0 B moved from node 3".
+		 */
 		for (int k = 0; k < c->host.nr_nodes && n < max; k++)
-			if (!(p->nodes >> k & 1) && g->v.mem[k])
+			if (!(p->nodes >> k & 1) && g->v.mem[k] >= GUEST_MOVE_MIN)
 				n += plan_memory(g, k, dest, g->v.mem[k], act + n, st + n, owner);
 		break;
 	}
