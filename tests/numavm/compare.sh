@@ -51,6 +51,8 @@ elif [[ " $tools " == *" numad "* ]]; then
 fi
 NUMAVM_RUN=${NUMAVM_RUN_DIR:-$NUMAVM_DIR/compare}
 mkdir -p "$NUMAVM_RUN"
+# the tree the initrd's vnumad is built from, not the one at the end of the run
+built_from="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' with changes')"
 numavm_initrd "$NUMAVM_RUN/initrd" "${extra[@]}" || exit 1
 numavm_lock || { echo "another run holds $NUMAVM_DIR/.lock"; exit 77; }
 
@@ -145,7 +147,7 @@ table() {
 		"$runs boot(s) per setup: Debian kernel $(basename "$KERNEL" | sed 's/vmlinuz-//')," \
 		"$("$QEMU" --version | head -n 1 | sed 's/ *(.*//')," \
 		"${NUMAD:+numad $(dpkg-query -W -f='${Version}' numad 2>/dev/null), }vnumad at" \
-		"$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' with changes')."
+		"$built_from."
 	[ -z "$note" ] || echo "$note."
 } >"$NUMAVM_RUN/table.md"
 cat "$NUMAVM_RUN/table.md"
