@@ -8,7 +8,7 @@
  * has CPU room. When it has none, memory moves toward the node where the
  * guest's vCPUs run instead, in bounded batches, if that node has room:
  * the node where most of them run once this tick's vCPU moves are made,
- * so that the two never pull a guest apart.
+ * so that the memory does not leave for where the vCPUs just left.
  * Hysteresis comes from the core (vCPUs moved recently are held) and from
  * the threshold itself: a vCPU at home has a low remote ratio.
  *
@@ -113,10 +113,11 @@ static double expected_gain(const struct vnumad_view *v,
 
 /*
  * Room for `demand` more CPU on a node with the headroom kept free. A node
- * idle before this tick takes vCPUs up to its CPUs whatever the headroom:
- * on a node of one CPU a 10% headroom would refuse every busy vCPU, on a
- * node of two it would take one vCPU of a guest of two and leave the guest
- * split for good, and the vCPUs leave as much room where they come from.
+ * idle before this tick takes vCPUs up to its CPUs whatever the headroom
+ * (the arbiter's own bound): on a node of one CPU a 10% headroom would
+ * refuse every busy vCPU, on a node of two it would take one vCPU of a
+ * guest of two and leave the guest split for good, and the vCPUs leave as
+ * much room where they come from.
  */
 static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 			 int node, double demand)
@@ -126,8 +127,7 @@ static bool has_cpu_room(const struct locality *l, const struct vnumad_view *v,
 
 	if (n->nr_cpus <= 0)
 		return false;
-	if (n->cpu_load * n->nr_cpus < IDLE_CPU &&
-	    l->planned[node] + demand <= n->nr_cpus + 1e-9)
+	if (n->cpu_load * n->nr_cpus < IDLE_CPU && used + demand <= n->nr_cpus + 1e-9)
 		return true;
 	return used + demand <= n->nr_cpus * (1.0 - l->headroom) + 1e-9;
 }
@@ -204,16 +204,13 @@ static int plan_room(struct locality *l, int nr)
  * in l->planned; returns how many could not move for CPU. The home of a
  * vCPU of a vNUMA guest is where its own virtual node's memory is, not
  * where most of the guest's memory is: pulling it to the majority node
- * would only trade its vnode's accesses for remote ones. *split is set when
- * the plan, carried out, would leave no clear majority of the guest's CPU
- * demand at home.
+ * would only trade its vnode's accesses for remote ones.
  */
 static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
-		      const struct vnumad_guest *g, int guest_home, bool *split)
+		      const struct vnumad_guest *g, int guest_home)
 {
 	int homes[VNUMAD_MAX_NODES];
 	int nvn = pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES);
-	double at_home = 0, away = 0;
 	int blocked = 0;
 
 	for (int i = 0; i < g->nr_vcpus; i++) {
@@ -224,16 +221,9 @@ static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
 		l->at[i] = c->node;
 		if (nvn && c->vnode >= 0 && c->vnode < nvn && homes[c->vnode] >= 0)
 			home = homes[c->vnode];
-		if (c->node < 0)
-			continue;
-		if (c->node == home) {
-			at_home += c->cpu_demand + 1e-6;
-			continue;
-		}
-		away += c->cpu_demand + 1e-6;
-		if (c->flags & (VNUMAD_VCPU_IN_TRIAL | VNUMAD_VCPU_HOLD))
-			continue;
-		if (c->remote_ratio < l->threshold)
+		if (c->node < 0 || c->node == home ||
+		    (c->flags & (VNUMAD_VCPU_IN_TRIAL | VNUMAD_VCPU_HOLD)) ||
+		    c->remote_ratio < l->threshold)
 			continue;
 		/* unknown traffic (the /proc fallback) counts as enough */
 		if (c->access_rate >= 0 && c->access_rate < l->min_rate)
@@ -260,10 +250,7 @@ static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
 		l->gain[i] = gain;
 		l->planned[home] += c->cpu_demand;
 		l->planned[c->node] -= c->cpu_demand;
-		at_home += c->cpu_demand + 1e-6;
-		away -= c->cpu_demand + 1e-6;
 	}
-	*split = at_home < SPLIT_MAJORITY * away;
 	return blocked;
 }
 
@@ -435,6 +422,16 @@ static void gather(struct locality *l, const struct vnumad_view *v, int gi,
 		       "on node %d, where most of its vCPUs run", out);
 }
 
+/* True when this tick already proposed a move of vCPU i of guest gi. */
+static bool proposed(const struct vnumad_out *out, int gi, int i)
+{
+	for (int k = 0; k < out->len; k++)
+		if (out->buf[k].kind == VNUMAD_MOVE_VCPU && out->buf[k].guest == gi &&
+		    out->buf[k].vcpu == i)
+			return true;
+	return false;
+}
+
 /*
  * An over-committed node (its vCPUs get less CPU than they ask): vCPUs off
  * it to the node with the most free CPUs, when what they gain in CPU is
@@ -461,8 +458,10 @@ static void relieve(struct locality *l, const struct vnumad_view *v,
 				struct vnumad_proposal p;
 				int to = -1;
 
+				/* one moved home this tick already left the node */
 				if (c->node != s || (c->flags & (VNUMAD_VCPU_IN_TRIAL |
-								 VNUMAD_VCPU_HOLD)))
+								 VNUMAD_VCPU_HOLD)) ||
+				    proposed(out, gi, i))
 					continue;
 				for (int n = 0; n < v->nr_nodes; n++) {
 					double f = pol_free_cpus(v, n) - l->planned[n];
@@ -517,8 +516,7 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 	pol_node_shares(v, l->share);
 	for (int gi = 0; gi < v->nr_guests; gi++) {
 		const struct vnumad_guest *g = v->guests[gi];
-		int home, blocked, made;
-		bool split;
+		int home, blocked, made, to;
 
 		if (g->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT))
 			continue;
@@ -530,11 +528,22 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 			continue;
 		if (plan_room(l, g->nr_vcpus) < 0)
 			return -12; /* -ENOMEM */
-		blocked = plan_vcpus(l, v, g, home, &split);
+		blocked = plan_vcpus(l, v, g, home);
 		made = propose_vcpus(l, v, gi, out);
+		/*
+		 * Memory toward where most of the vCPUs run once this tick's
+		 * moves are made: when that is home (most of them went there),
+		 * what is elsewhere follows them; else the blocked majority gets
+		 * it, while the few that fit home go on trickling there (guests
+		 * each on the other's memory trade places that way).
+		 */
+		to = cpu_node(v, g, l->at);
 		if (blocked > 0)
-			propose_memory(l, v, gi, -1, l->at, "its vCPUs run on node %d, "
-				       "which has no CPU room for the rest", out);
+			propose_memory(l, v, gi, -1, l->at, to == home ?
+				       "most of its vCPUs run on node %d, with most of its "
+				       "memory: the rest follows" :
+				       "its vCPUs run on node %d, which has no CPU room for "
+				       "the rest", out);
 		else if (!made && g->remote_ratio >= l->threshold &&
 			 !pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES))
 			gather(l, v, gi, out);

@@ -395,6 +395,41 @@ static void locality_relieves_cpu(void **state)
 }
 
 /*
+ * An over-committed node 0 (20 vCPUs on 16 CPUs) holding "far", whose
+ * memory is on node 2 with room for one of its vCPUs: that one goes home,
+ * and relief must not propose it a second time, to an idle node (it
+ * counted its CPU twice, and the arbiter dropped the copy).
+ */
+static void locality_relieves_each_vcpu_once(void **state)
+{
+	static const int on0[] = { 0 }, on2[] = { 2 };
+	void *l;
+	int far;
+
+	(void)state;
+	host(4);
+	far = guest("far", LATENCY, 4, NULL, on0, 1, (const double[]){ 0, 0, 8, 0 });
+	guest("crowd", CPU, 16, NULL, on0, 1, (const double[]){ 8, 0, 0, 0 });
+	guest("busy", CPU, 13, NULL, on2, 1, (const double[]){ 0, 0, 8, 0 });
+	/* a full node's vCPUs each get 16/20 of a CPU, and ask no more */
+	for (int gi = 0; gi < 2; gi++)
+		for (int i = 0; i < T.g[gi].nr_vcpus; i++)
+			T.vc[gi][i].cpu_demand = 0.8;
+	T.nodes[0].cpu_load = 1.0;
+	charge();
+	l = start(&vn_policy_locality, 1, NULL);
+	tick(&vn_policy_locality, l);
+	assert_true(count(VNUMAD_MOVE_VCPU, far) >= 2);
+	for (int i = 0; i < T.out.len; i++)
+		for (int k = i + 1; k < T.out.len; k++)
+			assert_false(T.buf[i].kind == VNUMAD_MOVE_VCPU &&
+				     T.buf[k].kind == VNUMAD_MOVE_VCPU &&
+				     T.buf[i].guest == T.buf[k].guest &&
+				     T.buf[i].vcpu == T.buf[k].vcpu);
+	stop(&vn_policy_locality, l);
+}
+
+/*
  * The same host as the /proc fallback reports it (no instruction counts,
  * locality from memory): the guard then judges by locality alone, and
  * would revert every vCPU moved away from its memory for CPU (the VM's
@@ -454,32 +489,34 @@ static void all_to(enum vnumad_proposal_kind k, int gi, int to)
 
 /*
  * The VM's phase setup: a guest of two vCPUs on node 0 of two CPUs, its
- * memory moved to node 1, where a bystander runs.
+ * memory moved to node 1; a bystander on node `by_node` uses `by_cpu`.
  */
-static int phase_setup(double bystander_cpu)
+static int phase_setup(int by_node, double by_cpu)
 {
 	int gi, by;
+	double mem[2] = { 0, 0 };
 
 	host(2);
 	T.nodes[0].nr_cpus = T.nodes[1].nr_cpus = 2;
 	gi = guest("phase", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 0.3125 });
-	by = guest("bystander", LATENCY, 1, NULL, ON1, 1, (const double[]){ 0, 0.3125 });
-	T.vc[by][0].cpu_demand = bystander_cpu;
-	T.nodes[1].cpu_load = bystander_cpu / 2;
+	mem[by_node] = 0.3125;
+	by = guest("bystander", LATENCY, 1, NULL, by_node ? ON1 : ON0, 1, mem);
+	T.vc[by][0].cpu_demand = by_cpu;
+	T.nodes[by_node].cpu_load -= (1 - by_cpu) / 2;
 	charge();
 	return gi;
 }
 
 /*
- * With the bystander idle, both vCPUs go to the memory: the 10% headroom
- * took one there (0.2 CPU kept free of two), and the memory went to the
- * other in the same tick, pulling the guest apart (it ended one vCPU on
- * each node, its memory moved back to one: 640 MiB in the VM).
+ * With node 1 idle, both vCPUs go to the memory: the 10% headroom took one
+ * there (0.2 CPU kept free of two), and the memory went to the other in
+ * the same tick, pulling the guest apart (it ended one vCPU on each node,
+ * its memory moved back to one: 640 MiB in the VM).
  */
 static void locality_fills_an_idle_node(void **state)
 {
 	void *l;
-	int gi = phase_setup(0.02);
+	int gi = phase_setup(0, 0.01);
 
 	(void)state;
 	l = start(&vn_policy_locality, 1, NULL);
@@ -498,7 +535,7 @@ static void locality_fills_an_idle_node(void **state)
 static void locality_keeps_a_guest_together(void **state)
 {
 	void *l;
-	int gi = phase_setup(0.5);
+	int gi = phase_setup(1, 0.5);
 
 	(void)state;
 	l = start(&vn_policy_locality, 1, NULL);
@@ -1495,6 +1532,7 @@ int main(void)
 		cmocka_unit_test(locality_gathers_even_spread),
 		cmocka_unit_test(locality_relieves_cpu),
 		cmocka_unit_test(locality_relieves_nothing_without_counters),
+		cmocka_unit_test(locality_relieves_each_vcpu_once),
 		cmocka_unit_test(locality_leaves_a_split_guest_s_memory),
 		cmocka_unit_test(locality_fills_an_idle_node),
 		cmocka_unit_test(locality_keeps_a_guest_together),
