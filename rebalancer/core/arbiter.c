@@ -92,6 +92,21 @@ static int moves_last_hour(const struct vn_guest *g, double now)
 #define GAIN_MAX	1000.0
 
 /*
+ * Memory a whole-guest move onto `nodes` migrates: what the guest has on
+ * other nodes, but for less than GUEST_MOVE_MIN on one (actuate.c).
+ */
+static double guest_memory_outside(const struct vn_host *h, const struct vn_guest *g,
+				   uint64_t nodes)
+{
+	double outside = 0;
+
+	for (int k = 0; k < h->nr_nodes; k++)
+		if (!(nodes >> k & 1) && g->v.mem[k] >= GUEST_MOVE_MIN)
+			outside += (double)g->v.mem[k];
+	return outside;
+}
+
+/*
  * Sense: a guest, vCPU and nodes that exist, a move that changes something,
  * a finite gain within GAIN_MAX.
  */
@@ -126,7 +141,16 @@ static int check_sense(struct vn_core *c, struct vn_decision *d)
 			p->bytes = g->v.mem[p->from];
 		return -1;
 	case VNUMAD_MOVE_GUEST:
-		return nodes_ok(h, p->nodes) ? -1 : VN_DROP_INVALID;
+		if (!nodes_ok(h, p->nodes))
+			return VN_DROP_INVALID;
+		/* already there: every vCPU on those nodes, no memory to bring */
+		for (int i = 0; i < g->nr_vcpus; i++)
+			if (g->vv[i].allowed != p->nodes)
+				return -1;
+		if (!(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) &&
+		    guest_memory_outside(h, g, p->nodes) > 0)
+			return -1;
+		return VN_DROP_INVALID;
 	}
 	return VN_DROP_INVALID;
 }
@@ -257,20 +281,37 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 		room->mem[p->to] -= (double)p->bytes;
 		room->budget -= (double)p->bytes;
 	} else {
-		double room_cpu = 0, need = guest_demand_outside(g, p->nodes), outside = 0;
+		double room_cpu = 0, need = guest_demand_outside(g, p->nodes);
+		double outside = guest_memory_outside(h, g, p->nodes);
+		int dest = guest_move_dest(c, p->nodes);
 
-		for (int k = 0; k < h->nr_nodes; k++) {
+		for (int k = 0; k < h->nr_nodes; k++)
 			if (p->nodes >> k & 1)
 				room_cpu += room->cpu[k];
-			else
-				outside += (double)g->v.mem[k];
-		}
 		if (room_cpu + 1e-9 < need)
 			return VN_DROP_CPU_CAPACITY;
 		if (outside > 0 && !(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)) {
+			/* the memory all goes to one of the nodes, as actuate sends it */
+			if (dest < 0 || room->mem[dest] < outside)
+				return VN_DROP_MEMORY_CAPACITY;
 			if (room->budget < outside)
 				return VN_DROP_BANDWIDTH;
+			room->mem[dest] -= outside;
 			room->budget -= outside;
+		}
+		/* the vCPUs' CPU taken where there is most room, given back where they were */
+		for (int i = 0; i < g->nr_vcpus; i++) {
+			int on = g->vv[i].node, best = -1;
+
+			if (on >= 0 && on < h->nr_nodes && (p->nodes >> on & 1))
+				continue;
+			for (int k = 0; k < h->nr_nodes; k++)
+				if ((p->nodes >> k & 1) && (best < 0 || room->cpu[k] > room->cpu[best]))
+					best = k;
+			if (best >= 0)
+				room->cpu[best] -= g->vv[i].cpu_demand;
+			if (on >= 0 && on < h->nr_nodes)
+				room->cpu[on] += g->vv[i].cpu_demand;
 		}
 	}
 	room->moves++;

@@ -353,6 +353,14 @@ int stage_policy(struct vn_core *c, struct vnumad_out *out);	/* plugin.c */
 void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 		   struct vn_decisions *dec);			/* arbiter.c */
 void stage_actuate(struct vn_core *c, struct vn_decisions *dec);	/* actuate.c */
+/*
+ * A whole-guest move takes the guest's memory from every node outside its
+ * targets that holds at least GUEST_MOVE_MIN of it (less is no guest RAM
+ * worth a migration: QEMU's own small mappings, which the mover does not
+ * take) to guest_move_dest(), the target with the most free memory.
+ */
+#define GUEST_MOVE_MIN	(2 * MiB)
+int guest_move_dest(const struct vn_core *c, uint64_t nodes);
 void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.c */
 
 /*
@@ -362,6 +370,11 @@ void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.
  */
 #define HIST_LOCAL_FLOOR	0.01
 void history_record(struct vn_guest *g, uint64_t tick, double value);
+/*
+ * Forgets every reading: the figure changed kind (a sampler that fell back
+ * to /proc, or came back), and a ratio across kinds means nothing.
+ */
+void history_reset(struct vn_guest *g);
 /* Mean over ticks [a, b]; NaN when fewer than half of them are known. */
 double history_mean(const struct vn_guest *g, uint64_t a, uint64_t b);
 /* The squared relative standard error of that mean, or -1 if unknown. */

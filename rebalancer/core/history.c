@@ -27,6 +27,12 @@ void history_record(struct vn_guest *g, uint64_t tick, double value)
 	g->hist_tick[slot] = tick;
 }
 
+void history_reset(struct vn_guest *g)
+{
+	for (int i = 0; i < VN_HIST; i++)
+		g->hist[i] = NAN;
+}
+
 /* True when slot t holds a reading of tick t. */
 static bool known(const struct vn_guest *g, uint64_t t)
 {
@@ -109,30 +115,38 @@ bool history_has_baseline(const struct vn_core *c, const struct vn_guest *g)
  * first (never moved, nothing quarantined, not migrating), every vCPU read
  * this tick, at least CLEAR_SHARE of its accesses remote, and the move
  * makes them local -- a vCPU to the node that holds that share of the
- * memory, or memory to the node all the vCPUs run on, so that the node
- * then holds that share. Waiting for a baseline would only delay a verdict
- * that is not in doubt; the guard still judges the trial, against the
- * readings the guest has. Capacity is the arbiter's to check.
+ * memory, memory to the node all the vCPUs run on, so that the node then
+ * holds that share, or the whole guest onto one node, its memory with it
+ * (or, where its memory may not move, onto the node that holds that
+ * share). Waiting for a baseline would only delay a verdict that is not in
+ * doubt; the guard still judges the trial, against the readings the guest
+ * has. Capacity is the arbiter's to check.
  */
 bool history_clear_first_move(const struct vn_core *c, const struct vn_guest *g,
 			      const struct vnumad_proposal *p)
 {
 	double total = (double)g->v.mem_total, there;
+	int to = p->to;
 
+	if (p->kind == VNUMAD_MOVE_GUEST)
+		to = p->nodes && !(p->nodes & (p->nodes - 1)) ? __builtin_ctzll(p->nodes) : -1;
 	if (g->last_move >= 0 || g->nr_move_times || total <= 0 || g->v.quarantine ||
 	    g->mem_shift_tick > c->host.tick ||
 	    (g->v.flags & VNUMAD_GUEST_MIGRATING) || !known(g, c->host.tick) ||
-	    !(g->v.remote_ratio >= CLEAR_SHARE) || p->to < 0 || p->to >= c->host.nr_nodes)
+	    !(g->v.remote_ratio >= CLEAR_SHARE) || to < 0 || to >= c->host.nr_nodes)
 		return false;
-	there = (double)g->v.mem[p->to];
+	there = (double)g->v.mem[to];
 	switch (p->kind) {
 	case VNUMAD_MOVE_VCPU:
 		return there >= CLEAR_SHARE * total;
 	case VNUMAD_MOVE_MEMORY:
 		for (int i = 0; i < g->nr_vcpus; i++)
-			if (g->vv[i].node != p->to)
+			if (g->vv[i].node != to)
 				return false;
 		return there + (double)p->bytes >= CLEAR_SHARE * total;
+	case VNUMAD_MOVE_GUEST:
+		/* every other node's memory follows it (actuate.c) */
+		return !(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE) || there >= CLEAR_SHARE * total;
 	default:
 		return false;
 	}

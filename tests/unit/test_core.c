@@ -595,6 +595,36 @@ static void test_baseline_starts_after_a_phase_change(void **state)
 }
 
 /*
+ * The sampler falls back from counted instructions to the /proc estimate
+ * (a PMU that goes away) while a move is judged: its baseline is in
+ * instructions per second, its judge window in local share, and the ratio
+ * (-100%) reverted a move nothing had judged. The history starts again
+ * with the new figure: the trial is kept unjudged.
+ */
+static void test_figure_changes_kind_mid_trial(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+
+	(void)state;
+	a = t_add("g", 2, 0, 4 * GiB);
+	c = open_core();
+	ticks(c, 8);
+	propose_vcpu(c, "g", 0, 1, 0.3);
+	ticks(c, 1);
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	nr_proposals = 0;
+	th.estimate = true;
+	last_why[0] = '\0';
+	for (int i = 0; i < 20 && !last_why[0]; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 0);
+	assert_string_equal(last_why, "kept unjudged: too few readings");
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	close_core(c);
+}
+
+/*
  * The same phase change, the move proposed as soon as the policy sees the
  * memory on node 1: in the tick of the reading, whose figure was taken
  * before it (still all local). Such a move has no baseline that knows the
@@ -1027,6 +1057,8 @@ static void test_drop_invalid(void **state)
 	expect_drop(c, VN_DROP_INVALID);
 	propose_guest(c, "a", 0, 0.3);		/* no nodes */
 	expect_drop(c, VN_DROP_INVALID);
+	propose_guest(c, "a", 1ULL << 0, 0.3);	/* already there, memory and all */
+	expect_drop(c, VN_DROP_INVALID);
 	propose_vcpu(c, "a", 0, 1, NAN);
 	expect_drop(c, VN_DROP_INVALID);
 	proposals[nr_proposals] = proposals[0];
@@ -1159,6 +1191,9 @@ static void test_drop_capacity(void **state)
 	propose_guest(c, "a", 1ULL << 1, 0.3);
 	expect_drop(c, VN_DROP_CPU_CAPACITY);
 	propose_memory(c, "a", 0, 2, 4 * GiB, 0.3);
+	expect_drop(c, VN_DROP_MEMORY_CAPACITY);
+	/* the whole guest too: its 4 GiB do not fit in node 2's 1 GiB */
+	propose_guest(c, "a", 1ULL << 2, 0.3);
 	expect_drop(c, VN_DROP_MEMORY_CAPACITY);
 	close_core(c);
 }
@@ -2206,6 +2241,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_capacity, setup),
 		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_guest_move_leaves_crumbs, setup),
+		cmocka_unit_test_setup(test_figure_changes_kind_mid_trial, setup),
 		cmocka_unit_test_setup(test_drop_memory_rules, setup),
 		cmocka_unit_test_setup(test_drop_gain_cap_duplicate, setup),
 		cmocka_unit_test_setup(test_migration_of_a_guest_that_left, setup),

@@ -202,6 +202,39 @@ static void second_move_is_not_first(void **state)
 	close_core(&c);
 }
 
+/*
+ * The whole guest onto one node is clear as well: its memory follows it
+ * there (the four-node VM: place's move of "crowded" waited two ticks for a
+ * baseline). Onto two nodes it is not, nor onto a node without its memory
+ * when its memory may not move.
+ */
+static void clear_guest_move(void **state)
+{
+	static struct vn_core c;
+	struct vnumad_proposal p = { .kind = VNUMAD_MOVE_GUEST, .to = -1 };
+	struct vn_guest *g;
+
+	(void)state;
+	open_core_with(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+		       "vcpu_nodes = 0\nmem_nodes = 1\n", "none");
+	ticks(&c, 2);
+	g = host_find(&c.host, "g");
+	assert_non_null(g);
+	p.nodes = 1ULL << 0;
+	assert_true(history_clear_first_move(&c, g, &p));
+	p.nodes = 1ULL << 1;
+	assert_true(history_clear_first_move(&c, g, &p));
+	p.nodes = 3;
+	assert_false(history_clear_first_move(&c, g, &p));
+	g->v.flags |= VNUMAD_GUEST_NO_MEMMOVE;
+	p.nodes = 1ULL << 0;
+	assert_false(history_clear_first_move(&c, g, &p));
+	p.nodes = 1ULL << 1;
+	assert_true(history_clear_first_move(&c, g, &p));
+	g->v.flags &= ~VNUMAD_GUEST_NO_MEMMOVE;
+	close_core(&c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -226,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clear_move_needs_no_baseline),
 		cmocka_unit_test(clear_memory_move),
+		cmocka_unit_test(clear_guest_move),
 		cmocka_unit_test(ambiguous_move_waits),
 		cmocka_unit_test(second_move_is_not_first),
 	};
