@@ -50,6 +50,7 @@ enum sim_counters {
 	SIM_COUNT_DEMAND,	/* demand reads: Intel OCR/MEM_LOAD, Zen 2 */
 	SIM_COUNT_FILLS,	/* demand and prefetch fills: Zen 3 to 5 */
 	SIM_COUNT_EXACT,	/* every access: the model's truth */
+	SIM_COUNT_NONE,		/* no PMU: the /proc fallback's memory-share estimate */
 };
 
 /* HMAT's bandwidth is the channels' peak; STREAM sustains this share. */

@@ -46,7 +46,7 @@ static const struct sim_workload builtin_wl[] = {
 };
 
 static const char *const bw_info_names[] = { "none", "hmat", "configured", NULL };
-static const char *const counter_names[] = { "demand", "fills", "exact", NULL };
+static const char *const counter_names[] = { "demand", "fills", "exact", "none", NULL };
 
 static const char *const builtin_names[] = {
 	"cpu", "latency", "bandwidth", "mixed", "idle", NULL,

@@ -972,6 +972,62 @@ static void test_sampler_vnode_memory(void **state)
 	unlink(path);
 }
 
+/*
+ * counters = none: a host without a PMU, read as the procfs sampler reads
+ * one (no instructions; the CPU time split by the share of the guest's
+ * memory, as the core last read it, away from the vCPU's node).
+ */
+static void test_sampler_without_pmu(void **state)
+{
+	char path[] = "/tmp/vnumad-test-sim.XXXXXX";
+	struct vn_config cfg = { .interval = 1, .scenario = path };
+	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
+	struct vn_sampler sp = { .ops = &sim_sampler_ops, .cfg = &cfg, .backend = &b };
+	struct vn_host h;
+	struct vn_guest *g;
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	(void)state;
+	assert_non_null(f);
+	fprintf(f, "%scounters = none\n[guest.g]\nworkload = latency\nvcpus = 2\n"
+		"memory = 4GiB\nvcpu_nodes = 0\nmem_nodes = 0:25%%, 1:75%%\n", HOST2);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(b.ops->open(&b), 0);
+	assert_int_equal(sp.ops->open(&sp), 0);
+	host_init(&h);
+	assert_int_equal(b.ops->topology(&b, &h), 0);
+	host_scan_begin(&h);
+	assert_int_equal(b.ops->scan(&b, &h), 0);
+	host_scan_end(&h);
+	g = host_find(&h, "g");
+	assert_non_null(g);
+	assert_int_equal(sp.ops->attach(&sp, g), 0);
+	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	assert_int_equal(b.ops->advance(&b, 1), 0);
+	assert_int_equal(sp.ops->read(&sp, g), 0);
+	for (int i = 0; i < 2; i++) {
+		const struct vn_counts *c = &g->vc[i].delta;
+		double w = (double)(c->local_dram + c->remote_dram);
+
+		assert_true(c->valid);
+		assert_int_equal(c->source, VNUMAD_SRC_ESTIMATE);
+		assert_int_equal(c->instructions, 0);
+		assert_int_equal(c->cycles, 0);
+		assert_int_equal(c->node, 0);
+		/* a busy vCPU's second of CPU, 75% of it "remote" */
+		assert_true(fabs(w - c->cpu_time * 1e6) <= 1);
+		assert_true(c->cpu_time > 0.9);
+		assert_true(fabs((double)c->remote_dram / w - 0.75) < 1e-6);
+	}
+	for (int i = 0; i < h.nr_guests; i++)
+		b.ops->forget(&b, h.guests[i]);
+	host_fini(&h);
+	sp.ops->close(&sp);
+	b.ops->close(&b);
+	unlink(path);
+}
+
 /* The backend and sampler as the core drives them, on the built-in demo. */
 static void test_backend(void **state)
 {
@@ -1069,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_backend),
 		cmocka_unit_test(test_backend_bandwidth),
 		cmocka_unit_test(test_sampler_vnode_memory),
+		cmocka_unit_test(test_sampler_without_pmu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
