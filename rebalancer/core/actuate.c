@@ -108,7 +108,7 @@ static int plan(struct vn_core *c, struct vn_decision *d, int owner, struct vn_a
 				n += plan_vcpu(g, v, p->nodes, act + n, st + n, owner);
 		if (g->v.flags & VNUMAD_GUEST_NO_MEMMOVE)
 			break;
-		dest = guest_move_dest(c, p->nodes);
+		dest = host_freest_node(&c->host, p->nodes);
 		/*
 		 * Less than a huge page on a node is no guest RAM worth a
 		 * migration (QEMU's own small mappings, which the mover does
@@ -120,18 +120,6 @@ static int plan(struct vn_core *c, struct vn_decision *d, int owner, struct vn_a
 		break;
 	}
 	return n;
-}
-
-/* The node of `nodes` a whole-guest move sends the memory to: the freest. */
-int guest_move_dest(const struct vn_core *c, uint64_t nodes)
-{
-	int dest = -1;
-
-	for (int k = 0; k < c->host.nr_nodes; k++)
-		if ((nodes >> k & 1) &&
-		    (dest < 0 || c->host.node[k].mem_free > c->host.node[dest].mem_free))
-			dest = k;
-	return dest;
 }
 
 /* Applies one planned action; a failed one is left in effect [0, 0]. */

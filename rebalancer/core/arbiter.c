@@ -283,7 +283,7 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 	} else {
 		double room_cpu = 0, need = guest_demand_outside(g, p->nodes);
 		double outside = guest_memory_outside(h, g, p->nodes);
-		int dest = guest_move_dest(c, p->nodes);
+		int dest = host_freest_node(h, p->nodes);
 
 		for (int k = 0; k < h->nr_nodes; k++)
 			if (p->nodes >> k & 1)

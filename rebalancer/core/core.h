@@ -357,10 +357,9 @@ void stage_actuate(struct vn_core *c, struct vn_decisions *dec);	/* actuate.c */
  * A whole-guest move takes the guest's memory from every node outside its
  * targets that holds at least GUEST_MOVE_MIN of it (less is no guest RAM
  * worth a migration: QEMU's own small mappings, which the mover does not
- * take) to guest_move_dest(), the target with the most free memory.
+ * take) to host_freest_node() of its targets.
  */
 #define GUEST_MOVE_MIN	(2 * MiB)
-int guest_move_dest(const struct vn_core *c, uint64_t nodes);
 void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.c */
 
 /*

@@ -50,6 +50,17 @@ int host_distance(const struct vn_host *h, int a, int b)
 	return h->distance[a * h->nr_nodes + b];
 }
 
+int host_freest_node(const struct vn_host *h, uint64_t nodes)
+{
+	int best = -1;
+
+	for (int k = 0; k < h->nr_nodes; k++)
+		if ((nodes >> k & 1) &&
+		    (best < 0 || h->node[k].mem_free > h->node[best].mem_free))
+			best = k;
+	return best;
+}
+
 static void free_guest(struct vn_guest *g)
 {
 	free(g->unmeasured);

@@ -177,6 +177,8 @@ const char *host_unmeasured(const struct vn_guest *g, char *buf, size_t len);
 void host_scan_begin(struct vn_host *h);
 void host_scan_end(struct vn_host *h);
 int host_distance(const struct vn_host *h, int a, int b);
+/* The node of `nodes` with the most free memory, -1 when none is a node. */
+int host_freest_node(const struct vn_host *h, uint64_t nodes);
 
 /* A memory migration in flight; the backend updates done/state. */
 enum vn_mig_state {
