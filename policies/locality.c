@@ -67,9 +67,8 @@ struct locality {
 	/* CPU demand added to each node by this tick's proposals */
 	double planned[VNUMAD_MAX_NODES];
 	double share[VNUMAD_MAX_NODES];	/* of what they ask, its vCPUs get */
-	/* one guest's plan: where each vCPU goes, what it gains there */
+	/* where each vCPU of the guest being weighed runs once its moves are made */
 	int *at;
-	double *gain;
 	int cap;
 };
 
@@ -93,7 +92,6 @@ static void locality_fini(void *priv)
 	struct locality *l = priv;
 
 	free(l->at);
-	free(l->gain);
 	free(l);
 }
 
@@ -177,13 +175,12 @@ static void pct(char *buf, size_t len, double x)
 }
 
 /*
- * Room for the plan of a guest of nr vCPUs. Kept between ticks: a host's
- * widest guest sets it once.
+ * Room for where the vCPUs of a guest of nr vCPUs go this tick (l->at).
+ * Kept between ticks: a host's widest guest sets it once.
  */
-static int plan_room(struct locality *l, int nr)
+static int at_room(struct locality *l, int nr)
 {
 	int *at;
-	double *gain;
 
 	if (nr <= l->cap)
 		return 0;
@@ -191,34 +188,34 @@ static int plan_room(struct locality *l, int nr)
 	if (!at)
 		return -12; /* -ENOMEM */
 	l->at = at;
-	gain = realloc(l->gain, (size_t)nr * sizeof(*gain));
-	if (!gain)
-		return -12;
-	l->gain = gain;
 	l->cap = nr;
 	return 0;
 }
 
 /*
- * Plans misplaced vCPUs home, in l->at and l->gain, with their CPU counted
- * in l->planned; returns how many could not move for CPU. The home of a
+ * Moves misplaced vCPUs home, noting in l->at where each vCPU runs once
+ * they are made; returns how many could not move for CPU. The home of a
  * vCPU of a vNUMA guest is where its own virtual node's memory is, not
  * where most of the guest's memory is: pulling it to the majority node
  * would only trade its vnode's accesses for remote ones.
  */
-static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
-		      const struct vnumad_guest *g, int guest_home)
+static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
+			 int gi, int guest_home, struct vnumad_out *out, int *made)
 {
+	const struct vnumad_guest *g = v->guests[gi];
 	int homes[VNUMAD_MAX_NODES];
 	int nvn = pol_vnode_homes(v, g, homes, VNUMAD_MAX_NODES);
 	int blocked = 0;
 
+	for (int i = 0; i < g->nr_vcpus; i++)
+		l->at[i] = g->vcpus[i].node;
 	for (int i = 0; i < g->nr_vcpus; i++) {
 		const struct vnumad_vcpu *c = &g->vcpus[i];
 		int home = guest_home;
+		struct vnumad_proposal p;
+		char share[16];
 		double gain;
 
-		l->at[i] = c->node;
 		if (nvn && c->vnode >= 0 && c->vnode < nvn && homes[c->vnode] >= 0)
 			home = homes[c->vnode];
 		if (c->node < 0 || c->node == home ||
@@ -246,51 +243,25 @@ static int plan_vcpus(struct locality *l, const struct vnumad_view *v,
 			blocked++;
 			continue;
 		}
-		l->at[i] = home;
-		l->gain[i] = gain;
-		l->planned[home] += c->cpu_demand;
-		l->planned[c->node] -= c->cpu_demand;
-	}
-	return blocked;
-}
-
-/*
- * Proposes the planned vCPU moves; returns how many were proposed. One the
- * buffer has no room for stays where it is, its CPU given back.
- */
-static int propose_vcpus(struct locality *l, const struct vnumad_view *v,
-			 int gi, struct vnumad_out *out)
-{
-	const struct vnumad_guest *g = v->guests[gi];
-	int made = 0;
-
-	for (int i = 0; i < g->nr_vcpus; i++) {
-		const struct vnumad_vcpu *c = &g->vcpus[i];
-		struct vnumad_proposal p;
-		char share[16];
-
-		if (l->at[i] == c->node)
-			continue;
 		memset(&p, 0, sizeof(p));
 		p.kind = VNUMAD_MOVE_VCPU;
 		p.guest = gi;
 		p.vcpu = i;
 		p.from = c->node;
-		p.to = l->at[i];
-		p.gain = l->gain[i];
-		pct(share, sizeof(share), (double)g->mem[p.to] / (double)g->mem_total);
+		p.to = home;
+		p.gain = gain;
+		pct(share, sizeof(share), (double)g->mem[home] / (double)g->mem_total);
 		snprintf(p.reason, sizeof(p.reason),
 			 "%s of the guest's memory is on node %d, which has CPU room",
-			 share, p.to);
-		if (vnumad_propose(out, &p) < 0) {
-			l->planned[p.to] -= c->cpu_demand;
-			l->planned[p.from] += c->cpu_demand;
-			l->at[i] = c->node;
-			continue;
-		}
-		made++;
+			 share, home);
+		if (vnumad_propose(out, &p) < 0)
+			return blocked;
+		l->at[i] = home;
+		l->planned[home] += c->cpu_demand;
+		l->planned[c->node] -= c->cpu_demand;
+		(*made)++;
 	}
-	return made;
+	return blocked;
 }
 
 /*
@@ -422,12 +393,25 @@ static void gather(struct locality *l, const struct vnumad_view *v, int gi,
 		       "on node %d, where most of its vCPUs run", out);
 }
 
-/* True when this tick already proposed a move of vCPU i of guest gi. */
-static bool proposed(const struct vnumad_out *out, int gi, int i)
+/*
+ * True when the guests' pass of this tick proposed a move of vCPU i of
+ * guest gi: its proposals, the first `n` in the buffer, come guest by
+ * guest, so the guest's are found by bisection.
+ */
+static bool proposed(const struct vnumad_out *out, int n, int gi, int i)
 {
-	for (int k = 0; k < out->len; k++)
-		if (out->buf[k].kind == VNUMAD_MOVE_VCPU && out->buf[k].guest == gi &&
-		    out->buf[k].vcpu == i)
+	int lo = 0, hi = n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (out->buf[mid].guest < gi)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && out->buf[lo].guest == gi; lo++)
+		if (out->buf[lo].kind == VNUMAD_MOVE_VCPU && out->buf[lo].vcpu == i)
 			return true;
 	return false;
 }
@@ -440,6 +424,8 @@ static bool proposed(const struct vnumad_out *out, int gi, int i)
 static void relieve(struct locality *l, const struct vnumad_view *v,
 		    struct vnumad_out *out)
 {
+	int own = out->len;	/* the guests' pass's proposals */
+
 	for (int s = 0; s < v->nr_nodes; s++) {
 		double excess;
 
@@ -461,7 +447,7 @@ static void relieve(struct locality *l, const struct vnumad_view *v,
 				/* one moved home this tick already left the node */
 				if (c->node != s || (c->flags & (VNUMAD_VCPU_IN_TRIAL |
 								 VNUMAD_VCPU_HOLD)) ||
-				    proposed(out, gi, i))
+				    proposed(out, own, gi, i))
 					continue;
 				for (int n = 0; n < v->nr_nodes; n++) {
 					double f = pol_free_cpus(v, n) - l->planned[n];
@@ -526,10 +512,10 @@ static int locality_tick(void *priv, const struct vnumad_view *v,
 		home = pol_home_node(v, g);
 		if (home < 0)
 			continue;
-		if (plan_room(l, g->nr_vcpus) < 0)
+		if (at_room(l, g->nr_vcpus) < 0)
 			return -12; /* -ENOMEM */
-		blocked = plan_vcpus(l, v, g, home);
-		made = propose_vcpus(l, v, gi, out);
+		made = 0;
+		blocked = propose_vcpus(l, v, gi, home, out, &made);
 		/*
 		 * Memory toward where most of the vCPUs run once this tick's
 		 * moves are made: when that is home (most of them went there),
