@@ -283,7 +283,7 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 	} else {
 		double room_cpu = 0, need = guest_demand_outside(g, p->nodes);
 		double outside = guest_memory_outside(h, g, p->nodes);
-		int dest = host_freest_node(h, p->nodes);
+		int dest = host_freest_node(h, p->nodes), best = -1;
 
 		for (int k = 0; k < h->nr_nodes; k++)
 			if (p->nodes >> k & 1)
@@ -299,18 +299,15 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 			room->mem[dest] -= outside;
 			room->budget -= outside;
 		}
-		/* the vCPUs' CPU taken where there is most room, given back where they were */
+		/* the CPU it brings, booked where most is free, given back where it ran */
+		for (int k = 0; k < h->nr_nodes; k++)
+			if ((p->nodes >> k & 1) && (best < 0 || room->cpu[k] > room->cpu[best]))
+				best = k;
+		room->cpu[best] -= need;
 		for (int i = 0; i < g->nr_vcpus; i++) {
-			int on = g->vv[i].node, best = -1;
+			int on = g->vv[i].node;
 
-			if (on >= 0 && on < h->nr_nodes && (p->nodes >> on & 1))
-				continue;
-			for (int k = 0; k < h->nr_nodes; k++)
-				if ((p->nodes >> k & 1) && (best < 0 || room->cpu[k] > room->cpu[best]))
-					best = k;
-			if (best >= 0)
-				room->cpu[best] -= g->vv[i].cpu_demand;
-			if (on >= 0 && on < h->nr_nodes)
+			if (on >= 0 && on < h->nr_nodes && !(p->nodes >> on & 1))
 				room->cpu[on] += g->vv[i].cpu_demand;
 		}
 	}

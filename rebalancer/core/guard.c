@@ -671,6 +671,7 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 		  struct vn_verdict *v)
 {
 	double before, after, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
+	const char *what;
 
 	*v = (struct vn_verdict){
 		.raw = NAN, .drift = NAN,
@@ -702,15 +703,14 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 	 * of its figure in per cent (the floor under it is 1%) read
 	 * "+9998.4%" (the VM's four-node setup). The gain stays in v->gain.
 	 */
+	what = v->ev == VN_TRIAL_KEPT ? "kept" : "reverted";
 	if (g->hist_local)
 		snprintf(v->why, sizeof(v->why), "%s: local share %.0f%% -> %.0f%% "
-			 "(host drift %+.1f%%)", v->ev == VN_TRIAL_KEPT ? "kept" : "reverted",
-			 fmax(before - HIST_LOCAL_FLOOR, 0) * 100,
+			 "(host drift %+.1f%%)", what, fmax(before - HIST_LOCAL_FLOOR, 0) * 100,
 			 fmax(after - HIST_LOCAL_FLOOR, 0) * 100, (v->drift - 1) * 100);
 	else
 		snprintf(v->why, sizeof(v->why), "%s: %+.1f%% (raw %+.1f%%, host drift %+.1f%%)",
-			 v->ev == VN_TRIAL_KEPT ? "kept" : "reverted", v->gain * 100,
-			 (v->raw - 1) * 100, (v->drift - 1) * 100);
+			 what, v->gain * 100, (v->raw - 1) * 100, (v->drift - 1) * 100);
 	return true;
 }
 

@@ -245,18 +245,15 @@ void stage_model(struct vn_core *c)
 		 */
 		if (valid != g->nr_vcpus || !valid) {
 			history_record(g, h->tick, NAN);
-		} else if (instr) {
-			if (g->hist_local)
-				history_reset(g);
-			history_record(g, h->tick, ips_now);
-			g->hist_local = false;
 		} else {
-			if (!g->hist_local)
+			/* a figure of another kind than the history's: it starts again */
+			if (g->hist_local != !instr)
 				history_reset(g);
-			history_record(g, h->tick, local_now + remote_now > 0 ?
+			g->hist_local = !instr;
+			history_record(g, h->tick, instr ? ips_now :
+				       local_now + remote_now > 0 ?
 				       HIST_LOCAL_FLOOR + local_now / (local_now + remote_now) :
 				       NAN);
-			g->hist_local = true;
 		}
 		estimated |= charge_bandwidth(h, g, measured);
 	}
