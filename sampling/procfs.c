@@ -305,11 +305,30 @@ static double fault_share(struct pfs_priv *p, struct vn_guest *g,
 	return (double)(total - f[node]) / (double)total;
 }
 
+void procfs_weigh(const struct vn_guest *g, struct vn_counts *c, double share)
+{
+	uint64_t w = 0;
+
+	if (share < 0 && c->node >= 0 && c->node < VN_MAX_NODES && g->v.mem_total > 0)
+		share = 1.0 - (double)g->v.mem[c->node] / (double)g->v.mem_total;
+	c->cycles = 0;
+	c->instructions = 0;
+	if (share >= 0) {
+		if (share > 1)
+			share = 1;
+		w = (uint64_t)llround(c->cpu_time * 1e6);
+	}
+	c->remote_dram = share >= 0 ? (uint64_t)llround((double)w * share) : 0;
+	if (c->remote_dram > w)
+		c->remote_dram = w;
+	c->local_dram = w - c->remote_dram;
+}
+
 /* Fills one vCPU's reading; false when the thread is gone. */
 static bool thread_read(struct pfs_priv *p, struct vn_guest *g,
 			struct pfs_thread *t, struct vn_counts *c)
 {
-	uint64_t ticks, w = 0;
+	uint64_t ticks;
 	double now, share = -1;
 	int node, r;
 
@@ -328,22 +347,10 @@ static bool thread_read(struct pfs_priv *p, struct vn_guest *g,
 		if (share >= 0)
 			c->source = VNUMAD_SRC_FAULTS;
 	}
-	if (share < 0 && node >= 0 && g->v.mem_total > 0)
-		share = 1.0 - (double)g->v.mem[node] / (double)g->v.mem_total;
-	c->cycles = 0;
-	c->instructions = 0;
 	c->cpu_time = ticks >= t->ticks ? (double)(ticks - t->ticks) / p->clk_tck : 0;
 	c->elapsed = now - t->at;
-	if (share >= 0) {
-		if (share > 1)
-			share = 1;
-		w = (uint64_t)llround(c->cpu_time * 1e6);
-	}
-	c->remote_dram = (uint64_t)llround((double)w * share);
-	if (c->remote_dram > w)
-		c->remote_dram = w;
-	c->local_dram = w - c->remote_dram;
 	c->node = node;
+	procfs_weigh(g, c, share);
 	c->valid = true;
 	t->ticks = ticks;
 	t->at = now;

@@ -44,6 +44,16 @@ const struct vn_sampler_ops *sampling_select(const struct vn_config *cfg,
 					     char *why, size_t len);
 
 /*
+ * The procfs source's weights for one vCPU reading (cpu_time and node
+ * set): no instructions or cycles; its CPU time in microseconds split by
+ * `share`, the remote share (from fault statistics), or where that is
+ * negative by the share of the guest's memory, as the core last read it,
+ * away from c->node; no weight where neither is known. The simulated host
+ * without a PMU reads its vCPUs so too.
+ */
+void procfs_weigh(const struct vn_guest *g, struct vn_counts *c, double share);
+
+/*
  * Adds up the N<node>=<pages> fields of numa_maps text, each times its
  * mapping's kernelpagesize_kB, into mem[] (bytes per node; zeroed first).
  * One pass, no allocation. Returns the number of mappings that had pages,

@@ -6,12 +6,12 @@
  * b->priv is the struct sim; each vn_guest's g->backend is its sim_guest.
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
 #include "registry.h"
+#include "sampling.h"
 #include "sim_impl.h"
 #include "vnumad.h"
 
@@ -225,31 +225,6 @@ static void sampler_detach(struct vn_sampler *sp, struct vn_guest *g)
 	(void)g;
 }
 
-/*
- * A host without a PMU (counters = none): what the procfs sampler reads
- * where NUMA balancing is off (sampling/procfs.c). No instructions or
- * cycles; the vCPU's CPU time in microseconds split by the share of the
- * guest's memory, as the core last read it, that is not on the vCPU's
- * node: a weight, not accesses.
- */
-static void as_estimate(const struct vn_guest *g, struct vn_counts *c)
-{
-	uint64_t w = (uint64_t)llround(c->cpu_time * 1e6);
-	double share = -1;
-
-	if (c->node >= 0 && c->node < VN_MAX_NODES && g->v.mem_total > 0)
-		share = 1.0 - (double)g->v.mem[c->node] / (double)g->v.mem_total;
-	c->source = VNUMAD_SRC_ESTIMATE;
-	c->cycles = 0;
-	c->instructions = 0;
-	if (share < 0)
-		w = 0;
-	c->remote_dram = (uint64_t)llround((double)w * fmin(fmax(share, 0), 1));
-	if (c->remote_dram > w)
-		c->remote_dram = w;
-	c->local_dram = w - c->remote_dram;
-}
-
 static int sampler_read(struct vn_sampler *sp, struct vn_guest *g)
 {
 	const struct sim *s = sp->priv;
@@ -270,8 +245,11 @@ static int sampler_read(struct vn_sampler *sp, struct vn_guest *g)
 		r = sim_read_counts(sp->priv, sg->index, i, c);
 		if (r < 0)
 			ret = r;
-		else if (s->counters == SIM_COUNT_NONE && c->valid)
-			as_estimate(g, c);
+		else if (s->counters == SIM_COUNT_NONE && c->valid) {
+			/* no PMU: what the procfs sampler reads, NUMA balancing off */
+			c->source = VNUMAD_SRC_ESTIMATE;
+			procfs_weigh(g, c, -1);
+		}
 	}
 	return ret;
 }
