@@ -925,51 +925,73 @@ static void test_backend_bandwidth(void **state)
 	}
 }
 
+/* The simulated backend and its sampler on a scenario file, as the core holds them. */
+struct sim_file {
+	char path[32];
+	struct vn_config cfg;
+	struct vn_backend b;
+	struct vn_sampler sp;
+	struct vn_host h;
+};
+
+/* Writes `text` to a file, opens both on it, and scans the guests once. */
+static void sim_file_open(struct sim_file *x, const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(x->path, sizeof(x->path), "/tmp/vnumad-test-sim.XXXXXX");
+	fd = mkstemp(x->path);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	x->cfg = (struct vn_config){ .interval = 1, .scenario = x->path };
+	x->b = (struct vn_backend){ .ops = &sim_backend_ops, .cfg = &x->cfg };
+	x->sp = (struct vn_sampler){ .ops = &sim_sampler_ops, .cfg = &x->cfg, .backend = &x->b };
+	assert_int_equal(x->b.ops->open(&x->b), 0);
+	assert_int_equal(x->sp.ops->open(&x->sp), 0);
+	host_init(&x->h);
+	assert_int_equal(x->b.ops->topology(&x->b, &x->h), 0);
+	host_scan_begin(&x->h);
+	assert_int_equal(x->b.ops->scan(&x->b, &x->h), 0);
+	host_scan_end(&x->h);
+}
+
+static void sim_file_close(struct sim_file *x)
+{
+	for (int i = 0; i < x->h.nr_guests; i++)
+		x->b.ops->forget(&x->b, x->h.guests[i]);
+	host_fini(&x->h);
+	x->sp.ops->close(&x->sp);
+	x->b.ops->close(&x->b);
+	unlink(x->path);
+}
+
 /* The sampler tells each guest NUMA node's memory per node, as numa_maps would. */
 static void test_sampler_vnode_memory(void **state)
 {
-	char path[] = "/tmp/vnumad-test-sim.XXXXXX";
-	struct vn_config cfg = { .interval = 1, .scenario = path };
-	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
-	struct vn_sampler sp = { .ops = &sim_sampler_ops, .cfg = &cfg, .backend = &b };
-	struct vn_host h;
+	static struct sim_file x;
 	struct vn_guest *g;
-	int fd = mkstemp(path);
-	FILE *f = fdopen(fd, "w");
 
 	(void)state;
-	assert_non_null(f);
 	/* vnode 0 on node 1, vnode 1 on node 0: the scattered case */
-	fprintf(f, "%s[guest.v]\nvcpus = 4\nmemory = 8GiB\nvnodes = 2\n"
-		"vnode_nodes = 1, 0\n[guest.flat]\nvcpus = 2\nmemory = 2GiB\n", HOST2);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(b.ops->open(&b), 0);
-	assert_int_equal(sp.ops->open(&sp), 0);
-	host_init(&h);
-	assert_int_equal(b.ops->advance(&b, 1), 0);
-	assert_int_equal(b.ops->topology(&b, &h), 0);
-	host_scan_begin(&h);
-	assert_int_equal(b.ops->scan(&b, &h), 0);
-	host_scan_end(&h);
-	g = host_find(&h, "v");
+	sim_file_open(&x, HOST2 "[guest.v]\nvcpus = 4\nmemory = 8GiB\nvnodes = 2\n"
+		      "vnode_nodes = 1, 0\n[guest.flat]\nvcpus = 2\nmemory = 2GiB\n");
+	g = host_find(&x.h, "v");
 	assert_int_equal(g->nr_vnodes, 2);
 	assert_false(g->vnode_mem_valid);
-	assert_int_equal(sp.ops->memory(&sp, g), 0);
+	assert_int_equal(x.sp.ops->memory(&x.sp, g), 0);
 	assert_true(g->vnode_mem_valid);
 	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 1], 4 * GiB);
 	assert_int_equal(g->vnode_mem[0 * VN_MAX_NODES + 0], 0);
 	assert_int_equal(g->vnode_mem[1 * VN_MAX_NODES + 0], 4 * GiB);
 	/* a guest without vNUMA has no vnodes */
-	g = host_find(&h, "flat");
+	g = host_find(&x.h, "flat");
 	assert_int_equal(g->nr_vnodes, 0);
 	assert_null(g->vnode_mem);
-	assert_int_equal(sp.ops->memory(&sp, g), 0);
-	for (int i = 0; i < h.nr_guests; i++)
-		b.ops->forget(&b, h.guests[i]);
-	host_fini(&h);
-	sp.ops->close(&sp);
-	b.ops->close(&b);
-	unlink(path);
+	assert_int_equal(x.sp.ops->memory(&x.sp, g), 0);
+	sim_file_close(&x);
 }
 
 /*
@@ -979,33 +1001,18 @@ static void test_sampler_vnode_memory(void **state)
  */
 static void test_sampler_without_pmu(void **state)
 {
-	char path[] = "/tmp/vnumad-test-sim.XXXXXX";
-	struct vn_config cfg = { .interval = 1, .scenario = path };
-	struct vn_backend b = { .ops = &sim_backend_ops, .cfg = &cfg };
-	struct vn_sampler sp = { .ops = &sim_sampler_ops, .cfg = &cfg, .backend = &b };
-	struct vn_host h;
+	static struct sim_file x;
 	struct vn_guest *g;
-	int fd = mkstemp(path);
-	FILE *f = fdopen(fd, "w");
 
 	(void)state;
-	assert_non_null(f);
-	fprintf(f, "%scounters = none\n[guest.g]\nworkload = latency\nvcpus = 2\n"
-		"memory = 4GiB\nvcpu_nodes = 0\nmem_nodes = 0:25%%, 1:75%%\n", HOST2);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(b.ops->open(&b), 0);
-	assert_int_equal(sp.ops->open(&sp), 0);
-	host_init(&h);
-	assert_int_equal(b.ops->topology(&b, &h), 0);
-	host_scan_begin(&h);
-	assert_int_equal(b.ops->scan(&b, &h), 0);
-	host_scan_end(&h);
-	g = host_find(&h, "g");
+	sim_file_open(&x, HOST2 "counters = none\n[guest.g]\nworkload = latency\nvcpus = 2\n"
+		      "memory = 4GiB\nvcpu_nodes = 0\nmem_nodes = 0:25%, 1:75%\n");
+	g = host_find(&x.h, "g");
 	assert_non_null(g);
-	assert_int_equal(sp.ops->attach(&sp, g), 0);
-	assert_int_equal(sp.ops->memory(&sp, g), 0);
-	assert_int_equal(b.ops->advance(&b, 1), 0);
-	assert_int_equal(sp.ops->read(&sp, g), 0);
+	assert_int_equal(x.sp.ops->attach(&x.sp, g), 0);
+	assert_int_equal(x.sp.ops->memory(&x.sp, g), 0);
+	assert_int_equal(x.b.ops->advance(&x.b, 1), 0);
+	assert_int_equal(x.sp.ops->read(&x.sp, g), 0);
 	for (int i = 0; i < 2; i++) {
 		const struct vn_counts *c = &g->vc[i].delta;
 		double w = (double)(c->local_dram + c->remote_dram);
@@ -1020,12 +1027,7 @@ static void test_sampler_without_pmu(void **state)
 		assert_true(c->cpu_time > 0.9);
 		assert_true(fabs((double)c->remote_dram / w - 0.75) < 1e-6);
 	}
-	for (int i = 0; i < h.nr_guests; i++)
-		b.ops->forget(&b, h.guests[i]);
-	host_fini(&h);
-	sp.ops->close(&sp);
-	b.ops->close(&b);
-	unlink(path);
+	sim_file_close(&x);
 }
 
 /* The backend and sampler as the core drives them, on the built-in demo. */
