@@ -463,7 +463,6 @@ static void print_guest(struct vn_core *c, const char *what, const struct vn_dec
 static void log_decision(const struct vn_core *c, const struct vn_decision *d)
 {
 	const struct vnumad_proposal *p = &d->p;
-	const char *by = d->tag ? "; asked by the operator" : "";
 	char a[32], nodes[200];
 
 	(void)c;
@@ -471,16 +470,16 @@ static void log_decision(const struct vn_core *c, const struct vn_decision *d)
 		return;
 	if (p->kind == VNUMAD_MOVE_VCPU)
 		log_info("guest %s: vCPU %d moved node %d -> node %d (expected %+.0f%% for "
-			 "the vCPU: %s%s)", d->g->name, p->vcpu, p->from, p->to, p->gain * 100,
-			 p->reason, by);
+			 "the vCPU: %s)", d->g->name, p->vcpu, p->from, p->to, p->gain * 100,
+			 p->reason);
 	else if (p->kind == VNUMAD_MOVE_MEMORY)
-		log_info("guest %s: migrating %s node %d -> node %d (expected %+.0f%%: %s%s)",
+		log_info("guest %s: migrating %s node %d -> node %d (expected %+.0f%%: %s)",
 			 d->g->name, fmt_size(a, sizeof(a), p->bytes), p->from, p->to,
-			 p->gain * 100, p->reason, by);
+			 p->gain * 100, p->reason);
 	else
-		log_info("guest %s: moved to nodes %s (expected %+.0f%%: %s%s)", d->g->name,
+		log_info("guest %s: moved to nodes %s (expected %+.0f%%: %s)", d->g->name,
 			 fmt_nodemask(nodes, sizeof(nodes), p->nodes), p->gain * 100,
-			 p->reason, by);
+			 p->reason);
 }
 
 void record_decisions(struct vn_core *c, const struct vn_decision *d, int n)
