@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * place: a built-in policy (not the default yet). Each tick it weighs, for the guests that lose
+ * place: the default policy. Each tick it weighs, for the guests that lose
  * most where they are, the few placements that could serve them better --
  * vCPUs to their memory, memory to their vCPUs, the whole guest onto one
  * node, one guest NUMA node to its own node, a guest off a crowded node --

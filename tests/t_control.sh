@@ -90,7 +90,7 @@ expect_output "another vnumad is running: its control socket $sock answers" "sec
 sleep 0.5
 
 expect_exit 0 "status" -- "$VNUMAD" status -c "$conf"
-expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy locality, tick [0-9]+$' "status header"
+expect_output '^vnumad [0-9.]+: backend sim, sampling sim, policy place, tick [0-9]+$' "status header"
 expect_output '^legacy +2 +1,1 +0:4.00 GiB +100% .* pinned$' "status shows the pinned guest"
 # how long each guest has run: the simulator's since the daemon first saw them
 expect_output '^web1 +4 .* [0-9.]+s( |$)' "status shows how long a guest has run"

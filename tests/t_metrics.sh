@@ -214,7 +214,7 @@ promcheck_body "GET /metrics"
 cp "$TMP/body" "$TMP/first"
 
 expect 'vnumad_build_info{version="'"$("$VNUMAD" -V | awk '{ print $2 }')"'"}' == 1
-expect 'vnumad_run_info{backend="sim",sampler="sim",policy="locality"}' == 1
+expect 'vnumad_run_info{backend="sim",sampler="sim",policy="place"}' == 1
 expect vnumad_dry_run == 1
 expect vnumad_policy_disabled == 0
 expect vnumad_ticks_total '>=' 5

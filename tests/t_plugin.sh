@@ -404,12 +404,12 @@ for how in run inproc; do
 		"first failure logged ($how)"
 	expect_output 'policy good: tick failed: Input/output error \(3 in a row\)' \
 		"third failure logged ($how)"
-	expect_output 'policy good disabled after 3 failed ticks; the built-in default \(locality\) advises in its place, nothing is applied' \
+	expect_output 'policy good disabled after 3 failed ticks; the built-in default \(place\) advises in its place, nothing is applied' \
 		"policy disabled with the reason logged ($how)"
 	[ "$(grep -c 'tick failed' "$TMP/out")" -eq 3 ] ||
 		fail "the failing policy was asked $(grep -c 'tick failed' "$TMP/out") times, want 3 ($how)"
 	grep -q 'recommend.*plugged' "$TMP/out" && fail "a failing policy's proposals were used ($how)"
-	expect_output '^  recommend +web[12]: vCPUs? .*of the guest.s memory' \
+	expect_output '^  recommend +web[12]: vCPUs? .*its vCPUs to its memory' \
 		"the default's advice is printed ($how)"
 	expect_output '\[sim; dry run; policy good failed, the default advises\]' \
 		"the summary says who advises ($how)"

@@ -49,7 +49,7 @@ wait $pid || fail "daemon exit status $?"
 sleep 0.2
 kill $lpid 2>/dev/null
 grep -q '^READY=1$' "$TMP/notes" || fail "no READY=1"
-grep -q '^STATUS=running: backend sim, policy locality, dry run$' "$TMP/notes" || fail "no start STATUS"
+grep -q '^STATUS=running: backend sim, policy place, dry run$' "$TMP/notes" || fail "no start STATUS"
 grep -Eq '^STATUS=tick [0-9]+: 6 guests, 0 moves, 0 kept, 0 reverted \(dry run\)$' "$TMP/notes" ||
 	fail "no per-tick STATUS"
 grep -q '^RELOADING=1$' "$TMP/notes" || fail "no RELOADING=1"

@@ -24,7 +24,7 @@ wait_for() {
 wait_for '^tick 3 ' "$TMP/stdout"
 
 kill -USR1 $pid
-wait_for 'state: tick [0-9]+, 6 guests, policy locality' "$TMP/stderr"
+wait_for 'state: tick [0-9]+, 6 guests, policy place' "$TMP/stderr"
 wait_for 'guest web1: vCPUs on nodes' "$TMP/stderr"
 
 printf '[daemon]\ninterval = soon\ncontrol = %s\n' "$TMP/control.sock" >"$conf"
@@ -60,7 +60,7 @@ grep -c 'configuration reloaded' "$TMP/storm.err" | grep -qv '^0$' || fail "the 
 # short one again brings the next at once (it is overdue)
 printf '[daemon]\ninterval = 1h\ncontrol = %s\n' "$TMP/storm.sock" >"$TMP/storm.conf"
 kill -HUP $storm
-wait_for 'configuration reloaded: policy locality, interval 3600s' "$TMP/storm.err"
+wait_for 'configuration reloaded: policy place, interval 3600s' "$TMP/storm.err"
 t2=$(grep -c '^tick ' "$TMP/storm.out")
 sleep 1
 t3=$(grep -c '^tick ' "$TMP/storm.out")

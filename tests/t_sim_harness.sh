@@ -70,7 +70,7 @@ expect_output '^            web1 +[0-9.]+ +[0-9.]+% +0\.[0-9]{4}$' "run prints e
 expect_output '^moves       [1-9][0-9]* vCPU' "locality moves vCPUs on the demo"
 expect_output '^            web1 ' "run prints each guest"
 expect_exit 0 "run --json" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --json
-expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"locality"' \
+expect_output '^\{"type":"totals","scenario":"sim/scenarios/demo.ini","policy":"place"' \
 	"--json totals"
 expect_exit 0 "run oracle" -- "$SIM" run sim/scenarios/demo.ini --policy oracle -v
 expect_output 'oracle \(best-known, local search: 1 placement, [0-9]+ evaluations\)' \
@@ -218,7 +218,7 @@ grep -q 'recommend' "$TMP/live" || fail "the live run recommended nothing"
 expect_exit 0 "replay" -- "$SIM" replay "$TMP/t.trace" -v
 grep -E '^(tick |  [^ ])' "$TMP/out" >"$TMP/replayed"
 diff -u "$TMP/live" "$TMP/replayed" >"$TMP/diff" || { fail "replay differs from the live run"; head -20 "$TMP/diff"; }
-expect_output "60 ticks recorded by vnumad .* replayed with policy locality" "replay summary"
+expect_output "60 ticks recorded by vnumad .* replayed with policy place" "replay summary"
 expect_exit 0 "replay, another policy" -- "$SIM" replay "$TMP/t.trace" --policy numad
 expect_exit 2 "replay the oracle" -- "$SIM" replay "$TMP/t.trace" --policy oracle
 
@@ -243,7 +243,7 @@ expect_exit 2 "--runs on run" -- "$SIM" run sim/scenarios/demo.ini --runs 2
 expect_exit 1 "guard with the guard off" -- "$SIM" guard sim/scenarios/demo.ini -c "$TMP/noguard.conf"
 expect_exit 0 "guard demo" -- "$SIM" guard sim/scenarios/demo.ini --runs 2 --duration 3min --bench -vv
 expect_output '^demo +chaos +2 +[1-9]' "guard: a row per scenario and policy, chaos made trials"
-expect_output '^demo +locality +2 +[1-9]' "guard: the default policy made trials"
+expect_output '^demo +place +2 +[1-9]' "guard: the default policy made trials"
 expect_output '^ +demo/chaos/[01]: [a-z0-9]+ tick [0-9]+, 1 vCPU move \(expected [-+0-9.]+%\): (harmful|neutral|good): truth ' \
 	"guard -vv: every trial, classified by the truth"
 expect_output '^chaos: [0-9]+ trials in 2 runs; harmful [1-9]' "guard: chaos made harmful trials"
@@ -324,13 +324,11 @@ expect_output '^host +320 MiB migrated by its NUMA balancing, [0-9]+ hinting fau
 expect_output '^migrated +0 B$' "run: kernel is no vnumad move"
 expect_exit 0 "compare with kernel" -- "$SIM" compare sim/scenarios/numavm/two.ini \
 	sim/scenarios/numavm/four.ini --policies none,place,locality,kernel --bench
-expect_output '^BENCH name=policy/locality/margin-over-kernel value=[-0-9.]+ unit=% goal=3 dir=min ' \
+expect_output '^BENCH name=policy/place/margin-over-kernel value=[-0-9.]+ unit=% goal=3 dir=min ' \
 	"compare: the default policy's margin over kernel, with its goal"
-expect_output '^BENCH name=policy/locality/migrated-over-kernel value=[0-9.]+ unit=fraction goal=1 dir=max ' \
-	"compare: the default policy's memory against kernel's, with its goal"
-expect_output '^BENCH name=policy/place/migrated-over-kernel value=0.333 unit=fraction goal=- dir=- ' \
-	"compare: place migrates a third of what kernel does (vCPUs move instead), no goal"
-expect_output '^BENCH name=policy/place/margin-over-kernel value=[-0-9.]+ unit=% goal=- dir=- ' \
+expect_output '^BENCH name=policy/place/migrated-over-kernel value=0.333 unit=fraction goal=1 dir=max ' \
+	"compare: the default migrates a third of what kernel does (vCPUs move instead), with its goal"
+expect_output '^BENCH name=policy/locality/margin-over-kernel value=[-0-9.]+ unit=% goal=- dir=- ' \
 	"compare: no kernel goal for a policy that is not the default"
 expect_output '^ +kernel .* 0.31 +0 +0$' "compare: kernel's row counts the host's 320 MiB"
 # on with a policy: vnumad and the host's balancing together, unless disabled

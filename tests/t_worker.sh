@@ -130,9 +130,9 @@ misbehaves() {
 	expect_output 'policy bad: worker restarted \(pid [0-9]+\)' "$what: a new worker"
 	expect_output "policy bad: tick failed: $2 \\(3 in a row\\); a new worker at tick 9" \
 		"$what: with backoff"
-	expect_output 'policy bad disabled after 3 failed ticks; the built-in default \(locality\) advises in its place, nothing is applied, until the policy answers again' \
+	expect_output 'policy bad disabled after 3 failed ticks; the built-in default \(place\) advises in its place, nothing is applied, until the policy answers again' \
 		"$what: the default takes over"
-	expect_output '^  recommend .*of the guest.s memory is on node' "$what: the default advises"
+	expect_output '^  recommend .*its vCPUs to its memory, node' "$what: the default advises"
 	expect_output '\[sim; dry run; policy bad failed, the default advises\]' "$what: and says so"
 	grep -q 'recommend.*well at tick' "$TMP/out" && fail "$what: the failing plugin's proposals were used"
 	[ $((SECONDS - t0)) -lt 60 ] || fail "$what: 12 ticks took $((SECONDS - t0)) s"
@@ -362,10 +362,10 @@ expect_exit 0 "status of a failed policy" -- "$VNUMAD" status -c "$TMP/daemon.co
 expect_output '^vnumad .*policy bad \(disabled\)' "status: disabled"
 expect_output '^policy worker: none running, next start at tick [0-9]+, [0-9]+ restarts?; ticks lost: crash [0-9]+$' \
 	"status: the worker's losses"
-expect_output '^the policy failed [0-9]+ ticks in a row: the built-in default locality advises in its place' \
+expect_output '^the policy failed [0-9]+ ticks in a row: the built-in default place advises in its place' \
 	"status: who advises"
 expect_exit 0 "status --json of a failed policy" -- "$VNUMAD" status -c "$TMP/daemon.conf" --json
-expect_output '"fallback": "locality"' "status --json names the fallback"
+expect_output '"fallback": "place"' "status --json names the fallback"
 metrics >"$TMP/m"
 grep -q '^vnumad_policy_fallback 1$' "$TMP/m" || fail "metrics: no fallback"
 grep -q '^vnumad_policy_disabled 1$' "$TMP/m" || fail "metrics: not disabled"

@@ -12,7 +12,7 @@
 /* SYSCONFDIR/vnumad.conf: where `make install` puts the configuration */
 extern const char vn_default_config[];
 /* The built-in default policy; it also advises for a policy that failed. */
-#define VN_DEFAULT_POLICY	"locality"
+#define VN_DEFAULT_POLICY	"place"
 #define VN_DEFAULT_CONTROL	"/run/vnumad/control.sock"	/* [daemon] control */
 #define VN_CONF_MAX_KEYS	64	/* keys of the table in config.c, at most */
 /* [daemon] control: sizeof(sun_path) of struct sockaddr_un, NUL included */

@@ -355,7 +355,7 @@ static int cmd_guard(char **scenarios, int n, const char *policy,
 	char dflt[256], *list, *items[64];
 	int np, ret;
 
-	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : "locality",
+	snprintf(dflt, sizeof(dflt), "chaos,%s%s", def ? def : VN_DEFAULT_POLICY,
 		 def && strcmp(def, "spread") == 0 ? "" : ",spread");
 	free(def);
 	list = xstrdup(policy ? policy : policies ? policies : dflt);

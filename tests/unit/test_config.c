@@ -183,7 +183,7 @@ static void check_defaults(const struct vn_config *c)
 	assert_int_equal(c->source, VN_SAMPLING_AUTO);
 	assert_true(c->memory_interval == 10.0);
 	assert_true(c->halflife == 4.0);
-	assert_string_equal(c->policy, "locality");
+	assert_string_equal(c->policy, "place");
 	assert_non_null(c->policy_dir);
 	assert_true(c->guard);
 	assert_true(c->baseline == 10.0);
@@ -240,7 +240,7 @@ static void defaults_without_file(void **state)
 	expect_ok(config_load(&cfg, NULL, NULL, &errs));
 	assert_null(cfg.path);
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 
 	/* config_defaults alone gives the same figures */
 	config_free(&cfg);
@@ -254,7 +254,7 @@ static void empty_file_is_defaults(void **state)
 	expect_ok(load("# nothing but a comment\n\n; and another\n"));
 	assert_string_equal(cfg.path, path);
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 }
 
 /* Every section, every key, no value equal to its default. */
@@ -346,16 +346,16 @@ static void shipped_file_is_defaults(void **state)
 		skip();
 	expect_ok(config_load(&cfg, "etc/vnumad.conf", NULL, &errs));
 	check_defaults(&cfg);
-	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
+	check_place_defaults(&cfg);
 }
 
-/* place, built in but not the default, is chosen by name with its defaults. */
-static void place_by_name(void **state)
+/* locality, built in but no longer the default, is chosen by name with its defaults. */
+static void locality_by_name(void **state)
 {
 	(void)state;
-	expect_ok(load("[policy]\nname = place\n"));
-	assert_string_equal(cfg.policy, "place");
-	check_place_defaults(&cfg);
+	expect_ok(load("[policy]\nname = locality\n"));
+	assert_string_equal(cfg.policy, "locality");
+	check_locality(&cfg, 0.3, 1e6, 0.1, (double)GiB, 512.0 * MiB);
 }
 
 /* Names of sections and keys are case-insensitive; values keep their case. */
@@ -630,7 +630,7 @@ static void effective_configuration(void **state)
 	assert_non_null(strstr(text, "exclude            = a, b*"));
 	assert_non_null(strstr(text, "interval           = 5s                       # command line"));
 	assert_non_null(strstr(text, "judge              = 10s                      # default"));
-	assert_non_null(strstr(text, "[policy.locality]\n"));
+	assert_non_null(strstr(text, "[policy.place]\n"));
 	free(text);
 
 	/* no file at all */
@@ -1542,7 +1542,7 @@ int main(void)
 		T(empty_file_is_defaults),
 		T(full_file),
 		T(shipped_file_is_defaults),
-		T(place_by_name),
+		T(locality_by_name),
 		T(names_fold_case),
 		T(value_syntax),
 		T(section_reopened),
