@@ -681,6 +681,9 @@ static bool cpu_room(const struct place *p, const struct vnumad_view *v, int gi,
 
 	if (!pol_node_usable(v, n))
 		return false;
+	/* nothing added: the guest's vCPUs run there already */
+	if (demand <= 1e-9)
+		return true;
 	after = (p->load[n] + demand) / nd->nr_cpus;
 	if (after <= 1 - p->headroom + 1e-9)
 		return true;

@@ -744,6 +744,37 @@ static void place_relieves_cpu(void **state)
 }
 
 /*
+ * A guest whose 16 vCPUs fill node 1, its 24 GiB on node 0, whose CPUs
+ * another guest fills: its vCPUs cannot go home, and node 1 has room for a
+ * third of the memory. place brings what fits to where the vCPUs run: a
+ * move that adds no CPU to the full node they are on (it was refused as
+ * though it did: the generated host gen-1000024 made no move in 30 min).
+ */
+static void place_takes_what_fits(void **state)
+{
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("big", LATENCY, 16, NULL, ON1, 1, (const double[]){ 24, 0 });
+	guest("full", CPU, 16, NULL, ON0, 1, (const double[]){ 4, 0 });
+	T.nodes[1].mem_free = 8ULL << 30;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	assert_int_equal(T.buf[0].guest, 0);
+	assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_MEMORY);
+	assert_int_equal(T.buf[0].from, 0);
+	assert_int_equal(T.buf[0].to, 1);
+	/* what fits above memory_reserve, no more */
+	assert_true(T.buf[0].bytes <= (8ULL << 30) - (512ULL << 20));
+	assert_true(T.buf[0].bytes >= 4ULL << 30);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, 0), 0);
+	stop(&vn_policy_place, p);
+}
+
+/*
  * Two guests of 12 vCPUs, each running on the node that holds the other's
  * 48 GiB: neither can move its vCPUs home at once (12 more on 16 CPUs),
  * nor its memory (no room). place moves as many vCPUs home as there is
@@ -1543,6 +1574,7 @@ int main(void)
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
 		cmocka_unit_test(place_relieves_cpu),
+		cmocka_unit_test(place_takes_what_fits),
 		cmocka_unit_test(place_trades_places),
 		cmocka_unit_test(place_hold_ends_at_a_phase_change),
 		cmocka_unit_test(place_free_moves_first),
