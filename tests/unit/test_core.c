@@ -1199,6 +1199,45 @@ static void test_drop_capacity(void **state)
 }
 
 /*
+ * The arbiter admits the tick's moves best gain first. A whole-guest move
+ * onto a full node that another, lesser move of the same tick leaves must
+ * be admitted once that move is in (place sent the four-node VM's
+ * `crowded` onto the node `far`'s vCPU was leaving: held back a tick for
+ * "no CPU room"); one that still finds no room is dropped for it.
+ */
+static void test_admit_after_room_is_made(void **state)
+{
+	struct vn_core *c;
+	int accepted = 0;
+
+	(void)state;
+	t_add("leaving", 4, 0, GiB)->demand = 1.0;	/* node 0 full */
+	t_add("coming", 1, 1, GiB)->demand = 1.0;
+	t_add("third", 1, 1, GiB)->demand = 1.0;
+	c = open_core();
+	ticks(c, 6);
+	propose_vcpu(c, "leaving", 0, 2, 0.1);
+	propose_guest(c, "coming", 1ULL << 0, 0.5);
+	propose_guest(c, "third", 1ULL << 0, 0.4);	/* no room left for it */
+	ticks(c, 1);
+	nr_proposals = 0;
+	for (int i = 0; i < c->dec.nr; i++) {
+		const struct vn_decision *d = &c->dec.d[i];
+
+		if (d->accepted) {
+			accepted++;
+			assert_string_not_equal(d->g->name, "third");
+		} else {
+			assert_string_equal(d->g->name, "third");
+			assert_int_equal(d->why, VN_DROP_CPU_CAPACITY);
+		}
+	}
+	assert_int_equal(accepted, 2);
+	assert_int_equal(c->dec.nr_accepted, 2);
+	close_core(c);
+}
+
+/*
  * A whole-guest move needs CPU room only for the vCPUs not yet on its
  * nodes: a guest whose vCPUs are home already, with its memory elsewhere,
  * must be able to bring that memory back even though home is nearly full.
@@ -2239,6 +2278,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
 		cmocka_unit_test_setup(test_drop_hourly_cap_and_history, setup),
 		cmocka_unit_test_setup(test_drop_capacity, setup),
+		cmocka_unit_test_setup(test_admit_after_room_is_made, setup),
 		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_guest_move_leaves_crumbs, setup),
 		cmocka_unit_test_setup(test_figure_changes_kind_mid_trial, setup),
