@@ -387,7 +387,9 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 	 * the others are in: a policy may send a guest onto a node that
 	 * another of the tick's moves, with less gain, leaves (place sent
 	 * four-node's `crowded` to where `far`'s vCPU was going from, and it
-	 * waited a tick). rank -1 marks it meanwhile.
+	 * waited a tick). rank -1 marks it meanwhile; it still counts as its
+	 * guest's choice, so that the guest's other proposals of the tick,
+	 * which would conflict with it, are dropped as duplicates.
 	 */
 	arbiter_room_init(c, &room);
 	for (int pass = 0, deferred = 0; pass < 2; pass++) {
