@@ -7,6 +7,10 @@
 #   make install         PREFIX=/usr/local DESTDIR=
 #   DEVELOPER=1          adds -Werror
 
+# `make` alone builds everything: the generated header's rule, which comes
+# first below, would otherwise be the default goal.
+.DEFAULT_GOAL := all
+
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
