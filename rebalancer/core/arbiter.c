@@ -387,46 +387,39 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 	 * the others are in: a policy may send a guest onto a node that
 	 * another of the tick's moves, with less gain, leaves (place sent
 	 * four-node's `crowded` to where `far`'s vCPU was going from, and it
-	 * waited a tick). rank -1 marks it meanwhile; it still counts as its
-	 * guest's choice, so that the guest's other proposals of the tick,
-	 * which would conflict with it, are dropped as duplicates.
+	 * waited a tick). Meanwhile it still counts as its guest's choice, so
+	 * that the guest's other proposals of the tick, which would conflict
+	 * with it, are dropped as duplicates. rank is -1 until admitted.
 	 */
 	arbiter_room_init(c, &room);
-	for (int pass = 0, deferred = 0; pass < 2; pass++) {
-		if (pass == 1 && !deferred)
-			break;
-		for (int i = 0; i < dec->nr; i++) {
-			struct vn_decision *d = &dec->d[i];
-			int why;
+	for (int i = 0; i < dec->nr; i++) {
+		dec->d[i].order = i;
+		dec->d[i].rank = -1;
+	}
+	for (int pass = 0; pass < 2; pass++)
+	for (int i = 0; i < dec->nr; i++) {
+		struct vn_decision *d = &dec->d[i];
+		int why;
 
-			if (pass == 0) {
-				d->order = i;
-				d->rank = 0;
-			}
-			if (!d->accepted || (pass == 1 && d->rank >= 0))
-				continue;
-			why = arbiter_admit(c, &room, dec->d, i, d, 0);
-			if (why == VN_DROP_CPU_CAPACITY && pass == 0) {
-				d->rank = -1;
-				deferred++;
-				continue;
-			}
-			if (why >= 0) {
-				drop(c, d, why);
-				continue;
-			}
-			/* a guest's rank is that of its best accepted decision */
-			d->rank = ranks;
-			for (int j = 0; j < dec->nr; j++)
-				if (j != i && dec->d[j].accepted && dec->d[j].g == d->g &&
-				    dec->d[j].rank >= 0 && (j < i || pass == 1)) {
-					d->rank = dec->d[j].rank;
-					break;
-				}
-			ranks += d->rank == ranks;
-			dec->nr_accepted++;
-			c->stats.accepted++;
+		if (!d->accepted || d->rank >= 0)
+			continue;
+		why = arbiter_admit(c, &room, dec->d, i, d, 0);
+		if (why == VN_DROP_CPU_CAPACITY && pass == 0)
+			continue;
+		if (why >= 0) {
+			drop(c, d, why);
+			continue;
 		}
+		/* a guest's rank is that of its best accepted decision */
+		d->rank = ranks;
+		for (int j = 0; j < (pass ? dec->nr : i); j++)
+			if (j != i && dec->d[j].rank >= 0 && dec->d[j].g == d->g) {
+				d->rank = dec->d[j].rank;
+				break;
+			}
+		ranks += d->rank == ranks;
+		dec->nr_accepted++;
+		c->stats.accepted++;
 	}
 	if (dec->nr > 1)
 		qsort(dec->d, dec->nr, sizeof(*dec->d), by_guest);
