@@ -748,7 +748,8 @@ static void place_relieves_cpu(void **state)
  * another guest fills: its vCPUs cannot go home, and node 1 has room for a
  * third of the memory. place brings what fits to where the vCPUs run: a
  * move that adds no CPU to the full node they are on (it was refused as
- * though it did: the generated host gen-1000024 made no move in 30 min).
+ * though it did; found on the generated host gen-1000024, where what fits
+ * is too little of a 32 GiB guest to pay and no move is made still).
  */
 static void place_takes_what_fits(void **state)
 {
