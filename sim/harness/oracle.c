@@ -1050,8 +1050,9 @@ static void gather(struct oracle *or)
  * re-places for free at events, so it may as well have made room the
  * moment before: the new immovable guests of this stretch are put where
  * first touch would put them on an empty host and counted there as fixed,
- * and the search must fit the others around them. Their landed placement
- * is kept in *landed (one array per guest, NULL for the others) for
+ * and the search must fit the others around them; either_landing() weighs
+ * that against leaving them where they landed. Their landed placement is
+ * kept in *landed (one array per guest, NULL for the others) for
  * unrehome(). Returns how many were rehomed.
  */
 static int rehome(struct oracle *or, uint64_t **landed)
@@ -1095,6 +1096,65 @@ static void unrehome(struct oracle *or, uint64_t **landed)
 	for (int g = 0; g < or->ng; g++)
 		if (landed[g] && sim_place(or->s, g, NULL, landed[g], NULL) < 0)
 			fatalx("oracle: %s: cannot put it back", sim_guest_name(or->s, g));
+}
+
+/*
+ * After rehome(): searches the placement around the arrivals where they
+ * want to be, then around where they landed, and keeps the better one
+ * (one that fits beats one that does not). Both are within the oracle's
+ * means: it re-places for free at the event, so it may or may not make
+ * room the moment before. Returns whether the kept search was exhaustive.
+ */
+static bool either_landing(struct oracle *or, uint64_t **landed, bool first)
+{
+	int ng = or->ng, n, *keep;
+	uint64_t **wish = xcalloc(ng + 1, sizeof(*wish));
+	bool exact_wish, exact, fit_wish;
+	double v_wish, v;
+	long evals;
+
+	exact_wish = search(or, first);
+	fit_wish = all_fit(or);
+	v_wish = objective(or);
+	evals = or->evals;
+	n = or->n;
+	keep = xcalloc(n + 1, sizeof(int));
+	for (int i = 0; i < n; i++)
+		keep[i] = or->live[i]->cur;
+	for (int g = 0; g < ng; g++) {
+		int nvn = sim_guest_vnodes(or->s, g);
+
+		if (!landed[g])
+			continue;
+		wish[g] = xcalloc((size_t)nvn * or->nn, sizeof(uint64_t));
+		for (int k = 0; k < nvn; k++)
+			for (int m = 0; m < or->nn; m++)
+				wish[g][k * or->nn + m] = sim_guest_vnode_mem(or->s, g, k, m);
+	}
+	unrehome(or, landed);
+	gather(or);
+	exact = search(or, first);
+	v = objective(or);
+	or->evals += evals;
+	if (fit_wish && (v_wish > v + IMPROVE || !all_fit(or))) {
+		for (int g = 0; g < ng; g++)
+			if (wish[g] && sim_place(or->s, g, NULL, wish[g], NULL) < 0)
+				fatalx("oracle: %s: cannot put it back",
+				       sim_guest_name(or->s, g));
+		gather(or);
+		if (or->n != n)
+			fatalx("oracle: the stretch's parts changed");
+		for (int i = 0; i < n; i++) {
+			apply(or, or->live[i], keep[i]);
+			or->live[i]->best = keep[i];
+		}
+		exact = exact_wish;
+	}
+	for (int g = 0; g < ng; g++)
+		free(wish[g]);
+	free(wish);
+	free(keep);
+	return exact;
 }
 
 /*
@@ -1301,17 +1361,16 @@ static int walk(const char *scenario, const struct hs_opts *o, bool place,
 		if (place) {
 			uint64_t **landed = xcalloc(ng + 1, sizeof(*landed));
 
-			/* immovable arrivals where they want to be, if the others fit */
-			if (rehome(&or, landed) > 0) {
+			/*
+			 * Immovable arrivals where they want to be, the others
+			 * around them; or where they landed, the others around
+			 * that: the better of the two (room made for an idle
+			 * guest can cost the busy ones more than it gains it).
+			 */
+			if (rehome(&or, landed) > 0)
+				exact = either_landing(&or, landed, r->segments == 0);
+			else
 				exact = search(&or, r->segments == 0);
-				if (!all_fit(&or)) {
-					unrehome(&or, landed);
-					gather(&or);
-					exact = search(&or, r->segments == 0);
-				}
-			} else {
-				exact = search(&or, r->segments == 0);
-			}
 			for (int g = 0; g < ng; g++)
 				free(landed[g]);
 			free(landed);
