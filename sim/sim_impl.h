@@ -99,6 +99,7 @@ struct sim_guest {
 	uint64_t memory;	/* bytes, a whole number of pages */
 	double start, stop;	/* stop < 0: never */
 	double hot;		/* share of memory that takes the accesses */
+	uint64_t mig_step;	/* bytes vnumad's migrations moved this step */
 	double vnode_locality;	/* share of accesses to the vCPU's own vnode */
 	double noise;		/* sd of the multiplicative counter noise */
 

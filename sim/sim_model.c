@@ -475,6 +475,68 @@ static void share_migration_rate(struct sim *s, double h)
 }
 
 /*
+ * What vnumad's migrations cost beyond memory bandwidth, as a real host
+ * charges it. The mover's thread copies the pages (move_pages() copies in
+ * the caller, as a faulting vCPU does under NUMA balancing) at copy_rate,
+ * on the node with the most spare CPU, where the scheduler puts an
+ * unpinned thread: where that node is full, its vCPUs get less. And a
+ * guest refaults each page moved (the migration unmapped it, and for KVM
+ * zapped its mapping through the MMU notifier) at fault_cost of its vCPUs'
+ * time, whether or not it touches the page soon: a cost no lower than the
+ * host's.
+ */
+static void charge_migrations(struct sim *s, double h)
+{
+	double moved = 0, demand, lb = 0;
+	int best = -1;
+
+	for (int i = 0; i < s->nr_mig; i++)
+		moved += (double)s->mig[i].g->mig_step;
+	if (moved <= 0)
+		return;
+	demand = s->numab.copy_rate > 0 ? moved / s->numab.copy_rate / h : 0;
+	for (int n = 0; n < s->nr_nodes; n++) {
+		double l;
+
+		if (s->node[n].cpus <= 0)
+			continue;
+		l = (s->node[n].load + demand) / s->node[n].cpus;
+		if (best < 0 || l < lb) {
+			best = n;
+			lb = l;
+		}
+	}
+	if (best >= 0) {
+		struct sim_node *nd = &s->node[best];
+
+		nd->load += demand;
+		nd->cpu_factor = nd->load > nd->cpus ? nd->cpus / nd->load : 1;
+		for (int i = 0; i < s->nr_live; i++) {
+			struct sim_guest *g = s->live[i];
+
+			for (int v = 0; v < g->nr_vcpus; v++)
+				if (g->vcpu[v].node == best)
+					g->vcpu[v].share = g->demand * nd->cpu_factor;
+		}
+	}
+	for (int i = 0; i < s->nr_mig; i++) {
+		struct sim_guest *g = s->mig[i].g;
+		double lost = (double)(g->mig_step / s->page) * s->numab.fault_cost, cpu = 0;
+
+		if (!g->mig_step)
+			continue;
+		g->mig_step = 0;
+		for (int v = 0; v < g->nr_vcpus; v++)
+			cpu += g->vcpu[v].share;
+		if (cpu <= 0)
+			continue;
+		for (int v = 0; v < g->nr_vcpus; v++)
+			g->vcpu[v].share = MAX(0.0, g->vcpu[v].share *
+						    (1 - lost / (cpu * h)));
+	}
+}
+
+/*
  * Runs the migrations for h seconds in whole pages, each at its own rate or
  * at its share of the host's; the pages cross the source's and the
  * destination's memory (and their link), which the bandwidth solve then
@@ -502,6 +564,7 @@ static void run_migrations(struct sim *s, double h)
 		room = free_pages(s, m->to) * s->page;
 		x = MIN(want, room);
 		move_memory(s, g, m->from, m->to, x);
+		g->mig_step += x;
 		sm->moved += x;
 		sm->credit -= (double)x;
 		s->mig_bw[m->from] += (double)x / h;
@@ -515,6 +578,7 @@ static void run_migrations(struct sim *s, double h)
 		else if (sm->moved >= sm->target || !g->mem_node[m->from])
 			end_migration(s, sm, VN_MIG_DONE, 0);
 	}
+	charge_migrations(s, h);
 	compact_migrations(s);
 }
 

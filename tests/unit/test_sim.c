@@ -413,6 +413,55 @@ static void test_migration_rate(void **state)
 	sim_free(s);
 }
 
+/*
+ * What a migration costs beyond bandwidth: the guest refaults each page
+ * moved, and the mover's copy takes CPU where the scheduler puts it.
+ */
+static void test_migration_cost(void **state)
+{
+	struct sim *s;
+	struct vn_migration m = { .from = 0, .to = 1, .bytes = 4 * GiB };
+	double before, during, a, b;
+
+	(void)state;
+	/* small pages, a copy that costs nothing: the refaults alone */
+	s = load("[host]\nnodes = 2\ncpus = 4\nmemory = 64GiB\npage_size = 4KiB\n"
+		 "numa_balancing_copy_rate = 1TB/s\n"
+		 "[guest.g]\nworkload = cpu\nvcpus = 1\nmemory = 8GiB\n"
+		 "vcpu_nodes = 0\nmem_nodes = 0\n");
+	sim_step(s, 1);
+	before = sim_guest_ips(s, 0);
+	assert_int_equal(sim_migrate(s, 0, &m, 1.0 * GiB), 0);
+	sim_step(s, 1);
+	during = sim_guest_ips(s, 0);
+	/* 262,144 pages a second at 2 us each: about half of its CPU */
+	assert_true(during / before > 0.40 && during / before < 0.55);
+	sim_step(s, 4);
+	assert_int_equal(m.state, VN_MIG_DONE);
+	sim_step(s, 1);
+	assert_true(sim_guest_ips(s, 0) / before > 0.95);
+	sim_free(s);
+
+	/* huge pages, no refault cost: the mover's copy on a full host */
+	s = load("[host]\nnodes = 2\ncpus = 1\nmemory = 64GiB\n"
+		 "numa_balancing_fault_cost = 0\n"
+		 "[guest.a]\nworkload = cpu\nvcpus = 1\nmemory = 8GiB\n"
+		 "vcpu_nodes = 0\nmem_nodes = 0\n"
+		 "[guest.b]\nworkload = cpu\nvcpus = 1\nmemory = 8GiB\n"
+		 "vcpu_nodes = 1\nmem_nodes = 1\n");
+	sim_step(s, 1);
+	a = sim_guest_ips(s, 0);
+	b = sim_guest_ips(s, 1);
+	m = (struct vn_migration){ .from = 0, .to = 1, .bytes = 4 * GiB };
+	assert_int_equal(sim_migrate(s, 0, &m, 2e9), 0);
+	sim_step(s, 1);
+	/* half a CPU of copying on one of the two full nodes: its vCPU gets 2/3 */
+	during = sim_guest_ips(s, 0) / a + sim_guest_ips(s, 1) / b;
+	assert_true(during > 1.6 && during < 1.72);
+	assert_true(sim_guest_ips(s, 0) / a > 0.95 || sim_guest_ips(s, 1) / b > 0.95);
+	sim_free(s);
+}
+
 /* A full target node fails the migration with ENOMEM after what fit. */
 static void test_migration_enomem(void **state)
 {
@@ -1109,6 +1158,7 @@ int main(void)
 		cmocka_unit_test(test_balance),
 		cmocka_unit_test(test_memory_conserved),
 		cmocka_unit_test(test_migration_rate),
+		cmocka_unit_test(test_migration_cost),
 		cmocka_unit_test(test_migration_enomem),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_arrival_departure),
