@@ -1538,6 +1538,8 @@ static int lv_migrate(struct vn_backend *b, struct vn_guest *g,
 	    m->from < 0 || m->from >= lv->topo.nr_nodes)
 		return -EINVAL;
 	mover_set_rate(lv->mover, b->cfg ? b->cfg->migrate_rate : 0);
+	if (b->cfg)
+		mover_set_nice(lv->mover, (int)b->cfg->migrate_nice);
 	return mover_start(lv->mover, d->pid, d->starttime, m);
 }
 

@@ -14,6 +14,7 @@
 #ifndef VN_MOVER_H
 #define VN_MOVER_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,12 @@ void mover_free(struct vn_mover *mv);
 
 /* Bytes per second over all migrations; 0 means no limit. */
 void mover_set_rate(struct vn_mover *mv, double bytes_per_second);
+/*
+ * The nice value of the worker, -20 to 19 (default: the process's). A value
+ * below the process's needs CAP_SYS_NICE; without it the loop logs once
+ * why and the worker copies at the nice it has.
+ */
+void mover_set_nice(struct vn_mover *mv, int nice);
 /* Time one move_pages call aims at (default 10 ms). */
 void mover_set_call_target(struct vn_mover *mv, double seconds);
 /* Mappings smaller than this are not guest RAM (default 32 MiB). */
@@ -70,6 +77,16 @@ void mover_cancel(struct vn_mover *mv, struct vn_migration *m);
 void mover_get_stats(struct vn_mover *mv, struct vn_mover_stats *st);
 /* Migrations the worker has not finished yet. */
 int mover_busy(struct vn_mover *mv);
+
+/* The worker's thread id, for the tests. */
+pid_t mover_tid(struct vn_mover *mv);
+
+/*
+ * The CPUs the worker copies to node on: the node's CPUs it may use
+ * (allowed), into out. Returns how many; 0 (a memory-only node, or none
+ * allowed) means it copies on all of allowed. Exposed for the tests.
+ */
+int mover_node_cpus(int node, const cpu_set_t *allowed, cpu_set_t *out);
 
 /*
  * The pieces below are exposed for the tests.

@@ -648,6 +648,8 @@ static int proc_migrate(struct vn_backend *b, struct vn_guest *g,
 	    m->from < 0 || m->from >= h.nr_nodes)
 		return -EINVAL;
 	mover_set_rate(pb->mover, b->cfg ? b->cfg->migrate_rate : 0);
+	if (b->cfg)
+		mover_set_nice(pb->mover, (int)b->cfg->migrate_nice);
 	return mover_start(pb->mover, p->pid, p->starttime, m);
 }
 

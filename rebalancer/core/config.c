@@ -257,6 +257,9 @@ static const struct conf_key conf_keys[] = {
 	{ KEY("limits", "migrate_rate", CONF_RATE, migrate_rate, "256MiB/s"),
 	  .min = 1.0 * MiB, .max = 1024.0 * GiB, .unit = "bytes/s",
 	  .help = "memory migration rate, all guests together" },
+	{ KEY("limits", "migrate_nice", CONF_LONG, migrate_nice, "-10"), .min = -20,
+	  .max = 19, .help = "nice value of the thread that copies migrated memory "
+	  "(on the target node's CPUs)" },
 	{ KEY("limits", "hysteresis", CONF_DURATION, hysteresis, "30s"), .min = 0,
 	  .max = DAY, .unit = "seconds", .help = "least time between two moves of one vCPU" },
 	{ KEY("limits", "min_gain", CONF_PERCENT, min_gain, "5%"), .min = 0, .max = 10,

@@ -104,6 +104,7 @@ struct vn_config {
 	/* [limits] */
 	long max_moves_per_tick;
 	double migrate_rate;	/* bytes per second */
+	long migrate_nice;	/* the mover thread's nice value */
 	double hysteresis;	/* minimum seconds between moves of one vCPU */
 	double min_gain;	/* expected gain below which nothing is done */
 

@@ -13,7 +13,7 @@
  * over time, prompt cancel, a process that dies before and during a
  * migration, a reused pid, nodes that do not exist (ENODEV) and empty
  * source nodes, concurrent migrations, EPERM from an unprivileged mover,
- * and shutdown with migrations running.
+ * shutdown with migrations running, and the worker's priority and CPUs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -625,6 +626,109 @@ static void unprivileged_mover_gets_eperm(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * The worker copies at its configured nice value: 5 needs no privilege; a
+ * value below the process's, without CAP_SYS_NICE, is refused and logged,
+ * and the migration still runs. It is named for top -H.
+ */
+static void mover_thread_priority(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "32", NULL };
+	struct vn_migration m = mig(0, 0, 0);
+	char path[64], comm[32] = "";
+	pid_t tid = mover_tid(e->mv);
+	FILE *f;
+
+	assert_true(tid > 0);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	assert_string_equal(comm, "vnumad-mover\n");
+
+	fg_start(&e->fg, args);
+	mover_set_nice(e->mv, 5);
+	assert_int_equal(mover_start(e->mv, e->fg.pid, 0, &m), 0);
+	assert_true(wait_end(e->base, &m, 20));
+	assert_int_equal(m.state, VN_MIG_DONE);
+	errno = 0;
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)tid), 5);
+	assert_int_equal(getpriority(PRIO_PROCESS, 0), 0);	/* the loop keeps its own */
+}
+
+static void mover_nice_without_privilege(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "32", NULL };
+	int status;
+	pid_t child;
+
+	fg_start(&e->fg, args);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct event_base *base;
+		struct vn_mover *mv;
+		struct vn_migration m = mig(0, 0, 0);
+		double t0 = now_monotonic();
+		pid_t tid;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(10);
+		base = event_base_new();
+		mv = mover_new(base);
+		tid = mover_tid(mv);
+		mover_set_nice(mv, -5);
+		if (mover_start(mv, e->fg.pid, 0, &m) < 0)
+			_exit(11);
+		while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 5)
+			loop_for(base, 0.01);
+		if (m.state == VN_MIG_RUNNING)
+			_exit(12);	/* the refused priority must not hang it */
+		_exit(getpriority(PRIO_PROCESS, (id_t)tid) == 0 ? 0 : 13);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Where it copies: the target node's CPUs that the process may use; all of
+ * those for a node without CPUs or with none allowed. One node here: node 0
+ * has every CPU, the node after the last has none.
+ */
+static void mover_cpus_of_the_target(void **state)
+{
+	size_t sz = hostinfo_cpuset_size();
+	cpu_set_t *all = hostinfo_cpuset_alloc(), *one = hostinfo_cpuset_alloc();
+	cpu_set_t *out = hostinfo_cpuset_alloc();
+	int n = hostinfo_nr_cpus(), last = -1, absent = absent_node();
+	(void)state;
+
+	for (int c = 0; c < n; c++)
+		CPU_SET_S(c, sz, all);
+	assert_int_equal(mover_node_cpus(0, all, out), n);
+	assert_true(CPU_EQUAL_S(sz, out, all));
+	for (int c = 0; c < n; c++)
+		if (hostinfo_cpu_node(c) == 0)
+			last = c;
+	assert_true(last >= 0);
+	CPU_SET_S(last, sz, one);
+	assert_int_equal(mover_node_cpus(0, one, out), 1);
+	assert_true(CPU_ISSET_S(last, sz, out));
+	if (absent >= 0)
+		assert_int_equal(mover_node_cpus(absent, all, out), 0);
+	assert_int_equal(mover_node_cpus(-1, all, out), 0);
+	assert_int_equal(mover_node_cpus(VN_MAX_NODES + 70, all, out), 0);
+	CPU_ZERO_S(sz, one);
+	assert_int_equal(mover_node_cpus(0, one, out), 0);
+	CPU_FREE(all);
+	CPU_FREE(one);
+	CPU_FREE(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -642,6 +746,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(concurrent_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(shutdown_with_migrations_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(unprivileged_mover_gets_eperm, setup, teardown),
+		cmocka_unit_test_setup_teardown(mover_thread_priority, setup, teardown),
+		cmocka_unit_test_setup_teardown(mover_nice_without_privilege, setup, teardown),
+		cmocka_unit_test(mover_cpus_of_the_target),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

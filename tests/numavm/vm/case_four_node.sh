@@ -8,7 +8,8 @@
 #               so its memory is migrated (move_pages, for real) to node 1,
 #               or with it to node 0, which far's move leaves idle (place
 #               moves the whole guest there); one migration,
-#               crowded's 96 MiB, not far's memory as well;
+#               crowded's 96 MiB, not far's memory as well; the mover
+#               thread copied on the target node's CPU at nice -10;
 #   balanced    guest "resident" (vCPU and memory on node 2) is left alone.
 . /numavm/vmlib.sh
 echo 0 >/proc/sys/kernel/numa_balancing
@@ -29,6 +30,20 @@ start_daemon /tmp/vnumad.log --backend proc
 expect_local far 3 40
 expect_local_any crowded 40 1 0
 expect_log "guest crowded: [0-9.]+ ?MiB moved from node 2 to node ${LOCAL_NODE:-1}" 10
+# the mover copied on the target node's CPU, at [limits] migrate_nice (-10)
+mover=
+for t in /proc/$DPID/task/*; do
+	[ "$(cat $t/comm 2>/dev/null)" = vnumad-mover ] && mover=$t
+done
+check "vnumad's mover thread is named vnumad-mover" test -n "$mover"
+if [ -n "$mover" ]; then
+	cpus=$(awk '/^Cpus_allowed_list/ { print $2 }' $mover/status)
+	want=$(cat /sys/devices/system/node/node${LOCAL_NODE:-1}/cpulist)
+	check "the mover ran on node ${LOCAL_NODE:-1}'s CPUs ($cpus, node's $want)" \
+		test "$cpus" = "$want"
+	nice=$(sed 's/.*) //' $mover/stat | awk '{ print $17 }')
+	check "the mover's nice value is -10 ($nice)" test "$nice" = -10
+fi
 mig1=$(awk '/^pgmigrate_success/ { print $2 }' /proc/vmstat)
 say "kernel: $(((mig1 - mig0) * 4 / 1024)) MiB migrated (pgmigrate_success)"
 check "the kernel migrated at least 90 MiB" test $(((mig1 - mig0) * 4 / 1024)) -ge 90
