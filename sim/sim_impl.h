@@ -187,6 +187,7 @@ struct sim_numab {
 struct sim_mig {
 	struct vn_migration *m;
 	struct sim_guest *g;
+	int to;			/* target node, kept after m ends */
 	uint64_t target;	/* bytes to move, whole pages */
 	uint64_t moved;
 	double rate;

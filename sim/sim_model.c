@@ -478,47 +478,74 @@ static void share_migration_rate(struct sim *s, double h)
  * What vnumad's migrations cost beyond memory bandwidth, as a real host
  * charges it. The mover's thread copies the pages (move_pages() copies in
  * the caller, as a faulting vCPU does under NUMA balancing) at copy_rate,
- * on the node with the most spare CPU, where the scheduler puts an
- * unpinned thread: where that node is full, its vCPUs get less. And a
- * guest refaults each page moved (the migration unmapped it, and for KVM
- * zapped its mapping through the MMU notifier) at fault_cost of its vCPUs'
- * time, whether or not it touches the page soon: a cost no lower than the
- * host's.
+ * on the target node's CPUs and above the guests' priority (mover.c,
+ * [limits] migrate_nice): it takes its CPU first and the node's vCPUs
+ * share what is left. For a target without CPUs it runs where the
+ * scheduler puts an unpinned thread, on the node with the most spare CPU,
+ * and competes there like a vCPU. And a guest refaults each page moved
+ * (the migration unmapped it, and for KVM zapped its mapping through the
+ * MMU notifier) at fault_cost of its vCPUs' time, whether or not it
+ * touches the page soon: a cost no lower than the host's.
  */
+static void take_cpu(struct sim *s, int node, double demand, bool first)
+{
+	struct sim_node *nd = &s->node[node];
+
+	if (first) {
+		double left = MAX(0.0, nd->cpus - demand);
+
+		nd->cpu_factor = nd->load > left ? (nd->load > 0 ? left / nd->load : 0) : 1;
+		nd->load += demand;
+	} else {
+		nd->load += demand;
+		nd->cpu_factor = nd->load > nd->cpus ? nd->cpus / nd->load : 1;
+	}
+	for (int i = 0; i < s->nr_live; i++) {
+		struct sim_guest *g = s->live[i];
+
+		for (int v = 0; v < g->nr_vcpus; v++)
+			if (g->vcpu[v].node == node)
+				g->vcpu[v].share = g->demand * nd->cpu_factor;
+	}
+}
+
 static void charge_migrations(struct sim *s, double h)
 {
-	double moved = 0, demand, lb = 0;
+	double on[VN_MAX_NODES] = { 0 }, elsewhere = 0, lb = 0;
 	int best = -1;
 
-	for (int i = 0; i < s->nr_mig; i++)
-		moved += (double)s->mig[i].g->mig_step;
-	if (moved <= 0)
-		return;
-	demand = s->numab.copy_rate > 0 ? moved / s->numab.copy_rate / h : 0;
-	for (int n = 0; n < s->nr_nodes; n++) {
+	for (int i = 0; i < s->nr_mig; i++) {
+		struct sim_guest *g = s->mig[i].g;
+		int to = s->mig[i].to;
+		bool seen = false;
+		double d;
+
+		for (int k = 0; k < i; k++)
+			seen |= s->mig[k].g == g;	/* mig_step is the guest's */
+		if (seen || !g->mig_step || s->numab.copy_rate <= 0)
+			continue;
+		d = (double)g->mig_step / s->numab.copy_rate / h;
+		if (to >= 0 && to < s->nr_nodes && s->node[to].cpus > 0)
+			on[to] += d;
+		else
+			elsewhere += d;
+	}
+	for (int n = 0; n < s->nr_nodes; n++)
+		if (on[n] > 0)
+			take_cpu(s, n, on[n], true);
+	for (int n = 0; elsewhere > 0 && n < s->nr_nodes; n++) {
 		double l;
 
 		if (s->node[n].cpus <= 0)
 			continue;
-		l = (s->node[n].load + demand) / s->node[n].cpus;
+		l = (s->node[n].load + elsewhere) / s->node[n].cpus;
 		if (best < 0 || l < lb) {
 			best = n;
 			lb = l;
 		}
 	}
-	if (best >= 0) {
-		struct sim_node *nd = &s->node[best];
-
-		nd->load += demand;
-		nd->cpu_factor = nd->load > nd->cpus ? nd->cpus / nd->load : 1;
-		for (int i = 0; i < s->nr_live; i++) {
-			struct sim_guest *g = s->live[i];
-
-			for (int v = 0; v < g->nr_vcpus; v++)
-				if (g->vcpu[v].node == best)
-					g->vcpu[v].share = g->demand * nd->cpu_factor;
-		}
-	}
+	if (best >= 0)
+		take_cpu(s, best, elsewhere, false);
 	for (int i = 0; i < s->nr_mig; i++) {
 		struct sim_guest *g = s->mig[i].g;
 		double lost = (double)(g->mig_step / s->page) * s->numab.fault_cost, cpu = 0;
@@ -1645,7 +1672,7 @@ int sim_migrate(struct sim *s, int gi, struct vn_migration *m, double rate)
 					     sizeof(*s->mig_share));
 	}
 	sm = &s->mig[s->nr_mig++];
-	*sm = (struct sim_mig){ .m = m, .g = g, .rate = rate };
+	*sm = (struct sim_mig){ .m = m, .g = g, .to = m->to, .rate = rate };
 	/* move_pages moves whole pages: a part of a page moves all of it */
 	sm->target = m->bytes ?
 		(m->bytes + s->page - 1) / s->page * s->page : g->mem_node[m->from];
