@@ -487,14 +487,15 @@ static void share_migration_rate(struct sim *s, double h)
  * MMU notifier) at fault_cost of its vCPUs' time, whether or not it
  * touches the page soon: a cost no lower than the host's.
  */
-static void take_cpu(struct sim *s, int node, double demand, bool first)
+static void take_cpu(struct sim *s, int node, double demand, bool ahead)
 {
 	struct sim_node *nd = &s->node[node];
 
-	if (first) {
+	if (ahead) {
 		double left = MAX(0.0, nd->cpus - demand);
 
-		nd->cpu_factor = nd->load > left ? (nd->load > 0 ? left / nd->load : 0) : 1;
+		/* load > left >= 0: the division is safe */
+		nd->cpu_factor = nd->load > left ? left / nd->load : 1;
 		nd->load += demand;
 	} else {
 		nd->load += demand;

@@ -588,17 +588,17 @@ static void shutdown_with_migrations_running(void **state)
 	assert_null(m.priv);
 }
 
-/* An unprivileged mover cannot touch another user's process: EPERM. */
-static void unprivileged_mover_gets_eperm(void **state)
+/*
+ * Forks a child that becomes nobody, without capabilities, and migrates all
+ * of guest with a mover of its own (nice first, unless 0); the child exits
+ * with judge()'s verdict, which must be 0. Needs root to change users.
+ */
+static void as_nobody(pid_t guest, int nice,
+		      int (*judge)(const struct vn_migration *m, pid_t tid))
 {
-	struct env *e = *state;
-	const char *args[] = { "-m", "64", NULL };
 	pid_t child;
 	int status;
 
-	if (geteuid() != 0)
-		skip();
-	fg_start(&e->fg, args);
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
@@ -607,23 +607,42 @@ static void unprivileged_mover_gets_eperm(void **state)
 		struct vn_migration m = mig(0, 0, 0);
 		double t0 = now_monotonic();
 
-		/* nobody, without capabilities: the ptrace check fails */
 		if (setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(10);
 		base = event_base_new();
 		mv = mover_new(base);
-		if (mover_start(mv, e->fg.pid, 0, &m) < 0)
+		if (nice)
+			mover_set_nice(mv, nice);
+		if (mover_start(mv, guest, 0, &m) < 0)
 			_exit(11);
 		while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 5)
 			loop_for(base, 0.01);
-		/* smaps refuses first (EACCES); move_pages would say EPERM */
-		if (m.state != VN_MIG_FAILED || m.done)
-			_exit(12);
-		_exit(m.error == EACCES || m.error == EPERM ? 0 : 13);
+		_exit(judge(&m, mover_tid(mv)));
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int judge_eperm(const struct vn_migration *m, pid_t tid)
+{
+	(void)tid;
+	/* smaps refuses first (EACCES); move_pages would say EPERM */
+	if (m->state != VN_MIG_FAILED || m->done)
+		return 12;
+	return m->error == EACCES || m->error == EPERM ? 0 : 13;
+}
+
+/* An unprivileged mover cannot touch another user's process: EPERM. */
+static void unprivileged_mover_gets_eperm(void **state)
+{
+	struct env *e = *state;
+	const char *args[] = { "-m", "64", NULL };
+
+	if (geteuid() != 0)
+		skip();
+	fg_start(&e->fg, args);
+	as_nobody(e->fg.pid, 0, judge_eperm);
 }
 
 /*
@@ -658,40 +677,22 @@ static void mover_thread_priority(void **state)
 	assert_int_equal(getpriority(PRIO_PROCESS, 0), 0);	/* the loop keeps its own */
 }
 
+static int judge_nice_kept(const struct vn_migration *m, pid_t tid)
+{
+	if (m->state == VN_MIG_RUNNING)
+		return 12;	/* the refused priority must not hang it */
+	return getpriority(PRIO_PROCESS, (id_t)tid) == 0 ? 0 : 13;
+}
+
 static void mover_nice_without_privilege(void **state)
 {
 	struct env *e = *state;
 	const char *args[] = { "-m", "32", NULL };
-	int status;
-	pid_t child;
 
+	if (geteuid() != 0)
+		skip();		/* it needs to become nobody */
 	fg_start(&e->fg, args);
-	child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		struct event_base *base;
-		struct vn_mover *mv;
-		struct vn_migration m = mig(0, 0, 0);
-		double t0 = now_monotonic();
-		pid_t tid;
-
-		if (setgid(65534) < 0 || setuid(65534) < 0)
-			_exit(10);
-		base = event_base_new();
-		mv = mover_new(base);
-		tid = mover_tid(mv);
-		mover_set_nice(mv, -5);
-		if (mover_start(mv, e->fg.pid, 0, &m) < 0)
-			_exit(11);
-		while (m.state == VN_MIG_RUNNING && now_monotonic() - t0 < 5)
-			loop_for(base, 0.01);
-		if (m.state == VN_MIG_RUNNING)
-			_exit(12);	/* the refused priority must not hang it */
-		_exit(getpriority(PRIO_PROCESS, (id_t)tid) == 0 ? 0 : 13);
-	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	as_nobody(e->fg.pid, -5, judge_nice_kept);
 }
 
 /*
