@@ -268,7 +268,7 @@ int arbiter_admit(struct vn_core *c, struct arbiter_room *room,
 	if (p->kind == VNUMAD_MOVE_VCPU) {
 		double need = g->vv[p->vcpu].cpu_demand;
 
-		if (room->cpu[p->to] + 1e-9 < need)
+		if (room->cpu[p->to] + 1e-9 < need && !(waive & ARBITER_WAIVE_CPU_ROOM))
 			return VN_DROP_CPU_CAPACITY;
 		room->cpu[p->to] -= need;
 		if (p->from >= 0 && p->from < h->nr_nodes)
@@ -336,6 +336,80 @@ static int by_gain(const void *a, const void *b)
 	return cmp_int(x->p.vcpu, y->p.vcpu);
 }
 
+/*
+ * The partner of a vCPU move refused for CPU room: a move of another vCPU
+ * the other way (from the target to the source), not admitted yet, whose
+ * CPU demand is close enough to this one's that the two together leave
+ * both nodes' load as it was, within SWAP_SLACK of what they move. Two
+ * full nodes can trade vCPUs when neither can take one (the kernel's
+ * task_numa_compare() swaps tasks for the same reason). -1 when none.
+ */
+#define SWAP_SLACK	0.25
+
+static int swap_partner(const struct vn_decisions *dec, int i)
+{
+	const struct vn_decision *d = &dec->d[i];
+	double need = d->g->vv[d->p.vcpu].cpu_demand;
+
+	for (int j = 0; j < dec->nr; j++) {
+		const struct vn_decision *e = &dec->d[j];
+		double other;
+
+		if (j == i || !e->accepted || e->rank >= 0 || e->p.kind != VNUMAD_MOVE_VCPU ||
+		    e->p.from != d->p.to || e->p.to != d->p.from ||
+		    (e->g == d->g && e->p.vcpu == d->p.vcpu))
+			continue;
+		other = e->g->vv[e->p.vcpu].cpu_demand;
+		if (fabs(need - other) <= SWAP_SLACK * fmax(need, other) + 1e-9)
+			return j;
+	}
+	return -1;
+}
+
+/*
+ * Admits decision i with its swap partner, both or neither: each by the
+ * usual rules but its target's CPU room, and the pair only when it leaves
+ * each of the two nodes no more than SWAP_SLACK of a move over its CPUs.
+ * The index of the partner, or -1.
+ */
+static int admit_swap(struct vn_core *c, struct arbiter_room *room,
+		      struct vn_decisions *dec, int i)
+{
+	struct vn_decision *d = &dec->d[i];
+	struct arbiter_room saved = *room;
+	int j = swap_partner(dec, i), to = d->p.to, from = d->p.from;
+	double slack;
+
+	if (j < 0 || from < 0 || from >= c->host.nr_nodes)
+		return -1;
+	if (!core_advisory(c) && room->moves + 2 > c->cfg.max_moves_per_tick)
+		return -1;
+	slack = SWAP_SLACK * fmax(d->g->vv[d->p.vcpu].cpu_demand,
+				  dec->d[j].g->vv[dec->d[j].p.vcpu].cpu_demand);
+	if (arbiter_admit(c, room, dec->d, i, d, ARBITER_WAIVE_CPU_ROOM) < 0 &&
+	    arbiter_admit(c, room, dec->d, j, &dec->d[j], ARBITER_WAIVE_CPU_ROOM) < 0 &&
+	    room->cpu[to] + slack >= -1e-9 && room->cpu[from] + slack >= -1e-9)
+		return j;
+	*room = saved;
+	return -1;
+}
+
+/* Marks decision i admitted: its guest's rank is that of its best one. */
+static void admitted(struct vn_core *c, struct vn_decisions *dec, int i, int *ranks)
+{
+	struct vn_decision *d = &dec->d[i];
+
+	d->rank = *ranks;
+	for (int j = 0; j < dec->nr; j++)
+		if (j != i && dec->d[j].rank >= 0 && dec->d[j].g == d->g) {
+			d->rank = dec->d[j].rank;
+			break;
+		}
+	*ranks += d->rank == *ranks;
+	dec->nr_accepted++;
+	c->stats.accepted++;
+}
+
 /* Output order: accepted by guest rank, then everything in admission order. */
 static int by_guest(const void *a, const void *b)
 {
@@ -389,7 +463,9 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 	 * four-node's `crowded` to where `far`'s vCPU was going from, and it
 	 * waited a tick). Meanwhile it still counts as its guest's choice, so
 	 * that the guest's other proposals of the tick, which would conflict
-	 * with it, are dropped as duplicates. rank is -1 until admitted.
+	 * with it, are dropped as duplicates. Still refused then, it may go
+	 * with a move the other way between the same two nodes (a swap,
+	 * admit_swap). rank is -1 until admitted.
 	 */
 	arbiter_room_init(c, &room);
 	for (int i = 0; i < dec->nr; i++) {
@@ -406,20 +482,20 @@ void stage_arbiter(struct vn_core *c, const struct vnumad_out *out,
 		why = arbiter_admit(c, &room, dec->d, i, d, 0);
 		if (why == VN_DROP_CPU_CAPACITY && pass == 0)
 			continue;
+		if (why == VN_DROP_CPU_CAPACITY) {
+			int j = admit_swap(c, &room, dec, i);
+
+			if (j >= 0) {
+				admitted(c, dec, i, &ranks);
+				admitted(c, dec, j, &ranks);
+				continue;
+			}
+		}
 		if (why >= 0) {
 			drop(c, d, why);
 			continue;
 		}
-		/* a guest's rank is that of its best accepted decision */
-		d->rank = ranks;
-		for (int j = 0; j < (pass ? dec->nr : i); j++)
-			if (j != i && dec->d[j].rank >= 0 && dec->d[j].g == d->g) {
-				d->rank = dec->d[j].rank;
-				break;
-			}
-		ranks += d->rank == ranks;
-		dec->nr_accepted++;
-		c->stats.accepted++;
+		admitted(c, dec, i, &ranks);
 	}
 	if (dec->nr > 1)
 		qsort(dec->d, dec->nr, sizeof(*dec->d), by_guest);

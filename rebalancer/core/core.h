@@ -456,6 +456,7 @@ void plugin_log(int level, const char *fmt, ...)
 #define ARBITER_WAIVE_HISTORY	(1u << 2)	/* judged as far as it can be */
 #define ARBITER_WAIVE_GAIN	(1u << 3)	/* an operator's move has no gain */
 #define ARBITER_WAIVE_TICK_CAP	(1u << 4)	/* made between ticks */
+#define ARBITER_WAIVE_CPU_ROOM	(1u << 5)	/* one of a swap: the other makes room */
 /* What every operator's move waives: it is asked for, not proposed. */
 #define ARBITER_OPERATOR	(ARBITER_WAIVE_HISTORY | ARBITER_WAIVE_GAIN | \
 				 ARBITER_WAIVE_TICK_CAP)

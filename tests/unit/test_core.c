@@ -1238,6 +1238,68 @@ static void test_admit_after_room_is_made(void **state)
 }
 
 /*
+ * Two full nodes can trade vCPUs: a move onto a full node is admitted with
+ * a move of like CPU demand the other way (a swap), both or neither. A move
+ * without such a partner, or with one whose demand is far from its own, is
+ * still dropped for CPU room.
+ */
+static int nr_accepted_of(const struct vn_core *c, const char *guest)
+{
+	int n = 0;
+
+	for (int i = 0; i < c->dec.nr; i++)
+		if (c->dec.d[i].accepted && strcmp(c->dec.d[i].g->name, guest) == 0)
+			n++;
+	return n;
+}
+
+static void test_admit_swap(void **state)
+{
+	struct vn_core *c;
+
+	(void)state;
+	t_add("a", 4, 0, GiB)->demand = 1.0;	/* node 0 full */
+	t_add("b", 4, 1, GiB)->demand = 1.0;	/* node 1 full */
+	c = open_core();
+	ticks(c, 6);
+	/* a lone move onto a full node: no room */
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	ticks(c, 1);
+	nr_proposals = 0;
+	assert_int_equal(c->dec.nr_accepted, 0);
+	assert_int_equal(c->dec.d[0].why, VN_DROP_CPU_CAPACITY);
+	/* with a move of like demand the other way: a swap, both admitted */
+	propose_vcpu(c, "a", 1, 1, 0.3);
+	propose_vcpu(c, "b", 1, 0, 0.3);
+	propose_vcpu(c, "a", 2, 1, 0.2);	/* its partner is taken */
+	ticks(c, 1);
+	nr_proposals = 0;
+	assert_int_equal(c->dec.nr_accepted, 2);
+	assert_int_equal(nr_accepted_of(c, "a"), 1);
+	assert_int_equal(nr_accepted_of(c, "b"), 1);
+	for (int i = 0; i < c->dec.nr; i++)
+		if (!c->dec.d[i].accepted)
+			assert_int_equal(c->dec.d[i].why, VN_DROP_CPU_CAPACITY);
+	close_core(c);
+	th.nr = 0;
+
+	/* a partner of far less demand would leave node 0 over-committed */
+	t_add("a", 4, 0, GiB)->demand = 1.0;
+	t_add("light", 4, 2, GiB)->demand = 0.4;
+	t_add("fill", 2, 2, GiB)->demand = 1.0;		/* node 2 full */
+	t_find("a")->allowed[0] |= 1ULL << 2;
+	t_find("light")->allowed[0] |= 1ULL << 0;
+	c = open_core();
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 2, 0.3);
+	propose_vcpu(c, "light", 0, 0, 0.3);
+	ticks(c, 1);
+	nr_proposals = 0;
+	assert_int_equal(nr_accepted_of(c, "a"), 0);
+	close_core(c);
+}
+
+/*
  * A whole-guest move needs CPU room only for the vCPUs not yet on its
  * nodes: a guest whose vCPUs are home already, with its memory elsewhere,
  * must be able to bring that memory back even though home is nearly full.
@@ -2279,6 +2341,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_hourly_cap_and_history, setup),
 		cmocka_unit_test_setup(test_drop_capacity, setup),
 		cmocka_unit_test_setup(test_admit_after_room_is_made, setup),
+		cmocka_unit_test_setup(test_admit_swap, setup),
 		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_guest_move_leaves_crumbs, setup),
 		cmocka_unit_test_setup(test_figure_changes_kind_mid_trial, setup),
