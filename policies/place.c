@@ -52,7 +52,9 @@
  * free CPUs and memory) -- which is also how a guest scattered evenly over
  * nodes, which no single vCPU move helps, is gathered, and how a guest
  * leaves a node whose controllers are hot; its memory to where its vCPUs
- * run; the vCPUs it has on a crowded node to one with room. For a vNUMA
+ * run; the vCPUs it has on a crowded node to one with room; and when the
+ * node of its memory has no CPU room, its vCPUs traded one for one with
+ * those of another guest running there (a swap, cand_swap). For a vNUMA
  * guest whose vnodes' memory the view gives (vnode_mem; without it the
  * guest is weighed as one), per guest NUMA node: its vCPUs to its memory's
  * node; its vCPUs and memory to a node of its own, when no other vnode
@@ -90,6 +92,12 @@
 #define NOMINAL_IPS	1e9	/* per CPU, for a vCPU whose source counts no instructions */
 #define OWN_SHIFT	0.25	/* share of its memory a held guest moved itself
 				 * from which its hold ends */
+#define SWAP_MATCH	0.2	/* how far apart, relative, the CPU demands of two
+				 * vCPUs that trade places may be (the core's
+				 * swap admits 0.25) */
+#define SWAP_PARTNERS	3	/* partners weighed for one swap */
+#define SWAP_LOSS	0.01	/* most a partner may lose: the guard reverts a
+				 * loss of half its tolerance (3%) */
 
 enum {
 	OPT_QUEUE_FACTOR,
@@ -137,16 +145,20 @@ enum cand_kind {
 	C_MEMORY,	/* memory from `from` to `to` */
 	C_RELIEVE,	/* `phi` of the vCPUs on the crowded `from` to `to` */
 	C_VNODE,	/* vnode's vCPUs and its memory on `from` to `to` */
+	C_SWAP,		/* `phi` of the guest's vCPUs to `to`, trading places
+			 * with as many of `partner`'s there */
 };
 
 struct cand {
 	enum cand_kind kind;
 	int guest, vnode, from, to;
+	int partner;		/* C_SWAP: the guest its vCPUs trade places with */
 	double bytes;		/* memory the whole plan moves */
 	double phi;		/* C_MEMORY, C_VNODE: share of `from`'s memory moved;
 				 * C_RELIEVE, C_VCPUS: vCPUs moved (C_VCPUS: 0 all) */
 	double value;		/* change of the guests' sum of log-speed */
 	double own;		/* the moved guest's own speed-up - 1 */
+	double other;		/* C_SWAP: the partner's speed-up - 1 */
 	double net;		/* value less the cost of the migration */
 };
 
@@ -200,6 +212,10 @@ struct place {
 	int cap_c;
 	int *node2;
 	double *a2;
+	/* a swap's partner and its vCPUs' nodes (swap < 0: none) */
+	int swap, cap_s;
+	int *node2s, *best_node2s;
+	double swap_own;	/* the partner's speed-up - 1 */
 	/* the best candidate's, kept by consider for commit */
 	int *best_node2;
 	double *best_a2;
@@ -212,6 +228,7 @@ static int place_init(void **priv, const struct vnumad_init_args *args)
 
 	if (!p)
 		return -POL_ENOMEM;
+	p->swap = -1;
 	p->k = args->values[OPT_QUEUE_FACTOR].num;
 	p->bw_per_cpu = args->values[OPT_BANDWIDTH_PER_CPU].num;
 	p->counted = args->values[OPT_COUNTED_SHARE].num;
@@ -242,6 +259,8 @@ static void place_fini(void *priv)
 	free(p->best_node2);
 	free(p->best_a2);
 	free(p->a2);
+	free(p->node2s);
+	free(p->best_node2s);
 	free(p->moved);
 	free(p);
 }
@@ -599,6 +618,18 @@ static double evaluate(struct place *p, const struct vnumad_view *v, int gi, dou
 
 	memcpy(load, p->load, sizeof(load));
 	memcpy(tr, p->traffic, sizeof(tr));
+	/* a swap's partner: its vCPUs change nodes, its memory stays */
+	for (int c = p->swap >= 0 ? p->first[p->swap] : 0;
+	     p->swap >= 0 && c < p->first[p->swap + 1]; c++) {
+		const struct mvcpu *m = &p->vc[c];
+		int s2 = p->node2s[c - p->first[p->swap]];
+
+		if (m->node >= 0 && s2 != m->node) {
+			load[m->node] -= m->wish;
+			load[s2] += m->wish;
+			touched |= 1ULL << m->node | 1ULL << s2;
+		}
+	}
 	for (int c = g0; c < g1; c++) {
 		const struct mvcpu *m = &p->vc[c];
 		const double *a = &p->a[(size_t)c * nn], *a2 = &p->a2[(size_t)(c - g0) * nn];
@@ -631,11 +662,12 @@ static double evaluate(struct place *p, const struct vnumad_view *v, int gi, dou
 			felt |= 1ULL << n;
 	}
 	*own = 0;
+	p->swap_own = 0;
 	for (int gj = 0; gj < v->nr_guests; gj++) {
 		double before = 0, after = 0;
 
-		/* only the guest moved and those that run on or read from a felt node */
-		if (gj != gi && !(p->touch[gj] & felt))
+		/* only the guests moved and those that run on or read from a felt node */
+		if (gj != gi && gj != p->swap && !(p->touch[gj] & felt))
 			continue;
 		prepare(p, v, gj);
 		for (int c = p->first[gj]; c < p->first[gj + 1]; c++) {
@@ -643,7 +675,8 @@ static double evaluate(struct place *p, const struct vnumad_view *v, int gi, dou
 			bool mine = gj == gi;
 			const double *a = mine ? &p->a2[(size_t)(c - p->first[gj]) * nn] :
 					  &p->a[(size_t)c * nn];
-			int s = mine ? p->node2[c - p->first[gj]] : m->node;
+			int s = mine ? p->node2[c - p->first[gj]] :
+				gj == p->swap ? p->node2s[c - p->first[gj]] : m->node;
 			double share_now = 1, x;
 
 			if (m->node < 0)
@@ -663,6 +696,8 @@ static double evaluate(struct place *p, const struct vnumad_view *v, int gi, dou
 		value += log(after / before);
 		if (gj == gi)
 			*own = after / before - 1;
+		else if (gj == p->swap)
+			p->swap_own = after / before - 1;
 	}
 	return value;
 }
@@ -738,8 +773,9 @@ static void consider(struct place *p, const struct vnumad_view *v, struct cand *
 	if (p->work >= WORK_PER_TICK)
 		return;
 	c->value = evaluate(p, v, c->guest, &c->own);
-	if (c->own < p->min_gain)
+	if (c->own < p->min_gain || (c->kind == C_SWAP && p->swap_own < -SWAP_LOSS))
 		return;
+	c->other = p->swap_own;
 	c->net = net_value(p, c->value, c->own, c->bytes, life);
 	if (c->net < p->min_gain)
 		return;
@@ -750,6 +786,10 @@ static void consider(struct place *p, const struct vnumad_view *v, struct cand *
 		/* the scratch is the next candidate's: commit needs this one's */
 		memcpy(p->best_node2, p->node2, (size_t)n * sizeof(*p->node2));
 		memcpy(p->best_a2, p->a2, (size_t)n * p->nn * sizeof(*p->a2));
+		if (c->kind == C_SWAP)
+			memcpy(p->best_node2s, p->node2s,
+			       (size_t)(p->first[c->partner + 1] - p->first[c->partner]) *
+			       sizeof(*p->node2s));
 	}
 }
 
@@ -839,6 +879,141 @@ static int cand_vcpus(struct place *p, const struct vnumad_view *v, int gi, int 
 	return 0;
 }
 
+/* Whether vCPU i of the guest may be moved by this tick's proposals. */
+static bool vcpu_free(const struct place *p, const struct vnumad_guest *g, int gi, int i)
+{
+	return p->vc[p->first[gi] + i].node >= 0 &&
+	       !(g->vcpus[i].flags & (VNUMAD_VCPU_HOLD | VNUMAD_VCPU_IN_TRIAL));
+}
+
+/* Whether two vCPUs ask for alike CPU, so that trading them keeps the load. */
+static bool demand_alike(double x, double y)
+{
+	return fabs(x - y) <= SWAP_MATCH * MAX(x, y) + 1e-9;
+}
+
+/*
+ * How much a guest would like its vCPUs on `to` to be on `from` instead:
+ * the share of its memory there less the share on `to`. Orders a swap's
+ * partners, best first: the ideal one runs where the other's memory is
+ * and keeps its own where the other runs.
+ */
+static double swap_appeal(const struct vnumad_guest *g, int from, int to)
+{
+	return ((double)g->mem[from] - (double)g->mem[to]) / (double)g->mem_total;
+}
+
+/*
+ * vCPUs of the guest to node `to`, where its memory is, when that node has
+ * no CPU room for even one of them: traded one for one with vCPUs of
+ * another guest running there, of like CPU demand, which go to where these
+ * come from.
+ * Loads stay as they are; the model weighs both guests, and a partner
+ * that would lose more than SWAP_LOSS is not taken (the guard judges both
+ * moves as their own trials). The kernel's task_numa_compare() swaps
+ * tasks between full nodes the same way. The plan is weighed whole, as
+ * many pairs as one partner gives, with the SWAP_PARTNERS most willing
+ * partners weighed; the core's max_moves_per_tick takes the first pairs
+ * and the rest come once they are judged.
+ */
+static int cand_swap(struct place *p, const struct vnumad_view *v, int gi, int to,
+		     double life, struct cand *best)
+{
+	const struct vnumad_guest *g = v->guests[gi];
+	int part[SWAP_PARTNERS], np = 0, from = -1;
+
+	if (g->quarantine >> to & 1)
+		return 0;
+	for (int i = 0; i < g->nr_vcpus && from < 0; i++)
+		if (vcpu_free(p, g, gi, i) && p->vc[p->first[gi] + i].node != to)
+			from = p->vc[p->first[gi] + i].node;
+	if (from < 0)
+		return 0;
+	/* the partners: guests running on `to` that could run where these do */
+	for (int gj = 0; gj < v->nr_guests; gj++) {
+		const struct vnumad_guest *h = v->guests[gj];
+		int k;
+		double appeal;
+
+		if (gj == gi || p->moved[gj] || !movable(h) || (h->quarantine >> from & 1))
+			continue;
+		for (k = 0; k < h->nr_vcpus; k++)
+			if (vcpu_free(p, h, gj, k) && p->vc[p->first[gj] + k].node == to)
+				break;
+		if (k == h->nr_vcpus)
+			continue;
+		appeal = swap_appeal(h, from, to);
+		for (k = np < SWAP_PARTNERS ? np++ : SWAP_PARTNERS; k > 0; k--) {
+			if (k < SWAP_PARTNERS && swap_appeal(v->guests[part[k - 1]], from, to) >= appeal)
+				break;
+			if (k < SWAP_PARTNERS)
+				part[k] = part[k - 1];
+		}
+		if (k < SWAP_PARTNERS)
+			part[k] = gj;
+	}
+	for (int t = 0; t < np; t++) {
+		const struct vnumad_guest *h = v->guests[part[t]];
+		int gj = part[t], nh = p->first[gj + 1] - p->first[gj], pairs = 0;
+		struct cand c;
+
+		if (nh > p->cap_s) {
+			if (GROW(p->node2s, nh) || GROW(p->best_node2s, nh))
+				return -1;
+			p->cap_s = nh;
+		}
+		if (cand_begin(p, v, gi) < 0)
+			return -1;
+		prepare(p, v, gj);
+		for (int k = 0; k < nh; k++)
+			p->node2s[k] = p->vc[p->first[gj] + k].node;
+		/* each of its vCPUs trades with one of the partner's on `to` */
+		for (int i = 0; i < g->nr_vcpus; i++) {
+			int on = p->vc[p->first[gi] + i].node;
+
+			if (on == to || !vcpu_free(p, g, gi, i))
+				continue;
+			for (int k = 0; k < nh; k++) {
+				if (p->node2s[k] != to || !vcpu_free(p, h, gj, k) ||
+				    (h->quarantine >> on & 1) ||
+				    !demand_alike(g->vcpus[i].cpu_demand, h->vcpus[k].cpu_demand))
+					continue;
+				p->node2s[k] = on;
+				p->node2[i] = to;
+				pairs++;
+				break;
+			}
+		}
+		if (!pairs)
+			continue;
+		c = (struct cand){ .kind = C_SWAP, .guest = gi, .vnode = -1, .to = to,
+				   .from = -1, .partner = gj, .phi = pairs };
+		p->swap = gj;
+		consider(p, v, &c, life, best);
+		p->swap = -1;
+	}
+	return 0;
+}
+
+/*
+ * Whether node n has no CPU room for even one of the guest's vCPUs that run
+ * elsewhere: only then does a swap move another guest for it.
+ */
+static bool no_room_for_one(const struct place *p, const struct vnumad_view *v,
+			    int gi, int n)
+{
+	double room, least = -1;
+
+	if (!pol_node_usable(v, n))
+		return false;
+	room = (1 - p->headroom) * v->nodes[n].nr_cpus - p->load[n];
+	for (int c = p->first[gi]; c < p->first[gi + 1]; c++)
+		if (p->vc[c].node >= 0 && p->vc[c].node != n &&
+		    (least < 0 || p->vc[c].wish < least))
+			least = p->vc[c].wish;
+	return least > 0 && least > room;
+}
+
 /* The candidates of a guest without known vnodes; the best in *best. */
 static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 		      double life, struct cand *best)
@@ -849,8 +1024,11 @@ static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 	int n = p->first[gi + 1] - p->first[gi];
 	struct cand c;
 
-	/* vCPUs to the memory, memory staying */
+	/* vCPUs to the memory, memory staying; traded for others' if it is full */
 	if (home >= 0 && cand_vcpus(p, v, gi, -1, home, life, best) < 0)
+		return -1;
+	if (home >= 0 && no_room_for_one(p, v, gi, home) &&
+	    cand_swap(p, v, gi, home, life, best) < 0)
 		return -1;
 	if (!memmove)
 		return 0;
@@ -1058,6 +1236,7 @@ static const char *kind_words(enum cand_kind k)
 	case C_MEMORY: return "its memory to its vCPUs";
 	case C_RELIEVE: return "its vCPUs off a crowded node";
 	case C_VNODE: return "a guest NUMA node onto a node of its own";
+	case C_SWAP: return "its vCPUs to its memory, trading places";
 	default: return "nothing";
 	}
 }
@@ -1093,6 +1272,22 @@ static void commit(struct place *p, const struct vnumad_view *v, const struct ca
 		if (p->vc[g0 + i].node >= 0)
 			p->vc[g0 + i].t0 = pol_vcpu_time(v, &p->a[(size_t)(g0 + i) * nn],
 							 p->vc[g0 + i].node, p->vc[g0 + i].b, p->M);
+	if (c->kind == C_SWAP) {
+		int h0 = p->first[c->partner], nh = p->first[c->partner + 1] - h0;
+
+		for (int i = 0; i < nh; i++) {
+			struct mvcpu *m = &p->vc[h0 + i];
+			int to = p->best_node2s[i];
+
+			if (m->node < 0 || to == m->node)
+				continue;
+			p->load[m->node] -= m->wish;
+			p->load[to] += m->wish;
+			m->node = to;
+			m->t0 = pol_vcpu_time(v, &p->a[(size_t)(h0 + i) * nn], to, m->b, p->M);
+		}
+		p->moved[c->partner] = 1;
+	}
 	if (c->kind == C_GATHER && c->from < 0)
 		p->mem_free[c->to] -= c->bytes;
 	else if (c->bytes > 0)
@@ -1180,6 +1375,38 @@ static int propose(struct place *p, const struct vnumad_view *v, const struct ca
 			made += vnumad_propose(out, &q) == 0;
 		}
 		break;
+	case C_SWAP: {
+		const struct vnumad_guest *h = v->guests[c->partner];
+		int h0 = p->first[c->partner];
+
+		/* pairs: one of its vCPUs, one of the partner's, or neither */
+		q.kind = VNUMAD_MOVE_VCPU;
+		for (int i = 0, k = 0; i < g->nr_vcpus; i++) {
+			struct vnumad_proposal r = q;
+
+			if (p->best_node2[i] == p->vc[p->first[c->guest] + i].node)
+				continue;
+			while (k < h->nr_vcpus && p->best_node2s[k] == p->vc[h0 + k].node)
+				k++;
+			if (k == h->nr_vcpus || out->len + 2 > out->cap)
+				break;
+			q.vcpu = i;
+			q.from = p->vc[p->first[c->guest] + i].node;
+			q.to = c->to;
+			r.guest = c->partner;
+			r.vcpu = k;
+			r.from = c->to;
+			r.to = p->best_node2s[k];
+			snprintf(r.reason, sizeof(r.reason), "trades places with %s's vCPU %d, "
+				 "whose memory is on node %d: the guests gain %+.1f%% in log-speed "
+				 "(this one %+.0f%%)", g->name, i, c->to, c->net * 100,
+				 c->other * 100);
+			made += vnumad_propose(out, &q) == 0;
+			made += vnumad_propose(out, &r) == 0;
+			k++;
+		}
+		break;
+	}
 	case C_NONE:
 		break;
 	}
@@ -1218,7 +1445,7 @@ static bool hold_stands(const struct vnumad_view *v, const struct vnumad_guest *
 {
 	double shift = 0;
 
-	if (s->plan_kind != C_VCPUS && s->plan_kind != C_RELIEVE)
+	if (s->plan_kind != C_VCPUS && s->plan_kind != C_RELIEVE && s->plan_kind != C_SWAP)
 		return true;
 	if (!g->mem_total)
 		return true;
@@ -1286,7 +1513,7 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 		double life = VNUMAD_GUEST_HAS(v, age) ? MAX(g->age, v->interval) : 3600;
 		int r;
 
-		if (p->order[i].trouble < 0)
+		if (p->order[i].trouble < 0 || p->moved[gi])
 			continue;
 		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
 		    s->plan_kind != C_MEMORY && s->plan_kind != C_VNODE &&
@@ -1313,6 +1540,13 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 			s->plan_kind = best.kind;
 			s->plan_from = best.from;
 			s->plan_to = best.to;
+		}
+		/* a swap's partner is held as after a vCPU move of its own */
+		if (best.kind == C_SWAP && (s = state_of(v, v->guests[best.partner]))) {
+			s->proposed = v->now;
+			s->plan_kind = C_VCPUS;
+			s->plan_from = best.to;
+			s->plan_to = -1;
 		}
 	}
 	return 0;

@@ -712,6 +712,37 @@ static void place_weighs_life(void **state)
 	stop(&vn_policy_place, p);
 }
 
+/*
+ * Two full nodes, memory and CPU, and two guests each running where the
+ * other's memory is: neither can go home alone and no memory can move.
+ * place trades their vCPUs, one for one, and proposes nothing else.
+ */
+static void place_swaps_on_full_nodes(void **state)
+{
+	int a, b;
+	void *p;
+
+	(void)state;
+	host(2);
+	a = guest("a", LATENCY, 2, NULL, ON1, 1, (const double[]){ 8, 0 });
+	b = guest("b", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 8 });
+	guest("fill0", CPU, 14, NULL, ON0, 1, (const double[]){ 56, 0 });
+	guest("fill1", CPU, 14, NULL, ON1, 1, (const double[]){ 0, 56 });
+	T.nodes[0].mem_free = T.nodes[1].mem_free = 256ULL << 20;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 4);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, a), 2);
+	assert_int_equal(count(VNUMAD_MOVE_VCPU, b), 2);
+	for (int i = 0; i < T.out.len; i++) {
+		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
+		assert_int_equal(T.buf[i].to, T.buf[i].guest == a ? 0 : 1);
+		assert_true(T.buf[i].gain >= 0.05);
+	}
+	stop(&vn_policy_place, p);
+}
+
 /* An over-committed node: place moves vCPUs off it to where there is room. */
 static void place_relieves_cpu(void **state)
 {
@@ -778,8 +809,9 @@ static void place_takes_what_fits(void **state)
 /*
  * Two guests of 12 vCPUs, each running on the node that holds the other's
  * 48 GiB: neither can move its vCPUs home at once (12 more on 16 CPUs),
- * nor its memory (no room). place moves as many vCPUs home as there is
- * room for, so that the two trade places over a few ticks.
+ * nor its memory (no room). place trades their vCPUs one for one (a swap),
+ * or moves as many home as there is room for, so that the two trade
+ * places over a few ticks; no node is left crowded either way.
  */
 static void place_trades_places(void **state)
 {
@@ -796,8 +828,7 @@ static void place_trades_places(void **state)
 	for (int gi = 0; gi < 2; gi++) {
 		int n = count(VNUMAD_MOVE_VCPU, gi);
 
-		/* some of them, not all: the room keeps cpu_headroom free */
-		assert_true(n >= 1 && n < 12);
+		assert_true(n >= 1 && n <= 12);
 	}
 	for (int i = 0; i < T.out.len; i++) {
 		assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_VCPU);
@@ -1574,6 +1605,7 @@ int main(void)
 		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
+		cmocka_unit_test(place_swaps_on_full_nodes),
 		cmocka_unit_test(place_relieves_cpu),
 		cmocka_unit_test(place_takes_what_fits),
 		cmocka_unit_test(place_trades_places),
