@@ -1650,6 +1650,12 @@ int sim_set_affinity(struct sim *s, int gi, int v, uint64_t nodes)
 	if (g->flags & VNUMAD_GUEST_PINNED)
 		return -EPERM;
 	g->allowed[v] = nodes;
+	/* like sched_setaffinity: a vCPU off its new set moves at once, one
+	 * still on it stays where it is */
+	if (g->vcpu[v].node >= 0 && !(nodes & bit(g->vcpu[v].node))) {
+		s->node[g->vcpu[v].node].load -= g->demand;
+		place_vcpu(s, g, v);
+	}
 	return 0;
 }
 

@@ -382,8 +382,42 @@ static void undo_progress(struct vn_action *a)
 }
 
 /*
+ * Puts a moved vCPU back: its CPU set as it was, and the vCPU where it ran.
+ * A set of several nodes alone would not bring it back: the scheduler
+ * leaves a task where it is when its new set still holds that CPU, so an
+ * unpinned vCPU would stay on the node of the reverted move. It goes to its
+ * old node's CPUs first, which moves it there at once (sched_setaffinity
+ * migrates a task off CPUs it may no longer use), then gets its old set.
+ * 0, or the negative errno of restoring the old set.
+ */
+static int restore_vcpu(struct vn_core *c, struct vn_guest *g, const struct vn_action *a)
+{
+	uint64_t there = a->from >= 0 && a->from < VN_MAX_NODES ? 1ULL << a->from : 0;
+	int r;
+
+	if (!(a->old_allowed & there) || a->old_allowed == there ||
+	    c->backend.ops->set_affinity(&c->backend, g, a->vcpu, there) < 0) {
+		r = c->backend.ops->set_affinity(&c->backend, g, a->vcpu, a->old_allowed);
+		if (r == 0)
+			g->vv[a->vcpu].allowed = a->old_allowed;
+		return r;
+	}
+	r = c->backend.ops->set_affinity(&c->backend, g, a->vcpu, a->old_allowed);
+	if (r < 0) {
+		/* back where it ran, on a narrower set than it had: still undone */
+		log_warnx("guest %s: vCPU %d is back on node %d, but its CPU set "
+			  "cannot be widened again: %s", g->name, a->vcpu, a->from,
+			  strerror(-r));
+		g->vv[a->vcpu].allowed = there;
+		return 0;
+	}
+	g->vv[a->vcpu].allowed = a->old_allowed;
+	return 0;
+}
+
+/*
  * Starts undoing trial t: the journal first learns what the undo may take
- * back, then vCPUs get their old affinity and memory starts moving back.
+ * back, then vCPUs go back (restore_vcpu) and memory starts moving back.
  * False when the journal cannot be written: nothing is undone yet.
  */
 static bool undo_start(struct vn_core *c, struct vn_guest *g, struct vn_trial *t)
@@ -413,8 +447,7 @@ static bool undo_start(struct vn_core *c, struct vn_guest *g, struct vn_trial *t
 
 		if (a->kind == VNUMAD_MOVE_VCPU && a->base_hi) {
 			int r = a->vcpu >= 0 && a->vcpu < g->nr_vcpus ?
-				c->backend.ops->set_affinity(&c->backend, g, a->vcpu,
-							     a->old_allowed) : -ENODEV;
+				restore_vcpu(c, g, a) : -ENODEV;
 
 			if (r < 0) {
 				c->stats.actuation_errors++;
@@ -423,7 +456,6 @@ static bool undo_start(struct vn_core *c, struct vn_guest *g, struct vn_trial *t
 				a->eff_lo = a->base_lo;
 				continue;
 			}
-			g->vv[a->vcpu].allowed = a->old_allowed;
 			g->vc[a->vcpu].last_move = c->host.now;
 			a->eff_lo = a->eff_hi = 0;
 		} else if (a->kind == VNUMAD_MOVE_MEMORY && a->undo_bytes) {

@@ -62,6 +62,7 @@ static struct t_host {
 	int affinity_error;	/* set_affinity fails with this errno */
 	int migrate_error;	/* migrate (not an undo) fails with this errno */
 	int affinity_calls;
+	uint64_t affinity_log[8];	/* the sets asked for, call n at n % 8 */
 	int bad_calls;		/* calls for a vCPU or node that does not exist */
 	bool slow_migrations;	/* migrations stay running */
 	struct vn_migration *last_mig;
@@ -163,7 +164,7 @@ static int tb_set_affinity(struct vn_backend *b, struct vn_guest *g, int vcpu,
 		th.bad_calls++;
 		return -EINVAL;
 	}
-	th.affinity_calls++;
+	th.affinity_log[th.affinity_calls++ % 8] = nodes;
 	if (th.affinity_error)
 		return -th.affinity_error;
 	if (th.on_apply && nodes != t->allowed[vcpu])
@@ -543,6 +544,39 @@ static void test_revert_holds_the_vcpu_in_its_tick(void **state)
 	/* reverted to node 0 and kept there in the tick of the revert */
 	assert_int_equal(a->allowed[0], 1ULL << 0);
 	assert_true(dropped(c, VN_DROP_HYSTERESIS) >= 1);
+	close_core(c);
+}
+
+/*
+ * The undo of a vCPU move puts the vCPU back where it ran, not only its CPU
+ * set: a vCPU allowed on nodes 0 and 1 ran on node 0 and was moved to node
+ * 1. Its old set alone would leave it on node 1, where the scheduler has no
+ * reason to move it from: it gets node 0's CPUs first, then its old set.
+ */
+static void test_revert_puts_the_vcpu_back(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *a;
+	int calls;
+
+	(void)state;
+	a = t_add("a", 2, 0, 4 * GiB);
+	a->allowed[0] = 1ULL << 0 | 1ULL << 1;
+	a->slow_off_home = 0.5;
+	c = open_core();
+	ticks(c, 6);
+	propose_vcpu(c, "a", 0, 1, 0.3);
+	ticks(c, 1);
+	nr_proposals = 0;
+	assert_int_equal(a->allowed[0], 1ULL << 1);
+	calls = th.affinity_calls;
+	for (int i = 0; i < 12 && !nr_reverted; i++)
+		ticks(c, 1);
+	assert_int_equal(nr_reverted, 1);
+	assert_int_equal(th.affinity_calls, calls + 2);
+	assert_int_equal(th.affinity_log[calls % 8], 1ULL << 0);
+	assert_int_equal(th.affinity_log[(calls + 1) % 8], 1ULL << 0 | 1ULL << 1);
+	assert_int_equal(a->allowed[0], 1ULL << 0 | 1ULL << 1);
 	close_core(c);
 }
 
@@ -2342,6 +2376,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop_capacity, setup),
 		cmocka_unit_test_setup(test_admit_after_room_is_made, setup),
 		cmocka_unit_test_setup(test_admit_swap, setup),
+		cmocka_unit_test_setup(test_revert_puts_the_vcpu_back, setup),
 		cmocka_unit_test_setup(test_guest_move_credits_vcpus_home, setup),
 		cmocka_unit_test_setup(test_guest_move_leaves_crumbs, setup),
 		cmocka_unit_test_setup(test_figure_changes_kind_mid_trial, setup),
