@@ -1379,31 +1379,38 @@ static int propose(struct place *p, const struct vnumad_view *v, const struct ca
 		const struct vnumad_guest *h = v->guests[c->partner];
 		int h0 = p->first[c->partner];
 
-		/* pairs: one of its vCPUs, one of the partner's, or neither */
+		/*
+		 * Pairs: one of its vCPUs, and one of the partner's going where
+		 * that one leaves (node2s, free now, marks those taken), or
+		 * neither.
+		 */
 		q.kind = VNUMAD_MOVE_VCPU;
-		for (int i = 0, k = 0; i < g->nr_vcpus; i++) {
+		memcpy(p->node2s, p->best_node2s, (size_t)h->nr_vcpus * sizeof(*p->node2s));
+		for (int i = 0; i < g->nr_vcpus; i++) {
 			struct vnumad_proposal r = q;
+			int on = p->vc[p->first[c->guest] + i].node, k;
 
-			if (p->best_node2[i] == p->vc[p->first[c->guest] + i].node)
+			if (p->best_node2[i] == on)
 				continue;
-			while (k < h->nr_vcpus && p->best_node2s[k] == p->vc[h0 + k].node)
-				k++;
+			for (k = 0; k < h->nr_vcpus; k++)
+				if (p->node2s[k] == on && p->vc[h0 + k].node == c->to)
+					break;
 			if (k == h->nr_vcpus || out->len + 2 > out->cap)
-				break;
+				continue;
+			p->node2s[k] = -2;
 			q.vcpu = i;
-			q.from = p->vc[p->first[c->guest] + i].node;
+			q.from = on;
 			q.to = c->to;
 			r.guest = c->partner;
 			r.vcpu = k;
 			r.from = c->to;
-			r.to = p->best_node2s[k];
+			r.to = on;
 			snprintf(r.reason, sizeof(r.reason), "trades places with %s's vCPU %d, "
 				 "whose memory is on node %d: the guests gain %+.1f%% in log-speed "
 				 "(this one %+.0f%%)", g->name, i, c->to, c->net * 100,
 				 c->other * 100);
 			made += vnumad_propose(out, &q) == 0;
 			made += vnumad_propose(out, &r) == 0;
-			k++;
 		}
 		break;
 	}
