@@ -907,12 +907,11 @@ static double swap_appeal(const struct vnumad_guest *g, int from, int to)
  * vCPUs of the guest to node `to`, where its memory is, when that node has
  * no CPU room for even one of them: traded one for one with vCPUs of
  * another guest running there, of like CPU demand, which go to where these
- * come from.
- * Loads stay as they are; the model weighs both guests, and a partner
- * that would lose more than SWAP_LOSS is not taken (the guard judges both
- * moves as their own trials). The kernel's task_numa_compare() swaps
- * tasks between full nodes the same way. The plan is weighed whole, as
- * many pairs as one partner gives, with the SWAP_PARTNERS most willing
+ * come from. Loads stay as they are; the model weighs both guests, and a
+ * partner that would lose more than SWAP_LOSS is not taken (the guard
+ * judges both moves as their own trials). The kernel's task_numa_compare()
+ * swaps tasks between full nodes the same way. The plan is weighed whole,
+ * as many pairs as one partner gives, with the SWAP_PARTNERS most willing
  * partners weighed; the core's max_moves_per_tick takes the first pairs
  * and the rest come once they are judged.
  */
