@@ -1331,6 +1331,25 @@ static void test_admit_swap(void **state)
 	nr_proposals = 0;
 	assert_int_equal(nr_accepted_of(c, "a"), 0);
 	close_core(c);
+	th.nr = 0;
+
+	/* a pair takes two of max_moves_per_tick: with one left, neither goes */
+	t_add("a", 4, 0, GiB)->demand = 1.0;
+	t_add("b", 4, 1, GiB)->demand = 1.0;
+	t_add("x", 1, 2, GiB);
+	c = open_core();
+	c->cfg.max_moves_per_tick = 2;
+	ticks(c, 6);
+	/* the best gain, admitted first: one move left for the pair */
+	propose_memory(c, "x", 2, 0, 512ULL << 20, 0.9);
+	propose_vcpu(c, "a", 1, 1, 0.3);
+	propose_vcpu(c, "b", 1, 0, 0.3);
+	ticks(c, 1);
+	nr_proposals = 0;
+	assert_int_equal(nr_accepted_of(c, "x"), 1);
+	assert_int_equal(nr_accepted_of(c, "a"), 0);
+	assert_int_equal(nr_accepted_of(c, "b"), 0);
+	close_core(c);
 }
 
 /*
