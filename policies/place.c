@@ -731,6 +731,12 @@ static bool cpu_room(const struct place *p, const struct vnumad_view *v, int gi,
 	return after <= from + 1e-9;
 }
 
+/* CPUs node n has free for more vCPUs, keeping cpu_headroom; may be negative. */
+static double cpu_free(const struct place *p, const struct vnumad_view *v, int n)
+{
+	return (1 - p->headroom) * v->nodes[n].nr_cpus - p->load[n];
+}
+
 /* CPU the guest's vCPUs wish for that are not on node n (of `vnode`, or all). */
 static double demand_off(const struct place *p, const struct vnumad_view *v,
 			 int gi, int n, int vnode)
@@ -852,7 +858,7 @@ static int cand_vcpus(struct place *p, const struct vnumad_view *v, int gi, int 
 	if (!cpu_room(p, v, gi, to, demand_off(p, v, gi, to, vnode))) {
 		if (!pol_node_usable(v, to))
 			return 0;
-		room = (1 - p->headroom) * v->nodes[to].nr_cpus - p->load[to];
+		room = cpu_free(p, v, to);
 		for (int i = 0; i < n; i++) {
 			const struct mvcpu *m = &p->vc[p->first[gi] + i];
 
@@ -941,15 +947,15 @@ static int cand_swap(struct place *p, const struct vnumad_view *v, int gi, int t
 				break;
 		if (k == h->nr_vcpus)
 			continue;
+		/* kept best first, the SWAP_PARTNERS most willing */
 		appeal = swap_appeal(h, from, to);
-		for (k = np < SWAP_PARTNERS ? np++ : SWAP_PARTNERS; k > 0; k--) {
-			if (k < SWAP_PARTNERS && swap_appeal(v->guests[part[k - 1]], from, to) >= appeal)
-				break;
-			if (k < SWAP_PARTNERS)
-				part[k] = part[k - 1];
-		}
-		if (k < SWAP_PARTNERS)
-			part[k] = gj;
+		if (np == SWAP_PARTNERS &&
+		    appeal <= swap_appeal(v->guests[part[np - 1]], from, to))
+			continue;
+		k = np < SWAP_PARTNERS ? np++ : np - 1;
+		for (; k > 0 && swap_appeal(v->guests[part[k - 1]], from, to) < appeal; k--)
+			part[k] = part[k - 1];
+		part[k] = gj;
 	}
 	for (int t = 0; t < np; t++) {
 		const struct vnumad_guest *h = v->guests[part[t]];
@@ -1001,16 +1007,15 @@ static int cand_swap(struct place *p, const struct vnumad_view *v, int gi, int t
 static bool no_room_for_one(const struct place *p, const struct vnumad_view *v,
 			    int gi, int n)
 {
-	double room, least = -1;
+	double least = -1;
 
 	if (!pol_node_usable(v, n))
 		return false;
-	room = (1 - p->headroom) * v->nodes[n].nr_cpus - p->load[n];
 	for (int c = p->first[gi]; c < p->first[gi + 1]; c++)
 		if (p->vc[c].node >= 0 && p->vc[c].node != n &&
 		    (least < 0 || p->vc[c].wish < least))
 			least = p->vc[c].wish;
-	return least > 0 && least > room;
+	return least > 0 && least > cpu_free(p, v, n);
 }
 
 /* The candidates of a guest without known vnodes; the best in *best. */

@@ -368,9 +368,10 @@ static int swap_partner(const struct vn_decisions *dec, int i)
 
 /*
  * Admits decision i with its swap partner, both or neither: each by the
- * usual rules but its target's CPU room, and the pair only when it leaves
- * each of the two nodes no more than SWAP_SLACK of a move over its CPUs.
- * The index of the partner, or -1.
+ * usual rules but its target's CPU room (so the pair takes two of the tick
+ * cap), and the pair only when it leaves each of the two nodes no more than
+ * SWAP_SLACK of a move over its CPUs; a refused pair leaves the room as it
+ * was. The index of the partner, or -1.
  */
 static int admit_swap(struct vn_core *c, struct arbiter_room *room,
 		      struct vn_decisions *dec, int i)
@@ -381,8 +382,6 @@ static int admit_swap(struct vn_core *c, struct arbiter_room *room,
 	double slack;
 
 	if (j < 0 || from < 0 || from >= c->host.nr_nodes)
-		return -1;
-	if (!core_advisory(c) && room->moves + 2 > c->cfg.max_moves_per_tick)
 		return -1;
 	slack = SWAP_SLACK * fmax(d->g->vv[d->p.vcpu].cpu_demand,
 				  dec->d[j].g->vv[dec->d[j].p.vcpu].cpu_demand);
