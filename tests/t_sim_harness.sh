@@ -185,6 +185,34 @@ expect_output '\(validation family\)$' "seeds from 1000000 are the validation fa
 expect_exit 0 "run gen:42" -- "$SIM" run gen:42 --policy none --duration 1min
 expect_output '^scenario    .*/gen-42.ini: [0-9]+ nodes' "gen:42 runs"
 expect_exit 0 "run the written file" -- "$SIM" run "$TMP/gen42.ini" --policy none --duration 1min
+# counter coverage follows vnumad's event tables (sampling/EVENTS.md): the
+# offcore-response mask of Ice Lake and Sapphire Rapids counts the distant
+# SNC clusters, Zen 4's far fills CXL memory; Skylake's retired-load events
+# and Sapphire Rapids' CXL memory stay unseen
+snc_seen=0 snc_blind=0 cxl_seen=0 cxl_blind=0
+for seed in $(seq 1 100); do
+	"$SIM" generate --seed "$seed" >"$TMP/cov.ini" || fail "generate --seed $seed"
+	what=$(sed -n 2p "$TMP/cov.ini")
+	unc=$(sed -n 's/^uncounted = //p' "$TMP/cov.ini")
+	case $what in
+	*"Ice Lake"*" nodes per socket"*|*"Sapphire Rapids"*" nodes per socket"*)
+		case $unc in *snc*) fail "seed $seed ($what): SNC uncounted, which its table counts" ;; esac
+		snc_seen=$((snc_seen + 1)) ;;
+	*Skylake*" nodes per socket"*)
+		case $unc in *snc*) ;; *) fail "seed $seed ($what): SNC counted, which its table misses" ;; esac
+		snc_blind=$((snc_blind + 1)) ;;
+	esac
+	case $what in
+	*Genoa*"CXL"*)
+		case $unc in *memory-only*) fail "seed $seed ($what): CXL uncounted, which Zen 4 counts" ;; esac
+		cxl_seen=$((cxl_seen + 1)) ;;
+	*"Sapphire Rapids"*"CXL"*)
+		case $unc in *memory-only*) ;; *) fail "seed $seed ($what): CXL counted, which its table misses" ;; esac
+		cxl_blind=$((cxl_blind + 1)) ;;
+	esac
+done
+[ "$snc_seen" -gt 0 ] && [ "$snc_blind" -gt 0 ] && [ "$cxl_seen" -gt 0 ] && [ "$cxl_blind" -gt 0 ] ||
+	fail "seeds 1-100 lack a kind of host: SNC seen $snc_seen, unseen $snc_blind, CXL seen $cxl_seen, unseen $cxl_blind"
 expect_exit 2 "generate without a seed" -- "$SIM" generate
 expect_output "generate: --seed N is needed" "generate asks for a seed"
 expect_exit 2 "generate with a file" -- "$SIM" generate x.ini

@@ -49,19 +49,36 @@ struct generation {
 	int max_nps;		/* nodes per socket it offers */
 	int max_sockets;
 	bool cxl;		/* takes CXL memory expanders */
+	/*
+	 * What vnumad's event table for the generation counts as not local
+	 * (sampling/EVENTS.md): the distant SNC clusters of the socket, and
+	 * CXL memory. What it does not count, no counter sees ([host]
+	 * uncounted).
+	 */
+	bool counts_snc, counts_cxl;
 };
 
+/*
+ * Counter coverage, by vnumad's tables: Skylake/Cascade Lake count retired
+ * loads by LOCAL_DRAM and REMOTE_DRAM, which Intel does not say how SNC
+ * clusters fall into (taken as seen by neither). Ice Lake and Sapphire
+ * Rapids count offcore responses with SNC_DRAM (bit 27) in the not-local
+ * mask; Sapphire Rapids' file names bits 22-25 PMM, not CXL, so its CXL
+ * memory is taken as unseen. AMD counts near and far fills; whether near
+ * takes in the other quadrants of an NPS socket is not checked, and they
+ * are counted; Zen 4's far event includes "extension memory", CXL.
+ */
 static const struct generation generations[] = {
 	{ "Intel Xeon Skylake/Cascade Lake SP", false, { 80, 95 }, { 130, 150 },
-	  { 5, 12 }, { 90, 115 }, { 16, 28 }, { 2.1, 2.7 }, 2, 4, false },
+	  { 5, 12 }, { 90, 115 }, { 16, 28 }, { 2.1, 2.7 }, 2, 4, false, false, false },
 	{ "Intel Xeon Ice Lake SP", false, { 85, 100 }, { 135, 155 }, { 5, 12 },
-	  { 140, 175 }, { 24, 40 }, { 2.0, 2.6 }, 2, 2, false },
+	  { 140, 175 }, { 24, 40 }, { 2.0, 2.6 }, 2, 2, false, true, false },
 	{ "Intel Xeon Sapphire Rapids", false, { 105, 125 }, { 175, 205 },
-	  { 8, 18 }, { 210, 260 }, { 32, 56 }, { 1.9, 2.5 }, 4, 4, true },
+	  { 8, 18 }, { 210, 260 }, { 32, 56 }, { 1.9, 2.5 }, 4, 4, true, true, false },
 	{ "AMD EPYC Rome/Milan", true, { 105, 130 }, { 190, 225 }, { 8, 20 },
-	  { 125, 155 }, { 32, 64 }, { 2.0, 2.8 }, 4, 2, false },
+	  { 125, 155 }, { 32, 64 }, { 2.0, 2.8 }, 4, 2, false, true, false },
 	{ "AMD EPYC Genoa", true, { 110, 130 }, { 190, 225 }, { 8, 20 },
-	  { 320, 380 }, { 48, 96 }, { 2.0, 2.6 }, 4, 2, true },
+	  { 320, 380 }, { 48, 96 }, { 2.0, 2.6 }, 4, 2, true, true, true },
 };
 
 /*
@@ -233,22 +250,22 @@ static void write_host(struct gen *g, uint64_t seed)
 	 * What the host tells a policy: HMAT bandwidth on a fifth of the hosts
 	 * and a configured figure on a tenth, nothing on the rest; the event
 	 * tables of the generation (Intel and Zen 2 count demand reads, Zen 3
-	 * and later every fill), blind to the other SNC clusters of a socket
-	 * and to CXL memory, as vnumad's tables are today.
+	 * and later every fill), blind to what its table does not count
+	 * (counts_snc, counts_cxl).
 	 */
 	{
 		double x = rng_uniform(&g->r);
 		bool fills = gn->amd && (strstr(gn->name, "Genoa") || chance(g, 0.5));
+		bool snc = g->nps > 1 && !gn->counts_snc, cxl = g->cxl >= 0 && !gn->counts_cxl;
 
 		if (x < 0.2)
 			fprintf(g->f, "bandwidth_info = hmat\n");
 		else if (x < 0.3)
 			fprintf(g->f, "bandwidth_info = configured\n");
 		fprintf(g->f, "counters = %s\n", fills ? "fills" : "demand");
-		if ((!gn->amd && g->nps > 1) || g->cxl >= 0)
-			fprintf(g->f, "uncounted = %s%s%s\n", !gn->amd && g->nps > 1 ?
-				"snc" : "", !gn->amd && g->nps > 1 && g->cxl >= 0 ? ", " : "",
-				g->cxl >= 0 ? "memory-only" : "");
+		if (snc || cxl)
+			fprintf(g->f, "uncounted = %s%s%s\n", snc ? "snc" : "",
+				snc && cxl ? ", " : "", cxl ? "memory-only" : "");
 	}
 	fprintf(g->f, "distances = ");
 	for (int a = 0; a < g->nodes; a++)
