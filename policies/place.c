@@ -59,7 +59,9 @@
  * guest is weighed as one), per guest NUMA node: its vCPUs to its memory's
  * node; its vCPUs and memory to a node of its own, when no other vnode
  * shares its memory's node (a migration takes pages of every vnode on its
- * source).
+ * source). A guest whose user pinned only its vCPUs (MEMORY_FREE, 1.3) has
+ * one candidate: its memory to where its vCPUs run (a vNUMA one none); it
+ * is never a swap's partner.
  *
  * Work per tick is bounded: guests are weighed most troubled first, plain
  * moves cost little to weigh, and the model's steps stop at a budget, so
@@ -297,9 +299,21 @@ static struct gstate *state_of(const struct vnumad_view *v, const struct vnumad_
 	return VNUMAD_GUEST_HAS(v, priv) ? g->priv : NULL;
 }
 
+/*
+ * A guest whose user pinned its vCPUs and left its memory free (1.3): its
+ * memory may go to its vCPUs, nothing else of it moves.
+ */
+static bool vcpus_pinned(const struct vnumad_guest *g)
+{
+	return (g->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE |
+			    VNUMAD_GUEST_OPTED_OUT)) ==
+	       (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
+}
+
+/* Whether anything of the guest may move this tick. */
 static bool movable(const struct vnumad_guest *g)
 {
-	return pol_guest_managed(g) && g->mem_total && g->nr_vcpus &&
+	return (pol_guest_managed(g) || vcpus_pinned(g)) && g->mem_total && g->nr_vcpus &&
 	       !(g->flags & (VNUMAD_GUEST_IN_TRIAL | VNUMAD_GUEST_MIGRATING));
 }
 
@@ -940,7 +954,8 @@ static int cand_swap(struct place *p, const struct vnumad_view *v, int gi, int t
 		int k;
 		double appeal;
 
-		if (gj == gi || p->moved[gj] || !movable(h) || (h->quarantine >> from & 1))
+		if (gj == gi || p->moved[gj] || !movable(h) || vcpus_pinned(h) ||
+		    (h->quarantine >> from & 1))
 			continue;
 		for (k = 0; k < h->nr_vcpus; k++)
 			if (vcpu_free(p, h, gj, k) && p->vc[p->first[gj] + k].node == to)
@@ -1019,6 +1034,30 @@ static bool no_room_for_one(const struct place *p, const struct vnumad_view *v,
 }
 
 /* The candidates of a guest without known vnodes; the best in *best. */
+/* Candidate: memory to node vn, where the vCPUs run; the largest remote share first. */
+static int memory_to_vcpus(struct place *p, const struct vnumad_view *v, int gi, int vn,
+			   double life, struct cand *best)
+{
+	const struct vnumad_guest *g = v->guests[gi];
+	struct cand c;
+	int from = -1;
+
+	if (vn < 0 || (g->quarantine >> vn & 1))
+		return 0;
+	for (int k = 0; k < v->nr_nodes; k++)
+		if (k != vn && g->mem[k] && (from < 0 || g->mem[k] > g->mem[from]))
+			from = k;
+	if (from < 0 || (double)g->mem[from] > p->mem_free[vn])
+		return 0;
+	if (cand_begin(p, v, gi) < 0)
+		return -1;
+	cand_memory(p, gi, from, vn, 1.0, -1, v);
+	c = (struct cand){ .kind = C_MEMORY, .guest = gi, .vnode = -1, .from = from,
+			   .to = vn, .phi = 1.0, .bytes = (double)g->mem[from] };
+	consider(p, v, &c, life, best);
+	return 0;
+}
+
 static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 		      double life, struct cand *best)
 {
@@ -1028,6 +1067,9 @@ static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 	int n = p->first[gi + 1] - p->first[gi];
 	struct cand c;
 
+	/* its vCPUs pinned: only its memory to them */
+	if (vcpus_pinned(g))
+		return memmove ? memory_to_vcpus(p, v, gi, vn, life, best) : 0;
 	/* vCPUs to the memory, memory staying; traded for others' if it is full */
 	if (home >= 0 && cand_vcpus(p, v, gi, -1, home, life, best) < 0)
 		return -1;
@@ -1074,24 +1116,7 @@ static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 				   .from = from, .bytes = bytes };
 		consider(p, v, &c, life, best);
 	}
-	/* memory to where the vCPUs run: the largest remote share first */
-	if (vn >= 0 && !(g->quarantine >> vn & 1)) {
-		int from = -1;
-
-		for (int k = 0; k < v->nr_nodes; k++)
-			if (k != vn && g->mem[k] && (from < 0 || g->mem[k] > g->mem[from]))
-				from = k;
-		if (from >= 0 && (double)g->mem[from] <= p->mem_free[vn]) {
-			if (cand_begin(p, v, gi) < 0)
-				return -1;
-			cand_memory(p, gi, from, vn, 1.0, -1, v);
-			c = (struct cand){ .kind = C_MEMORY, .guest = gi, .vnode = -1,
-					   .from = from, .to = vn, .phi = 1.0,
-					   .bytes = (double)g->mem[from] };
-			consider(p, v, &c, life, best);
-		}
-	}
-	return 0;
+	return memory_to_vcpus(p, v, gi, vn, life, best);
 }
 
 /* The node holding most of vnode k's memory. */
@@ -1530,9 +1555,12 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 		    s->plan_kind != C_MEMORY && s->plan_kind != C_VNODE &&
 		    s->plan_kind != C_GATHER)
 			continue;
+		/* a pinned vNUMA guest's memory is each vnode's: not weighed */
+		if (vcpus_pinned(g) && vnodes_known(v, g))
+			continue;
 		r = vnodes_known(v, g) ? weigh_vnodes(p, v, gi, life, &best) :
 			weigh_flat(p, v, gi, life, &best);
-		if (r < 0 || weigh_relief(p, v, gi, life, &best) < 0)
+		if (r < 0 || (!vcpus_pinned(g) && weigh_relief(p, v, gi, life, &best) < 0))
 			return -POL_ENOMEM;
 		/* a migration waits for the second pass; a guest is done once */
 		if (pass == 0 && best.kind != C_NONE && best.bytes > 0)

@@ -135,6 +135,17 @@ struct vnumad_vcpu {
 #define VNUMAD_GUEST_NO_MEMMOVE	(1u << 2)	/* the backend cannot migrate its memory */
 #define VNUMAD_GUEST_MIGRATING	(1u << 3)	/* a memory migration is in flight */
 #define VNUMAD_GUEST_IN_TRIAL	(1u << 4)	/* a move of it is being judged */
+/*
+ * 1.3 (a flag, no change of layout): set beside PINNED when the user pinned
+ * the guest's vCPUs and left its memory free (libvirt's <vcpupin> or <vcpu
+ * cpuset> without a <numatune>). Its vCPUs stay where the user put them;
+ * the core admits a VNUMAD_MOVE_MEMORY of it to a node its vCPUs may run
+ * on, and drops every other move. This is what the kernel's NUMA
+ * balancing does for a pinned task, and what such a guest loses when
+ * vnumad switches that off. A policy that does not know the flag sees a
+ * pinned guest and leaves it alone.
+ */
+#define VNUMAD_GUEST_MEMORY_FREE	(1u << 5)
 
 /* One guest. Its index in view->guests may change from tick to tick; its
  * name does not (a guest that restarts under the same name is a new guest,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ini.h"
 #include "log.h"
@@ -712,7 +713,10 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	t->ovr_mask = parse_wl_keys(ini, e, sec, &t->ovr);
 	vn_ini_percent(ini, e, sec, "hot", &t->hot, 0.01, 1);
 	vn_ini_percent(ini, e, sec, "noise", &t->noise, 0, 1);
-	if (vn_ini_bool(ini, e, sec, "pinned", &flag) > 0 && flag)
+	/* pinned = vcpus: the user pinned its vCPUs and left its memory free */
+	if ((wl = vn_ini_get(ini, sec, "pinned")) != NULL && strcasecmp(wl, "vcpus") == 0)
+		t->flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
+	else if (vn_ini_bool(ini, e, sec, "pinned", &flag) > 0 && flag)
 		t->flags |= VNUMAD_GUEST_PINNED;
 	if (vn_ini_bool(ini, e, sec, "optout", &flag) > 0 && flag)
 		t->flags |= VNUMAD_GUEST_OPTED_OUT;

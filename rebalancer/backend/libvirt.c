@@ -264,25 +264,28 @@ static void xpath_string(xmlXPathContextPtr ctx, const char *expr, char *buf, si
 
 /*
  * What a domain definition says about pinning, and the guest NUMA cell of
- * each vCPU. Returns true when the user pinned it: <cputune><vcpupin>, a
- * <vcpu cpuset> of its own (placement static), <numatune><memnode>, or a
- * <numatune><memory> with a nodeset of its own. placement='auto' on <vcpu>
- * or <numatune><memory> is numad's choice at start, not the user's: the
- * guest is managed, and d->autoplaced and d->memmode say how libvirt holds
- * its memory.
+ * each vCPU. Returns VNUMAD_GUEST_PINNED when the user pinned it:
+ * <cputune><vcpupin>, a <vcpu cpuset> of its own (placement static),
+ * <numatune><memnode>, or a <numatune><memory> with a nodeset of its own;
+ * with VNUMAD_GUEST_MEMORY_FREE when only its vCPUs are pinned (no
+ * <numatune> names its memory: the kernel's first touch put it, and its
+ * NUMA balancing would bring it to the vCPUs). 0 when it is not pinned.
+ * placement='auto' on <vcpu> or <numatune><memory> is numad's choice at
+ * start, not the user's: the guest is managed, and d->autoplaced and
+ * d->memmode say how libvirt holds its memory.
  */
-static bool judge_definition(const char *xml, struct lv_dom *d)
+static unsigned judge_definition(const char *xml, struct lv_dom *d)
 {
 	xmlDocPtr doc = parse_xml(xml);
 	xmlXPathContextPtr ctx;
 	xmlXPathObjectPtr o;
 	char vplace[16], mplace[16], nodeset[64];
-	bool pinned, mem_static, vcpu_auto;
+	bool pinned, mem_static, vcpu_auto, mem_named;
 
 	d->autoplaced = false;
 	d->memmode[0] = '\0';
 	if (!doc)
-		return false;
+		return 0;
 	ctx = xmlXPathNewContext(doc);
 	xpath_string(ctx, "string(/domain/vcpu/@placement)", vplace, sizeof(vplace));
 	xpath_string(ctx, "string(/domain/numatune/memory/@placement)", mplace, sizeof(mplace));
@@ -293,6 +296,8 @@ static bool judge_definition(const char *xml, struct lv_dom *d)
 	/* <memory> without placement follows the vCPUs' unless it names nodes */
 	mem_static = xpath_count(ctx, "/domain/numatune/memory") > 0 &&
 		     (!strcmp(mplace, "static") || (!mplace[0] && (nodeset[0] || !vcpu_auto)));
+	mem_named = xpath_count(ctx, "/domain/numatune/memory") > 0 ||
+		    xpath_count(ctx, "/domain/numatune/memnode") > 0;
 	pinned = xpath_count(ctx, "/domain/cputune/vcpupin") > 0 ||
 		 (xpath_count(ctx, "/domain/vcpu[@cpuset]") > 0 && !vcpu_auto) ||
 		 xpath_count(ctx, "/domain/numatune/memnode") > 0 || mem_static;
@@ -321,7 +326,9 @@ static bool judge_definition(const char *xml, struct lv_dom *d)
 	xmlXPathFreeObject(o);
 	xmlXPathFreeContext(ctx);
 	xmlFreeDoc(doc);
-	return pinned;
+	if (!pinned)
+		return 0;
+	return VNUMAD_GUEST_PINNED | (mem_named ? 0 : VNUMAD_GUEST_MEMORY_FREE);
 }
 
 /* Our metadata element: 1 manage="yes", 0 manage="no", -1 absent or other. */
@@ -825,7 +832,8 @@ static void judge_memory(struct lv *lv, struct lv_dom *d)
 		d->flags |= VNUMAD_GUEST_NO_MEMMOVE;
 	else
 		d->flags &= ~VNUMAD_GUEST_NO_MEMMOVE;
-	if (!lv->local || lv->kind != LV_QEMU || (d->flags & VNUMAD_GUEST_PINNED))
+	if (!lv->local || lv->kind != LV_QEMU ||
+	    (d->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE)) == VNUMAD_GUEST_PINNED)
 		return;
 	if (d->autoplaced && !strcmp(d->memmode, "strict"))
 		snprintf(d->memory_fixed, sizeof(d->memory_fixed), "libvirt's numatune "
@@ -863,8 +871,7 @@ static void judge(struct lv *lv, struct lv_dom *d)
 			log_warnx("guest %s: cannot read its definition: %s", d->name, lv_err());
 		return;
 	}
-	if (judge_definition(xml, d))
-		flags |= VNUMAD_GUEST_PINNED;
+	flags |= judge_definition(xml, d);
 	free(xml);
 	manage = metadata_manage(d, d->dom, VIR_DOMAIN_AFFECT_CURRENT);
 	if (manage < 0 && d->persistent)
@@ -872,12 +879,15 @@ static void judge(struct lv *lv, struct lv_dom *d)
 	if (manage == 0)
 		flags |= VNUMAD_GUEST_OPTED_OUT;
 	else if (manage == 1)
-		flags &= ~VNUMAD_GUEST_PINNED;	/* the user opted a pinned guest in */
+		/* the user opted a pinned guest in */
+		flags &= ~(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
 	if (lv->kind == LV_XEN || !lv->local)
 		flags |= VNUMAD_GUEST_NO_MEMMOVE;
 	if (d->judged && (flags ^ d->flags) & ~VNUMAD_GUEST_NO_MEMMOVE)
 		log_info("guest %s: now %s%s", d->name,
 			 flags & VNUMAD_GUEST_OPTED_OUT ? "opted out" :
+			 flags & VNUMAD_GUEST_MEMORY_FREE ?
+			 "pinned by the user (its vCPUs; its memory may be brought to them)" :
 			 flags & VNUMAD_GUEST_PINNED ? "pinned by the user" : "managed",
 			 manage == 1 && !(flags & VNUMAD_GUEST_OPTED_OUT) ?
 			 " (opted in by its metadata)" : "");

@@ -155,6 +155,22 @@ static int check_sense(struct vn_core *c, struct vn_decision *d)
 	return VN_DROP_INVALID;
 }
 
+/*
+ * A guest whose user pinned its vCPUs and left its memory free
+ * (VNUMAD_GUEST_MEMORY_FREE) may have its memory brought to them: a memory
+ * move to a node one of its vCPUs may run on. Nothing else of it moves.
+ */
+static bool memory_to_pinned(const struct vn_guest *g, const struct vnumad_proposal *p)
+{
+	uint64_t where = 0;
+
+	if (!(g->v.flags & VNUMAD_GUEST_MEMORY_FREE) || p->kind != VNUMAD_MOVE_MEMORY)
+		return false;
+	for (int v = 0; v < g->nr_vcpus; v++)
+		where |= g->vv[v].allowed;
+	return where >> p->to & 1;
+}
+
 int arbiter_check(struct vn_core *c, struct vn_decision *d, unsigned waive)
 {
 	struct vnumad_proposal *p = &d->p;
@@ -166,7 +182,8 @@ int arbiter_check(struct vn_core *c, struct vn_decision *d, unsigned waive)
 		return why;
 	g = d->g;
 	targets = p->kind == VNUMAD_MOVE_GUEST ? p->nodes : 1ULL << p->to;
-	if ((g->v.flags & VNUMAD_GUEST_PINNED) && !(waive & ARBITER_WAIVE_PINNED))
+	if ((g->v.flags & VNUMAD_GUEST_PINNED) && !(waive & ARBITER_WAIVE_PINNED) &&
+	    !memory_to_pinned(g, p))
 		return VN_DROP_PINNED;
 	if ((g->v.flags & VNUMAD_GUEST_OPTED_OUT) && !(waive & ARBITER_WAIVE_OPTED_OUT))
 		return VN_DROP_OPTED_OUT;

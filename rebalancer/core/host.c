@@ -230,10 +230,9 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 	if (d->uuid && strlen(d->uuid) < sizeof(g->uuid) &&
 	    strspn(d->uuid, "0123456789abcdefABCDEF-") == strlen(d->uuid))
 		snprintf(g->uuid, sizeof(g->uuid), "%s", d->uuid);
-	g->v.flags = (g->v.flags & ~(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
-				     VNUMAD_GUEST_NO_MEMMOVE)) |
-		     (d->flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
-				  VNUMAD_GUEST_NO_MEMMOVE));
+	g->v.flags = (g->v.flags & ~VN_BACKEND_FLAGS) | (d->flags & VN_BACKEND_FLAGS);
+	if (!(g->v.flags & VNUMAD_GUEST_PINNED))	/* free memory is a kind of pin */
+		g->v.flags &= ~VNUMAD_GUEST_MEMORY_FREE;
 	bool changed = fresh || d->nr_vcpus != g->nr_vcpus;
 	if (d->nr_vcpus != g->nr_vcpus)
 		resize_vcpus(g, d->nr_vcpus);
@@ -260,6 +259,8 @@ struct vn_guest *host_report(struct vn_host *h, const struct vn_guest_desc *d)
 			fmt_elapsed(up + 5, sizeof(up) - 5, h->now - g->first_seen);
 		}
 		log_info("guest %s: %d vCPUs%s%s%s", g->name, g->nr_vcpus, up,
+			 g->v.flags & VNUMAD_GUEST_MEMORY_FREE ?
+			 ", its vCPUs pinned by the user (its memory may follow them)" :
 			 g->v.flags & VNUMAD_GUEST_PINNED ? ", pinned by the user" : "",
 			 g->v.flags & VNUMAD_GUEST_OPTED_OUT ? ", opted out" : "");
 	}

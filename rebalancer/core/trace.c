@@ -256,8 +256,7 @@ static void put_counts(struct vn_trace *t, const struct vn_counts *d)
 int trace_write_tick(struct vn_trace *t, const struct vn_core *c)
 {
 	const struct vn_host *h = &c->host;
-	const unsigned backend_flags = VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT |
-				       VNUMAD_GUEST_NO_MEMMOVE;
+	const unsigned backend_flags = VN_BACKEND_FLAGS;
 	struct vn_trace_topology now;
 	int r, nn = h->nr_nodes;
 

@@ -114,12 +114,18 @@ struct vn_guest {
 	struct vn_guest *hnext;	/* name hash chain */
 };
 
+/* The guest flags a backend reports; the core sets the others. */
+#define VN_BACKEND_FLAGS	(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT | \
+				 VNUMAD_GUEST_NO_MEMMOVE | VNUMAD_GUEST_MEMORY_FREE)
+
 /* What a backend reports about one guest during a scan. */
 struct vn_guest_desc {
 	const char *name;
 	const char *uuid;	/* the hypervisor's, or NULL unknown */
 	pid_t pid;
-	unsigned flags;		/* VNUMAD_GUEST_PINNED, _OPTED_OUT, _NO_MEMMOVE */
+	unsigned flags;		/* VN_BACKEND_FLAGS: VNUMAD_GUEST_PINNED (with
+				 * _MEMORY_FREE: its vCPUs only), _OPTED_OUT,
+				 * _NO_MEMMOVE */
 	int nr_vcpus;
 	const pid_t *tids;	/* [nr_vcpus]; NULL or 0 entries: unknown */
 	const uint64_t *allowed;	/* [nr_vcpus] node masks of their affinity */

@@ -71,6 +71,7 @@ static const struct {
 	{ VNUMAD_GUEST_NO_MEMMOVE, "no_memmove" },
 	{ VNUMAD_GUEST_MIGRATING, "migrating" },
 	{ VNUMAD_GUEST_IN_TRIAL, "in_trial" },
+	{ VNUMAD_GUEST_MEMORY_FREE, "memory_free" },
 };
 
 /* Every source, so that vnumad_vcpus has the same series from the start. */

@@ -41,6 +41,8 @@ static json_t *flags_json(unsigned f)
 		json_array_append_new(a, json_string("migrating"));
 	if (f & VNUMAD_GUEST_IN_TRIAL)
 		json_array_append_new(a, json_string("in-trial"));
+	if (f & VNUMAD_GUEST_MEMORY_FREE)
+		json_array_append_new(a, json_string("memory-free"));
 	return a;
 }
 

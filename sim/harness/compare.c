@@ -375,7 +375,7 @@ static void summary(char **pol, int np, char **scenarios, int ns,
 		printf("BENCH name=%soracle-bound/kernel value=%.4f unit=fraction goal=- "
 		       "dir=- desc=kernel's highest score over the oracle's on any of %d "
 		       "scenarios (%s): the host's balancing also moves the memory of "
-		       "pinned guests, which the oracle leaves where it is\n", b.prefix,
+		       "guests pinned whole, which the oracle leaves where it is\n", b.prefix,
 		       above[1], ns, name);
 	}
 }

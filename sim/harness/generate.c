@@ -442,8 +442,18 @@ static double write_guest(struct gen *g, int i, bool at_start, double room, doub
 			write_nodes(g, "vcpu_nodes", 1ULL << a);
 			fprintf(g->f, "mem_nodes = %d\n", a);
 		} else {
+			/*
+			 * pinned by the user: vCPUs and memory together, or
+			 * (3 in 10) only the vCPUs (libvirt's <vcpupin> alone),
+			 * the memory left where it landed, another node (a live
+			 * repin, a node full at boot): a user who binds memory
+			 * binds it with the vCPUs
+			 */
+			bool away = chance(g, 0.3);
+
 			write_nodes(g, "vcpu_nodes", 1ULL << a);
-			fprintf(g->f, "mem_nodes = %d\npinned = yes\n", chance(g, 0.3) ? b : a);
+			fprintf(g->f, "mem_nodes = %d\npinned = %s\n", away ? b : a,
+				away ? "vcpus" : "yes");
 		}
 	}
 	if (chance(g, 0.03))

@@ -26,7 +26,9 @@
  *	memory here  vCPUs stay, memory follows them (hot pages with them)
  *
  * A guest whose memory cannot move (memmove = no) gets only the shapes that
- * leave memory where it is. vCPUs go only to nodes with CPUs. Node sets are
+ * leave memory where it is; one whose user pinned its vCPUs and left its
+ * memory free (pinned = vcpus) only those that leave its vCPUs: as placed
+ * and memory here. vCPUs go only to nodes with CPUs. Node sets are
  * single nodes, the k nearest nodes of each node for k = 2, 4, ... and all
  * nodes; sets wider than the part's vCPUs are left out. Within a stretch a
  * placement holds; it is put in the model at once (sim_place, no migration
@@ -114,6 +116,7 @@ struct oguest {
 	bool movable;
 	bool arrived;		/* immovable, new in this stretch: rehome() */
 	bool memmove;		/* its memory may move */
+	bool vcpus_stay;	/* its vCPUs may not (pinned = vcpus) */
 	bool live;		/* running in the current stretch */
 	struct part *part;
 	int nr_part;
@@ -153,12 +156,16 @@ static int popcount(uint64_t m)
 /*
  * Whether option k of part p may be used in this search: alone (the
  * reference) only the shapes its totals set; together, for a guest whose
- * memory cannot move, only those that leave it in place.
+ * memory cannot move, only those that leave it in place, and for one whose
+ * vCPUs cannot, only those that leave them.
  */
 static bool usable(const struct oracle *or, const struct part *p, int k)
 {
 	if (or->alone >= 0)
 		return p->opt[k].solo_ok;
+	if (p->og->vcpus_stay && p->opt[k].shape != SHAPE_AS_PLACED &&
+	    p->opt[k].shape != SHAPE_MEM_HERE)
+		return false;
 	return p->og->memmove || p->opt[k].keeps_memory;
 }
 
@@ -589,6 +596,7 @@ static void know_guest(struct oracle *or, struct oguest *og)
 	int g = og->g, nv = sim_guest_vcpus(s, g), nvn = sim_guest_vnodes(s, g);
 	og->known = true;
 	og->memmove = !(sim_guest_flags(s, g) & VNUMAD_GUEST_NO_MEMMOVE);
+	og->vcpus_stay = (sim_guest_flags(s, g) & VNUMAD_GUEST_PINNED) != 0;
 	og->nr_part = nvn > 1 ? nvn : 1;
 	og->part = xcalloc(og->nr_part, sizeof(*og->part));
 	og->vcpu_node = xcalloc(nv + 1, sizeof(int));
@@ -1022,8 +1030,12 @@ static void gather(struct oracle *or)
 			continue;
 		}
 		if (!og->known) {
-			og->movable = !(sim_guest_flags(s, g) &
-					(VNUMAD_GUEST_PINNED | VNUMAD_GUEST_OPTED_OUT));
+			unsigned f = sim_guest_flags(s, g);
+
+			/* pinned = vcpus: its memory may still be placed */
+			og->movable = !(f & VNUMAD_GUEST_OPTED_OUT) &&
+				      (!(f & VNUMAD_GUEST_PINNED) ||
+				       (f & VNUMAD_GUEST_MEMORY_FREE));
 			og->arrived = !og->movable;
 			know_guest(or, og);
 		}

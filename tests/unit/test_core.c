@@ -1119,6 +1119,59 @@ static void test_drop_pinned_and_opted_out(void **state)
 	close_core(c);
 }
 
+/* One tick; the first proposal must be accepted. */
+static void expect_accepted(struct vn_core *c)
+{
+	const struct vn_decision *d = NULL;
+
+	ticks(c, 1);
+	for (int i = 0; i < c->dec.nr; i++)
+		if (c->dec.d[i].order == 0)
+			d = &c->dec.d[i];
+	assert_non_null(d);
+	if (!d->accepted)
+		fail_msg("want it accepted, got %s", arbiter_drop_reason(d->why));
+	nr_proposals = 0;
+}
+
+/*
+ * A guest whose user pinned only its vCPUs (MEMORY_FREE beside PINNED) may
+ * have its memory brought to them, to a node they may run on; its vCPUs,
+ * the whole guest, and memory anywhere else stay the user's. Without
+ * PINNED the flag means nothing.
+ */
+static void test_memory_free_pinned_guest(void **state)
+{
+	struct vn_core *c;
+	struct t_guest *m;
+
+	(void)state;
+	m = t_add("m", 2, 0, 0);	/* vCPUs pinned to node 0, memory on node 1 */
+	m->mem[1] = GiB;
+	m->flags = VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
+	c = open_core();
+	ticks(c, 6);
+	assert_int_equal(host_find(&c->host, "m")->v.flags &
+			 (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE),
+			 VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
+	propose_vcpu(c, "m", 0, 1, 0.3);
+	expect_drop(c, VN_DROP_PINNED);
+	propose_guest(c, "m", 1ULL << 0, 0.3);
+	expect_drop(c, VN_DROP_PINNED);
+	propose_memory(c, "m", 1, 2, GiB / 2, 0.3);	/* not where its vCPUs run */
+	expect_drop(c, VN_DROP_PINNED);
+	propose_memory(c, "m", 1, 0, GiB / 2, 0.3);
+	expect_accepted(c);
+	close_core(c);
+	/* the flag alone, without PINNED, is no pin and stays with nothing */
+	setup(NULL);
+	t_add("f", 2, 0, GiB)->flags = VNUMAD_GUEST_MEMORY_FREE;
+	c = open_core();
+	ticks(c, 1);
+	assert_int_equal(host_find(&c->host, "f")->v.flags & VNUMAD_GUEST_MEMORY_FREE, 0);
+	close_core(c);
+}
+
 /*
  * A quarantine judged one placement: vCPUs to node 1 while the memory was
  * on node 0. When the guest then moves its memory itself (a phase change,
@@ -2390,6 +2443,7 @@ int main(void)
 		cmocka_unit_test_setup(test_manual_move_vcpus_exist, setup),
 		cmocka_unit_test_setup(test_drop_invalid, setup),
 		cmocka_unit_test_setup(test_drop_pinned_and_opted_out, setup),
+		cmocka_unit_test_setup(test_memory_free_pinned_guest, setup),
 		cmocka_unit_test_setup(test_drop_quarantine_trial_hysteresis, setup),
 		cmocka_unit_test_setup(test_drop_hourly_cap_and_history, setup),
 		cmocka_unit_test_setup(test_drop_capacity, setup),

@@ -497,12 +497,19 @@ static void pinned_by_the_definition(void **state)
 {
 	(void)state;
 	assert_int_equal(flags_of("free", NULL, NULL, NULL), 0);
+	/* vCPUs pinned, memory left free: it may be brought to them */
 	assert_int_equal(flags_of("vcpupin", NULL,
 				  "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>", NULL),
-			 VNUMAD_GUEST_PINNED);
-	assert_int_equal(flags_of("cpuset", " cpuset='0-3'", NULL, NULL), VNUMAD_GUEST_PINNED);
+			 VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
+	assert_int_equal(flags_of("cpuset", " cpuset='0-3'", NULL, NULL),
+			 VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
 	assert_int_equal(flags_of("numatune", NULL,
 				  "<numatune><memory mode='strict' nodeset='0'/></numatune>",
+				  NULL), VNUMAD_GUEST_PINNED);
+	/* a numatune of any mode names the memory too: all of it is the user's */
+	assert_int_equal(flags_of("vcpupin_numatune", NULL,
+				  "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>"
+				  "<numatune><memory mode='preferred' nodeset='0'/></numatune>",
 				  NULL), VNUMAD_GUEST_PINNED);
 	/* placement='auto' is numad's advice at start, not the user's pin */
 	assert_int_equal(flags_of("auto", " placement='auto'", NULL, NULL), 0);

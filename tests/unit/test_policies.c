@@ -631,6 +631,39 @@ static void place_moves_home(void **state)
 }
 
 /*
+ * A guest whose user pinned its vCPUs (to node 1) and left its memory free
+ * (on node 0): place brings the memory to them and proposes nothing else
+ * of it; pinned whole, nothing at all.
+ */
+static void place_memory_to_pinned_vcpus(void **state)
+{
+	void *p;
+	int gi;
+
+	(void)state;
+	for (int whole = 0; whole < 2; whole++) {
+		host(2);
+		gi = guest("pin", LATENCY, 2, NULL, ON1, 1, MEM0);
+		T.g[gi].flags |= VNUMAD_GUEST_PINNED | (whole ? 0 : VNUMAD_GUEST_MEMORY_FREE);
+		charge();
+		p = start(&vn_policy_place, 1, NULL);
+		abi12(&vn_policy_place, p, 3600);
+		tick(&vn_policy_place, p);
+		if (whole) {
+			assert_int_equal(T.out.len, 0);
+		} else {
+			assert_true(T.out.len >= 1);
+			for (int i = 0; i < T.out.len; i++) {
+				assert_int_equal(T.buf[i].kind, VNUMAD_MOVE_MEMORY);
+				assert_int_equal(T.buf[i].from, 0);
+				assert_int_equal(T.buf[i].to, 1);
+			}
+		}
+		stop(&vn_policy_place, p);
+	}
+}
+
+/*
  * The demo host as the /proc fallback reports it: locality from memory,
  * no instruction counts, no traffic. place still brings each web guest's
  * vCPUs home (it proposed nothing at all before, the test VMs showed).
@@ -1602,6 +1635,7 @@ int main(void)
 		cmocka_unit_test(locality_moves_the_majority_home),
 		cmocka_unit_test(brm_relieves_cpu),
 		cmocka_unit_test(place_moves_home),
+		cmocka_unit_test(place_memory_to_pinned_vcpus),
 		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),

@@ -700,6 +700,22 @@ static void test_pinned(void **state)
 	sim_step(s, 1);
 	assert_int_equal(sim_vcpu_node(s, 0, 0), 1);
 	sim_free(s);
+	/* pinned = vcpus: the vCPUs stay, the memory may move */
+	s = load(HOST2 "[guest.p]\nvcpus = 1\nmemory = 1GiB\nvcpu_nodes = 1\n"
+		 "mem_nodes = 0\npinned = vcpus\n");
+	assert_int_equal(sim_guest_flags(s, 0),
+			 VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
+	assert_int_equal(sim_set_affinity(s, 0, 0, 1), -EPERM);
+	{
+		struct vn_migration m = { .from = 0, .to = 1 };
+
+		assert_int_equal(sim_migrate(s, 0, &m, 1e9), 0);
+		for (int i = 0; i < 10 && m.state == VN_MIG_RUNNING; i++)
+			sim_step(s, 1);
+		assert_int_equal(m.state, VN_MIG_DONE);
+		assert_int_equal(sim_guest_mem(s, 0, 1), GiB);
+	}
+	sim_free(s);
 }
 
 static void test_errors(void **state)
