@@ -1033,12 +1033,16 @@ static bool no_room_for_one(const struct place *p, const struct vnumad_view *v,
 	return least > 0 && least > cpu_free(p, v, n);
 }
 
-/* The candidates of a guest without known vnodes; the best in *best. */
-/* Candidate: memory to node vn, where the vCPUs run; the largest remote share first. */
+/*
+ * Candidate: memory to node vn, where the vCPUs run; the largest remote
+ * share first, all of it. For a guest whose vCPUs are pinned, which has no
+ * other candidate, what fits when all does not.
+ */
 static int memory_to_vcpus(struct place *p, const struct vnumad_view *v, int gi, int vn,
 			   double life, struct cand *best)
 {
 	const struct vnumad_guest *g = v->guests[gi];
+	double bytes, room;
 	struct cand c;
 	int from = -1;
 
@@ -1047,16 +1051,25 @@ static int memory_to_vcpus(struct place *p, const struct vnumad_view *v, int gi,
 	for (int k = 0; k < v->nr_nodes; k++)
 		if (k != vn && g->mem[k] && (from < 0 || g->mem[k] > g->mem[from]))
 			from = k;
-	if (from < 0 || (double)g->mem[from] > p->mem_free[vn])
+	if (from < 0)
 		return 0;
+	bytes = (double)g->mem[from];
+	room = p->mem_free[vn];
+	if (bytes > room) {
+		if (!vcpus_pinned(g) || room < MIN_MOVE)
+			return 0;
+		bytes = room;
+	}
 	if (cand_begin(p, v, gi) < 0)
 		return -1;
-	cand_memory(p, gi, from, vn, 1.0, -1, v);
+	cand_memory(p, gi, from, vn, bytes / (double)g->mem[from], -1, v);
 	c = (struct cand){ .kind = C_MEMORY, .guest = gi, .vnode = -1, .from = from,
-			   .to = vn, .phi = 1.0, .bytes = (double)g->mem[from] };
+			   .to = vn, .phi = bytes / (double)g->mem[from], .bytes = bytes };
 	consider(p, v, &c, life, best);
 	return 0;
 }
+
+/* The candidates of a guest without known vnodes; the best in *best. */
 
 static int weigh_flat(struct place *p, const struct vnumad_view *v, int gi,
 		      double life, struct cand *best)

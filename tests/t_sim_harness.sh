@@ -224,6 +224,50 @@ ls -d "${TMPDIR:-/tmp}"/vnumad-sim-gen.* 2>/dev/null | grep -q . &&
 	[ -n "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'vnumad-sim-gen.*' -newer "$TMP/gen42.ini" 2>/dev/null)" ] &&
 	fail "generated scenarios left behind"
 
+# --- a guest pinned by its vCPUs alone (pinned = vcpus) ---------------------
+# Its memory may move to them: the oracle places it with every shape that
+# leaves the vCPUs (the kernel's balancing, moving only its hot pages, once
+# reached 1.14 of an oracle that offered "memory here" alone, which does
+# not fit), and place brings what fits of it.
+cat >"$TMP/vcpupin.ini" <<'EOF'
+[sim]
+seed = 7
+duration = 600s
+
+[host]
+nodes = 2
+cpus = 8
+memory = 32GiB
+reserved = 0
+
+[guest.whole]
+workload = cpu
+vcpus = 2
+memory = 20GiB
+vcpu_nodes = 0
+mem_nodes = 0
+pinned = yes
+
+[guest.free]
+workload = latency
+vcpus = 2
+memory = 16GiB
+hot = 30%
+vcpu_nodes = 0
+mem_nodes = 1
+pinned = vcpus
+EOF
+expect_exit 0 "compare, vCPUs pinned" -- "$SIM" compare "$TMP/vcpupin.ini" \
+	--policies place,none,kernel --bench
+for k in oracle-bound/kernel oracle-bound/highest-policy; do
+	v=$(sed -n "s|^BENCH name=$k value=\([0-9.]*\) .*|\1|p" "$TMP/out")
+	[ -n "$v" ] || fail "no $k figure"
+	awk -v v="$v" 'BEGIN { exit !(v <= 1.01) }' || fail "$k $v: the oracle is no upper bound"
+done
+gib=$(awk '$1 == "place" && $NF ~ /^[0-9]+$/ { print $(NF - 2) }' "$TMP/out" | head -n 1)
+awk -v g="$gib" 'BEGIN { exit !(g >= 4) }' ||
+	fail "place moved ${gib:-no} GiB of the pinned guest's remote memory"
+
 # --- the timeline, and the plot when gnuplot is there ----------------------
 expect_exit 0 "run --csv" -- "$SIM" run sim/scenarios/demo.ini --duration 1min --csv "$TMP/t.csv"
 [ "$(wc -l <"$TMP/t.csv")" -eq 31 ] || fail "--csv: want a header and 30 rows"

@@ -27,8 +27,9 @@
  *
  * A guest whose memory cannot move (memmove = no) gets only the shapes that
  * leave memory where it is; one whose user pinned its vCPUs and left its
- * memory free (pinned = vcpus) only those that leave its vCPUs: as placed
- * and memory here. vCPUs go only to nodes with CPUs. Node sets are
+ * memory free (pinned = vcpus) only those that leave its vCPUs where they
+ * are (as placed, memory here, and a pair or uneven split whose vCPUs all
+ * stay). vCPUs go only to nodes with CPUs. Node sets are
  * single nodes, the k nearest nodes of each node for k = 2, 4, ... and all
  * nodes; sets wider than the part's vCPUs are left out. Within a stretch a
  * placement holds; it is put in the model at once (sim_place, no migration
@@ -163,9 +164,10 @@ static bool usable(const struct oracle *or, const struct part *p, int k)
 {
 	if (or->alone >= 0)
 		return p->opt[k].solo_ok;
-	if (p->og->vcpus_stay && p->opt[k].shape != SHAPE_AS_PLACED &&
-	    p->opt[k].shape != SHAPE_MEM_HERE)
-		return false;
+	/* every shape that leaves each vCPU where it is (option 0, as placed) */
+	for (int i = 0; p->og->vcpus_stay && i < p->nv; i++)
+		if (p->opt[k].vcpu_node[i] != p->opt[0].vcpu_node[i])
+			return false;
 	return p->og->memmove || p->opt[k].keeps_memory;
 }
 
@@ -1032,10 +1034,12 @@ static void gather(struct oracle *or)
 		if (!og->known) {
 			unsigned f = sim_guest_flags(s, g);
 
-			/* pinned = vcpus: its memory may still be placed */
+			/* pinned = vcpus: its memory may still be placed, where
+			 * it can move at all (else it is immovable, and rehomed) */
 			og->movable = !(f & VNUMAD_GUEST_OPTED_OUT) &&
 				      (!(f & VNUMAD_GUEST_PINNED) ||
-				       (f & VNUMAD_GUEST_MEMORY_FREE));
+				       ((f & VNUMAD_GUEST_MEMORY_FREE) &&
+					!(f & VNUMAD_GUEST_NO_MEMMOVE)));
 			og->arrived = !og->movable;
 			know_guest(or, og);
 		}
