@@ -661,7 +661,7 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	uint64_t host_mem = 0, mask;
 	int before = e->count;
 	long vcpus = 0, vnodes = 1, count = 1;
-	const char *wl;
+	const char *wl, *pin;
 	bool flag;
 
 	memset(t, 0, sizeof(*t));
@@ -714,7 +714,7 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	vn_ini_percent(ini, e, sec, "hot", &t->hot, 0.01, 1);
 	vn_ini_percent(ini, e, sec, "noise", &t->noise, 0, 1);
 	/* pinned = vcpus: the user pinned its vCPUs and left its memory free */
-	if ((wl = vn_ini_get(ini, sec, "pinned")) != NULL && strcasecmp(wl, "vcpus") == 0)
+	if ((pin = vn_ini_get(ini, sec, "pinned")) != NULL && strcasecmp(pin, "vcpus") == 0)
 		t->flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
 	else if (vn_ini_bool(ini, e, sec, "pinned", &flag) > 0 && flag)
 		t->flags |= VNUMAD_GUEST_PINNED;

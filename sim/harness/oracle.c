@@ -85,6 +85,7 @@ struct option {
 	bool near;		/* PAIR: hot pages with the vCPUs first */
 	int tier;		/* 0: the plain shapes, tried first; 1: the rest */
 	bool keeps_memory;	/* memory (and hot pages) stay where they are */
+	bool keeps_vcpus;	/* every vCPU stays where it is (as option 0) */
 	bool solo_ok;		/* set by the guest's totals alone, not by where
 				 * it is: the shapes of the reference */
 	int *vcpu_node;		/* [part's vCPUs] */
@@ -164,10 +165,8 @@ static bool usable(const struct oracle *or, const struct part *p, int k)
 {
 	if (or->alone >= 0)
 		return p->opt[k].solo_ok;
-	/* every shape that leaves each vCPU where it is (option 0, as placed) */
-	for (int i = 0; p->og->vcpus_stay && i < p->nv; i++)
-		if (p->opt[k].vcpu_node[i] != p->opt[0].vcpu_node[i])
-			return false;
+	if (p->og->vcpus_stay && !p->opt[k].keeps_vcpus)
+		return false;
 	return p->og->memmove || p->opt[k].keeps_memory;
 }
 
@@ -360,6 +359,10 @@ static void finish_option(const struct oracle *or, const struct part *p,
 			   (op->shape == SHAPE_UNEVEN && !op->near);
 	op->solo_ok = op->shape == SHAPE_SPREAD || op->shape == SHAPE_PAIR ||
 		      (op->shape == SHAPE_UNEVEN && op->near);
+	/* option 0 is the part as placed */
+	op->keeps_vcpus = true;
+	for (int i = 0; i < p->nv; i++)
+		op->keeps_vcpus &= op->vcpu_node[i] == p->opt[0].vcpu_node[i];
 	op->nodes = 0;
 	for (int i = 0; i < p->nv; i++)
 		op->nodes |= 1ULL << op->vcpu_node[i];

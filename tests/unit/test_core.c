@@ -888,10 +888,9 @@ static void test_manual_move_vcpus_exist(void **state)
 	close_core(c);
 }
 
-/* One tick; the decision for the first proposal must be dropped for `why`. */
-static void expect_drop(struct vn_core *c, enum vn_drop why)
+/* One tick; the decision of the tick's first proposal. */
+static const struct vn_decision *first_decision(struct vn_core *c)
 {
-	uint64_t before = dropped(c, why);
 	const struct vn_decision *d = NULL;
 
 	ticks(c, 1);
@@ -899,6 +898,25 @@ static void expect_drop(struct vn_core *c, enum vn_drop why)
 		if (c->dec.d[i].order == 0)
 			d = &c->dec.d[i];
 	assert_non_null(d);
+	return d;
+}
+
+/* One tick; the first proposal must be accepted. */
+static void expect_accepted(struct vn_core *c)
+{
+	const struct vn_decision *d = first_decision(c);
+
+	if (!d->accepted)
+		fail_msg("want it accepted, got %s", arbiter_drop_reason(d->why));
+	nr_proposals = 0;
+}
+
+/* One tick; the decision for the first proposal must be dropped for `why`. */
+static void expect_drop(struct vn_core *c, enum vn_drop why)
+{
+	uint64_t before = dropped(c, why);
+	const struct vn_decision *d = first_decision(c);
+
 	if (d->accepted || d->why != why)
 		fail_msg("want '%s', got %s", arbiter_drop_reason(why),
 			 d->accepted ? "accepted" : arbiter_drop_reason(d->why));
@@ -1117,21 +1135,6 @@ static void test_drop_pinned_and_opted_out(void **state)
 	propose_vcpu(c, "o", 0, 1, 0.3);
 	expect_drop(c, VN_DROP_OPTED_OUT);
 	close_core(c);
-}
-
-/* One tick; the first proposal must be accepted. */
-static void expect_accepted(struct vn_core *c)
-{
-	const struct vn_decision *d = NULL;
-
-	ticks(c, 1);
-	for (int i = 0; i < c->dec.nr; i++)
-		if (c->dec.d[i].order == 0)
-			d = &c->dec.d[i];
-	assert_non_null(d);
-	if (!d->accepted)
-		fail_msg("want it accepted, got %s", arbiter_drop_reason(d->why));
-	nr_proposals = 0;
 }
 
 /*
@@ -1412,7 +1415,6 @@ static void test_admit_swap(void **state)
  */
 static void test_guest_move_credits_vcpus_home(void **state)
 {
-	const struct vn_decision *d = NULL;
 	struct vn_core *c;
 	struct t_guest *g;
 
@@ -1423,14 +1425,7 @@ static void test_guest_move_credits_vcpus_home(void **state)
 	c = open_core();
 	ticks(c, 6);
 	propose_guest(c, "home", 1ULL << 1, 0.3);
-	ticks(c, 1);
-	for (int i = 0; i < c->dec.nr; i++)
-		if (c->dec.d[i].order == 0)
-			d = &c->dec.d[i];
-	assert_non_null(d);
-	if (!d->accepted)
-		fail_msg("dropped: %s", arbiter_drop_reason(d->why));
-	nr_proposals = 0;
+	expect_accepted(c);
 	close_core(c);
 }
 
