@@ -664,6 +664,70 @@ static void place_memory_to_pinned_vcpus(void **state)
 }
 
 /*
+ * What place never proposes for a guest pinned by its vCPUs alone, each
+ * of which the arbiter would drop: a swap with it (full nodes, the guests
+ * of place_swaps_on_full_nodes, b now memory-free: a cannot trade with it,
+ * and b's memory has no room to move), a relief of the crowded node
+ * its vCPUs are pinned to (place_relieves_cpu's, crowd2 memory-free), and
+ * any move of a vNUMA one (place_vnode_memory's guest, pinned).
+ */
+static void place_memory_free_exclusions(void **state)
+{
+	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
+	int b, gi;
+	void *p;
+
+	(void)state;
+	host(2);
+	guest("a", LATENCY, 2, NULL, ON1, 1, (const double[]){ 8, 0 });
+	b = guest("b", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 8 });
+	T.g[b].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
+	guest("fill0", CPU, 14, NULL, ON0, 1, (const double[]){ 56, 0 });
+	guest("fill1", CPU, 14, NULL, ON1, 1, (const double[]){ 0, 56 });
+	T.nodes[0].mem_free = T.nodes[1].mem_free = 256ULL << 20;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	tick(&vn_policy_place, p);
+	for (int i = 0; i < T.out.len; i++)
+		assert_int_not_equal(T.buf[i].guest, b);
+	stop(&vn_policy_place, p);
+
+	host(2);
+	gi = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[gi][i].cpu_demand = 16.0 / 24;
+	b = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[b][i].cpu_demand = 16.0 / 24;
+	T.g[b].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
+	T.nodes[0].cpu_load = 1.0;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	/* crowd is relieved, crowd2 (its memory home already) not touched */
+	assert_true(tick(&vn_policy_place, p) >= 1);
+	for (int i = 0; i < T.out.len; i++)
+		assert_int_equal(T.buf[i].guest, gi);
+	stop(&vn_policy_place, p);
+
+	host(2);
+	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
+	for (int i = 0; i < 4; i++)
+		T.vc[gi][i].remote_ratio = 0.9;
+	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
+	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
+	T.g[gi].nr_vnodes = 2;
+	T.g[gi].vnode_mem = vnode_mem[gi];
+	T.g[gi].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 0);
+	stop(&vn_policy_place, p);
+}
+
+/*
  * The demo host as the /proc fallback reports it: locality from memory,
  * no instruction counts, no traffic. place still brings each web guest's
  * vCPUs home (it proposed nothing at all before, the test VMs showed).
@@ -1636,6 +1700,7 @@ int main(void)
 		cmocka_unit_test(brm_relieves_cpu),
 		cmocka_unit_test(place_moves_home),
 		cmocka_unit_test(place_memory_to_pinned_vcpus),
+		cmocka_unit_test(place_memory_free_exclusions),
 		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
