@@ -130,6 +130,8 @@ static int sim_scan(struct vn_backend *b, struct vn_host *h)
 			.allowed = g->allowed,
 			.vnode = g->nr_vnodes > 1 ? g->vnode : NULL,
 			.priv = g,
+			/* what a real backend reads of its process: how long it has run */
+			.age = g->age + (s->now - g->start),
 		};
 
 		host_report(h, &d);

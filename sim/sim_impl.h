@@ -98,6 +98,7 @@ struct sim_guest {
 	int nr_vnodes;
 	uint64_t memory;	/* bytes, a whole number of pages */
 	double start, stop;	/* stop < 0: never */
+	double age;		/* how long it had run when the scenario began (start 0) */
 	double hot;		/* share of memory that takes the accesses */
 	uint64_t mig_step;	/* bytes vnumad's migrations moved this step */
 	double vnode_locality;	/* share of accesses to the vCPU's own vnode */

@@ -703,6 +703,10 @@ static long parse_guest_section(struct vn_ini *ini, struct vn_errors *e,
 	if (vn_ini_duration(ini, e, sec, "stop", &t->stop, 0, 1e9) > 0 &&
 	    t->stop <= t->start)
 		vn_ini_error(ini, e, sec, "stop", "must come after start");
+	/* a guest found running has a past (its process age, on a real host) */
+	if (vn_ini_duration(ini, e, sec, "age", &t->age, 0, 1e8) > 0 && t->start > 0)
+		vn_ini_error(ini, e, sec, "age", "is for a guest there from the start: "
+			     "one that arrives at start = ... is new then");
 	if ((wl = vn_ini_get(ini, sec, "workload")) != NULL) {
 		t->workload = find_workload(s, wl);
 		if (t->workload < 0)

@@ -20,7 +20,8 @@
  * away from their memory, some scattered, a few pinned), packed until the
  * CPU demand or the memory reaches a drawn level, never beyond the memory
  * the host has; some arrive during the run, some leave, with lifetimes from
- * minutes to days; some change phase.
+ * minutes to days; those found running have run as long already; some
+ * change phase.
  */
 #include <math.h>
 #include <stdio.h>
@@ -101,6 +102,8 @@ static const struct {
 
 struct gen {
 	struct vn_rng r;
+	struct vn_rng past;	/* the ages of the guests found running: a stream
+				 * of its own, so that adding them changed no other draw */
 	FILE *f;
 	const struct generation *gen;
 	int sockets, nps, nodes, cpu_nodes, cxl;	/* cxl: its node, -1 none */
@@ -395,6 +398,17 @@ static double write_guest(struct gen *g, int i, bool at_start, double room, doub
 		fprintf(g->f, "hot = %.0f%%\n", hot * 100);
 	if (start > 0)
 		fprintf(g->f, "start = %.0fs\n", start);
+	else {
+		/*
+		 * Found running, it has run for some time already. Seen at a
+		 * random moment, a guest's age and its remaining life have
+		 * one distribution (renewal theory's inspection paradox), so
+		 * the age is drawn from the range of the remaining life.
+		 */
+		double u = rng_uniform(&g->past);
+
+		fprintf(g->f, "age = %.0fs\n", exp(log(600) + u * (log(7 * 86400) - log(600))));
+	}
 	if (start + life < g->duration)
 		fprintf(g->f, "stop = %.0fs\n", MAX(start + life, start + 60));
 	if (chance(g, 0.25)) {
@@ -473,6 +487,7 @@ char *hs_generate(uint64_t seed)
 	int n = 0, arrivals;
 
 	rng_seed(&g.r, seed * 0x9e3779b97f4a7c15ULL + 0x67656e);	/* "gen" */
+	rng_seed(&g.past, seed * 0x9e3779b97f4a7c15ULL + 0x616765);	/* "age" */
 	g.f = open_memstream(&text, &len);
 	if (!g.f)
 		return NULL;

@@ -691,6 +691,22 @@ static void test_generate(void **state)
 			}
 		}
 		multi += sim_nr_nodes(s) > 2;
+		/* each guest found running has run 10 minutes to a week, no arrival has */
+		{
+			int aged = 0, found = 0;
+
+			for (const char *q = text; (q = strstr(q, "\nage = ")) != NULL; q++) {
+				double age = strtod(q + 7, NULL);
+
+				assert_true(age >= 600 && age <= 7 * 86400);
+				aged++;
+			}
+			for (int g = 0; g < sim_nr_guests(s); g++) {
+				sim_guest_span(s, g, &start, &stop);
+				found += start == 0;
+			}
+			assert_int_equal(aged, found);
+		}
 		sim_step(s, 0.5);
 		for (int g = 0; g < sim_nr_guests(s); g++) {
 			vnuma += sim_guest_vnodes(s, g) > 1;

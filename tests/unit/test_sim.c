@@ -1038,6 +1038,40 @@ static void sim_file_close(struct sim_file *x)
 	unlink(x->path);
 }
 
+/*
+ * A guest's age as a real backend reports it (its process's): `age` for one
+ * found running, counted on with the run; an arrival is new when it comes.
+ * The core then dates each from when it started, not from when seen.
+ */
+static void test_backend_age(void **state)
+{
+	struct sim_file x;
+	struct vn_guest *g;
+
+	(void)state;
+	sim_file_open(&x, HOST2 "[guest.old]\nvcpus = 1\nmemory = 1GiB\nage = 2h\n"
+		      "[guest.new]\nvcpus = 1\nmemory = 1GiB\n"
+		      "[guest.late]\nvcpus = 1\nmemory = 1GiB\nstart = 3s\n");
+	assert_int_equal(x.h.nr_guests, 2);
+	assert_true(fabs(host_find(&x.h, "old")->first_seen - (x.h.now - 7200)) < 1e-6);
+	assert_true(host_find(&x.h, "new")->first_seen == x.h.now);
+	assert_int_equal(x.b.ops->advance(&x.b, 5), 0);
+	x.h.now += 5;
+	host_scan_begin(&x.h);
+	assert_int_equal(x.b.ops->scan(&x.b, &x.h), 0);
+	host_scan_end(&x.h);
+	g = host_find(&x.h, "late");
+	assert_non_null(g);
+	/* seen at 5 s, it came at 3 */
+	assert_true(fabs(g->first_seen - 3) < 1e-6);
+	/* the old one keeps its birth */
+	assert_true(fabs(host_find(&x.h, "old")->first_seen + 7200) < 1e-6);
+	sim_file_close(&x);
+	expect_error(HOST2 "[guest.a]\nvcpus = 1\nmemory = 1GiB\nstart = 5s\nage = 1h\n",
+		     "t.ini:9: [guest.a] age: is for a guest there from the start: "
+		     "one that arrives at start = ... is new then");
+}
+
 /* The sampler tells each guest NUMA node's memory per node, as numa_maps would. */
 static void test_sampler_vnode_memory(void **state)
 {
@@ -1196,6 +1230,7 @@ int main(void)
 		cmocka_unit_test(test_node_overrides),
 		cmocka_unit_test(test_shipped_scenarios),
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_backend_age),
 		cmocka_unit_test(test_backend_bandwidth),
 		cmocka_unit_test(test_sampler_vnode_memory),
 		cmocka_unit_test(test_sampler_without_pmu),
