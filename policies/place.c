@@ -42,7 +42,11 @@
  *
  * with E the guest's age. Memory moves toward a placement go in batches of
  * `memory_batch`, each judged by the guard; the candidate is weighed anew
- * every tick, so that a plan stops when its reason goes.
+ * every tick, so that a plan stops when its reason goes. All migrations
+ * share the mover, so they are proposed most value per byte first (Smith's
+ * rule, by_density), and none beyond what the core still takes this tick
+ * (the view's migrate_budget): it would be dropped, and a gather's vCPUs,
+ * which go with its first batch, would run ahead of their memory.
  *
  * Candidates, for a guest without vNUMA: its vCPUs to the node holding most
  * of its memory (memory stays; as many as the node has room for, when it
@@ -180,6 +184,8 @@ struct gstate {
 struct rank {
 	double trouble;
 	int guest;
+	bool migrates;		/* its best move, weighed in the first pass, migrates */
+	double density;		/* then: that move's net value per byte migrated */
 };
 
 /* Per vCPU of the model. */
@@ -209,6 +215,7 @@ struct place {
 	double share[VNUMAD_MAX_NODES];	/* of what they wish, its vCPUs get */
 	double mem_free[VNUMAD_MAX_NODES];	/* less what this tick proposed */
 	double rate;		/* migrate_rate, bytes/s */
+	double budget;		/* bytes of migration the core still takes this tick */
 	double work;
 	/* a candidate's scratch: the moved guest's vCPUs */
 	int cap_c;
@@ -1338,6 +1345,24 @@ static void commit(struct place *p, const struct vnumad_view *v, const struct ca
 }
 
 /* Turns a chosen candidate into proposals; returns how many. */
+/*
+ * The memory a candidate's proposals migrate this tick: its first batch
+ * (a whole-guest move of the core's: all it has outside the node).
+ */
+static double batch_bytes(const struct place *p, const struct vnumad_guest *g,
+			  const struct cand *c)
+{
+	switch (c->kind) {
+	case C_GATHER:
+		return c->from < 0 ? c->bytes : round_pages(MIN(c->bytes, p->batch));
+	case C_MEMORY:
+	case C_VNODE:
+		return round_pages(MIN(c->bytes, MIN(p->batch, (double)g->mem[c->from])));
+	default:
+		return 0;
+	}
+}
+
 static int propose(struct place *p, const struct vnumad_view *v, const struct cand *c,
 		   struct vnumad_out *out)
 {
@@ -1364,7 +1389,7 @@ static int propose(struct place *p, const struct vnumad_view *v, const struct ca
 		q.kind = VNUMAD_MOVE_MEMORY;
 		q.from = c->from;
 		q.to = c->to;
-		q.bytes = round_pages(MIN(c->bytes, p->batch));
+		q.bytes = batch_bytes(p, g, c);
 		q.gain = c->own + 1e-3;
 		if (q.bytes >= MIN_MOVE)
 			made += vnumad_propose(out, &q) == 0;
@@ -1387,7 +1412,7 @@ static int propose(struct place *p, const struct vnumad_view *v, const struct ca
 		q.kind = VNUMAD_MOVE_MEMORY;
 		q.from = c->from;
 		q.to = c->to;
-		q.bytes = round_pages(MIN(c->bytes, MIN(p->batch, (double)g->mem[c->from])));
+		q.bytes = batch_bytes(p, g, c);
 		/* memory first: under a move cap, the vCPUs that lag follow later */
 		q.gain = c->own + 1e-3;
 		if (q.bytes >= MIN_MOVE)
@@ -1512,6 +1537,29 @@ static int by_trouble(const void *x, const void *y)
 	return (a->guest > b->guest) - (a->guest < b->guest);
 }
 
+/*
+ * The second pass's order: the migrations first, most value per byte
+ * first. All migrations share the mover (migrate_rate), so on a host with
+ * more to migrate than it moves in a while this is Smith's rule (weighted
+ * shortest processing time first, which minimises the summed weighted
+ * completion time): the gains that take least mover time each come first.
+ * A guest whose migration is large but worth much still goes before many
+ * small ones worth little. Then the guests the first pass did not reach,
+ * most troubled first.
+ */
+static int by_density(const void *x, const void *y)
+{
+	const struct rank *a = x, *b = y;
+
+	if ((a->trouble < 0) != (b->trouble < 0))
+		return a->trouble < 0 ? 1 : -1;
+	if (a->migrates != b->migrates)
+		return a->migrates ? -1 : 1;
+	if (a->migrates && a->density != b->density)
+		return a->density > b->density ? -1 : 1;
+	return by_trouble(x, y);
+}
+
 static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	struct place *p = priv;
@@ -1520,6 +1568,8 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 	p->work = 0;
 	p->rate = VNUMAD_HAS(struct vnumad_view, v, migrate_rate) && v->migrate_rate > 0 ?
 		  v->migrate_rate : DEFAULT_RATE;
+	p->budget = VNUMAD_HAS(struct vnumad_view, v, migrate_budget) &&
+		    v->migrate_budget > 0 ? v->migrate_budget : 1e18;
 	if (build(p, v) < 0)
 		return -POL_ENOMEM;
 	for (int gi = 0; gi < v->nr_guests; gi++) {
@@ -1538,7 +1588,7 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 			double t = trouble(p, v, gi);
 
 			if (t > TROUBLE_MIN)
-				p->order[nr++] = (struct rank){ t, gi };
+				p->order[nr++] = (struct rank){ .trouble = t, .guest = gi };
 		}
 	}
 	if (nr > 1)
@@ -1551,8 +1601,11 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 	 * could have gone there for free (the four-node VM: "crowded" moved
 	 * whole onto the idle node holding "far"'s memory, and far's memory was
 	 * then migrated to its vCPU: two migrations where one was needed).
+	 * The second takes the migrations by value per byte (by_density).
 	 */
-	for (int pass = 0, chosen = 0; pass < 2; pass++)
+	for (int pass = 0, chosen = 0; pass < 2; pass++) {
+	if (pass == 1 && nr > 1)
+		qsort(p->order, nr, sizeof(*p->order), by_density);
 	for (int i = 0; i < nr && p->work < WORK_PER_TICK &&
 	     chosen < CHOICES_PER_TICK; i++) {
 		int gi = p->order[i].guest;
@@ -1576,15 +1629,28 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 		if (r < 0 || (!vcpus_pinned(g) && weigh_relief(p, v, gi, life, &best) < 0))
 			return -POL_ENOMEM;
 		/* a migration waits for the second pass; a guest is done once */
-		if (pass == 0 && best.kind != C_NONE && best.bytes > 0)
+		if (pass == 0 && best.kind != C_NONE && best.bytes > 0) {
+			p->order[i].migrates = true;
+			p->order[i].density = best.net / best.bytes;
 			continue;
+		}
 		p->order[i].trouble = -1;
 		/* a plan under way goes on with its next batch, nothing else */
 		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
 		    (best.kind != s->plan_kind || best.to != s->plan_to))
 			continue;
-		if (best.kind == C_NONE || !propose(p, v, &best, out))
+		if (best.kind == C_NONE)
 			continue;
+		/*
+		 * A migration the core has no budget for this tick waits: it
+		 * would be dropped, and a gather's vCPUs, which go with its
+		 * first batch, would run ahead of their memory until it came.
+		 */
+		if (batch_bytes(p, g, &best) > p->budget)
+			continue;
+		if (!propose(p, v, &best, out))
+			continue;
+		p->budget -= batch_bytes(p, g, &best);
 		chosen++;
 		commit(p, v, &best);
 		if (s) {
@@ -1600,6 +1666,7 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 			s->plan_from = best.to;
 			s->plan_to = -1;
 		}
+	}
 	}
 	return 0;
 }

@@ -196,7 +196,8 @@ struct vnumad_view {
 	/* 1.1; read with VNUMAD_HAS(struct vnumad_view, view, member) */
 	double migrate_budget;	/* bytes of migration the core would accept in
 				 * this tick ([limits] migrate_rate x 60 s, less
-				 * what is queued); 0 unknown */
+				 * what is queued); 0 unknown, 1 (less than a
+				 * page) none: the queue is full */
 	/* 1.2 */
 	const struct vnumad_node_info *node_info;	/* [nr_nodes] */
 	uint32_t guest_size;	/* sizeof(struct vnumad_guest) of the core */

@@ -16,6 +16,7 @@
  * ticks what the core now knows.
  */
 #include "core.h"
+#include "util.h"
 
 #define DERIVED_FLAGS (VNUMAD_GUEST_IN_TRIAL | VNUMAD_GUEST_MIGRATING)
 
@@ -64,7 +65,8 @@ void stage_publish(struct vn_core *c)
 		.distance = h->distance,
 		.nr_guests = h->nr_guests,
 		.guests = h->view_guests,
-		.migrate_budget = migration_budget(c),
+		/* 0 is "unknown" in the ABI: a full queue accepts 1 byte, less than a page */
+		.migrate_budget = MAX(1.0, migration_budget(c)),
 		.node_info = h->node_info,
 		.guest_size = sizeof(struct vnumad_guest),
 		.migrate_rate = c->cfg.migrate_rate,

@@ -810,6 +810,62 @@ static void place_weighs_life(void **state)
 }
 
 /*
+ * The migration budget the core has left this tick (the view's
+ * migrate_budget), spent on the most value per byte first (Smith's rule):
+ * two guests on node 1 whose memory is on node 0, whose CPUs a third
+ * fills, one streaming 32 GiB, the more troubled, one latency-bound with
+ * 4 GiB, the more value per byte, and room in the mover's queue for either
+ * but not both. place brings the small one's memory first and proposes
+ * nothing the core would drop; with no budget at all, a guest
+ * spread evenly over both nodes is not gathered either: its vCPUs, which
+ * go with the first batch, would run ahead of their memory.
+ */
+static void place_spends_the_migration_budget(void **state)
+{
+	static const int both[] = { 0, 1 };
+	void *p;
+	int big, small, full;
+
+	(void)state;
+	host(2);
+	big = guest("big", BANDWIDTH, 4, NULL, ON1, 1, (const double[]){ 32, 0 });
+	small = guest("small", LATENCY, 4, NULL, ON1, 1, (const double[]){ 4, 0 });
+	full = guest("full", CPU, 16, NULL, ON0, 1, (const double[]){ 4, 0 });
+	T.g[full].flags |= VNUMAD_GUEST_PINNED;	/* no swap with it */
+	/* room for the big one's 32 GiB (it goes whole) or the small one's 4, not both */
+	T.v.migrate_budget = 33ULL << 30;
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 1);
+	assert_int_equal(T.buf[0].guest, small);
+	if (T.buf[0].kind == VNUMAD_MOVE_GUEST)
+		assert_int_equal(T.buf[0].nodes, 1ULL << 1);
+	else {
+		assert_int_equal(T.buf[0].kind, VNUMAD_MOVE_MEMORY);
+		assert_int_equal(T.buf[0].to, 1);
+	}
+	/* with room for both, both go */
+	T.v.migrate_budget = 0;		/* unknown */
+	stop(&vn_policy_place, p);
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 2);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, big) + count(VNUMAD_MOVE_GUEST, big), 1);
+	assert_int_equal(count(VNUMAD_MOVE_MEMORY, small) + count(VNUMAD_MOVE_GUEST, small), 1);
+	stop(&vn_policy_place, p);
+
+	host(2);
+	guest("even", LATENCY, 4, NULL, both, 2, (const double[]){ 4, 4 });
+	T.v.migrate_budget = 1;		/* the queue is full */
+	charge();
+	p = start(&vn_policy_place, 1, NULL);
+	abi12(&vn_policy_place, p, 3600);
+	assert_int_equal(tick(&vn_policy_place, p), 0);
+	stop(&vn_policy_place, p);
+}
+
+/*
  * Two full nodes, memory and CPU, and two guests each running where the
  * other's memory is: neither can go home alone and no memory can move.
  * place trades their vCPUs, one for one, and proposes nothing else.
@@ -1704,6 +1760,7 @@ int main(void)
 		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
+		cmocka_unit_test(place_spends_the_migration_budget),
 		cmocka_unit_test(place_swaps_on_full_nodes),
 		cmocka_unit_test(place_relieves_cpu),
 		cmocka_unit_test(place_takes_what_fits),
