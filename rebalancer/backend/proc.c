@@ -71,6 +71,7 @@ struct pg {
 	bool unnamed;		/* QEMU without vCPU thread names: not measurable */
 	char unmeasured[192];	/* why, "" when it is measured */
 	char memory_fixed[128];	/* why its memory cannot move, "" when it can */
+	char mempolicy[32];	/* a memory policy of the user's, "" the default */
 	bool seen;
 	uint64_t guest_id;
 	struct pg *next;
@@ -134,8 +135,8 @@ static void pg_free(struct pg *p)
 
 /*
  * A guest whose whole process the user bound to some CPUs (taskset,
- * numactl --cpunodebind, a cpuset) is pinned: vnumad moves vCPU threads
- * only, so the process's own affinity is the user's.
+ * numactl --cpunodebind, a cpuset) is pinned: vnumad moves no vCPU thread
+ * of it, since the process's own affinity is the user's.
  */
 static bool user_pinned(pid_t pid)
 {
@@ -303,7 +304,10 @@ static int pg_unnamed(struct pg *p, unsigned seen)
 	return p->nr_vcpus;
 }
 
-/* Why the process's cpuset keeps its memory off some nodes, if it does. */
+/*
+ * Why the process's memory is not vnumad's to move, if it is not: its
+ * cpuset keeps it off some nodes, or the user gave it a memory policy.
+ */
 static void pg_memory(struct pg *p)
 {
 	uint64_t mems, online = hostinfo_online_nodes();
@@ -311,12 +315,16 @@ static void pg_memory(struct pg *p)
 
 	p->memory_fixed[0] = '\0';
 	p->flags &= ~VNUMAD_GUEST_NO_MEMMOVE;
-	if (vmm_mems_allowed(p->pid, &mems) == 0 && (online & ~mems)) {
+	if (vmm_mems_allowed(p->pid, &mems) == 0 && (online & ~mems))
 		snprintf(p->memory_fixed, sizeof(p->memory_fixed), "its cpuset "
 			 "(cpuset.mems) holds its memory on node%s %s",
 			 mems & (mems - 1) ? "s" : "", fmt_nodemask(buf, sizeof(buf), mems));
+	else if (p->mempolicy[0])
+		snprintf(p->memory_fixed, sizeof(p->memory_fixed), "its memory policy "
+			 "(%s: numactl --membind, --preferred or --interleave, or mbind) "
+			 "is the user's", p->mempolicy);
+	if (p->memory_fixed[0])
 		p->flags |= VNUMAD_GUEST_NO_MEMMOVE;
-	}
 }
 
 /*
@@ -431,12 +439,21 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st, bool *told
 	p->kind = kind;
 	p->tids = xcalloc(HI_MAX_VCPUS, sizeof(*p->tids));
 	p->allowed = xcalloc(HI_MAX_VCPUS, sizeof(*p->allowed));
+	/*
+	 * Its memory policy, read once: a VMM sets it up at start (numactl,
+	 * its memory backends' mbind). A process bound as a whole whose
+	 * memory the kernel places by default is pinned by its CPUs alone:
+	 * its memory may be brought to them (memory-free).
+	 */
+	if (vmm_memory_policy(pid, p->mempolicy, sizeof(p->mempolicy)) != 1)
+		p->mempolicy[0] = '\0';
 	if (pg_refresh(p) <= 0) {
 		pg_free(p);
 		return NULL;
 	}
 	if (user_pinned(pid))
-		p->flags |= VNUMAD_GUEST_PINNED;
+		p->flags |= VNUMAD_GUEST_PINNED |
+			    (p->mempolicy[0] ? 0 : VNUMAD_GUEST_MEMORY_FREE);
 	return p;
 }
 

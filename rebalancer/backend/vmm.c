@@ -519,6 +519,46 @@ int vmm_process_uids(pid_t pid, uid_t *ruid, uid_t *euid)
 	return 0;
 }
 
+/*
+ * Each numa_maps line is "ADDRESS POLICY ...". fs/proc/task_mmu.c
+ * (show_numa_map) prints the mapping's policy, or the task's when it has
+ * none, through mpol_to_str() (mm/mempolicy.c), which writes "default"
+ * for the default policy and for the per-node preferred policy a task
+ * without one falls back to (MPOL_F_MORON). Anything else is the user's.
+ */
+int vmm_memory_policy(pid_t pid, char *policy, size_t len)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/numa_maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *tok = memchr(line, ' ', (size_t)n), *end;
+
+		if (!tok)
+			continue;
+		tok++;
+		end = tok + strcspn(tok, " \n");
+		if ((size_t)(end - tok) == strlen("default") && !strncmp(tok, "default", 7))
+			continue;
+		if (len)
+			snprintf(policy, len, "%.*s", (int)(end - tok), tok);
+		r = 1;
+		break;
+	}
+	if (ferror(f) && !r)
+		r = -EIO;
+	free(line);
+	fclose(f);
+	return r;
+}
+
 int vmm_mems_allowed(pid_t pid, uint64_t *nodes)
 {
 	char path[64], buf[4096], *line;

@@ -123,4 +123,13 @@ int vmm_process_uids(pid_t pid, uid_t *ruid, uid_t *euid);
  */
 int vmm_mems_allowed(pid_t pid, uint64_t *nodes);
 
+/*
+ * The memory policy of a process's mappings, as /proc/PID/numa_maps shows
+ * it (a mapping's own, from mbind, else the process's, from
+ * set_mempolicy or numactl): 0 when every mapping has the kernel's default
+ * policy, 1 when one has another (its token, "bind:0", "prefer:1",
+ * "interleave:0-1", "local", copied to policy), or a negative errno.
+ */
+int vmm_memory_policy(pid_t pid, char *policy, size_t len);
+
 #endif

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <numaif.h>
 #include <linux/capability.h>
 #include <linux/sched.h>
 
@@ -791,22 +792,81 @@ static void age_is_the_process_age(void **state)
 	fg_stop(&fg);
 }
 
+/*
+ * Starts fakeguest under a memory policy binding it to node 0 (numactl
+ * --membind=0: the task policy, which fork and exec keep), bound to `cpu`
+ * as a whole when cpu >= 0.
+ */
+static void fg_membound(struct fg *fg, const char *const *args, int cpu)
+{
+	unsigned long node0 = 1;
+	FILE *f;
+
+	assert_int_equal(set_mempolicy(MPOL_BIND, &node0, sizeof(node0) * 8), 0);
+	f = fg_spawn(fg, args, cpu, 0);
+	assert_int_equal(set_mempolicy(MPOL_DEFAULT, NULL, 0), 0);
+	fg_ready(fg, f);
+}
+
 static void pinned_by_the_user(void **state)
 {
 	const char *args[] = { "-name", "guest=bound", "-m", "8", NULL };
+	const char *args2[] = { "-name", "guest=bothbound", "-m", "8", NULL };
 	struct fg fg;
 	struct vn_guest *g;
 
 	(void)state;
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
-	/* taskset -c 1 qemu ...: the user's choice, left alone */
+	/*
+	 * taskset -c 1 qemu ...: the user's choice, left alone; but its
+	 * memory, which the kernel placed by default, may be brought to it
+	 */
 	fg_ready(&fg, fg_spawn(&fg, args, 1, 0));
 	tick();
 	g = host_find(&host, "bound");
 	assert_non_null(g);
-	assert_int_equal(g->v.flags & VNUMAD_GUEST_PINNED, VNUMAD_GUEST_PINNED);
+	assert_int_equal(g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE |
+				       VNUMAD_GUEST_NO_MEMMOVE),
+			 VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE);
 	fg_stop(&fg);
+	/* numactl --physcpubind=1 --membind=0 qemu ...: all of it the user's */
+	fg_membound(&fg, args2, 1);
+	tick();
+	g = host_find(&host, "bothbound");
+	assert_non_null(g);
+	assert_int_equal(g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE),
+			 VNUMAD_GUEST_PINNED);
+	assert_true(g->v.flags & VNUMAD_GUEST_NO_MEMMOVE);
+	fg_stop(&fg);
+}
+
+/*
+ * numactl --membind=0 qemu ...: its memory is the user's (not moved, and
+ * the reason says which policy), its vCPUs are not.
+ */
+static void memory_policy_of_the_user(void **state)
+{
+	const char *args[] = { "-name", "guest=membound", "-m", "8", NULL };
+	struct fg fg;
+	struct vn_guest *g;
+	char pol[32] = "";
+
+	(void)state;
+	fg_membound(&fg, args, -1);
+	assert_int_equal(vmm_memory_policy(fg.pid, pol, sizeof(pol)), 1);
+	assert_string_equal(pol, "bind:0");
+	tick();
+	g = host_find(&host, "membound");
+	assert_non_null(g);
+	assert_int_equal(g->v.flags & (VNUMAD_GUEST_PINNED | VNUMAD_GUEST_NO_MEMMOVE),
+			 VNUMAD_GUEST_NO_MEMMOVE);
+	assert_non_null(g->memory_fixed);
+	assert_non_null(strstr(g->memory_fixed, "memory policy (bind:0"));
+	fg_stop(&fg);
+	/* the kernel's default everywhere: 0; no such process: -ESRCH */
+	assert_int_equal(vmm_memory_policy(getpid(), pol, sizeof(pol)), 0);
+	assert_int_equal(vmm_memory_policy(0x7ffffff0, pol, sizeof(pol)), -ESRCH);
 }
 
 static void affinity_on_the_right_thread_only(void **state)
@@ -1418,6 +1478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(names_stay_with_their_guests, be_setup,
 						be_teardown),
 		cmocka_unit_test_setup_teardown(pinned_by_the_user, be_setup, be_teardown),
+		cmocka_unit_test_setup_teardown(memory_policy_of_the_user, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(age_is_the_process_age, be_setup, be_teardown),
 		cmocka_unit_test_setup_teardown(affinity_on_the_right_thread_only, be_setup,
 						be_teardown),
