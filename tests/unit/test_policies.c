@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -725,6 +726,57 @@ static void place_memory_free_exclusions(void **state)
 	abi12(&vn_policy_place, p, 3600);
 	assert_int_equal(tick(&vn_policy_place, p), 0);
 	stop(&vn_policy_place, p);
+}
+
+/* The host's gain a place proposal's reason gives ("the guests gain +X%"). */
+static double host_gain(const struct vnumad_proposal *q)
+{
+	const char *at = strstr(q->reason, "the guests gain ");
+
+	assert_non_null(at);
+	return strtod(at + strlen("the guests gain "), NULL) / 100;
+}
+
+/*
+ * The demo host at every age of its guests, a second to a day: the older
+ * web1 is, the more a migration of its memory pays, and at some age the
+ * whole guest onto the node of its vCPUs becomes worth more than its vCPUs
+ * to its memory, which migrates nothing. place takes the migration only
+ * when it is worth MIGRATE_MARGIN (3%) more, never for less.
+ */
+static void place_prefers_no_migration(void **state)
+{
+	double vcpus = -1;
+	int migrated = 0;
+
+	(void)state;
+	for (int k = 0; k <= 240; k++) {
+		double age = exp(log(86400) * k / 240);
+		void *p;
+
+		demo();
+		p = start(&vn_policy_place, 1, NULL);
+		abi12(&vn_policy_place, p, age);
+		tick(&vn_policy_place, p);
+		for (int i = 0; i < T.out.len; i++) {
+			if (T.buf[i].guest != 0)
+				continue;
+			if (T.buf[i].kind == VNUMAD_MOVE_VCPU) {
+				vcpus = host_gain(&T.buf[i]);
+			} else {
+				/* the vCPU move, weighed while the guest was young */
+				assert_true(vcpus > 0);
+				if (host_gain(&T.buf[i]) < vcpus + 0.03 - 0.0011)
+					fail_msg("at %.0f s, a migration worth %+.1f%% was "
+						 "taken over a vCPU move worth %+.1f%%", age,
+						 host_gain(&T.buf[i]) * 100, vcpus * 100);
+				migrated++;
+			}
+			break;
+		}
+		stop(&vn_policy_place, p);
+	}
+	assert_true(vcpus > 0 && migrated > 0);
 }
 
 /*
@@ -1757,6 +1809,7 @@ int main(void)
 		cmocka_unit_test(place_moves_home),
 		cmocka_unit_test(place_memory_to_pinned_vcpus),
 		cmocka_unit_test(place_memory_free_exclusions),
+		cmocka_unit_test(place_prefers_no_migration),
 		cmocka_unit_test(place_without_counters),
 		cmocka_unit_test(place_gathers_even_spread),
 		cmocka_unit_test(place_weighs_life),
