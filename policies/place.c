@@ -1364,7 +1364,6 @@ static void commit(struct place *p, const struct vnumad_view *v, const struct ca
 	p->moved[gi] = 1;
 }
 
-/* Turns a chosen candidate into proposals; returns how many. */
 /*
  * The memory a candidate's proposals migrate this tick: its first batch
  * (a whole-guest move of the core's: all it has outside the node).
@@ -1383,6 +1382,7 @@ static double batch_bytes(const struct place *p, const struct vnumad_guest *g,
 	}
 }
 
+/* Turns a chosen candidate into proposals; returns how many. */
 static int propose(struct place *p, const struct vnumad_view *v, const struct cand *c,
 		   struct vnumad_out *out)
 {
@@ -1580,6 +1580,78 @@ static int by_density(const void *x, const void *y)
 	return by_trouble(x, y);
 }
 
+/*
+ * One pass over the troubled guests (p->order[0..nr)): pass 0 proposes the
+ * moves that migrate nothing and marks the others, pass 1 the migrations.
+ * *chosen counts the placements proposed, both passes together.
+ */
+static int weigh_pass(struct place *p, const struct vnumad_view *v, struct vnumad_out *out,
+		      int nr, int pass, int *chosen)
+{
+	for (int i = 0; i < nr && p->work < WORK_PER_TICK &&
+	     *chosen < CHOICES_PER_TICK; i++) {
+		int gi = p->order[i].guest;
+		const struct vnumad_guest *g = v->guests[gi];
+		struct gstate *s = state_of(v, g);
+		struct cand best = { .kind = C_NONE };
+		double life = VNUMAD_GUEST_HAS(v, age) ? MAX(g->age, v->interval) : 3600;
+		int r;
+
+		if (p->order[i].trouble < 0 || p->moved[gi])
+			continue;
+		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
+		    s->plan_kind != C_MEMORY && s->plan_kind != C_VNODE &&
+		    s->plan_kind != C_GATHER)
+			continue;
+		/* a pinned vNUMA guest's memory is each vnode's: not weighed */
+		if (vcpus_pinned(g) && vnodes_known(v, g))
+			continue;
+		r = vnodes_known(v, g) ? weigh_vnodes(p, v, gi, life, &best) :
+			weigh_flat(p, v, gi, life, &best);
+		if (r < 0 || (!vcpus_pinned(g) && weigh_relief(p, v, gi, life, &best) < 0))
+			return -POL_ENOMEM;
+		/* a migration waits for the second pass; a guest is done once */
+		if (pass == 0 && best.kind != C_NONE && best.bytes > 0) {
+			p->order[i].migrates = true;
+			p->order[i].density = best.net / best.bytes;
+			continue;
+		}
+		p->order[i].trouble = -1;
+		/* a plan under way goes on with its next batch, nothing else */
+		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
+		    (best.kind != s->plan_kind || best.to != s->plan_to))
+			continue;
+		if (best.kind == C_NONE)
+			continue;
+		/*
+		 * A migration the core has no budget for this tick waits: it
+		 * would be dropped, and a gather's vCPUs, which go with its
+		 * first batch, would run ahead of their memory until it came.
+		 */
+		if (batch_bytes(p, g, &best) > p->budget)
+			continue;
+		if (!propose(p, v, &best, out))
+			continue;
+		p->budget -= batch_bytes(p, g, &best);
+		(*chosen)++;
+		commit(p, v, &best);
+		if (s) {
+			s->proposed = v->now;
+			s->plan_kind = best.kind;
+			s->plan_from = best.from;
+			s->plan_to = best.to;
+		}
+		/* a swap's partner is held as after a vCPU move of its own */
+		if (best.kind == C_SWAP && (s = state_of(v, v->guests[best.partner]))) {
+			s->proposed = v->now;
+			s->plan_kind = C_VCPUS;
+			s->plan_from = best.to;
+			s->plan_to = -1;
+		}
+	}
+	return 0;
+}
+
 static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out *out)
 {
 	struct place *p = priv;
@@ -1624,69 +1696,10 @@ static int place_tick(void *priv, const struct vnumad_view *v, struct vnumad_out
 	 * The second takes the migrations by value per byte (by_density).
 	 */
 	for (int pass = 0, chosen = 0; pass < 2; pass++) {
-	if (pass == 1 && nr > 1)
-		qsort(p->order, nr, sizeof(*p->order), by_density);
-	for (int i = 0; i < nr && p->work < WORK_PER_TICK &&
-	     chosen < CHOICES_PER_TICK; i++) {
-		int gi = p->order[i].guest;
-		const struct vnumad_guest *g = v->guests[gi];
-		struct gstate *s = state_of(v, g);
-		struct cand best = { .kind = C_NONE };
-		double life = VNUMAD_GUEST_HAS(v, age) ? MAX(g->age, v->interval) : 3600;
-		int r;
-
-		if (p->order[i].trouble < 0 || p->moved[gi])
-			continue;
-		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
-		    s->plan_kind != C_MEMORY && s->plan_kind != C_VNODE &&
-		    s->plan_kind != C_GATHER)
-			continue;
-		/* a pinned vNUMA guest's memory is each vnode's: not weighed */
-		if (vcpus_pinned(g) && vnodes_known(v, g))
-			continue;
-		r = vnodes_known(v, g) ? weigh_vnodes(p, v, gi, life, &best) :
-			weigh_flat(p, v, gi, life, &best);
-		if (r < 0 || (!vcpus_pinned(g) && weigh_relief(p, v, gi, life, &best) < 0))
+		if (pass == 1 && nr > 1)
+			qsort(p->order, nr, sizeof(*p->order), by_density);
+		if (weigh_pass(p, v, out, nr, pass, &chosen) < 0)
 			return -POL_ENOMEM;
-		/* a migration waits for the second pass; a guest is done once */
-		if (pass == 0 && best.kind != C_NONE && best.bytes > 0) {
-			p->order[i].migrates = true;
-			p->order[i].density = best.net / best.bytes;
-			continue;
-		}
-		p->order[i].trouble = -1;
-		/* a plan under way goes on with its next batch, nothing else */
-		if (s && s->acted >= 0 && v->now - s->acted < p->hold &&
-		    (best.kind != s->plan_kind || best.to != s->plan_to))
-			continue;
-		if (best.kind == C_NONE)
-			continue;
-		/*
-		 * A migration the core has no budget for this tick waits: it
-		 * would be dropped, and a gather's vCPUs, which go with its
-		 * first batch, would run ahead of their memory until it came.
-		 */
-		if (batch_bytes(p, g, &best) > p->budget)
-			continue;
-		if (!propose(p, v, &best, out))
-			continue;
-		p->budget -= batch_bytes(p, g, &best);
-		chosen++;
-		commit(p, v, &best);
-		if (s) {
-			s->proposed = v->now;
-			s->plan_kind = best.kind;
-			s->plan_from = best.from;
-			s->plan_to = best.to;
-		}
-		/* a swap's partner is held as after a vCPU move of its own */
-		if (best.kind == C_SWAP && (s = state_of(v, v->guests[best.partner]))) {
-			s->proposed = v->now;
-			s->plan_kind = C_VCPUS;
-			s->plan_from = best.to;
-			s->plan_to = -1;
-		}
-	}
 	}
 	return 0;
 }
