@@ -430,6 +430,7 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st, bool *told
 {
 	enum vmm_kind kind = candidate(pb, pid, told);
 	struct pg *p;
+	int policy;
 
 	if (kind == VMM_NONE)
 		return NULL;
@@ -443,17 +444,18 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st, bool *told
 	 * Its memory policy, read once: a VMM sets it up at start (numactl,
 	 * its memory backends' mbind). A process bound as a whole whose
 	 * memory the kernel places by default is pinned by its CPUs alone:
-	 * its memory may be brought to them (memory-free).
+	 * its memory may be brought to them (memory-free). One whose policy
+	 * cannot be read is pinned whole.
 	 */
-	if (vmm_memory_policy(pid, p->mempolicy, sizeof(p->mempolicy)) != 1)
+	policy = vmm_memory_policy(pid, p->mempolicy, sizeof(p->mempolicy));
+	if (policy != 1)
 		p->mempolicy[0] = '\0';
 	if (pg_refresh(p) <= 0) {
 		pg_free(p);
 		return NULL;
 	}
 	if (user_pinned(pid))
-		p->flags |= VNUMAD_GUEST_PINNED |
-			    (p->mempolicy[0] ? 0 : VNUMAD_GUEST_MEMORY_FREE);
+		p->flags |= VNUMAD_GUEST_PINNED | (policy == 0 ? VNUMAD_GUEST_MEMORY_FREE : 0);
 	return p;
 }
 
