@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hostinfo.h"
@@ -193,6 +194,39 @@ static void memory_nodes_allowed(void **state)
 	assert_int_equal(vmm_mems_allowed(0x7ffffff0, &nodes), -ESRCH);
 }
 
+/*
+ * The memory policy of a process whose numa_maps cannot be read (another
+ * user's, read without CAP_SYS_PTRACE): an error, never "default", so that
+ * the proc backend does not take such a guest's memory for free.
+ */
+static void memory_policy_unreadable(void **state)
+{
+	pid_t parent = getpid(), child;
+	int status = 0;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char pol[32];
+		int r;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		r = vmm_memory_policy(parent, pol, sizeof(pol));
+		_exit(r < 0 && r != -ESRCH ? 0 : r == 0 ? 1 : 2);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("another user's numa_maps: %s", WEXITSTATUS(status) == 1 ?
+			 "read as the default policy" : "no error");
+	/* its own, as that user: readable */
+	assert_int_equal(vmm_memory_policy(parent, NULL, 0), 0);
+}
+
 /* /proc/self/mountinfo of a host without systemd (v1 and v2 side by side), and a container's. */
 static const char mountinfo[] =
 	"25 30 0:23 / /proc rw,nosuid - proc proc rw\n"
@@ -341,6 +375,7 @@ int main(void)
 		cmocka_unit_test(command_lines),
 		cmocka_unit_test(command_line_uuids),
 		cmocka_unit_test(memory_nodes_allowed),
+		cmocka_unit_test(memory_policy_unreadable),
 		cmocka_unit_test(cgroup_of_a_domain),
 		cmocka_unit_test(vcpu_groups_and_status_xml),
 	};
