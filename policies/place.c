@@ -1366,20 +1366,26 @@ static void commit(struct place *p, const struct vnumad_view *v, const struct ca
 
 /*
  * The memory a candidate's proposals migrate this tick: its first batch
- * (a whole-guest move of the core's: all it has outside the node).
+ * (a whole-guest move of the core's: all it has outside the node), 0 for
+ * one below MIN_MOVE, which is not proposed.
  */
 static double batch_bytes(const struct place *p, const struct vnumad_guest *g,
 			  const struct cand *c)
 {
+	double b;
+
 	switch (c->kind) {
 	case C_GATHER:
-		return c->from < 0 ? c->bytes : round_pages(MIN(c->bytes, p->batch));
+		b = c->from < 0 ? c->bytes : round_pages(MIN(c->bytes, p->batch));
+		break;
 	case C_MEMORY:
 	case C_VNODE:
-		return round_pages(MIN(c->bytes, MIN(p->batch, (double)g->mem[c->from])));
+		b = round_pages(MIN(c->bytes, MIN(p->batch, (double)g->mem[c->from])));
+		break;
 	default:
 		return 0;
 	}
+	return b >= MIN_MOVE ? b : 0;
 }
 
 /* Turns a chosen candidate into proposals; returns how many. */

@@ -51,6 +51,7 @@ void publish_guest(struct vn_core *c, struct vn_guest *g)
 void stage_publish(struct vn_core *c)
 {
 	struct vn_host *h = &c->host;
+	double budget = migration_budget(c);
 
 	for (int i = 0; i < h->nr_guests; i++)
 		publish_guest(c, h->guests[i]);
@@ -66,7 +67,7 @@ void stage_publish(struct vn_core *c)
 		.nr_guests = h->nr_guests,
 		.guests = h->view_guests,
 		/* 0 is "unknown" in the ABI: a full queue accepts 1 byte, less than a page */
-		.migrate_budget = MAX(1.0, migration_budget(c)),
+		.migrate_budget = MAX(1.0, budget),
 		.node_info = h->node_info,
 		.guest_size = sizeof(struct vnumad_guest),
 		.migrate_rate = c->cfg.migrate_rate,
