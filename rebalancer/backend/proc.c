@@ -440,20 +440,21 @@ static struct pg *examine(struct proc_be *pb, pid_t pid, uint64_t st, bool *told
 	p->kind = kind;
 	p->tids = xcalloc(HI_MAX_VCPUS, sizeof(*p->tids));
 	p->allowed = xcalloc(HI_MAX_VCPUS, sizeof(*p->allowed));
-	/*
-	 * Its memory policy, read once: a VMM sets it up at start (numactl,
-	 * its memory backends' mbind). A process bound as a whole whose
-	 * memory the kernel places by default is pinned by its CPUs alone:
-	 * its memory may be brought to them (memory-free). One whose policy
-	 * cannot be read is pinned whole.
-	 */
-	policy = vmm_memory_policy(pid, p->mempolicy, sizeof(p->mempolicy));
-	if (policy != 1)
-		p->mempolicy[0] = '\0';
 	if (pg_refresh(p) <= 0) {
 		pg_free(p);
 		return NULL;
 	}
+	/*
+	 * Its memory policy, read once it is a guest: a VMM sets it up at
+	 * start (numactl, its memory backends' mbind). A process bound as a
+	 * whole whose memory the kernel places by default is pinned by its
+	 * CPUs alone: its memory may be brought to them (memory-free). One
+	 * whose policy cannot be read is pinned whole.
+	 */
+	policy = vmm_memory_policy(pid, p->mempolicy, sizeof(p->mempolicy));
+	if (policy != 1)
+		p->mempolicy[0] = '\0';
+	pg_memory(p);
 	if (user_pinned(pid))
 		p->flags |= VNUMAD_GUEST_PINNED | (policy == 0 ? VNUMAD_GUEST_MEMORY_FREE : 0);
 	return p;

@@ -531,7 +531,7 @@ int vmm_memory_policy(pid_t pid, char *policy, size_t len)
 	char path[64], *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	int r = 0;
+	int r = 0, lines = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/numa_maps", (int)pid);
@@ -541,6 +541,7 @@ int vmm_memory_policy(pid_t pid, char *policy, size_t len)
 	while ((n = getline(&line, &cap, f)) > 0) {
 		char *tok = memchr(line, ' ', (size_t)n), *end;
 
+		lines++;
 		if (!tok)
 			continue;
 		tok++;
@@ -554,6 +555,8 @@ int vmm_memory_policy(pid_t pid, char *policy, size_t len)
 	}
 	if (ferror(f) && !r)
 		r = -EIO;
+	else if (!r && !lines)
+		r = -ESRCH;	/* no mappings: a process exiting */
 	free(line);
 	fclose(f);
 	return r;

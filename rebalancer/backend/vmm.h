@@ -128,7 +128,8 @@ int vmm_mems_allowed(pid_t pid, uint64_t *nodes);
  * it (a mapping's own, from mbind, else the process's, from
  * set_mempolicy or numactl): 0 when every mapping has the kernel's default
  * policy, 1 when one has another (its token, "bind:0", "prefer:1",
- * "interleave:0-1", "local", copied to policy), or a negative errno.
+ * "interleave:0-1", "local", copied to policy), or a negative errno
+ * (-ESRCH also for a process without mappings, one exiting).
  */
 int vmm_memory_policy(pid_t pid, char *policy, size_t len);
 

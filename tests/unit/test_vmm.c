@@ -220,11 +220,13 @@ static void memory_policy_unreadable(void **state)
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 3)
+		skip();		/* could not become nobody */
 	if (WEXITSTATUS(status) != 0)
 		fail_msg("another user's numa_maps: %s", WEXITSTATUS(status) == 1 ?
 			 "read as the default policy" : "no error");
-	/* its own, as that user: readable */
-	assert_int_equal(vmm_memory_policy(parent, NULL, 0), 0);
+	/* the same file, read by its own user (root here): readable */
+	assert_true(vmm_memory_policy(parent, NULL, 0) >= 0);
 }
 
 /* /proc/self/mountinfo of a host without systemd (v1 and v2 side by side), and a container's. */
