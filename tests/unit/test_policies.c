@@ -665,6 +665,52 @@ static void place_memory_to_pinned_vcpus(void **state)
 }
 
 /*
+ * Two full nodes, memory and CPU, and guests a and b each running where
+ * the other's memory is (place_swaps_on_full_nodes).
+ */
+static void full_nodes_crossed(int *a, int *b)
+{
+	host(2);
+	*a = guest("a", LATENCY, 2, NULL, ON1, 1, (const double[]){ 8, 0 });
+	*b = guest("b", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 8 });
+	guest("fill0", CPU, 14, NULL, ON0, 1, (const double[]){ 56, 0 });
+	guest("fill1", CPU, 14, NULL, ON1, 1, (const double[]){ 0, 56 });
+	T.nodes[0].mem_free = T.nodes[1].mem_free = 256ULL << 20;
+}
+
+/* Node 0 over-committed: 24 vCPUs asking a whole CPU each on 16 (two guests). */
+static void crowded_node0(int *first, int *second)
+{
+	host(2);
+	*first = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	*second = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
+	for (int i = 0; i < 12; i++)
+		T.vc[*first][i].cpu_demand = T.vc[*second][i].cpu_demand = 16.0 / 24;
+	T.nodes[0].cpu_load = 1.0;
+}
+
+/*
+ * A vNUMA guest whose vnodes sit each on the other's node, all its
+ * accesses remote, the view's vnode_mem saying so (place_vnode_memory).
+ */
+static int crossed_vnodes(void)
+{
+	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
+	int gi;
+
+	host(2);
+	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
+	for (int i = 0; i < 4; i++)
+		T.vc[gi][i].remote_ratio = 0.9;
+	/* vnode 0's memory on node 1, vnode 1's on node 0 */
+	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
+	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
+	T.g[gi].nr_vnodes = 2;
+	T.g[gi].vnode_mem = vnode_mem[gi];
+	return gi;
+}
+
+/*
  * What place never proposes for a guest pinned by its vCPUs alone, each
  * of which the arbiter would drop: a swap with it (full nodes, the guests
  * of place_swaps_on_full_nodes, b now memory-free: a cannot trade with it,
@@ -674,18 +720,12 @@ static void place_memory_to_pinned_vcpus(void **state)
  */
 static void place_memory_free_exclusions(void **state)
 {
-	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
-	int b, gi;
+	int a, b, gi;
 	void *p;
 
 	(void)state;
-	host(2);
-	guest("a", LATENCY, 2, NULL, ON1, 1, (const double[]){ 8, 0 });
-	b = guest("b", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 8 });
+	full_nodes_crossed(&a, &b);
 	T.g[b].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
-	guest("fill0", CPU, 14, NULL, ON0, 1, (const double[]){ 56, 0 });
-	guest("fill1", CPU, 14, NULL, ON1, 1, (const double[]){ 0, 56 });
-	T.nodes[0].mem_free = T.nodes[1].mem_free = 256ULL << 20;
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
 	abi12(&vn_policy_place, p, 3600);
@@ -694,15 +734,8 @@ static void place_memory_free_exclusions(void **state)
 		assert_int_not_equal(T.buf[i].guest, b);
 	stop(&vn_policy_place, p);
 
-	host(2);
-	gi = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
-	for (int i = 0; i < 12; i++)
-		T.vc[gi][i].cpu_demand = 16.0 / 24;
-	b = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
-	for (int i = 0; i < 12; i++)
-		T.vc[b][i].cpu_demand = 16.0 / 24;
+	crowded_node0(&gi, &b);
 	T.g[b].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
-	T.nodes[0].cpu_load = 1.0;
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
 	abi12(&vn_policy_place, p, 3600);
@@ -712,14 +745,7 @@ static void place_memory_free_exclusions(void **state)
 		assert_int_equal(T.buf[i].guest, gi);
 	stop(&vn_policy_place, p);
 
-	host(2);
-	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
-	for (int i = 0; i < 4; i++)
-		T.vc[gi][i].remote_ratio = 0.9;
-	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
-	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
-	T.g[gi].nr_vnodes = 2;
-	T.g[gi].vnode_mem = vnode_mem[gi];
+	gi = crossed_vnodes();
 	T.g[gi].flags |= VNUMAD_GUEST_PINNED | VNUMAD_GUEST_MEMORY_FREE;
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
@@ -928,12 +954,7 @@ static void place_swaps_on_full_nodes(void **state)
 	void *p;
 
 	(void)state;
-	host(2);
-	a = guest("a", LATENCY, 2, NULL, ON1, 1, (const double[]){ 8, 0 });
-	b = guest("b", LATENCY, 2, NULL, ON0, 1, (const double[]){ 0, 8 });
-	guest("fill0", CPU, 14, NULL, ON0, 1, (const double[]){ 56, 0 });
-	guest("fill1", CPU, 14, NULL, ON1, 1, (const double[]){ 0, 56 });
-	T.nodes[0].mem_free = T.nodes[1].mem_free = 256ULL << 20;
+	full_nodes_crossed(&a, &b);
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
 	abi12(&vn_policy_place, p, 3600);
@@ -951,19 +972,12 @@ static void place_swaps_on_full_nodes(void **state)
 /* An over-committed node: place moves vCPUs off it to where there is room. */
 static void place_relieves_cpu(void **state)
 {
-	int gi;
+	int gi, gj;
 	void *p;
 
 	(void)state;
-	host(2);
 	/* 24 vCPUs asking a whole CPU each on 16: each gets two thirds */
-	gi = guest("crowd", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
-	for (int i = 0; i < 12; i++)
-		T.vc[gi][i].cpu_demand = 16.0 / 24;
-	gi = guest("crowd2", CPU, 12, NULL, ON0, 1, (const double[]){ 8, 0 });
-	for (int i = 0; i < 12; i++)
-		T.vc[gi][i].cpu_demand = 16.0 / 24;
-	T.nodes[0].cpu_load = 1.0;
+	crowded_node0(&gi, &gj);
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
 	abi12(&vn_policy_place, p, 3600);
@@ -1052,20 +1066,11 @@ static void place_trades_places(void **state)
  */
 static void place_vnode_memory(void **state)
 {
-	static const int vn[] = { 0, 0, 1, 1 }, on[] = { 0, 0, 1, 1 };
-	int gi;
+	static const int vn[] = { 0, 0, 1, 1 };
 	void *p;
 
 	(void)state;
-	host(2);
-	gi = guest("swapped", LATENCY, 4, vn, on, 4, (const double[]){ 4, 4 });
-	for (int i = 0; i < 4; i++)
-		T.vc[gi][i].remote_ratio = 0.9;
-	/* vnode 0's memory on node 1, vnode 1's on node 0 */
-	vnode_mem[gi][0 * VNUMAD_MAX_NODES + 1] = 4ULL << 30;
-	vnode_mem[gi][1 * VNUMAD_MAX_NODES + 0] = 4ULL << 30;
-	T.g[gi].nr_vnodes = 2;
-	T.g[gi].vnode_mem = vnode_mem[gi];
+	crossed_vnodes();
 	charge();
 	p = start(&vn_policy_place, 1, NULL);
 	abi12(&vn_policy_place, p, 3600);
