@@ -32,6 +32,9 @@
 #include "util.h"
 
 #define GEN_MAX_GUESTS	40
+/* seconds a guest there from the start lives on, and has lived: 10 min to a week */
+#define FOUND_LIFE_MIN	600.0
+#define FOUND_LIFE_MAX	(7 * 86400.0)
 
 /*
  * Server generations: idle DRAM latency local and across sockets, extra
@@ -135,10 +138,15 @@ static bool chance(struct gen *g, double p)
 	return rng_uniform(&g->r) < p;
 }
 
-/* Log-uniform between a and b. */
+/* Log-uniform between a and b, from the stream r. */
+static double log_uniform(struct vn_rng *r, double a, double b)
+{
+	return exp(log(a) + (log(b) - log(a)) * rng_uniform(r));
+}
+
 static double logu(struct gen *g, double a, double b)
 {
-	return exp(uni(g, log(a), log(b)));
+	return log_uniform(&g->r, a, b);
 }
 
 /* Adds a latency point (distance, ns) once, keeping the table sorted. */
@@ -389,7 +397,7 @@ static double write_guest(struct gen *g, int i, bool at_start, double room, doub
 	if (!at_start)
 		start = uni(g, 30, 0.8 * g->duration);
 	/* there from the start: length-biased, most outlive the run */
-	life = at_start ? logu(g, 600, 7 * 86400) : logu(g, 120, 3 * 86400);
+	life = at_start ? logu(g, FOUND_LIFE_MIN, FOUND_LIFE_MAX) : logu(g, 120, 3 * 86400);
 	if (chance(g, 0.4))
 		hot = uni(g, 0.2, 0.9);
 	fprintf(g->f, "\n[guest.g%d]\nworkload = w%d\nvcpus = %d\nmemory = %.0fGiB\n",
@@ -405,9 +413,8 @@ static double write_guest(struct gen *g, int i, bool at_start, double room, doub
 		 * one distribution (renewal theory's inspection paradox), so
 		 * the age is drawn from the range of the remaining life.
 		 */
-		double u = rng_uniform(&g->past);
-
-		fprintf(g->f, "age = %.0fs\n", exp(log(600) + u * (log(7 * 86400) - log(600))));
+		fprintf(g->f, "age = %.0fs\n",
+			log_uniform(&g->past, FOUND_LIFE_MIN, FOUND_LIFE_MAX));
 	}
 	if (start + life < g->duration)
 		fprintf(g->f, "stop = %.0fs\n", MAX(start + life, start + 60));
