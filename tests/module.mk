@@ -3,7 +3,7 @@
 # UNIT_DAEMON names the test), golden files, and the driver tests/run.sh.
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-UNIT_DAEMON := test_core test_place test_proc test_httpd test_control
+UNIT_DAEMON := test_core test_guard test_place test_proc test_httpd test_control
 
 $(UNIT_DAEMON:%=$(B)/tests/%): UNIT_LIBS = $(DAEMON_LIB)
 $(UNIT_DAEMON:%=$(B)/tests/%): $(DAEMON_LIB)

@@ -370,6 +370,16 @@ void stage_record(struct vn_core *c, const struct vn_decisions *dec);	/* record.
 #define HIST_LOCAL_FLOOR	0.01
 void history_record(struct vn_guest *g, uint64_t tick, double value);
 /*
+ * The figures of the tick history_record just wrote that tell a phase of
+ * the guest's workload from the effect of a move: its DRAM accesses per
+ * instruction and the local share of them (NaN unknown).
+ */
+void history_record_mix(struct vn_guest *g, uint64_t tick, double api, double share);
+/* Means of those over ticks [a, b], as history_mean; the share's rse2. */
+double history_mean_api(const struct vn_guest *g, uint64_t a, uint64_t b);
+double history_mean_share(const struct vn_guest *g, uint64_t a, uint64_t b);
+double history_rse2_share(const struct vn_guest *g, uint64_t a, uint64_t b);
+/*
  * Forgets every reading: the figure changed kind (a sampler that fell back
  * to /proc, or came back), and a ratio across kinds means nothing.
  */

@@ -11,7 +11,9 @@
  * `judge` window. The raw ratio judge/baseline is divided by the drift of
  * the host: the median of the same ratio over every guest that was neither
  * moved nor in a trial during the whole period. A host-wide phase change
- * moves every guest alike and cancels out. The baseline starts after the
+ * moves every guest alike and cancels out; a phase of the guest's own
+ * workload, told by its DRAM accesses per instruction, does not, and such a
+ * trial is judged by the local share of its accesses instead. The baseline starts after the
  * last earlier move on the host, so that a neighbour's move does not colour
  * it. A trial whose normalised loss exceeds half the tolerance is a loser
  * (so that losses of the tolerance are caught despite noisy figures): its
@@ -55,6 +57,13 @@
  */
 #define GUARD_REVERT_SHARE	0.5
 #define GUARD_MAX_WINDOWS	3
+/*
+ * A guest whose DRAM accesses per instruction changed by this factor or
+ * more between the baseline and the judge window changed its workload:
+ * where a move sends an access changes how long it takes, not how many
+ * there are.
+ */
+#define GUARD_PHASE_SHIFT	1.5
 /* share of its memory a guest moves itself that lifts a quarantine */
 #define QUARANTINE_MOVED	0.25
 
@@ -703,7 +712,9 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 		  struct vn_verdict *v)
 {
 	double before, after, se2, own, limit = -c->cfg.tolerance * GUARD_REVERT_SHARE;
+	double api0, api1;
 	const char *what;
+	bool phase;
 
 	*v = (struct vn_verdict){
 		.raw = NAN, .drift = NAN,
@@ -720,10 +731,39 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 		return true;
 	}
 	v->raw = after / before;
-	v->drift = host_drift(c, t, v, &se2);
+	api0 = history_mean_api(g, v->base_from, v->base_to);
+	api1 = history_mean_api(g, v->judge_from, v->judge_to);
+	phase = !g->hist_local && api0 > 0 && api1 > 0 &&
+		fmax(api1 / api0, api0 / api1) >= GUARD_PHASE_SHIFT;
+	if (phase) {
+		/*
+		 * Instructions per second across a phase of the guest's own
+		 * workload measure the phase (a guest gone idle reads as a loss
+		 * of 90%), and the guests left alone cannot say so. The share of
+		 * its accesses that are local is what the move changed: the
+		 * trial is judged by that, as where no instructions are counted.
+		 */
+		before = history_mean_share(g, v->base_from, v->base_to);
+		after = history_mean_share(g, v->judge_from, v->judge_to);
+		if (isnan(before) || isnan(after) || before <= 0) {
+			v->ev = VN_TRIAL_UNJUDGED;
+			snprintf(v->why, sizeof(v->why), "kept unjudged: the guest's workload "
+				 "changed (DRAM accesses per 1000 instructions %.3g -> %.3g)",
+				 api0 * 1000, api1 * 1000);
+			return true;
+		}
+		v->raw = after / before;
+		v->drift = 1.0;
+		v->drift_n = 0;
+		se2 = 0;
+		own = history_rse2_share(g, v->base_from, v->base_to) +
+		      history_rse2_share(g, v->judge_from, v->judge_to);
+	} else {
+		v->drift = host_drift(c, t, v, &se2);
+		own = history_rse2(g, v->base_from, v->base_to) +
+		      history_rse2(g, v->judge_from, v->judge_to);
+	}
 	v->gain = v->raw / v->drift - 1.0;
-	own = history_rse2(g, v->base_from, v->base_to) +
-	      history_rse2(g, v->judge_from, v->judge_to);
 	if (v->windows < GUARD_MAX_WINDOWS && own >= 0 &&
 	    fabs(v->gain - limit) < sqrt(own + (se2 < 0 ? own : se2))) {
 		t->judge_until += c->hist_judge * c->cfg.interval;
@@ -736,7 +776,13 @@ static bool judge(struct vn_core *c, struct vn_guest *g, struct vn_trial *t,
 	 * "+9998.4%" (the VM's four-node setup). The gain stays in v->gain.
 	 */
 	what = v->ev == VN_TRIAL_KEPT ? "kept" : "reverted";
-	if (g->hist_local)
+	if (phase)
+		snprintf(v->why, sizeof(v->why), "%s: local share %.0f%% -> %.0f%%, judged "
+			 "by locality: the guest's workload changed (DRAM accesses per 1000 "
+			 "instructions %.3g -> %.3g)", what,
+			 fmax(before - HIST_LOCAL_FLOOR, 0) * 100,
+			 fmax(after - HIST_LOCAL_FLOOR, 0) * 100, api0 * 1000, api1 * 1000);
+	else if (g->hist_local)
 		snprintf(v->why, sizeof(v->why), "%s: local share %.0f%% -> %.0f%% "
 			 "(host drift %+.1f%%)", what, fmax(before - HIST_LOCAL_FLOOR, 0) * 100,
 			 fmax(after - HIST_LOCAL_FLOOR, 0) * 100, (v->drift - 1) * 100);

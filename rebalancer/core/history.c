@@ -25,12 +25,24 @@ void history_record(struct vn_guest *g, uint64_t tick, double value)
 
 	g->hist[slot] = value;
 	g->hist_tick[slot] = tick;
+	g->hist_api[slot] = NAN;
+	g->hist_share[slot] = NAN;
+}
+
+void history_record_mix(struct vn_guest *g, uint64_t tick, double api, double share)
+{
+	int slot = (int)(tick % VN_HIST);
+
+	if (g->hist_tick[slot] != tick)
+		return;
+	g->hist_api[slot] = api;
+	g->hist_share[slot] = share;
 }
 
 void history_reset(struct vn_guest *g)
 {
 	for (int i = 0; i < VN_HIST; i++)
-		g->hist[i] = NAN;
+		g->hist[i] = g->hist_api[i] = g->hist_share[i] = NAN;
 }
 
 /* True when slot t holds a reading of tick t. */
@@ -56,17 +68,47 @@ double history_mean(const struct vn_guest *g, uint64_t a, uint64_t b)
 	return n * 2 >= want && n > 0 ? sum / n : NAN;
 }
 
-double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
+/* Mean of ring r over ticks [a, b] where g has readings; NaN below half. */
+static double ring_mean(const struct vn_guest *g, const double *r, uint64_t a, uint64_t b)
+{
+	double sum = 0;
+	int n = 0, want = 0;
+
+	for (uint64_t t = a; t <= b; t++) {
+		int slot = (int)(t % VN_HIST);
+
+		want++;
+		if (g->hist_tick[slot] != t || isnan(r[slot]))
+			continue;
+		sum += r[slot];
+		n++;
+	}
+	return n * 2 >= want && n > 0 ? sum / n : NAN;
+}
+
+double history_mean_api(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	return ring_mean(g, g->hist_api, a, b);
+}
+
+double history_mean_share(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	return ring_mean(g, g->hist_share, a, b);
+}
+
+/* The squared relative standard error of ring r's mean over [a, b]. */
+static double ring_rse2(const struct vn_guest *g, const double *r, uint64_t a, uint64_t b)
 {
 	double sum = 0, sum2 = 0;
 	int n = 0;
 
 	for (uint64_t t = a; t <= b; t++) {
+		int slot = (int)(t % VN_HIST);
 		double x;
 
-		if (!known(g, t))
+		if (g->hist_tick[slot] != t || isnan(r[slot]))
 			continue;
-		x = g->hist[t % VN_HIST];
+		x = r[slot];
 		sum += x;
 		sum2 += x * x;
 		n++;
@@ -74,6 +116,16 @@ double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
 	if (n < 2 || sum <= 0)
 		return -1;
 	return MAX(0, (sum2 - sum * sum / n) / (n - 1)) / n / (sum / n * sum / n);
+}
+
+double history_rse2(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	return ring_rse2(g, g->hist, a, b);
+}
+
+double history_rse2_share(const struct vn_guest *g, uint64_t a, uint64_t b)
+{
+	return ring_rse2(g, g->hist_share, a, b);
 }
 
 uint64_t history_tick_at(const struct vn_core *c, double when)

@@ -213,7 +213,7 @@ void stage_model(struct vn_core *c)
 	for (int i = 0; i < h->nr_guests; i++) {
 		struct vn_guest *g = h->guests[i];
 		double acc = 0, acc_remote = 0, ips_now = 0, ips = 0;
-		double local_now = 0, remote_now = 0;
+		double local_now = 0, remote_now = 0, instr_now = 0;
 		int valid = 0;
 		bool instr = true;
 
@@ -227,6 +227,7 @@ void stage_model(struct vn_core *c)
 				valid++;
 				local_now += (double)d->local_dram;
 				remote_now += (double)d->remote_dram;
+				instr_now += (double)d->instructions;
 				instr &= counts_instructions(d->source);
 			}
 			ips += g->vv[v].ips;
@@ -242,18 +243,24 @@ void stage_model(struct vn_core *c)
 		 * The guard's history: instructions per second where the source
 		 * counts them; else the share of local accesses, the only figure
 		 * of merit such a source has. NaN where a reading was missing.
+		 * With instructions, also the accesses per instruction and the
+		 * local share, for trials across a phase of the workload.
 		 */
 		if (valid != g->nr_vcpus || !valid) {
 			history_record(g, h->tick, NAN);
 		} else {
+			double share = local_now + remote_now > 0 ? HIST_LOCAL_FLOOR +
+				       local_now / (local_now + remote_now) : NAN;
+
 			/* a figure of another kind than the history's: it starts again */
 			if (g->hist_local != !instr)
 				history_reset(g);
 			g->hist_local = !instr;
-			history_record(g, h->tick, instr ? ips_now :
-				       local_now + remote_now > 0 ?
-				       HIST_LOCAL_FLOOR + local_now / (local_now + remote_now) :
-				       NAN);
+			history_record(g, h->tick, instr ? ips_now : share);
+			if (instr)
+				history_record_mix(g, h->tick, instr_now > 0 ?
+						   (local_now + remote_now) / instr_now : NAN,
+						   share);
 		}
 		estimated |= charge_bandwidth(h, g, measured);
 	}

@@ -93,6 +93,15 @@ struct vn_guest {
 	double hist[VN_HIST];
 	uint64_t hist_tick[VN_HIST];	/* tick each slot holds */
 	bool hist_local;	/* the last reading's figure is the local share */
+	/*
+	 * By tick like hist, where the source counts instructions: the
+	 * guest's counted DRAM accesses per instruction, which a move leaves
+	 * alone and a phase of its workload changes, and the local share of
+	 * them (plus HIST_LOCAL_FLOOR), by which the guard judges a trial
+	 * across such a phase (guard.c). NaN unknown.
+	 */
+	double hist_api[VN_HIST];
+	double hist_share[VN_HIST];
 	double move_times[VN_MOVES_KEPT];	/* ring of recent move times */
 	int nr_move_times;
 	double last_move;	/* last move of any kind, -1 never */

@@ -3,7 +3,8 @@
  * The guard's history check, through the real core on the simulated host:
  * a guest's first move waits for a baseline unless its figure is
  * unambiguous (nearly all remote, and the move makes it local), and such a
- * move is still judged, against the readings the guest has.
+ * move is still judged, against the readings the guest has. A trial across
+ * a phase of the guest's own workload is judged by its locality.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "registry.h"
 #include "sim.h"
+#include "state.h"
 #include "util.h"
 
 static char dir[] = "/tmp/vnumad-test-guard.XXXXXX";
@@ -33,6 +35,7 @@ static struct {
 	int started, kept, reverted;
 	double gain;
 	uint64_t tick;
+	char why[160];		/* of the last verdict */
 } seen;
 
 static void hook(struct vn_core *c, const struct vn_trial *t,
@@ -40,6 +43,8 @@ static void hook(struct vn_core *c, const struct vn_trial *t,
 {
 	(void)arg;
 	(void)t;
+	if (v)
+		snprintf(seen.why, sizeof(seen.why), "%s", v->why);
 	if (ev == VN_TRIAL_STARTED) {
 		seen.started++;
 		seen.tick = c->host.tick;
@@ -235,6 +240,69 @@ static void clear_guest_move(void **state)
 	close_core(&c);
 }
 
+/*
+ * The guest's workload goes from pointer chasing to mostly halted (15 to 2
+ * DRAM accesses per 1000 instructions, a twentieth of the CPU) at 6 s, while
+ * the vCPU move of tick 2 that brought it to its memory settles: its
+ * instructions per second fall by 95%, which the move did not do. The
+ * guard sees the accesses per instruction change and judges the trial by
+ * the local share instead (0% -> 100%): kept. Judged by instructions per
+ * second it was reverted.
+ */
+static void phase_change_judged_by_locality(void **state)
+{
+	static struct vn_core c;
+
+	(void)state;
+	open_core(&c, HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+		  "vcpu_nodes = 0\nmem_nodes = 1\nphases = 6s:idle\n");
+	ticks(&c, 2);
+	assert_int_equal(c.stats.vcpu_moves, 2);
+	assert_int_equal(seen.started, 1);
+	ticks(&c, 14);
+	if (seen.kept != 1 || seen.reverted || !strstr(seen.why, "judged by locality"))
+		fail_msg("kept %d, reverted %d: '%s'", seen.kept, seen.reverted, seen.why);
+	assert_non_null(strstr(seen.why, "local share 0% -> 100%"));
+	assert_int_equal(allowed(&c, 0), 2);
+	close_core(&c);
+}
+
+/*
+ * A loss is still caught across such a phase: an operator's move of a local
+ * guest's vCPUs away from its memory, the workload halting during the
+ * trial, is reverted by the local share (100% -> 0%). And without the phase
+ * the same move is reverted by instructions per second, as before.
+ */
+static void phase_change_loss_reverted(void **state)
+{
+	static struct vn_core c;
+	struct vn_manual man;
+	char why[256];
+
+	(void)state;
+	for (int phase = 0; phase < 2; phase++) {
+		open_core_with(&c, phase ?
+			       HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+			       "vcpu_nodes = 0\nmem_nodes = 0\nphases = 16s:idle\n" :
+			       HOST "[guest.g]\nworkload = latency\nvcpus = 2\nmemory = 2GiB\n"
+			       "vcpu_nodes = 0\nmem_nodes = 0\n", "none");
+		ticks(&c, 6);
+		if (state_migrate(&c, "g", 1, 0, true, 0, false, &man, why, sizeof(why)) < 0)
+			fail_msg("manual move: %s", why);
+		assert_int_equal(allowed(&c, 0), 2);
+		ticks(&c, 14);
+		if (seen.reverted != 1 || seen.kept)
+			fail_msg("phase %d: kept %d, reverted %d: '%s'", phase, seen.kept,
+				 seen.reverted, seen.why);
+		if (phase)
+			assert_non_null(strstr(seen.why, "local share 100% -> 0%, judged by locality"));
+		else
+			assert_null(strstr(seen.why, "judged by locality"));
+		assert_int_equal(allowed(&c, 0), 1);
+		close_core(&c);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -258,6 +326,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(clear_move_needs_no_baseline),
+		cmocka_unit_test(phase_change_judged_by_locality),
+		cmocka_unit_test(phase_change_loss_reverted),
 		cmocka_unit_test(clear_memory_move),
 		cmocka_unit_test(clear_guest_move),
 		cmocka_unit_test(ambiguous_move_waits),
