@@ -13,7 +13,8 @@
 #     change on than the one copy of the moved working set the kernel
 #     brings back (before it, vnumad may relieve node 0, where three vCPUs
 #     share two CPUs: a move the kernel, held by the threads' affinities,
-#     cannot make; the total counts it);
+#     cannot make; the total counts it, and the change waits until the
+#     guard has judged it, so that an undo is not counted as the reaction);
 #   - the kernel's balancing takes hinting faults and ends local too.
 #
 # Times are reported beside the kernel's, not checked: on a shared 2-core

@@ -12,7 +12,8 @@
 #   phase   two nodes; "phase" (2 vCPUs and RAM on node 0) and "local" run
 #           local until NUMAVM_PHASE_AT seconds after the contender started
 #           (a contender still moving them then, relieving node 0 where
-#           three vCPUs share two CPUs as numad does, is waited for); then
+#           three vCPUs share two CPUs as numad does, is waited for, and
+#           vnumad until its guard has judged those moves); then
 #           phase's working set moves to node 1 (guestload -phase-node) and
 #           the clock starts again
 #
@@ -44,8 +45,9 @@
 #          run=G:P,... cpus=G:[LIST],... before=ok|late|not-local|-
 #          after_change=MIB|- change_at=SECONDS|-
 # (phase: before says whether every guest was local NUMAVM_PHASE_AT s
-# after the contender started, "late" when it was only later, within the
-# limit, and the change then waited for it; change_at is when the change
+# after the contender started, with vnumad's moves judged, "late" when it
+# was only later, within the limit, and the change then waited for it
+# (not-local: it never was); change_at is when the change
 # came, from the contender's start; after_change is what was migrated from
 # the change on, the reaction to it)
 . /numavm/vmlib.sh
@@ -173,6 +175,22 @@ stop_guests() {
 	done
 }
 
+# settled TOOL: the contender has judged what it did. For vnumad, no move
+# of the first half still under its guard's judgement: a verdict after the
+# change (an undo, and the relief then made another way) would be counted
+# as the reaction to it. A status that cannot be read is said, and waits
+# for nothing.
+settled() {
+	local out
+	case $1 in vnumad*) ;; *) return 0 ;; esac
+	if ! out=$(vnumad status -c /run/vnumad.conf 2>&1); then
+		say "vnumad status: $out"
+		return 0
+	fi
+	case $out in *"trials under judgement: none"*) return 0 ;; esac
+	return 1
+}
+
 # start_tool NAME: the contender; its daemon's pid in TOOL_PID
 start_tool() {
 	TOOL_PID=
@@ -222,7 +240,7 @@ stop_tool() {
 
 # measure TOOL: one contender on fresh guests, one RESULT line
 measure() {
-	local tool=$1 t0 fixed=never before=- change_at=- m0 mc= p0 h0 s0 m1 p1 h1 s1 cpu g l loc run pin n polls
+	local tool=$1 t0 fixed=never before=- change_at=- m0 mc= p0 h0 s0 m1 p1 h1 s1 cpu g l loc run pin n polls end
 	echo 0 >/proc/sys/kernel/numa_balancing
 	start_guests || return 1
 	for g in $guests; do say "$setup $tool: before: $(where $g)"; done
@@ -233,16 +251,15 @@ measure() {
 	if [ "$setup" = phase ]; then
 		# the first half: every guest local from the start. A contender
 		# still at work on it then (vnumad relieving node 0, where three
-		# vCPUs share two CPUs) is given up to `limit` s more to settle,
-		# and its migrations `settle` s, so that what is measured after
-		# the change is the reaction to it
+		# vCPUs share two CPUs, and judging that move) is given up to
+		# `limit` s more to settle, and its migrations `settle` s, so that
+		# what is measured after the change is the reaction to it
 		sleep "$phase_at"
-		if all_local; then
+		if all_local && settled "$tool"; then
 			before=ok
 		else
-			polls=0
-			while ! all_local && [ $polls -lt $((limit * 2)) ]; do
-				polls=$((polls + 1))
+			end=$(($(now10) + limit * 10))
+			while ! { all_local && settled "$tool"; } && [ "$(now10)" -lt "$end" ]; do
 				sleep 0.5
 			done
 			all_local && before=late || before=not-local
