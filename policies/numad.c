@@ -30,7 +30,10 @@
  * at local latency (b = 0.5), and its latency follows the mean distance from
  * its vCPUs to its memory, before and after (see pol_latency). The core's
  * min_gain therefore drops moves numad would make for balance alone; with
- * min_gain = 0 this policy moves exactly what numad would.
+ * min_gain = 0 this policy moves exactly what numad would. The simulator's
+ * numad contender runs it so: no guard, min_gain 0, migrations at the
+ * host's copy rate (sim/README.md, "numad as a contender"); vnumad's
+ * `policy = numad` keeps the daemon's brakes.
  */
 #include <stdio.h>
 #include <stdlib.h>

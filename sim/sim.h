@@ -139,6 +139,8 @@ struct sim_numab_totals {
 void sim_set_numa_balancing(struct sim *s, bool on);
 bool sim_numa_balancing(const struct sim *s);
 void sim_numab_totals(const struct sim *s, struct sim_numab_totals *t);
+/* What one thread copies of migrated memory, bytes/s ([host] numa_balancing_copy_rate). */
+double sim_copy_rate(const struct sim *s);
 
 /*
  * For evaluations of placements (the harness's oracle), not for backends.

@@ -104,6 +104,11 @@ void sim_numab_totals(const struct sim *s, struct sim_numab_totals *t)
 	*t = s->numab.totals;
 }
 
+double sim_copy_rate(const struct sim *s)
+{
+	return s->numab.copy_rate;
+}
+
 /*
  * fair.c task_nr_scan_windows(): scan_size windows in the resident memory,
  * rounded up; task_scan_min() and task_scan_max() divide the period bounds

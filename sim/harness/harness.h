@@ -150,6 +150,7 @@ double hs_run_length(const struct sim *s, const struct hs_opts *o, double interv
 #define HS_KERNEL	"kernel"
 /* The policy the core runs for a contender: none for kernel, else itself. */
 const char *hs_core_policy(const char *contender);
+void hs_baseline_config(struct vn_config *cfg, const struct sim *s);
 
 /* run.c: one scenario, one policy, through the real core. 0 or -1. */
 int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,

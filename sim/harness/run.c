@@ -362,6 +362,28 @@ static uint64_t in_flight(const struct vn_core *c)
 	return b;
 }
 
+/*
+ * The numad baseline runs as numad(8) does, not through vnumad's brakes:
+ * numad never checks a move afterwards (no guard), binds whenever its own
+ * test says so (its 5% improvement threshold is in the policy; the
+ * core's min_gain would drop moves numad makes for balance, which its
+ * counter-free gain figure undervalues), and migrates with one
+ * migrate_pages() call in its own thread, at what a thread copies
+ * ([host] numa_balancing_copy_rate), not at [limits] migrate_rate. A key
+ * the configuration file sets is left as it says.
+ */
+void hs_baseline_config(struct vn_config *cfg, const struct sim *s)
+{
+	if (!cfg->policy || cfg->policy_handle || strcmp(cfg->policy, "numad") != 0)
+		return;
+	if (config_line(cfg, "guard", "enabled") <= 0)
+		cfg->guard = false;
+	if (config_line(cfg, "limits", "min_gain") <= 0)
+		cfg->min_gain = 0;
+	if (config_line(cfg, "limits", "migrate_rate") <= 0 && sim_copy_rate(s) > 0)
+		cfg->migrate_rate = sim_copy_rate(s);
+}
+
 int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	   struct hs_result *r)
 {
@@ -382,12 +404,14 @@ int hs_run(const char *scenario, const char *policy, const struct hs_opts *o,
 	s = hs_load(scenario);
 	if (!s)
 		return -1;
-	sim_free(s);
 	memset(&c, 0, sizeof(c));
 	if (hs_config(o, scenario, policy, &c.cfg) < 0) {
 		config_free(&c.cfg);
+		sim_free(s);
 		return -1;
 	}
+	hs_baseline_config(&c.cfg, s);
+	sim_free(s);
 	c.verbose = o->verbose > 0;
 	if (registry_pick(&c) < 0 ||
 	    core_open(&c, NULL, o->json ? VN_OUT_JSON : o->verbose ? VN_OUT_TEXT :

@@ -590,6 +590,68 @@ static void test_kernel_contender(void **state)
 	hs_result_free(&k);
 }
 
+/*
+ * The numad contender runs as numad(8) does: no guard, no min_gain (its own
+ * 5% test is in the policy), its migrations at what a thread copies; a key
+ * the configuration file sets stays as it says, and other policies keep
+ * vnumad's brakes.
+ */
+static void test_numad_contender(void **state)
+{
+	const char *body = "[sim]\nduration = 20s\n"
+		"[guest.split]\nworkload = latency\nvcpus = 4\nmemory = 16GiB\n"
+		"vcpu_nodes = 1\nmem_nodes = 0,1\n";
+	char text[512], conf[300];
+	const char *path;
+	struct hs_opts o = opts();
+	struct vn_config cfg;
+	struct hs_result fast, braked;
+	struct sim *s;
+	FILE *f;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%snuma_balancing_copy_rate = 2GiB/s\n%s", HOST2, body);
+	path = scenario("numad.ini", text);
+	s = load(text);
+	assert_int_equal(hs_config(&o, path, "numad", &cfg), 0);
+	hs_baseline_config(&cfg, s);
+	assert_false(cfg.guard);
+	assert_true(cfg.min_gain == 0);
+	assert_true(cfg.migrate_rate == 2.0 * GiB);
+	config_free(&cfg);
+	assert_int_equal(hs_config(&o, path, "place", &cfg), 0);
+	hs_baseline_config(&cfg, s);
+	assert_true(cfg.guard);
+	assert_true(cfg.min_gain > 0);
+	assert_true(cfg.migrate_rate < 2.0 * GiB);
+	config_free(&cfg);
+
+	/* vnumad's brakes, asked for in the file, are kept */
+	snprintf(conf, sizeof(conf), "%s/numad.conf", dir);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("[guard]\nenabled = yes\n[limits]\nmigrate_rate = 256MiB/s\nmin_gain = 2%\n", f);
+	assert_int_equal(fclose(f), 0);
+	o.config = conf;
+	assert_int_equal(hs_config(&o, path, "numad", &cfg), 0);
+	hs_baseline_config(&cfg, s);
+	assert_true(cfg.guard);
+	assert_true(cfg.min_gain == 0.02);
+	assert_true(cfg.migrate_rate == 256.0 * MiB);
+	config_free(&cfg);
+	sim_free(s);
+
+	/* in 20 s numad moves the half of the guest away from its vCPUs at
+	 * the copy rate; vnumad's 256 MiB/s would move less than 5 GiB */
+	assert_int_equal(hs_run(path, "numad", &o, &braked), 0);
+	o.config = NULL;
+	assert_int_equal(hs_run(path, "numad", &o, &fast), 0);
+	assert_true(braked.bytes_migrated <= 5 * (uint64_t)GiB);
+	assert_true(fast.bytes_migrated >= 7 * (uint64_t)GiB);
+	hs_result_free(&fast);
+	hs_result_free(&braked);
+}
+
 /* The timeline: a header, one row per tick, averaging to the totals. */
 static void test_timeline(void **state)
 {
@@ -804,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_oracle_segments),
 		cmocka_unit_test(test_kernel_contender),
+		cmocka_unit_test(test_numad_contender),
 		cmocka_unit_test(test_timeline),
 		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_errors),
