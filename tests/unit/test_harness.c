@@ -596,6 +596,13 @@ static void test_kernel_contender(void **state)
  * the configuration file sets stays as it says, and other policies keep
  * vnumad's brakes.
  */
+static void baseline_of(const struct hs_opts *o, const char *path, const char *policy,
+			const struct sim *s, struct vn_config *cfg)
+{
+	assert_int_equal(hs_config(o, path, policy, cfg), 0);
+	hs_baseline_config(cfg, s);
+}
+
 static void test_numad_contender(void **state)
 {
 	const char *body = "[sim]\nduration = 20s\n"
@@ -613,14 +620,12 @@ static void test_numad_contender(void **state)
 	snprintf(text, sizeof(text), "%snuma_balancing_copy_rate = 2GiB/s\n%s", HOST2, body);
 	path = scenario("numad.ini", text);
 	s = load(text);
-	assert_int_equal(hs_config(&o, path, "numad", &cfg), 0);
-	hs_baseline_config(&cfg, s);
+	baseline_of(&o, path, "numad", s, &cfg);
 	assert_false(cfg.guard);
 	assert_true(cfg.min_gain == 0);
 	assert_true(cfg.migrate_rate == 2.0 * GiB);
 	config_free(&cfg);
-	assert_int_equal(hs_config(&o, path, "place", &cfg), 0);
-	hs_baseline_config(&cfg, s);
+	baseline_of(&o, path, "place", s, &cfg);
 	assert_true(cfg.guard);
 	assert_true(cfg.min_gain > 0);
 	assert_true(cfg.migrate_rate < 2.0 * GiB);
@@ -633,8 +638,7 @@ static void test_numad_contender(void **state)
 	fputs("[guard]\nenabled = yes\n[limits]\nmigrate_rate = 256MiB/s\nmin_gain = 2%\n", f);
 	assert_int_equal(fclose(f), 0);
 	o.config = conf;
-	assert_int_equal(hs_config(&o, path, "numad", &cfg), 0);
-	hs_baseline_config(&cfg, s);
+	baseline_of(&o, path, "numad", s, &cfg);
 	assert_true(cfg.guard);
 	assert_true(cfg.min_gain == 0.02);
 	assert_true(cfg.migrate_rate == 256.0 * MiB);
