@@ -590,12 +590,7 @@ static void test_kernel_contender(void **state)
 	hs_result_free(&k);
 }
 
-/*
- * The numad contender runs as numad(8) does: no guard, no min_gain (its own
- * 5% test is in the policy), its migrations at what a thread copies; a key
- * the configuration file sets stays as it says, and other policies keep
- * vnumad's brakes.
- */
+/* hs_config() and the baseline's own settings, as hs_run() makes them */
 static void baseline_of(const struct hs_opts *o, const char *path, const char *policy,
 			const struct sim *s, struct vn_config *cfg)
 {
@@ -603,6 +598,12 @@ static void baseline_of(const struct hs_opts *o, const char *path, const char *p
 	hs_baseline_config(cfg, s);
 }
 
+/*
+ * The numad contender runs as numad(8) does: no guard, no min_gain (its own
+ * 5% test is in the policy), its migrations at what a thread copies; a key
+ * the configuration file sets stays as it says, and other policies keep
+ * vnumad's brakes.
+ */
 static void test_numad_contender(void **state)
 {
 	const char *body = "[sim]\nduration = 20s\n"
