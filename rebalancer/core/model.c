@@ -196,6 +196,34 @@ static bool charge_bandwidth(struct vn_host *h, const struct vn_guest *g,
 	return any;
 }
 
+/*
+ * Adds a vCPU's reading to its guest's local and remote figures for the
+ * guard's history. The kernel's NUMA fault statistics are decayed
+ * averages: task_numa_placement() (kernel/sched/fair.c) halves them once
+ * per scan pass over the task's address space, and a fault counts on the
+ * node its page is on. After a migration they go on telling the old node
+ * for passes that take up to numa_balancing_scan_period_max_ms (60 s by
+ * default) each, where the guard's trial lasts seconds: every relief in
+ * the VM read "local share 100% -> 93%" and was reverted. Such a reading
+ * is judged by where the guest's memory is now, as the /proc estimate
+ * reads it; the policies keep the fault share, which knows the hot set.
+ */
+static void history_split(const struct vn_guest *g, const struct vn_counts *d,
+			  double *local, double *remote)
+{
+	double w = (double)d->local_dram + (double)d->remote_dram, l;
+
+	if (d->source != VNUMAD_SRC_FAULTS || !g->v.mem_total || d->node < 0 ||
+	    d->node >= VN_MAX_NODES) {
+		*local += (double)d->local_dram;
+		*remote += (double)d->remote_dram;
+		return;
+	}
+	l = w * (double)g->v.mem[d->node] / (double)g->v.mem_total;
+	*local += l;
+	*remote += w - l;
+}
+
 void stage_model(struct vn_core *c)
 {
 	struct vn_host *h = &c->host;
@@ -217,6 +245,9 @@ void stage_model(struct vn_core *c)
 		int valid = 0;
 		bool instr = true;
 
+		g->v.mem_total = 0;
+		for (int n = 0; n < h->nr_nodes; n++)
+			g->v.mem_total += g->v.mem[n];
 		for (int v = 0; v < g->nr_vcpus; v++) {
 			double x = model_vcpu(c, g, v, &acc, &acc_remote);
 
@@ -225,8 +256,7 @@ void stage_model(struct vn_core *c)
 
 				ips_now += x;
 				valid++;
-				local_now += (double)d->local_dram;
-				remote_now += (double)d->remote_dram;
+				history_split(g, d, &local_now, &remote_now);
 				instr_now += (double)d->instructions;
 				instr &= counts_instructions(d->source);
 			}
@@ -236,9 +266,6 @@ void stage_model(struct vn_core *c)
 		}
 		g->v.ips = ips;
 		g->v.remote_ratio = acc > 0 ? acc_remote / acc : -1;
-		g->v.mem_total = 0;
-		for (int n = 0; n < h->nr_nodes; n++)
-			g->v.mem_total += g->v.mem[n];
 		/*
 		 * The guard's history: instructions per second where the source
 		 * counts them; else the share of local accesses, the only figure
